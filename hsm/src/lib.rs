@@ -1,0 +1,72 @@
+//! Key custody for Tessera.
+//!
+//! Every private key Tessera uses sits behind [`KeyCustody`]. Callers hold only an opaque key
+//! reference (stored in the database) and ask the custodian to sign. The [`soft::SoftwareToken`]
+//! backend keeps keys wrapped under the master key and is the zero-set-up default; the PKCS#11
+//! backend (HSM) implements the same trait.
+
+pub mod master;
+pub mod soft;
+
+pub use master::MasterKey;
+
+/// Signature algorithms Tessera signs tokens with (RFC 7518 §3.1 names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// ECDSA P-256 with SHA-256; signature is r‖s (RFC 7518 §3.4).
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit modulus.
+    Rs256,
+}
+
+impl KeyAlgorithm {
+    pub fn jws_name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Es256 => "ES256",
+            KeyAlgorithm::Rs256 => "RS256",
+        }
+    }
+
+    pub fn from_jws_name(name: &str) -> Option<KeyAlgorithm> {
+        match name {
+            "ES256" => Some(KeyAlgorithm::Es256),
+            "RS256" => Some(KeyAlgorithm::Rs256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HsmError {
+    #[error("key generation failed: {0}")]
+    Generate(String),
+    #[error("the key reference cannot be opened (wrong master key or damaged record)")]
+    Unwrap,
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error("master key: {0}")]
+    MasterKey(String),
+}
+
+/// A key just generated: the reference to store and the public half to publish.
+#[derive(Clone, Debug)]
+pub struct GeneratedKey {
+    /// Opaque to callers: a wrapped key (software) or a token object id (PKCS#11).
+    pub key_ref: Vec<u8>,
+    /// Public key as a JWK (RFC 7517), without `kid`, `use` or `alg`.
+    pub public_jwk: serde_json::Value,
+}
+
+/// Holder of private keys. Implementations must never return private key material.
+pub trait KeyCustody: Send + Sync + std::fmt::Debug {
+    /// Short name shown in logs and stored with each key, e.g. `software` or `pkcs11`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether keys are protected by hardware; the server warns loudly when they are not.
+    fn is_hardware(&self) -> bool;
+
+    fn generate(&self, alg: KeyAlgorithm) -> Result<GeneratedKey, HsmError>;
+
+    /// Signs `message` and returns the signature in JWS form (RFC 7518 §3).
+    fn sign(&self, alg: KeyAlgorithm, key_ref: &[u8], message: &[u8]) -> Result<Vec<u8>, HsmError>;
+}

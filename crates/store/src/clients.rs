@@ -1,0 +1,106 @@
+//! Relying parties registered with the platform.
+
+use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, is_unique_violation, json_list, to_json_list};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    /// `true` for public clients (mobile apps, SPAs): no secret, PKCE required.
+    pub public: bool,
+    /// Keyed hash of the client secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub allowed_scopes: Vec<String>,
+    pub token_alg: String,
+    pub min_acr: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Client> {
+    let kind: String = row.try_get("client_type")?;
+    let scopes: String = row.try_get("allowed_scopes")?;
+    Ok(Client {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        public: kind == "public",
+        secret_hash: row.try_get("secret_hash")?,
+        redirect_uris: json_list(&row.try_get::<String, _>("redirect_uris")?, "redirect_uris")?,
+        post_logout_redirect_uris: json_list(
+            &row.try_get::<String, _>("post_logout_redirect_uris")?,
+            "post_logout_redirect_uris",
+        )?,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+        allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        token_alg: row.try_get("token_alg")?,
+        min_acr: row.try_get("min_acr")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_client(&self, c: &Client) -> Result<()> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        )))
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(if c.public { "public" } else { "confidential" })
+        .bind(&c.secret_hash)
+        .bind(to_json_list(&c.redirect_uris))
+        .bind(to_json_list(&c.post_logout_redirect_uris))
+        .bind(&c.backchannel_logout_uri)
+        .bind(c.allowed_scopes.join(" "))
+        .bind(&c.token_alg)
+        .bind(&c.min_acr)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("client {}", c.id))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Option<Client>> {
+        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM clients WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>> {
+        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM clients ORDER BY id")))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+
+    /// Removes a client and, through the foreign keys, its codes, tokens and consents.
+    pub async fn delete_client(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

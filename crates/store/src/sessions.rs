@@ -1,0 +1,194 @@
+//! Browser SSO sessions and authorization requests waiting for a login.
+
+use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the cookie value; the cookie itself is never stored.
+    pub id: String,
+    /// Public session identifier, sent as the `sid` claim.
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+const SESSION_COLUMNS: &str = "id, sid, user_id, auth_time, amr, acr, source_ip, user_agent, created_at, last_seen_at, expires_at, ended_at";
+
+fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
+    let amr: String = row.try_get("amr")?;
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        sid: row.try_get("sid")?,
+        user_id: row.try_get("user_id")?,
+        auth_time: row.try_get("auth_time")?,
+        amr: amr.split_whitespace().map(str::to_owned).collect(),
+        acr: row.try_get("acr")?,
+        source_ip: row.try_get("source_ip")?,
+        user_agent: row.try_get("user_agent")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRequestRecord {
+    /// SHA-256 of the handle held by the browser.
+    pub id: String,
+    pub client_id: String,
+    /// The validated authorization request, as JSON owned by the core crate.
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+        )))
+        .bind(&s.id)
+        .bind(&s.sid)
+        .bind(&s.user_id)
+        .bind(s.auth_time)
+        .bind(s.amr.join(" "))
+        .bind(&s.acr)
+        .bind(&s.source_ip)
+        .bind(&s.user_agent)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A session that exists, has not ended and has not expired at `now`.
+    pub async fn live_session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2"
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    pub async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn end_session(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every live session of a user (account disabled); returns how many ended.
+    pub async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
+        let done =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(user_id)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records that a client received a code within this session (for single logout).
+    pub async fn add_session_client(&self, session_id: &str, client_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) ON CONFLICT (session_id, client_id) DO NOTHING",
+        )
+        .bind(session_id)
+        .bind(client_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_auth_request(&self, r: &AuthRequestRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO auth_requests (id, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.params)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn auth_request(&self, id: &str, now: i64) -> Result<Option<AuthRequestRecord>> {
+        let row = sqlx::query(
+            "SELECT id, client_id, params, created_at, expires_at FROM auth_requests WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| -> Result<AuthRequestRecord> {
+            Ok(AuthRequestRecord {
+                id: row.try_get("id")?,
+                client_id: row.try_get("client_id")?,
+                params: row.try_get("params")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_auth_request(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM auth_requests WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Housekeeping: drops expired pending requests, codes and throttle entries.
+    pub async fn purge_expired(&self, now: i64) -> Result<()> {
+        sqlx::query("DELETE FROM auth_requests WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        // Used codes are kept a day so that a late replay is still recognised and audited.
+        sqlx::query("DELETE FROM auth_codes WHERE expires_at <= $1")
+            .bind(now - 86_400)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM login_throttle WHERE blocked_until <= $1 AND first_at <= $2")
+            .bind(now)
+            .bind(now - 3_600)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
