@@ -27,9 +27,10 @@ impl MasterKey {
                 .decode(text.trim())
                 .map_err(|_| HsmError::MasterKey("not valid base64".into()))?,
         );
-        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            HsmError::MasterKey(format!("must be 32 bytes, got {}", bytes.len()))
-        })?;
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| HsmError::MasterKey(format!("must be 32 bytes, got {}", bytes.len())))?;
         Ok(MasterKey(Zeroizing::new(arr)))
     }
 
@@ -61,7 +62,8 @@ impl MasterKey {
 
     /// A 32-byte key for one purpose (HKDF-SHA-256, RFC 5869), e.g. `client-secret-hash`.
     pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera-master-key-v1").extract(self.0.as_ref());
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera-master-key-v1").extract(self.0.as_ref());
         let info = [purpose.as_bytes()];
         let mut out = Zeroizing::new([0u8; 32]);
         // HKDF-SHA-256 can always expand to 32 bytes; the fallible paths cannot happen here.
@@ -76,7 +78,11 @@ impl MasterKey {
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(data)?;
     f.sync_all()
 }

@@ -117,9 +117,12 @@ impl KeyCustody for SoftwareToken {
             KeyAlgorithm::Es256 => {
                 let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.rng)
                     .map_err(|_| HsmError::Generate("P-256 generation failed".into()))?;
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &self.rng)
-                        .map_err(|_| HsmError::Generate("P-256 key unreadable".into()))?;
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    doc.as_ref(),
+                    &self.rng,
+                )
+                .map_err(|_| HsmError::Generate("P-256 key unreadable".into()))?;
                 // Uncompressed point: 0x04 ‖ X ‖ Y (SEC 1 §2.3.3).
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 {
@@ -137,7 +140,9 @@ impl KeyCustody for SoftwareToken {
                 let mut rng = rand_core::OsRng;
                 let key = rsa::RsaPrivateKey::new(&mut rng, 2048)
                     .map_err(|e| HsmError::Generate(e.to_string()))?;
-                let der = key.to_pkcs8_der().map_err(|e| HsmError::Generate(e.to_string()))?;
+                let der = key
+                    .to_pkcs8_der()
+                    .map_err(|e| HsmError::Generate(e.to_string()))?;
                 Ok(GeneratedKey {
                     key_ref: self.wrap(alg, der.as_bytes())?,
                     public_jwk: serde_json::json!({
@@ -186,7 +191,9 @@ mod tests {
     fn es256_signature_verifies_against_published_jwk() {
         let t = token(1);
         let key = t.generate(KeyAlgorithm::Es256).unwrap();
-        let sig = t.sign(KeyAlgorithm::Es256, &key.key_ref, b"header.payload").unwrap();
+        let sig = t
+            .sign(KeyAlgorithm::Es256, &key.key_ref, b"header.payload")
+            .unwrap();
         assert_eq!(sig.len(), 64);
         let mut point = vec![4u8];
         point.extend(unb64(&key.public_jwk["x"]));
@@ -211,9 +218,20 @@ mod tests {
     #[test]
     fn wrapped_key_needs_the_same_master_key_and_algorithm() {
         let key = token(3).generate(KeyAlgorithm::Es256).unwrap();
-        assert!(matches!(token(4).sign(KeyAlgorithm::Es256, &key.key_ref, b"m"), Err(HsmError::Unwrap)));
-        assert!(token(3).sign(KeyAlgorithm::Rs256, &key.key_ref, b"m").is_err());
+        assert!(matches!(
+            token(4).sign(KeyAlgorithm::Es256, &key.key_ref, b"m"),
+            Err(HsmError::Unwrap)
+        ));
+        assert!(
+            token(3)
+                .sign(KeyAlgorithm::Rs256, &key.key_ref, b"m")
+                .is_err()
+        );
         // the wrapped blob does not contain the raw PKCS#8 prefix of an EC key
-        assert!(!key.key_ref.windows(4).any(|w| w == [0x30, 0x81, 0x87, 0x02]));
+        assert!(
+            !key.key_ref
+                .windows(4)
+                .any(|w| w == [0x30, 0x81, 0x87, 0x02])
+        );
     }
 }

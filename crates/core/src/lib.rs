@@ -1,0 +1,25 @@
+//! Tessera's identity logic: OpenID Connect provider rules, logins, sessions and
+//! administration. Knows nothing of HTTP: handlers pass parsed parameters and `now` (Unix
+//! seconds) in, and get typed results out.
+
+pub mod admin;
+pub mod error;
+pub mod jose;
+pub mod login;
+pub mod oidc;
+pub mod params;
+pub mod password;
+pub mod provider;
+pub mod secrets;
+
+pub use error::{CoreError, OAuthError};
+pub use provider::{Config, Provider};
+
+/// Levels of assurance (documented in the README).
+pub mod acr {
+    /// Single factor: password.
+    pub const LOA1: &str = "urn:tessera:loa:1";
+    /// Two factors, or a passkey with user verification.
+    pub const LOA2: &str = "urn:tessera:loa:2";
+    pub const SUPPORTED: &[&str] = &[LOA1, LOA2];
+}

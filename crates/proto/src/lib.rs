@@ -118,9 +118,19 @@ mod tests {
 
     #[test]
     fn error_body_uses_rfc_codes() {
-        let body = ErrorBody { error: ErrorCode::InvalidGrant, error_description: None };
-        assert_eq!(serde_json::to_string(&body).unwrap(), r#"{"error":"invalid_grant"}"#);
-        for code in [ErrorCode::InvalidClient, ErrorCode::UnsupportedGrantType, ErrorCode::InvalidToken] {
+        let body = ErrorBody {
+            error: ErrorCode::InvalidGrant,
+            error_description: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":"invalid_grant"}"#
+        );
+        for code in [
+            ErrorCode::InvalidClient,
+            ErrorCode::UnsupportedGrantType,
+            ErrorCode::InvalidToken,
+        ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json, serde_json::Value::from(code.as_str()));
         }

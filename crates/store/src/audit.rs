@@ -7,8 +7,8 @@
 //! is durable.
 
 use ring::digest::{SHA256, digest};
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, Store, StoreError};
@@ -66,7 +66,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The first `prev_hash` of a chain binds the chain id, so entries cannot move between chains.
 pub fn genesis_hash(chain_id: &str) -> String {
-    hex(digest(&SHA256, format!("tessera-audit-genesis:{chain_id}").as_bytes()).as_ref())
+    hex(digest(
+        &SHA256,
+        format!("tessera-audit-genesis:{chain_id}").as_bytes(),
+    )
+    .as_ref())
 }
 
 /// SHA-256 over a canonical JSON array of every field but the hash itself.
@@ -236,13 +240,18 @@ impl Store {
     /// Checks every chain: contiguous sequence numbers, each `prev_hash` equal to the previous
     /// entry's hash, and each hash recomputed from the entry's fields.
     pub async fn verify_audit(&self) -> Result<VerifyReport> {
-        let chains: Vec<String> = sqlx::query("SELECT id FROM audit_chains ORDER BY created_at, id")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?;
-        let mut report = VerifyReport { chains: chains.len() as u64, entries: 0, problems: Vec::new() };
+        let chains: Vec<String> =
+            sqlx::query("SELECT id FROM audit_chains ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("id"))
+                .collect::<Result<_, _>>()?;
+        let mut report = VerifyReport {
+            chains: chains.len() as u64,
+            entries: 0,
+            problems: Vec::new(),
+        };
         let orphans = sqlx::query(
             "SELECT COUNT(*) AS n FROM audit_log WHERE chain_id NOT IN (SELECT id FROM audit_chains)",
         )
@@ -250,7 +259,9 @@ impl Store {
         .await?
         .try_get::<i64, _>("n")?;
         if orphans > 0 {
-            report.problems.push(format!("{orphans} entries belong to no known chain"));
+            report
+                .problems
+                .push(format!("{orphans} entries belong to no known chain"));
         }
         for chain in chains {
             let rows = sqlx::query(AssertSqlSafe(format!(
@@ -338,8 +349,12 @@ mod tests {
     #[tokio::test]
     async fn chains_verify_and_tampering_is_found() {
         let store = testdb::store().await;
-        let a = AuditLog::start(store.clone(), "replica-a", 1, "chain-a".into()).await.unwrap();
-        let b = AuditLog::start(store.clone(), "replica-b", 1, "chain-b".into()).await.unwrap();
+        let a = AuditLog::start(store.clone(), "replica-a", 1, "chain-a".into())
+            .await
+            .unwrap();
+        let b = AuditLog::start(store.clone(), "replica-b", 1, "chain-b".into())
+            .await
+            .unwrap();
         let mut waits = Vec::new();
         for i in 0..50 {
             let (a, b) = (a.clone(), b.clone());
@@ -356,13 +371,19 @@ mod tests {
         assert_eq!(report.entries, 100);
         assert!(report.problems.is_empty(), "{:?}", report.problems);
 
-        sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE chain_id = 'chain-a' AND seq = 7")
-            .execute(store.pool())
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE audit_log SET outcome = 'failure' WHERE chain_id = 'chain-a' AND seq = 7",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
         let report = store.verify_audit().await.unwrap();
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-        assert!(report.problems[0].contains("entry 7"), "{:?}", report.problems);
+        assert!(
+            report.problems[0].contains("entry 7"),
+            "{:?}",
+            report.problems
+        );
 
         sqlx::query("DELETE FROM audit_log WHERE chain_id = 'chain-b' AND seq = 3")
             .execute(store.pool())

@@ -1,7 +1,7 @@
 //! Relying parties registered with the platform.
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Result, Store, StoreError, is_unique_violation, json_list, to_json_list};
 
@@ -77,22 +77,26 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>> {
-        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM clients WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM clients WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM clients ORDER BY id")))
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(from_row)
-            .collect()
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM clients ORDER BY id"
+        )))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 
     /// Removes a client and, through the foreign keys, its codes, tokens and consents.

@@ -1,7 +1,7 @@
 //! Authorization codes (RFC 6749 §4.1) and the tokens issued from them.
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Result, Store};
 
@@ -106,10 +106,12 @@ impl Store {
         if let Some(row) = claimed {
             return Ok(Redeem::Fresh(code_from_row(&row)?));
         }
-        let existing = sqlx::query(AssertSqlSafe(format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CODE_COLUMNS} FROM auth_codes WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(match existing {
             Some(row) => Redeem::Replayed(code_from_row(&row)?),
             None => Redeem::Unknown,

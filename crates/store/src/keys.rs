@@ -1,8 +1,8 @@
 //! Token-signing key records. The private half is either wrapped by the software token or
 //! lives in an HSM; this table only holds what is needed to find and publish it.
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Result, Store, is_unique_violation};
 

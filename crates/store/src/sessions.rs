@@ -1,7 +1,7 @@
 //! Browser SSO sessions and authorization requests waiting for a login.
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Result, Store};
 
@@ -109,17 +109,23 @@ impl Store {
 
     /// Ends every live session of a user (account disabled); returns how many ended.
     pub async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
-        let done =
-            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
-                .bind(now)
-                .bind(user_id)
-                .execute(self.pool())
-                .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected())
     }
 
     /// Records that a client received a code within this session (for single logout).
-    pub async fn add_session_client(&self, session_id: &str, client_id: &str, now: i64) -> Result<()> {
+    pub async fn add_session_client(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) ON CONFLICT (session_id, client_id) DO NOTHING",
         )

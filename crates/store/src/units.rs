@@ -57,11 +57,13 @@ impl Store {
     }
 
     pub async fn list_units(&self) -> Result<Vec<Unit>> {
-        sqlx::query("SELECT id, name, parent_id, level, created_at FROM org_units ORDER BY created_at, id")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(from_row)
-            .collect()
+        sqlx::query(
+            "SELECT id, name, parent_id, level, created_at FROM org_units ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 }

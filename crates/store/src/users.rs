@@ -1,7 +1,7 @@
 //! Users (officials and citizens) and their roles.
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Result, Store, StoreError, is_unique_violation};
 
@@ -113,25 +113,33 @@ impl Store {
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username = $1")))
-            .bind(username)
-            .fetch_optional(self.pool())
-            .await?;
-        self.with_roles(row.as_ref().map(from_row).transpose()?).await
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE username = $1"
+        )))
+        .bind(username)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_roles(row.as_ref().map(from_row).transpose()?)
+            .await
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        self.with_roles(row.as_ref().map(from_row).transpose()?).await
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_roles(row.as_ref().map(from_row).transpose()?)
+            .await
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users ORDER BY username")))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users ORDER BY username"
+        )))
+        .fetch_all(self.pool())
+        .await?;
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
             if let Some(user) = self.with_roles(Some(from_row(row)?)).await? {
@@ -142,7 +150,12 @@ impl Store {
     }
 
     /// Returns false when no such user exists.
-    pub async fn set_user_status(&self, username: &str, status: UserStatus, now: i64) -> Result<bool> {
+    pub async fn set_user_status(
+        &self,
+        username: &str,
+        status: UserStatus,
+        now: i64,
+    ) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE username = $3")
             .bind(status.as_str())
             .bind(now)
@@ -181,11 +194,24 @@ mod tests {
         store.insert_user(&user("u1", "an.nv")).await.unwrap();
         let got = store.user_by_username("an.nv").await.unwrap().unwrap();
         assert_eq!(got.display_name, "Nguyễn Văn An");
-        assert_eq!(got.roles, vec!["official".to_string(), "signer".to_string()]);
+        assert_eq!(
+            got.roles,
+            vec!["official".to_string(), "signer".to_string()]
+        );
         let err = store.insert_user(&user("u2", "an.nv")).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-        assert!(store.set_user_status("an.nv", UserStatus::Disabled, 5).await.unwrap());
-        assert!(!store.set_user_status("nobody", UserStatus::Disabled, 5).await.unwrap());
+        assert!(
+            store
+                .set_user_status("an.nv", UserStatus::Disabled, 5)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_user_status("nobody", UserStatus::Disabled, 5)
+                .await
+                .unwrap()
+        );
         let got = store.user_by_id("u1").await.unwrap().unwrap();
         assert_eq!(got.status, UserStatus::Disabled);
     }

@@ -1,0 +1,398 @@
+//! Administration of units, users and clients (used by the command line, later by admin pages).
+//! Every change is validated here and audited.
+
+use serde_json::json;
+use tessera_store::StoreError;
+use tessera_store::audit::Outcome;
+use tessera_store::clients::Client;
+use tessera_store::units::Unit;
+use tessera_store::users::{User, UserStatus};
+use url::Url;
+
+use crate::provider::RequestMeta;
+use crate::secrets::{random_id, random_token};
+use crate::{CoreError, Provider, password};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AdminError::Exists(what),
+            StoreError::NotFound(what) => AdminError::NotFound(what),
+            other => AdminError::Internal(other.into()),
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> AdminError {
+    AdminError::Invalid(msg.into())
+}
+
+fn check_identifier(kind: &str, v: &str) -> Result<(), AdminError> {
+    let ok = (2..=64).contains(&v.len())
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{kind} must be 2–64 characters of a-z, 0-9, '.', '_' or '-': {v:?}"
+        )))
+    }
+}
+
+fn check_text(kind: &str, v: &str) -> Result<String, AdminError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{kind} must be 1–200 printable characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// Unit levels follow depth in the tree: city → department or district → commune.
+fn level_for_depth(depth: usize) -> &'static str {
+    match depth {
+        0 => "city",
+        1 => "department",
+        2 => "commune",
+        _ => "unit",
+    }
+}
+
+pub async fn add_unit(
+    p: &Provider,
+    actor: &str,
+    name: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> Result<Unit, AdminError> {
+    let name = check_text("unit name", name)?;
+    let mut depth = 0;
+    if let Some(parent_id) = parent {
+        let mut cursor = p
+            .store
+            .unit(parent_id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("parent unit {parent_id}")))?;
+        depth = 1;
+        while let Some(up) = cursor.parent_id.clone() {
+            depth += 1;
+            cursor = p
+                .store
+                .unit(&up)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("unit {up}")))?;
+        }
+    }
+    let unit = Unit {
+        id: random_id()?,
+        name,
+        parent_id: parent.map(str::to_owned),
+        level: level_for_depth(depth).to_owned(),
+        created_at: now,
+    };
+    p.store.insert_unit(&unit).await?;
+    p.audit(
+        now,
+        "unit.created",
+        Some(actor),
+        None,
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({ "unit": unit.id, "name": unit.name }),
+    )
+    .await?;
+    Ok(unit)
+}
+
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub unit_id: Option<String>,
+    pub roles: Vec<String>,
+    pub password: String,
+}
+
+pub async fn add_user(
+    p: &Provider,
+    actor: &str,
+    new: NewUser,
+    now: i64,
+) -> Result<User, AdminError> {
+    let username = crate::login::normalise_username(&new.username);
+    check_identifier("username", &username)?;
+    let display_name = check_text("display name", &new.display_name)?;
+    if let Some(email) = &new.email {
+        let valid = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        if !valid {
+            return Err(invalid(format!("not an e-mail address: {email:?}")));
+        }
+    }
+    if let Some(phone) = &new.phone {
+        let digits = phone.trim_start_matches('+');
+        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!(
+                "phone must be digits, optionally with a leading + (E.164): {phone:?}"
+            )));
+        }
+    }
+    if let Some(unit) = &new.unit_id
+        && p.store.unit(unit).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!("unit {unit}")));
+    }
+    for role in &new.roles {
+        check_identifier("role", role)?;
+    }
+    password::check_policy(&new.password).map_err(invalid)?;
+    let pw = new.password;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| CoreError::Internal(format!("hash task: {e}")))??;
+    let user = User {
+        id: random_id()?,
+        username,
+        display_name,
+        email: new.email,
+        phone: new.phone,
+        status: UserStatus::Active,
+        unit_id: new.unit_id,
+        password_hash: Some(hash),
+        roles: new.roles,
+        created_at: now,
+        updated_at: now,
+    };
+    p.store.insert_user(&user).await?;
+    p.audit(
+        now,
+        "user.created",
+        Some(actor),
+        None,
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({ "user": user.id, "username": user.username }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Disables an account and ends its sessions and tokens at once.
+pub async fn disable_user(
+    p: &Provider,
+    actor: &str,
+    username: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    let username = crate::login::normalise_username(username);
+    let user = p
+        .store
+        .user_by_username(&username)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user {username}")))?;
+    p.store
+        .set_user_status(&username, UserStatus::Disabled, now)
+        .await?;
+    let sessions = p.store.end_user_sessions(&user.id, now).await?;
+    let tokens = p.store.revoke_user_tokens(&user.id, now).await?;
+    p.audit(
+        now,
+        "user.disabled",
+        Some(actor),
+        None,
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({ "user": user.id, "sessions_ended": sessions, "tokens_revoked": tokens }),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub alg: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Redirect URIs are absolute, carry no fragment (RFC 6749 §3.1.2), and use https — except
+/// loopback addresses (development) and private-use schemes of mobile apps (RFC 8252 §7.1).
+fn check_redirect(kind: &str, raw: &str, public: bool) -> Result<(), AdminError> {
+    let url = Url::parse(raw)
+        .map_err(|e| invalid(format!("{kind} {raw:?} is not an absolute URL: {e}")))?;
+    if url.fragment().is_some() {
+        return Err(invalid(format!(
+            "{kind} {raw:?} must not contain a fragment"
+        )));
+    }
+    let ok = match url.scheme() {
+        "https" => true,
+        "http" => is_loopback(&url),
+        scheme => public && scheme.contains('.'),
+    };
+    if !ok {
+        return Err(invalid(format!(
+            "{kind} {raw:?} must use https (http only on loopback; public mobile clients may use a reverse-domain scheme)"
+        )));
+    }
+    Ok(())
+}
+
+/// Registers a client; returns it and, for confidential clients, the secret (shown once).
+pub async fn add_client(
+    p: &Provider,
+    actor: &str,
+    new: NewClient,
+    now: i64,
+) -> Result<(Client, Option<String>), AdminError> {
+    check_identifier("client id", &new.id)?;
+    let name = check_text("client name", &new.name)?;
+    if new.redirect_uris.is_empty() {
+        return Err(invalid("at least one --redirect-uri is required"));
+    }
+    for uri in &new.redirect_uris {
+        check_redirect("redirect URI", uri, new.public)?;
+    }
+    for uri in &new.post_logout_redirect_uris {
+        check_redirect("post-logout redirect URI", uri, new.public)?;
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        let url = Url::parse(uri)
+            .map_err(|e| invalid(format!("back-channel logout URI {uri:?}: {e}")))?;
+        if !matches!(url.scheme(), "https" | "http") || url.fragment().is_some() {
+            return Err(invalid(format!(
+                "back-channel logout URI {uri:?} must be an http(s) URL without fragment"
+            )));
+        }
+    }
+    let alg = new.alg.unwrap_or_else(|| "ES256".into());
+    if tessera_hsm::KeyAlgorithm::from_jws_name(&alg).is_none() {
+        return Err(invalid(format!(
+            "token algorithm must be ES256 or RS256, not {alg:?}"
+        )));
+    }
+    let scopes = new.scopes.unwrap_or_else(|| {
+        crate::oidc::SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    });
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !crate::oidc::SCOPES.contains(&s.as_str()))
+    {
+        return Err(invalid(format!("unknown scope {bad:?}")));
+    }
+    let secret = if new.public {
+        None
+    } else {
+        Some(random_token()?)
+    };
+    let client = Client {
+        id: new.id,
+        name,
+        public: new.public,
+        secret_hash: secret.as_deref().map(|s| p.keyed.hash_client_secret(s)),
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        allowed_scopes: scopes,
+        token_alg: alg,
+        min_acr: None,
+        created_at: now,
+        updated_at: now,
+    };
+    p.store.insert_client(&client).await?;
+    p.audit(
+        now,
+        "client.created",
+        Some(actor),
+        Some(&client.id),
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({ "public": client.public, "redirect_uris": client.redirect_uris }),
+    )
+    .await?;
+    Ok((client, secret))
+}
+
+pub async fn remove_client(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    if !p.store.delete_client(id).await? {
+        return Err(AdminError::NotFound(format!("client {id}")));
+    }
+    p.audit(
+        now,
+        "client.removed",
+        Some(actor),
+        Some(id),
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({}),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_rules() {
+        assert!(check_redirect("r", "https://vanban.haiphong.gov.vn/cb", false).is_ok());
+        assert!(check_redirect("r", "http://127.0.0.1:9000/cb", false).is_ok());
+        assert!(check_redirect("r", "http://localhost/cb", false).is_ok());
+        assert!(check_redirect("r", "http://vanban.local/cb", false).is_err());
+        assert!(check_redirect("r", "https://a.vn/cb#x", false).is_err());
+        assert!(check_redirect("r", "/relative", false).is_err());
+        assert!(check_redirect("r", "vn.gov.haiphong.dichvucong:/cb", true).is_ok());
+        assert!(check_redirect("r", "vn.gov.haiphong.dichvucong:/cb", false).is_err());
+        assert!(check_redirect("r", "javascript:alert(1)", true).is_err());
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(check_identifier("u", "an.nv").is_ok());
+        assert!(check_identifier("u", "An").is_err());
+        assert!(check_identifier("u", "a").is_err());
+        assert!(check_identifier("u", "an nv").is_err());
+    }
+}

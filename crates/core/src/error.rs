@@ -1,0 +1,66 @@
+use tessera_proto::{ErrorBody, ErrorCode};
+
+/// Failures that are not the caller's fault (database, key custody).
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Store(#[from] tessera_store::StoreError),
+    #[error(transparent)]
+    Hsm(#[from] tessera_hsm::HsmError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2, RFC 6750 §3.1), or an internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{code}: {description}")]
+    Protocol {
+        code: ErrorCode,
+        description: String,
+    },
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> OAuthError {
+        OAuthError::Protocol {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            OAuthError::Protocol { code, .. } => *code,
+            OAuthError::Internal(_) => ErrorCode::ServerError,
+        }
+    }
+
+    /// The body to send; internal details never leave the server.
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            OAuthError::Protocol { code, description } => ErrorBody {
+                error: *code,
+                error_description: Some(description.clone()),
+            },
+            OAuthError::Internal(_) => ErrorBody {
+                error: ErrorCode::ServerError,
+                error_description: Some("internal error".into()),
+            },
+        }
+    }
+}
+
+impl From<tessera_store::StoreError> for OAuthError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        OAuthError::Internal(e.into())
+    }
+}
+
+impl From<tessera_hsm::HsmError> for OAuthError {
+    fn from(e: tessera_hsm::HsmError) -> Self {
+        OAuthError::Internal(e.into())
+    }
+}

@@ -1,0 +1,250 @@
+//! Password login, throttling of failures, and SSO browser sessions.
+
+use std::sync::OnceLock;
+
+use serde_json::json;
+use tessera_store::audit::Outcome;
+use tessera_store::sessions::SessionRecord;
+use tessera_store::users::{User, UserStatus};
+
+use crate::provider::RequestMeta;
+use crate::secrets::{random_id, random_token, sha256_hex};
+use crate::{CoreError, Provider, acr, password};
+
+/// Failures allowed in a window before logins for that name or address slow down.
+pub const USER_FREE_FAILURES: i64 = 5;
+/// Offices share one address behind NAT, so the address gets more room than an account.
+pub const IP_FREE_FAILURES: i64 = 20;
+pub const WINDOW_SECS: i64 = 15 * 60;
+const FIRST_DELAY_SECS: i64 = 30;
+const MAX_DELAY_SECS: i64 = 15 * 60;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Unknown user or wrong password: the same answer, after the same work.
+    BadCredentials,
+    TooManyAttempts {
+        retry_after: i64,
+    },
+    /// Shown only after the right password, so it reveals nothing to a guesser.
+    Disabled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("login refused: {0:?}")]
+    Refused(LoginFailure),
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl From<tessera_store::StoreError> for LoginError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        LoginError::Internal(e.into())
+    }
+}
+
+/// Delay imposed after `failures` in a window: none up to `free`, then doubling from 30 s.
+pub fn delay_after(failures: i64, free: i64) -> i64 {
+    if failures < free {
+        return 0;
+    }
+    let doublings = (failures - free).min(16) as u32;
+    (FIRST_DELAY_SECS << doublings).min(MAX_DELAY_SECS)
+}
+
+/// A valid Argon2id hash of a random password, checked when the user is unknown so that an
+/// unknown name costs the same time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let pw = random_token().unwrap_or_else(|_| "tessera-dummy-password".into());
+        password::hash(&pw).unwrap_or_default()
+    })
+}
+
+/// Computes the dummy hash ahead of the first login (it costs one Argon2id run).
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
+pub fn normalise_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>) {
+    (
+        format!("user:{username}"),
+        meta.source_ip.as_ref().map(|ip| format!("ip:{ip}")),
+    )
+}
+
+/// Checks a username and password. Every outcome is audited.
+pub async fn authenticate(
+    p: &Provider,
+    username: &str,
+    password_given: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<User, LoginError> {
+    let username = normalise_username(username);
+    let (user_key, ip_key) = throttle_keys(&username, meta);
+    let mut blocked = p.store.blocked_until(&user_key).await?;
+    if let Some(k) = &ip_key {
+        blocked = blocked.max(p.store.blocked_until(k).await?);
+    }
+    if blocked > now {
+        p.audit(
+            now,
+            "login.throttled",
+            None,
+            None,
+            meta,
+            Outcome::Failure,
+            json!({ "username": username }),
+        )
+        .await?;
+        return Err(LoginError::Refused(LoginFailure::TooManyAttempts {
+            retry_after: blocked - now,
+        }));
+    }
+
+    let user = p.store.user_by_username(&username).await?;
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_owned());
+    let given = password_given.to_owned();
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
+
+    let user = match user {
+        Some(u) if matches && u.password_hash.is_some() => u,
+        _ => {
+            let failures = p
+                .store
+                .record_failure(&user_key, now, now - WINDOW_SECS)
+                .await?;
+            let mut delay = delay_after(failures, USER_FREE_FAILURES);
+            if delay > 0 {
+                p.store.block_until(&user_key, now + delay).await?;
+            }
+            if let Some(k) = &ip_key {
+                let ip_failures = p.store.record_failure(k, now, now - WINDOW_SECS).await?;
+                let ip_delay = delay_after(ip_failures, IP_FREE_FAILURES);
+                if ip_delay > 0 {
+                    p.store.block_until(k, now + ip_delay).await?;
+                }
+                delay = delay.max(ip_delay);
+            }
+            p.audit(
+                now,
+                "login.failure",
+                None,
+                None,
+                meta,
+                Outcome::Failure,
+                json!({ "username": username, "delay": delay }),
+            )
+            .await?;
+            return Err(LoginError::Refused(LoginFailure::BadCredentials));
+        }
+    };
+    if user.status != UserStatus::Active {
+        p.audit(
+            now,
+            "login.disabled",
+            Some(&user.id),
+            None,
+            meta,
+            Outcome::Failure,
+            json!({}),
+        )
+        .await?;
+        return Err(LoginError::Refused(LoginFailure::Disabled));
+    }
+    p.store.clear_failures(&user_key).await?;
+    p.audit(
+        now,
+        "login.success",
+        Some(&user.id),
+        None,
+        meta,
+        Outcome::Success,
+        json!({ "amr": ["pwd"] }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Starts an SSO session after a login; returns the cookie value (never stored) and the record.
+/// A previous session in the same browser ends.
+pub async fn start_session(
+    p: &Provider,
+    user: &User,
+    previous_cookie: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(String, SessionRecord), CoreError> {
+    if let Some(old) = previous_cookie {
+        p.store
+            .end_session(&sha256_hex(old.as_bytes()), now)
+            .await?;
+    }
+    let cookie = random_token()?;
+    let record = SessionRecord {
+        id: sha256_hex(cookie.as_bytes()),
+        sid: random_id()?,
+        user_id: user.id.clone(),
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        acr: acr::LOA1.into(),
+        source_ip: meta.source_ip.clone(),
+        user_agent: meta
+            .user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(256).collect()),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + p.config.session_ttl,
+        ended_at: None,
+    };
+    p.store.insert_session(&record).await?;
+    Ok((cookie, record))
+}
+
+/// The live session behind a cookie, with its user, if the user is still active.
+pub async fn current_session(
+    p: &Provider,
+    cookie: Option<&str>,
+    now: i64,
+) -> Result<Option<(SessionRecord, User)>, CoreError> {
+    let Some(cookie) = cookie else {
+        return Ok(None);
+    };
+    let Some(session) = p
+        .store
+        .live_session(&sha256_hex(cookie.as_bytes()), now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    match p.store.user_by_id(&session.user_id).await? {
+        Some(user) if user.status == UserStatus::Active => Ok(Some((session, user))),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_grows_after_free_attempts_and_is_capped() {
+        assert_eq!(delay_after(4, 5), 0);
+        assert_eq!(delay_after(5, 5), 30);
+        assert_eq!(delay_after(6, 5), 60);
+        assert_eq!(delay_after(100, 5), MAX_DELAY_SECS);
+    }
+}

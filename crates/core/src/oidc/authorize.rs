@@ -1,0 +1,424 @@
+//! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1.1, RFC 7636 §4.3).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_proto::ErrorCode;
+use tessera_store::audit::Outcome;
+use tessera_store::clients::Client;
+use tessera_store::codes::AuthCodeRecord;
+use tessera_store::sessions::{AuthRequestRecord, SessionRecord};
+use tessera_store::users::User;
+use url::Url;
+
+use super::pkce;
+use crate::params::Params;
+use crate::provider::RequestMeta;
+use crate::secrets::{random_token, sha256_hex};
+use crate::{CoreError, Provider};
+
+const MAX_STATE_LEN: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    None,
+    Login,
+}
+
+/// A validated authorization request, kept in the database while the user logs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Option<Prompt>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// When the request arrived: a login that resumes it must be at least this recent when
+    /// `prompt=login` or `max_age` asked for a fresh one.
+    pub received_at: i64,
+}
+
+/// Errors shown to the person, never sent to the redirect URI (RFC 6749 §4.1.2.1): the client
+/// or its redirect URI cannot be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageError {
+    UnknownClient,
+    InvalidRedirectUri,
+    BadRequest,
+    RequestExpired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    #[error("{kind:?}: {detail}")]
+    Page { kind: PageError, detail: String },
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl From<tessera_store::StoreError> for AuthorizeError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        AuthorizeError::Internal(e.into())
+    }
+}
+
+fn page(kind: PageError, detail: impl Into<String>) -> AuthorizeError {
+    AuthorizeError::Page {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+/// What the browser should do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Go back to the client: with a code, or with an error it must handle.
+    Redirect(String),
+    /// Show the login form for the pending request stored under `handle`.
+    Login {
+        handle: String,
+        client_name: String,
+        login_hint: Option<String>,
+    },
+}
+
+/// Builds the redirect back to the client (RFC 6749 §4.1.2, RFC 9207 `iss`).
+fn redirect_with(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> Result<String, CoreError> {
+    let mut url = Url::parse(redirect_uri)
+        .map_err(|e| CoreError::Internal(format!("stored redirect URI: {e}")))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    Ok(url.into())
+}
+
+fn error_redirect(
+    p: &Provider,
+    req_uri: &str,
+    state: Option<&str>,
+    code: ErrorCode,
+    description: &str,
+) -> Result<Decision, AuthorizeError> {
+    Ok(Decision::Redirect(redirect_with(
+        req_uri,
+        &[
+            ("error", Some(code.as_str())),
+            ("error_description", Some(description)),
+            ("state", state),
+            ("iss", Some(&p.config.issuer)),
+        ],
+    )?))
+}
+
+/// Checks client and redirect URI first (failures are pages), then the rest (failures are
+/// redirects to the client).
+pub async fn validate(
+    p: &Provider,
+    params: &Params,
+    now: i64,
+) -> Result<Result<(Client, AuthRequest), Decision>, AuthorizeError> {
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| page(PageError::UnknownClient, "client_id is missing"))?;
+    let client = p
+        .store
+        .client(client_id)
+        .await?
+        .ok_or_else(|| page(PageError::UnknownClient, "this client_id is not registered"))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| page(PageError::InvalidRedirectUri, "redirect_uri is missing"))?;
+    // Exact string comparison (RFC 9700 §4.1.3): no prefix, pattern or normalisation.
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(page(
+            PageError::InvalidRedirectUri,
+            "redirect_uri is not registered for this client",
+        ));
+    }
+    let state = params.get("state");
+    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(page(PageError::BadRequest, "state is too long"));
+    }
+    let fail = |code: ErrorCode, d: &str| error_redirect(p, redirect_uri, state, code, d).map(Err);
+
+    if params.get("request").is_some() {
+        return fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        );
+    }
+    if params.get("request_uri").is_some() {
+        return fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        );
+    }
+    match params.get("response_type") {
+        None => return fail(ErrorCode::InvalidRequest, "response_type is missing"),
+        Some("code") => {}
+        Some(_) => {
+            return fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            );
+        }
+    }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        );
+    }
+    let scope: Vec<String> = params
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scope.iter().any(|s| s == "openid") {
+        return fail(ErrorCode::InvalidScope, "the openid scope is required");
+    }
+    if let Some(bad) = scope.iter().find(|s| !client.allowed_scopes.contains(s)) {
+        return fail(
+            ErrorCode::InvalidScope,
+            &format!("scope '{bad}' is not allowed for this client"),
+        );
+    }
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, None) if client.public => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                "PKCE (code_challenge with S256) is required for public clients",
+            );
+        }
+        (None, None) => None,
+        (None, Some(_)) => return fail(ErrorCode::InvalidRequest, "code_challenge is missing"),
+        (Some(_), None) | (Some(_), Some("plain")) => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256; plain is not accepted",
+            );
+        }
+        (Some(c), Some("S256")) if pkce::valid_challenge(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => {
+            return fail(ErrorCode::InvalidRequest, "code_challenge is malformed");
+        }
+        (Some(_), Some(_)) => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                "unsupported code_challenge_method",
+            );
+        }
+    };
+    let prompt = match params.get("prompt") {
+        None => None,
+        Some("none") => Some(Prompt::None),
+        Some("login") => Some(Prompt::Login),
+        Some(other) if other.split(' ').any(|v| v == "none") => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other values",
+            );
+        }
+        Some(_) => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                "supported prompt values are none and login",
+            );
+        }
+    };
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                );
+            }
+        },
+    };
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_STATE_LEN) {
+        return fail(ErrorCode::InvalidRequest, "nonce is too long");
+    }
+    let login_hint = params
+        .get("login_hint")
+        .filter(|h| h.len() <= 256)
+        .map(str::to_owned);
+    let req = AuthRequest {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope,
+        state: state.map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint,
+        received_at: now,
+    };
+    Ok(Ok((client, req)))
+}
+
+/// Handles `/authorize`: validates, then either answers at once (SSO) or asks for a login.
+pub async fn authorize(
+    p: &Provider,
+    params: &Params,
+    session: Option<&(SessionRecord, User)>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<Decision, AuthorizeError> {
+    let (client, req) = match validate(p, params, now).await? {
+        Ok(valid) => valid,
+        Err(redirect) => return Ok(redirect),
+    };
+    let fresh_enough = |s: &SessionRecord| match req.max_age {
+        Some(max) => now - s.auth_time <= max,
+        None => true,
+    };
+    let usable = session.filter(|(s, _)| req.prompt != Some(Prompt::Login) && fresh_enough(s));
+    if let Some((s, user)) = usable {
+        return Ok(Decision::Redirect(
+            issue_code(p, &client, &req, s, user, meta, now).await?,
+        ));
+    }
+    if req.prompt == Some(Prompt::None) {
+        return error_redirect(
+            p,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            ErrorCode::LoginRequired,
+            "the user is not logged in",
+        );
+    }
+    let handle = random_token()?;
+    let params = serde_json::to_string(&req).map_err(|e| CoreError::Internal(e.to_string()))?;
+    p.store
+        .insert_auth_request(&AuthRequestRecord {
+            id: sha256_hex(handle.as_bytes()),
+            client_id: client.id.clone(),
+            params,
+            created_at: now,
+            expires_at: now + p.config.auth_request_ttl,
+        })
+        .await?;
+    Ok(Decision::Login {
+        handle,
+        client_name: client.name,
+        login_hint: req.login_hint,
+    })
+}
+
+/// A pending request, for rendering the login form.
+pub async fn pending(
+    p: &Provider,
+    handle: &str,
+    now: i64,
+) -> Result<Option<(Client, AuthRequest)>, CoreError> {
+    let Some(rec) = p
+        .store
+        .auth_request(&sha256_hex(handle.as_bytes()), now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let req: AuthRequest = serde_json::from_str(&rec.params)
+        .map_err(|e| CoreError::Internal(format!("stored request: {e}")))?;
+    Ok(p.store.client(&req.client_id).await?.map(|c| (c, req)))
+}
+
+/// Continues a pending request after a successful login.
+pub async fn resume(
+    p: &Provider,
+    handle: &str,
+    session: &SessionRecord,
+    user: &User,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<Decision, AuthorizeError> {
+    let Some((client, req)) = pending(p, handle, now).await? else {
+        return Err(page(
+            PageError::RequestExpired,
+            "the sign-in request expired; start again from the application",
+        ));
+    };
+    let needs_fresh = req.prompt == Some(Prompt::Login) || req.max_age.is_some();
+    if needs_fresh && session.auth_time < req.received_at {
+        return Err(page(PageError::BadRequest, "a fresh login is required"));
+    }
+    p.store
+        .delete_auth_request(&sha256_hex(handle.as_bytes()))
+        .await?;
+    Ok(Decision::Redirect(
+        issue_code(p, &client, &req, session, user, meta, now).await?,
+    ))
+}
+
+async fn issue_code(
+    p: &Provider,
+    client: &Client,
+    req: &AuthRequest,
+    session: &SessionRecord,
+    user: &User,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<String, AuthorizeError> {
+    let code = random_token()?;
+    let code_id = sha256_hex(code.as_bytes());
+    p.store
+        .insert_code(&AuthCodeRecord {
+            id: code_id.clone(),
+            client_id: client.id.clone(),
+            user_id: user.id.clone(),
+            session_id: session.id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            scope: req.scope.join(" "),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            auth_time: session.auth_time,
+            acr: session.acr.clone(),
+            amr: session.amr.clone(),
+            created_at: now,
+            expires_at: now + p.config.code_ttl.min(crate::Config::MAX_CODE_TTL),
+            used_at: None,
+        })
+        .await?;
+    p.store
+        .add_session_client(&session.id, &client.id, now)
+        .await?;
+    p.audit(
+        now,
+        "code.issued",
+        Some(&user.id),
+        Some(&client.id),
+        meta,
+        Outcome::Success,
+        json!({ "sid": session.sid, "scope": req.scope.join(" ") }),
+    )
+    .await?;
+    Ok(redirect_with(
+        &req.redirect_uri,
+        &[
+            ("code", Some(&code)),
+            ("state", req.state.as_deref()),
+            ("iss", Some(&p.config.issuer)),
+        ],
+    )?)
+}

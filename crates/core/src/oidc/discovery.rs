@@ -1,0 +1,61 @@
+//! Provider metadata (OIDC Discovery 1.0 §3).
+
+use tessera_proto::ProviderMetadata;
+
+use crate::Config;
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+pub fn metadata(config: &Config) -> ProviderMetadata {
+    ProviderMetadata {
+        issuer: config.issuer.clone(),
+        authorization_endpoint: config.endpoint("/authorize"),
+        token_endpoint: config.endpoint("/token"),
+        userinfo_endpoint: config.endpoint("/userinfo"),
+        jwks_uri: config.endpoint("/jwks"),
+        scopes_supported: strings(super::SCOPES),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query"]),
+        grant_types_supported: strings(&["authorization_code"]),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: strings(&["ES256", "RS256"]),
+        token_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ]),
+        code_challenge_methods_supported: strings(&["S256"]),
+        claims_supported: strings(&[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "sid",
+            "at_hash",
+            "name",
+            "preferred_username",
+            "updated_at",
+            "email",
+            "email_verified",
+            "phone_number",
+            "phone_number_verified",
+            "unit_id",
+            "unit_name",
+            "roles",
+        ]),
+        acr_values_supported: strings(crate::acr::SUPPORTED),
+        prompt_values_supported: strings(&["none", "login"]),
+        ui_locales_supported: strings(&["vi", "en"]),
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        authorization_response_iss_parameter_supported: true,
+    }
+}

@@ -1,0 +1,86 @@
+//! The provider context handed to every operation: configuration, store, keys, audit.
+
+use tessera_store::Store;
+use tessera_store::audit::{AuditEvent, AuditLog, Outcome};
+
+use crate::CoreError;
+use crate::jose::TokenSigner;
+use crate::secrets::Keyed;
+
+/// Lifetimes and identity of this provider. Durations are in seconds.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The issuer URL (OIDC Core §2), without a trailing slash.
+    pub issuer: String,
+    /// Authorization codes live at most 60 s (RFC 6749 §4.1.2 recommends 10 minutes at most).
+    pub code_ttl: i64,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    /// SSO session lifetime: a working day.
+    pub session_ttl: i64,
+    /// How long a pending authorization request waits for the login form.
+    pub auth_request_ttl: i64,
+}
+
+impl Config {
+    pub const MAX_CODE_TTL: i64 = 60;
+
+    pub fn new(issuer: &str) -> Config {
+        Config {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            code_ttl: Self::MAX_CODE_TTL,
+            access_token_ttl: 600,
+            id_token_ttl: 600,
+            session_ttl: 10 * 3600,
+            auth_request_ttl: 1800,
+        }
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub config: Config,
+    pub store: Store,
+    pub signer: TokenSigner,
+    pub keyed: Keyed,
+    pub audit: AuditLog,
+}
+
+/// Context of the request being served, for the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Provider {
+    /// Records an audit event and waits until it is committed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn audit(
+        &self,
+        now: i64,
+        event: &str,
+        actor: Option<&str>,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+        outcome: Outcome,
+        detail: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        self.audit
+            .record(AuditEvent {
+                at: now,
+                event: event.to_owned(),
+                actor: actor.map(str::to_owned),
+                client_id: client_id.map(str::to_owned),
+                source_ip: meta.source_ip.clone(),
+                outcome,
+                detail,
+            })
+            .await?;
+        Ok(())
+    }
+}
