@@ -1,6 +1,13 @@
 -- Foundation schema (PostgreSQL). Times are Unix seconds (UTC); flags are 0/1 integers so that the
 -- same queries run on SQLite and PostgreSQL through sqlx's Any driver.
 
+-- Facts about this installation, e.g. the fingerprint of the master key it was set up with,
+-- so that a process started with another master key refuses to run instead of corrupting data.
+CREATE TABLE instance_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE org_units (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,

@@ -1,1 +1,7 @@
+//! The Tessera server: HTTP layer, pages and command line over `tessera-core`.
+
+pub mod app;
+pub mod cli;
+pub mod http;
 pub mod pages;
+pub mod settings;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tessera` command: see `tessera --help`.
+
+fn main() -> std::process::ExitCode {
+    tessera_server::cli::main()
+}

@@ -84,3 +84,21 @@ impl Provider {
         Ok(())
     }
 }
+
+/// Guards against a process started with another master key than the one this database was
+/// set up with: its keys could not be unwrapped and its client-secret hashes would not match.
+pub async fn check_master_key(
+    store: &Store,
+    master: &tessera_hsm::MasterKey,
+) -> Result<(), CoreError> {
+    let fingerprint = crate::secrets::sha256_hex(master.derive("fingerprint").as_ref());
+    let stored = store
+        .setting_or_insert("master_key_fingerprint", &fingerprint)
+        .await?;
+    if stored != fingerprint {
+        return Err(CoreError::Internal(
+            "the master key does not match the one this database was set up with (check TESSERA_MASTER_KEY or <data dir>/master.key)".into(),
+        ));
+    }
+    Ok(())
+}

@@ -95,6 +95,12 @@ fn entry_hash(
 
 type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
 
+struct Chain {
+    id: String,
+    writer: String,
+    created_at: i64,
+}
+
 /// Handle used by request handlers to append to this process's chain.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
@@ -103,17 +109,17 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens a new chain for this writer and starts its batching task.
+    /// Starts the batching task of a new chain for this writer. The chain is registered with
+    /// its first entry, so a process that records nothing leaves nothing behind.
     pub async fn start(store: Store, writer: &str, now: i64, chain_id: String) -> Result<AuditLog> {
-        sqlx::query("INSERT INTO audit_chains (id, writer, created_at) VALUES ($1, $2, $3)")
-            .bind(&chain_id)
-            .bind(writer)
-            .bind(now)
-            .execute(store.pool())
-            .await?;
         let (tx, rx) = mpsc::channel(4096);
         let head = (0, genesis_hash(&chain_id));
-        tokio::spawn(run_writer(store, chain_id.clone(), head, rx));
+        let chain = Chain {
+            id: chain_id.clone(),
+            writer: writer.to_owned(),
+            created_at: now,
+        };
+        tokio::spawn(run_writer(store, chain, head, rx));
         Ok(AuditLog { tx, chain_id })
     }
 
@@ -138,13 +144,13 @@ impl AuditLog {
 
 async fn run_writer(
     store: Store,
-    chain_id: String,
+    chain: Chain,
     mut head: (i64, String),
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write_batch(&store, &chain_id, &head, &batch).await {
+        match write_batch(&store, &chain, &head, &batch).await {
             Ok(new_head) => {
                 head = new_head;
                 for (_, done) in batch.drain(..) {
@@ -164,12 +170,21 @@ async fn run_writer(
 
 async fn write_batch(
     store: &Store,
-    chain_id: &str,
+    chain: &Chain,
     head: &(i64, String),
     batch: &[Job],
 ) -> Result<(i64, String)> {
+    let chain_id = chain.id.as_str();
     let (mut seq, mut prev) = head.clone();
     let mut tx = store.pool().begin().await?;
+    if seq == 0 {
+        sqlx::query("INSERT INTO audit_chains (id, writer, created_at) VALUES ($1, $2, $3)")
+            .bind(chain_id)
+            .bind(&chain.writer)
+            .bind(chain.created_at)
+            .execute(&mut *tx)
+            .await?;
+    }
     for (ev, _) in batch {
         seq += 1;
         let detail = ev.detail.to_string();

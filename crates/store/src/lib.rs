@@ -200,3 +200,21 @@ mod tests {
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }
+
+impl Store {
+    /// Stores `value` under `name` unless a value is already there; returns the stored value.
+    pub async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO instance_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT value FROM instance_settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sqlx::Row::try_get(&row, "value")?)
+    }
+}

@@ -1,0 +1,164 @@
+//! Wiring: opens the store and key custody, builds the provider, and serves HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tessera_core::jose::TokenSigner;
+use tessera_core::provider::check_master_key;
+use tessera_core::secrets::{Keyed, random_id};
+use tessera_core::{Config, Provider};
+use tessera_hsm::soft::SoftwareToken;
+use tessera_hsm::{KeyCustody, MasterKey};
+use tessera_store::Store;
+use tessera_store::audit::AuditLog;
+use tokio::net::TcpListener;
+
+use crate::http::{self, AppState};
+use crate::settings::{ServeSettings, Settings};
+
+/// Current time in Unix seconds; read once per request and passed down.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    let dir = &settings.data_dir;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict data directory {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    match &settings.master_key {
+        Some(b64) => MasterKey::from_base64(b64).context(
+            "TESSERA_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)",
+        ),
+        None => {
+            let path = settings.data_dir.join("master.key");
+            MasterKey::load_or_create(&path).context("cannot load or create the master key file")
+        }
+    }
+}
+
+/// Opens the database (running migrations) and everything a command needs.
+pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Result<Provider> {
+    prepare_data_dir(settings)?;
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                tessera_store::redact(&settings.database_url)
+            )
+        })?;
+    store.migrate().await.context("database migration failed")?;
+    let master = master_key(settings)?;
+    check_master_key(&store, &master).await?;
+    let custody: Arc<dyn KeyCustody> = Arc::new(SoftwareToken::new(&master)?);
+    let mut config = Config::new(issuer);
+    config.code_ttl = settings.code_ttl_secs;
+    config.access_token_ttl = settings.access_token_ttl_secs;
+    config.id_token_ttl = settings.access_token_ttl_secs;
+    config.session_ttl = settings.session_ttl_secs;
+    let audit = AuditLog::start(store.clone(), writer, now(), random_id()?).await?;
+    Ok(Provider {
+        config,
+        signer: TokenSigner::new(store.clone(), custody),
+        keyed: Keyed::new(&master),
+        store,
+        audit,
+    })
+}
+
+fn writer_name(role: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".into());
+    format!("{role}@{host}:{}", std::process::id())
+}
+
+pub fn cli_writer() -> String {
+    writer_name("cli")
+}
+
+/// `tessera serve`.
+pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    let bound = listener.local_addr()?;
+    let issuer = serve
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let provider = open(&settings, &issuer, &writer_name("serve")).await?;
+    if !provider.signer.custody().is_hardware() {
+        tracing::warn!(
+            "token-signing keys are held by the SOFTWARE TOKEN (encrypted at rest under the master key); \
+             this is not for production — configure an HSM"
+        );
+    }
+    provider.signer.ensure_keys(now()).await?;
+    tessera_core::login::warm_up();
+    tokio::spawn(housekeeping(provider.store.clone()));
+
+    let state = AppState::new(provider, settings.trust_forwarded_for);
+    let app = http::router(state);
+    println!(
+        "Tessera is listening on http://{bound} (issuer {issuer}); open {issuer}/login in a browser"
+    );
+    tracing::info!(%bound, %issuer, backend = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn housekeeping(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.purge_expired(now()).await {
+            tracing::warn!(error = %e, "housekeeping failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

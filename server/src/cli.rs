@@ -1,0 +1,432 @@
+//! The `tessera` command line.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use tessera_core::admin::{self, NewClient, NewUser};
+
+use crate::app::{self, now};
+use crate::settings::{FileSettings, ServeSettings, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: shared identity, single sign-on and remote signing for city and provincial governments",
+    long_about = "Tessera is an OpenID Connect provider. With no configuration it runs on its embedded \
+                  defaults: an SQLite database and a software key token in ./tessera-data. Every command \
+                  reads the same settings (flags, TESSERA_* environment variables, or a TOML file given \
+                  with --config) and may run while a server is running."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// TOML file with settings (listen, issuer, data_dir, database_url, master_key, code_ttl_secs, …)
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded database and the master key file [default: ./tessera-data]
+    #[arg(long, global = true, env = "TESSERA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://user@host/db for production; default SQLite at <data dir>/tessera.db
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the OpenID Connect provider (HTTP server); migrations run at start-up
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit
+    Migrate,
+    /// Manage users (officials and citizens)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organisation units (city → department or district → commune)
+    #[command(subcommand)]
+    Unit(UnitCommand),
+    /// Manage client applications (relying parties)
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Inspect the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free port)
+    #[arg(long, env = "TESSERA_LISTEN")]
+    listen: Option<String>,
+    /// Public issuer URL, e.g. https://id.haiphong.gov.vn [default: http://<listen address>]
+    #[arg(long, env = "TESSERA_ISSUER")]
+    issuer: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input
+    Add {
+        /// Login name: 2–64 characters of a-z, 0-9, '.', '_' or '-'
+        #[arg(long)]
+        username: String,
+        /// Display name, e.g. "Nguyễn Văn An"
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Phone number in E.164 form, e.g. +84912345678
+        #[arg(long)]
+        phone: Option<String>,
+        /// Organisation unit id (see `tessera unit list`)
+        #[arg(long)]
+        unit: Option<String>,
+        /// Role, repeatable (e.g. --role official --role signer)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from standard input (required: never put passwords in arguments)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: ends their sessions and revokes their tokens
+    Disable { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UnitCommand {
+    /// Add a unit; without --parent it is a top-level (city) unit
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List units
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client application; prints its secret once
+    Add {
+        /// Client id, e.g. vanban (2–64 characters of a-z, 0-9, '.', '_' or '-')
+        #[arg(long)]
+        id: String,
+        /// Name shown to users on the login page
+        #[arg(long)]
+        name: String,
+        /// Redirect URI, repeatable; compared exactly
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Public client (mobile or browser app): no secret, PKCE required
+        #[arg(long)]
+        public: bool,
+        /// Where users may be sent after logout, repeatable
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Back-channel logout endpoint of the application
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Token signing algorithm
+        #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
+        alg: String,
+        /// Allowed scopes (space separated) [default: all: openid profile email phone org]
+        #[arg(long)]
+        scopes: Option<String>,
+        /// Print {"client_id": …, "client_secret": …}
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client and everything issued to it
+    Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every hash chain of the audit log; exits with status 1 if any entry was altered or removed
+    Verify,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = match &cli.global.config {
+        Some(path) => FileSettings::load(path)?,
+        None => FileSettings::default(),
+    };
+    let settings = Settings::resolve(
+        cli.global.data_dir.clone(),
+        cli.global.database_url.clone(),
+        &file,
+    )?;
+    if let Command::Serve(args) = cli.command {
+        let serve = ServeSettings::resolve(args.listen, args.issuer, &file)?;
+        app::serve(settings, serve).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Administrative commands do not issue tokens, so the issuer does not matter to them.
+    let issuer = file
+        .issuer
+        .clone()
+        .unwrap_or_else(|| "http://localhost".into());
+    let p = app::open(&settings, &issuer, &app::cli_writer()).await?;
+    let result = command(&p, cli.command).await;
+    p.store.close().await;
+    result
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{v}");
+}
+
+async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result<ExitCode> {
+    let now = now();
+    match command {
+        Command::Serve(_) => bail!("serve is handled before administrative commands"),
+        Command::Migrate => println!("database is up to date"),
+        Command::User(UserCommand::Add {
+            username,
+            name,
+            email,
+            phone,
+            unit,
+            roles,
+            password_stdin: _,
+            json,
+        }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let user = admin::add_user(
+                p,
+                &actor(),
+                NewUser {
+                    username,
+                    display_name: name,
+                    email,
+                    phone,
+                    unit_id: unit,
+                    roles,
+                    password,
+                },
+                now,
+            )
+            .await?;
+            if json {
+                print_json(json!({ "id": user.id, "username": user.username }));
+            } else {
+                println!("created user {} (id {})", user.username, user.id);
+            }
+        }
+        Command::User(UserCommand::List { json }) => {
+            let users = p.store.list_users().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    users
+                        .iter()
+                        .map(|u| json!({ "id": u.id, "username": u.username, "name": u.display_name, "email": u.email, "phone": u.phone, "unit_id": u.unit_id, "roles": u.roles, "status": u.status.as_str() }))
+                        .collect(),
+                ));
+            } else {
+                for u in users {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.username,
+                        u.display_name,
+                        u.status.as_str(),
+                        u.unit_id.unwrap_or_default(),
+                        u.roles.join(",")
+                    );
+                }
+            }
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            admin::disable_user(p, &actor(), &username, now).await?;
+            println!(
+                "disabled user {username}; their sessions ended and their tokens were revoked"
+            );
+        }
+        Command::Unit(UnitCommand::Add { name, parent, json }) => {
+            let unit = admin::add_unit(p, &actor(), &name, parent.as_deref(), now).await?;
+            if json {
+                print_json(
+                    json!({ "id": unit.id, "name": unit.name, "parent_id": unit.parent_id, "level": unit.level }),
+                );
+            } else {
+                println!(
+                    "created unit {} ({}, id {})",
+                    unit.name, unit.level, unit.id
+                );
+            }
+        }
+        Command::Unit(UnitCommand::List { json }) => {
+            let units = p.store.list_units().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    units.iter().map(|u| json!({ "id": u.id, "name": u.name, "parent_id": u.parent_id, "level": u.level })).collect(),
+                ));
+            } else {
+                for u in units {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        u.id,
+                        u.level,
+                        u.parent_id.unwrap_or_default(),
+                        u.name
+                    );
+                }
+            }
+        }
+        Command::Client(ClientCommand::Add {
+            id,
+            name,
+            redirect_uris,
+            public,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            alg,
+            scopes,
+            json,
+        }) => {
+            let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
+            let new = NewClient {
+                id,
+                name,
+                public,
+                redirect_uris,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                alg: Some(alg),
+                scopes,
+            };
+            let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
+            if json {
+                print_json(json!({ "client_id": client.id, "client_secret": secret }));
+            } else {
+                println!("registered client {}", client.id);
+                match secret {
+                    Some(s) => println!("client secret (shown only now, store it safely): {s}"),
+                    None => println!("public client: no secret; PKCE (S256) is required"),
+                }
+            }
+        }
+        Command::Client(ClientCommand::List { json }) => {
+            let clients = p.store.list_clients().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    clients
+                        .iter()
+                        .map(|c| json!({ "client_id": c.id, "name": c.name, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes }))
+                        .collect(),
+                ));
+            } else {
+                for c in clients {
+                    let kind = if c.public { "public" } else { "confidential" };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        c.id,
+                        kind,
+                        c.token_alg,
+                        c.redirect_uris.join(" "),
+                        c.name
+                    );
+                }
+            }
+        }
+        Command::Client(ClientCommand::Remove { id }) => {
+            admin::remove_client(p, &actor(), &id, now).await?;
+            println!("removed client {id}");
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let report = p.store.verify_audit().await?;
+            if report.problems.is_empty() {
+                println!(
+                    "audit log intact: {} entries in {} chains",
+                    report.entries, report.chains
+                );
+            } else {
+                eprintln!(
+                    "audit log BROKEN: {} problem(s) in {} entries",
+                    report.problems.len(),
+                    report.entries
+                );
+                for problem in &report.problems {
+                    eprintln!("  - {problem}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,111 @@
+//! The one place where errors become HTTP responses.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use tessera_core::OAuthError;
+use tessera_proto::ErrorCode;
+
+/// Status for an OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1).
+pub fn status_for(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// JSON error answer of an API endpoint. Internal causes are logged, never sent.
+pub struct ApiError {
+    pub error: OAuthError,
+    /// Bearer-protected resource (UserInfo) rather than the token endpoint.
+    pub bearer: bool,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let OAuthError::Internal(cause) = &self.error {
+            tracing::error!(error = %cause, "internal error");
+        }
+        let body = self.error.body();
+        let status = status_for(body.error);
+        let mut resp = (status, Json(&body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        let challenge = match (self.bearer, body.error) {
+            (true, code)
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN =>
+            {
+                Some(format!(
+                    "Bearer realm=\"tessera\", error=\"{code}\", error_description=\"{}\"",
+                    quote(body.error_description.as_deref().unwrap_or(""))
+                ))
+            }
+            (false, ErrorCode::InvalidClient) => Some("Basic realm=\"tessera\"".to_owned()),
+            _ => None,
+        };
+        if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// A people-facing page with its status.
+pub fn page(status: StatusCode, html: String) -> Response {
+    let mut resp = (status, Html(html)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_challenges() {
+        assert_eq!(status_for(ErrorCode::InvalidGrant), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_for(ErrorCode::InvalidClient),
+            StatusCode::UNAUTHORIZED
+        );
+        let resp = ApiError {
+            error: OAuthError::new(ErrorCode::InvalidClient, "x"),
+            bearer: false,
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            resp.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap_or("")
+                .starts_with("Basic")
+        );
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+        let resp = ApiError {
+            error: OAuthError::new(ErrorCode::InvalidToken, "bad \"quote\""),
+            bearer: true,
+        }
+        .into_response();
+        let challenge = resp.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap_or("");
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        let resp = ApiError {
+            error: OAuthError::Internal(tessera_core::CoreError::Internal("db password".into())),
+            bearer: false,
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

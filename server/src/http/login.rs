@@ -1,0 +1,272 @@
+//! The login pages: `GET /login` shows the form, `POST /login` checks it and resumes the
+//! pending authorization request.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tessera_core::login::{self, LoginError, LoginFailure};
+use tessera_core::oidc::authorize;
+use tessera_core::secrets::random_token;
+
+use super::errors::page;
+use super::oidc::{authorize_error, decision_response, error_page};
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::{self, ErrorKind, Lang, LoginView, SignedInView};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(show).post(submit))
+        .route("/", get(|| async { Redirect::to("/login") }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    req: Option<String>,
+    lang: Option<String>,
+}
+
+fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// The CSRF cookie of this browser, created when missing (second value: Set-Cookie to send).
+fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match s.read_cookie(headers, web::CSRF_COOKIE) {
+        Some(v) => (v, None),
+        None => {
+            let v = random_token().unwrap_or_default();
+            let set = s.set_cookie(web::CSRF_COOKIE, &v, 86_400);
+            (v, Some(set))
+        }
+    }
+}
+
+struct Form<'a> {
+    lang: Lang,
+    path: &'a str,
+    req: Option<&'a str>,
+    username: &'a str,
+    client_name: Option<&'a str>,
+    error: Option<pages::LoginError>,
+}
+
+fn login_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    f: Form<'_>,
+    extra: Vec<String>,
+) -> Response {
+    let (csrf, set) = csrf_cookie(s, headers);
+    let html = s.pages.login(
+        f.lang,
+        &LoginView {
+            path_and_query: f.path,
+            req: f.req,
+            csrf_token: &s.provider.keyed.csrf_token(&csrf),
+            username: f.username,
+            client_name: f.client_name,
+            error: f.error,
+        },
+    );
+    let mut cookies = extra;
+    cookies.extend(set);
+    with_cookies(page(status, html), &cookies)
+}
+
+async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let now = now();
+    // A malformed query is treated as empty: the form is still useful.
+    let q: LoginQuery =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or(LoginQuery {
+            req: None,
+            lang: None,
+        });
+    let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
+    let extra: Vec<String> = set_lang
+        .then(|| web::lang_cookie(lang))
+        .into_iter()
+        .collect();
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/login");
+    let mut client_name = None;
+    let mut hint = String::new();
+    if let Some(req) = q.req.as_deref() {
+        match authorize::pending(&s.provider, req, now).await {
+            Ok(Some((client, pending))) => {
+                client_name = Some(client.name);
+                hint = pending.login_hint.unwrap_or_default();
+            }
+            Ok(None) => {
+                return with_cookies(
+                    error_page(&s, lang, path, ErrorKind::RequestExpired, None),
+                    &extra,
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "pending request lookup failed");
+                return error_page(&s, lang, path, ErrorKind::Internal, None);
+            }
+        }
+    } else {
+        let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+        if let Ok(Some((_, user))) =
+            login::current_session(&s.provider, cookie.as_deref(), now).await
+        {
+            let html = s.pages.signed_in(
+                lang,
+                &SignedInView {
+                    path_and_query: path,
+                    display_name: &user.display_name,
+                    username: &user.username,
+                },
+            );
+            return with_cookies(page(StatusCode::OK, html), &extra);
+        }
+    }
+    let form = Form {
+        lang,
+        path,
+        req: q.req.as_deref(),
+        username: &hint,
+        client_name: client_name.as_deref(),
+        error: None,
+    };
+    login_form(&s, &headers, StatusCode::OK, form, extra)
+}
+
+async fn submit(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = now();
+    let (lang, _) = web::language(&headers, None);
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(_) => return error_page(&s, lang, "/login", ErrorKind::BadRequest, None),
+    };
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let req = field("req").filter(|r| !r.is_empty());
+    let path = req
+        .map(|r| format!("/login?req={r}"))
+        .unwrap_or_else(|| "/login".into());
+
+    // CSRF first: nothing else is looked at for a forged form.
+    let csrf_ok = match (
+        s.read_cookie(&headers, web::CSRF_COOKIE),
+        field("csrf_token"),
+    ) {
+        (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
+        _ => false,
+    };
+    if !csrf_ok {
+        return error_page(&s, lang, &path, ErrorKind::CsrfFailed, None);
+    }
+    let (Some(username), Some(password)) = (field("username"), field("password")) else {
+        return error_page(
+            &s,
+            lang,
+            &path,
+            ErrorKind::BadRequest,
+            Some("username and password are required"),
+        );
+    };
+    if username.len() > 256 || password.len() > 1024 {
+        return error_page(&s, lang, &path, ErrorKind::BadRequest, None);
+    }
+    let client_name = match req {
+        Some(r) => match authorize::pending(&s.provider, r, now).await {
+            Ok(Some((client, _))) => Some(client.name),
+            Ok(None) => return error_page(&s, lang, &path, ErrorKind::RequestExpired, None),
+            Err(e) => {
+                tracing::error!(error = %e, "pending request lookup failed");
+                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            }
+        },
+        None => None,
+    };
+    let meta = s.meta(&headers, peer);
+    let refused = |status: StatusCode, error: pages::LoginError| {
+        let form = Form {
+            lang,
+            path: &path,
+            req,
+            username,
+            client_name: client_name.as_deref(),
+            error: Some(error),
+        };
+        login_form(&s, &headers, status, form, Vec::new())
+    };
+    let user = match login::authenticate(&s.provider, username, password, &meta, now).await {
+        Ok(user) => user,
+        Err(LoginError::Refused(LoginFailure::BadCredentials)) => {
+            return refused(StatusCode::UNAUTHORIZED, pages::LoginError::BadCredentials);
+        }
+        Err(LoginError::Refused(LoginFailure::TooManyAttempts { retry_after })) => {
+            let mut r = refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::LoginError::TooManyAttempts {
+                    retry_after_secs: retry_after.max(1) as u64,
+                },
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Err(LoginError::Refused(LoginFailure::Disabled)) => {
+            return refused(StatusCode::FORBIDDEN, pages::LoginError::AccountDisabled);
+        }
+        Err(LoginError::Internal(e)) => {
+            tracing::error!(error = %e, "login failed");
+            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+        }
+    };
+    let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let (cookie, session) =
+        match login::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start session");
+                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            }
+        };
+    let set = vec![s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl)];
+    let resp = match req {
+        Some(r) => match authorize::resume(&s.provider, r, &session, &user, &meta, now).await {
+            Ok(decision) => decision_response(decision),
+            Err(e) => authorize_error(&s, lang, &path, e),
+        },
+        None => Redirect::to("/login").into_response(),
+    };
+    with_cookies(resp, &set)
+}
+
+pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    error_page(&s, lang, path, ErrorKind::NotFound, None)
+}

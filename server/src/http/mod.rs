@@ -1,0 +1,59 @@
+//! HTTP layer: thin handlers that read the request, call one core function and map the result.
+
+pub mod errors;
+pub mod login;
+pub mod oidc;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tessera_core::Provider;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::pages::Pages;
+
+/// Largest request body accepted (forms and token requests are small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub provider: Provider,
+    pub pages: Arc<Pages>,
+    /// Cookies get `Secure` and the `__Host-` prefix when the issuer is https.
+    pub secure_cookies: bool,
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    pub fn new(provider: Provider, trust_forwarded_for: bool) -> AppState {
+        let secure_cookies = provider.config.issuer.starts_with("https://");
+        AppState {
+            provider,
+            pages: Arc::new(Pages::new()),
+            secure_cookies,
+            trust_forwarded_for,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(oidc::routes())
+        .merge(login::routes())
+        .fallback(login::not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"),
+        ))
+}

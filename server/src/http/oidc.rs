@@ -1,0 +1,286 @@
+//! OpenID Connect endpoints: discovery, JWKS, authorize, token, userinfo.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tessera_core::oidc::authorize::{self, AuthorizeError, Decision, PageError};
+use tessera_core::oidc::{discovery, token, userinfo};
+use tessera_core::params::Params;
+use tessera_core::{OAuthError, login};
+use tessera_proto::ErrorCode;
+
+use super::errors::{ApiError, page};
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::{ErrorKind, ErrorView, Lang};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(configuration))
+        .route("/jwks", get(jwks))
+        .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/token", post(token_endpoint))
+        .route("/userinfo", get(userinfo_endpoint).post(userinfo_endpoint))
+}
+
+fn public_json<T: serde::Serialize>(value: &T) -> Response {
+    let mut resp = Json(value).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    // Browser-based apps read discovery and keys across origins.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    resp
+}
+
+async fn configuration(State(s): State<AppState>) -> Response {
+    public_json(&discovery::metadata(&s.provider.config))
+}
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    match s.provider.signer.jwks(now()).await {
+        Ok(keys) => public_json(&keys),
+        Err(e) => ApiError {
+            error: e.into(),
+            bearer: false,
+        }
+        .into_response(),
+    }
+}
+
+fn parse_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+        .map_err(|e| format!("malformed parameters: {e}"))
+}
+
+pub(super) fn error_page(
+    s: &AppState,
+    lang: Lang,
+    path: &str,
+    kind: ErrorKind,
+    detail: Option<&str>,
+) -> Response {
+    let html = s.pages.error(
+        lang,
+        &ErrorView {
+            path_and_query: path,
+            kind,
+            detail,
+        },
+    );
+    page(
+        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        html,
+    )
+}
+
+async fn authorize_get(
+    s: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let raw = q.unwrap_or_default();
+    authorize_any(s, peer, headers, raw.into_bytes(), Method::GET).await
+}
+
+async fn authorize_post(
+    s: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize_any(s, peer, headers, body.to_vec(), Method::POST).await
+}
+
+/// OIDC Core §3.1.2.1: the authorization endpoint accepts GET and POST alike.
+async fn authorize_any(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    raw: Vec<u8>,
+    _m: Method,
+) -> Response {
+    let now = now();
+    let pairs = parse_pairs(&raw);
+    let lang_param = pairs.as_ref().ok().and_then(|p| {
+        p.iter()
+            .find(|(k, _)| k == "ui_locales")
+            .map(|(_, v)| v.split(' ').next().unwrap_or("").to_owned())
+    });
+    let (lang, _) = web::language(&headers, lang_param.as_deref());
+    let path = "/authorize";
+    let params = match pairs.and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string())) {
+        Ok(p) => p,
+        Err(e) => return error_page(&s, lang, path, ErrorKind::BadRequest, Some(&e)),
+    };
+    let meta = s.meta(&headers, peer);
+    let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
+        Ok(sess) => sess,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return error_page(&s, lang, path, ErrorKind::Internal, None);
+        }
+    };
+    match authorize::authorize(&s.provider, &params, session.as_ref(), &meta, now).await {
+        Ok(decision) => decision_response(decision),
+        Err(e) => authorize_error(&s, lang, path, e),
+    }
+}
+
+pub(super) fn decision_response(decision: Decision) -> Response {
+    match decision {
+        Decision::Redirect(url) => Redirect::to(&url).into_response(),
+        Decision::Login { handle, .. } => {
+            Redirect::to(&format!("/login?req={handle}")).into_response()
+        }
+    }
+}
+
+pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page { kind, detail } => {
+            let kind = match kind {
+                PageError::UnknownClient => ErrorKind::UnknownClient,
+                PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
+                PageError::BadRequest => ErrorKind::BadRequest,
+                PageError::RequestExpired => ErrorKind::RequestExpired,
+            };
+            error_page(s, lang, path, kind, Some(&detail))
+        }
+        AuthorizeError::Internal(e) => {
+            tracing::error!(error = %e, "authorization failed");
+            error_page(s, lang, path, ErrorKind::Internal, None)
+        }
+    }
+}
+
+fn api_err(code: ErrorCode, d: &str) -> Response {
+    ApiError {
+        error: OAuthError::new(code, d),
+        bearer: false,
+    }
+    .into_response()
+}
+
+async fn token_endpoint(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = now();
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !form {
+        return api_err(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        );
+    }
+    let params =
+        match parse_pairs(&body).and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string())) {
+            Ok(p) => p,
+            Err(e) => return api_err(ErrorCode::InvalidRequest, &e),
+        };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let meta = s.meta(&headers, peer);
+    match token::token(&s.provider, &params, authorization, &meta, now).await {
+        Ok(resp) => {
+            let mut r = Json(resp).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(error) => ApiError {
+            error,
+            bearer: false,
+        }
+        .into_response(),
+    }
+}
+
+/// RFC 6750 §2.1 (header) and §2.2 (form body); never the query string.
+fn bearer_token(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, &'static str> {
+    let header_token = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => match v.split_once(' ') {
+            Some((scheme, tok))
+                if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() =>
+            {
+                Some(tok.trim().to_owned())
+            }
+            _ => return Err("the Authorization header must use the Bearer scheme"),
+        },
+        None => None,
+    };
+    let body_token = parse_pairs(body).ok().and_then(|p| {
+        p.into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    match (header_token, body_token) {
+        (Some(_), Some(_)) => Err("send the access token in one place only"),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+async fn userinfo_endpoint(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = now();
+    let token = match bearer_token(&headers, &body) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            // RFC 6750 §3.1: no credentials → a bare challenge, no error code.
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            );
+            return r;
+        }
+        Err(d) => {
+            return ApiError {
+                error: OAuthError::new(ErrorCode::InvalidRequest, d),
+                bearer: true,
+            }
+            .into_response();
+        }
+    };
+    match userinfo::userinfo(&s.provider, &token, now).await {
+        Ok(claims) => {
+            let mut r = Json(claims).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(error) => ApiError {
+            error,
+            bearer: true,
+        }
+        .into_response(),
+    }
+}

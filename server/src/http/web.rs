@@ -1,0 +1,117 @@
+//! Small request/response helpers: cookies, language, client address.
+
+use std::net::SocketAddr;
+
+use axum::http::HeaderMap;
+use axum::http::header;
+use tessera_core::provider::RequestMeta;
+
+use super::AppState;
+use crate::pages::Lang;
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+pub const CSRF_COOKIE: &str = "tessera_csrf";
+pub const LANG_COOKIE: &str = "tessera_lang";
+
+/// Value of cookie `name` from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl AppState {
+    /// Cookie name, with the `__Host-` prefix (RFC 6265bis §4.1.3.2) when served over https.
+    pub fn cookie_name(&self, base: &str) -> String {
+        if self.secure_cookies {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    pub fn read_cookie(&self, headers: &HeaderMap, base: &str) -> Option<String> {
+        cookie(headers, &self.cookie_name(base))
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure over https.
+    pub fn set_cookie(&self, base: &str, value: &str, max_age: i64) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+            self.cookie_name(base)
+        )
+    }
+
+    pub fn meta(&self, headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+        RequestMeta {
+            source_ip: Some(forwarded.unwrap_or_else(|| peer.ip().to_string())),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
+        }
+    }
+}
+
+/// Language: an explicit `lang` parameter, then the language cookie, then Accept-Language.
+/// Returns the language and whether the cookie should be (re)set.
+pub fn language(headers: &HeaderMap, lang_param: Option<&str>) -> (Lang, bool) {
+    if let Some(lang) = lang_param.and_then(Lang::from_tag) {
+        return (lang, true);
+    }
+    if let Some(lang) = cookie(headers, LANG_COOKIE)
+        .as_deref()
+        .and_then(Lang::from_tag)
+    {
+        return (lang, false);
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Vietnamese is the default for a Vietnamese public service, whatever the browser says,
+    // unless it clearly prefers English.
+    (Lang::from_accept_language(accept), false)
+}
+
+pub fn lang_cookie(lang: Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.tag()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn reads_cookie_among_many() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tessera_session=abc"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("tessera_lang=en"));
+        assert_eq!(cookie(&h, "tessera_session").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "tessera_lang").as_deref(), Some("en"));
+        assert_eq!(cookie(&h, "missing"), None);
+        assert_eq!(language(&h, None), (Lang::En, false));
+        assert_eq!(language(&h, Some("vi")), (Lang::Vi, true));
+    }
+}

@@ -1,0 +1,195 @@
+//! Settings, from (in order of precedence) command-line flags, `TESSERA_*` environment
+//! variables, an optional TOML file, and built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The optional TOML file (`--config`); every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub master_key: Option<String>,
+    pub code_ttl_secs: Option<i64>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub session_ttl_secs: Option<i64>,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted load balancer).
+    pub trust_forwarded_for: Option<bool>,
+}
+
+impl FileSettings {
+    pub fn load(path: &Path) -> anyhow::Result<FileSettings> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Base64 master key given directly; otherwise `<data dir>/master.key` is used.
+    pub master_key: Option<String>,
+    pub code_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub session_ttl_secs: i64,
+    pub trust_forwarded_for: bool,
+}
+
+/// Settings of `tessera serve` only.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    /// `None`: derived from the bound address once listening.
+    pub issuer: Option<String>,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_i64(name: &str) -> anyhow::Result<Option<i64>> {
+    env(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .with_context(|| format!("{name} must be a whole number of seconds"))
+        })
+        .transpose()
+}
+
+impl Settings {
+    /// Resolves settings; `data_dir` and `database_url` come from flags or the environment
+    /// (clap already merged those), then the file, then defaults.
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        database_url: Option<String>,
+        file: &FileSettings,
+    ) -> anyhow::Result<Settings> {
+        let data_dir = data_dir
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = match database_url.or_else(|| file.database_url.clone()) {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("tessera.db").display()),
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "TESSERA_DATABASE_URL must start with postgres:// (or sqlite:), got {}",
+                tessera_store::redact(&database_url)
+            );
+        }
+        let code_ttl_secs = env_i64("TESSERA_CODE_TTL_SECS")?
+            .or(file.code_ttl_secs)
+            .unwrap_or(60);
+        if !(1..=60).contains(&code_ttl_secs) {
+            bail!(
+                "the authorization-code lifetime must be between 1 and 60 seconds, got {code_ttl_secs}"
+            );
+        }
+        let access_token_ttl_secs = env_i64("TESSERA_ACCESS_TOKEN_TTL_SECS")?
+            .or(file.access_token_ttl_secs)
+            .unwrap_or(600);
+        if !(30..=86_400).contains(&access_token_ttl_secs) {
+            bail!("the access-token lifetime must be between 30 and 86400 seconds");
+        }
+        let session_ttl_secs = env_i64("TESSERA_SESSION_TTL_SECS")?
+            .or(file.session_ttl_secs)
+            .unwrap_or(10 * 3600);
+        if !(60..=7 * 86_400).contains(&session_ttl_secs) {
+            bail!("the session lifetime must be between 60 seconds and 7 days");
+        }
+        let trust_forwarded_for = match env("TESSERA_TRUST_FORWARDED_FOR") {
+            Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+            None => file.trust_forwarded_for.unwrap_or(false),
+        };
+        Ok(Settings {
+            data_dir,
+            database_url,
+            master_key: env("TESSERA_MASTER_KEY").or_else(|| file.master_key.clone()),
+            code_ttl_secs,
+            access_token_ttl_secs,
+            session_ttl_secs,
+            trust_forwarded_for,
+        })
+    }
+
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+impl ServeSettings {
+    pub fn resolve(
+        listen: Option<String>,
+        issuer: Option<String>,
+        file: &FileSettings,
+    ) -> anyhow::Result<ServeSettings> {
+        let listen_text = listen
+            .or_else(|| file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!(
+                "--listen must be an address:port such as {DEFAULT_LISTEN}, got {listen_text:?}"
+            )
+        })?;
+        let issuer = issuer.or_else(|| file.issuer.clone());
+        if let Some(iss) = &issuer {
+            let url =
+                url::Url::parse(iss).with_context(|| format!("--issuer is not a URL: {iss:?}"))?;
+            if !matches!(url.scheme(), "https" | "http")
+                || url.query().is_some()
+                || url.fragment().is_some()
+            {
+                bail!(
+                    "--issuer must be an http(s) URL without query or fragment (OIDC Core §2), got {iss:?}"
+                );
+            }
+        }
+        Ok(ServeSettings {
+            listen,
+            issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_sqlite_in_data_dir_and_checks_urls() {
+        let s = Settings::resolve(Some("/tmp/x".into()), None, &FileSettings::default()).unwrap();
+        assert_eq!(s.database_url, "sqlite:///tmp/x/tessera.db");
+        assert!(
+            Settings::resolve(None, Some("mysql://h/db".into()), &FileSettings::default()).is_err()
+        );
+        let file: FileSettings =
+            toml::from_str("database_url = \"postgres://u@h/db\"\nlisten = \"0.0.0.0:9000\"")
+                .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.database_url, "postgres://u@h/db");
+        let serve = ServeSettings::resolve(None, None, &file).unwrap();
+        assert_eq!(serve.listen.port(), 9000);
+        assert!(ServeSettings::resolve(Some("nonsense".into()), None, &file).is_err());
+        assert!(
+            ServeSettings::resolve(None, Some("https://id.haiphong.gov.vn/?x=1".into()), &file)
+                .is_err()
+        );
+        assert!(toml::from_str::<FileSettings>("unknown = 1").is_err());
+    }
+}
