@@ -18,6 +18,7 @@ use crate::http::{self, AppState};
 use crate::settings::{ServeSettings, Settings};
 
 /// Current time in Unix seconds; read once per request and passed down.
+#[allow(clippy::disallowed_methods)] // the one place the server reads the clock
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -119,11 +120,19 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     tessera_core::login::warm_up();
     tokio::spawn(housekeeping(provider.store.clone()));
 
+    let first_run = provider.store.count_users().await? == 0;
     let state = AppState::new(provider, settings.trust_forwarded_for);
     let app = http::router(state);
     println!(
         "Tessera is listening on http://{bound} (issuer {issuer}); open {issuer}/login in a browser"
     );
+    if first_run {
+        println!(
+            "No users yet. From another terminal, create one and a client application, e.g.:\n  \
+             echo 'a-long-password' | tessera user add --username an.nv --name 'Nguyễn Văn An' --password-stdin\n  \
+             tessera client add --id vanban --name 'Quản lý văn bản' --redirect-uri https://vanban.example.gov.vn/callback"
+        );
+    }
     tracing::info!(%bound, %issuer, backend = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "serving");
     axum::serve(
         listener,

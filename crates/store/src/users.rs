@@ -149,6 +149,11 @@ impl Store {
         Ok(users)
     }
 
+    pub async fn count_users(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Returns false when no such user exists.
     pub async fn set_user_status(
         &self,
