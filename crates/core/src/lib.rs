@@ -12,6 +12,10 @@ pub mod password;
 pub mod provider;
 pub mod secrets;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+pub(crate) mod testkit;
+
 pub use error::{CoreError, OAuthError};
 pub use provider::{Config, Provider};
 

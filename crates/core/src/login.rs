@@ -68,8 +68,21 @@ pub fn warm_up() {
     let _ = dummy_hash();
 }
 
+/// Lower-cased and trimmed; control characters (which no username has, and which PostgreSQL
+/// refuses in text) become U+FFFD so that the lookup simply finds no one.
 pub fn normalise_username(username: &str) -> String {
-    username.trim().to_lowercase()
+    username
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>) {
@@ -237,8 +250,212 @@ pub async fn current_session(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::admin;
+    use crate::testkit::{self, ACTOR, PASSWORD, T0};
+
+    const WRONG: &str = "sai mật khẩu rồi";
+
+    async fn login(p: &Provider, user: &str, pw: &str, now: i64) -> Result<User, LoginFailure> {
+        match authenticate(p, user, pw, &RequestMeta::default(), now).await {
+            Ok(u) => Ok(u),
+            Err(LoginError::Refused(f)) => Err(f),
+            Err(LoginError::Internal(e)) => panic!("internal error: {e}"),
+        }
+    }
+
+    /// The newest audit entry: its event, actor and detail.
+    async fn last_audit(p: &Provider) -> (String, Option<String>, serde_json::Value) {
+        let e = p.store.recent_audit(1).await.unwrap().remove(0);
+        (e.event, e.actor, serde_json::from_str(&e.detail).unwrap())
+    }
+
+    #[tokio::test]
+    async fn wrong_password_and_unknown_user_get_the_same_answer() {
+        let p = testkit::provider(T0).await;
+        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+
+        assert_eq!(
+            login(&p, "an.nv", WRONG, T0 + 1).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        let (event, actor, detail) = last_audit(&p).await;
+        assert_eq!((event.as_str(), actor), ("login.failure", None));
+        assert_eq!(detail["username"], "an.nv");
+
+        assert_eq!(
+            login(&p, "khong.co", PASSWORD, T0 + 2).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        let (event, _, detail) = last_audit(&p).await;
+        assert_eq!(event, "login.failure");
+        assert_eq!(detail["username"], "khong.co");
+
+        // Names are matched after trimming and lower-casing, as they were stored.
+        let ok = login(&p, "  An.NV ", PASSWORD, T0 + 3).await.unwrap();
+        assert_eq!(ok.id, user.id);
+        let (event, actor, _) = last_audit(&p).await;
+        assert_eq!(event, "login.success");
+        assert_eq!(actor.as_deref(), Some(user.id.as_str()));
+    }
+
+    #[tokio::test]
+    async fn failures_beyond_the_free_ones_throttle_even_the_right_password() {
+        let p = testkit::provider(T0).await;
+        testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        for i in 0..USER_FREE_FAILURES {
+            assert_eq!(
+                login(&p, "an.nv", WRONG, T0 + i).await,
+                Err(LoginFailure::BadCredentials),
+                "attempt {i}"
+            );
+        }
+        let last_failure = T0 + USER_FREE_FAILURES - 1;
+        let now = last_failure + 10;
+        let Err(LoginFailure::TooManyAttempts { retry_after }) =
+            login(&p, "an.nv", PASSWORD, now).await
+        else {
+            panic!("expected throttling");
+        };
+        assert!(retry_after > 0);
+        assert_eq!(retry_after, last_failure + FIRST_DELAY_SECS - now);
+        let (event, _, detail) = last_audit(&p).await;
+        assert_eq!(event, "login.throttled");
+        assert_eq!(detail["username"], "an.nv");
+
+        // Still blocked one second before the end; free one second after.
+        let r = login(&p, "an.nv", PASSWORD, now + retry_after - 1).await;
+        assert_eq!(r, Err(LoginFailure::TooManyAttempts { retry_after: 1 }));
+        login(&p, "an.nv", PASSWORD, now + retry_after + 1)
+            .await
+            .unwrap();
+        assert_eq!(last_audit(&p).await.0, "login.success");
+        // Success clears the count: one more failure is free again.
+        let later = now + retry_after + 2;
+        assert_eq!(
+            login(&p, "an.nv", WRONG, later).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        login(&p, "an.nv", PASSWORD, later + 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn disabled_user_is_told_only_after_the_right_password() {
+        let p = testkit::provider(T0).await;
+        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        admin::disable_user(&p, ACTOR, "an.nv", T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            login(&p, "an.nv", WRONG, T0 + 2).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        assert_eq!(last_audit(&p).await.0, "login.failure");
+        assert_eq!(
+            login(&p, "an.nv", PASSWORD, T0 + 3).await,
+            Err(LoginFailure::Disabled)
+        );
+        let (event, actor, _) = last_audit(&p).await;
+        assert_eq!(event, "login.disabled");
+        assert_eq!(actor.as_deref(), Some(user.id.as_str()));
+        let entries = p.store.recent_audit(100).await.unwrap();
+        assert!(entries.iter().all(|e| e.event != "login.success"));
+    }
+
+    #[tokio::test]
+    async fn session_lives_until_expires_at() {
+        let p = testkit::provider(T0).await;
+        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let (cookie, record) = start_session(&p, &user, None, &RequestMeta::default(), T0)
+            .await
+            .unwrap();
+        assert_eq!(record.expires_at, T0 + p.config.session_ttl);
+        assert_eq!(record.auth_time, T0);
+        let (s, u) = current_session(&p, Some(&cookie), record.expires_at - 1)
+            .await
+            .unwrap()
+            .expect("live one second before expiry");
+        assert_eq!((s.id, u.id), (record.id.clone(), user.id.clone()));
+        for now in [record.expires_at, record.expires_at + 3600] {
+            assert!(
+                current_session(&p, Some(&cookie), now)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "at {now}"
+            );
+        }
+        assert!(current_session(&p, None, T0).await.unwrap().is_none());
+        assert!(
+            current_session(&p, Some("not-a-cookie"), T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn new_login_in_the_same_browser_ends_the_previous_session() {
+        let p = testkit::provider(T0).await;
+        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let meta = RequestMeta::default();
+        let (old, _) = start_session(&p, &user, None, &meta, T0).await.unwrap();
+        let (new, _) = start_session(&p, &user, Some(&old), &meta, T0 + 5)
+            .await
+            .unwrap();
+        assert!(
+            current_session(&p, Some(&old), T0 + 6)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            current_session(&p, Some(&new), T0 + 6)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn session_of_a_disabled_user_is_gone() {
+        let p = testkit::provider(T0).await;
+        let an = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let binh = testkit::add_user(&p, "binh.tt", None, &[], T0).await;
+        let meta = RequestMeta::default();
+        let (an_cookie, _) = start_session(&p, &an, None, &meta, T0).await.unwrap();
+        let (binh_cookie, _) = start_session(&p, &binh, None, &meta, T0).await.unwrap();
+        // Through administration: sessions end with the account.
+        admin::disable_user(&p, ACTOR, "an.nv", T0 + 1)
+            .await
+            .unwrap();
+        assert!(
+            current_session(&p, Some(&an_cookie), T0 + 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Status changed behind the sessions' back (another replica, a database edit): the
+        // session row is still live, but the user check refuses it.
+        p.store
+            .set_user_status("binh.tt", UserStatus::Disabled, T0 + 1)
+            .await
+            .unwrap();
+        assert!(
+            current_session(&p, Some(&binh_cookie), T0 + 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let row = p
+            .store
+            .live_session(&sha256_hex(binh_cookie.as_bytes()), T0 + 2)
+            .await
+            .unwrap();
+        assert!(row.is_some(), "the session row itself is still live");
+    }
 
     #[test]
     fn delay_grows_after_free_attempts_and_is_capped() {

@@ -13,6 +13,7 @@ pub struct Params(HashMap<String, String>);
 pub enum ParamsError {
     Repeated(String),
     TooLong(String),
+    ControlCharacter(String),
 }
 
 impl std::fmt::Display for ParamsError {
@@ -20,6 +21,9 @@ impl std::fmt::Display for ParamsError {
         match self {
             ParamsError::Repeated(name) => write!(f, "parameter '{name}' is repeated"),
             ParamsError::TooLong(name) => write!(f, "parameter '{name}' is too long"),
+            ParamsError::ControlCharacter(name) => {
+                write!(f, "parameter '{name}' contains a control character")
+            }
         }
     }
 }
@@ -28,8 +32,13 @@ impl Params {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, ParamsError> {
         let mut map = HashMap::with_capacity(pairs.len());
         for (k, v) in pairs {
-            if v.len() > MAX_VALUE_LEN {
+            if v.len() > MAX_VALUE_LEN || k.len() > MAX_VALUE_LEN {
                 return Err(ParamsError::TooLong(k));
+            }
+            // No OAuth parameter legitimately carries control characters, and PostgreSQL
+            // refuses NUL in text: stop them here rather than as a database error.
+            if k.chars().chain(v.chars()).any(char::is_control) {
+                return Err(ParamsError::ControlCharacter(k));
             }
             // Empty values are treated as omitted (RFC 6749 §3.1).
             if v.is_empty() {
@@ -68,6 +77,10 @@ mod tests {
         assert_eq!(
             Params::from_pairs(pairs(&[("a", &long)])),
             Err(ParamsError::TooLong("a".into()))
+        );
+        assert_eq!(
+            Params::from_pairs(pairs(&[("client_id", "a\0b")])),
+            Err(ParamsError::ControlCharacter("client_id".into()))
         );
         let p = Params::from_pairs(pairs(&[("a", ""), ("b", "1")])).unwrap_or_default();
         assert_eq!(p.get("a"), None);

@@ -7,5 +7,9 @@ pub mod pkce;
 pub mod token;
 pub mod userinfo;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
+
 /// Scopes the provider understands (`org` carries the unit and roles).
 pub const SCOPES: &[&str] = &["openid", "profile", "email", "phone", "org"];

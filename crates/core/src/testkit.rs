@@ -1,0 +1,257 @@
+//! Test support: a [`Provider`] on a fresh in-memory SQLite store, and helpers that register
+//! units, users and clients and start sessions. Time is always passed in, so tests move the
+//! clock by choosing `now` instead of sleeping.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tessera_hsm::soft::SoftwareToken;
+use tessera_hsm::{KeyAlgorithm, KeyCustody, MasterKey};
+use tessera_store::Store;
+use tessera_store::audit::AuditLog;
+use tessera_store::clients::Client;
+use tessera_store::keys::SigningKeyRecord;
+use tessera_store::sessions::SessionRecord;
+use tessera_store::units::Unit;
+use tessera_store::users::User;
+
+use crate::admin::{self, NewClient, NewUser};
+use crate::jose::{self, TokenSigner};
+use crate::oidc::authorize::Decision;
+use crate::params::Params;
+use crate::provider::RequestMeta;
+use crate::secrets::Keyed;
+use crate::{Config, Provider, login};
+
+/// A fixed "now" (June 2025); tests add and subtract seconds from it.
+pub(crate) const T0: i64 = 1_750_000_000;
+pub(crate) const ISSUER: &str = "https://id.test";
+pub(crate) const REDIRECT: &str = "https://app.test/cb";
+pub(crate) const PASSWORD: &str = "mật khẩu đủ dài 2026";
+pub(crate) const ACTOR: &str = "cli:test";
+/// RFC 7636 Appendix B.
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+pub(crate) fn master_key() -> MasterKey {
+    MasterKey::from_base64(&STANDARD.encode([7u8; 32])).expect("32 fixed bytes")
+}
+
+/// A provider on its own in-memory database, with signing keys for every algorithm. The keys
+/// are generated once per test binary (a 2048-bit RSA key takes up to seconds) and wrapped
+/// under the fixed master key, so each database gets the same ones.
+pub(crate) async fn provider(now: i64) -> Provider {
+    let store = store().await;
+    for (alg, key) in shared_keys() {
+        let inserted = store
+            .insert_active_key(&SigningKeyRecord {
+                kid: jose::thumbprint(&key.public_jwk).expect("thumbprint"),
+                alg: alg.jws_name().to_owned(),
+                backend: "software".into(),
+                key_ref: key.key_ref.clone(),
+                public_jwk: key.public_jwk.to_string(),
+                status: "active".into(),
+                created_at: now,
+                retired_at: None,
+                remove_after: None,
+            })
+            .await
+            .expect("insert signing key");
+        assert!(inserted);
+    }
+    assemble(store, now).await
+}
+
+/// A provider whose signing keys `TokenSigner::ensure_keys` generates: unlike
+/// [`provider`]'s, they are its own.
+pub(crate) async fn provider_with_own_keys(now: i64) -> Provider {
+    assemble(store().await, now).await
+}
+
+async fn store() -> Store {
+    let store = Store::connect("sqlite::memory:")
+        .await
+        .expect("in-memory sqlite");
+    store.migrate().await.expect("migrations");
+    store
+}
+
+fn shared_keys() -> &'static [(KeyAlgorithm, tessera_hsm::GeneratedKey)] {
+    static KEYS: OnceLock<Vec<(KeyAlgorithm, tessera_hsm::GeneratedKey)>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let custody = SoftwareToken::new(&master_key()).expect("software token");
+        jose::ALGORITHMS
+            .iter()
+            .map(|alg| (*alg, custody.generate(*alg).expect("key generation")))
+            .collect()
+    })
+}
+
+async fn assemble(store: Store, now: i64) -> Provider {
+    let master = master_key();
+    let custody = SoftwareToken::new(&master).expect("software token");
+    let signer = TokenSigner::new(store.clone(), Arc::new(custody));
+    signer.ensure_keys(now).await.expect("signing keys");
+    let audit = AuditLog::start(store.clone(), "test", now, "test-chain".into())
+        .await
+        .expect("audit log");
+    Provider {
+        config: Config::new(ISSUER),
+        store,
+        signer,
+        keyed: Keyed::new(&master),
+        audit,
+    }
+}
+
+pub(crate) async fn add_unit(p: &Provider, name: &str, now: i64) -> Unit {
+    admin::add_unit(p, ACTOR, name, None, now)
+        .await
+        .expect("add unit")
+}
+
+/// A user with [`PASSWORD`], an e-mail address and a phone number.
+pub(crate) async fn add_user(
+    p: &Provider,
+    username: &str,
+    unit_id: Option<&str>,
+    roles: &[&str],
+    now: i64,
+) -> User {
+    admin::add_user(
+        p,
+        ACTOR,
+        NewUser {
+            username: username.into(),
+            display_name: "Nguyễn Văn An".into(),
+            email: Some(format!("{username}@haiphong.gov.vn")),
+            phone: Some("+84912345678".into()),
+            unit_id: unit_id.map(str::to_owned),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            password: PASSWORD.into(),
+        },
+        now,
+    )
+    .await
+    .expect("add user")
+}
+
+/// A confidential client redirecting to [`REDIRECT`]; returns it and its secret.
+pub(crate) async fn confidential_client(
+    p: &Provider,
+    id: &str,
+    alg: Option<&str>,
+    now: i64,
+) -> (Client, String) {
+    let (client, secret) = admin::add_client(
+        p,
+        ACTOR,
+        NewClient {
+            id: id.into(),
+            name: format!("Ứng dụng {id}"),
+            public: false,
+            redirect_uris: vec![REDIRECT.into()],
+            alg: alg.map(str::to_owned),
+            ..NewClient::default()
+        },
+        now,
+    )
+    .await
+    .expect("add confidential client");
+    (client, secret.expect("confidential clients get a secret"))
+}
+
+/// A public client redirecting to [`REDIRECT`], allowed only `scopes` when given.
+pub(crate) async fn public_client(
+    p: &Provider,
+    id: &str,
+    scopes: Option<&[&str]>,
+    now: i64,
+) -> Client {
+    admin::add_client(
+        p,
+        ACTOR,
+        NewClient {
+            id: id.into(),
+            name: format!("Ứng dụng {id}"),
+            public: true,
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: scopes.map(|s| s.iter().map(|v| (*v).to_owned()).collect()),
+            ..NewClient::default()
+        },
+        now,
+    )
+    .await
+    .expect("add public client")
+    .0
+}
+
+/// Starts a session as if the user had logged in at `now`; returns the cookie, the record and
+/// the user in the shape `authorize` takes.
+pub(crate) async fn session(
+    p: &Provider,
+    user: &User,
+    now: i64,
+) -> (String, (SessionRecord, User)) {
+    let (cookie, record) = login::start_session(p, user, None, &RequestMeta::default(), now)
+        .await
+        .expect("start session");
+    (cookie, (record, user.clone()))
+}
+
+pub(crate) fn params(pairs: &[(&str, &str)]) -> Params {
+    Params::from_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+    .expect("test parameters are well formed")
+}
+
+/// A valid authorization request for `client_id`, with `overrides` replacing or adding
+/// parameters (an empty value removes one, as on the wire).
+pub(crate) fn authz(client_id: &str, overrides: &[(&str, &str)]) -> Params {
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+    ];
+    for (k, v) in overrides {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push((k, v));
+    }
+    params(&pairs)
+}
+
+/// The query of a redirect URL as a map.
+pub(crate) fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("redirect is a URL")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The code of a successful redirect, after checking that it goes to [`REDIRECT`] and carries
+/// `state` and `iss` (RFC 9207).
+pub(crate) fn code_of(decision: &Decision) -> String {
+    let Decision::Redirect(url) = decision else {
+        panic!("expected a redirect, got {decision:?}");
+    };
+    assert!(url.starts_with(&format!("{REDIRECT}?")), "{url}");
+    let q = query(url);
+    assert_eq!(q.get("iss").map(String::as_str), Some(ISSUER), "{url}");
+    assert_eq!(q.get("error"), None, "{url}");
+    q.get("code").cloned().expect("redirect carries a code")
+}
+
+/// `Authorization: Basic` for a client (RFC 6749 §2.3.1).
+pub(crate) fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
