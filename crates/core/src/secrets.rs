@@ -17,13 +17,14 @@ pub fn random_token() -> Result<String, CoreError> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
-/// A shorter random identifier (128 bits) for public ids.
+/// A random 128-bit identifier in lowercase hex, for ids people type and scripts pass around
+/// (hex never starts with '-', which a command line would take for a flag).
 pub fn random_id() -> Result<String, CoreError> {
     let mut buf = [0u8; 16];
     SystemRandom::new()
         .fill(&mut buf)
         .map_err(|_| CoreError::Internal("system randomness unavailable".into()))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -1,0 +1,53 @@
+//! End-to-end tests: the real `tessera` binary, driven over HTTP by a scripted browser and
+//! by relying parties (the `tessera-sdk`, or hand-made requests where the SDK would refuse).
+//!
+//! Every scenario is an `async fn(Backend) -> anyhow::Result<()>` that starts its own server,
+//! so tests are independent and run in parallel. [`scenarios!`] turns each into two tests,
+//! `<scenario>::sqlite` and `<scenario>::postgres`; the latter only runs when
+//! `TESSERA_TEST_DATABASE_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+//!
+//! Needs a built binary: `cargo build --bin tessera` (or set `TESSERA_BIN`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// For each scenario `name`, declares `mod name { async fn sqlite(); async fn postgres(); }`.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                if let Err(e) = super::$name(tessera_e2e::Backend::Sqlite).await {
+                    panic!("{e:#}");
+                }
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if !tessera_e2e::Backend::Postgres.available() {
+                    return;
+                }
+                if let Err(e) = super::$name(tessera_e2e::Backend::Postgres).await {
+                    panic!("{e:#}");
+                }
+            }
+        }
+    )*};
+}
+
+#[path = "e2e/audit.rs"]
+mod audit;
+#[path = "e2e/authorize_errors.rs"]
+mod authorize_errors;
+#[path = "e2e/cli.rs"]
+mod cli;
+#[path = "e2e/code_flow.rs"]
+mod code_flow;
+#[path = "e2e/discovery.rs"]
+mod discovery;
+#[path = "e2e/login.rs"]
+mod login;
+#[path = "e2e/sso.rs"]
+mod sso;
+#[path = "e2e/token_errors.rs"]
+mod token_errors;
+#[path = "e2e/userinfo.rs"]
+mod userinfo;
