@@ -80,6 +80,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         keyed: Keyed::new(&master),
         store,
         audit,
+        outbound: Arc::new(tessera_core::outbound::DenyAll),
     })
 }
 

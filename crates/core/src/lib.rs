@@ -7,6 +7,7 @@ pub mod error;
 pub mod jose;
 pub mod login;
 pub mod oidc;
+pub mod outbound;
 pub mod params;
 pub mod password;
 pub mod provider;

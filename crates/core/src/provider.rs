@@ -48,6 +48,8 @@ pub struct Provider {
     pub signer: TokenSigner,
     pub keyed: Keyed,
     pub audit: AuditLog,
+    /// Transport for calls to other servers, guarded by the administrator's allow-list.
+    pub outbound: std::sync::Arc<dyn crate::outbound::Outbound>,
 }
 
 /// Context of the request being served, for the audit log.

@@ -103,6 +103,7 @@ async fn assemble(store: Store, now: i64) -> Provider {
         signer,
         keyed: Keyed::new(&master),
         audit,
+        outbound: std::sync::Arc::new(crate::outbound::DenyAll),
     }
 }
 

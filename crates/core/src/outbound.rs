@@ -1,0 +1,55 @@
+//! Calls Tessera makes to other servers (back-channel logout, client JWKS URIs).
+//!
+//! The core decides *what* to send; the server supplies the transport, which enforces the
+//! administrator's allow-list of schemes, hosts and address ranges (server-side request forgery
+//! guard), timeouts and size limits. The default transport allows nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// The destination is not on the allow-list (scheme, host or resolved address).
+    #[error("outbound call to {0} is not allowed by configuration")]
+    NotAllowed(String),
+    #[error("outbound call failed: {0}")]
+    Failed(String),
+}
+
+pub trait Outbound: Send + Sync + std::fmt::Debug {
+    /// POSTs an `application/x-www-form-urlencoded` body; returns the HTTP status code.
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        form: &'a [(&'a str, &'a str)],
+    ) -> BoxFuture<'a, Result<u16, OutboundError>>;
+
+    /// GETs a JSON document (e.g. a client's JWKS).
+    fn get_json<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, OutboundError>>;
+}
+
+/// The default: no outbound call is allowed until the administrator configures an allow-list.
+#[derive(Debug, Default)]
+pub struct DenyAll;
+
+impl Outbound for DenyAll {
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        _form: &'a [(&'a str, &'a str)],
+    ) -> BoxFuture<'a, Result<u16, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
+
+    fn get_json<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
+}
