@@ -120,6 +120,9 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     provider.signer.ensure_keys(now()).await?;
     tessera_core::login::warm_up();
     tokio::spawn(housekeeping(provider.store.clone()));
+    if let Some(days) = settings.key_rotation_days {
+        tokio::spawn(scheduled_rotation(provider.clone(), days * 86_400));
+    }
 
     let first_run = provider.store.count_users().await? == 0;
     let state = AppState::new(provider, settings.trust_forwarded_for);
@@ -150,6 +153,21 @@ async fn housekeeping(store: Store) {
         tick.tick().await;
         if let Err(e) = store.purge_expired(now()).await {
             tracing::warn!(error = %e, "housekeeping failed");
+        }
+    }
+}
+
+/// Every replica checks hourly; the database lets only one of them rotate each key.
+async fn scheduled_rotation(p: Provider, max_age: i64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = p
+            .signer
+            .rotate_if_older(max_age, p.config.key_retention(), now())
+            .await
+        {
+            tracing::warn!(error = %e, "scheduled key rotation failed");
         }
     }
 }

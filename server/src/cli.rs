@@ -65,6 +65,25 @@ enum Command {
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Token-signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys: active ones sign, retired ones stay published until their tokens expire
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate new signing keys; they sign from now on, the old ones stay in the JWKS until
+    /// every token they signed has expired
+    Rotate {
+        /// Algorithm to rotate [default: all]
+        #[arg(long, value_parser = ["ES256", "RS256"])]
+        alg: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +151,8 @@ enum UnitCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Register a client application; prints its secret once
@@ -142,8 +163,8 @@ enum ClientCommand {
         /// Name shown to users on the login page
         #[arg(long)]
         name: String,
-        /// Redirect URI, repeatable; compared exactly
-        #[arg(long = "redirect-uri", required = true)]
+        /// Redirect URI, repeatable; compared exactly (required for the authorization_code grant)
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// Public client (mobile or browser app): no secret, PKCE required
         #[arg(long)]
@@ -157,9 +178,25 @@ enum ClientCommand {
         /// Token signing algorithm
         #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
         alg: String,
-        /// Allowed scopes (space separated) [default: all: openid profile email phone org]
+        /// Allowed scopes, space separated: OIDC scopes for user logins, API scopes such as
+        /// lgsp.read for client credentials [default: openid profile email phone org offline_access]
         #[arg(long)]
         scopes: Option<String>,
+        /// Grant type, repeatable [default: authorization_code and refresh_token]
+        #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials"])]
+        grant_types: Vec<String>,
+        /// File with the client's public JWK Set: it then authenticates with private_key_jwt
+        #[arg(long, conflicts_with = "jwks_uri")]
+        jwks: Option<PathBuf>,
+        /// URL of the client's public JWK Set (private_key_jwt); fetched within the outbound allow-list
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// Refresh tokens unused this long (seconds) expire [default: 7 days]
+        #[arg(long)]
+        refresh_idle_ttl: Option<i64>,
+        /// Refresh-token families end this long (seconds) after the login [default: 30 days]
+        #[arg(long)]
+        refresh_absolute_ttl: Option<i64>,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
@@ -359,9 +396,21 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             backchannel_logout_uri,
             alg,
             scopes,
+            grant_types,
+            jwks,
+            jwks_uri,
+            refresh_idle_ttl,
+            refresh_absolute_ttl,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
+            let jwks = match jwks {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read --jwks {}", path.display()))?,
+                ),
+                None => None,
+            };
             let new = NewClient {
                 id,
                 name,
@@ -371,6 +420,11 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 backchannel_logout_uri,
                 alg: Some(alg),
                 scopes,
+                grant_types: (!grant_types.is_empty()).then_some(grant_types),
+                jwks,
+                jwks_uri,
+                refresh_idle_ttl,
+                refresh_absolute_ttl,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
             if json {
@@ -409,6 +463,57 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Client(ClientCommand::Remove { id }) => {
             admin::remove_client(p, &actor(), &id, now).await?;
             println!("removed client {id}");
+        }
+        Command::Keys(KeysCommand::List { json }) => {
+            let keys = p.store.list_keys().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    keys.iter()
+                        .map(|k| json!({ "kid": k.kid, "alg": k.alg, "backend": k.backend, "status": k.status, "created_at": k.created_at, "retired_at": k.retired_at, "published_until": k.remove_after }))
+                        .collect(),
+                ));
+            } else {
+                for k in keys {
+                    let until = match k.remove_after {
+                        Some(t) if t > now => format!("published for {} s more", t - now),
+                        Some(_) => "no longer published".into(),
+                        None => "published".into(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        k.kid, k.alg, k.backend, k.status, until
+                    );
+                }
+            }
+        }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let algs: Vec<tessera_hsm::KeyAlgorithm> = match alg.as_deref() {
+                Some(name) => tessera_hsm::KeyAlgorithm::from_jws_name(name)
+                    .into_iter()
+                    .collect(),
+                None => tessera_core::jose::ALGORITHMS.to_vec(),
+            };
+            for alg in algs {
+                match p.signer.rotate(alg, p.config.key_retention(), now).await? {
+                    Some(kid) => {
+                        p.audit(
+                            now,
+                            "key.rotated",
+                            Some(&actor()),
+                            None,
+                            &tessera_core::provider::RequestMeta::default(),
+                            tessera_store::audit::Outcome::Success,
+                            json!({ "alg": alg.jws_name(), "kid": kid }),
+                        )
+                        .await?;
+                        println!("{}: new signing key {kid}", alg.jws_name());
+                    }
+                    None => println!(
+                        "{}: another process rotated at the same time; nothing to do",
+                        alg.jws_name()
+                    ),
+                }
+            }
         }
         Command::Audit(AuditCommand::Verify) => {
             let report = p.store.verify_audit().await?;

@@ -21,6 +21,8 @@ pub struct FileSettings {
     pub session_ttl_secs: Option<i64>,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted load balancer).
     pub trust_forwarded_for: Option<bool>,
+    /// Rotate token-signing keys automatically once they are this many days old.
+    pub key_rotation_days: Option<i64>,
 }
 
 impl FileSettings {
@@ -42,6 +44,7 @@ pub struct Settings {
     pub access_token_ttl_secs: i64,
     pub session_ttl_secs: i64,
     pub trust_forwarded_for: bool,
+    pub key_rotation_days: Option<i64>,
 }
 
 /// Settings of `tessera serve` only.
@@ -116,7 +119,12 @@ impl Settings {
             Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
             None => file.trust_forwarded_for.unwrap_or(false),
         };
+        let key_rotation_days = env_i64("TESSERA_KEY_ROTATION_DAYS")?.or(file.key_rotation_days);
+        if key_rotation_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+            bail!("the key rotation period must be between 1 and 3650 days");
+        }
         Ok(Settings {
+            key_rotation_days,
             data_dir,
             database_url,
             master_key: env("TESSERA_MASTER_KEY").or_else(|| file.master_key.clone()),

@@ -214,6 +214,9 @@ pub async fn disable_user(
         .await?;
     let sessions = p.store.end_user_sessions(&user.id, now).await?;
     let tokens = p.store.revoke_user_tokens(&user.id, now).await?;
+    p.store
+        .revoke_user_refresh_families(&user.id, "user disabled", now)
+        .await?;
     p.audit(
         now,
         "user.disabled",
@@ -237,6 +240,91 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     pub alg: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// Default: `authorization_code` and `refresh_token`.
+    pub grant_types: Option<Vec<String>>,
+    /// Client keys for `private_key_jwt` (RFC 7523): an inline JWKS (JSON) or a JWKS URI.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_absolute_ttl: Option<i64>,
+}
+
+const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// Checks the grant types, keys and lifetimes of a new client; returns (grant types,
+/// authentication method).
+fn client_policy(new: &NewClient) -> Result<(Vec<String>, String), AdminError> {
+    let grants = new
+        .grant_types
+        .clone()
+        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+    if let Some(bad) = grants.iter().find(|g| !GRANT_TYPES.contains(&g.as_str())) {
+        return Err(invalid(format!(
+            "unknown grant type {bad:?} (use {})",
+            GRANT_TYPES.join(", ")
+        )));
+    }
+    if grants.is_empty() {
+        return Err(invalid("at least one grant type is required"));
+    }
+    if new.public && grants.iter().any(|g| g == "client_credentials") {
+        return Err(invalid("a public client cannot use client credentials"));
+    }
+    let user_flow = grants.iter().any(|g| g == "authorization_code");
+    if user_flow && new.redirect_uris.is_empty() {
+        return Err(invalid(
+            "at least one --redirect-uri is required for the authorization_code grant",
+        ));
+    }
+    if !user_flow && !new.redirect_uris.is_empty() {
+        return Err(invalid(
+            "redirect URIs are only for clients with the authorization_code grant",
+        ));
+    }
+    for ttl in [new.refresh_idle_ttl, new.refresh_absolute_ttl]
+        .into_iter()
+        .flatten()
+    {
+        if !(60..=365 * 86_400).contains(&ttl) {
+            return Err(invalid(
+                "refresh-token lifetimes must be between 60 seconds and a year",
+            ));
+        }
+    }
+    let method = match (&new.jwks, &new.jwks_uri) {
+        (Some(_), Some(_)) => return Err(invalid("give either --jwks or --jwks-uri, not both")),
+        (Some(_), None) | (None, Some(_)) if new.public => {
+            return Err(invalid(
+                "public clients do not authenticate; they take no keys",
+            ));
+        }
+        (Some(inline), None) => {
+            let doc: serde_json::Value = serde_json::from_str(inline)
+                .map_err(|e| invalid(format!("--jwks is not JSON: {e}")))?;
+            let keys = doc["keys"].as_array().map(Vec::len).unwrap_or(0);
+            if keys == 0 {
+                return Err(invalid("--jwks must be a JWK Set with at least one key"));
+            }
+            if doc["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k.get("d").is_some())
+            {
+                return Err(invalid(
+                    "--jwks must hold public keys only (a private key was given)",
+                ));
+            }
+            "private_key_jwt"
+        }
+        (None, Some(uri)) => {
+            check_redirect("JWKS URI", uri, false)?;
+            "private_key_jwt"
+        }
+        (None, None) if new.public => "none",
+        (None, None) => "client_secret_basic",
+    };
+    Ok((grants, method.to_owned()))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -280,9 +368,7 @@ pub async fn add_client(
 ) -> Result<(Client, Option<String>), AdminError> {
     check_identifier("client id", &new.id)?;
     let name = check_text("client name", &new.name)?;
-    if new.redirect_uris.is_empty() {
-        return Err(invalid("at least one --redirect-uri is required"));
-    }
+    let (grant_types, auth_method) = client_policy(&new)?;
     for uri in &new.redirect_uris {
         check_redirect("redirect URI", uri, new.public)?;
     }
@@ -310,16 +396,14 @@ pub async fn add_client(
             .map(|s| (*s).to_owned())
             .collect()
     });
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !crate::oidc::SCOPES.contains(&s.as_str()))
-    {
-        return Err(invalid(format!("unknown scope {bad:?}")));
+    // OIDC scopes, plus API scopes for service clients (e.g. `lgsp.read`).
+    if let Some(bad) = scopes.iter().find(|s| !crate::oidc::valid_scope_name(s)) {
+        return Err(invalid(format!("invalid scope name {bad:?}")));
     }
-    let secret = if new.public {
-        None
-    } else {
+    let secret = if auth_method.starts_with("client_secret") {
         Some(random_token()?)
+    } else {
+        None
     };
     let client = Client {
         id: new.id,
@@ -332,6 +416,12 @@ pub async fn add_client(
         allowed_scopes: scopes,
         token_alg: alg,
         min_acr: None,
+        grant_types,
+        auth_method,
+        jwks: new.jwks,
+        jwks_uri: new.jwks_uri,
+        refresh_idle_ttl: new.refresh_idle_ttl,
+        refresh_absolute_ttl: new.refresh_absolute_ttl,
         created_at: now,
         updated_at: now,
     };

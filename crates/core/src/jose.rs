@@ -75,26 +75,72 @@ impl TokenSigner {
         Ok(())
     }
 
-    async fn generate(&self, alg: KeyAlgorithm, now: i64) -> Result<(), CoreError> {
+    /// Generates a key in the custodian and describes it for the database.
+    async fn new_key(&self, alg: KeyAlgorithm, now: i64) -> Result<SigningKeyRecord, CoreError> {
         let custody = self.custody.clone();
         let key = tokio::task::spawn_blocking(move || custody.generate(alg))
             .await
             .map_err(|e| CoreError::Internal(format!("key generation task: {e}")))??;
-        let kid = thumbprint(&key.public_jwk)?;
-        let inserted = self
+        Ok(SigningKeyRecord {
+            kid: thumbprint(&key.public_jwk)?,
+            alg: alg.jws_name().to_owned(),
+            backend: self.custody.backend().to_owned(),
+            key_ref: key.key_ref,
+            public_jwk: key.public_jwk.to_string(),
+            status: "active".into(),
+            created_at: now,
+            retired_at: None,
+            remove_after: None,
+        })
+    }
+
+    /// Replaces the active key for `alg` with a new one, which signs from now on. The old key
+    /// stays in the JWKS for `keep_published` seconds (the longest lifetime of a token it
+    /// signed). Returns the new kid, or `None` when another replica rotated at the same time.
+    pub async fn rotate(
+        &self,
+        alg: KeyAlgorithm,
+        keep_published: i64,
+        now: i64,
+    ) -> Result<Option<String>, CoreError> {
+        let Some(old) = self.store.active_key(alg.jws_name()).await? else {
+            self.generate(alg, now).await?;
+            return Ok(self.store.active_key(alg.jws_name()).await?.map(|k| k.kid));
+        };
+        let new = self.new_key(alg, now).await?;
+        if self
             .store
-            .insert_active_key(&SigningKeyRecord {
-                kid: kid.clone(),
-                alg: alg.jws_name().to_owned(),
-                backend: self.custody.backend().to_owned(),
-                key_ref: key.key_ref,
-                public_jwk: key.public_jwk.to_string(),
-                status: "active".into(),
-                created_at: now,
-                retired_at: None,
-                remove_after: None,
-            })
-            .await?;
+            .rotate_key(&old.kid, &new, now + keep_published, now)
+            .await?
+        {
+            tracing::info!(old = %old.kid, new = %new.kid, alg = alg.jws_name(), "rotated token-signing key");
+            Ok(Some(new.kid))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Rotates every algorithm whose active key is older than `max_age` seconds.
+    pub async fn rotate_if_older(
+        &self,
+        max_age: i64,
+        keep_published: i64,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        for alg in ALGORITHMS {
+            if let Some(active) = self.store.active_key(alg.jws_name()).await?
+                && now - active.created_at >= max_age
+            {
+                self.rotate(alg, keep_published, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn generate(&self, alg: KeyAlgorithm, now: i64) -> Result<(), CoreError> {
+        let record = self.new_key(alg, now).await?;
+        let kid = record.kid.clone();
+        let inserted = self.store.insert_active_key(&record).await?;
         if inserted {
             tracing::info!(%kid, alg = alg.jws_name(), backend = self.custody.backend(), "generated token-signing key");
         }
@@ -142,23 +188,11 @@ impl TokenSigner {
     /// Verifies a compact JWS made by this provider and returns header and claims. Checks only
     /// the signature; the caller checks the claims. `None` means "not a valid token".
     pub async fn verify(&self, token: &str, now: i64) -> Result<Option<Verified>, CoreError> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let Some(jws) = Compact::parse(token) else {
+            return Ok(None);
+        };
+        let (Some(kid), Some(alg)) = (jws.header["kid"].as_str(), jws.header["alg"].as_str())
         else {
-            return Ok(None);
-        };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
-        let (Some(hb), Some(pb), Some(sig)) = (decode(h), decode(p), decode(s)) else {
-            return Ok(None);
-        };
-        let (Ok(header), Ok(claims)) = (
-            serde_json::from_slice::<Value>(&hb),
-            serde_json::from_slice::<Value>(&pb),
-        ) else {
-            return Ok(None);
-        };
-        let (Some(kid), Some(alg)) = (header["kid"].as_str(), header["alg"].as_str()) else {
             return Ok(None);
         };
         let keys = self.store.published_keys(now).await?;
@@ -167,25 +201,70 @@ impl TokenSigner {
         };
         let jwk: Value = serde_json::from_str(&key.public_jwk)
             .map_err(|e| CoreError::Internal(format!("stored JWK: {e}")))?;
-        let input = &token[..h.len() + 1 + p.len()];
-        let ok = match KeyAlgorithm::from_jws_name(alg) {
-            Some(KeyAlgorithm::Es256) => {
-                let mut point = vec![4u8];
-                point.extend(jwk["x"].as_str().and_then(decode).unwrap_or_default());
-                point.extend(jwk["y"].as_str().and_then(decode).unwrap_or_default());
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                    .verify(input.as_bytes(), &sig)
-                    .is_ok()
-            }
-            Some(KeyAlgorithm::Rs256) => {
-                let n = jwk["n"].as_str().and_then(decode).unwrap_or_default();
-                let e = jwk["e"].as_str().and_then(decode).unwrap_or_default();
-                RsaPublicKeyComponents { n: &n, e: &e }
-                    .verify(&RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &sig)
-                    .is_ok()
-            }
-            None => false,
+        Ok(jws.verify_with(&jwk).then_some(Verified {
+            header: jws.header,
+            claims: jws.claims,
+        }))
+    }
+}
+
+/// A decoded compact JWS (RFC 7515 §7.1), not yet verified.
+#[derive(Debug)]
+pub struct Compact {
+    pub header: Value,
+    pub claims: Value,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+impl Compact {
+    /// Splits and decodes `header.payload.signature`; `None` when malformed.
+    pub fn parse(token: &str) -> Option<Compact> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
         };
-        Ok(ok.then_some(Verified { header, claims }))
+        let header = serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+        let claims = serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
+        if !header.is_object() || !claims.is_object() {
+            return None;
+        }
+        Some(Compact {
+            header,
+            claims,
+            signing_input: format!("{h}.{p}"),
+            signature: URL_SAFE_NO_PAD.decode(s).ok()?,
+        })
+    }
+
+    /// Checks the signature with `jwk` for the header's `alg` (ES256 or RS256 only; `none`
+    /// and HMAC are never accepted). The key type must match the algorithm.
+    pub fn verify_with(&self, jwk: &Value) -> bool {
+        let decode = |v: &Value| v.as_str().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        let input = self.signing_input.as_bytes();
+        match (self.header["alg"].as_str(), jwk["kty"].as_str()) {
+            (Some("ES256"), Some("EC")) if jwk["crv"] == "P-256" => {
+                let (Some(x), Some(y)) = (decode(&jwk["x"]), decode(&jwk["y"])) else {
+                    return false;
+                };
+                let mut point = vec![4u8];
+                point.extend(x);
+                point.extend(y);
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .verify(input, &self.signature)
+                    .is_ok()
+            }
+            (Some("RS256"), Some("RSA")) => {
+                let (Some(n), Some(e)) = (decode(&jwk["n"]), decode(&jwk["e"])) else {
+                    return false;
+                };
+                RsaPublicKeyComponents { n: &n, e: &e }
+                    .verify(&RSA_PKCS1_2048_8192_SHA256, input, &self.signature)
+                    .is_ok()
+            }
+            _ => false,
+        }
     }
 }

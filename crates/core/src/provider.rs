@@ -20,6 +20,10 @@ pub struct Config {
     pub session_ttl: i64,
     /// How long a pending authorization request waits for the login form.
     pub auth_request_ttl: i64,
+    /// Refresh tokens: unused for this long, a token expires (clients may override).
+    pub refresh_idle_ttl: i64,
+    /// Refresh families end this long after the login, however often used.
+    pub refresh_absolute_ttl: i64,
 }
 
 impl Config {
@@ -33,7 +37,15 @@ impl Config {
             id_token_ttl: 600,
             session_ttl: 10 * 3600,
             auth_request_ttl: 1800,
+            refresh_idle_ttl: 7 * 86_400,
+            refresh_absolute_ttl: 30 * 86_400,
         }
+    }
+
+    /// How long a retired signing key stays published: the longest lifetime of a token it
+    /// may have signed, plus a margin for clock skew and caches.
+    pub fn key_retention(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl) + 300
     }
 
     pub fn endpoint(&self, path: &str) -> String {

@@ -19,11 +19,23 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     pub token_alg: String,
     pub min_acr: Option<String>,
+    /// Grant types the client may use (`authorization_code`, `refresh_token`,
+    /// `client_credentials`).
+    pub grant_types: Vec<String>,
+    /// Token-endpoint authentication: `client_secret_basic` (also accepts `_post`),
+    /// `private_key_jwt`, or `none` for public clients.
+    pub auth_method: String,
+    /// Inline JWKS (JSON) or URI of the client's keys, for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// Refresh-token lifetimes in seconds (idle and absolute); `None`: the server default.
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_absolute_ttl: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at";
+const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl";
 
 fn from_row(row: &AnyRow) -> Result<Client> {
     let kind: String = row.try_get("client_type")?;
@@ -42,6 +54,16 @@ fn from_row(row: &AnyRow) -> Result<Client> {
         allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
         token_alg: row.try_get("token_alg")?,
         min_acr: row.try_get("min_acr")?,
+        grant_types: row
+            .try_get::<String, _>("grant_types")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        auth_method: row.try_get("auth_method")?,
+        jwks: row.try_get("jwks")?,
+        jwks_uri: row.try_get("jwks_uri")?,
+        refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
+        refresh_absolute_ttl: row.try_get("refresh_absolute_ttl")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -50,7 +72,7 @@ fn from_row(row: &AnyRow) -> Result<Client> {
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -64,6 +86,12 @@ impl Store {
         .bind(&c.min_acr)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.grant_types.join(" "))
+        .bind(&c.auth_method)
+        .bind(&c.jwks)
+        .bind(&c.jwks_uri)
+        .bind(c.refresh_idle_ttl)
+        .bind(c.refresh_absolute_ttl)
         .execute(self.pool())
         .await
         .map_err(|e| {

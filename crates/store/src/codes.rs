@@ -64,6 +64,8 @@ pub struct TokenRecord {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub code_id: Option<String>,
+    /// Refresh family the token was minted from (revoked with it).
+    pub family_id: Option<String>,
     pub scope: String,
     pub issued_at: i64,
     pub expires_at: i64,
@@ -120,7 +122,7 @@ impl Store {
 
     pub async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (jti, kind, client_id, user_id, session_id, code_id, scope, issued_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+            "INSERT INTO tokens (jti, kind, client_id, user_id, session_id, code_id, scope, issued_at, expires_at, revoked_at, family_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)",
         )
         .bind(&t.jti)
         .bind(&t.kind)
@@ -131,6 +133,7 @@ impl Store {
         .bind(&t.scope)
         .bind(t.issued_at)
         .bind(t.expires_at)
+        .bind(&t.family_id)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -138,7 +141,7 @@ impl Store {
 
     pub async fn token(&self, jti: &str) -> Result<Option<TokenRecord>> {
         let row = sqlx::query(
-            "SELECT jti, kind, client_id, user_id, session_id, code_id, scope, issued_at, expires_at, revoked_at FROM tokens WHERE jti = $1",
+            "SELECT jti, kind, client_id, user_id, session_id, code_id, family_id, scope, issued_at, expires_at, revoked_at FROM tokens WHERE jti = $1",
         )
         .bind(jti)
         .fetch_optional(self.pool())
@@ -151,6 +154,7 @@ impl Store {
                 user_id: row.try_get("user_id")?,
                 session_id: row.try_get("session_id")?,
                 code_id: row.try_get("code_id")?,
+                family_id: row.try_get("family_id")?,
                 scope: row.try_get("scope")?,
                 issued_at: row.try_get("issued_at")?,
                 expires_at: row.try_get("expires_at")?,
@@ -170,6 +174,17 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Revokes one access token; returns whether it was live.
+    pub async fn revoke_token(&self, jti: &str, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(jti)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn revoke_user_tokens(&self, user_id: &str, now: i64) -> Result<u64> {

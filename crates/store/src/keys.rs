@@ -82,4 +82,54 @@ impl Store {
         .map(from_row)
         .collect()
     }
+
+    /// Retires `old_kid` (kept published until `remove_after`) and activates `new` in one
+    /// transaction. Returns `false`, changing nothing, when `old_kid` is no longer the active
+    /// key (another replica rotated first).
+    pub async fn rotate_key(
+        &self,
+        old_kid: &str,
+        new: &SigningKeyRecord,
+        remove_after: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let retired = sqlx::query(
+            "UPDATE signing_keys SET status = 'retired', retired_at = $1, remove_after = $2 WHERE kid = $3 AND status = 'active'",
+        )
+        .bind(now)
+        .bind(remove_after)
+        .bind(old_kid)
+        .execute(&mut *tx)
+        .await?;
+        if retired.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO signing_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'active', $6, NULL, NULL)"
+        )))
+        .bind(&new.kid)
+        .bind(&new.alg)
+        .bind(&new.backend)
+        .bind(&new.key_ref)
+        .bind(&new.public_jwk)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every key, newest first.
+    pub async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid"
+        )))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod keys;
+pub mod refresh;
 pub mod sessions;
 pub mod throttle;
 pub mod units;

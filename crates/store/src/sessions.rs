@@ -190,6 +190,10 @@ impl Store {
             .bind(now - 86_400)
             .execute(self.pool())
             .await?;
+        sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM login_throttle WHERE blocked_until <= $1 AND first_at <= $2")
             .bind(now)
             .bind(now - 3_600)

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_core::oidc::authorize::{self, AuthorizeError, Decision, PageError};
-use tessera_core::oidc::{discovery, token, userinfo};
+use tessera_core::oidc::{discovery, introspect, revoke, token, userinfo};
 use tessera_core::params::Params;
 use tessera_core::{OAuthError, login};
 use tessera_proto::ErrorCode;
@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/token", post(token_endpoint))
+        .route("/introspect", post(introspect_endpoint))
+        .route("/revoke", post(revoke_endpoint))
         .route("/userinfo", get(userinfo_endpoint).post(userinfo_endpoint))
 }
 
@@ -166,21 +168,8 @@ pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: Authorize
     }
 }
 
-fn api_err(code: ErrorCode, d: &str) -> Response {
-    ApiError {
-        error: OAuthError::new(code, d),
-        bearer: false,
-    }
-    .into_response()
-}
-
-async fn token_endpoint(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let now = now();
+/// The form body of a client-authenticated API endpoint (RFC 6749 §3.2).
+fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -190,28 +179,96 @@ async fn token_endpoint(
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
         });
+    let invalid = |d: &str| ApiError {
+        error: OAuthError::new(ErrorCode::InvalidRequest, d),
+        bearer: false,
+    };
     if !form {
-        return api_err(
-            ErrorCode::InvalidRequest,
+        return Err(invalid(
             "the body must be application/x-www-form-urlencoded",
-        );
+        ));
     }
-    let params =
-        match parse_pairs(&body).and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string())) {
-            Ok(p) => p,
-            Err(e) => return api_err(ErrorCode::InvalidRequest, &e),
-        };
-    let authorization = headers
+    parse_pairs(body)
+        .and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string()))
+        .map_err(|e| invalid(&e))
+}
+
+fn no_store_json<T: serde::Serialize>(value: T) -> Response {
+    let mut r = Json(value).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn token_endpoint(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = now();
+    let params = match api_form(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let meta = s.meta(&headers, peer);
-    match token::token(&s.provider, &params, authorization, &meta, now).await {
-        Ok(resp) => {
-            let mut r = Json(resp).into_response();
+    match token::token(&s.provider, &params, authorization(&headers), &meta, now).await {
+        Ok(resp) => no_store_json(resp),
+        Err(error) => ApiError {
+            error,
+            bearer: false,
+        }
+        .into_response(),
+    }
+}
+
+/// RFC 7662.
+async fn introspect_endpoint(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = now();
+    let params = match api_form(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match introspect::introspect(&s.provider, &params, authorization(&headers), now).await {
+        Ok(answer) => no_store_json(answer),
+        Err(error) => ApiError {
+            error,
+            bearer: false,
+        }
+        .into_response(),
+    }
+}
+
+/// RFC 7009: 200 with an empty body whether or not the token was found.
+async fn revoke_endpoint(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = now();
+    let params = match api_form(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let meta = s.meta(&headers, peer);
+    match revoke::revoke(&s.provider, &params, authorization(&headers), &meta, now).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r.headers_mut()
-                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             r
         }
         Err(error) => ApiError {

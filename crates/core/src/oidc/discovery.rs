@@ -8,6 +8,14 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// Client authentication methods; `none` (public clients) only at the token endpoint.
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
 pub fn metadata(config: &Config) -> ProviderMetadata {
     ProviderMetadata {
         issuer: config.issuer.clone(),
@@ -15,17 +23,22 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         token_endpoint: config.endpoint("/token"),
         userinfo_endpoint: config.endpoint("/userinfo"),
         jwks_uri: config.endpoint("/jwks"),
+        introspection_endpoint: config.endpoint("/introspect"),
+        revocation_endpoint: config.endpoint("/revoke"),
         scopes_supported: strings(super::SCOPES),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),
-        grant_types_supported: strings(&["authorization_code"]),
+        grant_types_supported: strings(&[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+        ]),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["ES256", "RS256"]),
-        token_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ]),
+        token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
+        token_endpoint_auth_signing_alg_values_supported: strings(&["ES256", "RS256"]),
+        introspection_endpoint_auth_methods_supported: strings(&AUTH_METHODS[..3]),
+        revocation_endpoint_auth_methods_supported: strings(&AUTH_METHODS[..3]),
         code_challenge_methods_supported: strings(&["S256"]),
         claims_supported: strings(&[
             "sub",

@@ -2,8 +2,14 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_auth;
+pub mod client_credentials;
 pub mod discovery;
+pub mod introspect;
+pub mod issue;
 pub mod pkce;
+pub mod refresh;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
@@ -12,4 +18,22 @@ pub mod userinfo;
 mod tests;
 
 /// Scopes the provider understands (`org` carries the unit and roles).
-pub const SCOPES: &[&str] = &["openid", "profile", "email", "phone", "org"];
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "org",
+    "offline_access",
+];
+
+/// Scopes about a person; meaningless (and refused) in a client-credentials grant.
+pub const USER_SCOPES: &[&str] = SCOPES;
+
+/// Whether `s` is a well-formed scope token (RFC 6749 §3.3), limited to a readable set for
+/// API scopes such as `lgsp.read`.
+pub fn valid_scope_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'))
+}

@@ -1,94 +1,22 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3; RFC 7636 §4.5).
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::digest::{SHA256, digest};
-use serde_json::{Value, json};
-use tessera_hsm::KeyAlgorithm;
+use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
-use tessera_store::codes::{AuthCodeRecord, Redeem, TokenRecord};
-use tessera_store::users::UserStatus;
+use tessera_store::codes::{AuthCodeRecord, Redeem};
+use tessera_store::users::{User, UserStatus};
 
-use super::{claims, pkce};
+pub use super::issue::at_hash;
+use super::issue::{self, AccessGrant, Authn};
+use super::{client_auth, client_credentials, pkce, refresh};
 use crate::params::Params;
 use crate::provider::RequestMeta;
-use crate::secrets::{random_id, sha256_hex};
+use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 
 fn err(code: ErrorCode, d: &str) -> OAuthError {
     OAuthError::new(code, d)
-}
-
-/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
-fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
-    let bad = || err(ErrorCode::InvalidClient, "malformed Basic credentials");
-    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(err(
-            ErrorCode::InvalidClient,
-            "unsupported authorization scheme",
-        ));
-    }
-    let raw = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-    let decode = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("v={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok((decode(id), decode(secret)))
-}
-
-/// Authenticates the client by exactly one method (RFC 6749 §2.3).
-pub async fn authenticate_client(
-    p: &Provider,
-    params: &Params,
-    authorization: Option<&str>,
-) -> Result<Client, OAuthError> {
-    let (id, secret) = match (authorization, params.get("client_secret")) {
-        (Some(_), Some(_)) => {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "use one client authentication method only",
-            ));
-        }
-        (Some(h), None) => {
-            let (id, secret) = parse_basic(h)?;
-            if params.get("client_id").is_some_and(|body_id| body_id != id) {
-                return Err(err(
-                    ErrorCode::InvalidRequest,
-                    "client_id does not match the Authorization header",
-                ));
-            }
-            (id, Some(secret))
-        }
-        (None, secret) => {
-            let id = params.get("client_id").ok_or_else(|| {
-                err(
-                    ErrorCode::InvalidClient,
-                    "client authentication is required",
-                )
-            })?;
-            (id.to_owned(), secret.map(str::to_owned))
-        }
-    };
-    let unknown = || err(ErrorCode::InvalidClient, "client authentication failed");
-    let client = p.store.client(&id).await?.ok_or_else(unknown)?;
-    match (&client.secret_hash, secret) {
-        (Some(stored), Some(given)) if p.keyed.verify_client_secret(&given, stored) => Ok(client),
-        (None, None) if client.public => Ok(client),
-        _ => Err(unknown()),
-    }
-}
-
-/// `at_hash` (OIDC Core §3.1.3.6): left half of the SHA-256 of the access token.
-pub fn at_hash(access_token: &str) -> String {
-    let d = digest(&SHA256, access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
 pub async fn token(
@@ -101,7 +29,7 @@ pub async fn token(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
-    let client = match authenticate_client(p, params, authorization).await {
+    let client = match client_auth::authenticate_client(p, params, authorization, now).await {
         Ok(c) => c,
         Err(e) => {
             if e.code() == ErrorCode::InvalidClient {
@@ -120,12 +48,23 @@ pub async fn token(
             return Err(e);
         }
     };
+    const KNOWN: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+    if !KNOWN.contains(&grant_type) {
+        return Err(err(
+            ErrorCode::UnsupportedGrantType,
+            "supported grant types: authorization_code, refresh_token, client_credentials",
+        ));
+    }
+    if !client.grant_types.iter().any(|g| g == grant_type) {
+        return Err(err(
+            ErrorCode::UnauthorizedClient,
+            &format!("this client is not registered for the {grant_type} grant"),
+        ));
+    }
     match grant_type {
         "authorization_code" => authorization_code(p, &client, params, meta, now).await,
-        _ => Err(err(
-            ErrorCode::UnsupportedGrantType,
-            "supported grant_type: authorization_code",
-        )),
+        "refresh_token" => refresh::grant(p, &client, params, meta, now).await,
+        _ => client_credentials::grant(p, &client, params, meta, now).await,
     }
 }
 
@@ -226,56 +165,49 @@ async fn issue_tokens(
     p: &Provider,
     client: &Client,
     rec: &AuthCodeRecord,
-    user: &tessera_store::users::User,
+    user: &User,
     sid: &str,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let alg = KeyAlgorithm::from_jws_name(&client.token_alg).unwrap_or(KeyAlgorithm::Es256);
-    let jti = random_id()?;
-    let access_claims = json!({
-        "iss": p.config.issuer, "sub": user.id, "aud": client.id, "client_id": client.id,
-        "exp": now + p.config.access_token_ttl, "iat": now, "jti": jti,
-        "scope": rec.scope, "sid": sid, "auth_time": rec.auth_time, "acr": rec.acr,
-    });
-    // RFC 9068 §2.1: typ at+jwt keeps an access token from passing as an ID token.
-    let access_token = p.signer.sign(alg, "at+jwt", &access_claims).await?;
-    p.store
-        .insert_token(&TokenRecord {
-            jti,
-            kind: "access".into(),
-            client_id: client.id.clone(),
-            user_id: Some(user.id.clone()),
-            session_id: Some(rec.session_id.clone()),
-            code_id: Some(rec.id.clone()),
-            scope: rec.scope.clone(),
-            issued_at: now,
-            expires_at: now + p.config.access_token_ttl,
-            revoked_at: None,
-        })
-        .await?;
-
-    let scopes: Vec<&str> = rec.scope.split(' ').collect();
-    let mut id_claims = claims::for_scopes(&p.store, user, &scopes)
-        .await
-        .map_err(OAuthError::Internal)?;
-    let standard = json!({
-        "iss": p.config.issuer, "aud": client.id, "exp": now + p.config.id_token_ttl, "iat": now,
-        "auth_time": rec.auth_time, "sid": sid, "at_hash": at_hash(&access_token),
-        "acr": rec.acr, "amr": rec.amr,
-    });
-    if let Value::Object(std_claims) = standard {
-        id_claims.extend(std_claims);
-    }
-    if let Some(nonce) = &rec.nonce {
-        id_claims.insert("nonce".into(), nonce.clone().into());
-    }
-    let id_token = p.signer.sign(alg, "JWT", &Value::Object(id_claims)).await?;
+    let authn = Authn {
+        user,
+        session_id: Some(&rec.session_id),
+        sid: Some(sid),
+        auth_time: rec.auth_time,
+        acr: &rec.acr,
+        amr: &rec.amr,
+    };
+    // Refresh tokens by client policy (its registered grant types); `offline_access` makes
+    // the family outlive the browser session.
+    let family = if client.grant_types.iter().any(|g| g == "refresh_token") {
+        Some(issue::start_refresh_family(p, client, &authn, &rec.scope, now).await?)
+    } else {
+        None
+    };
+    let grant = AccessGrant {
+        client,
+        authn: Some(authn),
+        scope: &rec.scope,
+        code_id: Some(&rec.id),
+        family_id: family.as_ref().map(|(id, _)| id.as_str()),
+    };
+    let access_token = issue::access_token(p, &grant, now).await?;
+    let id_token = issue::id_token(
+        p,
+        client,
+        &authn,
+        &rec.scope,
+        rec.nonce.as_deref(),
+        &access_token,
+        now,
+    )
+    .await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in: p.config.access_token_ttl.max(0) as u64,
         id_token: Some(id_token),
-        refresh_token: None,
+        refresh_token: family.map(|(_, token)| token),
         scope: rec.scope.clone(),
     })
 }
@@ -283,17 +215,6 @@ async fn issue_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let h = format!("Basic {}", STANDARD.encode("so%3Anoi+vu:p%40ss+word"));
-        let (id, secret) = parse_basic(&h).unwrap_or_default();
-        assert_eq!(id, "so:noi vu");
-        assert_eq!(secret, "p@ss word");
-        assert!(parse_basic("Bearer abc").is_err());
-        assert!(parse_basic("Basic !!!").is_err());
-        assert!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
-    }
 
     #[test]
     fn at_hash_matches_oidc_example() {

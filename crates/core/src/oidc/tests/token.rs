@@ -112,7 +112,8 @@ async fn code_exchange_returns_a_verifiable_id_token_with_every_claim() {
     assert_eq!(r.token_type, "Bearer");
     assert_eq!(r.expires_in, 600);
     assert_eq!(r.scope, "openid profile");
-    assert_eq!(r.refresh_token, None);
+    // The default client policy includes refresh tokens.
+    assert!(r.refresh_token.is_some());
 
     let id_token = r.id_token.expect("an ID token");
     let v =
@@ -339,9 +340,8 @@ async fn other_grant_types_are_unsupported() {
     let auth = basic("conf", &s.conf);
     for grant in [
         "password",
-        "client_credentials",
-        "refresh_token",
         "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ] {
         let params = testkit::params(&[
             ("grant_type", grant),
@@ -351,6 +351,10 @@ async fn other_grant_types_are_unsupported() {
         let r = call(&s, &params, Some(&auth), T0 + 5).await;
         assert_eq!(oauth_code(r), ErrorCode::UnsupportedGrantType, "{grant}");
     }
+    // Known grants the client is not registered for.
+    let params = testkit::params(&[("grant_type", "client_credentials")]);
+    let r = call(&s, &params, Some(&auth), T0 + 5).await;
+    assert_eq!(oauth_code(r), ErrorCode::UnauthorizedClient);
     let r = call(&s, &testkit::params(&[]), Some(&auth), T0 + 5).await;
     assert_eq!(oauth_code(r), ErrorCode::InvalidRequest);
 }

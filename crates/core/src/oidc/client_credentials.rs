@@ -1,0 +1,78 @@
+//! The client-credentials grant (RFC 6749 §4.4): a departmental application calling another,
+//! or the province's integration platform, on its own behalf. `sub` is the client.
+
+use serde_json::json;
+use tessera_proto::{ErrorCode, TokenResponse};
+use tessera_store::audit::Outcome;
+use tessera_store::clients::Client;
+
+use super::USER_SCOPES;
+use super::issue::{self, AccessGrant};
+use crate::params::Params;
+use crate::provider::RequestMeta;
+use crate::{OAuthError, Provider};
+
+pub async fn grant(
+    p: &Provider,
+    client: &Client,
+    params: &Params,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    if client.public {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client credentials",
+        ));
+    }
+    let api_scopes: Vec<&str> = client
+        .allowed_scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !USER_SCOPES.contains(s))
+        .collect();
+    let scope: Vec<&str> = match params.get("scope") {
+        // RFC 6749 §3.3: without a scope, the client's default — all its API scopes.
+        None => api_scopes.clone(),
+        Some(asked) => asked.split(' ').filter(|s| !s.is_empty()).collect(),
+    };
+    if let Some(bad) = scope.iter().find(|s| USER_SCOPES.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("'{bad}' is about a person and needs a user login"),
+        ));
+    }
+    if let Some(bad) = scope.iter().find(|s| !api_scopes.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope '{bad}' is not allowed for this client"),
+        ));
+    }
+    let scope = scope.join(" ");
+    let grant = AccessGrant {
+        client,
+        authn: None,
+        scope: &scope,
+        code_id: None,
+        family_id: None,
+    };
+    let access_token = issue::access_token(p, &grant, now).await?;
+    p.audit(
+        now,
+        "token.issued",
+        Some(&client.id),
+        Some(&client.id),
+        meta,
+        Outcome::Success,
+        json!({ "grant_type": "client_credentials", "scope": scope }),
+    )
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: p.config.access_token_ttl.max(0) as u64,
+        id_token: None,
+        refresh_token: None,
+        scope,
+    })
+}

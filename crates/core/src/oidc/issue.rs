@@ -1,0 +1,185 @@
+//! Minting of access tokens, ID tokens and refresh tokens, shared by every grant.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest::{SHA256, digest};
+use serde_json::{Value, json};
+use tessera_hsm::KeyAlgorithm;
+use tessera_store::clients::Client;
+use tessera_store::codes::TokenRecord;
+use tessera_store::refresh::{RefreshFamily, RefreshTokenRecord};
+use tessera_store::users::User;
+
+use super::claims;
+use crate::secrets::{random_id, random_token, sha256_hex};
+use crate::{CoreError, Provider};
+
+/// `at_hash` (OIDC Core §3.1.3.6): left half of the SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let d = digest(&SHA256, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
+}
+
+pub fn client_alg(client: &Client) -> KeyAlgorithm {
+    KeyAlgorithm::from_jws_name(&client.token_alg).unwrap_or(KeyAlgorithm::Es256)
+}
+
+/// How the end user authenticated, as carried into tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct Authn<'a> {
+    pub user: &'a User,
+    pub session_id: Option<&'a str>,
+    pub sid: Option<&'a str>,
+    pub auth_time: i64,
+    pub acr: &'a str,
+    pub amr: &'a [String],
+}
+
+/// What an access token is for.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessGrant<'a> {
+    pub client: &'a Client,
+    /// `None` for a client acting on its own behalf (client credentials): `sub` is the client.
+    pub authn: Option<Authn<'a>>,
+    pub scope: &'a str,
+    pub code_id: Option<&'a str>,
+    pub family_id: Option<&'a str>,
+}
+
+/// A JWT access token (RFC 9068), recorded so that it can be revoked.
+pub async fn access_token(
+    p: &Provider,
+    g: &AccessGrant<'_>,
+    now: i64,
+) -> Result<String, CoreError> {
+    let jti = random_id()?;
+    let exp = now + p.config.access_token_ttl;
+    let mut claims = json!({
+        "iss": p.config.issuer, "aud": g.client.id, "client_id": g.client.id,
+        "exp": exp, "iat": now, "jti": jti, "scope": g.scope,
+    });
+    match &g.authn {
+        Some(a) => {
+            claims["sub"] = a.user.id.clone().into();
+            claims["auth_time"] = a.auth_time.into();
+            claims["acr"] = a.acr.into();
+            if let Some(sid) = a.sid {
+                claims["sid"] = sid.into();
+            }
+        }
+        None => claims["sub"] = g.client.id.clone().into(),
+    }
+    // RFC 9068 §2.1: typ at+jwt keeps an access token from passing as an ID token.
+    let token = p
+        .signer
+        .sign(client_alg(g.client), "at+jwt", &claims)
+        .await?;
+    p.store
+        .insert_token(&TokenRecord {
+            jti,
+            kind: "access".into(),
+            client_id: g.client.id.clone(),
+            user_id: g.authn.map(|a| a.user.id.clone()),
+            session_id: g.authn.and_then(|a| a.session_id.map(str::to_owned)),
+            code_id: g.code_id.map(str::to_owned),
+            family_id: g.family_id.map(str::to_owned),
+            scope: g.scope.to_owned(),
+            issued_at: now,
+            expires_at: exp,
+            revoked_at: None,
+        })
+        .await?;
+    Ok(token)
+}
+
+/// An ID token (OIDC Core §2) with the claims the scopes allow.
+pub async fn id_token(
+    p: &Provider,
+    client: &Client,
+    authn: &Authn<'_>,
+    scope: &str,
+    nonce: Option<&str>,
+    access_token: &str,
+    now: i64,
+) -> Result<String, CoreError> {
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    let mut c = claims::for_scopes(&p.store, authn.user, &scopes).await?;
+    let standard = json!({
+        "iss": p.config.issuer, "aud": client.id, "exp": now + p.config.id_token_ttl, "iat": now,
+        "auth_time": authn.auth_time, "at_hash": at_hash(access_token),
+        "acr": authn.acr, "amr": authn.amr,
+    });
+    if let Value::Object(std_claims) = standard {
+        c.extend(std_claims);
+    }
+    if let Some(sid) = authn.sid {
+        c.insert("sid".into(), sid.into());
+    }
+    if let Some(nonce) = nonce {
+        c.insert("nonce".into(), nonce.into());
+    }
+    p.signer
+        .sign(client_alg(client), "JWT", &Value::Object(c))
+        .await
+}
+
+/// Idle and absolute refresh lifetimes for a client (its own, or the server's).
+pub fn refresh_ttls(p: &Provider, client: &Client) -> (i64, i64) {
+    (
+        client.refresh_idle_ttl.unwrap_or(p.config.refresh_idle_ttl),
+        client
+            .refresh_absolute_ttl
+            .unwrap_or(p.config.refresh_absolute_ttl),
+    )
+}
+
+/// Starts a refresh family and returns its id and first token.
+pub async fn start_refresh_family(
+    p: &Provider,
+    client: &Client,
+    authn: &Authn<'_>,
+    scope: &str,
+    now: i64,
+) -> Result<(String, String), CoreError> {
+    let offline = scope.split(' ').any(|s| s == "offline_access");
+    let (_, absolute) = refresh_ttls(p, client);
+    let family = RefreshFamily {
+        id: random_id()?,
+        client_id: client.id.clone(),
+        user_id: authn.user.id.clone(),
+        session_id: authn.session_id.map(str::to_owned),
+        scope: scope.to_owned(),
+        auth_time: authn.auth_time,
+        acr: authn.acr.to_owned(),
+        amr: authn.amr.to_vec(),
+        offline,
+        created_at: now,
+        absolute_expires_at: now + absolute,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    p.store.insert_refresh_family(&family).await?;
+    let token = next_refresh_token(p, client, &family, now).await?;
+    Ok((family.id, token))
+}
+
+/// A new refresh token in `family`; idle expiry never passes the family's absolute expiry.
+pub async fn next_refresh_token(
+    p: &Provider,
+    client: &Client,
+    family: &RefreshFamily,
+    now: i64,
+) -> Result<String, CoreError> {
+    let (idle, _) = refresh_ttls(p, client);
+    let token = random_token()?;
+    p.store
+        .insert_refresh_token(&RefreshTokenRecord {
+            id: sha256_hex(token.as_bytes()),
+            family_id: family.id.clone(),
+            issued_at: now,
+            expires_at: (now + idle).min(family.absolute_expires_at),
+            used_at: None,
+        })
+        .await?;
+    Ok(token)
+}

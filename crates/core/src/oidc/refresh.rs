@@ -1,0 +1,165 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation and re-use detection
+//! (RFC 9700 §4.14.2), and the ID token it may carry (OIDC Core §12.2).
+
+use serde_json::json;
+use tessera_proto::{ErrorCode, TokenResponse};
+use tessera_store::audit::Outcome;
+use tessera_store::clients::Client;
+use tessera_store::refresh::RefreshUse;
+use tessera_store::users::UserStatus;
+
+use super::issue::{self, AccessGrant, Authn};
+use crate::params::Params;
+use crate::provider::RequestMeta;
+use crate::secrets::sha256_hex;
+use crate::{OAuthError, Provider};
+
+fn invalid() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidGrant,
+        "the refresh token is invalid, expired or revoked",
+    )
+}
+
+async fn refuse(
+    p: &Provider,
+    client: &Client,
+    user: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+    why: &str,
+) -> Result<TokenResponse, OAuthError> {
+    p.audit(
+        now,
+        "refresh.refused",
+        user,
+        Some(&client.id),
+        meta,
+        Outcome::Failure,
+        json!({ "reason": why }),
+    )
+    .await?;
+    Err(invalid())
+}
+
+pub async fn grant(
+    p: &Provider,
+    client: &Client,
+    params: &Params,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
+    let id = sha256_hex(token.as_bytes());
+    // Look before spending, so that another client cannot burn a token it merely saw.
+    let Some((_, family)) = p.store.refresh_token(&id).await? else {
+        return Err(invalid());
+    };
+    if family.client_id != client.id {
+        return refuse(
+            p,
+            client,
+            Some(&family.user_id),
+            meta,
+            now,
+            "refresh token of another client",
+        )
+        .await;
+    }
+    let (spent, family) = match p.store.spend_refresh_token(&id, now).await? {
+        RefreshUse::Fresh(t, f) => (t, f),
+        RefreshUse::Unknown => return Err(invalid()),
+        RefreshUse::Replayed(_, f) => {
+            // A spent token came back: either the client or a thief holds a copy. End them all.
+            p.store.revoke_refresh_family(&f.id, "reuse", now).await?;
+            p.audit(
+                now,
+                "refresh.reused",
+                Some(&f.user_id),
+                Some(&client.id),
+                meta,
+                Outcome::Failure,
+                json!({ "family": f.id }),
+            )
+            .await?;
+            return Err(invalid());
+        }
+    };
+    let user_id = Some(family.user_id.as_str());
+    if family.revoked_at.is_some() {
+        return refuse(p, client, user_id, meta, now, "family revoked").await;
+    }
+    if now >= spent.expires_at || now >= family.absolute_expires_at {
+        return refuse(p, client, user_id, meta, now, "refresh token expired").await;
+    }
+    let Some(user) = p.store.user_by_id(&family.user_id).await? else {
+        return refuse(p, client, user_id, meta, now, "user no longer exists").await;
+    };
+    if user.status != UserStatus::Active {
+        return refuse(p, client, user_id, meta, now, "user is disabled").await;
+    }
+    let session = match &family.session_id {
+        Some(sid) => p.store.live_session(sid, now).await?,
+        None => None,
+    };
+    if !family.offline && session.is_none() {
+        return refuse(p, client, user_id, meta, now, "the session has ended").await;
+    }
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+    let granted: Vec<&str> = family.scope.split(' ').collect();
+    let scope = match params.get("scope") {
+        None => family.scope.clone(),
+        Some(asked) => {
+            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+            if asked.iter().any(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope exceeds what was granted",
+                ));
+            }
+            asked.join(" ")
+        }
+    };
+    let authn = Authn {
+        user: &user,
+        session_id: family.session_id.as_deref(),
+        sid: session.as_ref().map(|s| s.sid.as_str()),
+        auth_time: family.auth_time,
+        acr: &family.acr,
+        amr: &family.amr,
+    };
+    let refresh_token = issue::next_refresh_token(p, client, &family, now).await?;
+    let grant = AccessGrant {
+        client,
+        authn: Some(authn),
+        scope: &scope,
+        code_id: None,
+        family_id: Some(&family.id),
+    };
+    let access_token = issue::access_token(p, &grant, now).await?;
+    let id_token = if scope.split(' ').any(|s| s == "openid") {
+        Some(issue::id_token(p, client, &authn, &scope, None, &access_token, now).await?)
+    } else {
+        None
+    };
+    p.audit(
+        now,
+        "token.issued",
+        Some(&user.id),
+        Some(&client.id),
+        meta,
+        Outcome::Success,
+        json!({ "grant_type": "refresh_token", "family": family.id }),
+    )
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: p.config.access_token_ttl.max(0) as u64,
+        id_token,
+        refresh_token: Some(refresh_token),
+        scope,
+    })
+}
