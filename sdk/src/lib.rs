@@ -40,11 +40,13 @@ mod config;
 mod error;
 mod login;
 mod rp;
+mod service;
 mod transport;
 mod types;
 
 pub use claims::IdentityClaims;
 pub use config::{AuthOptions, RpConfig};
 pub use error::SdkError;
-pub use login::{LoginResult, PendingLogin};
+pub use login::{LoginResult, PendingLogin, Refreshed};
 pub use rp::RelyingParty;
+pub use service::{Introspection, ServiceClient};

@@ -63,3 +63,23 @@ impl std::fmt::Debug for LoginResult {
             .finish()
     }
 }
+
+/// New tokens from a refresh (RFC 6749 §6). The refresh token was rotated: store the new one.
+#[derive(Clone)]
+pub struct Refreshed {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub expires_in: Option<Duration>,
+    /// Claims of the new ID token, verified, when one was returned.
+    pub claims: Option<IdentityClaims>,
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("expires_in", &self.expires_in)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,6 +1,7 @@
 //! The relying party: discovery and the authentication request.
 
 mod exchange;
+mod refresh;
 #[cfg(test)]
 mod tests;
 mod userinfo;

@@ -129,7 +129,7 @@ pub struct JsonAnswer {
 }
 
 impl JsonAnswer {
-    async fn read(response: reqwest::Response) -> anyhow::Result<Self> {
+    pub async fn read(response: reqwest::Response) -> anyhow::Result<Self> {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await?;

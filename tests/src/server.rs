@@ -91,6 +91,8 @@ pub struct TestServer {
     backend: Backend,
     child: Child,
     pg: Option<PgDatabase>,
+    /// `--data-dir`: this server's own, or the first server's for a replica.
+    data_dir: PathBuf,
     // Declared last: removed after the child is dead.
     dir: TempDir,
 }
@@ -104,7 +106,6 @@ impl TestServer {
     /// Starts a server on `backend`: creates its data directory (and PostgreSQL database),
     /// runs `tessera serve --listen 127.0.0.1:0`, and waits for its `listening on` line.
     pub async fn start_with(backend: Backend, options: ServerOptions) -> anyhow::Result<Self> {
-        let bin = tessera_bin()?;
         let dir = TempDir::new("tessera-e2e")?;
         let pg = match backend {
             Backend::Sqlite => None,
@@ -114,6 +115,29 @@ impl TestServer {
                 Some(PgDatabase::create(&admin).await?)
             }
         };
+        let data_dir = dir.path().join("data");
+        let db_url = pg.as_ref().map(|pg| pg.url().to_owned());
+        Self::spawn(backend, dir, data_dir, db_url, pg, &options).await
+    }
+
+    /// A second `tessera serve` on this server's database and master key (its data directory),
+    /// as a replica behind a load balancer would be. Only PostgreSQL is shared between
+    /// processes on different machines; the replica owns nothing and drops nothing.
+    pub async fn start_replica(&self, options: &ServerOptions) -> anyhow::Result<Self> {
+        let dir = TempDir::new("tessera-e2e-replica")?;
+        let db_url = self.database_env().map(str::to_owned);
+        Self::spawn(self.backend, dir, self.data_dir(), db_url, None, options).await
+    }
+
+    async fn spawn(
+        backend: Backend,
+        dir: TempDir,
+        data_dir: PathBuf,
+        db_url: Option<String>,
+        pg: Option<PgDatabase>,
+        options: &ServerOptions,
+    ) -> anyhow::Result<Self> {
+        let bin = tessera_bin()?;
         let stdout_path = dir.path().join("server.stdout");
         let stderr_path = dir.path().join("server.stderr");
         let mut cmd = Command::new(&bin);
@@ -121,13 +145,13 @@ impl TestServer {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path)?)
             .stderr(File::create(&stderr_path)?);
         clear_tessera_env(&mut cmd);
-        if let Some(pg) = &pg {
-            cmd.env("TESSERA_DATABASE_URL", pg.url());
+        if let Some(url) = &db_url {
+            cmd.env("TESSERA_DATABASE_URL", url);
         }
         for (key, value) in &options.env {
             cmd.env(key, value);
@@ -142,6 +166,7 @@ impl TestServer {
             child,
             pg,
             dir,
+            data_dir,
         };
         server.issuer = server.wait_for_listening(&stdout_path).await?;
         server.base = Url::parse(&server.issuer)?;
@@ -187,7 +212,7 @@ impl TestServer {
 
     /// The server's `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir.clone()
     }
 
     /// The database URL the server uses, for poking at it directly with sqlx.

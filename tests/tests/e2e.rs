@@ -45,6 +45,8 @@ mod code_flow;
 mod discovery;
 #[path = "e2e/login.rs"]
 mod login;
+#[path = "e2e/scale_out.rs"]
+mod scale_out;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/token_errors.rs"]

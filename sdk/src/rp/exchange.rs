@@ -6,7 +6,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, IdTokenVerifier,
-    JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeVerifier, PrivateSigningKey,
+    JsonWebKeySet, Nonce, NonceVerifier, OAuth2TokenResponse, PkceCodeVerifier, PrivateSigningKey,
     RequestTokenError, SignatureVerificationError, StandardErrorResponse, TokenResponse,
 };
 
@@ -55,7 +55,7 @@ impl RelyingParty {
             .id_token()
             .ok_or_else(|| SdkError::IdToken("the token response has no id_token".into()))?;
         let claims = self
-            .verify_id_token(id_token, &pending.nonce, token.access_token())
+            .verify_id_token(id_token, Some(&pending.nonce), token.access_token())
             .await?;
         Ok(LoginResult {
             subject: claims.sub.clone(),
@@ -69,14 +69,22 @@ impl RelyingParty {
 
     /// Validates with the cached JWKS; if the token names a key we do not have, re-fetches
     /// `jwks_uri` once and retries (provider key rotation, OIDC Core §10.1.1).
-    async fn verify_id_token(
+    pub(super) async fn verify_id_token(
         &self,
         id_token: &IdTokenT,
-        nonce: &str,
+        nonce: Option<&str>,
         access_token: &AccessToken,
     ) -> Result<IdentityClaims, SdkError> {
-        let nonce = Nonce::new(nonce.to_owned());
-        match self.verify_with(self.current_jwks(), id_token, &nonce, access_token) {
+        let nonce = nonce.map(|n| Nonce::new(n.to_owned()));
+        // A refreshed ID token carries no nonce to check (OIDC Core §12.2).
+        let check = |got: Option<&Nonce>| -> Result<(), String> {
+            match (&nonce, got) {
+                (None, _) => Ok(()),
+                (Some(want), Some(got)) if want.secret() == got.secret() => Ok(()),
+                _ => Err("nonce does not match the authentication request".into()),
+            }
+        };
+        match self.verify_with(self.current_jwks(), id_token, check, access_token) {
             Err(Failure::UnknownKey) => {
                 let fresh = JsonWebKeySet::fetch_async(self.metadata.jwks_uri(), &self.http)
                     .await
@@ -87,18 +95,18 @@ impl RelyingParty {
                         ))
                     })?;
                 self.store_jwks(fresh.clone());
-                self.verify_with(fresh, id_token, &nonce, access_token)
+                self.verify_with(fresh, id_token, check, access_token)
                     .map_err(Failure::into_sdk)
             }
             other => other.map_err(Failure::into_sdk),
         }
     }
 
-    fn verify_with(
+    fn verify_with<N: NonceVerifier>(
         &self,
         jwks: CoreJsonWebKeySet,
         id_token: &IdTokenT,
-        nonce: &Nonce,
+        nonce: N,
         access_token: &AccessToken,
     ) -> Result<IdentityClaims, Failure> {
         let verifier = self.verifier(jwks);
@@ -187,7 +195,7 @@ impl Failure {
 }
 
 /// Maps the token endpoint outcome (RFC 6749 §5.2) onto [`SdkError`].
-fn token_error<RE>(
+pub(super) fn token_error<RE>(
     err: RequestTokenError<RE, StandardErrorResponse<CoreErrorResponseType>>,
 ) -> SdkError
 where
