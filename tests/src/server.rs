@@ -72,9 +72,16 @@ pub fn tessera_bin() -> anyhow::Result<PathBuf> {
 pub struct ServerOptions {
     /// Extra environment for the server (not for CLI runs), e.g. `TESSERA_CODE_TTL_SECS`.
     pub env: Vec<(String, String)>,
+    /// Program to start instead of [`tessera_bin`], e.g. a wrapper that pins it to a CPU.
+    pub program: Option<PathBuf>,
 }
 
 impl ServerOptions {
+    pub fn program(mut self, program: PathBuf) -> Self {
+        self.program = Some(program);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -137,7 +144,10 @@ impl TestServer {
         pg: Option<PgDatabase>,
         options: &ServerOptions,
     ) -> anyhow::Result<Self> {
-        let bin = tessera_bin()?;
+        let bin = match &options.program {
+            Some(program) => program.clone(),
+            None => tessera_bin()?,
+        };
         let stdout_path = dir.path().join("server.stdout");
         let stderr_path = dir.path().join("server.stderr");
         let mut cmd = Command::new(&bin);
@@ -226,6 +236,11 @@ impl TestServer {
     /// `TESSERA_DATABASE_URL` for CLI runs against the same data, if any.
     pub(crate) fn database_env(&self) -> Option<&str> {
         self.pg.as_ref().map(PgDatabase::url)
+    }
+
+    /// Process id of the server, e.g. to read its memory use.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server printed so far (stdout then stderr).

@@ -25,6 +25,20 @@ pub const ALGORITHMS: [KeyAlgorithm; 2] = [KeyAlgorithm::Es256, KeyAlgorithm::Rs
 pub struct TokenSigner {
     store: Store,
     custody: Arc<dyn KeyCustody>,
+    cache: Arc<KeyCache>,
+}
+
+/// How long this replica reuses what it read of the key table. A key rotated elsewhere is
+/// picked up within this time for signing (the old key stays published meanwhile), and at once
+/// for verification (an unknown `kid` forces a re-read).
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, Default)]
+struct KeyCache {
+    active: std::sync::Mutex<
+        std::collections::HashMap<&'static str, (std::time::Instant, SigningKeyRecord)>,
+    >,
+    published: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<SigningKeyRecord>>)>>,
 }
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
@@ -57,7 +71,11 @@ pub struct Verified {
 
 impl TokenSigner {
     pub fn new(store: Store, custody: Arc<dyn KeyCustody>) -> TokenSigner {
-        TokenSigner { store, custody }
+        TokenSigner {
+            store,
+            custody,
+            cache: Arc::default(),
+        }
     }
 
     pub fn custody(&self) -> &Arc<dyn KeyCustody> {
@@ -108,11 +126,12 @@ impl TokenSigner {
             return Ok(self.store.active_key(alg.jws_name()).await?.map(|k| k.kid));
         };
         let new = self.new_key(alg, now).await?;
-        if self
+        let rotated = self
             .store
             .rotate_key(&old.kid, &new, now + keep_published, now)
-            .await?
-        {
+            .await?;
+        self.forget_cached_keys();
+        if rotated {
             tracing::info!(old = %old.kid, new = %new.kid, alg = alg.jws_name(), "rotated token-signing key");
             Ok(Some(new.kid))
         } else {
@@ -154,11 +173,7 @@ impl TokenSigner {
         typ: &str,
         claims: &Value,
     ) -> Result<String, CoreError> {
-        let key = self
-            .store
-            .active_key(alg.jws_name())
-            .await?
-            .ok_or_else(|| CoreError::Internal(format!("no active {} key", alg.jws_name())))?;
+        let key = self.active_key(alg).await?;
         let header = json!({ "alg": alg.jws_name(), "typ": typ, "kid": key.kid });
         let input = format!(
             "{}.{}",
@@ -167,6 +182,55 @@ impl TokenSigner {
         );
         let sig = self.custody.sign(alg, &key.key_ref, input.as_bytes())?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+
+    /// Drops what this replica cached of the key table (after it changed it).
+    fn forget_cached_keys(&self) {
+        if let Ok(mut cache) = self.cache.active.lock() {
+            cache.clear();
+        }
+        if let Ok(mut cache) = self.cache.published.lock() {
+            *cache = None;
+        }
+    }
+
+    async fn active_key(&self, alg: KeyAlgorithm) -> Result<SigningKeyRecord, CoreError> {
+        let name = alg.jws_name();
+        if let Ok(cache) = self.cache.active.lock()
+            && let Some((at, key)) = cache.get(name)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(key.clone());
+        }
+        let key = self
+            .store
+            .active_key(name)
+            .await?
+            .ok_or_else(|| CoreError::Internal(format!("no active {name} key")))?;
+        if let Ok(mut cache) = self.cache.active.lock() {
+            cache.insert(name, (std::time::Instant::now(), key.clone()));
+        }
+        Ok(key)
+    }
+
+    /// Published keys, from the cache unless it is stale or `refresh` is asked for.
+    async fn published(
+        &self,
+        now: i64,
+        refresh: bool,
+    ) -> Result<Arc<Vec<SigningKeyRecord>>, CoreError> {
+        if !refresh
+            && let Ok(cache) = self.cache.published.lock()
+            && let Some((at, keys)) = cache.as_ref()
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(keys.clone());
+        }
+        let keys = Arc::new(self.store.published_keys(now).await?);
+        if let Ok(mut cache) = self.cache.published.lock() {
+            *cache = Some((std::time::Instant::now(), keys.clone()));
+        }
+        Ok(keys)
     }
 
     /// The JWKS (RFC 7517 §5) with every key that may still verify a live token.
@@ -195,10 +259,20 @@ impl TokenSigner {
         else {
             return Ok(None);
         };
-        let keys = self.store.published_keys(now).await?;
-        let Some(key) = keys.iter().find(|k| k.kid == kid && k.alg == alg) else {
-            return Ok(None);
+        let find =
+            |keys: &[SigningKeyRecord]| keys.iter().find(|k| k.kid == kid && k.alg == alg).cloned();
+        let key = match find(&self.published(now, false).await?) {
+            Some(k) => k,
+            // A kid we have not seen: perhaps rotated on another replica just now.
+            None => match find(&self.published(now, true).await?) {
+                Some(k) => k,
+                None => return Ok(None),
+            },
         };
+        // A key past its publication time no longer verifies, cache or not.
+        if key.remove_after.is_some_and(|t| t <= now) {
+            return Ok(None);
+        }
         let jwk: Value = serde_json::from_str(&key.public_jwk)
             .map_err(|e| CoreError::Internal(format!("stored JWK: {e}")))?;
         Ok(jws.verify_with(&jwk).then_some(Verified {
