@@ -17,6 +17,7 @@ mod cli;
 pub mod fixture;
 pub mod flow;
 mod html;
+pub mod lifecycle;
 pub mod oauth;
 mod server;
 mod tempdir;

@@ -43,10 +43,16 @@ mod cli;
 mod code_flow;
 #[path = "e2e/discovery.rs"]
 mod discovery;
+#[path = "e2e/key_rotation.rs"]
+mod key_rotation;
 #[path = "e2e/login.rs"]
 mod login;
+#[path = "e2e/refresh.rs"]
+mod refresh;
 #[path = "e2e/scale_out.rs"]
 mod scale_out;
+#[path = "e2e/service_clients.rs"]
+mod service_clients;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/token_errors.rs"]

@@ -256,3 +256,160 @@ pub(crate) fn code_of(decision: &Decision) -> String {
 pub(crate) fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
+
+/// Registers any client; returns it and its secret, if it has one.
+pub(crate) async fn client(p: &Provider, new: NewClient, now: i64) -> (Client, Option<String>) {
+    admin::add_client(p, ACTOR, new, now)
+        .await
+        .expect("add client")
+}
+
+/// A confidential client for the client-credentials grant only (no redirect URI), allowed
+/// `scopes`; returns it and its secret.
+pub(crate) async fn service_client(
+    p: &Provider,
+    id: &str,
+    scopes: &[&str],
+    now: i64,
+) -> (Client, String) {
+    let (client, secret) = client(
+        p,
+        NewClient {
+            id: id.into(),
+            name: format!("Dịch vụ {id}"),
+            grant_types: Some(vec!["client_credentials".into()]),
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            ..NewClient::default()
+        },
+        now,
+    )
+    .await;
+    (client, secret.expect("confidential clients get a secret"))
+}
+
+/// Tokens for `client_id` (authenticated by `authorization`, or public) through SSO in
+/// `session`: the code is issued at `now` and exchanged at `now + 1`.
+pub(crate) async fn login_tokens(
+    p: &Provider,
+    client_id: &str,
+    authorization: Option<&str>,
+    session: &(SessionRecord, User),
+    overrides: &[(&str, &str)],
+    now: i64,
+) -> tessera_proto::TokenResponse {
+    let meta = RequestMeta::default();
+    let d = crate::oidc::authorize::authorize(
+        p,
+        &authz(client_id, overrides),
+        Some(session),
+        &meta,
+        now,
+    )
+    .await
+    .expect("authorize");
+    let code = code_of(&d);
+    let mut pairs = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    if authorization.is_none() {
+        pairs.push(("client_id", client_id));
+    }
+    if overrides.iter().any(|(k, _)| *k == "code_challenge") {
+        pairs.push(("code_verifier", VERIFIER));
+    }
+    crate::oidc::token::token(p, &params(&pairs), authorization, &meta, now + 1)
+        .await
+        .expect("code exchange")
+}
+
+/// A client's own P-256 key for `private_key_jwt` (RFC 7523), made with ring: the test plays
+/// the client, which holds the private half and registers the public one.
+pub(crate) struct ClientKey {
+    pair: ring::signature::EcdsaKeyPair,
+    pub(crate) kid: String,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientKey({})", self.kid)
+    }
+}
+
+impl ClientKey {
+    pub(crate) fn generate(kid: &str) -> ClientKey {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("P-256 key generation");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("P-256 key parsing");
+        ClientKey {
+            pair,
+            kid: kid.to_owned(),
+        }
+    }
+
+    /// The public JWK (RFC 7518 §6.2): the uncompressed point `04 || x || y`.
+    pub(crate) fn jwk(&self) -> serde_json::Value {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use ring::signature::KeyPair;
+        let point = self.pair.public_key().as_ref();
+        assert_eq!(point.len(), 65);
+        serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": self.kid, "use": "sig", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        })
+    }
+
+    /// A JWK Set with this key only, as the client registers it.
+    pub(crate) fn jwks(&self) -> String {
+        serde_json::json!({ "keys": [self.jwk()] }).to_string()
+    }
+
+    /// `header.claims` signed with this key, whatever the header says.
+    pub(crate) fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        let input = jws_input(header, claims);
+        let rng = ring::rand::SystemRandom::new();
+        let sig = self
+            .pair
+            .sign(&rng, input.as_bytes())
+            .expect("ES256 signature");
+        format!("{input}.{}", b64url(sig.as_ref()))
+    }
+
+    /// The usual header: `{"alg": "ES256", "kid": …, "typ": "JWT"}`.
+    pub(crate) fn header(&self) -> serde_json::Value {
+        serde_json::json!({ "alg": "ES256", "kid": self.kid, "typ": "JWT" })
+    }
+
+    /// A valid client assertion for `client_id` at the token endpoint of [`ISSUER`], made at
+    /// `now`, living 300 s.
+    pub(crate) fn assertion(&self, client_id: &str, jti: &str, now: i64) -> String {
+        self.sign(&self.header(), &assertion_claims(client_id, jti, now))
+    }
+}
+
+/// Claims of a client assertion (RFC 7523 §3) for the token endpoint of [`ISSUER`].
+pub(crate) fn assertion_claims(client_id: &str, jti: &str, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": format!("{ISSUER}/token"),
+        "iat": now, "exp": now + 300, "jti": jti,
+    })
+}
+
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The JWS signing input `BASE64URL(header) . BASE64URL(claims)`.
+pub(crate) fn jws_input(header: &serde_json::Value, claims: &serde_json::Value) -> String {
+    format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    )
+}

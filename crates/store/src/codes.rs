@@ -164,16 +164,36 @@ impl Store {
         .transpose()
     }
 
-    /// Revokes every token issued from a code (RFC 6749 §4.1.2: a replayed code).
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: a replayed code): the access
+    /// tokens of the exchange, and the refresh family it started with everything minted from
+    /// it since. Returns how many access tokens were revoked.
     pub async fn revoke_tokens_of_code(&self, code_id: &str, now: i64) -> Result<u64> {
-        let done = sqlx::query(
+        const FAMILIES: &str =
+            "SELECT family_id FROM tokens WHERE code_id = $2 AND family_id IS NOT NULL";
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE refresh_families SET revoked_at = $1, revoke_reason = 'code replayed' WHERE revoked_at IS NULL AND id IN ({FAMILIES})"
+        )))
+        .bind(now)
+        .bind(code_id)
+        .execute(&mut *tx)
+        .await?;
+        let minted = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id IN ({FAMILIES})"
+        )))
+        .bind(now)
+        .bind(code_id)
+        .execute(&mut *tx)
+        .await?;
+        let direct = sqlx::query(
             "UPDATE tokens SET revoked_at = $1 WHERE code_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(code_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        tx.commit().await?;
+        Ok(minted.rows_affected() + direct.rows_affected())
     }
 
     /// Revokes one access token; returns whether it was live.

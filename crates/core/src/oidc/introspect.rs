@@ -21,6 +21,14 @@ pub async fn introspect(
     now: i64,
 ) -> Result<Value, OAuthError> {
     let caller = authenticate_client(p, params, authorization, now).await?;
+    // RFC 7662 §2.1 wants the caller authenticated; a public client only names itself (the
+    // metadata offers no `none` method here).
+    if caller.public {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "public clients cannot use introspection",
+        ));
+    }
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is missing"))?;

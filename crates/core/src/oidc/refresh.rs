@@ -42,6 +42,22 @@ async fn refuse(
     Err(invalid())
 }
 
+/// RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+    if asked.iter().any(|s| !granted.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the scope exceeds what was granted",
+        ));
+    }
+    Ok(asked.join(" "))
+}
+
 pub async fn grant(
     p: &Provider,
     client: &Client,
@@ -54,7 +70,7 @@ pub async fn grant(
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
     let id = sha256_hex(token.as_bytes());
     // Look before spending, so that another client cannot burn a token it merely saw.
-    let Some((_, family)) = p.store.refresh_token(&id).await? else {
+    let Some((peeked, family)) = p.store.refresh_token(&id).await? else {
         return Err(invalid());
     };
     if family.client_id != client.id {
@@ -67,6 +83,12 @@ pub async fn grant(
             "refresh token of another client",
         )
         .await;
+    }
+    // A scope the family does not cover is refused before a live token is spent: the refusal
+    // must leave it usable, or the client's retry would look like re-use and revoke the family.
+    // (A spent token goes on to re-use detection whatever scope it asks for.)
+    if peeked.used_at.is_none() {
+        narrowed_scope(&family.scope, params.get("scope"))?;
     }
     let (spent, family) = match p.store.spend_refresh_token(&id, now).await? {
         RefreshUse::Fresh(t, f) => (t, f),
@@ -107,21 +129,7 @@ pub async fn grant(
     if !family.offline && session.is_none() {
         return refuse(p, client, user_id, meta, now, "the session has ended").await;
     }
-    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
-    let granted: Vec<&str> = family.scope.split(' ').collect();
-    let scope = match params.get("scope") {
-        None => family.scope.clone(),
-        Some(asked) => {
-            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-            if asked.iter().any(|s| !granted.contains(s)) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    "the scope exceeds what was granted",
-                ));
-            }
-            asked.join(" ")
-        }
-    };
+    let scope = narrowed_scope(&family.scope, params.get("scope"))?;
     let authn = Authn {
         user: &user,
         session_id: family.session_id.as_deref(),

@@ -2,9 +2,16 @@
 //! its own `now`, so expiry is tested by moving the clock rather than by sleeping.
 
 mod authorize;
+mod client_credentials;
+mod introspect;
+mod keys;
+mod private_key_jwt;
 mod props;
+mod refresh;
+mod revoke;
 mod token;
 mod userinfo;
+mod world;
 
 use tessera_proto::ErrorCode;
 
