@@ -213,18 +213,22 @@ impl TokenSigner {
         Ok(key)
     }
 
-    /// Published keys, from the cache unless it is stale or `refresh` is asked for.
+    /// Published keys, from the cache unless it is stale or `refresh` is asked for. A forced
+    /// re-read happens at most once a second, so tokens naming made-up key ids cannot turn
+    /// every request into a database read.
     async fn published(
         &self,
         now: i64,
         refresh: bool,
     ) -> Result<Arc<Vec<SigningKeyRecord>>, CoreError> {
-        if !refresh
-            && let Ok(cache) = self.cache.published.lock()
+        if let Ok(cache) = self.cache.published.lock()
             && let Some((at, keys)) = cache.as_ref()
-            && at.elapsed() < KEY_CACHE_TTL
         {
-            return Ok(keys.clone());
+            let fresh = at.elapsed() < KEY_CACHE_TTL;
+            let just_read = at.elapsed() < std::time::Duration::from_secs(1);
+            if (fresh && !refresh) || just_read {
+                return Ok(keys.clone());
+            }
         }
         let keys = Arc::new(self.store.published_keys(now).await?);
         if let Ok(mut cache) = self.cache.published.lock() {

@@ -190,6 +190,16 @@ impl Store {
             .bind(now - 86_400)
             .execute(self.pool())
             .await?;
+        // Token records outlive their tokens by a day (audit questions, late revocations).
+        sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
+            .bind(now - 86_400)
+            .execute(self.pool())
+            .await?;
+        // Spent refresh tokens are kept while their family lives, to recognise re-use.
+        sqlx::query("DELETE FROM refresh_families WHERE absolute_expires_at <= $1")
+            .bind(now - 86_400)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())

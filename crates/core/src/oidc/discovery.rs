@@ -8,7 +8,7 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Client authentication methods; `none` (public clients) only at the token endpoint.
+/// Client authentication methods; `none` (public clients) not at the introspection endpoint.
 const AUTH_METHODS: &[&str] = &[
     "client_secret_basic",
     "client_secret_post",
@@ -38,7 +38,8 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
         token_endpoint_auth_signing_alg_values_supported: strings(&["ES256", "RS256"]),
         introspection_endpoint_auth_methods_supported: strings(&AUTH_METHODS[..3]),
-        revocation_endpoint_auth_methods_supported: strings(&AUTH_METHODS[..3]),
+        // RFC 7009 §2.1: public clients may revoke their own tokens.
+        revocation_endpoint_auth_methods_supported: strings(AUTH_METHODS),
         code_challenge_methods_supported: strings(&["S256"]),
         claims_supported: strings(&[
             "sub",
