@@ -20,6 +20,14 @@ pub struct Config {
     pub session_ttl: i64,
     /// How long a pending authorization request waits for the login form.
     pub auth_request_ttl: i64,
+    /// Lifetime of a back-channel logout token: it is signed just before it is sent.
+    pub logout_token_ttl: i64,
+    /// First retry delay of a back-channel logout notification; doubles on each failure up to
+    /// `backchannel_retry_max`.
+    pub backchannel_retry_base: i64,
+    pub backchannel_retry_max: i64,
+    /// A notification still undelivered this long after the logout is given up (and audited).
+    pub backchannel_give_up: i64,
 }
 
 impl Config {
@@ -33,6 +41,10 @@ impl Config {
             id_token_ttl: 600,
             session_ttl: 10 * 3600,
             auth_request_ttl: 1800,
+            logout_token_ttl: 120,
+            backchannel_retry_base: 5,
+            backchannel_retry_max: 600,
+            backchannel_give_up: 86_400,
         }
     }
 
