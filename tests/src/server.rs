@@ -79,6 +79,15 @@ impl ServerOptions {
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
+
+    /// Lets the server call loopback receivers over plain http (back-channel logout), and
+    /// retry failed notifications after 1 s instead of 5.
+    pub fn allow_loopback_calls(self) -> Self {
+        self.env("TESSERA_OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
+            .env("TESSERA_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("TESSERA_OUTBOUND_ALLOW_HTTP", "true")
+            .env("TESSERA_BACKCHANNEL_RETRY_BASE_SECS", "1")
+    }
 }
 
 /// A running `tessera serve` with its own data directory and database. Killed on drop; its

@@ -37,6 +37,8 @@ macro_rules! scenarios {
 mod audit;
 #[path = "e2e/authorize_errors.rs"]
 mod authorize_errors;
+#[path = "e2e/backchannel.rs"]
+mod backchannel;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/code_flow.rs"]
@@ -45,6 +47,8 @@ mod code_flow;
 mod discovery;
 #[path = "e2e/login.rs"]
 mod login;
+#[path = "e2e/logout.rs"]
+mod logout;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/token_errors.rs"]
