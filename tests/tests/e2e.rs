@@ -49,6 +49,8 @@ mod discovery;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/sdk_logout.rs"]
+mod sdk_logout;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/token_errors.rs"]

@@ -74,14 +74,10 @@ async fn logout_with_hint_returns_to_the_application(backend: Backend) -> anyhow
     let info = oauth::userinfo(server, &w.login.access_token).await?;
     assert_eq!(info.status, StatusCode::OK, "{info}");
 
-    let url = logout_url(
-        &w,
-        &[
-            ("id_token_hint", &w.login.id_token),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "trạng thái 1"),
-        ],
-    );
+    // The SDK builds the request (id_token_hint, client_id, post_logout_redirect_uri, state).
+    let url =
+        w.rp.end_session_url(&w.login.id_token, Some(BYE), Some("trạng thái 1"))?;
+    assert_eq!(url.path(), "/logout");
     let page = w.browser.get(&url).await?;
     let to = page.see_other()?;
     assert!(at_redirect_uri(&to, BYE), "{page}");
