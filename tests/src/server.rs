@@ -100,6 +100,9 @@ pub struct TestServer {
     backend: Backend,
     child: Child,
     pg: Option<PgDatabase>,
+    /// A replica's: the first server's data directory and `TESSERA_DATABASE_URL`, which it
+    /// uses but does not own.
+    shared: Option<(PathBuf, Option<String>)>,
     // Declared last: removed after the child is dead.
     dir: TempDir,
 }
@@ -113,8 +116,6 @@ impl TestServer {
     /// Starts a server on `backend`: creates its data directory (and PostgreSQL database),
     /// runs `tessera serve --listen 127.0.0.1:0`, and waits for its `listening on` line.
     pub async fn start_with(backend: Backend, options: ServerOptions) -> anyhow::Result<Self> {
-        let bin = tessera_bin()?;
-        let dir = TempDir::new("tessera-e2e")?;
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
@@ -123,6 +124,43 @@ impl TestServer {
                 Some(PgDatabase::create(&admin).await?)
             }
         };
+        Self::spawn(backend, options, pg, None).await
+    }
+
+    /// Another `tessera serve` on this server's data directory and database, as a second
+    /// replica behind a load balancer would be (or the same server after a restart).
+    /// Replicas share the issuer, as behind a load balancer.
+    pub async fn start_replica(&self, mut options: ServerOptions) -> anyhow::Result<Self> {
+        options
+            .env
+            .insert(0, ("TESSERA_ISSUER".to_owned(), self.issuer.clone()));
+        let shared = (self.data_dir(), self.database_env().map(str::to_owned));
+        Self::spawn(self.backend, options, None, Some(shared)).await
+    }
+
+    /// Kills the server process (its data stays until the value is dropped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn spawn(
+        backend: Backend,
+        options: ServerOptions,
+        pg: Option<PgDatabase>,
+        shared: Option<(PathBuf, Option<String>)>,
+    ) -> anyhow::Result<Self> {
+        let bin = tessera_bin()?;
+        let dir = TempDir::new("tessera-e2e")?;
+        let data_dir = match &shared {
+            Some((data, _)) => data.clone(),
+            None => dir.path().join("data"),
+        };
+        let db_env = match (&pg, &shared) {
+            (Some(pg), _) => Some(pg.url().to_owned()),
+            (None, Some((_, url))) => url.clone(),
+            (None, None) => None,
+        };
         let stdout_path = dir.path().join("server.stdout");
         let stderr_path = dir.path().join("server.stderr");
         let mut cmd = Command::new(&bin);
@@ -130,13 +168,13 @@ impl TestServer {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path)?)
             .stderr(File::create(&stderr_path)?);
         clear_tessera_env(&mut cmd);
-        if let Some(pg) = &pg {
-            cmd.env("TESSERA_DATABASE_URL", pg.url());
+        if let Some(url) = &db_env {
+            cmd.env("TESSERA_DATABASE_URL", url);
         }
         for (key, value) in &options.env {
             cmd.env(key, value);
@@ -150,6 +188,7 @@ impl TestServer {
             backend,
             child,
             pg,
+            shared,
             dir,
         };
         server.issuer = server.wait_for_listening(&stdout_path).await?;
@@ -196,20 +235,27 @@ impl TestServer {
 
     /// The server's `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        match &self.shared {
+            Some((data, _)) => data.clone(),
+            None => self.dir.path().join("data"),
+        }
     }
 
     /// The database URL the server uses, for poking at it directly with sqlx.
     pub fn database_url(&self) -> String {
-        match &self.pg {
-            Some(pg) => pg.url().to_owned(),
+        match self.database_env() {
+            Some(url) => url.to_owned(),
             None => format!("sqlite://{}", self.data_dir().join("tessera.db").display()),
         }
     }
 
     /// `TESSERA_DATABASE_URL` for CLI runs against the same data, if any.
     pub(crate) fn database_env(&self) -> Option<&str> {
-        self.pg.as_ref().map(PgDatabase::url)
+        match (&self.pg, &self.shared) {
+            (Some(pg), _) => Some(pg.url()),
+            (None, Some((_, url))) => url.as_deref(),
+            (None, None) => None,
+        }
     }
 
     /// Everything the server printed so far (stdout then stderr).

@@ -7,14 +7,18 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
-use tessera_e2e::{Backend, LogoutReceiver, NewClient, Received, ServerOptions, flow, oauth};
+use tessera_e2e::{
+    Backend, LogoutReceiver, NewClient, Received, ServerOptions, TestServer, flow, oauth,
+};
 use tessera_sdk::{AuthOptions, LoginResult};
 
 scenarios!(
     logout_tokens_reach_every_client_of_the_session,
     a_receiver_that_was_down_gets_it_later,
     disabling_a_user_logs_out_their_applications,
-    destinations_off_the_allow_list_are_never_called
+    destinations_off_the_allow_list_are_never_called,
+    replicas_deliver_each_logout_once,
+    undelivered_logouts_survive_a_restart
 );
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -65,7 +69,8 @@ async fn logout(
 
 /// Checks one received notification as a relying party must (§2.6); returns its claims.
 async fn check_token(
-    fx: &Fixture,
+    server: &TestServer,
+    issuer: &str,
     got: &Received,
     client_id: &str,
     login: &LoginResult,
@@ -76,11 +81,11 @@ async fn check_token(
         "{got:?}"
     );
     let token = got.logout_token.as_deref().context("no logout_token")?;
-    let jwks = oauth::get_json(&fx.server, "/jwks").await?.json;
+    let jwks = oauth::get_json(server, "/jwks").await?.json;
     oauth::verify_jws(token, &jwks)?;
     let (header, claims) = oauth::jwt_parts(token)?;
     assert_eq!(header["typ"], "logout+jwt", "{header}");
-    assert_eq!(claims["iss"], fx.server.issuer(), "{claims}");
+    assert_eq!(claims["iss"], issuer, "{claims}");
     assert_eq!(claims["aud"], client_id, "{claims}");
     assert_eq!(claims["sub"], login.subject.as_str(), "{claims}");
     assert_eq!(claims["sid"], json!(login.claims.sid), "{claims}");
@@ -116,7 +121,7 @@ async fn logout_tokens_reach_every_client_of_the_session(backend: Backend) -> an
             .iter()
             .find(|r| r.path == format!("/{id}/bcl"))
             .with_context(|| format!("nothing for {id}: {got:?}"))?;
-        let claims = check_token(&fx, one, id, login).await?;
+        let claims = check_token(&fx.server, fx.server.issuer(), one, id, login).await?;
         jtis.insert(claims["jti"].to_string());
     }
     assert_eq!(jtis.len(), 2);
@@ -153,7 +158,7 @@ async fn a_receiver_that_was_down_gets_it_later(backend: Backend) -> anyhow::Res
 
     receiver.set_down(false);
     let got = receiver.wait_for(1, WAIT).await?;
-    check_token(&fx, &got[0], "hoso", &logins[0]).await?;
+    check_token(&fx.server, fx.server.issuer(), &got[0], "hoso", &logins[0]).await?;
     let delivered = fx
         .server
         .wait_for_audit("backchannel.delivered", 1, WAIT)
@@ -176,7 +181,7 @@ async fn disabling_a_user_logs_out_their_applications(backend: Backend) -> anyho
     // The command line queues; the running server delivers.
     fx.server.disable_user(USERNAME).await?;
     let got = receiver.wait_for(1, WAIT).await?;
-    check_token(&fx, &got[0], "hoso", &logins[0]).await?;
+    check_token(&fx.server, fx.server.issuer(), &got[0], "hoso", &logins[0]).await?;
     let disabled = fx.server.audit("user.disabled").await?;
     assert_eq!(disabled[0].detail["backchannel_queued"], 1, "{disabled:?}");
     Ok(())
@@ -206,5 +211,85 @@ async fn destinations_off_the_allow_list_are_never_called(backend: Backend) -> a
         "{abandoned:?}"
     );
     assert!(receiver.received().is_empty() && receiver.refused() == 0);
+    Ok(())
+}
+
+async fn replicas_deliver_each_logout_once(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
+    let replica = fx
+        .server
+        .start_replica(ServerOptions::default().allow_loopback_calls())
+        .await?;
+    let receiver = LogoutReceiver::start().await?;
+    let ids = ["hoso", "motcua", "thuvien"];
+    sign_in(&fx, &receiver, &ids).await?;
+    // Two more sessions of the same user in other browsers, signed in to every client.
+    for _ in 0..2 {
+        let browser = fx.browser()?;
+        for (i, id) in ids.iter().enumerate() {
+            let client = tessera_e2e::RegisteredClient {
+                client_id: (*id).to_owned(),
+                client_secret: None,
+                redirect_uri: format!("http://127.0.0.1:9/{id}/cb"),
+            };
+            let mut request = oauth::AuthRequest::new(&client);
+            request.scope = "openid".into();
+            let cb = if i == 0 {
+                flow::browser_login(
+                    &browser,
+                    &fx.server,
+                    &request.url(&fx.server),
+                    USERNAME,
+                    PASSWORD,
+                )
+                .await?
+            } else {
+                flow::authorize_silently(&browser, &request.url(&fx.server)).await?
+            };
+            cb.code()?;
+        }
+    }
+    // Queued by the command line; both replicas' workers poll the outbox and race for it.
+    fx.server.disable_user(USERNAME).await?;
+    let got = receiver.wait_for(9, WAIT).await?;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), 9, "{got:?}");
+    let mut seen = HashSet::new();
+    for r in &got_now {
+        let (_, claims) = oauth::jwt_parts(r.logout_token.as_deref().unwrap_or(""))?;
+        assert!(
+            seen.insert((r.path.clone(), claims["sid"].to_string())),
+            "twice: {r:?}"
+        );
+    }
+    let delivered = fx.server.audit("backchannel.delivered").await?;
+    assert_eq!(delivered.len(), 9, "{delivered:?}");
+    drop(replica);
+    Ok(())
+}
+
+async fn undelivered_logouts_survive_a_restart(backend: Backend) -> anyhow::Result<()> {
+    let mut fx =
+        Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
+    let receiver = LogoutReceiver::start().await?;
+    receiver.set_down(true);
+    let (browser, logins) = sign_in(&fx, &receiver, &["hoso"]).await?;
+    logout(&fx, &browser, &logins[0].id_token).await?;
+    fx.server
+        .wait_for_audit("backchannel.failed", 1, WAIT)
+        .await?;
+    // The server dies; the receiver comes back; a new process takes the outbox over (after
+    // the dead one's lease, at most a minute, if it died in the middle of an attempt).
+    fx.server.stop();
+    receiver.set_down(false);
+    let restarted = fx
+        .server
+        .start_replica(ServerOptions::default().allow_loopback_calls())
+        .await?;
+    let got = receiver.wait_for(1, Duration::from_secs(90)).await?;
+    check_token(&restarted, fx.server.issuer(), &got[0], "hoso", &logins[0]).await?;
+    let outbox = restarted.outbox().await?;
+    assert!(outbox[0].2, "{outbox:?}");
     Ok(())
 }
