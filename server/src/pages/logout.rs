@@ -148,6 +148,17 @@ mod tests {
     }
 
     #[test]
+    fn signed_in_page_links_to_sign_out() {
+        let view = super::super::SignedInView {
+            path_and_query: "/login",
+            display_name: "Nguyễn Văn An",
+            username: "an.nv",
+        };
+        let html = Pages::new().signed_in(Lang::Vi, &view);
+        assert!(html.contains("<a href=\"/logout\">Đăng xuất</a>"), "{html}");
+    }
+
+    #[test]
     fn signed_out_page() {
         let pages = Pages::new();
         for (lang, heading) in [

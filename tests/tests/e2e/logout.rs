@@ -167,6 +167,11 @@ async fn unregistered_post_logout_uri_is_an_error_page(backend: Backend) -> anyh
 async fn logout_without_hint_asks_first(backend: Backend) -> anyhow::Result<()> {
     let w = world(backend).await?;
     let server = &w.fx.server;
+    // A person on Tessera's own page can sign out too: the link leads to the same question.
+    let home = w.browser.get(&server.url("/login")).await?;
+    assert!(home.body.contains("href=\"/logout\""), "{home}");
+    let bare = w.browser.get(&server.url("/logout")).await?;
+    assert!(bare.body.contains("action=\"/logout/confirm\""), "{bare}");
     let url = logout_url(
         &w,
         &[
