@@ -49,6 +49,33 @@ async fn logout_post(
     end_session(s, peer, headers, body.to_vec()).await
 }
 
+/// Longest `id_token_hint` accepted (ID tokens can outgrow the usual parameter limit).
+const MAX_HINT_LEN: usize = 16 * 1024;
+
+type Pairs = Vec<(String, String)>;
+
+/// Takes `id_token_hint` out of the parameters, checked on its own terms.
+fn split_hint(mut pairs: Pairs) -> Result<(Pairs, Option<String>), String> {
+    let mut hints: Vec<String> = Vec::new();
+    pairs.retain(|(k, v)| {
+        if k == "id_token_hint" {
+            hints.push(v.clone());
+            false
+        } else {
+            true
+        }
+    });
+    hints.retain(|h| !h.is_empty());
+    match hints.as_slice() {
+        [] => Ok((pairs, None)),
+        [h] if h.len() <= MAX_HINT_LEN && !h.chars().any(char::is_control) => {
+            Ok((pairs, Some(h.clone())))
+        }
+        [_] => Err("parameter 'id_token_hint' is too long or malformed".into()),
+        _ => Err("parameter 'id_token_hint' is repeated".into()),
+    }
+}
+
 fn parse(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
         .map_err(|e| format!("malformed parameters: {e}"))
@@ -108,11 +135,14 @@ async fn end_session(
     let now = now();
     let pairs = parse(&raw);
     let lang = language(&headers, pairs.as_deref().unwrap_or_default());
-    let params = match pairs.and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string())) {
-        Ok(p) => p,
+    let parsed = pairs
+        .and_then(split_hint)
+        .and_then(|(rest, hint)| Ok((Params::from_pairs(rest).map_err(|e| e.to_string())?, hint)));
+    let (params, hint) = match parsed {
+        Ok(v) => v,
         Err(e) => return error_page(&s, lang, "/logout", ErrorKind::BadRequest, Some(&e)),
     };
-    let req = match logout::validate(&s.provider, &params, now).await {
+    let req = match logout::validate_with_hint(&s.provider, &params, hint.as_deref(), now).await {
         Ok(req) => req,
         Err(e) => return logout_error(&s, lang, e),
     };
@@ -270,4 +300,31 @@ async fn finish(
         }
     };
     with_cookies(resp, &clear)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn long_hints_pass_but_not_repeated_or_huge_ones() {
+        let long = "a".repeat(5000);
+        let (rest, hint) =
+            split_hint(pairs(&[("id_token_hint", &long), ("state", "s")])).unwrap_or_default();
+        assert_eq!(hint.as_deref(), Some(long.as_str()));
+        assert_eq!(rest, pairs(&[("state", "s")]));
+        assert_eq!(
+            split_hint(pairs(&[("id_token_hint", "")])),
+            Ok((vec![], None))
+        );
+        assert!(split_hint(pairs(&[("id_token_hint", "a"), ("id_token_hint", "b")])).is_err());
+        assert!(split_hint(pairs(&[("id_token_hint", &"a".repeat(MAX_HINT_LEN + 1))])).is_err());
+        assert!(split_hint(pairs(&[("id_token_hint", "a\nb")])).is_err());
+    }
 }

@@ -112,11 +112,22 @@ pub async fn validate(
     params: &Params,
     now: i64,
 ) -> Result<LogoutRequest, LogoutError> {
+    validate_with_hint(p, params, params.get("id_token_hint"), now).await
+}
+
+/// [`validate`] with the hint apart from the other parameters: an ID token with many claims
+/// can be longer than [`crate::params::MAX_VALUE_LEN`].
+pub async fn validate_with_hint(
+    p: &Provider,
+    params: &Params,
+    id_token_hint: Option<&str>,
+    now: i64,
+) -> Result<LogoutRequest, LogoutError> {
     let state = params.get("state");
     if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(page(PageError::BadRequest, "state is too long"));
     }
-    let hint = match params.get("id_token_hint") {
+    let hint = match id_token_hint {
         Some(h) => Some(verify_hint(p, h, now).await?),
         None => None,
     };
