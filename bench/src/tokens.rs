@@ -111,7 +111,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .await?
         .json()?;
     let restart = Instant::now();
-    let replica = fx.server.start_replica(&options).await?;
+    let replica = fx.server.start_replica(options.clone()).await?;
     let ready = restart.elapsed();
     drop(replica);
 

@@ -45,6 +45,15 @@ pub enum SdkError {
     #[error("UserInfo request failed: {0}")]
     UserInfo(String),
 
+    /// A back-channel logout token failed validation (Back-Channel Logout 1.0 §2.6) or was
+    /// replayed.
+    #[error("logout token rejected: {0}")]
+    LogoutToken(String),
+
+    /// The application's logout callback failed.
+    #[error("ending the local sessions failed: {0}")]
+    LogoutFailed(String),
+
     /// Transport failure talking to the provider (connection refused, TLS, timeout, ...).
     #[error("HTTP request failed: {0}")]
     Http(String),

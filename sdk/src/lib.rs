@@ -6,7 +6,9 @@
 //! top of the [`openidconnect`] crate, which does all cryptography and JWT validation.
 //!
 //! It is framework-free: the application keeps the [`PendingLogin`] in its own session
-//! between the redirect to the provider and the callback.
+//! between the redirect to the provider and the callback. Single logout: send the browser to
+//! [`RelyingParty::end_session_url`], and receive the provider's back-channel logouts with
+//! [`BackchannelLogout`] (an axum handler is behind the `axum` feature).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera_sdk::SdkError> {
@@ -35,6 +37,9 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "axum")]
+pub mod axum;
+mod backchannel;
 mod claims;
 mod config;
 mod error;
@@ -44,6 +49,9 @@ mod service;
 mod transport;
 mod types;
 
+pub use backchannel::{
+    BACKCHANNEL_LOGOUT_EVENT, BackchannelLogout, BoxFuture, InMemoryJtiStore, JtiStore, LogoutEvent,
+};
 pub use claims::IdentityClaims;
 pub use config::{AuthOptions, RpConfig};
 pub use error::SdkError;

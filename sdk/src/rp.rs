@@ -1,6 +1,8 @@
 //! The relying party: discovery and the authentication request.
 
 mod exchange;
+mod logout;
+mod logout_token;
 mod refresh;
 #[cfg(test)]
 mod tests;
@@ -8,18 +10,18 @@ mod userinfo;
 
 use std::sync::{PoisonError, RwLock};
 
-use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreJsonWebKeySet, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreJsonWebKeySet};
 use openidconnect::{
     AuthType, ClientId, ClientSecret, CsrfToken, DiscoveryError, IssuerUrl, LoginHint, Nonce,
-    PkceCodeChallenge, RedirectUrl, Scope, reqwest,
+    PkceCodeChallenge, ProviderMetadataWithLogout, RedirectUrl, Scope, reqwest,
 };
 
 use crate::error::{SdkError, body_preview, chain};
 use crate::transport::{check_secure, http_client};
 use crate::types::ClientT;
 use crate::{AuthOptions, PendingLogin, RpConfig};
+
+pub(crate) use logout_token::LEEWAY_SECS;
 
 /// Random bytes in `state` and `nonce` (256 bits; RFC 6749 §10.10 asks for ≥ 128).
 const RANDOM_BYTES: u32 = 32;
@@ -29,7 +31,7 @@ const RANDOM_BYTES: u32 = 32;
 /// Cheap to share: wrap it in an `Arc` and use it from many tasks. Requires a Tokio
 /// runtime (the HTTP client is `reqwest`).
 pub struct RelyingParty {
-    metadata: CoreProviderMetadata,
+    metadata: ProviderMetadataWithLogout,
     client: ClientT,
     http: reqwest::Client,
     client_id: ClientId,
@@ -62,7 +64,7 @@ impl RelyingParty {
         check_secure(issuer.url(), "issuer").map_err(SdkError::Config)?;
         validate_client(&config)?;
         let http = http_client()?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
             .await
             .map_err(discovery_error)?;
         Self::from_metadata(config, metadata, http)
@@ -71,7 +73,7 @@ impl RelyingParty {
     /// Builds the relying party from provider metadata that already holds its JWKS.
     pub(crate) fn from_metadata(
         config: RpConfig,
-        metadata: CoreProviderMetadata,
+        metadata: ProviderMetadataWithLogout,
         http: reqwest::Client,
     ) -> Result<Self, SdkError> {
         validate_client(&config)?;
@@ -157,14 +159,14 @@ impl RelyingParty {
         self.client_id.as_str()
     }
 
-    fn current_jwks(&self) -> CoreJsonWebKeySet {
+    pub(crate) fn current_jwks(&self) -> CoreJsonWebKeySet {
         self.jwks
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn store_jwks(&self, jwks: CoreJsonWebKeySet) {
+    pub(crate) fn store_jwks(&self, jwks: CoreJsonWebKeySet) {
         *self.jwks.write().unwrap_or_else(PoisonError::into_inner) = jwks;
     }
 }
@@ -182,7 +184,7 @@ fn validate_client(config: &RpConfig) -> Result<(), SdkError> {
 }
 
 /// Endpoints a code-flow relying party needs (Discovery §3) must be present and secure.
-fn validate_metadata(metadata: &CoreProviderMetadata) -> Result<(), String> {
+fn validate_metadata(metadata: &ProviderMetadataWithLogout) -> Result<(), String> {
     check_secure(metadata.issuer().url(), "issuer")?;
     check_secure(
         metadata.authorization_endpoint().url(),
@@ -195,6 +197,9 @@ fn validate_metadata(metadata: &CoreProviderMetadata) -> Result<(), String> {
     check_secure(token.url(), "token_endpoint")?;
     if let Some(userinfo) = metadata.userinfo_endpoint() {
         check_secure(userinfo.url(), "userinfo_endpoint")?;
+    }
+    if let Some(end_session) = &metadata.additional_metadata().end_session_endpoint {
+        check_secure(end_session.url(), "end_session_endpoint")?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use tessera_store::audit::AuditLog;
 use tokio::net::TcpListener;
 
 use crate::http::{self, AppState};
+use crate::outbound::GuardedOutbound;
 use crate::settings::{ServeSettings, Settings};
 
 /// Current time in Unix seconds; read once per request and passed down.
@@ -73,6 +74,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.access_token_ttl = settings.access_token_ttl_secs;
     config.id_token_ttl = settings.access_token_ttl_secs;
     config.session_ttl = settings.session_ttl_secs;
+    config.backchannel_retry_base = settings.backchannel_retry_base_secs;
     let audit = AuditLog::start(store.clone(), writer, now(), random_id()?).await?;
     Ok(Provider {
         config,
@@ -80,7 +82,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         keyed: Keyed::new(&master),
         store,
         audit,
-        outbound: Arc::new(tessera_core::outbound::DenyAll),
+        outbound: Arc::new(GuardedOutbound::new(settings.outbound.clone())),
     })
 }
 
@@ -125,7 +127,13 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     }
 
     let first_run = provider.store.count_users().await? == 0;
+    let worker_provider = provider.clone();
     let state = AppState::new(provider, settings.trust_forwarded_for);
+    crate::backchannel::spawn(
+        worker_provider,
+        state.outbox_wake.clone(),
+        format!("{}/{}", writer_name("serve"), random_id()?),
+    );
     let app = http::router(state);
     println!(
         "Tessera is listening on http://{bound} (issuer {issuer}); open {issuer}/login in a browser"
@@ -153,6 +161,10 @@ async fn housekeeping(store: Store) {
         tick.tick().await;
         if let Err(e) = store.purge_expired(now()).await {
             tracing::warn!(error = %e, "housekeeping failed");
+        }
+        // Delivered and abandoned notifications are kept a week (their attempts are audited).
+        if let Err(e) = store.purge_outbox(now() - 7 * 86_400).await {
+            tracing::warn!(error = %e, "outbox housekeeping failed");
         }
     }
 }

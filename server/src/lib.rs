@@ -1,7 +1,9 @@
 //! The Tessera server: HTTP layer, pages and command line over `tessera-core`.
 
 pub mod app;
+pub mod backchannel;
 pub mod cli;
 pub mod http;
+pub mod outbound;
 pub mod pages;
 pub mod settings;

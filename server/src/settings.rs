@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::outbound::{Cidr, OutboundPolicy};
+
 /// The optional TOML file (`--config`); every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +25,14 @@ pub struct FileSettings {
     pub trust_forwarded_for: Option<bool>,
     /// Rotate token-signing keys automatically once they are this many days old.
     pub key_rotation_days: Option<i64>,
+    /// Hosts Tessera may call (back-channel logout): names, `*.domain`, or `*`.
+    pub outbound_allow_hosts: Option<Vec<String>>,
+    /// Address ranges those hosts must resolve into, e.g. `10.20.0.0/16`.
+    pub outbound_allow_cidrs: Option<Vec<String>>,
+    /// Allow plain http for outbound calls (https only by default).
+    pub outbound_allow_http: Option<bool>,
+    /// First retry delay of back-channel logout notifications (doubles up to 10 minutes).
+    pub backchannel_retry_base_secs: Option<i64>,
 }
 
 impl FileSettings {
@@ -45,6 +55,9 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     pub trust_forwarded_for: bool,
     pub key_rotation_days: Option<i64>,
+    /// Allow-list for calls to other servers; allows nothing by default.
+    pub outbound: OutboundPolicy,
+    pub backchannel_retry_base_secs: i64,
 }
 
 /// Settings of `tessera serve` only.
@@ -69,6 +82,46 @@ fn env_i64(name: &str) -> anyhow::Result<Option<i64>> {
                 .with_context(|| format!("{name} must be a whole number of seconds"))
         })
         .transpose()
+}
+
+fn env_flag(name: &str) -> Option<bool> {
+    env(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+/// A comma-separated list from the environment, else the file's list.
+fn env_list(name: &str, file: &Option<Vec<String>>) -> Vec<String> {
+    match env(name) {
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => file.clone().unwrap_or_default(),
+    }
+}
+
+fn outbound_policy(file: &FileSettings) -> anyhow::Result<OutboundPolicy> {
+    let cidrs = env_list("TESSERA_OUTBOUND_ALLOW_CIDRS", &file.outbound_allow_cidrs)
+        .iter()
+        .map(|c| Cidr::parse(c).map_err(|e| anyhow::anyhow!("outbound_allow_cidrs: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let hosts = env_list("TESSERA_OUTBOUND_ALLOW_HOSTS", &file.outbound_allow_hosts);
+    if let Some(bad) = hosts
+        .iter()
+        .find(|h| h.contains(['/', ':', ' ']) && h.parse::<std::net::IpAddr>().is_err())
+    {
+        bail!(
+            "outbound_allow_hosts takes host names or addresses (no scheme, port or path), got {bad:?}"
+        );
+    }
+    Ok(OutboundPolicy {
+        allow_http: env_flag("TESSERA_OUTBOUND_ALLOW_HTTP")
+            .or(file.outbound_allow_http)
+            .unwrap_or(false),
+        hosts: hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+        cidrs,
+    })
 }
 
 impl Settings {
@@ -123,6 +176,12 @@ impl Settings {
         if key_rotation_days.is_some_and(|d| !(1..=3650).contains(&d)) {
             bail!("the key rotation period must be between 1 and 3650 days");
         }
+        let backchannel_retry_base_secs = env_i64("TESSERA_BACKCHANNEL_RETRY_BASE_SECS")?
+            .or(file.backchannel_retry_base_secs)
+            .unwrap_or(5);
+        if !(1..=600).contains(&backchannel_retry_base_secs) {
+            bail!("the back-channel logout retry delay must be between 1 and 600 seconds");
+        }
         Ok(Settings {
             key_rotation_days,
             data_dir,
@@ -132,6 +191,8 @@ impl Settings {
             access_token_ttl_secs,
             session_ttl_secs,
             trust_forwarded_for,
+            outbound: outbound_policy(file)?,
+            backchannel_retry_base_secs,
         })
     }
 
@@ -199,5 +260,26 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<FileSettings>("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn outbound_allow_list_from_the_file() {
+        let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
+        assert_eq!(s.outbound, OutboundPolicy::default());
+        let file: FileSettings = toml::from_str(
+            "outbound_allow_hosts = [\"*.HaiPhong.gov.vn\"]\noutbound_allow_cidrs = [\"10.20.0.0/16\"]\noutbound_allow_http = true",
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.outbound.hosts, ["*.haiphong.gov.vn"]);
+        assert_eq!(s.outbound.cidrs, [Cidr::parse("10.20.0.0/16").unwrap()]);
+        assert!(s.outbound.allow_http);
+        for bad in [
+            "outbound_allow_cidrs = [\"10.20.0.0/40\"]",
+            "outbound_allow_hosts = [\"https://vanban.gov.vn/\"]",
+        ] {
+            let file: FileSettings = toml::from_str(bad).unwrap();
+            assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");
+        }
     }
 }

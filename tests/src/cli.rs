@@ -77,6 +77,10 @@ pub struct NewClient {
     pub public: bool,
     /// `--alg`, e.g. `RS256`; the server's default (ES256) when `None`.
     pub alg: Option<String>,
+    /// `--post-logout-redirect-uri`, repeatable.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `--backchannel-logout-uri`.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl NewClient {
@@ -88,7 +92,21 @@ impl NewClient {
             redirect_uri: format!("http://127.0.0.1:9/{id}/cb"),
             public: false,
             alg: None,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         }
+    }
+
+    /// Registers `uri` as a post-logout redirect URI.
+    pub fn post_logout_redirect_uri(mut self, uri: &str) -> Self {
+        self.post_logout_redirect_uris.push(uri.to_owned());
+        self
+    }
+
+    /// Registers `uri` as the back-channel logout endpoint.
+    pub fn backchannel_logout_uri(mut self, uri: &str) -> Self {
+        self.backchannel_logout_uri = Some(uri.to_owned());
+        self
     }
 
     pub fn public(id: &str, name: &str) -> Self {
@@ -190,6 +208,12 @@ impl TestServer {
         }
         if let Some(alg) = &client.alg {
             args.push(flag("--alg", alg));
+        }
+        for uri in &client.post_logout_redirect_uris {
+            args.push(flag("--post-logout-redirect-uri", uri));
+        }
+        if let Some(uri) = &client.backchannel_logout_uri {
+            args.push(flag("--backchannel-logout-uri", uri));
         }
         let args: Vec<&str> = ["client", "add"]
             .into_iter()

@@ -10,22 +10,27 @@
 //! * [`flow`]: the browser's side of the authorization code flow (`browser_login`, ...).
 //! * [`oauth`]: hand-made authorization and token requests, PKCE, JWT inspection.
 //! * [`fixture`]: the usual setup (a unit, a user, a confidential client).
+//! * [`LogoutReceiver`]: a relying party's back-channel logout endpoint that records tokens.
 
 mod backend;
 mod browser;
 mod cli;
+mod db;
 pub mod fixture;
 pub mod flow;
 mod html;
 pub mod lifecycle;
 pub mod oauth;
+mod receiver;
 mod server;
 mod tempdir;
 
 pub use backend::{Backend, PG_URL_ENV};
 pub use browser::{Browser, LoginForm, Page};
 pub use cli::{CliOutput, NewClient, NewUser, RegisteredClient, run_tessera};
+pub use db::AuditRow;
 pub use html::hidden_input;
+pub use receiver::{LogoutReceiver, Received};
 pub use server::{ServerOptions, TestServer, tessera_bin};
 pub use tempdir::TempDir;
 

@@ -86,6 +86,15 @@ impl ServerOptions {
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
+
+    /// Lets the server call loopback receivers over plain http (back-channel logout), and
+    /// retry failed notifications after 1 s instead of 5.
+    pub fn allow_loopback_calls(self) -> Self {
+        self.env("TESSERA_OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
+            .env("TESSERA_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("TESSERA_OUTBOUND_ALLOW_HTTP", "true")
+            .env("TESSERA_BACKCHANNEL_RETRY_BASE_SECS", "1")
+    }
 }
 
 /// A running `tessera serve` with its own data directory and database. Killed on drop; its
@@ -98,8 +107,9 @@ pub struct TestServer {
     backend: Backend,
     child: Child,
     pg: Option<PgDatabase>,
-    /// `--data-dir`: this server's own, or the first server's for a replica.
-    data_dir: PathBuf,
+    /// A replica's: the first server's data directory and `TESSERA_DATABASE_URL`, which it
+    /// uses but does not own.
+    shared: Option<(PathBuf, Option<String>)>,
     // Declared last: removed after the child is dead.
     dir: TempDir,
 }
@@ -113,7 +123,6 @@ impl TestServer {
     /// Starts a server on `backend`: creates its data directory (and PostgreSQL database),
     /// runs `tessera serve --listen 127.0.0.1:0`, and waits for its `listening on` line.
     pub async fn start_with(backend: Backend, options: ServerOptions) -> anyhow::Result<Self> {
-        let dir = TempDir::new("tessera-e2e")?;
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
@@ -122,31 +131,45 @@ impl TestServer {
                 Some(PgDatabase::create(&admin).await?)
             }
         };
-        let data_dir = dir.path().join("data");
-        let db_url = pg.as_ref().map(|pg| pg.url().to_owned());
-        Self::spawn(backend, dir, data_dir, db_url, pg, &options).await
+        Self::spawn(backend, options, pg, None).await
     }
 
-    /// A second `tessera serve` on this server's database and master key (its data directory),
-    /// as a replica behind a load balancer would be. Only PostgreSQL is shared between
-    /// processes on different machines; the replica owns nothing and drops nothing.
-    pub async fn start_replica(&self, options: &ServerOptions) -> anyhow::Result<Self> {
-        let dir = TempDir::new("tessera-e2e-replica")?;
-        let db_url = self.database_env().map(str::to_owned);
-        Self::spawn(self.backend, dir, self.data_dir(), db_url, None, options).await
+    /// Another `tessera serve` on this server's data directory and database, as a second
+    /// replica behind a load balancer would be (or the same server after a restart).
+    /// Replicas share the issuer, as behind a load balancer.
+    pub async fn start_replica(&self, mut options: ServerOptions) -> anyhow::Result<Self> {
+        options
+            .env
+            .insert(0, ("TESSERA_ISSUER".to_owned(), self.issuer.clone()));
+        let shared = (self.data_dir(), self.database_env().map(str::to_owned));
+        Self::spawn(self.backend, options, None, Some(shared)).await
+    }
+
+    /// Kills the server process (its data stays until the value is dropped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     async fn spawn(
         backend: Backend,
-        dir: TempDir,
-        data_dir: PathBuf,
-        db_url: Option<String>,
+        options: ServerOptions,
         pg: Option<PgDatabase>,
-        options: &ServerOptions,
+        shared: Option<(PathBuf, Option<String>)>,
     ) -> anyhow::Result<Self> {
         let bin = match &options.program {
             Some(program) => program.clone(),
             None => tessera_bin()?,
+        };
+        let dir = TempDir::new("tessera-e2e")?;
+        let data_dir = match &shared {
+            Some((data, _)) => data.clone(),
+            None => dir.path().join("data"),
+        };
+        let db_env = match (&pg, &shared) {
+            (Some(pg), _) => Some(pg.url().to_owned()),
+            (None, Some((_, url))) => url.clone(),
+            (None, None) => None,
         };
         let stdout_path = dir.path().join("server.stdout");
         let stderr_path = dir.path().join("server.stderr");
@@ -160,7 +183,7 @@ impl TestServer {
             .stdout(File::create(&stdout_path)?)
             .stderr(File::create(&stderr_path)?);
         clear_tessera_env(&mut cmd);
-        if let Some(url) = &db_url {
+        if let Some(url) = &db_env {
             cmd.env("TESSERA_DATABASE_URL", url);
         }
         for (key, value) in &options.env {
@@ -175,8 +198,8 @@ impl TestServer {
             backend,
             child,
             pg,
+            shared,
             dir,
-            data_dir,
         };
         server.issuer = server.wait_for_listening(&stdout_path).await?;
         server.base = Url::parse(&server.issuer)?;
@@ -222,20 +245,27 @@ impl TestServer {
 
     /// The server's `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone()
+        match &self.shared {
+            Some((data, _)) => data.clone(),
+            None => self.dir.path().join("data"),
+        }
     }
 
     /// The database URL the server uses, for poking at it directly with sqlx.
     pub fn database_url(&self) -> String {
-        match &self.pg {
-            Some(pg) => pg.url().to_owned(),
+        match self.database_env() {
+            Some(url) => url.to_owned(),
             None => format!("sqlite://{}", self.data_dir().join("tessera.db").display()),
         }
     }
 
     /// `TESSERA_DATABASE_URL` for CLI runs against the same data, if any.
     pub(crate) fn database_env(&self) -> Option<&str> {
-        self.pg.as_ref().map(PgDatabase::url)
+        match (&self.pg, &self.shared) {
+            (Some(pg), _) => Some(pg.url()),
+            (None, Some((_, url))) => url.as_deref(),
+            (None, None) => None,
+        }
     }
 
     /// Process id of the server, e.g. to read its memory use.

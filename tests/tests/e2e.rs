@@ -37,6 +37,8 @@ macro_rules! scenarios {
 mod audit;
 #[path = "e2e/authorize_errors.rs"]
 mod authorize_errors;
+#[path = "e2e/backchannel.rs"]
+mod backchannel;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/code_flow.rs"]
@@ -47,10 +49,14 @@ mod discovery;
 mod key_rotation;
 #[path = "e2e/login.rs"]
 mod login;
+#[path = "e2e/logout.rs"]
+mod logout;
 #[path = "e2e/refresh.rs"]
 mod refresh;
 #[path = "e2e/scale_out.rs"]
 mod scale_out;
+#[path = "e2e/sdk_logout.rs"]
+mod sdk_logout;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
 #[path = "e2e/sso.rs"]

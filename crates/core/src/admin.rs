@@ -212,10 +212,17 @@ pub async fn disable_user(
     p.store
         .set_user_status(&username, UserStatus::Disabled, now)
         .await?;
-    let sessions = p.store.end_user_sessions(&user.id, now).await?;
+    // Each session ends as in a logout: the clients that took part in it are told over the
+    // back channel (Back-Channel Logout 1.0), by the workers of the running servers.
+    let give_up = now + p.config.backchannel_give_up;
+    let ended = p
+        .store
+        .end_user_sessions_with_logout(&user.id, "user_disabled", now, give_up)
+        .await?;
+    let queued: u64 = ended.iter().map(|s| s.notifications).sum();
     let tokens = p.store.revoke_user_tokens(&user.id, now).await?;
     p.store
-        .revoke_user_refresh_families(&user.id, "user disabled", now)
+        .revoke_user_refresh_families(&user.id, "user_disabled", now)
         .await?;
     p.audit(
         now,
@@ -224,7 +231,10 @@ pub async fn disable_user(
         None,
         &RequestMeta::default(),
         Outcome::Success,
-        json!({ "user": user.id, "sessions_ended": sessions, "tokens_revoked": tokens }),
+        json!({
+            "user": user.id, "sessions_ended": ended.len(), "tokens_revoked": tokens,
+            "backchannel_queued": queued,
+        }),
     )
     .await?;
     Ok(())

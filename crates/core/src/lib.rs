@@ -6,6 +6,7 @@ pub mod admin;
 pub mod error;
 pub mod jose;
 pub mod login;
+pub mod logout;
 pub mod oidc;
 pub mod outbound;
 pub mod params;

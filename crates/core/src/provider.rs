@@ -24,6 +24,14 @@ pub struct Config {
     pub refresh_idle_ttl: i64,
     /// Refresh families end this long after the login, however often used.
     pub refresh_absolute_ttl: i64,
+    /// Lifetime of a back-channel logout token: it is signed just before it is sent.
+    pub logout_token_ttl: i64,
+    /// First retry delay of a back-channel logout notification; doubles on each failure up to
+    /// `backchannel_retry_max`.
+    pub backchannel_retry_base: i64,
+    pub backchannel_retry_max: i64,
+    /// A notification still undelivered this long after the logout is given up (and audited).
+    pub backchannel_give_up: i64,
 }
 
 impl Config {
@@ -39,6 +47,10 @@ impl Config {
             auth_request_ttl: 1800,
             refresh_idle_ttl: 7 * 86_400,
             refresh_absolute_ttl: 30 * 86_400,
+            logout_token_ttl: 120,
+            backchannel_retry_base: 5,
+            backchannel_retry_max: 600,
+            backchannel_give_up: 86_400,
         }
     }
 

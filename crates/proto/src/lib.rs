@@ -108,6 +108,13 @@ pub struct ProviderMetadata {
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
     pub authorization_response_iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0 §2.1.
+    pub end_session_endpoint: String,
+    /// Back-Channel Logout 1.0 §2.1.
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
+    /// Front-Channel Logout 1.0 §3: not offered (it needs third-party cookies in iframes).
+    pub frontchannel_logout_supported: bool,
 }
 
 /// JSON Web Key Set (RFC 7517 §5).

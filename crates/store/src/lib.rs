@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod keys;
+pub mod logout;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -66,6 +67,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "token lifecycle",
         include_str!("../../../migrations/sqlite/0002_token_lifecycle.sql"),
     ),
+    (
+        3,
+        "logout",
+        include_str!("../../../migrations/sqlite/0003_logout.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -77,6 +83,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "token lifecycle",
         include_str!("../../../migrations/postgres/0002_token_lifecycle.sql"),
+    ),
+    (
+        3,
+        "logout",
+        include_str!("../../../migrations/postgres/0003_logout.sql"),
     ),
 ];
 

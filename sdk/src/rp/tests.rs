@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::CoreProviderMetadata;
+use openidconnect::ProviderMetadataWithLogout;
 use serde_json::json;
 
 use super::RelyingParty;
@@ -16,7 +16,7 @@ use crate::{AuthOptions, PendingLogin, RpConfig, SdkError};
 /// Port 9 (discard) on loopback: nothing listens, so any request would fail with `Http`.
 const ISSUER: &str = "http://127.0.0.1:9";
 
-fn metadata(issuer: &str, with_token_endpoint: bool) -> CoreProviderMetadata {
+fn metadata(issuer: &str, with_token_endpoint: bool) -> ProviderMetadataWithLogout {
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -25,6 +25,7 @@ fn metadata(issuer: &str, with_token_endpoint: bool) -> CoreProviderMetadata {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "end_session_endpoint": format!("{issuer}/logout"),
     });
     if with_token_endpoint {
         doc["token_endpoint"] = json!(format!("{issuer}/token"));
@@ -219,4 +220,49 @@ fn relying_party_is_send_and_sync_and_debug_hides_secret() {
     assert!(!text.contains("s3cret"), "{text}");
     assert_eq!(rp().issuer(), ISSUER);
     assert_eq!(rp().client_id(), "hr-portal");
+}
+
+#[test]
+fn end_session_url_carries_hint_client_redirect_and_state() {
+    let url = rp()
+        .end_session_url(
+            "eyJ.hint.sig",
+            Some("http://127.0.0.1:7000/bye"),
+            Some("s 1"),
+        )
+        .unwrap();
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("http://127.0.0.1:9/logout")
+    );
+    let q = query(&url);
+    assert_eq!(q["id_token_hint"], "eyJ.hint.sig");
+    assert_eq!(q["client_id"], "hr-portal");
+    assert_eq!(q["post_logout_redirect_uri"], "http://127.0.0.1:7000/bye");
+    assert_eq!(q["state"], "s 1");
+    let bare = rp().end_session_url("t", None, None).unwrap();
+    assert_eq!(query(&bare).len(), 2);
+    assert!(matches!(
+        rp().end_session_url("t", Some("not a url"), None),
+        Err(SdkError::Config(_))
+    ));
+    let without = RelyingParty::from_metadata(
+        config(None),
+        serde_json::from_value(serde_json::json!({
+            "issuer": ISSUER,
+            "authorization_endpoint": format!("{ISSUER}/authorize"),
+            "token_endpoint": format!("{ISSUER}/token"),
+            "jwks_uri": format!("{ISSUER}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        }))
+        .unwrap(),
+        http_client().unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        without.end_session_url("t", None, None),
+        Err(SdkError::Config(_))
+    ));
 }

@@ -32,7 +32,7 @@ pub struct LoginQuery {
     lang: Option<String>,
 }
 
-fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
+pub(super) fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -42,7 +42,7 @@ fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
 }
 
 /// The CSRF cookie of this browser, created when missing (second value: Set-Cookie to send).
-fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(super) fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match s.read_cookie(headers, web::CSRF_COOKIE) {
         Some(v) => (v, None),
         None => {

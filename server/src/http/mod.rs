@@ -2,6 +2,7 @@
 
 pub mod errors;
 pub mod login;
+pub mod logout;
 pub mod oidc;
 pub mod web;
 
@@ -27,6 +28,9 @@ pub struct AppState {
     /// Cookies get `Secure` and the `__Host-` prefix when the issuer is https.
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
+    /// Wakes this replica's back-channel worker when a logout queued notifications (the others
+    /// find them when they next poll the outbox).
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -37,6 +41,7 @@ impl AppState {
             pages: Arc::new(Pages::new()),
             secure_cookies,
             trust_forwarded_for,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -45,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oidc::routes())
         .merge(login::routes())
+        .merge(logout::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

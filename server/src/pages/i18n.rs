@@ -33,6 +33,17 @@ pub(crate) struct Catalogue {
     pub signed_in_heading: &'static str,
     pub signed_in_as: &'static str,
     pub signed_in_hint: &'static str,
+
+    pub logout_title: &'static str,
+    pub logout_question: &'static str,
+    pub logout_requested_by: &'static str,
+    pub logout_explain: &'static str,
+    pub logout_button: &'static str,
+    pub logout_cancel: &'static str,
+
+    pub signed_out_title: &'static str,
+    pub signed_out_heading: &'static str,
+    pub signed_out_hint: &'static str,
 }
 
 const CONTACT_IT_VI: &str = "Vui lòng liên hệ bộ phận quản trị công nghệ thông tin của đơn vị bạn.";
@@ -62,6 +73,19 @@ pub(crate) const VI: Catalogue = Catalogue {
     signed_in_heading: "Bạn đã đăng nhập",
     signed_in_as: "Bạn đang đăng nhập với tài khoản",
     signed_in_hint: "Bạn có thể quay lại ứng dụng đang sử dụng hoặc đóng trang này.",
+
+    logout_title: "Đăng xuất",
+    logout_question: "Bạn có muốn đăng xuất khỏi Tessera không?",
+    logout_requested_by: "Yêu cầu đăng xuất đến từ",
+    logout_explain: "Bạn sẽ được đăng xuất khỏi Tessera và khỏi mọi ứng dụng đã đăng nhập qua \
+                     Tessera trong trình duyệt này.",
+    logout_button: "Đăng xuất",
+    logout_cancel: "Không, tiếp tục phiên làm việc",
+
+    signed_out_title: "Đã đăng xuất",
+    signed_out_heading: "Bạn đã đăng xuất",
+    signed_out_hint: "Bạn đã đăng xuất khỏi Tessera và các ứng dụng dùng chung phiên đăng nhập. \
+                      Nếu bạn dùng máy tính chung, hãy đóng trình duyệt.",
 };
 
 pub(crate) const EN: Catalogue = Catalogue {
@@ -88,6 +112,19 @@ pub(crate) const EN: Catalogue = Catalogue {
     signed_in_heading: "You are signed in",
     signed_in_as: "You are signed in as",
     signed_in_hint: "You can go back to the application you were using, or close this page.",
+
+    logout_title: "Sign out",
+    logout_question: "Do you want to sign out of Tessera?",
+    logout_requested_by: "The request to sign out comes from",
+    logout_explain: "You will be signed out of Tessera and of every application you signed in \
+                     to through Tessera in this browser.",
+    logout_button: "Sign out",
+    logout_cancel: "No, stay signed in",
+
+    signed_out_title: "Signed out",
+    signed_out_heading: "You are signed out",
+    signed_out_hint: "You are signed out of Tessera and of the applications that shared your \
+                      sign-in. If you are using a shared computer, close the browser.",
 };
 
 pub(crate) fn catalogue(lang: Lang) -> &'static Catalogue {

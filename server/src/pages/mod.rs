@@ -8,7 +8,10 @@
 //! `?lang=vi` / `?lang=en` (see [`lang_switch_url`]).
 
 mod i18n;
+mod logout;
 mod views;
+
+pub use logout::{LogoutConfirmView, SignedOutView};
 
 pub use views::{ErrorKind, ErrorView, LoginError, LoginView, SignedInView};
 
@@ -138,13 +141,21 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("error.html", include_str!("../../templates/error.html")),
     (
         "signed_in.html",
         include_str!("../../templates/signed_in.html"),
+    ),
+    (
+        "logout_confirm.html",
+        include_str!("../../templates/logout_confirm.html"),
+    ),
+    (
+        "signed_out.html",
+        include_str!("../../templates/signed_out.html"),
     ),
 ];
 

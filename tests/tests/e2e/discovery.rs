@@ -25,6 +25,15 @@ async fn discovery_document_and_jwks(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(doc[field], format!("{issuer}{path}"), "{field} in {doc}");
     }
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    // RP-Initiated Logout 1.0 §2.1, Back-Channel Logout 1.0 §2.1.
+    assert_eq!(
+        doc["end_session_endpoint"],
+        format!("{issuer}/logout"),
+        "{doc}"
+    );
+    assert_eq!(doc["backchannel_logout_supported"], true, "{doc}");
+    assert_eq!(doc["backchannel_logout_session_supported"], true, "{doc}");
+    assert_eq!(doc["frontchannel_logout_supported"], false, "{doc}");
     assert!(
         list(doc, "response_types_supported").contains("code"),
         "{doc}"

@@ -70,7 +70,7 @@ async fn run() -> anyhow::Result<()> {
     let options = ServerOptions::default().env("TESSERA_ISSUER", ISSUER);
     let fx = Fixture::start_with(Backend::Postgres, options.clone()).await?;
     let a = &fx.server;
-    let b = a.start_replica(&options).await?;
+    let b = a.start_replica(options.clone()).await?;
     let client = &fx.client;
 
     // Log in through A; the code is redeemed at B.

@@ -71,5 +71,9 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         authorization_response_iss_parameter_supported: true,
+        end_session_endpoint: config.endpoint("/logout"),
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
+        frontchannel_logout_supported: false,
     }
 }

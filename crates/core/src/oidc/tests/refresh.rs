@@ -262,7 +262,7 @@ async fn disabled_user_cannot_refresh() {
     }
     assert_eq!(
         w.family_of(&r0).await.revoke_reason.as_deref(),
-        Some("user disabled")
+        Some("user_disabled")
     );
 }
 

@@ -1,0 +1,111 @@
+//! Reading a test server's database directly: audit entries and the back-channel outbox.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use sqlx::{AnyConnection, Connection, Row};
+
+use crate::server::TestServer;
+
+/// One audit entry.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub event: String,
+    pub outcome: String,
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub detail: Value,
+}
+
+impl TestServer {
+    async fn db(&self) -> anyhow::Result<AnyConnection> {
+        sqlx::any::install_default_drivers();
+        AnyConnection::connect(&self.database_url())
+            .await
+            .context("opening the server's database")
+    }
+
+    /// Audit entries whose event starts with `prefix`, oldest first.
+    pub async fn audit(&self, prefix: &str) -> anyhow::Result<Vec<AuditRow>> {
+        let mut db = self.db().await?;
+        let rows = sqlx::query(
+            "SELECT event, outcome, actor, client_id, detail FROM audit_log WHERE event LIKE $1 ORDER BY at, chain_id, seq",
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&mut db)
+        .await?;
+        db.close().await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(AuditRow {
+                    event: r.try_get("event")?,
+                    outcome: r.try_get("outcome")?,
+                    actor: r.try_get("actor")?,
+                    client_id: r.try_get("client_id")?,
+                    detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// Waits until an audit event named `event` has been recorded `n` times.
+    pub async fn wait_for_audit(
+        &self,
+        event: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<AuditRow>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let rows: Vec<AuditRow> = self
+                .audit(event)
+                .await?
+                .into_iter()
+                .filter(|r| r.event == event)
+                .collect();
+            if rows.len() >= n {
+                return Ok(rows);
+            }
+            if Instant::now() > deadline {
+                bail!("expected {n} `{event}` audit entries within {timeout:?}, got {rows:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The back-channel outbox: (client id, attempts, delivered, abandoned) per row.
+    pub async fn outbox(&self) -> anyhow::Result<Vec<(String, i64, bool, bool)>> {
+        let mut db = self.db().await?;
+        let rows = sqlx::query(
+            "SELECT client_id, attempts, delivered_at, abandoned_at FROM backchannel_outbox ORDER BY client_id",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        db.close().await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("client_id")?,
+                    r.try_get("attempts")?,
+                    r.try_get::<Option<i64>, _>("delivered_at")?.is_some(),
+                    r.try_get::<Option<i64>, _>("abandoned_at")?.is_some(),
+                ))
+            })
+            .collect()
+    }
+}
+
+impl TestServer {
+    /// Sessions that have not ended (expired or not).
+    pub async fn open_sessions(&self) -> anyhow::Result<i64> {
+        let mut db = self.db().await?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL")
+            .fetch_one(&mut db)
+            .await?
+            .try_get("n")?;
+        db.close().await?;
+        Ok(n)
+    }
+}
