@@ -192,7 +192,11 @@ pub async fn authenticate(
 }
 
 /// Starts an SSO session after a login; returns the cookie value (never stored) and the record.
-/// A previous session in the same browser ends.
+///
+/// When the same person re-authenticates in a live session (`prompt=login`, `max_age`), the
+/// session is kept with a fresh `auth_time`, so the applications already in it keep their
+/// sessions and refresh chains. When someone else signs in on this browser, the previous
+/// person is logged out everywhere (tokens revoked, back-channel logouts queued).
 pub async fn start_session(
     p: &Provider,
     user: &User,
@@ -200,10 +204,21 @@ pub async fn start_session(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(String, SessionRecord), CoreError> {
-    if let Some(old) = previous_cookie {
-        p.store
-            .end_session(&sha256_hex(old.as_bytes()), now)
-            .await?;
+    if let Some((mut session, previous)) = current_session(p, previous_cookie, now).await? {
+        if previous.id == user.id
+            && let Some(cookie) = previous_cookie
+        {
+            session.auth_time = now;
+            session.amr = vec!["pwd".into()];
+            session.acr = acr::LOA1.into();
+            session.last_seen_at = now;
+            session.expires_at = now + p.config.session_ttl;
+            if p.store.reauthenticate_session(&session).await? {
+                return Ok((cookie.to_owned(), session));
+            }
+        } else {
+            crate::logout::end_session(p, &session, None, meta, now).await?;
+        }
     }
     let cookie = random_token()?;
     let record = SessionRecord {
@@ -397,12 +412,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn new_login_in_the_same_browser_ends_the_previous_session() {
+    async fn another_person_signing_in_ends_the_previous_session() {
         let p = testkit::provider(T0).await;
-        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let an = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let binh = testkit::add_user(&p, "binh.tt", None, &[], T0).await;
         let meta = RequestMeta::default();
-        let (old, _) = start_session(&p, &user, None, &meta, T0).await.unwrap();
-        let (new, _) = start_session(&p, &user, Some(&old), &meta, T0 + 5)
+        let (old, _) = start_session(&p, &an, None, &meta, T0).await.unwrap();
+        let (new, _) = start_session(&p, &binh, Some(&old), &meta, T0 + 5)
             .await
             .unwrap();
         assert!(
@@ -411,12 +427,38 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        let (_, who) = current_session(&p, Some(&new), T0 + 6)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(who.id, binh.id);
+        let audit = p.store.recent_audit(10).await.unwrap();
         assert!(
-            current_session(&p, Some(&new), T0 + 6)
-                .await
-                .unwrap()
-                .is_some()
+            audit
+                .iter()
+                .any(|e| e.event == "logout" && e.actor.as_deref() == Some(an.id.as_str()))
         );
+    }
+
+    #[tokio::test]
+    async fn the_same_person_re_authenticating_keeps_the_session() {
+        let p = testkit::provider(T0).await;
+        let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let meta = RequestMeta::default();
+        let (old, first) = start_session(&p, &user, None, &meta, T0).await.unwrap();
+        let (again, second) = start_session(&p, &user, Some(&old), &meta, T0 + 5)
+            .await
+            .unwrap();
+        assert_eq!(again, old, "same cookie");
+        assert_eq!(
+            second.sid, first.sid,
+            "same sid: the apps in the session stay in it"
+        );
+        let (live, _) = current_session(&p, Some(&old), T0 + 6)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.auth_time, T0 + 5, "fresh auth_time");
     }
 
     #[tokio::test]

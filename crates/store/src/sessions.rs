@@ -98,6 +98,22 @@ impl Store {
         Ok(())
     }
 
+    /// Records a fresh authentication in a live session (same person, e.g. `prompt=login`).
+    pub async fn reauthenticate_session(&self, s: &SessionRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sessions SET auth_time = $1, amr = $2, acr = $3, last_seen_at = $4, expires_at = $5 WHERE id = $6 AND ended_at IS NULL",
+        )
+        .bind(s.auth_time)
+        .bind(s.amr.join(" "))
+        .bind(&s.acr)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .bind(&s.id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn end_session(&self, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)

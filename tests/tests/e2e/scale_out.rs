@@ -1,6 +1,6 @@
 //! Two `tessera serve` replicas on one PostgreSQL behave as one server: a session made on one
 //! is known to the other, codes and refresh tokens are usable once across both, and
-//! introspection and revocation on one see what the other issued. Runs only on PostgreSQL,
+//! introspection, revocation and logout on one are seen by the other. Runs only on PostgreSQL,
 //! the database replicas share in production.
 
 use anyhow::{Context, ensure};
@@ -191,13 +191,49 @@ async fn run() -> anyhow::Result<()> {
         oauth::exchange(a, auth(client), &fourth, &code),
         oauth::exchange(&b, auth(client), &fourth, &code)
     );
-    let wins = [x?, y?]
+    let answers = [x?, y?];
+    let wins: Vec<&JsonAnswer> = answers
         .iter()
         .filter(|r| r.status == StatusCode::OK)
-        .count();
+        .collect();
     ensure!(
-        wins == 1,
-        "a code must be usable once across replicas, got {wins} successes"
+        wins.len() == 1,
+        "a code must be usable once across replicas, got {} successes",
+        wins.len()
+    );
+    let winner = wins[0];
+
+    // Log out through A with the ID token as hint: B no longer knows the session, its tokens
+    // or its refresh chain.
+    let mut logout = a.url("/logout");
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", winner.str("id_token")?);
+    let page = browser.get(&logout).await?;
+    ensure!(
+        page.status.is_success() || page.status.is_redirection(),
+        "logout at A: {page}"
+    );
+    let userinfo = oauth::userinfo(&b, winner.str("access_token")?).await?;
+    ensure!(
+        userinfo.status == StatusCode::UNAUTHORIZED,
+        "token after logout at B: {userinfo}"
+    );
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", winner.str("refresh_token")?),
+    ];
+    let refresh = oauth::token_request(&b, auth(client), &form).await?;
+    ensure!(
+        refresh.error() == Some("invalid_grant"),
+        "refresh after logout at B: {refresh}"
+    );
+    let fifth = AuthRequest::new(client);
+    ensure!(
+        flow::authorize_silently(&browser, &fifth.url(&b))
+            .await
+            .is_err(),
+        "B must ask for a login again"
     );
 
     // Both replicas' audit chains verify together.
