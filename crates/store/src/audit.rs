@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{Result, Store, StoreError};
 
 const MAX_BATCH: usize = 256;
+/// Rows per INSERT statement (11 parameters each; well under SQLite's and PostgreSQL's limits).
+const ROWS_PER_INSERT: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -185,6 +187,9 @@ async fn write_batch(
             .execute(&mut *tx)
             .await?;
     }
+    // Hash the chain in order, then write it with one multi-row INSERT per chunk: one round
+    // trip for many events keeps the writer ahead of thousands of events per second.
+    let mut rows = Vec::with_capacity(batch.len());
     for (ev, _) in batch {
         seq += 1;
         let detail = ev.detail.to_string();
@@ -200,24 +205,42 @@ async fn write_batch(
             &detail,
             &prev,
         );
-        sqlx::query(
-            "INSERT INTO audit_log (chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(chain_id)
-        .bind(seq)
-        .bind(ev.at)
-        .bind(&ev.event)
-        .bind(&ev.actor)
-        .bind(&ev.client_id)
-        .bind(&ev.source_ip)
-        .bind(ev.outcome.as_str())
-        .bind(&detail)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-        prev = hash;
+        rows.push((
+            seq,
+            ev,
+            detail,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let b = r * 11;
+                let params: Vec<String> = (1..=11).map(|k| format!("${}", b + k)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash, hash) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (seq, ev, detail, prev_hash, hash) in chunk {
+            q = q
+                .bind(chain_id)
+                .bind(*seq)
+                .bind(ev.at)
+                .bind(ev.event.as_str())
+                .bind(ev.actor.as_deref())
+                .bind(ev.client_id.as_deref())
+                .bind(ev.source_ip.as_deref())
+                .bind(ev.outcome.as_str())
+                .bind(detail.as_str())
+                .bind(prev_hash.as_str())
+                .bind(hash.as_str());
+        }
+        q.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok((seq, prev))
