@@ -2,6 +2,8 @@
 
 pub mod app;
 pub mod cli;
+pub mod cli_hsm;
+pub mod custody;
 pub mod http;
 pub mod pages;
 pub mod settings;

@@ -36,6 +36,11 @@ pub use signer::{Ed25519Signer, P256Signer, P384Signer, RsaPkcs1v15Signer, RsaPs
 pub use signing::{DigestScheme, HashAlg, ecdsa_raw_to_der};
 pub use slot_token::{ModuleReport, inspect_module};
 
+/// Labels of the keys Tessera generates start with this: `tessera:<use>:<alg>:<id prefix>`.
+pub fn custody_label_prefix() -> &'static str {
+    custody::LABEL_PREFIX
+}
+
 /// A logged-in token. Cheap to clone; every clone shares one session pool.
 #[derive(Clone)]
 pub struct Pkcs11Token {

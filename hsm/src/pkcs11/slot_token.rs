@@ -173,24 +173,19 @@ pub fn inspect_module(module: &Path) -> Result<ModuleReport, Pkcs11Error> {
         let slot_info = ctx.get_slot_info(slot)?;
         let token = if slot_info.token_present() {
             let info = ctx.get_token_info(slot)?;
-            let supported = ctx.get_mechanism_list(slot).unwrap_or_default();
+            // Asked one by one: the full list holds vendor mechanisms that cryptoki cannot
+            // name (and logs an error for each).
             let mechanisms = RELEVANT_MECHANISMS
                 .iter()
                 .map(|(mech, name, purpose)| {
-                    let on = supported.contains(mech);
-                    let key_sizes = if on {
-                        ctx.get_mechanism_info(slot, *mech)
-                            .ok()
-                            .map(|m| (m.min_key_size(), m.max_key_size()))
-                            .filter(|(lo, hi)| *lo > 0 || *hi > 0)
-                    } else {
-                        None
-                    };
+                    let info = ctx.get_mechanism_info(slot, *mech).ok();
                     MechanismReport {
                         name,
                         purpose,
-                        supported: on,
-                        key_sizes,
+                        supported: info.is_some(),
+                        key_sizes: info
+                            .map(|m| (m.min_key_size(), m.max_key_size()))
+                            .filter(|(lo, hi)| *lo > 0 || *hi > 0),
                     }
                 })
                 .collect();
