@@ -43,6 +43,8 @@ mod cli;
 mod code_flow;
 #[path = "e2e/discovery.rs"]
 mod discovery;
+#[path = "e2e/hsm.rs"]
+mod hsm;
 #[path = "e2e/login.rs"]
 mod login;
 #[path = "e2e/sso.rs"]
