@@ -3,7 +3,7 @@
 //! up once) on the same SoftHSM2 token, for RSA-2048 (CKM_RSA_PKCS) and P-256 (CKM_ECDSA), on 1
 //! and 2 threads. See BENCHMARKS.md.
 //!
-//! cargo build --release --bin bench-hsm && target/release/bench-hsm [--seconds 10]
+//! cargo build --release --bin bench-hsm && target/release/bench-hsm [--seconds 20]
 //!
 //! It makes its own token (SOFTHSM2_CONF in a temporary directory) and re-runs itself with it,
 //! since the module reads its configuration once per process.
@@ -28,14 +28,16 @@ use tessera_hsm::{KeyAlgorithm, KeyCustody};
 const LABEL: &str = "bench";
 const PIN: &str = "bench-1234";
 const CHILD: &str = "TESSERA_BENCH_HSM_CHILD";
-const SLICE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Parser, Clone)]
 #[command(about = "HSM signatures per second: tessera-hsm vs a bare cryptoki loop (SoftHSM2)")]
 struct Args {
-    /// Seconds of signing per configuration and contender, in alternating 250 ms slices
-    #[arg(long, default_value_t = 10)]
+    /// Seconds per configuration (both contenders, interleaved call by call)
+    #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Run only one contender (for profiling): `bare` or `crate`
+    #[arg(long)]
+    only: Option<String>,
     /// PKCS#11 module [default: SoftHSM2]
     #[arg(long)]
     module: Option<PathBuf>,
@@ -114,20 +116,18 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
 
     let info = ctx.get_library_info()?;
     println!(
-        "module {} ({} {}.{}), {} s per configuration and contender, alternating {} ms slices",
+        "module {} ({} {}.{}), {} s per configuration, calls interleaved (bare, crate, crate, bare, …)",
         module.display(),
         info.library_description().trim_end(),
         info.library_version().major(),
         info.library_version().minor(),
         args.seconds,
-        SLICE.as_millis()
     );
-    let slices = (args.seconds * 1000 / SLICE.as_millis() as u64).max(2);
     println!(
         "{:<38} {:>7} {:>12} {:>12} {:>9}",
         "signature", "threads", "bare ops/s", "crate ops/s", "overhead"
     );
-    let duration = Duration::from_secs(args.seconds.min(5));
+    let duration = Duration::from_secs(args.seconds);
     for case in cases {
         let bare_input = match case.scheme {
             DigestScheme::RsaPkcs1v15(_) => digest_info.clone(),
@@ -135,26 +135,17 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
         };
         let rsa = matches!(case.scheme, DigestScheme::RsaPkcs1v15(_));
         for threads in [1usize, 2] {
-            // Short slices, alternating bare and crate, so that the machine's changing speed
-            // (shared cores) weighs on both alike.
-            let (mut bare, mut ours) = ((0u64, 0f64), (0u64, 0f64));
-            for slice in 0..slices {
-                let add = |acc: &mut (u64, f64), (n, t): (u64, f64)| {
-                    acc.0 += n;
-                    acc.1 += t;
-                };
-                if slice % 2 == 1 {
-                    add(&mut ours, run_crate(&token, case, &digest, threads, SLICE)?);
-                }
-                add(
-                    &mut bare,
-                    run_bare(&ctx, slot, case.id, rsa, &bare_input, threads, SLICE)?,
-                );
-                if slice % 2 == 0 {
-                    add(&mut ours, run_crate(&token, case, &digest, threads, SLICE)?);
-                }
-            }
-            let (b, c) = (bare.0 as f64 / bare.1, ours.0 as f64 / ours.1);
+            let bench = Pair {
+                ctx: &ctx,
+                slot,
+                token: &token,
+                case,
+                rsa,
+                bare_input: &bare_input,
+                digest: &digest,
+                only: args.only.as_deref(),
+            };
+            let (b, c) = bench.run(threads, duration)?;
             println!(
                 "{:<38} {:>7} {:>12.0} {:>12.0} {:>8.1}%",
                 case.name,
@@ -189,89 +180,101 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A bare loop: each thread opens its own session, logs in, finds the key once, then signs.
-fn run_bare(
-    ctx: &Pkcs11,
+/// The two contenders on the same token. Each thread opens its own bare session (logged in,
+/// key handle looked up once) and alternates single calls: bare then crate, then crate then
+/// bare, timing each call. Whatever the machine's speed does, it does to both alike.
+struct Pair<'a> {
+    ctx: &'a Pkcs11,
     slot: cryptoki::slot::Slot,
-    id: &[u8],
+    token: &'a Pkcs11Token,
+    case: Case,
     rsa: bool,
-    input: &[u8],
-    threads: usize,
-    duration: Duration,
-) -> anyhow::Result<(u64, f64)> {
-    let pin = cryptoki::types::AuthPin::from(PIN);
-    let start = Instant::now();
-    let counts: Vec<anyhow::Result<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let pin = &pin;
-                s.spawn(move || -> anyhow::Result<u64> {
-                    let mechanism = if rsa {
-                        Mechanism::RsaPkcs
-                    } else {
-                        Mechanism::Ecdsa
-                    };
-                    let session = ctx.open_rw_session(slot)?;
-                    match session.login(UserType::User, Some(pin)) {
-                        Ok(())
-                        | Err(cryptoki::error::Error::Pkcs11(
-                            cryptoki::error::RvError::UserAlreadyLoggedIn,
-                            _,
-                        )) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    let key = *session
-                        .find_objects(&[
-                            Attribute::Class(ObjectClass::PRIVATE_KEY),
-                            Attribute::Id(id.to_vec()),
-                        ])?
-                        .first()
-                        .context("key not found")?;
-                    let mut n = 0u64;
-                    while start.elapsed() < duration {
-                        session.sign(&mechanism, key, input)?;
-                        n += 1;
-                    }
-                    Ok(n)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow!("thread panicked"))?)
-            .collect()
-    });
-    let total: u64 = counts.into_iter().sum::<anyhow::Result<u64>>()?;
-    Ok((total, start.elapsed().as_secs_f64()))
+    bare_input: &'a [u8],
+    digest: &'a [u8],
+    only: Option<&'a str>,
 }
 
-/// The same through the crate: `sign_digest` from `threads` threads sharing one token.
-fn run_crate(
-    token: &Arc<Pkcs11Token>,
-    case: Case,
-    digest: &[u8],
-    threads: usize,
-    duration: Duration,
-) -> anyhow::Result<(u64, f64)> {
-    let start = Instant::now();
-    let counts: Vec<anyhow::Result<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(move || -> anyhow::Result<u64> {
-                    let mut n = 0u64;
-                    while start.elapsed() < duration {
-                        token.sign_digest(case.id, case.scheme, digest)?;
-                        n += 1;
-                    }
-                    Ok(n)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow!("thread panicked"))?)
-            .collect()
-    });
-    let total: u64 = counts.into_iter().sum::<anyhow::Result<u64>>()?;
-    Ok((total, start.elapsed().as_secs_f64()))
+/// Calls made and seconds spent in them.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    calls: u64,
+    secs: f64,
+}
+
+impl Tally {
+    fn rate(self) -> f64 {
+        self.calls as f64 / self.secs
+    }
+}
+
+impl Pair<'_> {
+    /// Throughput of each contender in signatures per second, summed over `threads`.
+    fn run(&self, threads: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
+        let results: Vec<anyhow::Result<(Tally, Tally)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| self.thread(duration)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| anyhow!("thread panicked"))?)
+                .collect()
+        });
+        let (mut bare, mut ours) = (0.0, 0.0);
+        for r in results {
+            let (b, c) = r?;
+            bare += b.rate();
+            ours += c.rate();
+        }
+        Ok((bare, ours))
+    }
+
+    fn thread(&self, duration: Duration) -> anyhow::Result<(Tally, Tally)> {
+        let mechanism = if self.rsa {
+            Mechanism::RsaPkcs
+        } else {
+            Mechanism::Ecdsa
+        };
+        let session = self.ctx.open_rw_session(self.slot)?;
+        match session.login(UserType::User, Some(&cryptoki::types::AuthPin::from(PIN))) {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::UserAlreadyLoggedIn,
+                _,
+            )) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let key = *session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Id(self.case.id.to_vec()),
+            ])?
+            .first()
+            .context("key not found")?;
+        let (run_bare, run_ours) = match self.only {
+            Some("bare") => (true, false),
+            Some("crate") => (false, true),
+            _ => (true, true),
+        };
+        let (mut bare, mut ours) = (Tally::default(), Tally::default());
+        let start = Instant::now();
+        let mut i = 0u64;
+        while start.elapsed() < duration {
+            let bare_first = i.is_multiple_of(2);
+            for step in [bare_first, !bare_first] {
+                let t = Instant::now();
+                if step && run_bare {
+                    session.sign(&mechanism, key, self.bare_input)?;
+                    bare.secs += t.elapsed().as_secs_f64();
+                    bare.calls += 1;
+                } else if !step && run_ours {
+                    self.token
+                        .sign_digest(self.case.id, self.case.scheme, self.digest)?;
+                    ours.secs += t.elapsed().as_secs_f64();
+                    ours.calls += 1;
+                }
+            }
+            i += 1;
+        }
+        Ok((bare, ours))
+    }
 }

@@ -45,6 +45,9 @@ struct State {
     idle: Vec<PooledSession>,
     /// Sessions open (idle or lent out).
     open: usize,
+    /// Threads waiting for a session: only then is the condition variable signalled (a
+    /// signal is a system call, on every signature otherwise).
+    waiting: usize,
 }
 
 #[derive(Debug)]
@@ -74,6 +77,7 @@ impl Pool {
                 conn: None,
                 idle: Vec::new(),
                 open: 0,
+                waiting: 0,
             }),
             freed: Condvar::new(),
             generation: AtomicU64::new(1),
@@ -168,12 +172,14 @@ impl Pool {
                     Err(e) => {
                         let mut st = lock(&self.state);
                         st.open = st.open.saturating_sub(1);
-                        self.freed.notify_one();
+                        self.wake(&st);
                         Err(e)
                     }
                 };
             }
+            st.waiting += 1;
             st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.waiting -= 1;
         }
     }
 
@@ -184,7 +190,13 @@ impl Pool {
         }
         let mut st = lock(&self.state);
         st.idle.push(s);
-        self.freed.notify_one();
+        self.wake(&st);
+    }
+
+    fn wake(&self, st: &State) {
+        if st.waiting > 0 {
+            self.freed.notify_one();
+        }
     }
 
     /// Forgets a broken or stale session without calling the module about it.
@@ -192,7 +204,7 @@ impl Pool {
         drop(s);
         let mut st = lock(&self.state);
         st.open = st.open.saturating_sub(1);
-        self.freed.notify_one();
+        self.wake(&st);
     }
 
     /// Starts a new generation: every session and handle of `failed` is abandoned and the
