@@ -510,6 +510,7 @@ hsm_test!(
         // The right PIN still works: failed attempts did not lock anything.
         let token = env.open();
         assert_eq!(token.token_label(), LABEL);
+        assert!(token.is_softhsm(), "{}", token.token_maker());
         let serial = tessera_hsm::pkcs11::inspect_module(&env.module)
             .unwrap()
             .slots

@@ -36,8 +36,15 @@ pub fn open_hsm(hsm: &Pkcs11Settings) -> anyhow::Result<Pkcs11Token> {
     tracing::info!(
         module = %hsm.module.display(),
         token = %token.token_label(),
+        maker = %token.token_maker(),
         sessions = token.max_sessions(),
         "token-signing keys are held by the HSM (PKCS#11)"
     );
+    if token.is_softhsm() {
+        tracing::warn!(
+            "the HSM is SoftHSM2, a software token keeping keys in files on this machine: \
+             for tests, not for production"
+        );
+    }
     Ok(token)
 }

@@ -157,6 +157,28 @@ mod tests {
     }
 
     #[test]
+    fn pin_errors_say_what_to_do() {
+        let locked = Pkcs11Error::PinLocked {
+            token: "tessera".into(),
+        };
+        assert!(locked.to_string().contains("LOCKED"), "{locked}");
+        assert!(locked.to_string().contains("CKR_PIN_LOCKED"), "{locked}");
+        let last = Pkcs11Error::PinIncorrect {
+            token: "tessera".into(),
+            final_try: true,
+        };
+        assert!(
+            last.to_string().contains("next wrong PIN locks it"),
+            "{last}"
+        );
+        assert_eq!(
+            last.recovery(),
+            Recovery::None,
+            "a wrong PIN is never retried"
+        );
+    }
+
+    #[test]
     fn recoverable_faults_are_classified() {
         let cases = [
             (RvError::SessionHandleInvalid, Recovery::NewSession),

@@ -74,6 +74,16 @@ impl Pkcs11Token {
         self.pool.token_label()
     }
 
+    /// The token's manufacturer and model, e.g. `SoftHSM project SoftHSM v2`.
+    pub fn token_maker(&self) -> String {
+        self.pool.token_maker()
+    }
+
+    /// Whether the token is SoftHSM2: keys in files on this machine, fit for tests only.
+    pub fn is_softhsm(&self) -> bool {
+        self.token_maker().contains("SoftHSM")
+    }
+
     /// How many faults (lost sessions, logouts, stale handles, module reloads) were recovered
     /// from since the token was opened.
     pub fn recoveries(&self) -> u64 {

@@ -30,6 +30,8 @@ pub(crate) struct Connection {
     pub(crate) slot: Slot,
     pub(crate) generation: u64,
     pub(crate) label: String,
+    /// `CK_TOKEN_INFO.manufacturerID` and `model`, e.g. "SoftHSM project SoftHSM v2".
+    pub(crate) maker: String,
 }
 
 /// A session borrowed from the pool.
@@ -100,11 +102,17 @@ impl Pool {
         if info.user_pin_locked() {
             return Err(Pkcs11Error::PinLocked { token: label });
         }
+        let maker = format!(
+            "{} {}",
+            info.manufacturer_id().trim_end(),
+            info.model().trim_end()
+        );
         Ok(Arc::new(Connection {
             ctx,
             slot,
             generation,
             label,
+            maker,
         }))
     }
 
@@ -317,6 +325,15 @@ impl Pool {
 
     pub(crate) fn recoveries(&self) -> u64 {
         self.recoveries.load(Ordering::Relaxed)
+    }
+
+    /// Token manufacturer and model, as the module reports them.
+    pub(crate) fn token_maker(&self) -> String {
+        lock(&self.state)
+            .conn
+            .as_ref()
+            .map(|c| c.maker.clone())
+            .unwrap_or_default()
     }
 
     /// Token label, as the module reports it.
