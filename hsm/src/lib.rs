@@ -6,7 +6,9 @@
 //! backend (HSM) implements the same trait.
 
 pub mod master;
+pub mod pkcs11;
 pub mod soft;
+pub mod softhsm;
 
 pub use master::MasterKey;
 
@@ -46,6 +48,8 @@ pub enum HsmError {
     Sign(String),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error(transparent)]
+    Pkcs11(#[from] pkcs11::Pkcs11Error),
 }
 
 /// A key just generated: the reference to store and the public half to publish.

@@ -8,8 +8,7 @@ use tessera_core::jose::TokenSigner;
 use tessera_core::provider::check_master_key;
 use tessera_core::secrets::{Keyed, random_id};
 use tessera_core::{Config, Provider};
-use tessera_hsm::soft::SoftwareToken;
-use tessera_hsm::{KeyCustody, MasterKey};
+use tessera_hsm::MasterKey;
 use tessera_store::Store;
 use tessera_store::audit::AuditLog;
 use tokio::net::TcpListener;
@@ -68,7 +67,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     store.migrate().await.context("database migration failed")?;
     let master = master_key(settings)?;
     check_master_key(&store, &master).await?;
-    let custody: Arc<dyn KeyCustody> = Arc::new(SoftwareToken::new(&master)?);
+    let custody = crate::custody::custody(settings, &master)?;
     let mut config = Config::new(issuer);
     config.code_ttl = settings.code_ttl_secs;
     config.access_token_ttl = settings.access_token_ttl_secs;

@@ -65,6 +65,9 @@ enum Command {
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Inspect the HSM (PKCS#11): module, tokens, mechanisms, and the keys Tessera keeps there
+    #[command(subcommand)]
+    Hsm(crate::cli_hsm::HsmCommand),
     /// Token-signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -272,6 +275,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         app::serve(settings, serve).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Hsm(hsm) = cli.command {
+        return crate::cli_hsm::run(&settings, hsm).await;
+    }
     // Administrative commands do not issue tokens, so the issuer does not matter to them.
     let issuer = file
         .issuer
@@ -291,6 +297,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
     let now = now();
     match command {
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
+        Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
         Command::Migrate => println!("database is up to date"),
         Command::User(UserCommand::Add {
             username,

@@ -3,6 +3,8 @@
 pub mod app;
 pub mod backchannel;
 pub mod cli;
+pub mod cli_hsm;
+pub mod custody;
 pub mod http;
 pub mod outbound;
 pub mod pages;

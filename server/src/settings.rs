@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use tessera_hsm::pkcs11::Pin;
 
 use crate::outbound::{Cidr, OutboundPolicy};
 
@@ -33,6 +34,23 @@ pub struct FileSettings {
     pub outbound_allow_http: Option<bool>,
     /// First retry delay of back-channel logout notifications (doubles up to 10 minutes).
     pub backchannel_retry_base_secs: Option<i64>,
+    /// PKCS#11 module of the HSM; when set, token-signing keys live in the HSM.
+    pub pkcs11_module: Option<PathBuf>,
+    pub pkcs11_token_label: Option<String>,
+    /// User PIN (prefer `pkcs11_pin_file`).
+    pub pkcs11_pin: Option<SecretText>,
+    pub pkcs11_pin_file: Option<PathBuf>,
+}
+
+/// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl FileSettings {
@@ -58,6 +76,17 @@ pub struct Settings {
     /// Allow-list for calls to other servers; allows nothing by default.
     pub outbound: OutboundPolicy,
     pub backchannel_retry_base_secs: i64,
+    /// The HSM, when one is configured; `None`: the software token.
+    pub pkcs11: Option<Pkcs11Settings>,
+}
+
+/// Where the HSM is. Once configured it is used or Tessera does not start: never a fallback.
+#[derive(Debug, Clone)]
+pub struct Pkcs11Settings {
+    pub module: PathBuf,
+    pub token_label: String,
+    /// Never printed (`Debug` shows `***`).
+    pub pin: Pin,
 }
 
 /// Settings of `tessera serve` only.
@@ -193,11 +222,60 @@ impl Settings {
             trust_forwarded_for,
             outbound: outbound_policy(file)?,
             backchannel_retry_base_secs,
+            pkcs11: Pkcs11Settings::resolve(file)?,
         })
     }
 
     pub fn uses_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+impl Pkcs11Settings {
+    /// `TESSERA_PKCS11_*` variables, else the `pkcs11_*` keys of the file. Any of them without
+    /// the module, or the module without a label and a PIN, is an error: a half-configured HSM
+    /// must not quietly become the software token.
+    fn resolve(file: &FileSettings) -> anyhow::Result<Option<Pkcs11Settings>> {
+        let module = env("TESSERA_PKCS11_MODULE")
+            .map(PathBuf::from)
+            .or_else(|| file.pkcs11_module.clone());
+        let label = env("TESSERA_PKCS11_TOKEN_LABEL").or_else(|| file.pkcs11_token_label.clone());
+        let (pin, pin_file) = match (env("TESSERA_PKCS11_PIN"), env("TESSERA_PKCS11_PIN_FILE")) {
+            (None, None) => (
+                file.pkcs11_pin.clone().map(|p| p.0),
+                file.pkcs11_pin_file.clone(),
+            ),
+            (pin, pin_file) => (pin, pin_file.map(PathBuf::from)),
+        };
+        let Some(module) = module else {
+            if label.is_some() || pin.is_some() || pin_file.is_some() {
+                bail!(
+                    "TESSERA_PKCS11_TOKEN_LABEL or a PKCS#11 PIN is set but TESSERA_PKCS11_MODULE is not: \
+                     set the module path of the HSM (e.g. /usr/lib/softhsm/libsofthsm2.so), or remove \
+                     the other TESSERA_PKCS11_* settings to use the software token"
+                );
+            }
+            return Ok(None);
+        };
+        let token_label = label.context(
+            "TESSERA_PKCS11_MODULE is set but TESSERA_PKCS11_TOKEN_LABEL is not: name the token to use",
+        )?;
+        let pin = match (pin, pin_file) {
+            (Some(_), Some(_)) => {
+                bail!("set either TESSERA_PKCS11_PIN or TESSERA_PKCS11_PIN_FILE, not both")
+            }
+            (Some(pin), None) => Pin::new(pin),
+            (None, Some(path)) => Pin::from_file(&path)?,
+            (None, None) => bail!(
+                "TESSERA_PKCS11_MODULE is set but no user PIN: set TESSERA_PKCS11_PIN_FILE (a file \
+                 holding the PIN) or TESSERA_PKCS11_PIN"
+            ),
+        };
+        Ok(Some(Pkcs11Settings {
+            module,
+            token_label,
+            pin,
+        }))
     }
 }
 
@@ -280,6 +358,37 @@ mod tests {
         ] {
             let file: FileSettings = toml::from_str(bad).unwrap();
             assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pkcs11_settings_come_whole_or_not_at_all() {
+        // Tests run with the developer's environment: only meaningful without TESSERA_PKCS11_*.
+        if std::env::vars().any(|(k, _)| k.starts_with("TESSERA_PKCS11_")) {
+            return;
+        }
+        assert!(
+            Pkcs11Settings::resolve(&FileSettings::default())
+                .unwrap()
+                .is_none()
+        );
+        let file: FileSettings = toml::from_str(
+            "pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\npkcs11_token_label = \"tessera\"\npkcs11_pin = \"1234\"",
+        )
+        .unwrap();
+        let p = Pkcs11Settings::resolve(&file).unwrap().unwrap();
+        assert_eq!(p.token_label, "tessera");
+        assert!(!format!("{p:?}").contains("1234"), "PIN in Debug output");
+        assert!(!format!("{file:?}").contains("1234"), "PIN in Debug output");
+        for partial in [
+            "pkcs11_token_label = \"tessera\"",
+            "pkcs11_module = \"/m.so\"\npkcs11_pin = \"1\"",
+            "pkcs11_module = \"/m.so\"\npkcs11_token_label = \"t\"",
+            "pkcs11_module = \"/m.so\"\npkcs11_token_label = \"t\"\npkcs11_pin = \"1\"\npkcs11_pin_file = \"/p\"",
+            "pkcs11_module = \"/m.so\"\npkcs11_token_label = \"t\"\npkcs11_pin_file = \"/nonexistent/pin\"",
+        ] {
+            let file: FileSettings = toml::from_str(partial).unwrap();
+            assert!(Pkcs11Settings::resolve(&file).is_err(), "{partial}");
         }
     }
 }

@@ -45,6 +45,8 @@ mod cli;
 mod code_flow;
 #[path = "e2e/discovery.rs"]
 mod discovery;
+#[path = "e2e/hsm.rs"]
+mod hsm;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
 #[path = "e2e/login.rs"]

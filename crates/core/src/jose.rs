@@ -86,8 +86,20 @@ impl TokenSigner {
     /// several replicas start together: the database admits one active key per algorithm.
     pub async fn ensure_keys(&self, now: i64) -> Result<(), CoreError> {
         for alg in ALGORITHMS {
-            if self.store.active_key(alg.jws_name()).await?.is_none() {
-                self.generate(alg, now).await?;
+            match self.store.active_key(alg.jws_name()).await? {
+                None => self.generate(alg, now).await?,
+                // Another custodian cannot sign with this key: refuse now, not at each login.
+                Some(key) if key.backend != self.custody.backend() => {
+                    return Err(CoreError::Internal(format!(
+                        "the active {} key {} is held by the `{}` key custodian, but Tessera now uses `{}`: \
+                         rotate the keys (`tessera keys rotate`) or restore the previous custody settings",
+                        alg.jws_name(),
+                        key.kid,
+                        key.backend,
+                        self.custody.backend()
+                    )));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -180,8 +192,15 @@ impl TokenSigner {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let sig = self.custody.sign(alg, &key.key_ref, input.as_bytes())?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+        // An HSM signature is a blocking call that may wait for a free session.
+        let custody = self.custody.clone();
+        let (input, sig) = tokio::task::spawn_blocking(move || {
+            let sig = custody.sign(alg, &key.key_ref, input.as_bytes());
+            (input, sig)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("signing task: {e}")))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig?)))
     }
 
     /// Drops what this replica cached of the key table (after it changed it).

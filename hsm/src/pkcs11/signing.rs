@@ -1,0 +1,155 @@
+//! Signing (PKCS#11 §5.13). Tessera hashes and the token signs the digest: `CKM_RSA_PKCS` over
+//! a DigestInfo, `CKM_RSA_PKCS_PSS` over the hash, `CKM_ECDSA` over the hash. This works on
+//! every module (SoftHSM2 has no `CKM_ECDSA_SHA256`) and is what remote signing needs anyway,
+//! where only a document's hash reaches the server.
+
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use sha2::Digest;
+
+use super::Pkcs11Token;
+use super::error::Pkcs11Error;
+use super::key_management::KeySpec;
+
+/// Hash functions (FIPS 180-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+
+    pub fn digest(self, message: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => sha2::Sha256::digest(message).to_vec(),
+            HashAlg::Sha384 => sha2::Sha384::digest(message).to_vec(),
+            HashAlg::Sha512 => sha2::Sha512::digest(message).to_vec(),
+        }
+    }
+
+    /// The DER prefix of `DigestInfo` (RFC 8017 §9.2 note 1), from the `rsa` crate.
+    fn digest_info_prefix(self) -> Box<[u8]> {
+        match self {
+            HashAlg::Sha256 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha256>().prefix,
+            HashAlg::Sha384 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha384>().prefix,
+            HashAlg::Sha512 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha512>().prefix,
+        }
+    }
+
+    fn pss_params(self) -> PkcsPssParams {
+        let (hash_alg, mgf) = match self {
+            HashAlg::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
+            HashAlg::Sha384 => (MechanismType::SHA384, PkcsMgfType::MGF1_SHA384),
+            HashAlg::Sha512 => (MechanismType::SHA512, PkcsMgfType::MGF1_SHA512),
+        };
+        PkcsPssParams {
+            hash_alg,
+            mgf,
+            // Salt as long as the hash: what RFC 8017 recommends and JWS PS256 expects.
+            s_len: (self.output_len() as u64).into(),
+        }
+    }
+}
+
+/// How a digest is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DigestScheme {
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2): `CKM_RSA_PKCS` over DigestInfo(hash, digest).
+    RsaPkcs1v15(HashAlg),
+    /// RSASSA-PSS (RFC 8017 §8.1), MGF1 with the same hash, salt as long as the hash.
+    RsaPss(HashAlg),
+    /// ECDSA over the digest; the token answers r‖s (the JWS form, RFC 7518 §3.4).
+    Ecdsa,
+}
+
+impl Pkcs11Token {
+    fn sign_raw(
+        &self,
+        id: &[u8],
+        mechanism: &Mechanism<'_>,
+        data: &[u8],
+    ) -> Result<Vec<u8>, Pkcs11Error> {
+        self.pool.run(|s| {
+            let key = self.private_key(s, id)?;
+            Ok(s.session.sign(mechanism, key, data)?)
+        })
+    }
+
+    /// Signs a precomputed `digest` with key `id`. RSA answers the signature; ECDSA answers r‖s
+    /// (see [`ecdsa_raw_to_der`] for the DER form of X.509 and CMS).
+    pub fn sign_digest(
+        &self,
+        id: &[u8],
+        scheme: DigestScheme,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, Pkcs11Error> {
+        let check_len = |hash: HashAlg| {
+            if digest.len() == hash.output_len() {
+                Ok(())
+            } else {
+                Err(Pkcs11Error::Invalid(format!(
+                    "a {hash:?} digest is {} bytes, got {}",
+                    hash.output_len(),
+                    digest.len()
+                )))
+            }
+        };
+        match scheme {
+            DigestScheme::RsaPkcs1v15(hash) => {
+                check_len(hash)?;
+                let mut info = hash.digest_info_prefix().into_vec();
+                info.extend_from_slice(digest);
+                self.sign_raw(id, &Mechanism::RsaPkcs, &info)
+            }
+            DigestScheme::RsaPss(hash) => {
+                check_len(hash)?;
+                self.sign_raw(id, &Mechanism::RsaPkcsPss(hash.pss_params()), digest)
+            }
+            DigestScheme::Ecdsa => {
+                if digest.is_empty() {
+                    return Err(Pkcs11Error::Invalid("empty digest".into()));
+                }
+                self.sign_raw(id, &Mechanism::Ecdsa, digest)
+            }
+        }
+    }
+
+    /// Ed25519 (RFC 8032 §5.1.6, "pure": the whole message goes to the token).
+    pub fn sign_ed25519(&self, id: &[u8], message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        let params = EddsaParams::new(EddsaSignatureScheme::Pure);
+        self.sign_raw(id, &Mechanism::Eddsa(params), message)
+    }
+}
+
+/// r‖s from `CKM_ECDSA` → `Ecdsa-Sig-Value` DER (RFC 5480 §2.2.3 / RFC 3279 §2.2.3), checking
+/// that r and s are in range for the curve.
+pub fn ecdsa_raw_to_der(spec: KeySpec, raw: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+    let bad =
+        |e: ecdsa::Error| Pkcs11Error::Invalid(format!("ECDSA signature from the token: {e}"));
+    match spec {
+        KeySpec::P256 => Ok(p256::ecdsa::Signature::from_slice(raw)
+            .map_err(bad)?
+            .to_der()
+            .as_bytes()
+            .to_vec()),
+        KeySpec::P384 => Ok(p384::ecdsa::Signature::from_slice(raw)
+            .map_err(bad)?
+            .to_der()
+            .as_bytes()
+            .to_vec()),
+        _ => Err(Pkcs11Error::Invalid(format!(
+            "{} is not an ECDSA key",
+            spec.name()
+        ))),
+    }
+}
