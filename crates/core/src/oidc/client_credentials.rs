@@ -48,6 +48,13 @@ pub async fn grant(
             format!("scope '{bad}' is not allowed for this client"),
         ));
     }
+    // A token that grants nothing is a registration mistake, not something to hand out.
+    if scope.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "no scope: register API scopes for this client (tessera client add --scopes)",
+        ));
+    }
     let scope = scope.join(" ");
     let grant = AccessGrant {
         client,

@@ -149,6 +149,32 @@ async fn a_client_with_both_kinds_of_grant_gets_only_api_scopes() {
     assert_eq!(r.scope, "lgsp.read");
 }
 
+#[tokio::test]
+async fn a_client_without_api_scopes_gets_no_empty_token() {
+    let w = World::new().await;
+    let (_, secret) = testkit::client(
+        &w.p,
+        NewClient {
+            id: "noscope".into(),
+            name: "Ứng dụng chưa cấu hình".into(),
+            grant_types: Some(vec!["client_credentials".into()]),
+            scopes: Some(vec!["openid".into()]),
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let auth = testkit::basic("noscope", &secret.unwrap());
+    for params in [
+        testkit::params(&[("grant_type", "client_credentials")]),
+        testkit::params(&[("grant_type", "client_credentials"), ("scope", "   ")]),
+    ] {
+        let r =
+            crate::oidc::token::token(&w.p, &params, Some(&auth), &Default::default(), T0).await;
+        assert_eq!(oauth_code(r), ErrorCode::InvalidScope);
+    }
+}
+
 fn invalid(r: Result<impl std::fmt::Debug, AdminError>) -> String {
     match r {
         Err(AdminError::Invalid(m)) => m,
