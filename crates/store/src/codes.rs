@@ -95,6 +95,19 @@ impl Store {
         Ok(())
     }
 
+    /// A code, without spending it.
+    pub async fn code(&self, id: &str) -> Result<Option<AuthCodeRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CODE_COLUMNS} FROM auth_codes WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(code_from_row)
+        .transpose()
+    }
+
     /// Marks a code used, atomically: of two concurrent redemptions (possibly on two replicas)
     /// exactly one sees [`Redeem::Fresh`].
     pub async fn redeem_code(&self, id: &str, now: i64) -> Result<Redeem> {

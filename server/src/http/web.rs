@@ -52,11 +52,8 @@ impl AppState {
     pub fn meta(&self, headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
         let forwarded = self
             .trust_forwarded_for
-            .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-            .flatten()
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+            .then(|| forwarded_client(headers))
+            .flatten();
         RequestMeta {
             source_ip: Some(forwarded.unwrap_or_else(|| peer.ip().to_string())),
             user_agent: headers
@@ -65,6 +62,19 @@ impl AppState {
                 .map(|v| v.chars().take(256).collect()),
         }
     }
+}
+
+/// The client address our load balancer reported: the rightmost `X-Forwarded-For` entry, the
+/// one it appended. Entries to its left come from the client and could be anything.
+pub fn forwarded_client(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .next_back()
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
 }
 
 /// Language: an explicit `lang` parameter, then the language cookie, then Accept-Language.
@@ -99,6 +109,22 @@ pub fn lang_cookie(lang: Lang) -> String {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn forwarded_address_is_the_one_the_proxy_appended() {
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded_client(&h), None);
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 10.1.2.3"),
+        );
+        assert_eq!(forwarded_client(&h).as_deref(), Some("10.1.2.3"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.1.2.3, not-an-ip"),
+        );
+        assert_eq!(forwarded_client(&h), None);
+    }
 
     #[test]
     fn reads_cookie_among_many() {

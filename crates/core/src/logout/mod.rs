@@ -186,7 +186,14 @@ pub async fn validate_with_hint(
 pub fn decide(req: &LogoutRequest, session: Option<&(SessionRecord, User)>) -> Decision {
     match session {
         None => Decision::NothingToEnd,
-        Some((_, user)) if req.hint_sub.as_deref() == Some(user.id.as_str()) => Decision::EndNow,
+        // Only a hint from this very session ends it without asking: an old ID token (they
+        // travel in URLs and logs) must not log the person out silently.
+        Some((session, user))
+            if req.hint_sub.as_deref() == Some(user.id.as_str())
+                && req.hint_sid.as_deref() == Some(session.sid.as_str()) =>
+        {
+            Decision::EndNow
+        }
         Some(_) => Decision::Confirm,
     }
 }

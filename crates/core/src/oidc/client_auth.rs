@@ -45,7 +45,12 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    Ok((decode(id), decode(secret)))
+    let (id, secret) = (decode(id), decode(secret));
+    // Same rule as for form parameters: no control characters reach the store.
+    if id.chars().chain(secret.chars()).any(char::is_control) {
+        return Err(bad());
+    }
+    Ok((id, secret))
 }
 
 enum Presented {
@@ -144,7 +149,10 @@ async fn private_key_jwt(
     let (Some(iss), Some(sub)) = (c["iss"].as_str(), c["sub"].as_str()) else {
         return Err(failed());
     };
-    if iss != sub || params.get("client_id").is_some_and(|id| id != iss) {
+    if iss != sub
+        || iss.chars().any(char::is_control)
+        || params.get("client_id").is_some_and(|id| id != iss)
+    {
         return Err(failed());
     }
     let client = p.store.client(iss).await?.ok_or_else(failed)?;

@@ -84,11 +84,25 @@ async fn authorization_code(
             "the authorization code is invalid, expired or already used",
         )
     };
-    let rec = match p
-        .store
-        .redeem_code(&sha256_hex(code.as_bytes()), now)
-        .await?
+    let code_id = sha256_hex(code.as_bytes());
+    // Look before spending: a client that merely saw another client's code must neither burn
+    // it nor, by presenting it twice, get the rightful client's tokens revoked.
+    if let Some(seen) = p.store.code(&code_id).await?
+        && seen.client_id != client.id
     {
+        p.audit(
+            now,
+            "token.refused",
+            Some(&seen.user_id),
+            Some(&client.id),
+            meta,
+            Outcome::Failure,
+            json!({ "reason": "code issued to another client" }),
+        )
+        .await?;
+        return Err(invalid());
+    }
+    let rec = match p.store.redeem_code(&code_id, now).await? {
         Redeem::Fresh(rec) => rec,
         Redeem::Unknown => return Err(invalid()),
         Redeem::Replayed(rec) => {

@@ -279,6 +279,26 @@ async fn code_of_another_client_is_invalid_grant() {
     assert_refused(&s, "code issued to another client").await;
     let audit = s.p.store.recent_audit(1).await.unwrap();
     assert_eq!(audit[0].client_id.as_deref(), Some("other"));
+    // Presenting it again changes nothing either, and the rightful client still gets its tokens.
+    let again = call(
+        &s,
+        &exchange(&c, &[]),
+        Some(&basic("other", &s.other)),
+        T0 + 6,
+    )
+    .await;
+    assert_eq!(oauth_code(again), ErrorCode::InvalidGrant);
+    let owner = call(
+        &s,
+        &exchange(&c, &[]),
+        Some(&basic("conf", &s.conf)),
+        T0 + 7,
+    )
+    .await;
+    assert!(
+        owner.is_ok(),
+        "the code was not burnt by another client: {owner:?}"
+    );
 }
 
 #[tokio::test]
