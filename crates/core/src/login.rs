@@ -59,7 +59,23 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let pw = random_token().unwrap_or_else(|_| "tessera-dummy-password".into());
-        password::hash(&pw).unwrap_or_default()
+        password::hash(&pw).unwrap_or_else(|e| {
+            // Without it, unknown users would be answered faster than known ones.
+            tracing::error!(error = %e, "cannot compute the dummy password hash");
+            String::new()
+        })
+    })
+}
+
+/// Password checks allowed to run at once: two per core keeps every core busy without letting a
+/// burst of logins allocate 19 MiB each without bound.
+fn hash_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(cores * 2)
     })
 }
 
@@ -122,12 +138,43 @@ pub async fn authenticate(
         }));
     }
 
+    // Count the attempt before checking it, so that concurrent attempts cannot all slip under
+    // the limit: past the free ones, one attempt per block period goes through.
+    let attempts = p
+        .store
+        .record_failure(&user_key, now, now - WINDOW_SECS)
+        .await?;
+    if attempts > USER_FREE_FAILURES {
+        let until = now + delay_after(attempts, USER_FREE_FAILURES);
+        if !p.store.claim_attempt(&user_key, now, until).await? {
+            let blocked = p.store.blocked_until(&user_key).await?;
+            p.audit(
+                now,
+                "login.throttled",
+                None,
+                None,
+                meta,
+                Outcome::Failure,
+                json!({ "username": username }),
+            )
+            .await?;
+            return Err(LoginError::Refused(LoginFailure::TooManyAttempts {
+                retry_after: (blocked - now).max(1),
+            }));
+        }
+    }
+
     let user = p.store.user_by_username(&username).await?;
     let stored = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_owned());
     let given = password_given.to_owned();
+    // Each Argon2id run holds 19 MiB: bound how many run at once on this replica.
+    let _permit = hash_permits()
+        .acquire()
+        .await
+        .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
     let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
@@ -135,11 +182,8 @@ pub async fn authenticate(
     let user = match user {
         Some(u) if matches && u.password_hash.is_some() => u,
         _ => {
-            let failures = p
-                .store
-                .record_failure(&user_key, now, now - WINDOW_SECS)
-                .await?;
-            let mut delay = delay_after(failures, USER_FREE_FAILURES);
+            // The attempt was counted above.
+            let mut delay = delay_after(attempts, USER_FREE_FAILURES);
             if delay > 0 {
                 p.store.block_until(&user_key, now + delay).await?;
             }
@@ -314,6 +358,36 @@ mod tests {
         let (event, actor, _) = last_audit(&p).await;
         assert_eq!(event, "login.success");
         assert_eq!(actor.as_deref(), Some(user.id.as_str()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_guesses_cannot_slip_under_the_limit() {
+        let p = testkit::provider(T0).await;
+        testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let meta = RequestMeta {
+            source_ip: None,
+            user_agent: None,
+        };
+        let guesses: Vec<_> = (0..60)
+            .map(|i| {
+                let (p, meta) = (p.clone(), meta.clone());
+                tokio::spawn(async move {
+                    authenticate(&p, "an.nv", &format!("wrong-{i}"), &meta, T0).await
+                })
+            })
+            .collect();
+        let mut checked = 0;
+        for g in guesses {
+            match g.await.unwrap() {
+                Err(LoginError::Refused(LoginFailure::BadCredentials)) => checked += 1,
+                Err(LoginError::Refused(LoginFailure::TooManyAttempts { .. })) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            checked <= USER_FREE_FAILURES + 1,
+            "{checked} passwords were checked"
+        );
     }
 
     #[tokio::test]

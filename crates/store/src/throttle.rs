@@ -32,6 +32,20 @@ impl Store {
         Ok(())
     }
 
+    /// Lets one attempt through a lapsed block and starts the next block, atomically: of many
+    /// concurrent attempts (on any replica) exactly one gets `true`.
+    pub async fn claim_attempt(&self, key: &str, now: i64, until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE login_throttle SET blocked_until = $1 WHERE key = $2 AND blocked_until <= $3",
+        )
+        .bind(until)
+        .bind(key)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Until when `key` is blocked (0 when it is not).
     pub async fn blocked_until(&self, key: &str) -> Result<i64> {
         let row = sqlx::query("SELECT blocked_until FROM login_throttle WHERE key = $1")
