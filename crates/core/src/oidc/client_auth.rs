@@ -2,6 +2,10 @@
 //! §2.3, OIDC Core §9): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
 //! (RFC 7523 §2.2, §3) and `none` for public clients.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
@@ -190,8 +194,8 @@ async fn private_key_jwt(
     else {
         return Err(failed());
     };
-    let keys = client_keys(p, &client).await?;
     let kid = jws.header["kid"].as_str();
+    let keys = client_keys(p, &client, kid).await?;
     let verified = keys
         .iter()
         .filter(|k| kid.is_none() || k["kid"].as_str() == kid)
@@ -206,21 +210,57 @@ async fn private_key_jwt(
     Ok(client)
 }
 
+/// How long a fetched client JWKS is reused, and how often at most it is re-fetched early
+/// because an assertion names a key not in it (the client rotated). Anyone can send an
+/// assertion, so fetching on every request would let them aim our traffic at the client.
+const JWKS_TTL: Duration = Duration::from_secs(300);
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
+
+type JwksCache = Mutex<HashMap<String, (Instant, Arc<Vec<Value>>)>>;
+
+/// Fetched JWKS by URI: a copy of the clients' published data, so a per-replica cache is safe.
+fn jwks_cache() -> &'static JwksCache {
+    static CACHE: OnceLock<JwksCache> = OnceLock::new();
+    CACHE.get_or_init(JwksCache::default)
+}
+
 /// The client's registered keys: inline JWKS, or fetched from its JWKS URI through the guarded
-/// outbound transport.
-async fn client_keys(p: &Provider, client: &Client) -> Result<Vec<Value>, OAuthError> {
-    let doc = match (&client.jwks, &client.jwks_uri) {
-        (Some(inline), _) => serde_json::from_str::<Value>(inline).map_err(|_| failed())?,
-        (None, Some(uri)) => match p.outbound.get_json(uri).await {
-            Ok(doc) => doc,
-            Err(e) => {
-                tracing::warn!(client = %client.id, error = %e, "cannot fetch client JWKS");
-                return Err(failed());
-            }
-        },
+/// outbound transport. `kid` is the key the assertion names, to re-fetch early when unknown.
+async fn client_keys(
+    p: &Provider,
+    client: &Client,
+    kid: Option<&str>,
+) -> Result<Arc<Vec<Value>>, OAuthError> {
+    let keys_of = |doc: &Value| Arc::new(doc["keys"].as_array().cloned().unwrap_or_default());
+    let uri = match (&client.jwks, &client.jwks_uri) {
+        (Some(inline), _) => {
+            let doc = serde_json::from_str::<Value>(inline).map_err(|_| failed())?;
+            return Ok(keys_of(&doc));
+        }
+        (None, Some(uri)) => uri,
         (None, None) => return Err(failed()),
     };
-    Ok(doc["keys"].as_array().cloned().unwrap_or_default())
+    if let Ok(cache) = jwks_cache().lock()
+        && let Some((at, keys)) = cache.get(uri)
+    {
+        let knows_kid = kid.is_none_or(|k| keys.iter().any(|key| key["kid"].as_str() == Some(k)));
+        if at.elapsed() < JWKS_MIN_REFETCH || (at.elapsed() < JWKS_TTL && knows_kid) {
+            return Ok(keys.clone());
+        }
+    }
+    match p.outbound.get_json(uri).await {
+        Ok(doc) => {
+            let keys = keys_of(&doc);
+            if let Ok(mut cache) = jwks_cache().lock() {
+                cache.insert(uri.clone(), (Instant::now(), keys.clone()));
+            }
+            Ok(keys)
+        }
+        Err(e) => {
+            tracing::warn!(client = %client.id, error = %e, "cannot fetch client JWKS");
+            Err(failed())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -468,3 +468,87 @@ async fn registration_rules_for_client_keys() {
     };
     invalid(admin::add_client(&p, ACTOR, public, T0).await);
 }
+
+/// The client's key server, as seen through the outbound transport: serves one JWKS and
+/// counts how often it is asked.
+#[derive(Debug)]
+struct KeyServer {
+    jwks: Value,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::outbound::Outbound for KeyServer {
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        _form: &'a [(&'a str, &'a str)],
+    ) -> crate::outbound::BoxFuture<'a, Result<u16, crate::outbound::OutboundError>> {
+        Box::pin(async move { Err(crate::outbound::OutboundError::NotAllowed(url.to_owned())) })
+    }
+
+    fn get_json<'a>(
+        &'a self,
+        _url: &'a str,
+    ) -> crate::outbound::BoxFuture<'a, Result<Value, crate::outbound::OutboundError>> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let doc = self.jwks.clone();
+        Box::pin(async move { Ok(doc) })
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_uri_is_fetched_once_not_on_every_assertion() {
+    let key = ClientKey::generate("k-uri");
+    let server = std::sync::Arc::new(KeyServer {
+        jwks: serde_json::from_str(&key.jwks()).unwrap(),
+        fetches: Default::default(),
+    });
+    let mut p = testkit::provider(T0).await;
+    p.outbound = server.clone();
+    // A URI of its own: the JWKS cache is shared by every test in this process.
+    let uri = "https://keys.so-noi-vu.test/a_jwks_uri_is_fetched_once.json";
+    testkit::client(
+        &p,
+        NewClient {
+            id: "ky-uri".into(),
+            name: "Hệ thống ký số (JWKS URI)".into(),
+            grant_types: Some(vec!["client_credentials".into()]),
+            scopes: Some(vec!["lgsp.read".into()]),
+            jwks_uri: Some(uri.into()),
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let call = |assertion: String| {
+        let p = p.clone();
+        async move {
+            let pairs = [
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", assertion.as_str()),
+            ];
+            token::token(
+                &p,
+                &testkit::params(&pairs),
+                None,
+                &RequestMeta::default(),
+                T0,
+            )
+            .await
+        }
+    };
+    for jti in ["a-1", "a-2", "a-3"] {
+        let r = call(key.assertion("ky-uri", jti, T0)).await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(server.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A key the cached set does not know: refused, without a fetch for every such request.
+    let stranger = ClientKey::generate("k-unknown");
+    for jti in ["b-1", "b-2", "b-3"] {
+        let r = call(stranger.assertion("ky-uri", jti, T0)).await;
+        assert_eq!(oauth_code(r), ErrorCode::InvalidClient);
+    }
+    assert_eq!(server.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
