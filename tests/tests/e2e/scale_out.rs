@@ -4,56 +4,20 @@
 //! the database replicas share in production.
 
 use anyhow::{Context, ensure};
-use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::Value;
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
+use tessera_e2e::lifecycle::{Auth, is_active, revoke};
 use tessera_e2e::oauth::{self, AuthRequest, ClientAuth, JsonAnswer};
-use tessera_e2e::{Backend, Browser, RegisteredClient, ServerOptions, TestServer, flow};
+use tessera_e2e::{Backend, Browser, RegisteredClient, ServerOptions, flow};
 
 /// The public name both replicas answer to, as behind a load balancer.
 const ISSUER: &str = "http://sso.haiphong.test";
-
-/// POSTs a client-authenticated form (client_secret_basic) to `path` on `server`.
-async fn post_client(
-    server: &TestServer,
-    path: &str,
-    client: &RegisteredClient,
-    form: &[(&str, &str)],
-) -> anyhow::Result<JsonAnswer> {
-    let secret = client
-        .client_secret
-        .as_deref()
-        .context("confidential client")?;
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", client.client_id));
-    let resp = oauth::rp_http()?
-        .post(server.url(path))
-        .header("authorization", format!("Basic {basic}"))
-        .form(form)
-        .send()
-        .await?;
-    JsonAnswer::read(resp).await
-}
 
 fn auth(client: &RegisteredClient) -> ClientAuth<'_> {
     ClientAuth::Basic(
         &client.client_id,
         client.client_secret.as_deref().unwrap_or_default(),
     )
-}
-
-async fn active(
-    server: &TestServer,
-    client: &RegisteredClient,
-    token: &str,
-) -> anyhow::Result<bool> {
-    let answer = post_client(server, "/introspect", client, &[("token", token)]).await?;
-    ensure!(
-        answer.status == StatusCode::OK,
-        "introspection failed: {answer}"
-    );
-    Ok(answer.json["active"] == Value::Bool(true))
 }
 
 #[tokio::test]
@@ -72,6 +36,7 @@ async fn run() -> anyhow::Result<()> {
     let a = &fx.server;
     let b = a.start_replica(options.clone()).await?;
     let client = &fx.client;
+    let creds = Auth::basic(client)?;
 
     // Log in through A; the code is redeemed at B.
     let browser = Browser::new()?;
@@ -90,7 +55,7 @@ async fn run() -> anyhow::Result<()> {
     );
     let access = tokens.str("access_token")?.to_owned();
     ensure!(
-        active(a, client, &access).await?,
+        is_active(a, &creds, &access).await?,
         "A sees the token B issued"
     );
 
@@ -101,7 +66,7 @@ async fn run() -> anyhow::Result<()> {
         "code replay at A: {replay}"
     );
     ensure!(
-        !active(&b, client, &access).await?,
+        !is_active(&b, &creds, &access).await?,
         "replay revoked the first token"
     );
 
@@ -131,7 +96,7 @@ async fn run() -> anyhow::Result<()> {
     let next = refreshed.str("refresh_token")?.to_owned();
     let next_access = refreshed.str("access_token")?.to_owned();
     ensure!(
-        active(a, client, &next_access).await?,
+        is_active(a, &creds, &next_access).await?,
         "A sees the refreshed token"
     );
     let reuse = oauth::token_request(
@@ -155,7 +120,7 @@ async fn run() -> anyhow::Result<()> {
         "family revoked after re-use: {after}"
     );
     ensure!(
-        !active(a, client, &next_access).await?,
+        !is_active(a, &creds, &next_access).await?,
         "family's access tokens revoked"
     );
 
@@ -166,20 +131,20 @@ async fn run() -> anyhow::Result<()> {
     let refresh = tokens.str("refresh_token")?.to_owned();
     let access = tokens.str("access_token")?.to_owned();
     ensure!(
-        active(&b, client, &refresh).await?,
+        is_active(&b, &creds, &refresh).await?,
         "refresh token active at B"
     );
-    let revoked = post_client(a, "/revoke", client, &[("token", &refresh)]).await?;
+    let revoked = revoke(a, &creds, &refresh).await?;
     ensure!(
         revoked.status == StatusCode::OK,
         "revocation at A: {revoked}"
     );
     ensure!(
-        !active(&b, client, &refresh).await?,
+        !is_active(&b, &creds, &refresh).await?,
         "B sees the revocation"
     );
     ensure!(
-        !active(&b, client, &access).await?,
+        !is_active(&b, &creds, &access).await?,
         "and the family's access token"
     );
 
