@@ -108,6 +108,29 @@ fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>)
     )
 }
 
+/// Refuses an attempt while `username` or its address is blocked, and audits it.
+async fn throttled(
+    p: &Provider,
+    username: &str,
+    meta: &RequestMeta,
+    now: i64,
+    blocked_until: i64,
+) -> Result<User, LoginError> {
+    p.audit(
+        now,
+        "login.throttled",
+        None,
+        None,
+        meta,
+        Outcome::Failure,
+        json!({ "username": username }),
+    )
+    .await?;
+    Err(LoginError::Refused(LoginFailure::TooManyAttempts {
+        retry_after: (blocked_until - now).max(1),
+    }))
+}
+
 /// Checks a username and password. Every outcome is audited.
 pub async fn authenticate(
     p: &Provider,
@@ -123,19 +146,7 @@ pub async fn authenticate(
         blocked = blocked.max(p.store.blocked_until(k).await?);
     }
     if blocked > now {
-        p.audit(
-            now,
-            "login.throttled",
-            None,
-            None,
-            meta,
-            Outcome::Failure,
-            json!({ "username": username }),
-        )
-        .await?;
-        return Err(LoginError::Refused(LoginFailure::TooManyAttempts {
-            retry_after: blocked - now,
-        }));
+        return throttled(p, &username, meta, now, blocked).await;
     }
 
     // Count the attempt before checking it, so that concurrent attempts cannot all slip under
@@ -148,19 +159,7 @@ pub async fn authenticate(
         let until = now + delay_after(attempts, USER_FREE_FAILURES);
         if !p.store.claim_attempt(&user_key, now, until).await? {
             let blocked = p.store.blocked_until(&user_key).await?;
-            p.audit(
-                now,
-                "login.throttled",
-                None,
-                None,
-                meta,
-                Outcome::Failure,
-                json!({ "username": username }),
-            )
-            .await?;
-            return Err(LoginError::Refused(LoginFailure::TooManyAttempts {
-                retry_after: (blocked - now).max(1),
-            }));
+            return throttled(p, &username, meta, now, blocked).await;
         }
     }
 

@@ -74,12 +74,5 @@ pub async fn grant(
         json!({ "grant_type": "client_credentials", "scope": scope }),
     )
     .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: p.config.access_token_ttl.max(0) as u64,
-        id_token: None,
-        refresh_token: None,
-        scope,
-    })
+    Ok(issue::bearer(p, access_token, None, None, scope))
 }

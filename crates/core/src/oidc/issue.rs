@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 use serde_json::{Value, json};
 use tessera_hsm::KeyAlgorithm;
+use tessera_proto::TokenResponse;
 use tessera_store::clients::Client;
 use tessera_store::codes::TokenRecord;
 use tessera_store::refresh::{RefreshFamily, RefreshTokenRecord};
@@ -121,6 +122,24 @@ pub async fn id_token(
     p.signer
         .sign(client_alg(client), "JWT", &Value::Object(c))
         .await
+}
+
+/// The token response (RFC 6749 §5.1) every grant returns.
+pub fn bearer(
+    p: &Provider,
+    access_token: String,
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+    scope: String,
+) -> TokenResponse {
+    TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: p.config.access_token_ttl.max(0) as u64,
+        id_token,
+        refresh_token,
+        scope,
+    }
 }
 
 /// Idle and absolute refresh lifetimes for a client (its own, or the server's).

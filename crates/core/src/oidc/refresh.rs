@@ -162,12 +162,11 @@ pub async fn grant(
         json!({ "grant_type": "refresh_token", "family": family.id }),
     )
     .await?;
-    Ok(TokenResponse {
+    Ok(issue::bearer(
+        p,
         access_token,
-        token_type: "Bearer".into(),
-        expires_in: p.config.access_token_ttl.max(0) as u64,
         id_token,
-        refresh_token: Some(refresh_token),
+        Some(refresh_token),
         scope,
-    })
+    ))
 }

@@ -216,14 +216,13 @@ async fn issue_tokens(
         now,
     )
     .await?;
-    Ok(TokenResponse {
+    Ok(issue::bearer(
+        p,
         access_token,
-        token_type: "Bearer".into(),
-        expires_in: p.config.access_token_ttl.max(0) as u64,
-        id_token: Some(id_token),
-        refresh_token: family.map(|(_, token)| token),
-        scope: rec.scope.clone(),
-    })
+        Some(id_token),
+        family.map(|(_, token)| token),
+        rec.scope.clone(),
+    ))
 }
 
 #[cfg(test)]
