@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tessera_core::jose::TokenSigner;
+use tessera_core::mfa::passkey::Passkeys;
 use tessera_core::provider::check_master_key;
 use tessera_core::secrets::{Keyed, random_id};
 use tessera_core::{Config, Provider};
@@ -75,7 +76,18 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.session_ttl = settings.session_ttl_secs;
     config.backchannel_retry_base = settings.backchannel_retry_base_secs;
     let audit = AuditLog::start(store.clone(), writer, now(), random_id()?).await?;
+    let mut passkeys = Passkeys::new(issuer)?;
+    if let Some(path) = &settings.webauthn_allowed_authenticators {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the authenticator allow-list {}",
+                path.display()
+            )
+        })?;
+        passkeys = passkeys.with_allow_list(&text)?;
+    }
     Ok(Provider {
+        passkeys,
         config,
         signer: TokenSigner::new(store.clone(), custody),
         keyed: Keyed::new(&master),

@@ -71,6 +71,9 @@ enum Command {
     /// Token-signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Levels of assurance required by unit and role, and second factors of users
+    #[command(subcommand)]
+    Mfa(crate::cli_mfa::MfaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +203,9 @@ enum ClientCommand {
         /// Refresh-token families end this long (seconds) after the login [default: 30 days]
         #[arg(long)]
         refresh_absolute_ttl: Option<i64>,
+        /// Minimum level of assurance of every login to this client, e.g. urn:tessera:loa:2
+        #[arg(long, value_parser = ["urn:tessera:loa:1", "urn:tessera:loa:2"])]
+        min_acr: Option<String>,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
@@ -299,6 +305,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
         Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
         Command::Migrate => println!("database is up to date"),
+        Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {
             username,
             name,
@@ -408,6 +415,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             jwks_uri,
             refresh_idle_ttl,
             refresh_absolute_ttl,
+            min_acr,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
@@ -432,6 +440,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 jwks_uri,
                 refresh_idle_ttl,
                 refresh_absolute_ttl,
+                min_acr,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
             if json {

@@ -40,6 +40,8 @@ pub struct FileSettings {
     /// User PIN (prefer `pkcs11_pin_file`).
     pub pkcs11_pin: Option<SecretText>,
     pub pkcs11_pin_file: Option<PathBuf>,
+    /// JSON allow-list of authenticator models (AAGUID + attestation CA); unset: any passkey.
+    pub webauthn_allowed_authenticators: Option<PathBuf>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -78,6 +80,8 @@ pub struct Settings {
     pub backchannel_retry_base_secs: i64,
     /// The HSM, when one is configured; `None`: the software token.
     pub pkcs11: Option<Pkcs11Settings>,
+    /// Only attested authenticators of these models may register passkeys.
+    pub webauthn_allowed_authenticators: Option<PathBuf>,
 }
 
 /// Where the HSM is. Once configured it is used or Tessera does not start: never a fallback.
@@ -223,6 +227,9 @@ impl Settings {
             outbound: outbound_policy(file)?,
             backchannel_retry_base_secs,
             pkcs11: Pkcs11Settings::resolve(file)?,
+            webauthn_allowed_authenticators: env("TESSERA_WEBAUTHN_ALLOWED_AUTHENTICATORS")
+                .map(PathBuf::from)
+                .or_else(|| file.webauthn_allowed_authenticators.clone()),
         })
     }
 

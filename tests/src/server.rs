@@ -74,6 +74,8 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Program to start instead of [`tessera_bin`], e.g. a wrapper that pins it to a CPU.
     pub program: Option<PathBuf>,
+    /// Listen address instead of `127.0.0.1:0`.
+    pub listen: Option<String>,
 }
 
 impl ServerOptions {
@@ -85,6 +87,16 @@ impl ServerOptions {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
+    }
+
+    /// Serves as `http://localhost:PORT`: WebAuthn needs a domain name as relying-party id
+    /// (an IP address is refused by browsers), and browsers treat localhost as secure.
+    pub fn localhost_issuer(mut self) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        self.listen = Some(format!("127.0.0.1:{port}"));
+        Ok(self.env("TESSERA_ISSUER", &format!("http://localhost:{port}")))
     }
 
     /// Lets the server call loopback receivers over plain http (back-channel logout), and
@@ -176,7 +188,7 @@ impl TestServer {
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--data-dir")
             .arg(&data_dir)
             .stdin(Stdio::null())
@@ -202,6 +214,13 @@ impl TestServer {
             dir,
         };
         server.issuer = server.wait_for_listening(&stdout_path).await?;
+        if let Some((_, issuer)) = options
+            .env
+            .iter()
+            .find(|(k, _)| k == "TESSERA_ISSUER" && options.listen.is_some())
+        {
+            server.issuer = issuer.clone();
+        }
         server.base = Url::parse(&server.issuer)?;
         Ok(server)
     }

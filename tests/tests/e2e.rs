@@ -39,6 +39,8 @@ mod audit;
 mod authorize_errors;
 #[path = "e2e/backchannel.rs"]
 mod backchannel;
+#[path = "e2e/browser_passkey.rs"]
+mod browser_passkey;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/code_flow.rs"]

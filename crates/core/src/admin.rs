@@ -257,6 +257,8 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_absolute_ttl: Option<i64>,
+    /// Minimum level of assurance of every login to this client (`urn:tessera:loa:2`).
+    pub min_acr: Option<String>,
 }
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -394,6 +396,14 @@ pub async fn add_client(
             )));
         }
     }
+    if let Some(level) = &new.min_acr
+        && !crate::acr::SUPPORTED.contains(&level.as_str())
+    {
+        return Err(invalid(format!(
+            "unknown level of assurance {level:?} (use {})",
+            crate::acr::SUPPORTED.join(" or ")
+        )));
+    }
     let alg = new.alg.unwrap_or_else(|| "ES256".into());
     if tessera_hsm::KeyAlgorithm::from_jws_name(&alg).is_none() {
         return Err(invalid(format!(
@@ -425,7 +435,7 @@ pub async fn add_client(
         backchannel_logout_uri: new.backchannel_logout_uri,
         allowed_scopes: scopes,
         token_alg: alg,
-        min_acr: None,
+        min_acr: new.min_acr,
         grant_types,
         auth_method,
         jwks: new.jwks,

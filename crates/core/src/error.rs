@@ -9,6 +9,12 @@ pub enum CoreError {
     Hsm(#[from] tessera_hsm::HsmError),
     #[error("{0}")]
     Internal(String),
+    /// A request that cannot be carried out as asked (shown to the caller).
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing exists already or is in a state that forbids the change.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// An OAuth 2.0 error answer (RFC 6749 §5.2, RFC 6750 §3.1), or an internal failure.

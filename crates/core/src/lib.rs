@@ -7,6 +7,7 @@ pub mod error;
 pub mod jose;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oidc;
 pub mod outbound;
 pub mod params;

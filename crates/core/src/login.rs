@@ -7,9 +7,10 @@ use tessera_store::audit::Outcome;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
+use crate::mfa::Authn;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_id, random_token, sha256_hex};
-use crate::{CoreError, Provider, acr, password};
+use crate::{CoreError, Provider, password};
 
 /// Failures allowed in a window before logins for that name or address slow down.
 pub const USER_FREE_FAILURES: i64 = 5;
@@ -247,13 +248,25 @@ pub async fn start_session(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(String, SessionRecord), CoreError> {
+    start_session_with(p, user, &Authn::password(), previous_cookie, meta, now).await
+}
+
+/// [`start_session`] for any combination of factors.
+pub async fn start_session_with(
+    p: &Provider,
+    user: &User,
+    authn: &Authn,
+    previous_cookie: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(String, SessionRecord), CoreError> {
     if let Some((mut session, previous)) = current_session(p, previous_cookie, now).await? {
         if previous.id == user.id
             && let Some(cookie) = previous_cookie
         {
             session.auth_time = now;
-            session.amr = vec!["pwd".into()];
-            session.acr = acr::LOA1.into();
+            session.amr = authn.amr.clone();
+            session.acr = authn.acr.clone();
             session.last_seen_at = now;
             session.expires_at = now + p.config.session_ttl;
             if p.store.reauthenticate_session(&session).await? {
@@ -269,8 +282,8 @@ pub async fn start_session(
         sid: random_id()?,
         user_id: user.id.clone(),
         auth_time: now,
-        amr: vec!["pwd".into()],
-        acr: acr::LOA1.into(),
+        amr: authn.amr.clone(),
+        acr: authn.acr.clone(),
         source_ip: meta.source_ip.clone(),
         user_agent: meta
             .user_agent

@@ -74,6 +74,8 @@ pub struct Provider {
     pub audit: AuditLog,
     /// Transport for calls to other servers, guarded by the administrator's allow-list.
     pub outbound: std::sync::Arc<dyn crate::outbound::Outbound>,
+    /// The WebAuthn relying party (passkeys and security keys).
+    pub passkeys: crate::mfa::passkey::Passkeys,
 }
 
 /// Context of the request being served, for the audit log.

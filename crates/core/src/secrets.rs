@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
-use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
+use ring::{aead, hmac};
 
 use crate::CoreError;
 
@@ -44,6 +44,9 @@ pub fn sha256_b64url(data: &[u8]) -> String {
 pub struct Keyed {
     client_secret: hmac::Key,
     csrf: hmac::Key,
+    recovery_code: hmac::Key,
+    /// AES-256-GCM key for secrets Tessera must read back (TOTP seeds).
+    seal: std::sync::Arc<aead::LessSafeKey>,
 }
 
 impl std::fmt::Debug for Keyed {
@@ -62,7 +65,57 @@ impl Keyed {
                 master.derive("client-secret-hash").as_ref(),
             ),
             csrf: hmac::Key::new(hmac::HMAC_SHA256, master.derive("csrf").as_ref()),
+            recovery_code: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                master.derive("recovery-code-hash").as_ref(),
+            ),
+            seal: std::sync::Arc::new(aead::LessSafeKey::new(
+                // A 32-byte key always fits AES-256.
+                #[allow(clippy::expect_used)]
+                aead::UnboundKey::new(&aead::AES_256_GCM, master.derive("secret-seal").as_ref())
+                    .expect("32-byte AES-256 key"),
+            )),
         }
+    }
+
+    /// Keyed hash of a recovery code (random, so a fast keyed hash is enough; guessing online
+    /// is throttled and offline needs the master key).
+    pub fn hash_recovery_code(&self, code: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.recovery_code, code.as_bytes()).as_ref())
+    }
+
+    /// Encrypts a secret for storage; `context` binds it to its owner (e.g. the user id).
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, CoreError> {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| CoreError::Internal("system randomness unavailable".into()))?;
+        let mut out = plaintext.to_vec();
+        self.seal
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(context.as_bytes()),
+                &mut out,
+            )
+            .map_err(|_| CoreError::Internal("sealing failed".into()))?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&out);
+        Ok(sealed)
+    }
+
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CoreError> {
+        let damaged = || CoreError::Internal("a sealed secret cannot be opened".into());
+        if sealed.len() < aead::NONCE_LEN {
+            return Err(damaged());
+        }
+        let (nonce, body) = sealed.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| damaged())?;
+        let mut buf = body.to_vec();
+        let plain = self
+            .seal
+            .open_in_place(nonce, aead::Aad::from(context.as_bytes()), &mut buf)
+            .map_err(|_| damaged())?;
+        Ok(plain.to_vec())
     }
 
     /// Client secrets are 256-bit random values, so a keyed hash is enough: a slow password
@@ -130,6 +183,17 @@ mod tests {
         assert!(!k.verify_csrf("cookie-b", &t));
         assert!(!k.verify_csrf("cookie-a", "AAAA"));
         assert!(!keyed(2).verify_csrf("cookie-a", &t));
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_same_key_and_context() {
+        let k = keyed(1);
+        let sealed = k.seal("user-1", b"seed").unwrap();
+        assert!(!sealed.windows(4).any(|w| w == b"seed"));
+        assert_eq!(k.open("user-1", &sealed).unwrap(), b"seed");
+        assert!(k.open("user-2", &sealed).is_err());
+        assert!(keyed(2).open("user-1", &sealed).is_err());
+        assert_ne!(sealed, k.seal("user-1", b"seed").unwrap());
     }
 
     #[test]

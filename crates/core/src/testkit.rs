@@ -104,6 +104,7 @@ async fn assemble(store: Store, now: i64) -> Provider {
         keyed: Keyed::new(&master),
         audit,
         outbound: std::sync::Arc::new(crate::outbound::DenyAll),
+        passkeys: crate::mfa::passkey::Passkeys::new(ISSUER).expect("relying party"),
     }
 }
 

@@ -352,6 +352,35 @@ impl Store {
         Ok(report)
     }
 
+    /// A person's most recent entries whose event starts with one of `prefixes`, newest first.
+    pub async fn audit_of_actor(
+        &self,
+        actor: &str,
+        prefixes: &[&str],
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let like: Vec<String> = (0..prefixes.len())
+            .map(|i| format!("event LIKE ${}", i + 3))
+            .collect();
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE actor = $1 AND ({}) ORDER BY at DESC, seq DESC LIMIT $2",
+            if like.is_empty() {
+                "1 = 1".to_owned()
+            } else {
+                like.join(" OR ")
+            }
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(actor).bind(limit);
+        for p in prefixes {
+            q = q.bind(format!("{p}%"));
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
     /// Most recent entries first (for display and tests).
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         sqlx::query(AssertSqlSafe(format!(

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod codes;
 pub mod keys;
 pub mod logout;
+pub mod mfa;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -72,6 +73,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "logout",
         include_str!("../../../migrations/sqlite/0003_logout.sql"),
     ),
+    (
+        4,
+        "strong authentication",
+        include_str!("../../../migrations/sqlite/0004_strong_auth.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -88,6 +94,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "logout",
         include_str!("../../../migrations/postgres/0003_logout.sql"),
+    ),
+    (
+        4,
+        "strong authentication",
+        include_str!("../../../migrations/postgres/0004_strong_auth.sql"),
     ),
 ];
 

@@ -114,6 +114,20 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// A user's live sessions, newest first (for the account page).
+    pub async fn live_user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY created_at DESC"
+        )))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(session_from_row)
+        .collect()
+    }
+
     pub async fn end_session(&self, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use tessera_core::login::{self, LoginError, LoginFailure};
+use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 use tessera_core::secrets::random_token;
 
@@ -245,6 +246,32 @@ async fn submit(
             return error_page(&s, lang, &path, ErrorKind::Internal, None);
         }
     };
+    // A level above the password's: the login waits for a second factor (or enrolment).
+    let needed = match authorize::required_level(&s.provider, req, &user, now).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "required level lookup failed");
+            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+        }
+    };
+    if mfa::rank(needed) > 1 {
+        return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
+            Ok(pending) => {
+                let next = match req {
+                    Some(r) => format!("/login/factor?req={r}"),
+                    None => "/login/factor".into(),
+                };
+                with_cookies(
+                    Redirect::to(&next).into_response(),
+                    &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot park the login");
+                error_page(&s, lang, &path, ErrorKind::Internal, None)
+            }
+        };
+    }
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
     let (cookie, session) =
         match login::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
@@ -260,7 +287,7 @@ async fn submit(
             Ok(decision) => decision_response(decision),
             Err(e) => authorize_error(&s, lang, &path, e),
         },
-        None => Redirect::to("/login").into_response(),
+        None => Redirect::to("/account").into_response(),
     };
     with_cookies(resp, &set)
 }

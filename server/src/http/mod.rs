@@ -1,8 +1,11 @@
 //! HTTP layer: thin handlers that read the request, call one core function and map the result.
 
+mod account;
 pub mod errors;
+mod forms;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oidc;
 pub mod web;
 
@@ -51,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(logout::routes())
+        .merge(mfa::routes())
+        .merge(account::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -60,6 +65,6 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"),
+            HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"),
         ))
 }

@@ -147,6 +147,9 @@ pub(super) fn decision_response(decision: Decision) -> Response {
         Decision::Login { handle, .. } => {
             Redirect::to(&format!("/login?req={handle}")).into_response()
         }
+        Decision::StepUp { handle } => {
+            Redirect::to(&format!("/login/factor?req={handle}")).into_response()
+        }
     }
 }
 

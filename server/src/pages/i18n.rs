@@ -24,6 +24,7 @@ pub(crate) struct Catalogue {
     pub username_label: &'static str,
     pub password_label: &'static str,
     pub sign_in_button: &'static str,
+    pub passkey_sign_in: &'static str,
     pub login_help: &'static str,
 
     pub details_label: &'static str,
@@ -63,6 +64,7 @@ pub(crate) const VI: Catalogue = Catalogue {
     username_label: "Tên đăng nhập",
     password_label: "Mật khẩu",
     sign_in_button: "Đăng nhập",
+    passkey_sign_in: "Đăng nhập bằng khóa truy cập (passkey)",
     login_help: "Nếu bạn quên mật khẩu hoặc không đăng nhập được, vui lòng liên hệ bộ phận \
                  quản trị công nghệ thông tin của đơn vị bạn.",
 
@@ -102,6 +104,7 @@ pub(crate) const EN: Catalogue = Catalogue {
     username_label: "Username",
     password_label: "Password",
     sign_in_button: "Sign in",
+    passkey_sign_in: "Sign in with a passkey",
     login_help: "If you have forgotten your password or cannot sign in, please contact your \
                  unit’s IT administrator.",
 

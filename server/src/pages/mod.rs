@@ -9,6 +9,7 @@
 
 mod i18n;
 mod logout;
+pub mod strong;
 mod views;
 
 pub use logout::{LogoutConfirmView, SignedOutView};
@@ -141,7 +142,18 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    (
+        "totp_setup.html",
+        include_str!("../../templates/totp_setup.html"),
+    ),
+    ("factor.html", include_str!("../../templates/factor.html")),
+    ("enrol.html", include_str!("../../templates/enrol.html")),
+    (
+        "recovery_codes.html",
+        include_str!("../../templates/recovery_codes.html"),
+    ),
+    ("account.html", include_str!("../../templates/account.html")),
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("error.html", include_str!("../../templates/error.html")),
@@ -382,8 +394,14 @@ mod tests {
         assert!(html.contains(">English</a>"));
         assert!(html.contains("lang=vi\""));
         assert!(html.contains("lang=en\""));
-        // Nothing external, no script.
-        assert!(!html.contains("<script"), "{html}");
+        // Nothing external; the only script is Tessera's own passkey script.
+        assert!(
+            html.matches("<script").count()
+                == html
+                    .matches("<script src=\"/static/tessera.js\" defer></script>")
+                    .count(),
+            "{html}"
+        );
         assert!(!html.contains("http://") && !html.contains("https://"));
         assert!(!html.contains("<link"));
         // Not the fallback page.
@@ -454,7 +472,7 @@ mod tests {
     fn login_form_fields() {
         let pages = Pages::new();
         let html = pages.login(Lang::Vi, &login_view(None));
-        assert!(html.contains("<form method=\"post\" action=\"/login\""));
+        assert!(html.contains("<form id=\"login-form\" method=\"post\" action=\"/login\""));
         assert!(html.contains("name=\"username\""));
         assert!(html.contains("name=\"password\""));
         assert!(html.contains("type=\"password\""));
@@ -555,7 +573,7 @@ mod tests {
                 error: Some(LoginError::BadCredentials),
             };
             let html = pages.login(lang, &view);
-            assert!(!html.contains("<script"), "{html}");
+            assert!(!html.contains("<script>"), "{html}");
             assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;&#x27;&amp;"));
 
             let html = pages.error(

@@ -11,6 +11,7 @@ use tessera_store::users::User;
 use url::Url;
 
 use super::pkce;
+use crate::mfa::{self, policy};
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
@@ -37,6 +38,9 @@ pub struct AuthRequest {
     pub prompt: Option<Prompt>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// Levels of assurance asked for, in order of preference (OIDC Core §3.1.2.1).
+    #[serde(default)]
+    pub acr_values: Vec<String>,
     /// When the request arrived: a login that resumes it must be at least this recent when
     /// `prompt=login` or `max_age` asked for a fresh one.
     pub received_at: i64,
@@ -84,6 +88,9 @@ pub enum Decision {
         client_name: String,
         login_hint: Option<String>,
     },
+    /// The person is signed in, but below the level this request needs: prove a second
+    /// factor (or enrol one), then the request stored under `handle` resumes.
+    StepUp { handle: String },
 }
 
 /// Builds the redirect back to the client (RFC 6749 §4.1.2, RFC 9207 `iss`).
@@ -262,7 +269,16 @@ pub async fn validate(
         .get("login_hint")
         .filter(|h| h.len() <= 256)
         .map(str::to_owned);
+    let acr_values: Vec<String> = params
+        .get("acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .take(8)
+        .map(str::to_owned)
+        .collect();
     let req = AuthRequest {
+        acr_values,
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope,
@@ -294,20 +310,45 @@ pub async fn authorize(
         None => true,
     };
     let usable = session.filter(|(s, _)| req.prompt != Some(Prompt::Login) && fresh_enough(s));
+    let mut below_level = false;
     if let Some((s, user)) = usable {
-        return Ok(Decision::Redirect(
-            issue_code(p, &client, &req, s, user, meta, now).await?,
-        ));
+        let needed = policy::required(p, &client, &req.acr_values, user).await?;
+        if mfa::rank(&s.acr) >= mfa::rank(needed) {
+            return Ok(Decision::Redirect(
+                issue_code(p, &client, &req, s, user, meta, now).await?,
+            ));
+        }
+        below_level = true;
     }
     if req.prompt == Some(Prompt::None) {
-        return error_redirect(
-            p,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            ErrorCode::LoginRequired,
-            "the user is not logged in",
-        );
+        let (code, why) = if below_level {
+            (
+                ErrorCode::InteractionRequired,
+                "the session is below the required level of assurance",
+            )
+        } else {
+            (ErrorCode::LoginRequired, "the user is not logged in")
+        };
+        return error_redirect(p, &req.redirect_uri, req.state.as_deref(), code, why);
     }
+    let handle = store_request(p, &client, &req, now).await?;
+    if below_level {
+        return Ok(Decision::StepUp { handle });
+    }
+    Ok(Decision::Login {
+        handle,
+        client_name: client.name,
+        login_hint: req.login_hint,
+    })
+}
+
+/// Keeps a request in the database while the person signs in; returns the browser's handle.
+async fn store_request(
+    p: &Provider,
+    client: &Client,
+    req: &AuthRequest,
+    now: i64,
+) -> Result<String, AuthorizeError> {
     let handle = random_token()?;
     let params = serde_json::to_string(&req).map_err(|e| CoreError::Internal(e.to_string()))?;
     p.store
@@ -319,11 +360,23 @@ pub async fn authorize(
             expires_at: now + p.config.auth_request_ttl,
         })
         .await?;
-    Ok(Decision::Login {
-        handle,
-        client_name: client.name,
-        login_hint: req.login_hint,
-    })
+    Ok(handle)
+}
+
+/// The level a pending request needs from `user` (for the login pages).
+pub async fn required_level(
+    p: &Provider,
+    handle: Option<&str>,
+    user: &User,
+    now: i64,
+) -> Result<&'static str, CoreError> {
+    match handle {
+        Some(h) => match pending(p, h, now).await? {
+            Some((client, req)) => policy::required(p, &client, &req.acr_values, user).await,
+            None => policy::level_for_user(p, user).await,
+        },
+        None => policy::level_for_user(p, user).await,
+    }
 }
 
 /// A pending request, for rendering the login form.
@@ -362,6 +415,13 @@ pub async fn resume(
     let needs_fresh = req.prompt == Some(Prompt::Login) || req.max_age.is_some();
     if needs_fresh && session.auth_time < req.received_at {
         return Err(page(PageError::BadRequest, "a fresh login is required"));
+    }
+    let needed = policy::required(p, &client, &req.acr_values, user).await?;
+    if mfa::rank(&session.acr) < mfa::rank(needed) {
+        // Still below the level: the request waits for the second factor.
+        return Ok(Decision::StepUp {
+            handle: handle.to_owned(),
+        });
     }
     p.store
         .delete_auth_request(&sha256_hex(handle.as_bytes()))

@@ -345,6 +345,10 @@ fn authorization_requests_end_in_a_typed_answer() {
                     prop_assert_eq!(params.get("redirect_uri"), Some(REDIRECT));
                     prop_assert!(params.get("prompt") != Some("none"));
                 }
+                Ok(Decision::StepUp { .. }) => {
+                    prop_assert!(with_session, "a step-up needs a session");
+                    prop_assert!(params.get("prompt") != Some("none"));
+                }
                 Err(AuthorizeError::Page { .. }) => {}
                 Err(AuthorizeError::Internal(e)) => prop_assert!(false, "internal: {}", e),
             }

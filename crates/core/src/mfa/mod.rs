@@ -1,0 +1,348 @@
+//! Strong authentication: second factors, levels of assurance and step-up.
+//!
+//! A login reaches a level of assurance (`acr`) through the methods it used (`amr`, RFC 8176):
+//! a password alone is level 1; a password with a second factor, or a passkey with user
+//! verification, is level 2. When a login or an existing session is below the level a request
+//! needs, the person proves a second factor (or enrols one) and the request resumes.
+
+pub mod passkey;
+pub mod policy;
+pub mod recovery;
+pub mod totp;
+
+use serde_json::json;
+use tessera_store::audit::Outcome;
+use tessera_store::mfa::PendingLogin;
+use tessera_store::sessions::SessionRecord;
+use tessera_store::users::{User, UserStatus};
+
+use crate::login::{WINDOW_SECS, delay_after};
+use crate::provider::RequestMeta;
+use crate::secrets::{random_token, sha256_hex};
+use crate::{CoreError, Provider, acr};
+
+/// How long a login may wait between its first and second factor.
+pub const PENDING_TTL: i64 = 300;
+/// Wrong codes allowed per factor in a window before attempts slow down.
+pub const FACTOR_FREE_FAILURES: i64 = 5;
+
+/// The methods a login used and the level they reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authn {
+    pub amr: Vec<String>,
+    pub acr: String,
+}
+
+impl Authn {
+    pub fn password() -> Authn {
+        Authn {
+            amr: vec!["pwd".into()],
+            acr: acr::LOA1.into(),
+        }
+    }
+
+    /// A passkey alone: possession of the key plus user verification on the device.
+    pub fn passkey_only(synced: bool) -> Authn {
+        Authn {
+            amr: vec![key_amr(synced).into(), "user".into(), "mfa".into()],
+            acr: acr::LOA2.into(),
+        }
+    }
+
+    /// The methods of `first` plus a second factor.
+    pub fn plus(first: &[String], factor: Factor) -> Authn {
+        let mut amr: Vec<String> = first.to_vec();
+        for m in [factor.amr(), "mfa"] {
+            if !amr.iter().any(|a| a == m) {
+                amr.push(m.into());
+            }
+        }
+        Authn {
+            amr,
+            acr: acr::LOA2.into(),
+        }
+    }
+}
+
+/// `hwk` for a key bound to its device, `swk` for a passkey that may be synchronised.
+fn key_amr(synced: bool) -> &'static str {
+    if synced { "swk" } else { "hwk" }
+}
+
+/// A second factor just proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    RecoveryCode,
+    Passkey { synced: bool },
+}
+
+impl Factor {
+    pub fn amr(self) -> &'static str {
+        match self {
+            // A recovery code is a one-time password from a printed list.
+            Factor::Totp | Factor::RecoveryCode => "otp",
+            Factor::Passkey { synced } => key_amr(synced),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::RecoveryCode => "recovery_code",
+            Factor::Passkey { .. } => "passkey",
+        }
+    }
+}
+
+/// Position of a level in the order of assurance; unknown values rank below every level.
+pub fn rank(acr_value: &str) -> u8 {
+    match acr_value {
+        acr::LOA1 => 1,
+        acr::LOA2 => 2,
+        _ => 0,
+    }
+}
+
+/// The higher of two levels.
+pub fn max_level<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if rank(b) > rank(a) { b } else { a }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    #[error("the code or key was not accepted")]
+    Invalid,
+    #[error("too many attempts; retry in {retry_after} s")]
+    TooManyAttempts { retry_after: i64 },
+    #[error("no such factor is enrolled")]
+    NotEnrolled,
+    #[error("the sign-in step expired; start again")]
+    Expired,
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl From<tessera_store::StoreError> for FactorError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        FactorError::Internal(e.into())
+    }
+}
+
+/// What second factors a person has.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Enrolled {
+    pub passkeys: usize,
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+}
+
+impl Enrolled {
+    /// Whether the person can prove a second factor (recovery codes back up the others).
+    pub fn any(&self) -> bool {
+        self.passkeys > 0 || self.totp
+    }
+}
+
+pub async fn enrolled(p: &Provider, user_id: &str) -> Result<Enrolled, CoreError> {
+    Ok(Enrolled {
+        passkeys: p.store.webauthn_credentials(user_id).await?.len(),
+        totp: p.store.totp(user_id).await?.is_some_and(|t| t.confirmed),
+        recovery_codes_left: p.store.recovery_codes_left(user_id).await?,
+    })
+}
+
+/// Counts an attempt at a factor before it is checked (as for passwords, so concurrent
+/// guesses cannot slip under the limit) and refuses it while the factor is blocked.
+pub(crate) async fn admit_attempt(p: &Provider, key: &str, now: i64) -> Result<(), FactorError> {
+    let blocked = p.store.blocked_until(key).await?;
+    if blocked > now {
+        return Err(FactorError::TooManyAttempts {
+            retry_after: blocked - now,
+        });
+    }
+    let attempts = p.store.record_failure(key, now, now - WINDOW_SECS).await?;
+    if attempts > FACTOR_FREE_FAILURES {
+        let until = now + delay_after(attempts, FACTOR_FREE_FAILURES);
+        if !p.store.claim_attempt(key, now, until).await? {
+            let blocked = p.store.blocked_until(key).await?;
+            return Err(FactorError::TooManyAttempts {
+                retry_after: (blocked - now).max(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Audits a refused factor.
+pub(crate) async fn audit_failure(
+    p: &Provider,
+    user_id: &str,
+    factor: &str,
+    reason: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(), CoreError> {
+    p.audit(
+        now,
+        "mfa.failure",
+        Some(user_id),
+        None,
+        meta,
+        Outcome::Failure,
+        json!({ "factor": factor, "reason": reason }),
+    )
+    .await
+}
+
+/// Who is proving a second factor: someone half-way through a login, or the owner of a live
+/// session stepping up.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Pending(PendingLogin),
+    Session(SessionRecord),
+}
+
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub user: User,
+    pub subject: Subject,
+}
+
+impl Candidate {
+    /// Methods already proven.
+    pub fn amr(&self) -> &[String] {
+        match &self.subject {
+            Subject::Pending(pl) => &pl.amr,
+            Subject::Session(s) => &s.amr,
+        }
+    }
+
+    pub fn acr(&self) -> &str {
+        match &self.subject {
+            Subject::Pending(_) => acr::LOA1,
+            Subject::Session(s) => &s.acr,
+        }
+    }
+}
+
+/// Parks a login whose first factor was right until the second is proven; returns the
+/// cookie value that names it.
+pub async fn begin_pending(
+    p: &Provider,
+    user: &User,
+    first: &Authn,
+    now: i64,
+) -> Result<String, CoreError> {
+    let cookie = random_token()?;
+    p.store
+        .insert_pending_login(&PendingLogin {
+            id: sha256_hex(cookie.as_bytes()),
+            user_id: user.id.clone(),
+            amr: first.amr.clone(),
+            auth_time: now,
+            expires_at: now + PENDING_TTL,
+        })
+        .await?;
+    Ok(cookie)
+}
+
+/// The person proving a second factor: a pending login wins over a session, since it is the
+/// newer intent of this browser.
+pub async fn candidate(
+    p: &Provider,
+    pending_cookie: Option<&str>,
+    session_cookie: Option<&str>,
+    now: i64,
+) -> Result<Option<Candidate>, CoreError> {
+    if let Some(c) = pending_cookie
+        && let Some(pl) = p
+            .store
+            .pending_login(&sha256_hex(c.as_bytes()), now)
+            .await?
+        && let Some(user) = p.store.user_by_id(&pl.user_id).await?
+        && user.status == UserStatus::Active
+    {
+        return Ok(Some(Candidate {
+            user,
+            subject: Subject::Pending(pl),
+        }));
+    }
+    Ok(crate::login::current_session(p, session_cookie, now)
+        .await?
+        .map(|(s, user)| Candidate {
+            user,
+            subject: Subject::Session(s),
+        }))
+}
+
+/// Finishes a login or a step-up after `factor` was proven. Returns the session and, when a
+/// new session cookie must be set, its value.
+pub async fn complete(
+    p: &Provider,
+    candidate: Candidate,
+    factor: Factor,
+    session_cookie: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(Option<String>, SessionRecord), FactorError> {
+    let authn = Authn::plus(candidate.amr(), factor);
+    let user = candidate.user;
+    let (cookie, session, event) = match candidate.subject {
+        Subject::Pending(pl) => {
+            // Exactly one completion per pending login, across replicas.
+            if !p.store.delete_pending_login(&pl.id).await? {
+                return Err(FactorError::Expired);
+            }
+            let (cookie, session) =
+                crate::login::start_session_with(p, &user, &authn, session_cookie, meta, now)
+                    .await?;
+            (Some(cookie), session, "login.success")
+        }
+        Subject::Session(mut s) => {
+            s.amr = authn.amr.clone();
+            s.acr = authn.acr.clone();
+            s.auth_time = now;
+            s.last_seen_at = now;
+            if !p.store.reauthenticate_session(&s).await? {
+                return Err(FactorError::Expired);
+            }
+            (None, s, "mfa.step_up")
+        }
+    };
+    p.audit(
+        now,
+        event,
+        Some(&user.id),
+        None,
+        meta,
+        Outcome::Success,
+        json!({ "amr": session.amr, "acr": session.acr, "factor": factor.name(), "sid": session.sid }),
+    )
+    .await?;
+    Ok((cookie, session))
+}
+
+/// Removes every second factor of a person who lost them (an administrator's act, after
+/// checking who is asking). The person enrols again at the next login their policy demands.
+pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(), CoreError> {
+    let passkeys = p.store.webauthn_credentials(&user.id).await?;
+    for c in &passkeys {
+        p.store.delete_webauthn_credential(&user.id, &c.id).await?;
+    }
+    let totp = p.store.delete_totp(&user.id).await?;
+    p.store.delete_recovery_codes(&user.id).await?;
+    p.audit(
+        now,
+        "mfa.reset",
+        Some(actor),
+        None,
+        &RequestMeta::default(),
+        Outcome::Success,
+        json!({ "user": user.id, "passkeys_removed": passkeys.len(), "totp_removed": totp }),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,522 @@
+//! Passkeys and security keys (WebAuthn Level 3) through `webauthn-rs`.
+//!
+//! Every ceremony's state is kept in the database between the challenge and the answer, so
+//! any replica can finish it, and each challenge is answered at most once. User verification
+//! is always required; sign counters that go backwards are refused by webauthn-rs (a cloned
+//! authenticator), and the counter and backup state are stored after every use.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use tessera_store::audit::Outcome;
+use tessera_store::mfa::{Ceremony, WebauthnCredential};
+use tessera_store::users::{User, UserStatus};
+use webauthn_rs::prelude::*;
+
+use super::{Authn, Factor, FactorError, audit_failure};
+use crate::provider::RequestMeta;
+use crate::secrets::{random_token, sha256_hex};
+use crate::{CoreError, Provider};
+
+/// How long a browser has to answer a challenge.
+pub const CEREMONY_TTL: i64 = 300;
+const MAX_NAME: usize = 64;
+
+const REGISTER: &str = "register";
+const REGISTER_ATTESTED: &str = "register-attested";
+const AUTHENTICATE: &str = "authenticate";
+const DISCOVER: &str = "discover";
+
+/// The relying party: this installation's origin, and which authenticators it accepts.
+#[derive(Clone)]
+pub struct Passkeys {
+    webauthn: Arc<Webauthn>,
+    /// With a list, only authenticators whose attestation chains to one of these CAs and
+    /// names one of the listed models (AAGUIDs) may register.
+    attestation: Option<Arc<AttestationCaList>>,
+}
+
+impl std::fmt::Debug for Passkeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passkeys")
+            .field("attested_only", &self.attestation.is_some())
+            .finish()
+    }
+}
+
+/// One allowed authenticator model, as written in the administrator's allow-list file.
+#[derive(Debug, serde::Deserialize)]
+struct AllowedModel {
+    aaguid: Uuid,
+    description: String,
+    /// PEM of the vendor's attestation root.
+    ca_pem: String,
+}
+
+impl Passkeys {
+    /// The relying party id is the issuer's host; its origin is the issuer's origin.
+    pub fn new(issuer: &str) -> Result<Passkeys, CoreError> {
+        let origin =
+            Url::parse(issuer).map_err(|e| CoreError::Internal(format!("issuer URL: {e}")))?;
+        let rp_id = origin
+            .host_str()
+            .ok_or_else(|| CoreError::Internal("the issuer URL has no host".into()))?
+            .to_owned();
+        let webauthn = WebauthnBuilder::new(&rp_id, &origin)
+            .and_then(|b| b.rp_name("Tessera").build())
+            .map_err(|e| CoreError::Internal(format!("WebAuthn relying party: {e}")))?;
+        Ok(Passkeys {
+            webauthn: Arc::new(webauthn),
+            attestation: None,
+        })
+    }
+
+    /// Restricts registration to the models in a JSON allow-list:
+    /// `[{"aaguid": "…", "description": "…", "ca_pem": "-----BEGIN CERTIFICATE-----…"}]`.
+    pub fn with_allow_list(mut self, json_text: &str) -> Result<Passkeys, CoreError> {
+        let models: Vec<AllowedModel> = serde_json::from_str(json_text)
+            .map_err(|e| CoreError::Internal(format!("authenticator allow-list: {e}")))?;
+        if models.is_empty() {
+            return Err(CoreError::Internal(
+                "the authenticator allow-list is empty: nobody could register a passkey".into(),
+            ));
+        }
+        let mut builder = AttestationCaListBuilder::new();
+        for m in models {
+            builder
+                .insert_device_pem(
+                    m.ca_pem.as_bytes(),
+                    m.aaguid,
+                    m.description,
+                    Default::default(),
+                )
+                .map_err(|e| {
+                    CoreError::Internal(format!("authenticator allow-list, {}: {e}", m.aaguid))
+                })?;
+        }
+        self.attestation = Some(Arc::new(builder.build()));
+        Ok(self)
+    }
+
+    pub fn attested_only(&self) -> bool {
+        self.attestation.is_some()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(e.to_string())
+}
+
+async fn save_ceremony(
+    p: &Provider,
+    user_id: Option<&str>,
+    kind: &str,
+    state: String,
+    now: i64,
+) -> Result<String, CoreError> {
+    let handle = random_token()?;
+    p.store
+        .insert_ceremony(
+            &sha256_hex(handle.as_bytes()),
+            &Ceremony {
+                user_id: user_id.map(str::to_owned),
+                kind: kind.to_owned(),
+                state,
+            },
+            now + CEREMONY_TTL,
+        )
+        .await?;
+    Ok(handle)
+}
+
+async fn take_ceremony(
+    p: &Provider,
+    handle: &str,
+    user_id: Option<&str>,
+    kinds: &[&str],
+    now: i64,
+) -> Result<Ceremony, FactorError> {
+    match p
+        .store
+        .take_ceremony(&sha256_hex(handle.as_bytes()), now)
+        .await?
+    {
+        Some(c) if kinds.contains(&c.kind.as_str()) && c.user_id.as_deref() == user_id => Ok(c),
+        _ => Err(FactorError::Expired),
+    }
+}
+
+fn stored_passkey(c: &WebauthnCredential) -> Result<Passkey, CoreError> {
+    serde_json::from_str(&c.passkey).map_err(|e| internal(format!("stored passkey {}: {e}", c.id)))
+}
+
+/// The browser sends JSON produced from the WebAuthn response.
+fn parse<T: serde::de::DeserializeOwned>(json_text: &str) -> Result<T, FactorError> {
+    serde_json::from_str(json_text).map_err(|_| FactorError::Invalid)
+}
+
+/// Starts registering a passkey for `user`; returns the ceremony handle and the options for
+/// `navigator.credentials.create()`.
+pub async fn begin_registration(
+    p: &Provider,
+    user: &User,
+    now: i64,
+) -> Result<(String, serde_json::Value), CoreError> {
+    let handle = p
+        .store
+        .ensure_webauthn_handle(&user.id, &Uuid::new_v4().to_string())
+        .await?;
+    let user_handle = Uuid::parse_str(&handle).map_err(internal)?;
+    let exclude: Vec<CredentialID> = p
+        .store
+        .webauthn_credentials(&user.id)
+        .await?
+        .iter()
+        .filter_map(|c| URL_SAFE_NO_PAD.decode(&c.id).ok())
+        .collect();
+    let exclude = (!exclude.is_empty()).then_some(exclude);
+    let passkeys = &p.passkeys;
+    let (mut ccr, state, kind) = match &passkeys.attestation {
+        Some(list) => {
+            let (ccr, st) = passkeys
+                .webauthn
+                .start_attested_passkey_registration(
+                    user_handle,
+                    &user.username,
+                    &user.display_name,
+                    exclude,
+                    (**list).clone(),
+                    None,
+                )
+                .map_err(internal)?;
+            (ccr, serde_json::to_string(&st), REGISTER_ATTESTED)
+        }
+        None => {
+            let (ccr, st) = passkeys
+                .webauthn
+                .start_passkey_registration(
+                    user_handle,
+                    &user.username,
+                    &user.display_name,
+                    exclude,
+                )
+                .map_err(internal)?;
+            (ccr, serde_json::to_string(&st), REGISTER)
+        }
+    };
+    // Prefer a discoverable credential, so that the passkey alone can sign in later; security
+    // keys without room for one still work as a second factor.
+    if let Some(sel) = ccr.public_key.authenticator_selection.as_mut() {
+        sel.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Preferred);
+        sel.require_resident_key = false;
+    }
+    let state = state.map_err(internal)?;
+    let ceremony = save_ceremony(p, Some(&user.id), kind, state, now).await?;
+    Ok((ceremony, serde_json::to_value(&ccr).map_err(internal)?))
+}
+
+/// Finishes a registration with the browser's answer and stores the new credential.
+pub async fn finish_registration(
+    p: &Provider,
+    user: &User,
+    ceremony: &str,
+    name: &str,
+    response_json: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<WebauthnCredential, FactorError> {
+    let c = take_ceremony(
+        p,
+        ceremony,
+        Some(&user.id),
+        &[REGISTER, REGISTER_ATTESTED],
+        now,
+    )
+    .await?;
+    let reg: RegisterPublicKeyCredential = parse(response_json)?;
+    let result = if c.kind == REGISTER_ATTESTED {
+        let st: AttestedPasskeyRegistration = serde_json::from_str(&c.state).map_err(internal)?;
+        p.passkeys
+            .webauthn
+            .finish_attested_passkey_registration(&reg, &st)
+            .map(|ak| {
+                let aaguid = match &ak.attestation().metadata {
+                    AttestationMetadata::Packed { aaguid } => aaguid.to_string(),
+                    AttestationMetadata::Tpm { aaguid, .. } => aaguid.to_string(),
+                    _ => String::new(),
+                };
+                (Passkey::from(ak), aaguid)
+            })
+    } else {
+        let st: PasskeyRegistration = serde_json::from_str(&c.state).map_err(internal)?;
+        p.passkeys
+            .webauthn
+            .finish_passkey_registration(&reg, &st)
+            .map(|pk| (pk, String::new()))
+    };
+    let (passkey, aaguid) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let reason = format!("registration refused: {e}");
+            audit_failure(p, &user.id, "passkey", &reason, meta, now).await?;
+            return Err(FactorError::Invalid);
+        }
+    };
+    let cred = Credential::from(passkey.clone());
+    let name: String = name.trim().chars().take(MAX_NAME).collect();
+    let record = WebauthnCredential {
+        id: URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice()),
+        user_id: user.id.clone(),
+        name: if name.is_empty() {
+            "Passkey".into()
+        } else {
+            name
+        },
+        passkey: serde_json::to_string(&passkey).map_err(internal)?,
+        aaguid,
+        backup_eligible: cred.backup_eligible,
+        created_at: now,
+        last_used_at: None,
+    };
+    match p.store.insert_webauthn_credential(&record).await {
+        Ok(()) => {}
+        Err(tessera_store::StoreError::Conflict(_)) => {
+            audit_failure(
+                p,
+                &user.id,
+                "passkey",
+                "credential already registered",
+                meta,
+                now,
+            )
+            .await?;
+            return Err(FactorError::Invalid);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    p.audit(
+        now,
+        "mfa.passkey.registered",
+        Some(&user.id),
+        None,
+        meta,
+        Outcome::Success,
+        json!({
+            "credential": record.id, "name": record.name, "aaguid": record.aaguid,
+            "synced": record.backup_eligible,
+        }),
+    )
+    .await?;
+    Ok(record)
+}
+
+/// Starts a passkey check for a known person (second factor or step-up).
+pub async fn begin_authentication(
+    p: &Provider,
+    user: &User,
+    now: i64,
+) -> Result<(String, serde_json::Value), FactorError> {
+    let creds = p.store.webauthn_credentials(&user.id).await?;
+    if creds.is_empty() {
+        return Err(FactorError::NotEnrolled);
+    }
+    let passkeys: Vec<Passkey> = creds.iter().map(stored_passkey).collect::<Result<_, _>>()?;
+    let (rcr, st) = p
+        .passkeys
+        .webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(internal)?;
+    let state = serde_json::to_string(&st).map_err(internal)?;
+    let ceremony = save_ceremony(p, Some(&user.id), AUTHENTICATE, state, now).await?;
+    Ok((ceremony, serde_json::to_value(&rcr).map_err(internal)?))
+}
+
+/// Finishes a passkey check for a known person.
+pub async fn finish_authentication(
+    p: &Provider,
+    user: &User,
+    ceremony: &str,
+    response_json: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<Factor, FactorError> {
+    let c = take_ceremony(p, ceremony, Some(&user.id), &[AUTHENTICATE], now).await?;
+    let st: PasskeyAuthentication = serde_json::from_str(&c.state).map_err(internal)?;
+    let answer: PublicKeyCredential = parse(response_json)?;
+    let result = match p
+        .passkeys
+        .webauthn
+        .finish_passkey_authentication(&answer, &st)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            audit_failure(p, &user.id, "passkey", &refusal(&e), meta, now).await?;
+            return Err(FactorError::Invalid);
+        }
+    };
+    let synced = record_use(p, &user.id, &result, now).await?;
+    Ok(Factor::Passkey { synced })
+}
+
+/// Why webauthn-rs refused an assertion, in words for the audit log.
+fn refusal(e: &WebauthnError) -> String {
+    match e {
+        WebauthnError::CredentialPossibleCompromise => {
+            "signature counter went backwards: possible cloned authenticator".into()
+        }
+        other => format!("assertion refused: {other}"),
+    }
+}
+
+/// Stores the new counter and backup state of the credential just used.
+async fn record_use(
+    p: &Provider,
+    user_id: &str,
+    result: &AuthenticationResult,
+    now: i64,
+) -> Result<bool, FactorError> {
+    let id = URL_SAFE_NO_PAD.encode(result.cred_id().as_slice());
+    let Some(stored) = p.store.webauthn_credential(&id).await? else {
+        return Err(FactorError::Invalid);
+    };
+    if stored.user_id != user_id {
+        return Err(FactorError::Invalid);
+    }
+    let mut passkey = stored_passkey(&stored)?;
+    passkey.update_credential(result);
+    p.store
+        .update_webauthn_credential(
+            &id,
+            &serde_json::to_string(&passkey).map_err(internal)?,
+            result.backup_eligible(),
+            now,
+        )
+        .await?;
+    Ok(result.backup_eligible())
+}
+
+/// Starts a passkey-only sign-in: the authenticator tells us who it is for.
+pub async fn begin_discoverable(
+    p: &Provider,
+    now: i64,
+) -> Result<(String, serde_json::Value), CoreError> {
+    let (mut rcr, st) = p
+        .passkeys
+        .webauthn
+        .start_discoverable_authentication()
+        .map_err(internal)?;
+    // Started by a button, not by autofill.
+    rcr.mediation = None;
+    let state = serde_json::to_string(&st).map_err(internal)?;
+    let ceremony = save_ceremony(p, None, DISCOVER, state, now).await?;
+    Ok((ceremony, serde_json::to_value(&rcr).map_err(internal)?))
+}
+
+/// Finishes a passkey-only sign-in; returns the person and the methods proven.
+pub async fn finish_discoverable(
+    p: &Provider,
+    ceremony: &str,
+    response_json: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(User, Authn), FactorError> {
+    let c = take_ceremony(p, ceremony, None, &[DISCOVER], now).await?;
+    let st: DiscoverableAuthentication = serde_json::from_str(&c.state).map_err(internal)?;
+    let answer: PublicKeyCredential = parse(response_json)?;
+    let (handle, cred_id) = p
+        .passkeys
+        .webauthn
+        .identify_discoverable_authentication(&answer)
+        .map_err(|_| FactorError::Invalid)?;
+    let cred_id = URL_SAFE_NO_PAD.encode(cred_id);
+    let user_id = p
+        .store
+        .user_id_by_webauthn_handle(&handle.to_string())
+        .await?;
+    let stored = p.store.webauthn_credential(&cred_id).await?;
+    let (Some(user_id), Some(stored)) = (user_id, stored) else {
+        return Err(FactorError::Invalid);
+    };
+    if stored.user_id != user_id {
+        return Err(FactorError::Invalid);
+    }
+    let user = p
+        .store
+        .user_by_id(&user_id)
+        .await?
+        .ok_or(FactorError::Invalid)?;
+    let passkey = stored_passkey(&stored)?;
+    let result = match p
+        .passkeys
+        .webauthn
+        .finish_discoverable_authentication_v2(&answer, st, &passkey)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            audit_failure(p, &user.id, "passkey", &refusal(&e), meta, now).await?;
+            return Err(FactorError::Invalid);
+        }
+    };
+    if user.status != UserStatus::Active {
+        audit_failure(p, &user.id, "passkey", "account disabled", meta, now).await?;
+        return Err(FactorError::Invalid);
+    }
+    let synced = record_use(p, &user.id, &result, now).await?;
+    Ok((user, Authn::passkey_only(synced)))
+}
+
+pub async fn rename(
+    p: &Provider,
+    user: &User,
+    id: &str,
+    name: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<bool, CoreError> {
+    let name: String = name.trim().chars().take(MAX_NAME).collect();
+    if name.is_empty() {
+        return Ok(false);
+    }
+    let done = p
+        .store
+        .rename_webauthn_credential(&user.id, id, &name)
+        .await?;
+    if done {
+        p.audit(
+            now,
+            "mfa.passkey.renamed",
+            Some(&user.id),
+            None,
+            meta,
+            Outcome::Success,
+            json!({ "credential": id, "name": name }),
+        )
+        .await?;
+    }
+    Ok(done)
+}
+
+pub async fn remove(
+    p: &Provider,
+    user: &User,
+    id: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<bool, CoreError> {
+    let done = p.store.delete_webauthn_credential(&user.id, id).await?;
+    if done {
+        p.audit(
+            now,
+            "mfa.passkey.removed",
+            Some(&user.id),
+            None,
+            meta,
+            Outcome::Success,
+            json!({ "credential": id }),
+        )
+        .await?;
+    }
+    Ok(done)
+}

@@ -1,0 +1,171 @@
+//! Time-based one-time passwords (RFC 6238): SHA-1, 6 digits, 30 s steps, ±1 step of skew.
+//! Each code is spent once: the store keeps the last accepted step.
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::json;
+use tessera_store::audit::Outcome;
+use tessera_store::users::User;
+use totp_rs::{Builder, Totp};
+
+use super::{FactorError, admit_attempt, audit_failure};
+use crate::provider::RequestMeta;
+use crate::{CoreError, Provider};
+
+/// An enrolment waiting for its first code.
+#[derive(Clone, Debug)]
+pub struct Enrolment {
+    /// `otpauth://` URI for authenticator apps.
+    pub uri: String,
+    /// The secret in base32, for typing in by hand.
+    pub secret_base32: String,
+    /// The URI as a QR code (SVG), rendered here: no external service sees the secret.
+    pub qr_svg: String,
+}
+
+fn totp_for(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Totp, CoreError> {
+    // Authenticator apps list entries by issuer: name the installation by its host.
+    let host = url::Url::parse(&p.config.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let issuer = format!("Tessera {host}").trim().replace(':', " ");
+    Builder::new()
+        .with_secret(secret)
+        .with_issuer(Some(issuer))
+        .with_account_name(user.username.replace(':', " "))
+        .build()
+        .map_err(|e| CoreError::Internal(format!("TOTP: {e}")))
+}
+
+async fn secret_of(p: &Provider, user: &User) -> Result<Option<(Vec<u8>, bool)>, CoreError> {
+    let Some(rec) = p.store.totp(&user.id).await? else {
+        return Ok(None);
+    };
+    let secret = p.keyed.open(&format!("totp:{}", user.id), &rec.secret)?;
+    Ok(Some((secret, rec.confirmed)))
+}
+
+/// Starts (or restarts) an enrolment with a fresh 160-bit secret. Refused while a confirmed
+/// TOTP exists: remove it first.
+pub async fn begin(p: &Provider, user: &User, now: i64) -> Result<Enrolment, CoreError> {
+    let mut secret = vec![0u8; 20];
+    SystemRandom::new()
+        .fill(&mut secret)
+        .map_err(|_| CoreError::Internal("system randomness unavailable".into()))?;
+    let sealed = p.keyed.seal(&format!("totp:{}", user.id), &secret)?;
+    if !p.store.begin_totp(&user.id, &sealed, now).await? {
+        return Err(CoreError::Conflict(
+            "an authenticator app is already set up".into(),
+        ));
+    }
+    enrolment(p, user, secret)
+}
+
+/// The pending enrolment (to show the QR code again after a wrong confirmation code).
+pub async fn pending_enrolment(p: &Provider, user: &User) -> Result<Option<Enrolment>, CoreError> {
+    match secret_of(p, user).await? {
+        Some((secret, false)) => Ok(Some(enrolment(p, user, secret)?)),
+        _ => Ok(None),
+    }
+}
+
+fn enrolment(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Enrolment, CoreError> {
+    let totp = totp_for(p, user, secret)?;
+    let uri = totp
+        .to_url()
+        .map_err(|e| CoreError::Internal(format!("TOTP URI: {e}")))?;
+    let qr_svg = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| CoreError::Internal(format!("QR code: {e}")))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(220, 220)
+        .build();
+    Ok(Enrolment {
+        uri,
+        secret_base32: totp.secret().to_base32(),
+        qr_svg,
+    })
+}
+
+/// Checks `code` against the confirmed (or, with `confirm`, the pending) secret and spends
+/// its time step. Throttled and audited.
+pub async fn verify(
+    p: &Provider,
+    user: &User,
+    code: &str,
+    confirm: bool,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(), FactorError> {
+    let Some((secret, confirmed)) = secret_of(p, user).await? else {
+        return Err(FactorError::NotEnrolled);
+    };
+    if confirmed == confirm {
+        return Err(FactorError::NotEnrolled);
+    }
+    let key = format!("totp:{}", user.id);
+    if let Err(e) = admit_attempt(p, &key, now).await {
+        audit_failure(p, &user.id, "totp", "throttled", meta, now).await?;
+        return Err(e);
+    }
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let totp = totp_for(p, user, secret)?;
+    let step = u64::try_from(now)
+        .ok()
+        .and_then(|t| totp.check(&code, t))
+        .and_then(|s| i64::try_from(s).ok());
+    let Some(step) = step else {
+        audit_failure(p, &user.id, "totp", "wrong code", meta, now).await?;
+        return Err(FactorError::Invalid);
+    };
+    if !p.store.spend_totp_step(&user.id, step, confirm).await? {
+        audit_failure(p, &user.id, "totp", "code already used", meta, now).await?;
+        return Err(FactorError::Invalid);
+    }
+    p.store.clear_failures(&key).await?;
+    if confirm {
+        p.audit(
+            now,
+            "mfa.totp.enrolled",
+            Some(&user.id),
+            None,
+            meta,
+            Outcome::Success,
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn remove(
+    p: &Provider,
+    user: &User,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<bool, CoreError> {
+    let removed = p.store.delete_totp(&user.id).await?;
+    if removed {
+        p.audit(
+            now,
+            "mfa.totp.removed",
+            Some(&user.id),
+            None,
+            meta,
+            Outcome::Success,
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(removed)
+}
+
+/// The code an authenticator app shows at `time` for `secret` (for tests and tools).
+pub fn code_at(secret_base32: &str, time: i64) -> Result<String, CoreError> {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32)
+        .map_err(|e| CoreError::Internal(format!("TOTP secret: {e:?}")))?;
+    let totp = Builder::new()
+        .with_secret(secret.as_bytes().to_vec())
+        .build()
+        .map_err(|e| CoreError::Internal(format!("TOTP: {e}")))?;
+    Ok(totp.generate(u64::try_from(time).unwrap_or(0)).to_string())
+}

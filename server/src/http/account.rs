@@ -1,0 +1,651 @@
+//! `/account`: the signed-in person's profile, sessions, passkeys, authenticator app,
+//! recovery codes and recent sign-ins.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_core::login;
+use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
+use tessera_store::sessions::SessionRecord;
+use tessera_store::users::User;
+
+use super::errors::page;
+use super::forms::{Form, valid_handle};
+use super::login::{csrf_cookie, with_cookies};
+use super::mfa::{
+    TotpView, candidate_of, codes_page, continue_url, factor_message, finishing_cookies,
+    json_error, may_manage,
+};
+use super::oidc::error_page;
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::{ErrorKind, Lang, SignedOutView};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/logout", post(sign_out))
+        .route("/account/sessions/end", post(end_session))
+        .route("/account/passkeys/begin", post(passkey_begin))
+        .route("/account/passkeys/finish", post(passkey_finish))
+        .route("/account/passkeys/rename", post(passkey_rename))
+        .route("/account/passkeys/remove", post(passkey_remove))
+        .route("/account/totp/begin", post(totp_begin))
+        .route("/account/totp/confirm", post(totp_confirm))
+        .route("/account/totp/remove", post(totp_remove))
+        .route("/account/recovery/regenerate", post(recovery_regenerate))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AccountQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PasskeyRow {
+    id: String,
+    name: String,
+    synced: bool,
+    last_used: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    sid: String,
+    current: bool,
+    user_agent: String,
+    source_ip: String,
+    created: String,
+    last_seen: String,
+}
+
+#[derive(Serialize)]
+struct HistoryRow {
+    event: String,
+    at: String,
+    source_ip: String,
+    outcome: String,
+}
+
+#[derive(Serialize)]
+struct AccountView {
+    csrf_token: String,
+    display_name: String,
+    username: String,
+    email: Option<String>,
+    phone: Option<String>,
+    unit: Option<String>,
+    roles: Vec<String>,
+    level: u8,
+    amr: Vec<String>,
+    can_manage: bool,
+    has_factor: bool,
+    passkeys: Vec<PasskeyRow>,
+    totp_on: bool,
+    totp: Option<TotpView>,
+    totp_confirm_action: &'static str,
+    req: Option<String>,
+    recovery_left: i64,
+    sessions: Vec<SessionRow>,
+    history: Vec<HistoryRow>,
+    done: bool,
+    error: Option<&'static str>,
+}
+
+/// UTC time as people read it in logs: `2026-11-25 14:03 UTC`.
+fn when(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// The signed-in person, or a redirect to the login page.
+async fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(SessionRecord, User), Response> {
+    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            Err(error_page(s, lang, "/account", ErrorKind::Internal, None))
+        }
+    }
+}
+
+async fn render(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    done: bool,
+    error: Option<&'static str>,
+) -> Response {
+    let (session, user) = match signed_in(s, headers, lang).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match view(s, headers, &session, &user, done, error).await {
+        Ok((v, set)) => {
+            let html = s.pages.strong(lang, "account.html", "/account", &v);
+            with_cookies(page(status, html), &set)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "account page failed");
+            error_page(s, lang, "/account", ErrorKind::Internal, None)
+        }
+    }
+}
+
+async fn view(
+    s: &AppState,
+    headers: &HeaderMap,
+    session: &SessionRecord,
+    user: &User,
+    done: bool,
+    error: Option<&'static str>,
+) -> Result<(AccountView, Vec<String>), tessera_core::CoreError> {
+    let p = &s.provider;
+    let now = now();
+    let enrolled = mfa::enrolled(p, &user.id).await?;
+    let candidate = Candidate {
+        user: user.clone(),
+        subject: Subject::Session(session.clone()),
+    };
+    let unit = match &user.unit_id {
+        Some(u) => p.store.unit(u).await?.map(|u| u.name),
+        None => None,
+    };
+    let passkeys = p
+        .store
+        .webauthn_credentials(&user.id)
+        .await?
+        .into_iter()
+        .map(|c| PasskeyRow {
+            id: c.id,
+            name: c.name,
+            synced: c.backup_eligible,
+            last_used: c.last_used_at.map(when),
+        })
+        .collect();
+    let sessions = p
+        .store
+        .live_user_sessions(&user.id, now)
+        .await?
+        .into_iter()
+        .map(|x| SessionRow {
+            current: x.id == session.id,
+            sid: x.sid,
+            user_agent: x.user_agent.unwrap_or_default(),
+            source_ip: x.source_ip.unwrap_or_default(),
+            created: when(x.created_at),
+            last_seen: when(x.last_seen_at),
+        })
+        .collect();
+    let history = p
+        .store
+        .audit_of_actor(&user.id, &["login.", "mfa.", "logout"], 15)
+        .await?
+        .into_iter()
+        .map(|e| HistoryRow {
+            event: e.event,
+            at: when(e.at),
+            source_ip: e.source_ip.unwrap_or_default(),
+            outcome: e.outcome,
+        })
+        .collect();
+    let (csrf, set) = csrf_cookie(s, headers);
+    Ok((
+        AccountView {
+            csrf_token: p.keyed.csrf_token(&csrf),
+            display_name: user.display_name.clone(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            unit,
+            roles: user.roles.clone(),
+            level: mfa::rank(&session.acr),
+            amr: session.amr.clone(),
+            can_manage: may_manage(&candidate, enrolled.any()),
+            has_factor: enrolled.any(),
+            passkeys,
+            totp_on: enrolled.totp,
+            totp: totp::pending_enrolment(p, user).await?.map(TotpView::from),
+            totp_confirm_action: "/account/totp/confirm",
+            req: None,
+            recovery_left: enrolled.recovery_codes_left,
+            sessions,
+            history,
+            done,
+            error,
+        },
+        set.into_iter().collect(),
+    ))
+}
+
+async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
+    let r = render(&s, &headers, lang, StatusCode::OK, q.done.is_some(), None).await;
+    if set_lang {
+        with_cookies(r, &[web::lang_cookie(lang)])
+    } else {
+        r
+    }
+}
+
+/// A checked form from the signed-in person.
+async fn posted(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Lang, Form, SessionRecord, User), Response> {
+    let (lang, _) = web::language(headers, None);
+    let Some(form) = Form::parse(body) else {
+        return Err(error_page(s, lang, "/account", ErrorKind::BadRequest, None));
+    };
+    if !form.csrf_ok(s, headers) {
+        return Err(error_page(s, lang, "/account", ErrorKind::CsrfFailed, None));
+    }
+    let (session, user) = signed_in(s, headers, lang).await?;
+    Ok((lang, form, session, user))
+}
+
+/// As [`posted`], for changes to second factors: refused to a password-only session of
+/// someone who has a factor (they step up first).
+async fn posted_manage(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Lang, Form, SessionRecord, User), Response> {
+    let (lang, form, session, user) = posted(s, headers, body).await?;
+    let has = match mfa::enrolled(&s.provider, &user.id).await {
+        Ok(e) => e.any(),
+        Err(e) => {
+            tracing::error!(error = %e, "enrolled factors lookup failed");
+            return Err(error_page(s, lang, "/account", ErrorKind::Internal, None));
+        }
+    };
+    let c = Candidate {
+        user: user.clone(),
+        subject: Subject::Session(session.clone()),
+    };
+    if !may_manage(&c, has) {
+        return Err(Redirect::to("/login/factor").into_response());
+    }
+    Ok((lang, form, session, user))
+}
+
+fn saved() -> Response {
+    Redirect::to("/account?done=1").into_response()
+}
+
+fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "account change failed");
+    error_page(s, lang, "/account", ErrorKind::Internal, None)
+}
+
+async fn sign_out(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _form, session, _) = match posted(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    if let Err(e) =
+        tessera_core::logout::end_session(&s.provider, &session, None, &meta, now()).await
+    {
+        return internal(&s, lang, e);
+    }
+    s.outbox_wake.notify_one();
+    let html = s.pages.signed_out(
+        lang,
+        &SignedOutView {
+            path_and_query: "/login",
+        },
+    );
+    with_cookies(
+        page(StatusCode::OK, html),
+        &[s.set_cookie(web::SESSION_COOKIE, "", 0)],
+    )
+}
+
+async fn end_session(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, form, current, user) = match posted(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(sid) = form.value("sid") else {
+        return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
+    };
+    let now = now();
+    let sessions = match s.provider.store.live_user_sessions(&user.id, now).await {
+        Ok(v) => v,
+        Err(e) => return internal(&s, lang, e),
+    };
+    // Only the person's own sessions can be named here.
+    let Some(target) = sessions.into_iter().find(|x| x.sid == sid) else {
+        return saved();
+    };
+    let meta = s.meta(&headers, peer);
+    if let Err(e) = tessera_core::logout::end_session(&s.provider, &target, None, &meta, now).await
+    {
+        return internal(&s, lang, e);
+    }
+    s.outbox_wake.notify_one();
+    if target.id == current.id {
+        return with_cookies(
+            Redirect::to("/login").into_response(),
+            &[s.set_cookie(web::SESSION_COOKIE, "", 0)],
+        );
+    }
+    saved()
+}
+
+async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(form) = Form::parse(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "malformed request");
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "the page expired; reload it and try again",
+        );
+    }
+    let c = match managing_candidate(&s, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match passkey::begin_registration(&s.provider, &c.user, now()).await {
+        Ok((ceremony, options)) => {
+            axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "passkey registration could not start");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// Who registers a passkey: the signed-in person, or someone enrolling during sign-in; in
+/// either case allowed only by [`may_manage`].
+async fn managing_candidate(s: &AppState, headers: &HeaderMap) -> Result<Candidate, Response> {
+    let c = match candidate_of(s, headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            return Err(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ));
+        }
+    };
+    let has = match mfa::enrolled(&s.provider, &c.user.id).await {
+        Ok(e) => e.any(),
+        Err(e) => {
+            tracing::error!(error = %e, "enrolled factors lookup failed");
+            return Err(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ));
+        }
+    };
+    if !may_manage(&c, has) {
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "confirm a second factor before adding another",
+        ));
+    }
+    Ok(c)
+}
+
+async fn passkey_finish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = Form::parse(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "malformed request");
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "the page expired; reload it and try again",
+        );
+    }
+    let c = match managing_candidate(&s, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
+    else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "ceremony and credential are required",
+        );
+    };
+    let req = form.value("req").filter(|r| valid_handle(r));
+    let name = form.get("name").unwrap_or("");
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let record = match passkey::finish_registration(
+        &s.provider,
+        &c.user,
+        ceremony,
+        name,
+        credential,
+        &meta,
+        now,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(FactorError::Internal(e)) => {
+            tracing::error!(error = %e, "passkey registration failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    // Enrolling while signing in: the new passkey is the second factor of this sign-in.
+    let enrolling = matches!(c.subject, Subject::Pending(_)) || req.is_some();
+    if !enrolling {
+        return axum::Json(json!({ "redirect": "/account?done=1" })).into_response();
+    }
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let factor = Factor::Passkey {
+        synced: record.backup_eligible,
+    };
+    match mfa::complete(
+        &s.provider,
+        c,
+        factor,
+        session_cookie.as_deref(),
+        &meta,
+        now,
+    )
+    .await
+    {
+        Ok((new_cookie, _)) => with_cookies(
+            axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+            &finishing_cookies(&s, new_cookie.as_deref()),
+        ),
+        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn passkey_rename(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (Some(id), Some(name)) = (form.value("id"), form.value("name")) else {
+        return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
+    };
+    let meta = s.meta(&headers, peer);
+    match passkey::rename(&s.provider, &user, id, name, &meta, now()).await {
+        Ok(_) => saved(),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+async fn passkey_remove(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(id) = form.value("id") else {
+        return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
+    };
+    let meta = s.meta(&headers, peer);
+    match passkey::remove(&s.provider, &user, id, &meta, now()).await {
+        Ok(_) => saved(),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match totp::begin(&s.provider, &user, now()).await {
+        Ok(_) => Redirect::to("/account#totp").into_response(),
+        Err(tessera_core::CoreError::Conflict(_)) => saved(),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+async fn totp_confirm(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let code = form.get("code").unwrap_or("");
+    if let Err(e) = totp::verify(&s.provider, &user, code, true, &meta, now).await {
+        if let FactorError::Internal(err) = &e {
+            return internal(&s, lang, err);
+        }
+        let m = match lang {
+            Lang::Vi => &crate::pages::strong::VI,
+            Lang::En => &crate::pages::strong::EN,
+        };
+        return render(
+            &s,
+            &headers,
+            lang,
+            StatusCode::BAD_REQUEST,
+            false,
+            Some(factor_message(m, &e)),
+        )
+        .await;
+    }
+    // The first factor of an account comes with recovery codes.
+    match s.provider.store.recovery_codes_left(&user.id).await {
+        Ok(0) => match recovery::regenerate(&s.provider, &user, &meta, now).await {
+            Ok(codes) => codes_page(&s, lang, codes, "/account", None),
+            Err(e) => internal(&s, lang, e),
+        },
+        Ok(_) => saved(),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+async fn totp_remove(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    match totp::remove(&s.provider, &user, &meta, now()).await {
+        Ok(_) => saved(),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+async fn recovery_regenerate(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    match recovery::regenerate(&s.provider, &user, &meta, now()).await {
+        Ok(codes) => codes_page(&s, lang, codes, "/account", None),
+        Err(e) => internal(&s, lang, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::when(1_764_079_380), "2025-11-25 14:03 UTC");
+        assert_eq!(super::when(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

@@ -1,0 +1,731 @@
+//! The second step of a sign-in: proving a second factor (TOTP, recovery code, passkey),
+//! enrolling one when a policy demands it, signing in with a passkey alone, and resuming the
+//! application's request afterwards.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_core::login;
+use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
+use tessera_core::oidc::authorize;
+
+use super::errors::page;
+use super::forms::{Form, valid_handle};
+use super::login::{csrf_cookie, with_cookies};
+use super::oidc::{authorize_error, decision_response, error_page};
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::strong::StrongText;
+use crate::pages::{ErrorKind, Lang};
+
+pub const PENDING_COOKIE: &str = "tessera_pending";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login/factor", get(show_factor).post(submit_factor))
+        .route("/login/factor/passkey/begin", post(factor_passkey_begin))
+        .route("/login/factor/passkey/finish", post(factor_passkey_finish))
+        .route("/login/passkey/begin", post(passkey_login_begin))
+        .route("/login/passkey/finish", post(passkey_login_finish))
+        .route("/login/enrol", get(show_enrol))
+        .route("/login/enrol/totp", post(enrol_totp_begin))
+        .route("/login/enrol/totp/confirm", post(enrol_totp_confirm))
+        .route("/login/continue", get(continue_flow))
+        .route("/static/tessera.js", get(script))
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/tessera.js"),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ReqQuery {
+    req: Option<String>,
+    lang: Option<String>,
+}
+
+fn req_of(q: Option<&str>) -> Option<&str> {
+    q.filter(|r| valid_handle(r))
+}
+
+/// Where the browser goes once the level is reached: back into the application's request,
+/// or to the account page.
+pub(super) fn continue_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("/login/continue?req={r}"),
+        None => "/account".into(),
+    }
+}
+
+fn login_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("/login?req={r}"),
+        None => "/login".into(),
+    }
+}
+
+pub(super) async fn candidate_of(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Candidate>, tessera_core::CoreError> {
+    let pending = s.read_cookie(headers, PENDING_COOKIE);
+    let session = s.read_cookie(headers, web::SESSION_COOKIE);
+    mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now()).await
+}
+
+pub(super) fn factor_message(m: &StrongText, e: &FactorError) -> &'static str {
+    match e {
+        FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
+        FactorError::TooManyAttempts { .. } => m.too_many,
+        FactorError::Expired => m.step_expired,
+        FactorError::Internal(_) => m.passkey_failed,
+    }
+}
+
+fn text(lang: Lang) -> &'static StrongText {
+    match lang {
+        Lang::Vi => &crate::pages::strong::VI,
+        Lang::En => &crate::pages::strong::EN,
+    }
+}
+
+/// JSON error for the page script (it shows `error` to the person).
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+fn factor_status(e: &FactorError) -> StatusCode {
+    match e {
+        FactorError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        FactorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Sets the session cookie (when a new session started) and drops the pending-login cookie.
+pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<String> {
+    let mut set = vec![s.set_cookie(PENDING_COOKIE, "", 0)];
+    if let Some(c) = new_session {
+        set.push(s.set_cookie(web::SESSION_COOKIE, c, s.provider.config.session_ttl));
+    }
+    set
+}
+
+#[derive(Serialize)]
+struct FactorView<'a> {
+    req: Option<&'a str>,
+    csrf_token: String,
+    display_name: &'a str,
+    username: &'a str,
+    has_passkey: bool,
+    has_totp: bool,
+    recovery_left: i64,
+    error: Option<&'static str>,
+}
+
+async fn render_factor(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+    c: &Candidate,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "enrolled factors lookup failed");
+            return error_page(s, lang, "/login/factor", ErrorKind::Internal, None);
+        }
+    };
+    if !enrolled.any() {
+        return Redirect::to(&match req {
+            Some(r) => format!("/login/enrol?req={r}"),
+            None => "/login/enrol".into(),
+        })
+        .into_response();
+    }
+    let (csrf, set) = csrf_cookie(s, headers);
+    let path = match req {
+        Some(r) => format!("/login/factor?req={r}"),
+        None => "/login/factor".into(),
+    };
+    let html = s.pages.strong(
+        lang,
+        "factor.html",
+        &path,
+        &FactorView {
+            req,
+            csrf_token: s.provider.keyed.csrf_token(&csrf),
+            display_name: &c.user.display_name,
+            username: &c.user.username,
+            has_passkey: enrolled.passkeys > 0,
+            has_totp: enrolled.totp,
+            recovery_left: enrolled.recovery_codes_left,
+            error,
+        },
+    );
+    with_cookies(page(status, html), &set.into_iter().collect::<Vec<_>>())
+}
+
+async fn show_factor(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ReqQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let req = req_of(q.req.as_deref());
+    match candidate_of(&s, &headers).await {
+        Ok(Some(c)) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+        Ok(None) => Redirect::to(&login_url(req)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            error_page(&s, lang, "/login/factor", ErrorKind::Internal, None)
+        }
+    }
+}
+
+async fn submit_factor(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/login/factor", ErrorKind::CsrfFailed, None);
+    }
+    let req = req_of(form.value("req"));
+    let c = match candidate_of(&s, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Redirect::to(&login_url(req)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+        }
+    };
+    let code = form.get("code").unwrap_or("");
+    if code.len() > 64 {
+        return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
+    }
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let (checked, factor) = match form.get("method") {
+        Some("totp") => (
+            totp::verify(&s.provider, &c.user, code, false, &meta, now).await,
+            Factor::Totp,
+        ),
+        Some("recovery") => (
+            recovery::verify(&s.provider, &c.user, code, &meta, now).await,
+            Factor::RecoveryCode,
+        ),
+        _ => return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None),
+    };
+    if let Err(e) = checked {
+        if let FactorError::Internal(err) = &e {
+            tracing::error!(error = %err, "second factor check failed");
+            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+        }
+        let status = factor_status(&e);
+        let msg = factor_message(text(lang), &e);
+        return render_factor(&s, &headers, lang, req, &c, status, Some(msg)).await;
+    }
+    finish(&s, &headers, lang, req, c, factor, &meta, now).await
+}
+
+/// Completes the login or step-up and sends the browser on.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+    c: Candidate,
+    factor: Factor,
+    meta: &tessera_core::provider::RequestMeta,
+    now: i64,
+) -> Response {
+    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    match mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await {
+        Ok((new_cookie, _)) => with_cookies(
+            Redirect::to(&continue_url(req)).into_response(),
+            &finishing_cookies(s, new_cookie.as_deref()),
+        ),
+        Err(FactorError::Expired) => Redirect::to(&login_url(req)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "completing the sign-in failed");
+            error_page(s, lang, "/login/factor", ErrorKind::Internal, None)
+        }
+    }
+}
+
+/// Checks the CSRF token of a script's request; the answer is JSON.
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
+fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Response> {
+    let Some(form) = Form::parse(body) else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
+    };
+    if !form.csrf_ok(s, headers) {
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "the page expired; reload it and try again",
+        ));
+    }
+    Ok(form)
+}
+
+fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
+    axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
+}
+
+async fn factor_passkey_begin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = json_form(&s, &headers, &body) {
+        return r;
+    }
+    let c = match candidate_of(&s, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first"),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    match passkey::begin_authentication(&s.provider, &c.user, now()).await {
+        Ok((ceremony, options)) => ceremony_json(ceremony, options),
+        Err(e) => json_error(factor_status(&e), &e.to_string()),
+    }
+}
+
+async fn factor_passkey_finish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match json_form(&s, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let req = req_of(form.value("req"));
+    let c = match candidate_of(&s, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first"),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
+    else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "ceremony and credential are required",
+        );
+    };
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let factor = match passkey::finish_authentication(
+        &s.provider,
+        &c.user,
+        ceremony,
+        credential,
+        &meta,
+        now,
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return json_error(factor_status(&e), &e.to_string()),
+    };
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    match mfa::complete(
+        &s.provider,
+        c,
+        factor,
+        session_cookie.as_deref(),
+        &meta,
+        now,
+    )
+    .await
+    {
+        Ok((new_cookie, _)) => with_cookies(
+            axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+            &finishing_cookies(&s, new_cookie.as_deref()),
+        ),
+        Err(e) => json_error(factor_status(&e), &e.to_string()),
+    }
+}
+
+async fn passkey_login_begin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = json_form(&s, &headers, &body) {
+        return r;
+    }
+    match passkey::begin_discoverable(&s.provider, now()).await {
+        Ok((ceremony, options)) => ceremony_json(ceremony, options),
+        Err(e) => {
+            tracing::error!(error = %e, "passkey sign-in could not start");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+async fn passkey_login_finish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match json_form(&s, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let req = req_of(form.value("req"));
+    let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
+    else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "ceremony and credential are required",
+        );
+    };
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let (user, authn) =
+        match passkey::finish_discoverable(&s.provider, ceremony, credential, &meta, now).await {
+            Ok(v) => v,
+            Err(e) => return json_error(factor_status(&e), &e.to_string()),
+        };
+    let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let started =
+        login::start_session_with(&s.provider, &user, &authn, previous.as_deref(), &meta, now)
+            .await;
+    let (cookie, session) = match started {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start session");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    if let Err(e) = s
+        .provider
+        .audit(
+            now,
+            "login.success",
+            Some(&user.id),
+            None,
+            &meta,
+            tessera_store::audit::Outcome::Success,
+            json!({ "amr": session.amr, "acr": session.acr, "sid": session.sid }),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit failed");
+        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+    }
+    with_cookies(
+        axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+        &finishing_cookies(&s, Some(&cookie)),
+    )
+}
+
+#[derive(Serialize)]
+struct EnrolView<'a> {
+    req: Option<&'a str>,
+    csrf_token: String,
+    display_name: &'a str,
+    username: &'a str,
+    totp: Option<TotpView>,
+    totp_confirm_action: &'static str,
+    error: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+pub(super) struct TotpView {
+    pub qr_svg: String,
+    pub secret_base32: String,
+}
+
+impl From<totp::Enrolment> for TotpView {
+    fn from(e: totp::Enrolment) -> Self {
+        TotpView {
+            qr_svg: e.qr_svg,
+            secret_base32: e.secret_base32,
+        }
+    }
+}
+
+async fn render_enrol(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+    c: &Candidate,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    let pending = match totp::pending_enrolment(&s.provider, &c.user).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "TOTP enrolment lookup failed");
+            return error_page(s, lang, "/login/enrol", ErrorKind::Internal, None);
+        }
+    };
+    let (csrf, set) = csrf_cookie(s, headers);
+    let path = match req {
+        Some(r) => format!("/login/enrol?req={r}"),
+        None => "/login/enrol".into(),
+    };
+    let html = s.pages.strong(
+        lang,
+        "enrol.html",
+        &path,
+        &EnrolView {
+            req,
+            csrf_token: s.provider.keyed.csrf_token(&csrf),
+            display_name: &c.user.display_name,
+            username: &c.user.username,
+            totp: pending.map(TotpView::from),
+            totp_confirm_action: "/login/enrol/totp/confirm",
+            error,
+        },
+    );
+    with_cookies(page(status, html), &set.into_iter().collect::<Vec<_>>())
+}
+
+/// The candidate of an enrolment step: only someone without any second factor enrols while
+/// signing in (someone with one proves it instead).
+async fn enrolling(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+) -> Result<Candidate, Response> {
+    let c = match candidate_of(s, headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(Redirect::to(&login_url(req)).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            return Err(error_page(
+                s,
+                lang,
+                "/login/enrol",
+                ErrorKind::Internal,
+                None,
+            ));
+        }
+    };
+    match mfa::enrolled(&s.provider, &c.user.id).await {
+        Ok(e) if e.any() => Err(Redirect::to(&match req {
+            Some(r) => format!("/login/factor?req={r}"),
+            None => "/login/factor".into(),
+        })
+        .into_response()),
+        Ok(_) => Ok(c),
+        Err(e) => {
+            tracing::error!(error = %e, "enrolled factors lookup failed");
+            Err(error_page(
+                s,
+                lang,
+                "/login/enrol",
+                ErrorKind::Internal,
+                None,
+            ))
+        }
+    }
+}
+
+async fn show_enrol(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ReqQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let req = req_of(q.req.as_deref());
+    match enrolling(&s, &headers, lang, req).await {
+        Ok(c) => render_enrol(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+        Err(r) => r,
+    }
+}
+
+async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
+    }
+    let req = req_of(form.value("req"));
+    let c = match enrolling(&s, &headers, lang, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = totp::begin(&s.provider, &c.user, now()).await {
+        tracing::error!(error = %e, "TOTP enrolment failed");
+        return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+    }
+    Redirect::to(&match req {
+        Some(r) => format!("/login/enrol?req={r}#totp"),
+        None => "/login/enrol#totp".into(),
+    })
+    .into_response()
+}
+
+#[derive(Serialize)]
+struct CodesView<'a> {
+    codes: Vec<String>,
+    continue_path: &'a str,
+    req: Option<&'a str>,
+}
+
+pub(super) fn codes_page(
+    s: &AppState,
+    lang: Lang,
+    codes: Vec<String>,
+    continue_path: &str,
+    req: Option<&str>,
+) -> Response {
+    let html = s.pages.strong(
+        lang,
+        "recovery_codes.html",
+        continue_path,
+        &CodesView {
+            codes,
+            continue_path,
+            req,
+        },
+    );
+    let mut r = page(StatusCode::OK, html);
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+async fn enrol_totp_confirm(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
+    }
+    let req = req_of(form.value("req"));
+    let c = match enrolling(&s, &headers, lang, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let code = form.get("code").unwrap_or("");
+    if let Err(e) = totp::verify(&s.provider, &c.user, code, true, &meta, now).await {
+        if let FactorError::Internal(err) = &e {
+            tracing::error!(error = %err, "TOTP confirmation failed");
+            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+        }
+        let msg = factor_message(text(lang), &e);
+        return render_enrol(&s, &headers, lang, req, &c, factor_status(&e), Some(msg)).await;
+    }
+    let user = c.user.clone();
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let new_cookie = match mfa::complete(
+        &s.provider,
+        c,
+        Factor::Totp,
+        session_cookie.as_deref(),
+        &meta,
+        now,
+    )
+    .await
+    {
+        Ok((cookie, _)) => cookie,
+        Err(FactorError::Expired) => return Redirect::to(&login_url(req)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "completing the sign-in failed");
+            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+        }
+    };
+    let codes = match recovery::regenerate(&s.provider, &user, &meta, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "recovery codes failed");
+            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+        }
+    };
+    let target = if req.is_some() {
+        "/login/continue"
+    } else {
+        "/account"
+    };
+    with_cookies(
+        codes_page(&s, lang, codes, target, req),
+        &finishing_cookies(&s, new_cookie.as_deref()),
+    )
+}
+
+/// Resumes the application's request once the session is at its level (a GET, like
+/// `/authorize` with a session: it only ever redirects to the client's registered URI).
+async fn continue_flow(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ReqQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let Some(req) = req_of(q.req.as_deref()) else {
+        return Redirect::to("/account").into_response();
+    };
+    let now = now();
+    let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return error_page(&s, lang, "/login/continue", ErrorKind::Internal, None);
+        }
+    };
+    let meta = s.meta(&headers, peer);
+    let path = format!("/login/continue?req={req}");
+    match authorize::resume(&s.provider, req, &session.0, &session.1, &meta, now).await {
+        Ok(d) => decision_response(d),
+        Err(e) => authorize_error(&s, lang, &path, e),
+    }
+}
+
+/// Whether this person may add or remove second factors now: anyone without one (that is
+/// enrolment), otherwise only a session that proved one.
+pub(super) fn may_manage(c: &Candidate, has_factor: bool) -> bool {
+    !has_factor || matches!(&c.subject, Subject::Session(sess) if mfa::rank(&sess.acr) >= 2)
+}
