@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod refresh;
@@ -72,6 +73,12 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "logout",
         include_str!("../../../migrations/sqlite/0003_logout.sql"),
     ),
+    // Versions 4 and 5 are reserved for work on other branches.
+    (
+        6,
+        "delegated administration",
+        include_str!("../../../migrations/sqlite/0006_admin.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -88,6 +95,12 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "logout",
         include_str!("../../../migrations/postgres/0003_logout.sql"),
+    ),
+    // Versions 4 and 5 are reserved for work on other branches.
+    (
+        6,
+        "delegated administration",
+        include_str!("../../../migrations/postgres/0006_admin.sql"),
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! HTTP layer: thin handlers that read the request, call one core function and map the result.
 
+pub mod admin_api;
 pub mod errors;
 pub mod login;
 pub mod logout;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(logout::routes())
+        .merge(admin_api::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
