@@ -579,6 +579,41 @@ async fn admin_api_refuses_tokens_without_rights(backend: Backend) -> anyhow::Re
         "a revoked token",
     )?;
 
+    // Grants through the command line: listed, and revoking one takes effect at once.
+    let token = login_token(
+        s,
+        &w.console,
+        &format!("openid {ADMIN_SCOPE}"),
+        ROOT,
+        ROOT_PASSWORD,
+    )
+    .await?;
+    let root = AdminApi::new(s, Some(&token));
+    let listed = s
+        .cli_ok(&["user", "grants", ROOT, "--json"], None)
+        .await?
+        .json()?;
+    assert_eq!(listed[0]["role"], "admin", "{listed}");
+    assert_eq!(listed[0]["unit_id"], w.city.as_str(), "{listed}");
+    let unit = format!("--unit={}", w.city);
+    s.cli_ok(&["user", "revoke-grant", ROOT, "--role=admin", &unit], None)
+        .await?;
+    refused(
+        &root.get("/units").await?,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "after the grant was revoked",
+    )?;
+    let bad = s
+        .cli(
+            &["user", "grant", ROOT, "--role=admin", "--unit=no-such-unit"],
+            None,
+        )
+        .await?;
+    assert!(!bad.success() && bad.stderr.contains("not found"), "{bad}");
+
+    s.grant(ROOT, "admin", &w.city).await?;
+
     // Taking the scope away from the console ends its tokens' admin use.
     let token = login_token(
         s,

@@ -327,3 +327,7 @@ pub fn whoami(caller: &Caller) -> serde_json::Value {
             .collect::<Vec<_>>(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
