@@ -39,6 +39,7 @@ macro_rules! admin_routes {
             Router::new()
                 $(.route($path, axum::routing::$method($handler)))*
                 .route("/admin/api/{*rest}", axum::routing::any(unknown))
+                .layer(axum::middleware::map_response(method_not_allowed_as_json))
         }
     };
 }
@@ -212,6 +213,23 @@ async fn unknown() -> Response {
         "no such administration API endpoint (see /admin/api/openapi.json)".into(),
     ))
     .into_response()
+}
+
+/// A known path with another method: the same 405 and `Allow` header, with a JSON body.
+async fn method_not_allowed_as_json(resp: Response) -> Response {
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let body = serde_json::json!({
+        "error": "method_not_allowed",
+        "error_description": "this endpoint does not take that method (see /admin/api/openapi.json)",
+    });
+    let mut r = (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response();
+    if let Some(allow) = allow {
+        r.headers_mut().insert(header::ALLOW, allow);
+    }
+    r
 }
 
 async fn me(State(s): State<AppState>, a: Admin) -> Response {
