@@ -137,6 +137,32 @@ enum UserCommand {
     },
     /// Disable a user: ends their sessions and revokes their tokens
     Disable { username: String },
+    /// Grant an administrative role over a unit and every unit below it (e.g. the first
+    /// administrator: --role admin --unit <city unit id>)
+    Grant {
+        username: String,
+        /// admin (units, users, clients, grants), cert_admin (credentials and certificates)
+        /// or auditor (read only)
+        #[arg(long, value_parser = ["admin", "cert_admin", "auditor"])]
+        role: String,
+        /// Unit id (see `tessera unit list`)
+        #[arg(long)]
+        unit: String,
+    },
+    /// Take an administrative role away
+    RevokeGrant {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        unit: String,
+    },
+    /// List a user's administrative grants
+    Grants {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +232,10 @@ enum ClientCommand {
         /// Minimum level of assurance of every login to this client, e.g. urn:tessera:loa:2
         #[arg(long, value_parser = ["urn:tessera:loa:1", "urn:tessera:loa:2"])]
         min_acr: Option<String>,
+        /// Owning unit: its administrators (and those above) manage the client through the
+        /// admin API [default: none, top-level administrators only]
+        #[arg(long)]
+        unit: Option<String>,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
@@ -295,6 +325,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     result
 }
 
+async fn find_user(
+    p: &tessera_core::Provider,
+    username: &str,
+) -> anyhow::Result<tessera_store::users::User> {
+    let name = tessera_core::login::normalise_username(username);
+    p.store
+        .user_by_username(&name)
+        .await?
+        .with_context(|| format!("no user named {name}"))
+}
+
 fn print_json(v: serde_json::Value) {
     println!("{v}");
 }
@@ -370,6 +411,45 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 "disabled user {username}; their sessions ended and their tokens were revoked"
             );
         }
+        Command::User(UserCommand::Grant {
+            username,
+            role,
+            unit,
+        }) => {
+            let user = find_user(p, &username).await?;
+            let actor = actor();
+            admin::grant_role_by(p, &admin::Acting::cli(&actor), &user, &role, &unit, now).await?;
+            println!(
+                "granted {role} over unit {unit} (and the units below it) to {}",
+                user.username
+            );
+        }
+        Command::User(UserCommand::RevokeGrant {
+            username,
+            role,
+            unit,
+        }) => {
+            let user = find_user(p, &username).await?;
+            let actor = actor();
+            admin::revoke_role_by(p, &admin::Acting::cli(&actor), &user, &role, &unit, now).await?;
+            println!("revoked {role} over unit {unit} from {}", user.username);
+        }
+        Command::User(UserCommand::Grants { username, json }) => {
+            let user = find_user(p, &username).await?;
+            let grants = p.store.role_grants_of(&user.id).await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    grants
+                        .iter()
+                        .map(|g| json!({ "role": g.role, "unit_id": g.unit_id, "granted_by": g.granted_by, "granted_at": g.granted_at }))
+                        .collect(),
+                ));
+            } else {
+                for g in grants {
+                    println!("{}\t{}\t{}", g.role, g.unit_id, g.granted_by);
+                }
+            }
+        }
         Command::Unit(UnitCommand::Add { name, parent, json }) => {
             let unit = admin::add_unit(p, &actor(), &name, parent.as_deref(), now).await?;
             if json {
@@ -416,6 +496,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             refresh_idle_ttl,
             refresh_absolute_ttl,
             min_acr,
+            unit,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
@@ -441,6 +522,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 refresh_idle_ttl,
                 refresh_absolute_ttl,
                 min_acr,
+                unit_id: unit,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
             if json {
@@ -459,7 +541,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 print_json(serde_json::Value::Array(
                     clients
                         .iter()
-                        .map(|c| json!({ "client_id": c.id, "name": c.name, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes }))
+                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes }))
                         .collect(),
                 ));
             } else {

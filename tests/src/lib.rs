@@ -12,6 +12,7 @@
 //! * [`fixture`]: the usual setup (a unit, a user, a confidential client).
 //! * [`LogoutReceiver`]: a relying party's back-channel logout endpoint that records tokens.
 
+pub mod admin;
 mod backend;
 mod browser;
 mod cli;

@@ -35,11 +35,110 @@ impl From<StoreError> for AdminError {
     }
 }
 
+/// Who makes a change, for the audit log: an administrator's user id (through the admin API,
+/// with the client and address of the request) or `cli:<os user>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Acting<'a> {
+    pub actor: &'a str,
+    pub client_id: Option<&'a str>,
+    pub meta: &'a RequestMeta,
+}
+
+static NO_META: RequestMeta = RequestMeta {
+    source_ip: None,
+    user_agent: None,
+};
+
+impl<'a> Acting<'a> {
+    /// A change made from the command line.
+    pub fn cli(actor: &'a str) -> Acting<'a> {
+        Acting {
+            actor,
+            client_id: None,
+            meta: &NO_META,
+        }
+    }
+
+    /// Records a successful change made by this actor.
+    pub async fn audit(
+        &self,
+        p: &Provider,
+        now: i64,
+        event: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        self.audit_about(p, now, event, self.client_id, detail)
+            .await
+    }
+
+    /// Like [`audit`](Self::audit), for a change about a client (recorded in `client_id`).
+    pub async fn audit_about(
+        &self,
+        p: &Provider,
+        now: i64,
+        event: &str,
+        client_id: Option<&str>,
+        mut detail: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        if let (Some(via), Some(obj)) = (self.client_id, detail.as_object_mut()) {
+            obj.insert("via_client".into(), via.into());
+        }
+        p.audit(
+            now,
+            event,
+            Some(self.actor),
+            client_id,
+            self.meta,
+            Outcome::Success,
+            detail,
+        )
+        .await
+    }
+}
+
+/// Role names reserved for administrative grants (see `admin_api::scope`); application roles
+/// may not take them, so no application mistakes one for the other.
+pub const RESERVED_ROLES: [&str; 3] = ["admin", "cert_admin", "auditor"];
+
+pub(crate) fn check_app_roles(roles: &[String]) -> Result<(), AdminError> {
+    for role in roles {
+        check_identifier("role", role)?;
+        if RESERVED_ROLES.contains(&role.as_str()) {
+            return Err(invalid(format!(
+                "{role:?} is an administrative role: grant it with `tessera user grant` or the admin API, not as an application role"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_email(email: &str) -> Result<(), AdminError> {
+    let valid = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("not an e-mail address: {email:?}")))
+    }
+}
+
+pub(crate) fn check_phone(phone: &str) -> Result<(), AdminError> {
+    let digits = phone.trim_start_matches('+');
+    if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "phone must be digits, optionally with a leading + (E.164): {phone:?}"
+        )));
+    }
+    Ok(())
+}
+
 fn invalid(msg: impl Into<String>) -> AdminError {
     AdminError::Invalid(msg.into())
 }
 
-fn check_identifier(kind: &str, v: &str) -> Result<(), AdminError> {
+pub(crate) fn check_identifier(kind: &str, v: &str) -> Result<(), AdminError> {
     let ok = (2..=64).contains(&v.len())
         && v.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
@@ -53,7 +152,7 @@ fn check_identifier(kind: &str, v: &str) -> Result<(), AdminError> {
     }
 }
 
-fn check_text(kind: &str, v: &str) -> Result<String, AdminError> {
+pub(crate) fn check_text(kind: &str, v: &str) -> Result<String, AdminError> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
         return Err(invalid(format!(
@@ -76,6 +175,16 @@ fn level_for_depth(depth: usize) -> &'static str {
 pub async fn add_unit(
     p: &Provider,
     actor: &str,
+    name: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> Result<Unit, AdminError> {
+    add_unit_by(p, &Acting::cli(actor), name, parent, now).await
+}
+
+pub async fn add_unit_by(
+    p: &Provider,
+    by: &Acting<'_>,
     name: &str,
     parent: Option<&str>,
     now: i64,
@@ -106,14 +215,11 @@ pub async fn add_unit(
         created_at: now,
     };
     p.store.insert_unit(&unit).await?;
-    p.audit(
+    by.audit(
+        p,
         now,
         "unit.created",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({ "unit": unit.id, "name": unit.name }),
+        json!({ "unit": unit.id, "name": unit.name, "parent": unit.parent_id }),
     )
     .await?;
     Ok(unit)
@@ -136,34 +242,30 @@ pub async fn add_user(
     new: NewUser,
     now: i64,
 ) -> Result<User, AdminError> {
+    add_user_by(p, &Acting::cli(actor), new, now).await
+}
+
+pub async fn add_user_by(
+    p: &Provider,
+    by: &Acting<'_>,
+    new: NewUser,
+    now: i64,
+) -> Result<User, AdminError> {
     let username = crate::login::normalise_username(&new.username);
     check_identifier("username", &username)?;
     let display_name = check_text("display name", &new.display_name)?;
     if let Some(email) = &new.email {
-        let valid = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
-        if !valid {
-            return Err(invalid(format!("not an e-mail address: {email:?}")));
-        }
+        check_email(email)?;
     }
     if let Some(phone) = &new.phone {
-        let digits = phone.trim_start_matches('+');
-        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid(format!(
-                "phone must be digits, optionally with a leading + (E.164): {phone:?}"
-            )));
-        }
+        check_phone(phone)?;
     }
     if let Some(unit) = &new.unit_id
         && p.store.unit(unit).await?.is_none()
     {
         return Err(AdminError::NotFound(format!("unit {unit}")));
     }
-    for role in &new.roles {
-        check_identifier("role", role)?;
-    }
+    check_app_roles(&new.roles)?;
     password::check_policy(&new.password).map_err(invalid)?;
     let pw = new.password;
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
@@ -183,14 +285,11 @@ pub async fn add_user(
         updated_at: now,
     };
     p.store.insert_user(&user).await?;
-    p.audit(
+    by.audit(
+        p,
         now,
         "user.created",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({ "user": user.id, "username": user.username }),
+        json!({ "user": user.id, "username": user.username, "unit": user.unit_id }),
     )
     .await?;
     Ok(user)
@@ -209,32 +308,123 @@ pub async fn disable_user(
         .user_by_username(&username)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("user {username}")))?;
+    disable_user_by(p, &Acting::cli(actor), &user, now).await
+}
+
+pub async fn disable_user_by(
+    p: &Provider,
+    by: &Acting<'_>,
+    user: &User,
+    now: i64,
+) -> Result<(), AdminError> {
     p.store
-        .set_user_status(&username, UserStatus::Disabled, now)
+        .set_user_status(&user.username, UserStatus::Disabled, now)
         .await?;
+    let ended = end_user_access(p, user, "user_disabled", now).await?;
+    by.audit(p, now, "user.disabled", ended.detail(&user.id))
+        .await?;
+    Ok(())
+}
+
+/// What [`end_user_access`] ended.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    sessions: usize,
+    tokens: u64,
+    queued: u64,
+}
+
+impl Ended {
+    pub(crate) fn detail(&self, user_id: &str) -> serde_json::Value {
+        json!({
+            "user": user_id, "sessions_ended": self.sessions, "tokens_revoked": self.tokens,
+            "backchannel_queued": self.queued,
+        })
+    }
+}
+
+/// Ends every session of `user` and revokes their tokens (disabling, password reset).
+pub(crate) async fn end_user_access(
+    p: &Provider,
+    user: &User,
+    reason: &str,
+    now: i64,
+) -> Result<Ended, AdminError> {
     // Each session ends as in a logout: the clients that took part in it are told over the
     // back channel (Back-Channel Logout 1.0), by the workers of the running servers.
     let give_up = now + p.config.backchannel_give_up;
     let ended = p
         .store
-        .end_user_sessions_with_logout(&user.id, "user_disabled", now, give_up)
+        .end_user_sessions_with_logout(&user.id, reason, now, give_up)
         .await?;
     let queued: u64 = ended.iter().map(|s| s.notifications).sum();
     let tokens = p.store.revoke_user_tokens(&user.id, now).await?;
     p.store
-        .revoke_user_refresh_families(&user.id, "user_disabled", now)
+        .revoke_user_refresh_families(&user.id, reason, now)
         .await?;
-    p.audit(
+    Ok(Ended {
+        sessions: ended.len(),
+        tokens,
+        queued,
+    })
+}
+
+/// Grants an administrative role over a unit (and the units below it). The caller has checked
+/// that the actor may do so (the admin API's scope rules; the command line is trusted).
+pub async fn grant_role_by(
+    p: &Provider,
+    by: &Acting<'_>,
+    user: &User,
+    role: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<tessera_store::grants::RoleGrant, AdminError> {
+    let Some(role) = crate::admin_api::scope::AdminRole::parse(role) else {
+        return Err(invalid(format!(
+            "unknown administrative role {role:?} (use admin, cert_admin or auditor)"
+        )));
+    };
+    if p.store.unit(unit_id).await?.is_none() {
+        return Err(AdminError::NotFound(format!("unit {unit_id}")));
+    }
+    let grant = tessera_store::grants::RoleGrant {
+        user_id: user.id.clone(),
+        role: role.as_str().to_owned(),
+        unit_id: unit_id.to_owned(),
+        granted_by: by.actor.to_owned(),
+        granted_at: now,
+    };
+    p.store.insert_role_grant(&grant).await?;
+    by.audit(
+        p,
         now,
-        "user.disabled",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({
-            "user": user.id, "sessions_ended": ended.len(), "tokens_revoked": tokens,
-            "backchannel_queued": queued,
-        }),
+        "grant.added",
+        json!({ "user": user.id, "role": grant.role, "unit": grant.unit_id }),
+    )
+    .await?;
+    Ok(grant)
+}
+
+/// Takes an administrative role away.
+pub async fn revoke_role_by(
+    p: &Provider,
+    by: &Acting<'_>,
+    user: &User,
+    role: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    if !p.store.delete_role_grant(&user.id, role, unit_id).await? {
+        return Err(AdminError::NotFound(format!(
+            "grant {role} on unit {unit_id} for user {}",
+            user.username
+        )));
+    }
+    by.audit(
+        p,
+        now,
+        "grant.removed",
+        json!({ "user": user.id, "role": role, "unit": unit_id }),
     )
     .await?;
     Ok(())
@@ -259,6 +449,8 @@ pub struct NewClient {
     pub refresh_absolute_ttl: Option<i64>,
     /// Minimum level of assurance of every login to this client (`urn:tessera:loa:2`).
     pub min_acr: Option<String>,
+    /// Owning organisation unit; `None`: managed by top-level administrators only.
+    pub unit_id: Option<String>,
 }
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -350,7 +542,7 @@ fn is_loopback(url: &Url) -> bool {
 
 /// Redirect URIs are absolute, carry no fragment (RFC 6749 §3.1.2), and use https — except
 /// loopback addresses (development) and private-use schemes of mobile apps (RFC 8252 §7.1).
-fn check_redirect(kind: &str, raw: &str, public: bool) -> Result<(), AdminError> {
+pub(crate) fn check_redirect(kind: &str, raw: &str, public: bool) -> Result<(), AdminError> {
     let url = Url::parse(raw)
         .map_err(|e| invalid(format!("{kind} {raw:?} is not an absolute URL: {e}")))?;
     if url.fragment().is_some() {
@@ -375,6 +567,15 @@ fn check_redirect(kind: &str, raw: &str, public: bool) -> Result<(), AdminError>
 pub async fn add_client(
     p: &Provider,
     actor: &str,
+    new: NewClient,
+    now: i64,
+) -> Result<(Client, Option<String>), AdminError> {
+    add_client_by(p, &Acting::cli(actor), new, now).await
+}
+
+pub async fn add_client_by(
+    p: &Provider,
+    by: &Acting<'_>,
     new: NewClient,
     now: i64,
 ) -> Result<(Client, Option<String>), AdminError> {
@@ -420,6 +621,11 @@ pub async fn add_client(
     if let Some(bad) = scopes.iter().find(|s| !crate::oidc::valid_scope_name(s)) {
         return Err(invalid(format!("invalid scope name {bad:?}")));
     }
+    if let Some(unit) = &new.unit_id
+        && p.store.unit(unit).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!("unit {unit}")));
+    }
     let secret = if auth_method.starts_with("client_secret") {
         Some(random_token()?)
     } else {
@@ -442,18 +648,20 @@ pub async fn add_client(
         jwks_uri: new.jwks_uri,
         refresh_idle_ttl: new.refresh_idle_ttl,
         refresh_absolute_ttl: new.refresh_absolute_ttl,
+        unit_id: new.unit_id,
         created_at: now,
         updated_at: now,
     };
     p.store.insert_client(&client).await?;
-    p.audit(
+    by.audit_about(
+        p,
         now,
         "client.created",
-        Some(actor),
         Some(&client.id),
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({ "public": client.public, "redirect_uris": client.redirect_uris }),
+        json!({
+            "public": client.public, "redirect_uris": client.redirect_uris,
+            "scopes": client.allowed_scopes, "unit": client.unit_id,
+        }),
     )
     .await?;
     Ok((client, secret))
@@ -465,19 +673,20 @@ pub async fn remove_client(
     id: &str,
     now: i64,
 ) -> Result<(), AdminError> {
+    remove_client_by(p, &Acting::cli(actor), id, now).await
+}
+
+pub async fn remove_client_by(
+    p: &Provider,
+    by: &Acting<'_>,
+    id: &str,
+    now: i64,
+) -> Result<(), AdminError> {
     if !p.store.delete_client(id).await? {
         return Err(AdminError::NotFound(format!("client {id}")));
     }
-    p.audit(
-        now,
-        "client.removed",
-        Some(actor),
-        Some(id),
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({}),
-    )
-    .await?;
+    by.audit_about(p, now, "client.removed", Some(id), json!({}))
+        .await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! seconds) in, and get typed results out.
 
 pub mod admin;
+pub mod admin_api;
 pub mod error;
 pub mod jose;
 pub mod login;

@@ -31,11 +31,13 @@ pub struct Client {
     /// Refresh-token lifetimes in seconds (idle and absolute); `None`: the server default.
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_absolute_ttl: Option<i64>,
+    /// Organisation unit that owns the client; `None`: managed by top-level administrators only.
+    pub unit_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl";
+const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl, unit_id";
 
 fn from_row(row: &AnyRow) -> Result<Client> {
     let kind: String = row.try_get("client_type")?;
@@ -64,6 +66,7 @@ fn from_row(row: &AnyRow) -> Result<Client> {
         jwks_uri: row.try_get("jwks_uri")?,
         refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
         refresh_absolute_ttl: row.try_get("refresh_absolute_ttl")?,
+        unit_id: row.try_get("unit_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -72,7 +75,7 @@ fn from_row(row: &AnyRow) -> Result<Client> {
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -92,6 +95,7 @@ impl Store {
         .bind(&c.jwks_uri)
         .bind(c.refresh_idle_ttl)
         .bind(c.refresh_absolute_ttl)
+        .bind(&c.unit_id)
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -133,6 +137,82 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Registration fields an administrator may change after creation.
+#[derive(Clone, Debug)]
+pub struct ClientUpdate {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub allowed_scopes: Vec<String>,
+    pub unit_id: Option<String>,
+}
+
+impl Store {
+    /// Clients owned by one of `units` (and, with `unitless`, those owned by no unit).
+    pub async fn list_clients_in(&self, units: &[String], unitless: bool) -> Result<Vec<Client>> {
+        let mut scope = Vec::new();
+        if !units.is_empty() {
+            let marks: Vec<String> = (1..=units.len()).map(|i| format!("${i}")).collect();
+            scope.push(format!("unit_id IN ({})", marks.join(", ")));
+        }
+        if unitless {
+            scope.push("unit_id IS NULL".into());
+        }
+        if scope.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM clients WHERE {} ORDER BY id",
+            scope.join(" OR ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for unit in units {
+            q = q.bind(unit);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+
+    /// Returns false when no such client exists.
+    pub async fn update_client(&self, id: &str, u: &ClientUpdate, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE clients SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, backchannel_logout_uri = $4, allowed_scopes = $5, unit_id = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(&u.name)
+        .bind(to_json_list(&u.redirect_uris))
+        .bind(to_json_list(&u.post_logout_redirect_uris))
+        .bind(&u.backchannel_logout_uri)
+        .bind(u.allowed_scopes.join(" "))
+        .bind(&u.unit_id)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Replaces a confidential client's secret hash. Returns false when no such client exists.
+    pub async fn set_client_secret_hash(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(secret_hash)
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
@@ -78,6 +79,12 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "strong authentication",
         include_str!("../../../migrations/sqlite/0004_strong_auth.sql"),
     ),
+    // Version 5 is reserved for work on another branch.
+    (
+        6,
+        "delegated administration",
+        include_str!("../../../migrations/sqlite/0006_admin.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -99,6 +106,12 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "strong authentication",
         include_str!("../../../migrations/postgres/0004_strong_auth.sql"),
+    ),
+    // Version 5 is reserved for work on another branch.
+    (
+        6,
+        "delegated administration",
+        include_str!("../../../migrations/postgres/0006_admin.sql"),
     ),
 ];
 

@@ -52,6 +52,7 @@ async fn world() -> Store {
                 jwks_uri: None,
                 refresh_idle_ttl: None,
                 refresh_absolute_ttl: None,
+                unit_id: None,
                 created_at: T,
                 updated_at: T,
             })

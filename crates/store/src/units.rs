@@ -67,3 +67,15 @@ impl Store {
         .collect()
     }
 }
+
+impl Store {
+    /// Returns false when no such unit exists.
+    pub async fn rename_unit(&self, id: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE org_units SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

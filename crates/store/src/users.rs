@@ -173,6 +173,133 @@ impl Store {
     }
 }
 
+/// Which users to list: those of `units` (and, with `unitless`, those without a unit), whose
+/// username or display name contains `text`, with `status`.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub units: Vec<String>,
+    pub unitless: bool,
+    pub text: Option<String>,
+    pub status: Option<UserStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Profile fields an administrator may change.
+#[derive(Clone, Debug)]
+pub struct ProfileUpdate {
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub unit_id: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl Store {
+    /// Users matching `filter`, ordered by username.
+    pub async fn list_users_filtered(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        let mut scope = Vec::new();
+        if !filter.units.is_empty() {
+            let marks: Vec<String> = (1..=filter.units.len()).map(|i| format!("${i}")).collect();
+            scope.push(format!("unit_id IN ({})", marks.join(", ")));
+        }
+        if filter.unitless {
+            scope.push("unit_id IS NULL".into());
+        }
+        if scope.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut n = filter.units.len();
+        let mut sql = format!("SELECT {COLUMNS} FROM users WHERE ({})", scope.join(" OR "));
+        if filter.text.is_some() {
+            n += 1;
+            sql.push_str(&format!(
+                " AND (LOWER(username) LIKE ${n} ESCAPE '\\' OR LOWER(display_name) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        if filter.status.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND status = ${n}"));
+        }
+        sql.push_str(&format!(
+            " ORDER BY username LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for unit in &filter.units {
+            q = q.bind(unit);
+        }
+        if let Some(text) = &filter.text {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q = q.bind(format!("%{escaped}%"));
+        }
+        if let Some(status) = filter.status {
+            q = q.bind(status.as_str());
+        }
+        let rows = q
+            .bind(filter.limit)
+            .bind(filter.offset)
+            .fetch_all(self.pool())
+            .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(user) = self.with_roles(Some(from_row(row)?)).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Replaces a user's profile and application roles. Returns false when no such user exists.
+    pub async fn update_user_profile(&self, id: &str, u: &ProfileUpdate, now: i64) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET display_name = $1, email = $2, phone = $3, unit_id = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(&u.display_name)
+        .bind(&u.email)
+        .bind(&u.phone)
+        .bind(&u.unit_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for role in &u.roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Replaces a user's password hash. Returns false when no such user exists.
+    pub async fn set_user_password(&self, id: &str, password_hash: &str, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

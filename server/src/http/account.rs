@@ -397,6 +397,7 @@ async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Byte
         Ok((ceremony, options)) => {
             axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
         }
+        Err(tessera_core::CoreError::Invalid(m)) => json_error(StatusCode::BAD_REQUEST, &m),
         Err(e) => {
             tracing::error!(error = %e, "passkey registration could not start");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use tessera_core::OAuthError;
+use tessera_core::admin_api::{ADMIN_SCOPE, AdminApiError};
 use tessera_proto::ErrorCode;
 
 /// Status for an OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1).
@@ -60,6 +61,59 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// JSON error answer of the administration API: `{"error": code, "error_description": …}`,
+/// with an RFC 6750 §3 challenge on 401 and on a missing scope.
+pub struct AdminApiFailure(pub AdminApiError);
+
+impl IntoResponse for AdminApiFailure {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if let AdminApiError::Internal(cause) = &e {
+            tracing::error!(error = %cause, "internal error");
+        }
+        let status = match &e {
+            AdminApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AdminApiError::InsufficientScope
+            | AdminApiError::Forbidden(_)
+            | AdminApiError::OutOfScope(_) => StatusCode::FORBIDDEN,
+            AdminApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AdminApiError::Conflict(_) => StatusCode::CONFLICT,
+            AdminApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let (code, description) = match &e {
+            // RFC 6750 §3.1: a request without credentials gets a bare challenge.
+            AdminApiError::InvalidToken(d) if d.is_empty() => (
+                "unauthorized",
+                "an access token is required: Authorization: Bearer <token>".to_owned(),
+            ),
+            AdminApiError::Internal(_) => ("server_error", "internal error".to_owned()),
+            other => (other.code(), other.to_string()),
+        };
+        let challenge = match &e {
+            AdminApiError::InvalidToken(d) if d.is_empty() => {
+                Some(format!("Bearer realm=\"tessera\", scope=\"{ADMIN_SCOPE}\""))
+            }
+            AdminApiError::InvalidToken(d) => Some(format!(
+                "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{}\"",
+                quote(d)
+            )),
+            AdminApiError::InsufficientScope => Some(format!(
+                "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\""
+            )),
+            _ => None,
+        };
+        let body = serde_json::json!({ "error": code, "error_description": description });
+        let mut resp = (status, Json(body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
 /// A people-facing page with its status.
 pub fn page(status: StatusCode, html: String) -> Response {
     let mut resp = (status, Html(html)).into_response();
@@ -105,6 +159,66 @@ mod tests {
             error: OAuthError::Internal(tessera_core::CoreError::Internal("db password".into())),
             bearer: false,
         }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn admin_api_statuses_and_challenges() {
+        let cases = [
+            (
+                AdminApiError::InvalidToken(String::new()),
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer realm=\"tessera\", scope=\"tessera:admin\""),
+            ),
+            (
+                AdminApiError::InvalidToken("revoked".into()),
+                StatusCode::UNAUTHORIZED,
+                None,
+            ),
+            (
+                AdminApiError::InsufficientScope,
+                StatusCode::FORBIDDEN,
+                None,
+            ),
+            (
+                AdminApiError::OutOfScope("x".into()),
+                StatusCode::FORBIDDEN,
+                None,
+            ),
+            (
+                AdminApiError::NotFound("x".into()),
+                StatusCode::NOT_FOUND,
+                None,
+            ),
+            (
+                AdminApiError::Conflict("x".into()),
+                StatusCode::CONFLICT,
+                None,
+            ),
+        ];
+        for (err, status, exact) in cases {
+            let code = err.code();
+            let challenged = matches!(
+                err,
+                AdminApiError::InvalidToken(_) | AdminApiError::InsufficientScope
+            );
+            let resp = AdminApiFailure(err).into_response();
+            assert_eq!(resp.status(), status, "{code}");
+            let challenge = resp
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap_or(""));
+            assert_eq!(challenge.is_some(), challenged, "{code}: {challenge:?}");
+            if let Some(exact) = exact {
+                assert_eq!(challenge, Some(exact));
+            } else if let Some(c) = challenge {
+                assert!(c.contains(&format!("error=\"{code}\"")), "{c}");
+            }
+        }
+        let resp = AdminApiFailure(AdminApiError::Internal(tessera_core::CoreError::Internal(
+            "db password".into(),
+        )))
         .into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

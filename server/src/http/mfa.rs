@@ -388,6 +388,7 @@ async fn passkey_login_begin(
     }
     match passkey::begin_discoverable(&s.provider, now()).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
+        Err(tessera_core::CoreError::Invalid(m)) => json_error(StatusCode::BAD_REQUEST, &m),
         Err(e) => {
             tracing::error!(error = %e, "passkey sign-in could not start");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -1,6 +1,7 @@
 //! HTTP layer: thin handlers that read the request, call one core function and map the result.
 
 mod account;
+pub mod admin_api;
 pub mod errors;
 mod forms;
 pub mod login;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logout::routes())
         .merge(mfa::routes())
         .merge(account::routes())
+        .merge(admin_api::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

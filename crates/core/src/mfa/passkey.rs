@@ -32,7 +32,8 @@ const DISCOVER: &str = "discover";
 /// The relying party: this installation's origin, and which authenticators it accepts.
 #[derive(Clone)]
 pub struct Passkeys {
-    webauthn: Arc<Webauthn>,
+    /// `None` when the issuer is an IP address: WebAuthn needs a domain name.
+    webauthn: Option<Arc<Webauthn>>,
     /// With a list, only authenticators whose attestation chains to one of these CAs and
     /// names one of the listed models (AAGUIDs) may register.
     attestation: Option<Arc<AttestationCaList>>,
@@ -41,6 +42,7 @@ pub struct Passkeys {
 impl std::fmt::Debug for Passkeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passkeys")
+            .field("available", &self.webauthn.is_some())
             .field("attested_only", &self.attestation.is_some())
             .finish()
     }
@@ -56,20 +58,35 @@ struct AllowedModel {
 }
 
 impl Passkeys {
-    /// The relying party id is the issuer's host; its origin is the issuer's origin.
+    /// The relying party id is the issuer's host; its origin is the issuer's origin. An
+    /// issuer on an IP address gets no passkeys (browsers refuse IP addresses as RP ids).
     pub fn new(issuer: &str) -> Result<Passkeys, CoreError> {
         let origin =
             Url::parse(issuer).map_err(|e| CoreError::Internal(format!("issuer URL: {e}")))?;
-        let rp_id = origin
-            .host_str()
-            .ok_or_else(|| CoreError::Internal("the issuer URL has no host".into()))?
-            .to_owned();
-        let webauthn = WebauthnBuilder::new(&rp_id, &origin)
-            .and_then(|b| b.rp_name("Tessera").build())
-            .map_err(|e| CoreError::Internal(format!("WebAuthn relying party: {e}")))?;
+        let webauthn = match origin.host() {
+            Some(url::Host::Domain(rp_id)) => Some(Arc::new(
+                WebauthnBuilder::new(rp_id, &origin)
+                    .and_then(|b| b.rp_name("Tessera").build())
+                    .map_err(|e| CoreError::Internal(format!("WebAuthn relying party: {e}")))?,
+            )),
+            _ => None,
+        };
         Ok(Passkeys {
-            webauthn: Arc::new(webauthn),
+            webauthn,
             attestation: None,
+        })
+    }
+
+    /// Whether passkeys can be used with this issuer.
+    pub fn available(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
+    fn rp(&self) -> Result<&Webauthn, CoreError> {
+        self.webauthn.as_deref().ok_or_else(|| {
+            CoreError::Invalid(
+                "passkeys need the issuer URL to name a host (e.g. https://id.haiphong.gov.vn), not an IP address".into(),
+            )
         })
     }
 
@@ -181,7 +198,7 @@ pub async fn begin_registration(
     let (mut ccr, state, kind) = match &passkeys.attestation {
         Some(list) => {
             let (ccr, st) = passkeys
-                .webauthn
+                .rp()?
                 .start_attested_passkey_registration(
                     user_handle,
                     &user.username,
@@ -195,7 +212,7 @@ pub async fn begin_registration(
         }
         None => {
             let (ccr, st) = passkeys
-                .webauthn
+                .rp()?
                 .start_passkey_registration(
                     user_handle,
                     &user.username,
@@ -239,7 +256,7 @@ pub async fn finish_registration(
     let result = if c.kind == REGISTER_ATTESTED {
         let st: AttestedPasskeyRegistration = serde_json::from_str(&c.state).map_err(internal)?;
         p.passkeys
-            .webauthn
+            .rp()?
             .finish_attested_passkey_registration(&reg, &st)
             .map(|ak| {
                 let aaguid = match &ak.attestation().metadata {
@@ -252,7 +269,7 @@ pub async fn finish_registration(
     } else {
         let st: PasskeyRegistration = serde_json::from_str(&c.state).map_err(internal)?;
         p.passkeys
-            .webauthn
+            .rp()?
             .finish_passkey_registration(&reg, &st)
             .map(|pk| (pk, String::new()))
     };
@@ -325,7 +342,7 @@ pub async fn begin_authentication(
     let passkeys: Vec<Passkey> = creds.iter().map(stored_passkey).collect::<Result<_, _>>()?;
     let (rcr, st) = p
         .passkeys
-        .webauthn
+        .rp()?
         .start_passkey_authentication(&passkeys)
         .map_err(internal)?;
     let state = serde_json::to_string(&st).map_err(internal)?;
@@ -345,11 +362,7 @@ pub async fn finish_authentication(
     let c = take_ceremony(p, ceremony, Some(&user.id), &[AUTHENTICATE], now).await?;
     let st: PasskeyAuthentication = serde_json::from_str(&c.state).map_err(internal)?;
     let answer: PublicKeyCredential = parse(response_json)?;
-    let result = match p
-        .passkeys
-        .webauthn
-        .finish_passkey_authentication(&answer, &st)
-    {
+    let result = match p.passkeys.rp()?.finish_passkey_authentication(&answer, &st) {
         Ok(r) => r,
         Err(e) => {
             audit_failure(p, &user.id, "passkey", &refusal(&e), meta, now).await?;
@@ -404,7 +417,7 @@ pub async fn begin_discoverable(
 ) -> Result<(String, serde_json::Value), CoreError> {
     let (mut rcr, st) = p
         .passkeys
-        .webauthn
+        .rp()?
         .start_discoverable_authentication()
         .map_err(internal)?;
     // Started by a button, not by autofill.
@@ -427,7 +440,7 @@ pub async fn finish_discoverable(
     let answer: PublicKeyCredential = parse(response_json)?;
     let (handle, cred_id) = p
         .passkeys
-        .webauthn
+        .rp()?
         .identify_discoverable_authentication(&answer)
         .map_err(|_| FactorError::Invalid)?;
     let cred_id = URL_SAFE_NO_PAD.encode(cred_id);
@@ -450,7 +463,7 @@ pub async fn finish_discoverable(
     let passkey = stored_passkey(&stored)?;
     let result = match p
         .passkeys
-        .webauthn
+        .rp()?
         .finish_discoverable_authentication_v2(&answer, st, &passkey)
     {
         Ok(r) => r,
