@@ -81,6 +81,8 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// `--backchannel-logout-uri`.
     pub backchannel_logout_uri: Option<String>,
+    /// `--min-acr`: the level every login to this client must reach.
+    pub min_acr: Option<String>,
 }
 
 impl NewClient {
@@ -94,7 +96,14 @@ impl NewClient {
             alg: None,
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            min_acr: None,
         }
+    }
+
+    /// Requires `level` (e.g. `urn:tessera:loa:2`) of every login to this client.
+    pub fn min_acr(mut self, level: &str) -> Self {
+        self.min_acr = Some(level.to_owned());
+        self
     }
 
     /// Registers `uri` as a post-logout redirect URI.
@@ -211,6 +220,9 @@ impl TestServer {
         }
         for uri in &client.post_logout_redirect_uris {
             args.push(flag("--post-logout-redirect-uri", uri));
+        }
+        if let Some(level) = &client.min_acr {
+            args.push(flag("--min-acr", level));
         }
         if let Some(uri) = &client.backchannel_logout_uri {
             args.push(flag("--backchannel-logout-uri", uri));

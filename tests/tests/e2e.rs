@@ -67,6 +67,8 @@ mod sdk_logout;
 mod service_clients;
 #[path = "e2e/sso.rs"]
 mod sso;
+#[path = "e2e/strong_auth.rs"]
+mod strong_auth;
 #[path = "e2e/token_errors.rs"]
 mod token_errors;
 #[path = "e2e/userinfo.rs"]

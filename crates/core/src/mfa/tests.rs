@@ -1,1 +1,388 @@
+//! Second factors with the clock passed in, and a software authenticator for passkeys.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use tessera_store::users::User;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+use super::*;
+use crate::admin::NewClient;
+use crate::oidc::authorize::{self, Decision};
+use crate::testkit::{self, ISSUER, REDIRECT, T0};
+
+fn meta() -> RequestMeta {
+    RequestMeta::default()
+}
+
+async fn setup() -> (Provider, User) {
+    let p = testkit::provider(T0 - 1000).await;
+    let user = testkit::add_user(&p, "an.nv", None, &[], T0 - 1000).await;
+    (p, user)
+}
+
+/// Enrols and confirms TOTP at `T0`; returns the secret.
+async fn with_totp(p: &Provider, user: &User) -> String {
+    let e = totp::begin(p, user, T0).await.unwrap();
+    assert!(e.uri.starts_with("otpauth://totp/"));
+    assert!(e.qr_svg.contains("<svg"));
+    let code = totp::code_at(&e.secret_base32, T0).unwrap();
+    totp::verify(p, user, &code, true, &meta(), T0)
+        .await
+        .unwrap();
+    e.secret_base32
+}
+
+async fn events(p: &Provider) -> Vec<(String, String)> {
+    p.store
+        .recent_audit(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event, e.detail))
+        .collect()
+}
+
+#[tokio::test]
+async fn totp_codes_work_once_within_one_step_of_the_clock() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    assert!(enrolled(&p, &user.id).await.unwrap().totp);
+    // The confirmation code is spent: the same code is refused at once.
+    let confirm_code = totp::code_at(&secret, T0).unwrap();
+    assert!(matches!(
+        totp::verify(&p, &user, &confirm_code, false, &meta(), T0 + 1).await,
+        Err(FactorError::Invalid)
+    ));
+    // The next step's code works one step early (skew), once.
+    let next = totp::code_at(&secret, T0 + 30).unwrap();
+    totp::verify(&p, &user, &next, false, &meta(), T0 + 5)
+        .await
+        .unwrap();
+    let replay = totp::verify(&p, &user, &next, false, &meta(), T0 + 31).await;
+    assert!(matches!(replay, Err(FactorError::Invalid)), "{replay:?}");
+    // Two steps away is outside the window.
+    let far = totp::code_at(&secret, T0 + 150).unwrap();
+    assert!(matches!(
+        totp::verify(&p, &user, &far, false, &meta(), T0 + 60).await,
+        Err(FactorError::Invalid)
+    ));
+    let ev = events(&p).await;
+    assert!(
+        ev.iter()
+            .any(|(e, d)| e == "mfa.failure" && d.contains("code already used"))
+    );
+    assert!(ev.iter().any(|(e, _)| e == "mfa.totp.enrolled"));
+}
+
+#[tokio::test]
+async fn wrong_totp_codes_are_throttled() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    for _ in 0..FACTOR_FREE_FAILURES {
+        let r = totp::verify(&p, &user, "000000", false, &meta(), T0 + 100).await;
+        assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
+    }
+    // One more attempt is let through, then the factor is blocked, even for the right code.
+    let _ = totp::verify(&p, &user, "000000", false, &meta(), T0 + 100).await;
+    let right = totp::code_at(&secret, T0 + 101).unwrap();
+    let r = totp::verify(&p, &user, &right, false, &meta(), T0 + 101).await;
+    assert!(
+        matches!(r, Err(FactorError::TooManyAttempts { .. })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once() {
+    let (p, user) = setup().await;
+    let codes = recovery::regenerate(&p, &user, &meta(), T0).await.unwrap();
+    assert_eq!(codes.len(), recovery::COUNT);
+    assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 10);
+    // Typed in capitals with spaces: still the same code.
+    let typed = codes[3].to_uppercase().replace('-', " ");
+    recovery::verify(&p, &user, &typed, &meta(), T0 + 1)
+        .await
+        .unwrap();
+    let again = recovery::verify(&p, &user, &codes[3], &meta(), T0 + 2).await;
+    assert!(matches!(again, Err(FactorError::Invalid)), "{again:?}");
+    assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 9);
+    // New codes replace the old ones.
+    recovery::regenerate(&p, &user, &meta(), T0 + 3)
+        .await
+        .unwrap();
+    assert!(matches!(
+        recovery::verify(&p, &user, &codes[4], &meta(), T0 + 4).await,
+        Err(FactorError::Invalid)
+    ));
+}
+
+fn origin() -> Url {
+    Url::parse(ISSUER).unwrap()
+}
+
+async fn register_soft(p: &Provider, user: &User, auth: &mut SoftPasskey) {
+    let (ceremony, options) = passkey::begin_registration(p, user, T0).await.unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let answer = auth.do_registration(origin(), ccr).unwrap();
+    passkey::finish_registration(
+        p,
+        user,
+        &ceremony,
+        "Khóa USB",
+        &serde_json::to_string(&answer).unwrap(),
+        &meta(),
+        T0,
+    )
+    .await
+    .unwrap();
+}
+
+async fn authenticate_soft(
+    p: &Provider,
+    user: &User,
+    auth: &mut SoftPasskey,
+    now: i64,
+) -> Result<Factor, FactorError> {
+    let (ceremony, options) = passkey::begin_authentication(p, user, now).await?;
+    let rcr: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let answer = auth.do_authentication(origin(), rcr).unwrap();
+    passkey::finish_authentication(
+        p,
+        user,
+        &ceremony,
+        &serde_json::to_string(&answer).unwrap(),
+        &meta(),
+        now,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn passkey_registers_authenticates_and_refuses_a_counter_regression() {
+    let (p, user) = setup().await;
+    let mut auth = SoftPasskey::new(true);
+    register_soft(&p, &user, &mut auth).await;
+    let creds = p.store.webauthn_credentials(&user.id).await.unwrap();
+    assert_eq!(creds.len(), 1);
+    assert_eq!(creds[0].name, "Khóa USB");
+
+    let f = authenticate_soft(&p, &user, &mut auth, T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!(f, Factor::Passkey { synced: false });
+    assert_eq!(
+        Authn::plus(&["pwd".into()], f).amr,
+        vec!["pwd", "hwk", "mfa"]
+    );
+    let used = p.store.webauthn_credential(&creds[0].id).await.unwrap();
+    assert_eq!(used.unwrap().last_used_at, Some(T0 + 10));
+
+    // The stored counter is ahead of the authenticator's, as after a clone was used.
+    let stored = p
+        .store
+        .webauthn_credential(&creds[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&stored.passkey).unwrap();
+    json["cred"]["counter"] = 1000.into();
+    p.store
+        .update_webauthn_credential(&stored.id, &json.to_string(), false, T0 + 11)
+        .await
+        .unwrap();
+    let r = authenticate_soft(&p, &user, &mut auth, T0 + 20).await;
+    assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
+    assert!(
+        events(&p)
+            .await
+            .iter()
+            .any(|(e, d)| e == "mfa.failure" && d.contains("counter went backwards"))
+    );
+}
+
+#[tokio::test]
+async fn a_ceremony_is_answered_once_and_only_by_its_user() {
+    let (p, user) = setup().await;
+    let other = testkit::add_user(&p, "binh.tt", None, &[], T0).await;
+    let mut auth = SoftPasskey::new(true);
+    let (ceremony, options) = passkey::begin_registration(&p, &user, T0).await.unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let answer = serde_json::to_string(&auth.do_registration(origin(), ccr).unwrap()).unwrap();
+    let wrong_user =
+        passkey::finish_registration(&p, &other, &ceremony, "x", &answer, &meta(), T0).await;
+    assert!(matches!(wrong_user, Err(FactorError::Expired)));
+    // The failed attempt spent the ceremony.
+    let again = passkey::finish_registration(&p, &user, &ceremony, "x", &answer, &meta(), T0).await;
+    assert!(matches!(again, Err(FactorError::Expired)));
+}
+
+#[tokio::test]
+async fn step_up_from_level_1_to_level_2_keeps_the_request() {
+    let (p, user) = setup().await;
+    let (client, _) = testkit::client(
+        &p,
+        NewClient {
+            id: "kyso".into(),
+            name: "Ký số".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            min_acr: Some(acr::LOA2.into()),
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let secret = with_totp(&p, &user).await;
+    let (cookie, session) = testkit::session(&p, &user, T0 + 10).await;
+    assert_eq!(session.0.acr, acr::LOA1);
+    let params = testkit::authz(&client.id, &[]);
+    let d = authorize::authorize(&p, &params, Some(&session), &meta(), T0 + 20)
+        .await
+        .unwrap();
+    let Decision::StepUp { handle } = d else {
+        panic!("expected a step-up, got {d:?}");
+    };
+    // The person proves the second factor on the session...
+    let c = candidate(&p, None, Some(&cookie), T0 + 30)
+        .await
+        .unwrap()
+        .unwrap();
+    let code = totp::code_at(&secret, T0 + 60).unwrap();
+    totp::verify(&p, &user, &code, false, &meta(), T0 + 60)
+        .await
+        .unwrap();
+    let (new_cookie, upgraded) = complete(&p, c, Factor::Totp, Some(&cookie), &meta(), T0 + 60)
+        .await
+        .unwrap();
+    assert!(new_cookie.is_none(), "a step-up keeps the session");
+    assert_eq!(upgraded.acr, acr::LOA2);
+    assert_eq!(upgraded.amr, vec!["pwd", "otp", "mfa"]);
+    assert_eq!(upgraded.sid, session.0.sid);
+    // ...and the stored request resumes with a code.
+    let d = authorize::resume(&p, &handle, &upgraded, &user, &meta(), T0 + 61)
+        .await
+        .unwrap();
+    assert!(
+        matches!(d, Decision::Redirect(ref u) if u.contains("code=")),
+        "{d:?}"
+    );
+}
+
+#[tokio::test]
+async fn acr_values_ask_for_a_level_and_prompt_none_reports_it() {
+    let (p, user) = setup().await;
+    testkit::confidential_client(&p, "vanban", None, T0).await;
+    let (_, session) = testkit::session(&p, &user, T0).await;
+    let asked = testkit::authz("vanban", &[("acr_values", "urn:tessera:loa:2")]);
+    let d = authorize::authorize(&p, &asked, Some(&session), &meta(), T0 + 1)
+        .await
+        .unwrap();
+    assert!(matches!(d, Decision::StepUp { .. }), "{d:?}");
+    let silent = testkit::authz(
+        "vanban",
+        &[("acr_values", "urn:tessera:loa:2"), ("prompt", "none")],
+    );
+    let d = authorize::authorize(&p, &silent, Some(&session), &meta(), T0 + 1)
+        .await
+        .unwrap();
+    let Decision::Redirect(url) = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!(testkit::query(&url)["error"], "interaction_required");
+    // Level 1 (or an unknown value) asks for nothing more than the session has.
+    for v in ["urn:tessera:loa:1", "urn:other:gold"] {
+        let d = authorize::authorize(
+            &p,
+            &testkit::authz("vanban", &[("acr_values", v)]),
+            Some(&session),
+            &meta(),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(d, Decision::Redirect(ref u) if u.contains("code=")),
+            "{v}: {d:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn policies_apply_to_sub_units_and_roles() {
+    let p = testkit::provider(T0).await;
+    let city = testkit::add_unit(&p, "UBND thành phố", T0).await;
+    let dept = crate::admin::add_unit(&p, testkit::ACTOR, "Sở Nội vụ", Some(&city.id), T0)
+        .await
+        .unwrap();
+    let other = testkit::add_unit(&p, "Tỉnh khác", T0).await;
+    let in_dept = testkit::add_user(&p, "lan.tt", Some(&dept.id), &[], T0).await;
+    let elsewhere = testkit::add_user(&p, "minh.lv", Some(&other.id), &[], T0).await;
+    let signer = testkit::add_user(&p, "hoa.nt", Some(&other.id), &["signer"], T0).await;
+    assert_eq!(
+        policy::level_for_user(&p, &in_dept).await.unwrap(),
+        acr::LOA1
+    );
+
+    policy::add(&p, Some(&city.id), None, acr::LOA2, testkit::ACTOR, T0)
+        .await
+        .unwrap();
+    let role = policy::add(&p, None, Some("signer"), acr::LOA2, testkit::ACTOR, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        policy::level_for_user(&p, &in_dept).await.unwrap(),
+        acr::LOA2
+    );
+    assert_eq!(
+        policy::level_for_user(&p, &elsewhere).await.unwrap(),
+        acr::LOA1
+    );
+    assert_eq!(
+        policy::level_for_user(&p, &signer).await.unwrap(),
+        acr::LOA2
+    );
+    assert!(
+        policy::remove(&p, &role.id, testkit::ACTOR, T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        policy::level_for_user(&p, &signer).await.unwrap(),
+        acr::LOA1
+    );
+    assert!(
+        policy::add(&p, None, None, "urn:tessera:loa:9", testkit::ACTOR, T0)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_pending_login_completes_once_into_a_level_2_session() {
+    let (p, user) = setup().await;
+    let cookie = begin_pending(&p, &user, &Authn::password(), T0)
+        .await
+        .unwrap();
+    let c = candidate(&p, Some(&cookie), None, T0 + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = c.clone();
+    let (session_cookie, session) = complete(&p, c, Factor::RecoveryCode, None, &meta(), T0 + 2)
+        .await
+        .unwrap();
+    assert!(session_cookie.is_some());
+    assert_eq!(session.acr, acr::LOA2);
+    let second = complete(&p, again, Factor::Totp, None, &meta(), T0 + 3).await;
+    assert!(matches!(second, Err(FactorError::Expired)));
+    // Expired pending logins are not candidates.
+    let late = begin_pending(&p, &user, &Authn::password(), T0)
+        .await
+        .unwrap();
+    assert!(
+        candidate(&p, Some(&late), None, T0 + PENDING_TTL + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
