@@ -18,8 +18,7 @@ use rsa::traits::PublicKeyParts;
 use zeroize::Zeroizing;
 
 use crate::{
-    CertKeyAlgorithm, GeneratedCertKey, GeneratedKey, HsmError, KeyAlgorithm, KeyCustody,
-    MasterKey,
+    CertKeyAlgorithm, GeneratedCertKey, GeneratedKey, HsmError, KeyAlgorithm, KeyCustody, MasterKey,
 };
 
 enum Loaded {
@@ -93,7 +92,11 @@ impl SoftwareToken {
         let loaded = self.load_as(&cert_aad(alg), kind, key_ref)?;
         if let Loaded::Rsa(pair) = &*loaded {
             let bits = pair.public().modulus_len() * 8;
-            let wanted = if alg == CertKeyAlgorithm::Rsa2048 { 2048 } else { 3072 };
+            let wanted = if alg == CertKeyAlgorithm::Rsa2048 {
+                2048
+            } else {
+                3072
+            };
             if bits != wanted {
                 return Err(HsmError::Sign(format!(
                     "the key is RSA-{bits}, not {}",
@@ -133,9 +136,7 @@ impl SoftwareToken {
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &self.rng)
                     .map_err(|_| HsmError::Unwrap)?,
             ),
-            Kind::Rsa => {
-                Loaded::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| HsmError::Unwrap)?)
-            }
+            Kind::Rsa => Loaded::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| HsmError::Unwrap)?),
         };
         let loaded = Arc::new(loaded);
         if let Ok(mut cache) = self.cache.lock() {
@@ -257,7 +258,11 @@ impl KeyCustody for SoftwareToken {
                     .to_vec(),
             ),
             CertKeyAlgorithm::Rsa2048 | CertKeyAlgorithm::Rsa3072 => {
-                let bits = if alg == CertKeyAlgorithm::Rsa2048 { 2048 } else { 3072 };
+                let bits = if alg == CertKeyAlgorithm::Rsa2048 {
+                    2048
+                } else {
+                    3072
+                };
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits)
                     .map_err(|e| HsmError::Generate(e.to_string()))?;
                 Zeroizing::new(

@@ -14,11 +14,9 @@ use spki::{
 use crate::{CertKeyAlgorithm, HsmError, KeyCustody};
 
 /// `ecdsa-with-SHA256` (RFC 5758 §3.2).
-pub const ECDSA_WITH_SHA256: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// `sha256WithRSAEncryption` (RFC 4055 §5).
-pub const SHA256_WITH_RSA: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 
 impl CertKeyAlgorithm {
     /// The signature algorithm of certificates, CRLs and OCSP responses this key signs: for RSA
@@ -101,8 +99,9 @@ impl CustodySigner {
     /// (some PKCS#11 modules have returned invalid ECDSA signatures: SoftHSM2 issue #901).
     pub fn sign_checked(&self, message: &[u8]) -> Result<Vec<u8>, HsmError> {
         let sig = self.custody.sign_x509(self.alg, &self.key_ref, message)?;
-        verify(self.alg, &self.spki, message, &sig)
-            .map_err(|_| HsmError::Sign("the key custodian returned an invalid signature".into()))?;
+        verify(self.alg, &self.spki, message, &sig).map_err(|_| {
+            HsmError::Sign("the key custodian returned an invalid signature".into())
+        })?;
         Ok(sig)
     }
 }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod backchannel;
 pub mod cli;
 pub mod cli_hsm;
+pub mod cli_pki;
 pub mod custody;
 pub mod http;
 pub mod outbound;

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod codes;
 pub mod keys;
 pub mod logout;
+pub mod pki;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -72,6 +73,12 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "logout",
         include_str!("../../../migrations/sqlite/0003_logout.sql"),
     ),
+    // 4 is reserved for another branch's migration.
+    (
+        5,
+        "pki",
+        include_str!("../../../migrations/sqlite/0005_pki.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -88,6 +95,12 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "logout",
         include_str!("../../../migrations/postgres/0003_logout.sql"),
+    ),
+    // 4 is reserved for another branch's migration.
+    (
+        5,
+        "pki",
+        include_str!("../../../migrations/postgres/0005_pki.sql"),
     ),
 ];
 

@@ -4,6 +4,7 @@ pub mod errors;
 pub mod login;
 pub mod logout;
 pub mod oidc;
+pub mod pki;
 pub mod web;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(logout::routes())
+        .merge(pki::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
