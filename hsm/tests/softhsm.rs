@@ -598,7 +598,7 @@ hsm_test!(
             ring_verify(verifier, &key.spki_der, b"tbs", &sig);
 
             let signer = CustodySigner::open(custody.clone(), alg, &key.key_ref).unwrap();
-            let subject = Name::from_str("CN=Tessera Root CA,C=VN").unwrap();
+            let subject = Name::from_str("CN=Tessera Root CA,O=UBND TP Hai Phong,C=VN").unwrap();
             let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
             let builder = CertificateBuilder::new(
                 Root::new(false, subject).unwrap(),

@@ -309,6 +309,8 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
             out,
             json,
         } => {
+            // Refused before a key is made when there is no CA to issue.
+            pki::issuing_ca(p).await?;
             let req = CredentialRequest {
                 user,
                 alg: alg(&a)?,

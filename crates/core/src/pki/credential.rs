@@ -187,6 +187,7 @@ async fn audit(
 
 /// Makes the key (in the custodian) and the CSR for `user`, as a pending credential. `source`
 /// is `internal` or `external`, the path the certificate is expected to come by.
+#[allow(clippy::too_many_arguments)]
 async fn new_pending(
     p: &Provider,
     actor: &Actor,

@@ -144,7 +144,7 @@ pub async fn current_crl(p: &Provider, ca_id: &str, now: i64) -> Result<Vec<u8>,
 }
 
 pub(crate) fn unhex(s: &str) -> Result<Vec<u8>, PkiError> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(internal(format!("serial {s} is not hex")));
     }
     (0..s.len())

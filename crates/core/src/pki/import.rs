@@ -95,7 +95,7 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
                 .find("-----END ")
                 .and_then(|e| block[e + 9..].find("-----").map(|f| e + 9 + f + 5))
                 .ok_or_else(|| refused("a PEM block is not terminated"))?;
-            let (label, der_bytes) = der::pem::decode_vec(block[..end_marker].as_bytes())
+            let (label, der_bytes) = der::pem::decode_vec(&block.as_bytes()[..end_marker])
                 .map_err(|e| refused(format!("unreadable PEM: {e}")))?;
             match label {
                 "CERTIFICATE" => out.push(der_bytes),
