@@ -449,6 +449,33 @@ mod tests {
     }
 
     #[test]
+    fn pki_settings_from_the_file() {
+        if std::env::vars().any(|(k, _)| k.starts_with("TESSERA_PKI_")) {
+            return;
+        }
+        let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
+        assert_eq!(s.pki.organization, "Tessera");
+        assert_eq!(s.pki.cert_validity_days, 730);
+        let file: FileSettings = toml::from_str(
+            "pki_organization = \"UBND Thành phố Hải Phòng\"\npki_policies = [\"2.16.704.1.2.3\"]\npki_cert_validity_days = 365",
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.pki.organization, "UBND Thành phố Hải Phòng");
+        assert_eq!(s.pki.policies, ["2.16.704.1.2.3"]);
+        assert_eq!(s.pki.cert_validity_days, 365);
+        for bad in [
+            "pki_policies = [\"not-an-oid\"]",
+            "pki_cert_validity_days = 0",
+            "pki_crl_reissue_secs = 10",
+            "pki_organization = \"\"",
+        ] {
+            let file: FileSettings = toml::from_str(bad).unwrap();
+            assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn pkcs11_settings_come_whole_or_not_at_all() {
         // Tests run with the developer's environment: only meaningful without TESSERA_PKCS11_*.
         if std::env::vars().any(|(k, _)| k.starts_with("TESSERA_PKCS11_")) {

@@ -189,3 +189,65 @@ async fn expiry_notices_are_given_once_and_renewal_supersedes() {
     assert_ne!(rekeyed.key_ref, renewed.key_ref);
     usable_credential(&p, &rekeyed.id, soon).await.unwrap();
 }
+
+#[tokio::test]
+async fn crls_are_reissued_on_schedule_once_per_due_time() {
+    let (p, _actor, _user) = world().await;
+    let before = p.store.ca("issuing").await.unwrap().unwrap();
+    assert_eq!(before.crl_number, 1);
+    // Not yet due.
+    assert_eq!(crl::reissue_due_crls(&p, NOW + 60).await.unwrap(), 0);
+    // Due: both CAs get their next CRL, once.
+    let due = NOW + p.config.pki.crl_reissue_secs;
+    assert_eq!(crl::reissue_due_crls(&p, due).await.unwrap(), 2);
+    assert_eq!(crl::reissue_due_crls(&p, due).await.unwrap(), 0);
+    let after = p.store.ca("issuing").await.unwrap().unwrap();
+    assert_eq!(after.crl_number, 2);
+    assert_eq!(after.crl_this_update, Some(due));
+    assert_eq!(
+        after.crl_next_update,
+        Some(due + p.config.pki.crl_validity_secs)
+    );
+    // A stale CRL is never served: past nextUpdate a fresh one is published on request.
+    let late = due + p.config.pki.crl_validity_secs + 1;
+    let der = crl::current_crl(&p, "issuing", late).await.unwrap();
+    let list: CertificateList = CertificateList::from_der(&der).unwrap();
+    assert_eq!(
+        list.tbs_cert_list.this_update.to_unix_duration().as_secs() as i64,
+        late
+    );
+}
+
+#[tokio::test]
+async fn import_refuses_a_certificate_for_another_key_and_unknown_issuers() {
+    let (p, actor, user) = world().await;
+    // A pending credential, and a certificate of the internal CA for another credential's key.
+    let req = CredentialRequest {
+        user: user.clone(),
+        alg: CertKeyAlgorithm::P256,
+        title: None,
+    };
+    let pending = create_credential(&p, &actor, req, "external", NOW)
+        .await
+        .unwrap();
+    let other = issue(&p, &actor, &user, NOW).await;
+    let other_cert = p
+        .store
+        .credential(&other)
+        .await
+        .unwrap()
+        .unwrap()
+        .cert_der
+        .unwrap();
+    let err = import_certificate(&p, &actor, &pending.id, &other_cert, NOW)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+    let err = import_certificate(&p, &actor, &pending.id, b"junk", NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PkiError::Refused(_)), "{err}");
+    // An internal issue for the pending credential completes it; the chain is Tessera's own.
+    let done = issue_internal(&p, &actor, &pending.id, NOW).await.unwrap();
+    assert_eq!(done.status, CredentialStatus::Active);
+}
