@@ -40,6 +40,30 @@ pub enum CaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// For an existing (external) root CA: make the issuing CA's key in the HSM and its CSR, for
+    /// the root to certify; then `ca import`
+    Csr {
+        #[arg(long, value_parser = ALGS, default_value = "P-256")]
+        alg: String,
+        /// Common name of the issuing CA [default: "<organisation> Signing CA"]
+        #[arg(long)]
+        issuing_name: Option<String>,
+        /// Public base URL of Tessera (CRL, CA certificate and OCSP endpoints)
+        #[arg(long, env = "TESSERA_ISSUER")]
+        base_url: Option<String>,
+        /// Where to write the CSR (PEM) [default: standard output]
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import the external root's certificate and the issuing CA certificate it signed
+    Import {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        issuing: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the CAs with their current CRL
     List {
         #[arg(long)]
@@ -255,6 +279,43 @@ pub async fn run_ca(
                     println!(
                         "created {} CA {:?}: {} key in the {} custodian",
                         ca.role, ca.subject, ca.key_alg, ca.key_backend
+                    );
+                }
+            }
+        }
+        CaCommand::Csr {
+            alg: a,
+            issuing_name,
+            base_url,
+            out,
+        } => {
+            let base_url = base_url.or(configured_issuer).context(
+                "give the public URL of Tessera with --base-url (certificates point their CRL and OCSP checks there)",
+            )?;
+            let name = issuing_name
+                .unwrap_or_else(|| CaInit::new(&p.config.pki.organization).issuing_name);
+            let csr = pki::issuing_ca_csr(p, &actor(), alg(&a)?, &name, &base_url, now).await?;
+            write_or_print(out.as_ref(), &pem("CERTIFICATE REQUEST", &csr)?)?;
+            eprintln!(
+                "have the root CA sign this CSR as a CA (basicConstraints cA, pathLen 0; keyCertSign, cRLSign),                  then run `tessera ca import --root <root certificate> --issuing <issuing CA certificate>`"
+            );
+        }
+        CaCommand::Import {
+            root,
+            issuing,
+            json,
+        } => {
+            let read = |f: &PathBuf| {
+                std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))
+            };
+            let cas = pki::import_ca(p, &actor(), &read(&root)?, &read(&issuing)?, now).await?;
+            if json {
+                println!("{}", ca_list_json(&cas));
+            } else {
+                for ca in &cas {
+                    println!(
+                        "imported {} CA {:?} (key: {})",
+                        ca.role, ca.subject, ca.key_backend
                     );
                 }
             }

@@ -35,6 +35,8 @@ fn error(status: StatusCode, message: &str) -> Response {
 fn pki_error(e: PkiError) -> Response {
     match e {
         PkiError::NotFound(what) => error(StatusCode::NOT_FOUND, &format!("{what} not found")),
+        // e.g. the CRL of an external root, whose key Tessera does not hold.
+        PkiError::Conflict(_) => error(StatusCode::NOT_FOUND, "not published by Tessera"),
         other => {
             tracing::error!(error = %other, "PKI endpoint failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

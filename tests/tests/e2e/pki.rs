@@ -735,6 +735,110 @@ async fn pki_external_ca_import(backend: Backend) -> anyhow::Result<()> {
             >= 5,
         "refused imports are audited"
     );
+
+    // The same external root as Tessera's root: Tessera makes the issuing CA key and CSR, the
+    // root (OpenSSL) certifies it, and Tessera then issues under it.
+    let ca_csr = d.join("issuing.csr").display().to_string();
+    server
+        .cli_ok(
+            &["ca", "csr", "--base-url", server.issuer(), "--out", &ca_csr],
+            None,
+        )
+        .await?;
+    openssl_ok(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "issuing.csr",
+            "-CA",
+            "ca2.pem",
+            "-CAkey",
+            "ca2.key",
+            "-CAcreateserial",
+            "-days",
+            "20",
+            "-extfile",
+            "ca.ext",
+            "-out",
+            "tessera-issuing.pem",
+        ],
+    )
+    .await?;
+    let path = |f: &str| d.join(f).display().to_string();
+    let wrong = server
+        .cli(
+            &[
+                "ca",
+                "import",
+                "--root",
+                &path("ca3.pem"),
+                "--issuing",
+                &path("tessera-issuing.pem"),
+            ],
+            None,
+        )
+        .await?;
+    ensure!(
+        !wrong.success() && wrong.stderr.contains("not signed by this root"),
+        "{wrong}"
+    );
+    let cas = server
+        .cli_ok(
+            &[
+                "ca",
+                "import",
+                "--root",
+                &path("ca2.pem"),
+                "--issuing",
+                &path("tessera-issuing.pem"),
+                "--json",
+            ],
+            None,
+        )
+        .await?
+        .json()?;
+    ensure!(cas.as_array().map(Vec::len) == Some(2), "{cas}");
+    let internal = path("an-internal.pem");
+    server
+        .cli_ok(
+            &["cert", "issue", "--user", "an.nv", "--out", &internal],
+            None,
+        )
+        .await?;
+    let v = openssl_ok(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "ca2.pem",
+            "-untrusted",
+            "tessera-issuing.pem",
+            "an-internal.pem",
+        ],
+    )
+    .await?;
+    ensure!(v.contains("an-internal.pem: OK"), "{v}");
+    fetch(&server, "/pki/crl/issuing.crl", d, "issuing.crl").await?;
+    let crl = openssl_ok(
+        d,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "issuing.crl",
+            "-CAfile",
+            "tessera-issuing.pem",
+            "-noout",
+        ],
+    )
+    .await?;
+    ensure!(crl.contains("verify OK"), "{crl}");
+    // The external root's CRL is its owner's to publish.
+    let root_crl = reqwest::get(server.url("/pki/crl/root.crl")).await?;
+    ensure!(root_crl.status() == 404, "{}", root_crl.status());
     Ok(())
 }
 

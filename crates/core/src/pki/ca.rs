@@ -287,3 +287,223 @@ pub async fn chain_from(p: &Provider, ca: &CaRecord) -> Result<Vec<u8>, PkiError
     }
     Ok(out)
 }
+
+/// The setting that holds the issuing CA's key and CSR between [`issuing_ca_csr`] and
+/// [`import_ca`].
+pub const PENDING_ISSUING_SETTING: &str = "pki_pending_issuing_ca";
+
+/// For an existing (external, usually offline) root CA: generates the issuing CA's key in the
+/// custodian and answers its CSR (DER), for the root to certify; [`import_ca`] completes it.
+pub async fn issuing_ca_csr(
+    p: &Provider,
+    actor: &Actor,
+    alg: CertKeyAlgorithm,
+    issuing_name: &str,
+    base_url: &str,
+    now: i64,
+) -> Result<Vec<u8>, PkiError> {
+    use base64::Engine;
+    if !p.store.list_cas().await?.is_empty() {
+        return Err(PkiError::Conflict(
+            "the certificate authorities already exist (see `tessera ca list`)".into(),
+        ));
+    }
+    let base_url = super::check_base_url(base_url)?;
+    let subject = SubjectInfo {
+        common_name: check_name("issuing CA", issuing_name)?,
+        organization: p.config.pki.organization.clone(),
+        ..Default::default()
+    }
+    .to_name()?;
+    let custody = custody(p);
+    let backend = custody.backend().to_owned();
+    let (key_ref, csr) = blocking(move || {
+        let key = custody.generate_cert_key(alg, "ca")?;
+        let signer = CustodySigner::open(custody, alg, &key.key_ref)?;
+        let csr =
+            x509_cert::request::RequestBuilder::new(subject)?.build::<_, X509Signature>(&signer)?;
+        Ok((key.key_ref, csr.to_der()?))
+    })
+    .await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pending = json!({
+        "alg": alg.name(), "backend": backend, "key_ref": b64.encode(&key_ref),
+        "base_url": base_url, "name": issuing_name,
+    });
+    p.store
+        .set_setting(PENDING_ISSUING_SETTING, &pending.to_string())
+        .await?;
+    p.audit(
+        now,
+        "pki.ca.csr_created",
+        Some(&actor.id),
+        None,
+        &actor.meta,
+        Outcome::Success,
+        json!({ "ca": ISSUING_ID, "key_alg": alg.name(), "key_backend": backend }),
+    )
+    .await?;
+    Ok(csr)
+}
+
+/// Completes [`issuing_ca_csr`]: imports the external root's certificate (its key stays with
+/// its owner) and the issuing CA certificate it signed for Tessera's key, after checking that
+/// the root is a self-signed CA, that the issuing certificate certifies the pending key as a CA
+/// and is signed by the root, and that both are valid now.
+pub async fn import_ca(
+    p: &Provider,
+    actor: &Actor,
+    root: &[u8],
+    issuing: &[u8],
+    now: i64,
+) -> Result<Vec<CaRecord>, PkiError> {
+    use base64::Engine;
+    let refused = |m: String| PkiError::Refused(m);
+    let pending = p
+        .store
+        .setting(PENDING_ISSUING_SETTING)
+        .await?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            PkiError::Conflict("no issuing CA key is waiting: run `tessera ca csr` first".into())
+        })?;
+    let pending: serde_json::Value = serde_json::from_str(&pending)
+        .map_err(|e| super::internal(format!("pending issuing CA: {e}")))?;
+    let alg = pending["alg"]
+        .as_str()
+        .and_then(CertKeyAlgorithm::from_name)
+        .ok_or_else(|| super::internal("pending issuing CA: algorithm"))?;
+    let key_ref = base64::engine::general_purpose::STANDARD
+        .decode(pending["key_ref"].as_str().unwrap_or(""))
+        .map_err(|_| super::internal("pending issuing CA: key reference"))?;
+    let base_url = pending["base_url"].as_str().unwrap_or("").to_owned();
+    let signer = {
+        let custody = custody(p);
+        let key_ref = key_ref.clone();
+        blocking(move || Ok(CustodySigner::open(custody, alg, &key_ref)?)).await?
+    };
+
+    let root_der = super::import::parse_bundle(root)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| refused("no root certificate".into()))?;
+    let issuing_der = super::import::parse_bundle(issuing)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| refused("no issuing CA certificate".into()))?;
+    let (_, root_cert) = x509_parser::parse_x509_certificate(&root_der)
+        .map_err(|e| refused(format!("unreadable root certificate: {e}")))?;
+    let (_, issuing_cert) = x509_parser::parse_x509_certificate(&issuing_der)
+        .map_err(|e| refused(format!("unreadable issuing CA certificate: {e}")))?;
+    if root_cert.subject().as_raw() != root_cert.issuer().as_raw()
+        || root_cert.verify_signature(None).is_err()
+        || !root_cert.is_ca()
+    {
+        return Err(refused(
+            "the root certificate is not a self-signed CA".into(),
+        ));
+    }
+    if issuing_cert.public_key().raw != signer.spki_der() {
+        return Err(refused(
+            "the issuing CA certificate does not certify the key made by `tessera ca csr`".into(),
+        ));
+    }
+    if issuing_cert.issuer().as_raw() != root_cert.subject().as_raw()
+        || issuing_cert
+            .verify_signature(Some(root_cert.public_key()))
+            .is_err()
+    {
+        return Err(refused(
+            "the issuing CA certificate is not signed by this root".into(),
+        ));
+    }
+    if !issuing_cert.is_ca() {
+        return Err(refused(
+            "the issuing CA certificate is not a CA certificate (basicConstraints cA)".into(),
+        ));
+    }
+    for (what, c) in [("root", &root_cert), ("issuing CA", &issuing_cert)] {
+        let (nb, na) = (
+            c.validity().not_before.timestamp(),
+            c.validity().not_after.timestamp(),
+        );
+        if now < nb || now >= na {
+            return Err(refused(format!("the {what} certificate is not valid now")));
+        }
+    }
+    // The root's key is only described (Tessera never uses it).
+    let root_alg = match root_cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(k)) => format!("RSA-{}", k.key_size()),
+        Ok(x509_parser::public_key::PublicKey::EC(_)) => "EC".to_owned(),
+        _ => "other".to_owned(),
+    };
+    let record = |id: &str,
+                  role: &str,
+                  parent: Option<&str>,
+                  key: Option<Vec<u8>>,
+                  backend: &str,
+                  der: &[u8],
+                  not_after: i64|
+     -> Result<CaRecord, PkiError> {
+        let cert = Certificate::from_der(der)?;
+        Ok(CaRecord {
+            id: id.into(),
+            role: role.into(),
+            parent_id: parent.map(str::to_owned),
+            subject: cert.tbs_certificate().subject().to_string(),
+            key_alg: if key.is_some() {
+                alg.name().into()
+            } else {
+                root_alg.clone()
+            },
+            key_backend: backend.into(),
+            key_ref: key,
+            cert_der: der.to_vec(),
+            not_after,
+            crl_number: 0,
+            crl_der: None,
+            crl_this_update: None,
+            crl_next_update: None,
+            crl_due_at: 0,
+            created_at: now,
+        })
+    };
+    let root_record = record(
+        ROOT_ID,
+        "root",
+        None,
+        None,
+        "external",
+        &root_der,
+        root_cert.validity().not_after.timestamp(),
+    )?;
+    let issuing_record = record(
+        ISSUING_ID,
+        "issuing",
+        Some(ROOT_ID),
+        Some(key_ref),
+        pending["backend"].as_str().unwrap_or(""),
+        &issuing_der,
+        issuing_cert.validity().not_after.timestamp(),
+    )?;
+    p.store.insert_ca(&root_record).await?;
+    p.store.insert_ca(&issuing_record).await?;
+    p.store
+        .set_setting(super::BASE_URL_SETTING, &base_url)
+        .await?;
+    p.store.set_setting(PENDING_ISSUING_SETTING, "").await?;
+    for ca in [&root_record, &issuing_record] {
+        p.audit(
+            now,
+            "pki.ca.imported",
+            Some(&actor.id),
+            None,
+            &actor.meta,
+            Outcome::Success,
+            json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_backend": ca.key_backend }),
+        )
+        .await?;
+    }
+    crl::publish_crl(p, ISSUING_ID, now).await?;
+    Ok(p.store.list_cas().await?)
+}

@@ -23,7 +23,7 @@ use tessera_store::StoreError;
 use crate::CoreError;
 use crate::provider::RequestMeta;
 
-pub use ca::{CaInit, init_ca, issuing_ca};
+pub use ca::{CaInit, import_ca, init_ca, issuing_ca, issuing_ca_csr};
 pub use credential::{
     CredentialRequest, RevocationReason, UsableCredential, create_credential, import_certificate,
     issue_internal, list_credentials, renew, resume, revoke, suspend, usable_credential,
