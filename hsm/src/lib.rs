@@ -9,6 +9,7 @@ pub mod master;
 pub mod pkcs11;
 pub mod soft;
 pub mod softhsm;
+pub mod x509;
 
 pub use master::MasterKey;
 
@@ -36,6 +37,51 @@ impl KeyAlgorithm {
             _ => None,
         }
     }
+}
+
+/// Keys of X.509 certificates: CA keys and officials' signing credentials. Signatures come in
+/// X.509 form: sha256WithRSAEncryption (RSASSA-PKCS1-v1_5, RFC 8017 §8.2) or ecdsa-with-SHA256
+/// as a DER `Ecdsa-Sig-Value` (RFC 5758 §3.2, RFC 3279 §2.2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CertKeyAlgorithm {
+    Rsa2048,
+    Rsa3072,
+    P256,
+}
+
+impl CertKeyAlgorithm {
+    pub const ALL: [CertKeyAlgorithm; 3] = [
+        CertKeyAlgorithm::Rsa2048,
+        CertKeyAlgorithm::Rsa3072,
+        CertKeyAlgorithm::P256,
+    ];
+
+    /// `RSA-2048`, `RSA-3072` or `P-256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CertKeyAlgorithm::Rsa2048 => "RSA-2048",
+            CertKeyAlgorithm::Rsa3072 => "RSA-3072",
+            CertKeyAlgorithm::P256 => "P-256",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CertKeyAlgorithm> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn is_rsa(self) -> bool {
+        !matches!(self, CertKeyAlgorithm::P256)
+    }
+}
+
+/// A certificate key just generated: the reference to store and its SubjectPublicKeyInfo.
+#[derive(Clone, Debug)]
+pub struct GeneratedCertKey {
+    pub key_ref: Vec<u8>,
+    /// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), DER.
+    pub spki_der: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,4 +119,23 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
 
     /// Signs `message` and returns the signature in JWS form (RFC 7518 §3).
     fn sign(&self, alg: KeyAlgorithm, key_ref: &[u8], message: &[u8]) -> Result<Vec<u8>, HsmError>;
+
+    /// Generates a certificate key. `purpose` (`ca` or `cert`) only labels the key on an HSM.
+    fn generate_cert_key(
+        &self,
+        alg: CertKeyAlgorithm,
+        purpose: &str,
+    ) -> Result<GeneratedCertKey, HsmError>;
+
+    /// The SubjectPublicKeyInfo (DER) of a certificate key.
+    fn cert_public_key(&self, alg: CertKeyAlgorithm, key_ref: &[u8]) -> Result<Vec<u8>, HsmError>;
+
+    /// Signs `message` with SHA-256 and answers the signature in X.509 form (see
+    /// [`CertKeyAlgorithm`]).
+    fn sign_x509(
+        &self,
+        alg: CertKeyAlgorithm,
+        key_ref: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, HsmError>;
 }

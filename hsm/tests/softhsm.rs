@@ -565,3 +565,64 @@ hsm_test!(
         assert!(!supported("CKM_ECDSA_SHA256"), "SoftHSM2 2.6 has no CKM_ECDSA_SHA256");
     }
 );
+
+hsm_test!(
+    /// KeyCustody for certificate keys: RSA-2048/3072 and P-256 generated locked down on the
+    /// token, signatures in X.509 form, and the x509-cert builder signing through the custody
+    /// signer (CA certificates in the HSM).
+    certificate_keys_through_custody,
+    |env| {
+        use std::str::FromStr;
+        use std::time::Duration;
+        use tessera_hsm::CertKeyAlgorithm;
+        use tessera_hsm::x509::{CustodySigner, X509Signature};
+        use x509_cert::builder::{Builder, CertificateBuilder, profile::cabf::Root};
+        use x509_cert::name::Name;
+        use x509_cert::serial_number::SerialNumber;
+        use x509_cert::time::Validity;
+
+        let token = env.open();
+        let custody: Arc<dyn KeyCustody> = Arc::new(token.clone());
+        for alg in CertKeyAlgorithm::ALL {
+            let key = custody.generate_cert_key(alg, "ca").unwrap();
+            let info = token.find_key(&key.key_ref).unwrap().unwrap();
+            assert!(info.attributes.is_locked_down(), "{alg:?}: {info:?}");
+            assert!(info.label.starts_with("tessera:ca:"), "{}", info.label);
+            assert_eq!(spki(&token, &key.key_ref), key.spki_der);
+            let sig = custody.sign_x509(alg, &key.key_ref, b"tbs").unwrap();
+            let verifier: &'static dyn rs::VerificationAlgorithm = if alg.is_rsa() {
+                &rs::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &rs::ECDSA_P256_SHA256_ASN1
+            };
+            ring_verify(verifier, &key.spki_der, b"tbs", &sig);
+
+            let signer = CustodySigner::open(custody.clone(), alg, &key.key_ref).unwrap();
+            let subject = Name::from_str("CN=Tessera Root CA,O=UBND TP Hai Phong,C=VN").unwrap();
+            let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
+            let builder = CertificateBuilder::new(
+                Root::new(false, subject).unwrap(),
+                SerialNumber::from(7u32),
+                validity,
+                signer.spki().unwrap(),
+            )
+            .unwrap();
+            let cert = builder.build::<_, X509Signature>(&signer).unwrap();
+            ring_verify(
+                verifier,
+                &key.spki_der,
+                &cert.tbs_certificate().to_der().unwrap(),
+                cert.signature().raw_bytes(),
+            );
+        }
+        // A key of one algorithm is refused as another.
+        let p256 = custody
+            .generate_cert_key(CertKeyAlgorithm::P256, "cert")
+            .unwrap();
+        assert!(
+            custody
+                .cert_public_key(CertKeyAlgorithm::Rsa2048, &p256.key_ref)
+                .is_err()
+        );
+    }
+);

@@ -75,6 +75,12 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.id_token_ttl = settings.access_token_ttl_secs;
     config.session_ttl = settings.session_ttl_secs;
     config.backchannel_retry_base = settings.backchannel_retry_base_secs;
+    config.pki.organization = settings.pki.organization.clone();
+    config.pki.cert_validity_days = settings.pki.cert_validity_days;
+    config.pki.policies = settings.pki.policies.clone();
+    config.pki.crl_validity_secs = settings.pki.crl_validity_secs;
+    config.pki.crl_reissue_secs = settings.pki.crl_reissue_secs;
+    config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
     let audit = AuditLog::start(store.clone(), writer, now(), random_id()?).await?;
     let mut passkeys = Passkeys::new(issuer)?;
     if let Some(path) = &settings.webauthn_allowed_authenticators {
@@ -133,6 +139,7 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     provider.signer.ensure_keys(now()).await?;
     tessera_core::login::warm_up();
     tokio::spawn(housekeeping(provider.store.clone()));
+    tokio::spawn(pki_housekeeping(provider.clone()));
     if let Some(days) = settings.key_rotation_days {
         tokio::spawn(scheduled_rotation(provider.clone(), days * 86_400));
     }
@@ -176,6 +183,21 @@ async fn housekeeping(store: Store) {
         // Delivered and abandoned notifications are kept a week (their attempts are audited).
         if let Err(e) = store.purge_outbox(now() - 7 * 86_400).await {
             tracing::warn!(error = %e, "outbox housekeeping failed");
+        }
+    }
+}
+
+/// CRLs due for reissue, expired credentials and expiry notices. Every replica checks each
+/// minute; the database lets one of them publish each CRL number and give each notice.
+async fn pki_housekeeping(p: Provider) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = tessera_core::pki::crl::reissue_due_crls(&p, now()).await {
+            tracing::warn!(error = %e, "scheduled CRL reissue failed");
+        }
+        if let Err(e) = tessera_core::pki::credential::expiry_housekeeping(&p, now()).await {
+            tracing::warn!(error = %e, "certificate expiry housekeeping failed");
         }
     }
 }

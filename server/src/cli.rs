@@ -74,6 +74,13 @@ enum Command {
     /// Levels of assurance required by unit and role, and second factors of users
     #[command(subcommand)]
     Mfa(crate::cli_mfa::MfaCommand),
+    /// The internal certificate authority (root and issuing CA)
+    #[command(subcommand)]
+    Ca(crate::cli_pki::CaCommand),
+    /// Officials' signing credentials: issue, CSR for an external CA, import, renew, suspend,
+    /// resume, revoke
+    #[command(subcommand)]
+    Cert(crate::cli_pki::CertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,7 +327,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| "http://localhost".into());
     let p = app::open(&settings, &issuer, &app::cli_writer()).await?;
-    let result = command(&p, cli.command).await;
+    let result = match cli.command {
+        Command::Ca(ca) => crate::cli_pki::run_ca(&p, ca, file.issuer.clone()).await,
+        Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
+        other => command(&p, other).await,
+    };
     p.store.close().await;
     result
 }
@@ -345,6 +356,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
     match command {
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
         Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
+        Command::Ca(_) | Command::Cert(_) => bail!("ca and cert are handled by cli_pki"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {

@@ -132,6 +132,8 @@ fn key_use(label: &str) -> Option<&str> {
 fn describe_use(key_use: Option<&str>) -> &str {
     match key_use {
         Some("oidc") => "OIDC token signing",
+        Some("ca") => "certificate authority",
+        Some("cert") => "signing credential",
         Some(other) => other,
         None => "-",
     }

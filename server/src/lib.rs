@@ -5,6 +5,7 @@ pub mod backchannel;
 pub mod cli;
 pub mod cli_hsm;
 pub mod cli_mfa;
+pub mod cli_pki;
 pub mod custody;
 pub mod http;
 pub mod outbound;

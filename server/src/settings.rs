@@ -42,6 +42,18 @@ pub struct FileSettings {
     pub pkcs11_pin_file: Option<PathBuf>,
     /// JSON allow-list of authenticator models (AAGUID + attestation CA); unset: any passkey.
     pub webauthn_allowed_authenticators: Option<PathBuf>,
+    /// Certificates: organisation (`O=`) of subjects.
+    pub pki_organization: Option<String>,
+    /// Validity of officials' certificates, in days.
+    pub pki_cert_validity_days: Option<i64>,
+    /// Certificate policy OIDs put in officials' certificates.
+    pub pki_policies: Option<Vec<String>>,
+    /// `nextUpdate` of CRLs, seconds after `thisUpdate`.
+    pub pki_crl_validity_secs: Option<i64>,
+    /// CRLs are reissued on schedule this often (and on every revocation).
+    pub pki_crl_reissue_secs: Option<i64>,
+    /// Expiry notices for credentials expiring within this many days.
+    pub pki_expiry_notice_days: Option<i64>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -82,6 +94,80 @@ pub struct Settings {
     pub pkcs11: Option<Pkcs11Settings>,
     /// Only attested authenticators of these models may register passkeys.
     pub webauthn_allowed_authenticators: Option<PathBuf>,
+    pub pki: PkiSettings,
+}
+
+/// Certificate settings (`TESSERA_PKI_*`, or `pki_*` in the file).
+#[derive(Debug, Clone)]
+pub struct PkiSettings {
+    pub organization: String,
+    pub cert_validity_days: i64,
+    pub policies: Vec<String>,
+    pub crl_validity_secs: i64,
+    pub crl_reissue_secs: i64,
+    pub expiry_notice_days: i64,
+}
+
+impl PkiSettings {
+    fn resolve(file: &FileSettings) -> anyhow::Result<PkiSettings> {
+        let organization = env("TESSERA_PKI_ORGANIZATION")
+            .or_else(|| file.pki_organization.clone())
+            .unwrap_or_else(|| "Tessera".into());
+        if organization.trim().is_empty()
+            || organization.chars().count() > 64
+            || organization.chars().any(char::is_control)
+        {
+            bail!("the PKI organisation name must be 1–64 printable characters");
+        }
+        let cert_validity_days = env_i64("TESSERA_PKI_CERT_VALIDITY_DAYS")?
+            .or(file.pki_cert_validity_days)
+            .unwrap_or(730);
+        if !(1..=3650).contains(&cert_validity_days) {
+            bail!("the certificate validity must be between 1 and 3650 days");
+        }
+        let policies = env_list("TESSERA_PKI_POLICIES", &file.pki_policies);
+        for p in &policies {
+            if der_oid_ok(p).is_none() {
+                bail!("certificate policy {p:?} is not an OID (e.g. 2.16.704.1.2.3)");
+            }
+        }
+        let crl_validity_secs = env_i64("TESSERA_PKI_CRL_VALIDITY_SECS")?
+            .or(file.pki_crl_validity_secs)
+            .unwrap_or(7 * 86_400);
+        if !(300..=90 * 86_400).contains(&crl_validity_secs) {
+            bail!("the CRL validity must be between 300 seconds and 90 days");
+        }
+        let crl_reissue_secs = env_i64("TESSERA_PKI_CRL_REISSUE_SECS")?
+            .or(file.pki_crl_reissue_secs)
+            .unwrap_or(86_400);
+        if !(60..=crl_validity_secs).contains(&crl_reissue_secs) {
+            bail!("CRLs must be reissued at least every CRL validity, and at most every minute");
+        }
+        let expiry_notice_days = env_i64("TESSERA_PKI_EXPIRY_NOTICE_DAYS")?
+            .or(file.pki_expiry_notice_days)
+            .unwrap_or(30);
+        if !(0..=365).contains(&expiry_notice_days) {
+            bail!("the expiry notice window must be between 0 and 365 days");
+        }
+        Ok(PkiSettings {
+            organization: organization.trim().to_owned(),
+            cert_validity_days,
+            policies,
+            crl_validity_secs,
+            crl_reissue_secs,
+            expiry_notice_days,
+        })
+    }
+}
+
+/// A dotted OID: at least two arcs of digits.
+fn der_oid_ok(s: &str) -> Option<()> {
+    let arcs: Vec<&str> = s.split('.').collect();
+    (arcs.len() >= 2
+        && arcs
+            .iter()
+            .all(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(())
 }
 
 /// Where the HSM is. Once configured it is used or Tessera does not start: never a fallback.
@@ -230,6 +316,7 @@ impl Settings {
             webauthn_allowed_authenticators: env("TESSERA_WEBAUTHN_ALLOWED_AUTHENTICATORS")
                 .map(PathBuf::from)
                 .or_else(|| file.webauthn_allowed_authenticators.clone()),
+            pki: PkiSettings::resolve(file)?,
         })
     }
 
@@ -362,6 +449,33 @@ mod tests {
         for bad in [
             "outbound_allow_cidrs = [\"10.20.0.0/40\"]",
             "outbound_allow_hosts = [\"https://vanban.gov.vn/\"]",
+        ] {
+            let file: FileSettings = toml::from_str(bad).unwrap();
+            assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pki_settings_from_the_file() {
+        if std::env::vars().any(|(k, _)| k.starts_with("TESSERA_PKI_")) {
+            return;
+        }
+        let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
+        assert_eq!(s.pki.organization, "Tessera");
+        assert_eq!(s.pki.cert_validity_days, 730);
+        let file: FileSettings = toml::from_str(
+            "pki_organization = \"UBND Thành phố Hải Phòng\"\npki_policies = [\"2.16.704.1.2.3\"]\npki_cert_validity_days = 365",
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.pki.organization, "UBND Thành phố Hải Phòng");
+        assert_eq!(s.pki.policies, ["2.16.704.1.2.3"]);
+        assert_eq!(s.pki.cert_validity_days, 365);
+        for bad in [
+            "pki_policies = [\"not-an-oid\"]",
+            "pki_cert_validity_days = 0",
+            "pki_crl_reissue_secs = 10",
+            "pki_organization = \"\"",
         ] {
             let file: FileSettings = toml::from_str(bad).unwrap();
             assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");

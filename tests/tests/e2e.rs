@@ -57,6 +57,8 @@ mod key_rotation;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/pki.rs"]
+mod pki;
 #[path = "e2e/refresh.rs"]
 mod refresh;
 #[path = "e2e/scale_out.rs"]

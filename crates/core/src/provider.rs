@@ -32,6 +32,8 @@ pub struct Config {
     pub backchannel_retry_max: i64,
     /// A notification still undelivered this long after the logout is given up (and audited).
     pub backchannel_give_up: i64,
+    /// Certificates: CA URLs, subject organisation, validity, CRL schedule.
+    pub pki: crate::pki::PkiConfig,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             backchannel_retry_base: 5,
             backchannel_retry_max: 600,
             backchannel_give_up: 86_400,
+            pki: crate::pki::PkiConfig::new(issuer),
         }
     }
 

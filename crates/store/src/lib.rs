@@ -11,6 +11,7 @@ pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
+pub mod pki;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -79,7 +80,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "strong authentication",
         include_str!("../../../migrations/sqlite/0004_strong_auth.sql"),
     ),
-    // Version 5 is reserved for work on another branch.
+    (
+        5,
+        "pki",
+        include_str!("../../../migrations/sqlite/0005_pki.sql"),
+    ),
     (
         6,
         "delegated administration",
@@ -107,7 +112,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "strong authentication",
         include_str!("../../../migrations/postgres/0004_strong_auth.sql"),
     ),
-    // Version 5 is reserved for work on another branch.
+    (
+        5,
+        "pki",
+        include_str!("../../../migrations/postgres/0005_pki.sql"),
+    ),
     (
         6,
         "delegated administration",

@@ -8,6 +8,7 @@ pub mod login;
 pub mod logout;
 pub mod mfa;
 pub mod oidc;
+pub mod pki;
 pub mod web;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mfa::routes())
         .merge(account::routes())
         .merge(admin_api::routes())
+        .merge(pki::routes())
         .fallback(login::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
