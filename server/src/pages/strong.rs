@@ -251,3 +251,57 @@ impl Pages {
         self.render_or_fallback(lang, template, ctx)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+
+    /// Every strong-authentication page renders in both languages (not the fallback page), and
+    /// what people or browsers control (passkey names, user agents, codes) is escaped.
+    #[test]
+    fn pages_render_in_both_languages_and_escape_what_people_control() {
+        let pages = Pages::new();
+        let totp = json!({ "qr_svg": "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", "secret_base32": HOSTILE });
+        let account = json!({
+            "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
+            "email": HOSTILE, "phone": null, "unit": HOSTILE, "roles": [HOSTILE],
+            "level": 1, "amr": ["pwd"], "can_manage": true, "has_factor": true,
+            "passkeys": [{ "id": HOSTILE, "name": HOSTILE, "synced": true, "last_used": null }],
+            "totp_on": false, "totp": totp, "totp_confirm_action": "/account/totp/confirm",
+            "req": null, "recovery_left": 3,
+            "sessions": [{ "sid": HOSTILE, "current": true, "user_agent": HOSTILE,
+                           "source_ip": HOSTILE, "created": "x", "last_seen": "y" }],
+            "history": [{ "event": HOSTILE, "at": "x", "source_ip": HOSTILE, "outcome": "success" }],
+            "done": true, "error": null,
+        });
+        let factor = json!({
+            "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
+            "has_passkey": true, "has_totp": true, "recovery_left": 2, "error": HOSTILE,
+        });
+        let enrol = json!({
+            "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
+            "totp": totp, "totp_confirm_action": "/login/enrol/totp/confirm", "error": null,
+        });
+        let codes = json!({ "codes": [HOSTILE], "continue_path": "/account", "req": null });
+        for lang in [Lang::Vi, Lang::En] {
+            for (name, view, marker) in [
+                ("account.html", &account, "id=\"account-username\""),
+                ("factor.html", &factor, "id=\"passkey-verify\""),
+                ("enrol.html", &enrol, "id=\"passkey-add\""),
+                ("recovery_codes.html", &codes, "id=\"recovery-codes\""),
+            ] {
+                let html = pages.strong(lang, name, "/account", view);
+                assert!(html.contains(marker), "{name}: {html}");
+                assert!(!html.contains("<script>"), "{name}: {html}");
+                assert!(html.contains("&lt;script&gt;"), "{name}");
+                let m = text(lang);
+                assert!(html.contains(m.continue_button) || name != "recovery_codes.html");
+            }
+        }
+    }
+}
