@@ -20,7 +20,7 @@ use super::errors::page;
 use super::forms::{Form, valid_handle};
 use super::login::{csrf_cookie, with_cookies};
 use super::mfa::{
-    TotpView, candidate_of, codes_page, continue_url, factor_message, finishing_cookies,
+    TotpView, codes_page, continue_url, factor_message, finishing_cookies, json_candidate,
     json_error, may_manage,
 };
 use super::oidc::error_page;
@@ -408,17 +408,7 @@ async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Byte
 /// Who registers a passkey: the signed-in person, or someone enrolling during sign-in; in
 /// either case allowed only by [`may_manage`].
 async fn managing_candidate(s: &AppState, headers: &HeaderMap) -> Result<Candidate, Response> {
-    let c = match candidate_of(s, headers).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return Err(json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            ));
-        }
-    };
+    let c = json_candidate(s, headers).await?;
     let has = match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) => e.any(),
         Err(e) => {

@@ -292,6 +292,24 @@ fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Re
     Ok(form)
 }
 
+/// The person behind a script's request, or the JSON answer that refuses it.
+pub(super) async fn json_candidate(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<Candidate, Response> {
+    match candidate_of(s, headers).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            Err(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ))
+        }
+    }
+}
+
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
     axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
 }
@@ -304,13 +322,9 @@ async fn factor_passkey_begin(
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
-    let c = match candidate_of(&s, &headers).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first"),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+    let c = match json_candidate(&s, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     match passkey::begin_authentication(&s.provider, &c.user, now()).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
@@ -329,13 +343,9 @@ async fn factor_passkey_finish(
         Err(r) => return r,
     };
     let req = req_of(form.value("req"));
-    let c = match candidate_of(&s, &headers).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first"),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+    let c = match json_candidate(&s, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
     else {
