@@ -205,6 +205,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Removes every credential of a user; returns how many there were.
+    pub async fn delete_user_webauthn_credentials(&self, user_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM webauthn_credentials WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     // --- WebAuthn ceremonies ---------------------------------------------------------------
 
     pub async fn insert_ceremony(&self, id: &str, c: &Ceremony, expires_at: i64) -> Result<()> {

@@ -20,8 +20,8 @@ use super::errors::page;
 use super::forms::{Form, valid_handle};
 use super::login::{csrf_cookie, with_cookies};
 use super::mfa::{
-    TotpView, codes_page, continue_url, factor_message, finishing_cookies, json_candidate,
-    json_error, may_manage,
+    TotpView, codes_page, continue_url, factor_json_error, factor_message, finishing_cookies,
+    json_candidate, json_error, may_manage,
 };
 use super::oidc::error_page;
 use super::{AppState, web};
@@ -102,23 +102,17 @@ struct AccountView {
 
 /// UTC time as people read it in logs: `2026-11-25 14:03 UTC`.
 fn when(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(dt) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.hour(),
+            dt.minute()
+        ),
+        Err(_) => t.to_string(),
+    }
 }
 
 /// The signed-in person, or a redirect to the login page.
@@ -397,11 +391,7 @@ async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Byte
         Ok((ceremony, options)) => {
             axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
         }
-        Err(tessera_core::CoreError::Invalid(m)) => json_error(StatusCode::BAD_REQUEST, &m),
-        Err(e) => {
-            tracing::error!(error = %e, "passkey registration could not start");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(e) => factor_json_error(&FactorError::Internal(e)),
     }
 }
 
@@ -470,11 +460,7 @@ async fn passkey_finish(
     .await
     {
         Ok(r) => r,
-        Err(FactorError::Internal(e)) => {
-            tracing::error!(error = %e, "passkey registration failed");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return factor_json_error(&e),
     };
     // Enrolling while signing in: the new passkey is the second factor of this sign-in.
     let enrolling = matches!(c.subject, Subject::Pending(_)) || req.is_some();
@@ -499,7 +485,7 @@ async fn passkey_finish(
             axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
             &finishing_cookies(&s, new_cookie.as_deref()),
         ),
-        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => factor_json_error(&e),
     }
 }
 
@@ -572,17 +558,13 @@ async fn totp_confirm(
         if let FactorError::Internal(err) = &e {
             return internal(&s, lang, err);
         }
-        let m = match lang {
-            Lang::Vi => &crate::pages::strong::VI,
-            Lang::En => &crate::pages::strong::EN,
-        };
         return render(
             &s,
             &headers,
             lang,
             StatusCode::BAD_REQUEST,
             false,
-            Some(factor_message(m, &e)),
+            Some(factor_message(lang, &e)),
         )
         .await;
     }

@@ -25,15 +25,16 @@ impl Form {
         self.get(name).filter(|v| !v.is_empty())
     }
 
-    /// Double-submit check: the form's token must be the keyed hash of this browser's cookie.
     pub(super) fn csrf_ok(&self, s: &AppState, headers: &HeaderMap) -> bool {
-        match (
-            s.read_cookie(headers, web::CSRF_COOKIE),
-            self.get("csrf_token"),
-        ) {
-            (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
-            _ => false,
-        }
+        csrf_ok(s, headers, self.get("csrf_token"))
+    }
+}
+
+/// Double-submit check: the form's token must be the keyed hash of this browser's cookie.
+pub(super) fn csrf_ok(s: &AppState, headers: &HeaderMap, token: Option<&str>) -> bool {
+    match (s.read_cookie(headers, web::CSRF_COOKIE), token) {
+        (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
+        _ => false,
     }
 }
 

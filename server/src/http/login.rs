@@ -16,6 +16,7 @@ use tessera_core::oidc::authorize;
 use tessera_core::secrets::random_token;
 
 use super::errors::page;
+use super::forms::Form as Posted;
 use super::oidc::{authorize_error, decision_response, error_page};
 use super::{AppState, web};
 use crate::app::now;
@@ -160,30 +161,17 @@ async fn submit(
 ) -> Response {
     let now = now();
     let (lang, _) = web::language(&headers, None);
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
-        Ok(p) => p,
-        Err(_) => return error_page(&s, lang, "/login", ErrorKind::BadRequest, None),
+    let Some(posted) = Posted::parse(&body) else {
+        return error_page(&s, lang, "/login", ErrorKind::BadRequest, None);
     };
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let req = field("req").filter(|r| !r.is_empty());
+    let field = |name: &str| posted.get(name);
+    let req = posted.value("req");
     let path = req
         .map(|r| format!("/login?req={r}"))
         .unwrap_or_else(|| "/login".into());
 
     // CSRF first: nothing else is looked at for a forged form.
-    let csrf_ok = match (
-        s.read_cookie(&headers, web::CSRF_COOKIE),
-        field("csrf_token"),
-    ) {
-        (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
-        _ => false,
-    };
-    if !csrf_ok {
+    if !posted.csrf_ok(&s, &headers) {
         return error_page(&s, lang, &path, ErrorKind::CsrfFailed, None);
     }
     let (Some(username), Some(password)) = (field("username"), field("password")) else {
@@ -257,10 +245,7 @@ async fn submit(
     if mfa::rank(needed) > 1 {
         return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
             Ok(pending) => {
-                let next = match req {
-                    Some(r) => format!("/login/factor?req={r}"),
-                    None => "/login/factor".into(),
-                };
+                let next = super::mfa::with_req("/login/factor", req);
                 with_cookies(
                     Redirect::to(&next).into_response(),
                     &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],

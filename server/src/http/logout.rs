@@ -219,14 +219,7 @@ async fn confirm(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let csrf_ok = match (
-        s.read_cookie(&headers, web::CSRF_COOKIE),
-        field("csrf_token"),
-    ) {
-        (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
-        _ => false,
-    };
-    if !csrf_ok {
+    if !super::forms::csrf_ok(&s, &headers, field("csrf_token")) {
         return error_page(&s, lang, "/logout", ErrorKind::CsrfFailed, None);
     }
     let kept: Vec<(String, String)> = pairs

@@ -22,7 +22,7 @@ use super::login::{csrf_cookie, with_cookies};
 use super::oidc::{authorize_error, decision_response, error_page};
 use super::{AppState, web};
 use crate::app::now;
-use crate::pages::strong::StrongText;
+use crate::pages::strong;
 use crate::pages::{ErrorKind, Lang};
 
 pub const PENDING_COOKIE: &str = "tessera_pending";
@@ -71,11 +71,16 @@ pub(super) fn continue_url(req: Option<&str>) -> String {
     }
 }
 
-fn login_url(req: Option<&str>) -> String {
+/// `path`, carrying the pending request's handle when there is one.
+pub(super) fn with_req(path: &str, req: Option<&str>) -> String {
     match req {
-        Some(r) => format!("/login?req={r}"),
-        None => "/login".into(),
+        Some(r) => format!("{path}?req={r}"),
+        None => path.to_owned(),
     }
+}
+
+fn login_url(req: Option<&str>) -> String {
+    with_req("/login", req)
 }
 
 pub(super) async fn candidate_of(
@@ -87,7 +92,8 @@ pub(super) async fn candidate_of(
     mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now()).await
 }
 
-pub(super) fn factor_message(m: &StrongText, e: &FactorError) -> &'static str {
+pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
+    let m = strong::text(lang);
     match e {
         FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
         FactorError::TooManyAttempts { .. } => m.too_many,
@@ -96,16 +102,24 @@ pub(super) fn factor_message(m: &StrongText, e: &FactorError) -> &'static str {
     }
 }
 
-fn text(lang: Lang) -> &'static StrongText {
-    match lang {
-        Lang::Vi => &crate::pages::strong::VI,
-        Lang::En => &crate::pages::strong::EN,
-    }
-}
-
 /// JSON error for the page script (it shows `error` to the person).
 pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// The JSON answer to a failed factor step: the person's mistake in words, an internal
+/// failure logged and answered without detail.
+pub(super) fn factor_json_error(e: &FactorError) -> Response {
+    match e {
+        FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
+            json_error(StatusCode::BAD_REQUEST, m)
+        }
+        FactorError::Internal(err) => {
+            tracing::error!(error = %err, "passkey step failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        other => json_error(factor_status(other), &other.to_string()),
+    }
 }
 
 fn factor_status(e: &FactorError) -> StatusCode {
@@ -154,17 +168,10 @@ async fn render_factor(
         }
     };
     if !enrolled.any() {
-        return Redirect::to(&match req {
-            Some(r) => format!("/login/enrol?req={r}"),
-            None => "/login/enrol".into(),
-        })
-        .into_response();
+        return Redirect::to(&with_req("/login/enrol", req)).into_response();
     }
     let (csrf, set) = csrf_cookie(s, headers);
-    let path = match req {
-        Some(r) => format!("/login/factor?req={r}"),
-        None => "/login/factor".into(),
-    };
+    let path = with_req("/login/factor", req);
     let html = s.pages.strong(
         lang,
         "factor.html",
@@ -245,7 +252,7 @@ async fn submit_factor(
             return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
         }
         let status = factor_status(&e);
-        let msg = factor_message(text(lang), &e);
+        let msg = factor_message(lang, &e);
         return render_factor(&s, &headers, lang, req, &c, status, Some(msg)).await;
     }
     finish(&s, &headers, lang, req, c, factor, &meta, now).await
@@ -328,7 +335,7 @@ async fn factor_passkey_begin(
     };
     match passkey::begin_authentication(&s.provider, &c.user, now()).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
-        Err(e) => json_error(factor_status(&e), &e.to_string()),
+        Err(e) => factor_json_error(&e),
     }
 }
 
@@ -367,7 +374,7 @@ async fn factor_passkey_finish(
     .await
     {
         Ok(f) => f,
-        Err(e) => return json_error(factor_status(&e), &e.to_string()),
+        Err(e) => return factor_json_error(&e),
     };
     let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
     match mfa::complete(
@@ -384,7 +391,7 @@ async fn factor_passkey_finish(
             axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
             &finishing_cookies(&s, new_cookie.as_deref()),
         ),
-        Err(e) => json_error(factor_status(&e), &e.to_string()),
+        Err(e) => factor_json_error(&e),
     }
 }
 
@@ -398,11 +405,7 @@ async fn passkey_login_begin(
     }
     match passkey::begin_discoverable(&s.provider, now()).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
-        Err(tessera_core::CoreError::Invalid(m)) => json_error(StatusCode::BAD_REQUEST, &m),
-        Err(e) => {
-            tracing::error!(error = %e, "passkey sign-in could not start");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(e) => factor_json_error(&FactorError::Internal(e)),
     }
 }
 
@@ -429,7 +432,7 @@ async fn passkey_login_finish(
     let (user, authn) =
         match passkey::finish_discoverable(&s.provider, ceremony, credential, &meta, now).await {
             Ok(v) => v,
-            Err(e) => return json_error(factor_status(&e), &e.to_string()),
+            Err(e) => return factor_json_error(&e),
         };
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
     let started =
@@ -507,10 +510,7 @@ async fn render_enrol(
         }
     };
     let (csrf, set) = csrf_cookie(s, headers);
-    let path = match req {
-        Some(r) => format!("/login/enrol?req={r}"),
-        None => "/login/enrol".into(),
-    };
+    let path = with_req("/login/enrol", req);
     let html = s.pages.strong(
         lang,
         "enrol.html",
@@ -551,11 +551,7 @@ async fn enrolling(
         }
     };
     match mfa::enrolled(&s.provider, &c.user.id).await {
-        Ok(e) if e.any() => Err(Redirect::to(&match req {
-            Some(r) => format!("/login/factor?req={r}"),
-            None => "/login/factor".into(),
-        })
-        .into_response()),
+        Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
         Ok(_) => Ok(c),
         Err(e) => {
             tracing::error!(error = %e, "enrolled factors lookup failed");
@@ -600,11 +596,7 @@ async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: B
         tracing::error!(error = %e, "TOTP enrolment failed");
         return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
     }
-    Redirect::to(&match req {
-        Some(r) => format!("/login/enrol?req={r}#totp"),
-        None => "/login/enrol#totp".into(),
-    })
-    .into_response()
+    Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
 }
 
 #[derive(Serialize)]
@@ -665,7 +657,7 @@ async fn enrol_totp_confirm(
             tracing::error!(error = %err, "TOTP confirmation failed");
             return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
         }
-        let msg = factor_message(text(lang), &e);
+        let msg = factor_message(lang, &e);
         return render_enrol(&s, &headers, lang, req, &c, factor_status(&e), Some(msg)).await;
     }
     let user = c.user.clone();

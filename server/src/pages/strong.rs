@@ -218,7 +218,7 @@ pub const EN: StrongText = StrongText {
     js_needed: "Passkeys need a browser with JavaScript turned on.",
 };
 
-fn text(lang: Lang) -> &'static StrongText {
+pub fn text(lang: Lang) -> &'static StrongText {
     match lang {
         Lang::Vi => &VI,
         Lang::En => &EN,

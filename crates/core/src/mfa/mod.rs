@@ -326,10 +326,7 @@ pub async fn complete(
 /// Removes every second factor of a person who lost them (an administrator's act, after
 /// checking who is asking). The person enrols again at the next login their policy demands.
 pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(), CoreError> {
-    let passkeys = p.store.webauthn_credentials(&user.id).await?;
-    for c in &passkeys {
-        p.store.delete_webauthn_credential(&user.id, &c.id).await?;
-    }
+    let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
     p.store.delete_recovery_codes(&user.id).await?;
     p.audit(
@@ -339,7 +336,7 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
         None,
         &RequestMeta::default(),
         Outcome::Success,
-        json!({ "user": user.id, "passkeys_removed": passkeys.len(), "totp_removed": totp }),
+        json!({ "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp }),
     )
     .await
 }
