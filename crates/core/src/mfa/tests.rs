@@ -386,3 +386,64 @@ async fn a_pending_login_completes_once_into_a_level_2_session() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
+    use crate::pki::Actor;
+    use crate::pki::ca::{CaInit, init_ca};
+
+    let (mut p, user) = setup().await;
+    assert!(
+        passkey::Passkeys::new(ISSUER)
+            .unwrap()
+            .with_allow_list("[]")
+            .is_err()
+    );
+    assert!(
+        passkey::Passkeys::new(ISSUER)
+            .unwrap()
+            .with_allow_list("{")
+            .is_err()
+    );
+    // Any real CA certificate will do as a vendor root: the software authenticator's
+    // attestation chains to none.
+    let mut init = CaInit::new("Nhà sản xuất khóa");
+    init.base_url = Some("https://vendor.test/".into());
+    let cas = init_ca(&p, &Actor::new("cli:test"), init, T0)
+        .await
+        .unwrap();
+    let root = cas.iter().find(|c| c.parent_id.is_none()).unwrap();
+    let pem =
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &root.cert_der).unwrap();
+    let list = serde_json::json!([{
+        "aaguid": "cb69481e-8ff7-4039-93ec-0a2729a154a8",
+        "description": "YubiKey 5 (FIPS)",
+        "ca_pem": pem,
+    }]);
+    p.passkeys = passkey::Passkeys::new(ISSUER)
+        .unwrap()
+        .with_allow_list(&list.to_string())
+        .unwrap();
+    assert!(p.passkeys.attested_only());
+
+    let (ceremony, options) = passkey::begin_registration(&p, &user, T0).await.unwrap();
+    assert_eq!(options["publicKey"]["attestation"], "direct");
+    let ccr: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let mut key = SoftPasskey::new(true);
+    let answer = serde_json::to_string(&key.do_registration(origin(), ccr).unwrap()).unwrap();
+    let r = passkey::finish_registration(&p, &user, &ceremony, "x", &answer, &meta(), T0).await;
+    assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
+    assert!(
+        p.store
+            .webauthn_credentials(&user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        events(&p)
+            .await
+            .iter()
+            .any(|(e, d)| e == "mfa.failure" && d.contains("registration refused"))
+    );
+}
