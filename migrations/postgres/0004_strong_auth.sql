@@ -31,6 +31,7 @@ CREATE TABLE totp_credentials (
     secret     BYTEA NOT NULL,          -- sealed (AES-256-GCM) under a key derived from the master key
     confirmed  INTEGER NOT NULL,
     last_step  BIGINT NOT NULL,           -- codes of this time step or earlier are spent
+    started_by TEXT,                    -- the session or pending login that began the enrolment
     created_at BIGINT NOT NULL
 );
 
@@ -48,6 +49,7 @@ CREATE TABLE pending_logins (
     user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     amr        TEXT NOT NULL,
     auth_time  BIGINT NOT NULL,
+    failures   INTEGER NOT NULL DEFAULT 0, -- wrong second factors; the login ends after a few
     expires_at BIGINT NOT NULL
 );
 

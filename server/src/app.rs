@@ -180,6 +180,10 @@ async fn housekeeping(store: Store) {
         if let Err(e) = store.purge_expired(now()).await {
             tracing::warn!(error = %e, "housekeeping failed");
         }
+        let stale = now() - tessera_core::mfa::totp::ENROL_TTL;
+        if let Err(e) = store.purge_strong_auth(now(), stale).await {
+            tracing::warn!(error = %e, "sign-in housekeeping failed");
+        }
         // Delivered and abandoned notifications are kept a week (their attempts are audited).
         if let Err(e) = store.purge_outbox(now() - 7 * 86_400).await {
             tracing::warn!(error = %e, "outbox housekeeping failed");

@@ -50,6 +50,8 @@ pub struct TotpRecord {
     pub secret: Vec<u8>,
     pub confirmed: bool,
     pub last_step: i64,
+    /// The session or pending login that began an unconfirmed enrolment.
+    pub started_by: Option<String>,
     pub created_at: i64,
 }
 
@@ -252,16 +254,23 @@ impl Store {
     // --- TOTP ------------------------------------------------------------------------------
 
     /// Starts an enrolment, replacing an unconfirmed one; a confirmed secret is kept.
-    pub async fn begin_totp(&self, user_id: &str, secret: &[u8], now: i64) -> Result<bool> {
+    pub async fn begin_totp(
+        &self,
+        user_id: &str,
+        secret: &[u8],
+        started_by: &str,
+        now: i64,
+    ) -> Result<bool> {
         sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1 AND confirmed = 0")
             .bind(user_id)
             .execute(self.pool())
             .await?;
         let done = sqlx::query(
-            "INSERT INTO totp_credentials (user_id, secret, confirmed, last_step, created_at) VALUES ($1, $2, 0, 0, $3) ON CONFLICT (user_id) DO NOTHING",
+            "INSERT INTO totp_credentials (user_id, secret, confirmed, last_step, started_by, created_at) VALUES ($1, $2, 0, 0, $3, $4) ON CONFLICT (user_id) DO NOTHING",
         )
         .bind(user_id)
         .bind(secret.to_vec())
+        .bind(started_by)
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -270,7 +279,7 @@ impl Store {
 
     pub async fn totp(&self, user_id: &str) -> Result<Option<TotpRecord>> {
         let row = sqlx::query(
-            "SELECT user_id, secret, confirmed, last_step, created_at FROM totp_credentials WHERE user_id = $1",
+            "SELECT user_id, secret, confirmed, last_step, started_by, created_at FROM totp_credentials WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(self.pool())
@@ -281,6 +290,7 @@ impl Store {
             secret: row.try_get("secret")?,
             confirmed: row.try_get::<i32, _>("confirmed")? != 0,
             last_step: row.try_get("last_step")?,
+            started_by: row.try_get("started_by")?,
             created_at: row.try_get("created_at")?,
         }))
     }
@@ -403,6 +413,26 @@ impl Store {
         }))
     }
 
+    /// Counts a wrong second factor of a pending login and ends the login at `max` of them;
+    /// true when it has ended (the password must be given again).
+    pub async fn fail_pending_login(&self, id: &str, max: i32) -> Result<bool> {
+        let row = sqlx::query(
+            "UPDATE pending_logins SET failures = failures + 1 WHERE id = $1 RETURNING failures",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let failures: i32 = match row {
+            Some(r) => r.try_get("failures")?,
+            None => return Ok(true),
+        };
+        if failures >= max {
+            self.delete_pending_login(id).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Ends a pending login; true for the one caller that ended it.
     pub async fn delete_pending_login(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM pending_logins WHERE id = $1")
@@ -412,7 +442,13 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn purge_strong_auth(&self, now: i64) -> Result<()> {
+    /// Drops expired pending logins and ceremonies, and authenticator-app enrolments left
+    /// unconfirmed since before `stale_enrolment`.
+    pub async fn purge_strong_auth(&self, now: i64, stale_enrolment: i64) -> Result<()> {
+        sqlx::query("DELETE FROM totp_credentials WHERE confirmed = 0 AND created_at <= $1")
+            .bind(stale_enrolment)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM pending_logins WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())

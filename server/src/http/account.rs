@@ -20,8 +20,8 @@ use super::errors::page;
 use super::forms::{Form, valid_handle};
 use super::login::{csrf_cookie, with_cookies};
 use super::mfa::{
-    TotpView, codes_page, continue_url, factor_json_error, factor_message, finishing_cookies,
-    json_candidate, json_error, may_manage,
+    TotpView, codes_page, complete_enrolment, continue_url, factor_json_error, factor_message,
+    finishing_cookies, json_candidate, json_error,
 };
 use super::oidc::error_page;
 use super::{AppState, web};
@@ -33,8 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(show))
         .route("/account/logout", post(sign_out))
         .route("/account/sessions/end", post(end_session))
-        .route("/account/passkeys/begin", post(passkey_begin))
-        .route("/account/passkeys/finish", post(passkey_finish))
+        .route("/account/passkeys/begin", post(account_passkey_begin))
+        .route("/account/passkeys/finish", post(account_passkey_finish))
+        .route("/login/enrol/passkey/begin", post(enrol_passkey_begin))
+        .route("/login/enrol/passkey/finish", post(enrol_passkey_finish))
         .route("/account/passkeys/rename", post(passkey_rename))
         .route("/account/passkeys/remove", post(passkey_remove))
         .route("/account/totp/begin", post(totp_begin))
@@ -171,6 +173,13 @@ async fn view(
         user: user.clone(),
         subject: Subject::Session(session.clone()),
     };
+    let can_manage = mfa::may_manage(&candidate, enrolled.any(), now);
+    // An unfinished authenticator-app set-up is shown only to the session that began it.
+    let pending_totp = if can_manage {
+        totp::pending_enrolment(p, user, &session.id, now).await?
+    } else {
+        None
+    };
     let unit = match &user.unit_id {
         Some(u) => p.store.unit(u).await?.map(|u| u.name),
         None => None,
@@ -225,11 +234,11 @@ async fn view(
             roles: user.roles.clone(),
             level: mfa::rank(&session.acr),
             amr: session.amr.clone(),
-            can_manage: may_manage(&candidate, enrolled.any()),
+            can_manage,
             has_factor: enrolled.any(),
             passkeys,
             totp_on: enrolled.totp,
-            totp: totp::pending_enrolment(p, user).await?.map(TotpView::from),
+            totp: pending_totp.map(TotpView::from),
             totp_confirm_action: "/account/totp/confirm",
             req: None,
             recovery_left: enrolled.recovery_codes_left,
@@ -292,8 +301,13 @@ async fn posted_manage(
         user: user.clone(),
         subject: Subject::Session(session.clone()),
     };
-    if !may_manage(&c, has) {
-        return Err(Redirect::to("/login/factor").into_response());
+    if !mfa::may_manage(&c, has, now()) {
+        let again = if has {
+            "/login/factor"
+        } else {
+            "/login?reauth=1"
+        };
+        return Err(Redirect::to(again).into_response());
     }
     Ok((lang, form, session, user))
 }
@@ -332,7 +346,10 @@ async fn sign_out(
     );
     with_cookies(
         page(StatusCode::OK, html),
-        &[s.set_cookie(web::SESSION_COOKIE, "", 0)],
+        &[
+            s.set_cookie(web::SESSION_COOKIE, "", 0),
+            s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+        ],
     )
 }
 
@@ -373,18 +390,59 @@ async fn end_session(
     saved()
 }
 
-async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(form) = Form::parse(&body) else {
-        return json_error(StatusCode::BAD_REQUEST, "malformed request");
+/// The person registering a passkey, from a script's request: on `/account` the signed-in
+/// person; during sign-in (`enrolment`) the pending login or session that has no factor yet.
+/// Either way [`mfa::may_manage`] decides.
+async fn registering(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    enrolment: bool,
+) -> Result<(Form, Candidate), Response> {
+    let Some(form) = Form::parse(body) else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
     };
-    if !form.csrf_ok(&s, &headers) {
-        return json_error(
+    if !form.csrf_ok(s, headers) {
+        return Err(json_error(
             StatusCode::FORBIDDEN,
             "the page expired; reload it and try again",
-        );
+        ));
     }
-    let c = match managing_candidate(&s, &headers).await {
-        Ok(c) => c,
+    let c = if enrolment {
+        json_candidate(s, headers).await?
+    } else {
+        let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+        match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+            Ok(Some((session, user))) => Candidate {
+                user,
+                subject: Subject::Session(session),
+            },
+            Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
+            Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
+        }
+    };
+    let has = match mfa::enrolled(&s.provider, &c.user.id).await {
+        Ok(e) => e.any(),
+        Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
+    };
+    if enrolment && has {
+        return Err(json_error(
+            StatusCode::CONFLICT,
+            "a second factor is already set up: use it to continue",
+        ));
+    }
+    if !mfa::may_manage(&c, has, now()) {
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "sign in again (with your second factor, if you have one) before changing sign-in methods",
+        ));
+    }
+    Ok((form, c))
+}
+
+async fn passkey_begin(s: AppState, headers: HeaderMap, body: Bytes, enrolment: bool) -> Response {
+    let (_, c) = match registering(&s, &headers, &body, enrolment).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     match passkey::begin_registration(&s.provider, &c.user, now()).await {
@@ -395,46 +453,15 @@ async fn passkey_begin(State(s): State<AppState>, headers: HeaderMap, body: Byte
     }
 }
 
-/// Who registers a passkey: the signed-in person, or someone enrolling during sign-in; in
-/// either case allowed only by [`may_manage`].
-async fn managing_candidate(s: &AppState, headers: &HeaderMap) -> Result<Candidate, Response> {
-    let c = json_candidate(s, headers).await?;
-    let has = match mfa::enrolled(&s.provider, &c.user.id).await {
-        Ok(e) => e.any(),
-        Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            return Err(json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            ));
-        }
-    };
-    if !may_manage(&c, has) {
-        return Err(json_error(
-            StatusCode::FORBIDDEN,
-            "confirm a second factor before adding another",
-        ));
-    }
-    Ok(c)
-}
-
 async fn passkey_finish(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    s: AppState,
+    peer: SocketAddr,
     headers: HeaderMap,
     body: Bytes,
+    enrolment: bool,
 ) -> Response {
-    let Some(form) = Form::parse(&body) else {
-        return json_error(StatusCode::BAD_REQUEST, "malformed request");
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "the page expired; reload it and try again",
-        );
-    }
-    let c = match managing_candidate(&s, &headers).await {
-        Ok(c) => c,
+    let (form, c) = match registering(&s, &headers, &body, enrolment).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
@@ -444,7 +471,6 @@ async fn passkey_finish(
             "ceremony and credential are required",
         );
     };
-    let req = form.value("req").filter(|r| valid_handle(r));
     let name = form.get("name").unwrap_or("");
     let meta = s.meta(&headers, peer);
     let now = now();
@@ -462,31 +488,54 @@ async fn passkey_finish(
         Ok(r) => r,
         Err(e) => return factor_json_error(&e),
     };
-    // Enrolling while signing in: the new passkey is the second factor of this sign-in.
-    let enrolling = matches!(c.subject, Subject::Pending(_)) || req.is_some();
-    if !enrolling {
+    if !enrolment {
         return axum::Json(json!({ "redirect": "/account?done=1" })).into_response();
     }
-    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let req = form.value("req").filter(|r| valid_handle(r));
     let factor = Factor::Passkey {
         synced: record.backup_eligible,
     };
-    match mfa::complete(
-        &s.provider,
-        c,
-        factor,
-        session_cookie.as_deref(),
-        &meta,
-        now,
-    )
-    .await
-    {
-        Ok((new_cookie, _)) => with_cookies(
+    match complete_enrolment(&s, &headers, c, factor, &meta, now).await {
+        Ok(new_cookie) => with_cookies(
             axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
             &finishing_cookies(&s, new_cookie.as_deref()),
         ),
         Err(e) => factor_json_error(&e),
     }
+}
+
+async fn account_passkey_begin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    passkey_begin(s, headers, body, false).await
+}
+
+async fn account_passkey_finish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    passkey_finish(s, peer, headers, body, false).await
+}
+
+async fn enrol_passkey_begin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    passkey_begin(s, headers, body, true).await
+}
+
+async fn enrol_passkey_finish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    passkey_finish(s, peer, headers, body, true).await
 }
 
 async fn passkey_rename(
@@ -530,11 +579,11 @@ async fn passkey_remove(
 }
 
 async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, _, session, user) = match posted_manage(&s, &headers, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match totp::begin(&s.provider, &user, now()).await {
+    match totp::begin(&s.provider, &user, &session.id, now()).await {
         Ok(_) => Redirect::to("/account#totp").into_response(),
         Err(tessera_core::CoreError::Conflict(_)) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -547,14 +596,15 @@ async fn totp_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, session, user) = match posted_manage(&s, &headers, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
     let now = now();
     let code = form.get("code").unwrap_or("");
-    if let Err(e) = totp::verify(&s.provider, &user, code, true, &meta, now).await {
+    let starter = Some(session.id.as_str());
+    if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
         if let FactorError::Internal(err) = &e {
             return internal(&s, lang, err);
         }
@@ -609,6 +659,9 @@ async fn recovery_regenerate(
     let meta = s.meta(&headers, peer);
     match recovery::regenerate(&s.provider, &user, &meta, now()).await {
         Ok(codes) => codes_page(&s, lang, codes, "/account", None),
+        Err(tessera_core::CoreError::Conflict(m)) => {
+            error_page(&s, lang, "/account", ErrorKind::BadRequest, Some(&m))
+        }
         Err(e) => internal(&s, lang, e),
     }
 }

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
 pub struct LoginQuery {
     req: Option<String>,
     lang: Option<String>,
+    /// Ask for the password even in a live session (before changing sign-in methods).
+    reauth: Option<String>,
 }
 
 pub(super) fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
@@ -100,6 +102,7 @@ async fn show(
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or(LoginQuery {
             req: None,
             lang: None,
+            reauth: None,
         });
     let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
     let extra: Vec<String> = set_lang
@@ -126,7 +129,7 @@ async fn show(
                 return error_page(&s, lang, path, ErrorKind::Internal, None);
             }
         }
-    } else {
+    } else if q.reauth.is_none() {
         let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
         if let Ok(Some((_, user))) =
             login::current_session(&s.provider, cookie.as_deref(), now).await
@@ -266,7 +269,11 @@ async fn submit(
                 return error_page(&s, lang, &path, ErrorKind::Internal, None);
             }
         };
-    let set = vec![s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl)];
+    let set = vec![
+        s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
+        // A sign-in parked earlier in this browser is over.
+        s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+    ];
     let resp = match req {
         Some(r) => match authorize::resume(&s.provider, r, &session, &user, &meta, now).await {
             Ok(decision) => decision_response(decision),

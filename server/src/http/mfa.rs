@@ -83,6 +83,14 @@ fn login_url(req: Option<&str>) -> String {
     with_req("/login", req)
 }
 
+/// The password form even for a signed-in person (to authenticate again).
+pub(super) fn reauth_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("/login?req={r}"),
+        None => "/login?reauth=1".into(),
+    }
+}
+
 pub(super) async fn candidate_of(
     s: &AppState,
     headers: &HeaderMap,
@@ -237,7 +245,7 @@ async fn submit_factor(
     let now = now();
     let (checked, factor) = match form.get("method") {
         Some("totp") => (
-            totp::verify(&s.provider, &c.user, code, false, &meta, now).await,
+            totp::verify(&s.provider, &c.user, code, None, &meta, now).await,
             Factor::Totp,
         ),
         Some("recovery") => (
@@ -250,6 +258,15 @@ async fn submit_factor(
         if let FactorError::Internal(err) = &e {
             tracing::error!(error = %err, "second factor check failed");
             return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+        }
+        match mfa::note_failure(&s.provider, &c).await {
+            // Too many wrong codes: the password is asked again.
+            Ok(true) => return Redirect::to(&login_url(req)).into_response(),
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "counting a failure failed");
+                return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+            }
         }
         let status = factor_status(&e);
         let msg = factor_message(lang, &e);
@@ -374,7 +391,14 @@ async fn factor_passkey_finish(
     .await
     {
         Ok(f) => f,
-        Err(e) => return factor_json_error(&e),
+        Err(e) => {
+            if matches!(e, FactorError::Invalid)
+                && let Err(err) = mfa::note_failure(&s.provider, &c).await
+            {
+                tracing::error!(error = %err, "counting a failure failed");
+            }
+            return factor_json_error(&e);
+        }
     };
     let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
     match mfa::complete(
@@ -502,7 +526,7 @@ async fn render_enrol(
     status: StatusCode,
     error: Option<&'static str>,
 ) -> Response {
-    let pending = match totp::pending_enrolment(&s.provider, &c.user).await {
+    let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now()).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "TOTP enrolment lookup failed");
@@ -552,6 +576,10 @@ async fn enrolling(
     };
     match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
+        // A session authenticated long ago signs in again before enrolling.
+        Ok(_) if !mfa::may_manage(&c, false, now()) => {
+            Err(Redirect::to(&reauth_url(req)).into_response())
+        }
         Ok(_) => Ok(c),
         Err(e) => {
             tracing::error!(error = %e, "enrolled factors lookup failed");
@@ -592,7 +620,7 @@ async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: B
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = totp::begin(&s.provider, &c.user, now()).await {
+    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now()).await {
         tracing::error!(error = %e, "TOTP enrolment failed");
         return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
     }
@@ -652,7 +680,7 @@ async fn enrol_totp_confirm(
     let meta = s.meta(&headers, peer);
     let now = now();
     let code = form.get("code").unwrap_or("");
-    if let Err(e) = totp::verify(&s.provider, &c.user, code, true, &meta, now).await {
+    if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
         if let FactorError::Internal(err) = &e {
             tracing::error!(error = %err, "TOTP confirmation failed");
             return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
@@ -661,18 +689,8 @@ async fn enrol_totp_confirm(
         return render_enrol(&s, &headers, lang, req, &c, factor_status(&e), Some(msg)).await;
     }
     let user = c.user.clone();
-    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    let new_cookie = match mfa::complete(
-        &s.provider,
-        c,
-        Factor::Totp,
-        session_cookie.as_deref(),
-        &meta,
-        now,
-    )
-    .await
-    {
-        Ok((cookie, _)) => cookie,
+    let new_cookie = match complete_enrolment(&s, &headers, c, Factor::Totp, &meta, now).await {
+        Ok(cookie) => cookie,
         Err(FactorError::Expired) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "completing the sign-in failed");
@@ -727,8 +745,23 @@ async fn continue_flow(
     }
 }
 
-/// Whether this person may add or remove second factors now: anyone without one (that is
-/// enrolment), otherwise only a session that proved one.
-pub(super) fn may_manage(c: &Candidate, has_factor: bool) -> bool {
-    !has_factor || matches!(&c.subject, Subject::Session(sess) if mfa::rank(&sess.acr) >= 2)
+/// After a first factor was enrolled during a sign-in: a pending login completes with it
+/// (the password was just given and the new factor is now proven). A session does not: the
+/// request resumes, asks for the factor like any step-up, and only then raises the level.
+/// Returns the new session cookie, if one was started.
+pub(super) async fn complete_enrolment(
+    s: &AppState,
+    headers: &HeaderMap,
+    c: Candidate,
+    factor: Factor,
+    meta: &tessera_core::provider::RequestMeta,
+    now: i64,
+) -> Result<Option<String>, FactorError> {
+    if !matches!(c.subject, Subject::Pending(_)) {
+        return Ok(None);
+    }
+    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    let (cookie, _) =
+        mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await?;
+    Ok(cookie)
 }

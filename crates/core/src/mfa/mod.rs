@@ -25,6 +25,11 @@ use crate::{CoreError, Provider, acr};
 pub const PENDING_TTL: i64 = 300;
 /// Wrong codes allowed per factor in a window before attempts slow down.
 pub const FACTOR_FREE_FAILURES: i64 = 5;
+/// Wrong second factors after which a pending login ends (the password is asked again, under
+/// the password's own throttle).
+pub const MAX_PENDING_FAILURES: i32 = 3;
+/// Second factors are changed only in a session authenticated this recently.
+pub const RECENT_AUTH: i64 = 900;
 
 /// The methods a login used and the level they reach.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +215,14 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The pending login's or session's id (both are hashes of a cookie value).
+    pub fn id(&self) -> &str {
+        match &self.subject {
+            Subject::Pending(pl) => &pl.id,
+            Subject::Session(s) => &s.id,
+        }
+    }
+
     /// Methods already proven.
     pub fn amr(&self) -> &[String] {
         match &self.subject {
@@ -224,6 +237,43 @@ impl Candidate {
             Subject::Session(s) => &s.acr,
         }
     }
+}
+
+/// Whether this person may add or remove second factors now. Someone without a factor may
+/// enrol one: half-way through a login (the password was just given), or in a session
+/// authenticated in the last [`RECENT_AUTH`] seconds. Someone with a factor needs a session
+/// at level 2, also authenticated recently, so that neither a password alone nor a forgotten
+/// browser can change them.
+pub fn may_manage(c: &Candidate, has_factor: bool, now: i64) -> bool {
+    match &c.subject {
+        Subject::Pending(_) => !has_factor,
+        Subject::Session(s) => {
+            now - s.auth_time <= RECENT_AUTH && (!has_factor || rank(&s.acr) >= 2)
+        }
+    }
+}
+
+/// Counts a wrong second factor; true when it ended a pending login.
+pub async fn note_failure(p: &Provider, c: &Candidate) -> Result<bool, CoreError> {
+    match &c.subject {
+        Subject::Pending(pl) => Ok(p
+            .store
+            .fail_pending_login(&pl.id, MAX_PENDING_FAILURES)
+            .await?),
+        Subject::Session(_) => Ok(false),
+    }
+}
+
+/// Recovery codes back up a real factor: they go when the last one goes, and a first factor
+/// starts without any (so none planted earlier survive).
+pub(crate) async fn drop_recovery_codes_unless_enrolled(
+    p: &Provider,
+    user_id: &str,
+) -> Result<(), CoreError> {
+    if !enrolled(p, user_id).await?.any() {
+        p.store.delete_recovery_codes(user_id).await?;
+    }
+    Ok(())
 }
 
 /// Parks a login whose first factor was right until the second is proven; returns the
@@ -329,6 +379,10 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
     p.store.delete_recovery_codes(&user.id).await?;
+    // Sessions that proved the removed factors end too.
+    let ended = crate::admin::end_user_access(p, user, "mfa_reset", now)
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
     p.audit(
         now,
         "mfa.reset",
@@ -336,7 +390,10 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
         None,
         &RequestMeta::default(),
         Outcome::Success,
-        json!({ "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp }),
+        json!({
+            "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
+            "access_ended": ended.detail(&user.id),
+        }),
     )
     .await
 }

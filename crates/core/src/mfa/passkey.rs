@@ -281,6 +281,7 @@ pub async fn finish_registration(
             return Err(FactorError::Invalid);
         }
     };
+    let first_factor = !super::enrolled(p, &user.id).await?.any();
     let cred = Credential::from(passkey.clone());
     let name: String = name.trim().chars().take(MAX_NAME).collect();
     let record = WebauthnCredential {
@@ -312,6 +313,9 @@ pub async fn finish_registration(
             return Err(FactorError::Invalid);
         }
         Err(e) => return Err(e.into()),
+    }
+    if first_factor {
+        p.store.delete_recovery_codes(&user.id).await?;
     }
     p.audit(
         now,
@@ -520,6 +524,7 @@ pub async fn remove(
 ) -> Result<bool, CoreError> {
     let done = p.store.delete_webauthn_credential(&user.id, id).await?;
     if done {
+        super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
         p.audit(
             now,
             "mfa.passkey.removed",

@@ -53,6 +53,11 @@ pub async fn regenerate(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Vec<String>, CoreError> {
+    if !super::enrolled(p, &user.id).await?.any() {
+        return Err(CoreError::Conflict(
+            "recovery codes back up a passkey or an authenticator app: set one up first".into(),
+        ));
+    }
     let mut codes = Vec::with_capacity(COUNT);
     for _ in 0..COUNT {
         codes.push(new_code()?);
@@ -85,6 +90,9 @@ pub async fn verify(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(), FactorError> {
+    if !super::enrolled(p, &user.id).await?.any() {
+        return Err(FactorError::NotEnrolled);
+    }
     let key = format!("recovery:{}", user.id);
     if let Err(e) = admit_attempt(p, &key, now).await {
         audit_failure(p, &user.id, "recovery_code", "throttled", meta, now).await?;

@@ -23,11 +23,11 @@ async fn setup() -> (Provider, User) {
 
 /// Enrols and confirms TOTP at `T0`; returns the secret.
 async fn with_totp(p: &Provider, user: &User) -> String {
-    let e = totp::begin(p, user, T0).await.unwrap();
+    let e = totp::begin(p, user, "session-1", T0).await.unwrap();
     assert!(e.uri.starts_with("otpauth://totp/"));
     assert!(e.qr_svg.contains("<svg"));
     let code = totp::code_at(&e.secret_base32, T0).unwrap();
-    totp::verify(p, user, &code, true, &meta(), T0)
+    totp::verify(p, user, &code, Some("session-1"), &meta(), T0)
         .await
         .unwrap();
     e.secret_base32
@@ -51,20 +51,20 @@ async fn totp_codes_work_once_within_one_step_of_the_clock() {
     // The confirmation code is spent: the same code is refused at once.
     let confirm_code = totp::code_at(&secret, T0).unwrap();
     assert!(matches!(
-        totp::verify(&p, &user, &confirm_code, false, &meta(), T0 + 1).await,
+        totp::verify(&p, &user, &confirm_code, None, &meta(), T0 + 1).await,
         Err(FactorError::Invalid)
     ));
     // The next step's code works one step early (skew), once.
     let next = totp::code_at(&secret, T0 + 30).unwrap();
-    totp::verify(&p, &user, &next, false, &meta(), T0 + 5)
+    totp::verify(&p, &user, &next, None, &meta(), T0 + 5)
         .await
         .unwrap();
-    let replay = totp::verify(&p, &user, &next, false, &meta(), T0 + 31).await;
+    let replay = totp::verify(&p, &user, &next, None, &meta(), T0 + 31).await;
     assert!(matches!(replay, Err(FactorError::Invalid)), "{replay:?}");
     // Two steps away is outside the window.
     let far = totp::code_at(&secret, T0 + 150).unwrap();
     assert!(matches!(
-        totp::verify(&p, &user, &far, false, &meta(), T0 + 60).await,
+        totp::verify(&p, &user, &far, None, &meta(), T0 + 60).await,
         Err(FactorError::Invalid)
     ));
     let ev = events(&p).await;
@@ -80,13 +80,13 @@ async fn wrong_totp_codes_are_throttled() {
     let (p, user) = setup().await;
     let secret = with_totp(&p, &user).await;
     for _ in 0..FACTOR_FREE_FAILURES {
-        let r = totp::verify(&p, &user, "000000", false, &meta(), T0 + 100).await;
+        let r = totp::verify(&p, &user, "000000", None, &meta(), T0 + 100).await;
         assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
     }
     // One more attempt is let through, then the factor is blocked, even for the right code.
-    let _ = totp::verify(&p, &user, "000000", false, &meta(), T0 + 100).await;
+    let _ = totp::verify(&p, &user, "000000", None, &meta(), T0 + 100).await;
     let right = totp::code_at(&secret, T0 + 101).unwrap();
-    let r = totp::verify(&p, &user, &right, false, &meta(), T0 + 101).await;
+    let r = totp::verify(&p, &user, &right, None, &meta(), T0 + 101).await;
     assert!(
         matches!(r, Err(FactorError::TooManyAttempts { .. })),
         "{r:?}"
@@ -96,6 +96,9 @@ async fn wrong_totp_codes_are_throttled() {
 #[tokio::test]
 async fn recovery_codes_work_once() {
     let (p, user) = setup().await;
+    // They back up a real factor: none can be made before one exists.
+    assert!(recovery::regenerate(&p, &user, &meta(), T0).await.is_err());
+    with_totp(&p, &user).await;
     let codes = recovery::regenerate(&p, &user, &meta(), T0).await.unwrap();
     assert_eq!(codes.len(), recovery::COUNT);
     assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 10);
@@ -248,7 +251,7 @@ async fn step_up_from_level_1_to_level_2_keeps_the_request() {
         .unwrap()
         .unwrap();
     let code = totp::code_at(&secret, T0 + 60).unwrap();
-    totp::verify(&p, &user, &code, false, &meta(), T0 + 60)
+    totp::verify(&p, &user, &code, None, &meta(), T0 + 60)
         .await
         .unwrap();
     let (new_cookie, upgraded) = complete(&p, c, Factor::Totp, Some(&cookie), &meta(), T0 + 60)
@@ -446,4 +449,97 @@ async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
             .iter()
             .any(|(e, d)| e == "mfa.failure" && d.contains("registration refused"))
     );
+}
+
+#[tokio::test]
+async fn an_unfinished_totp_enrolment_is_seen_only_by_its_starter_and_expires() {
+    let (p, user) = setup().await;
+    let e = totp::begin(&p, &user, "session-1", T0).await.unwrap();
+    assert!(
+        totp::pending_enrolment(&p, &user, "session-1", T0 + 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Another session of the same person neither sees nor confirms it.
+    assert!(
+        totp::pending_enrolment(&p, &user, "session-2", T0 + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let code = totp::code_at(&e.secret_base32, T0 + 2).unwrap();
+    let r = totp::verify(&p, &user, &code, Some("session-2"), &meta(), T0 + 2).await;
+    assert!(matches!(r, Err(FactorError::NotEnrolled)), "{r:?}");
+    // Nor does its starter once the enrolment is stale.
+    let late = T0 + totp::ENROL_TTL + 1;
+    let code = totp::code_at(&e.secret_base32, late).unwrap();
+    let r = totp::verify(&p, &user, &code, Some("session-1"), &meta(), late).await;
+    assert!(matches!(r, Err(FactorError::NotEnrolled)), "{r:?}");
+    assert!(!enrolled(&p, &user.id).await.unwrap().totp);
+}
+
+#[tokio::test]
+async fn only_a_recent_enough_session_changes_factors() {
+    let (p, user) = setup().await;
+    let (_, (session, _)) = testkit::session(&p, &user, T0).await;
+    let c = Candidate {
+        user: user.clone(),
+        subject: Subject::Session(session.clone()),
+    };
+    // No factor yet: a fresh password session enrols the first one; a stale one does not.
+    assert!(may_manage(&c, false, T0 + 60));
+    assert!(!may_manage(&c, false, T0 + RECENT_AUTH + 1));
+    // With a factor, level 1 is not enough, however fresh.
+    assert!(!may_manage(&c, true, T0 + 60));
+    let mut stepped = session.clone();
+    stepped.acr = acr::LOA2.into();
+    let c2 = Candidate {
+        user: user.clone(),
+        subject: Subject::Session(stepped),
+    };
+    assert!(may_manage(&c2, true, T0 + 60));
+    assert!(!may_manage(&c2, true, T0 + RECENT_AUTH + 1));
+    // Half-way through a login, only enrolment of a first factor.
+    let cookie = begin_pending(&p, &user, &Authn::password(), T0)
+        .await
+        .unwrap();
+    let pending = candidate(&p, Some(&cookie), None, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(may_manage(&pending, false, T0));
+    assert!(!may_manage(&pending, true, T0));
+}
+
+#[tokio::test]
+async fn a_pending_login_ends_after_a_few_wrong_factors() {
+    let (p, user) = setup().await;
+    let cookie = begin_pending(&p, &user, &Authn::password(), T0)
+        .await
+        .unwrap();
+    let c = candidate(&p, Some(&cookie), None, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 1..MAX_PENDING_FAILURES {
+        assert!(!note_failure(&p, &c).await.unwrap());
+    }
+    assert!(note_failure(&p, &c).await.unwrap());
+    assert!(
+        candidate(&p, Some(&cookie), None, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn recovery_codes_go_with_the_last_factor() {
+    let (p, user) = setup().await;
+    with_totp(&p, &user).await;
+    recovery::regenerate(&p, &user, &meta(), T0).await.unwrap();
+    assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 10);
+    assert!(totp::remove(&p, &user, &meta(), T0).await.unwrap());
+    assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 0);
 }

@@ -45,15 +45,23 @@ async fn secret_of(p: &Provider, user: &User) -> Result<Option<(Vec<u8>, bool)>,
     Ok(Some((secret, rec.confirmed)))
 }
 
-/// Starts (or restarts) an enrolment with a fresh 160-bit secret. Refused while a confirmed
-/// TOTP exists: remove it first.
-pub async fn begin(p: &Provider, user: &User, now: i64) -> Result<Enrolment, CoreError> {
+/// How long an enrolment waits for its confirmation code.
+pub const ENROL_TTL: i64 = 600;
+
+/// Starts (or restarts) an enrolment with a fresh 160-bit secret, for the session or pending
+/// login `starter` alone. Refused while a confirmed TOTP exists: remove it first.
+pub async fn begin(
+    p: &Provider,
+    user: &User,
+    starter: &str,
+    now: i64,
+) -> Result<Enrolment, CoreError> {
     let mut secret = vec![0u8; 20];
     SystemRandom::new()
         .fill(&mut secret)
         .map_err(|_| CoreError::Internal("system randomness unavailable".into()))?;
     let sealed = p.keyed.seal(&format!("totp:{}", user.id), &secret)?;
-    if !p.store.begin_totp(&user.id, &sealed, now).await? {
+    if !p.store.begin_totp(&user.id, &sealed, starter, now).await? {
         return Err(CoreError::Conflict(
             "an authenticator app is already set up".into(),
         ));
@@ -61,11 +69,38 @@ pub async fn begin(p: &Provider, user: &User, now: i64) -> Result<Enrolment, Cor
     enrolment(p, user, secret)
 }
 
+/// The secret of an unconfirmed enrolment, only for the session or pending login that began
+/// it and only while it is fresh: nobody else ever sees it.
+async fn enrolling_secret(
+    p: &Provider,
+    user: &User,
+    starter: &str,
+    now: i64,
+) -> Result<Option<Vec<u8>>, CoreError> {
+    let Some(rec) = p.store.totp(&user.id).await? else {
+        return Ok(None);
+    };
+    if rec.confirmed
+        || rec.started_by.as_deref() != Some(starter)
+        || rec.created_at + ENROL_TTL <= now
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        p.keyed.open(&format!("totp:{}", user.id), &rec.secret)?,
+    ))
+}
+
 /// The pending enrolment (to show the QR code again after a wrong confirmation code).
-pub async fn pending_enrolment(p: &Provider, user: &User) -> Result<Option<Enrolment>, CoreError> {
-    match secret_of(p, user).await? {
-        Some((secret, false)) => Ok(Some(enrolment(p, user, secret)?)),
-        _ => Ok(None),
+pub async fn pending_enrolment(
+    p: &Provider,
+    user: &User,
+    starter: &str,
+    now: i64,
+) -> Result<Option<Enrolment>, CoreError> {
+    match enrolling_secret(p, user, starter, now).await? {
+        Some(secret) => Ok(Some(enrolment(p, user, secret)?)),
+        None => Ok(None),
     }
 }
 
@@ -86,22 +121,28 @@ fn enrolment(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Enrolment, Co
     })
 }
 
-/// Checks `code` against the confirmed (or, with `confirm`, the pending) secret and spends
-/// its time step. Throttled and audited.
+/// Checks `code` against the confirmed secret or, with `confirm` naming the session or
+/// pending login that began it, against the enrolment's secret; spends its time step.
+/// Throttled and audited.
 pub async fn verify(
     p: &Provider,
     user: &User,
     code: &str,
-    confirm: bool,
+    confirm: Option<&str>,
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(), FactorError> {
-    let Some((secret, confirmed)) = secret_of(p, user).await? else {
+    let secret = match confirm {
+        Some(starter) => enrolling_secret(p, user, starter, now).await?,
+        None => match secret_of(p, user).await? {
+            Some((secret, true)) => Some(secret),
+            _ => None,
+        },
+    };
+    let Some(secret) = secret else {
         return Err(FactorError::NotEnrolled);
     };
-    if confirmed == confirm {
-        return Err(FactorError::NotEnrolled);
-    }
+    let first_factor = confirm.is_some() && !super::enrolled(p, &user.id).await?.any();
     let key = format!("totp:{}", user.id);
     if let Err(e) = admit_attempt(p, &key, now).await {
         audit_failure(p, &user.id, "totp", "throttled", meta, now).await?;
@@ -117,12 +158,19 @@ pub async fn verify(
         audit_failure(p, &user.id, "totp", "wrong code", meta, now).await?;
         return Err(FactorError::Invalid);
     };
-    if !p.store.spend_totp_step(&user.id, step, confirm).await? {
+    if !p
+        .store
+        .spend_totp_step(&user.id, step, confirm.is_some())
+        .await?
+    {
         audit_failure(p, &user.id, "totp", "code already used", meta, now).await?;
         return Err(FactorError::Invalid);
     }
     p.store.clear_failures(&key).await?;
-    if confirm {
+    if first_factor {
+        p.store.delete_recovery_codes(&user.id).await?;
+    }
+    if confirm.is_some() {
         p.audit(
             now,
             "mfa.totp.enrolled",
@@ -145,6 +193,7 @@ pub async fn remove(
 ) -> Result<bool, CoreError> {
     let removed = p.store.delete_totp(&user.id).await?;
     if removed {
+        super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
         p.audit(
             now,
             "mfa.totp.removed",
