@@ -9,6 +9,7 @@
 //! role carries; the same unit rules then apply as for users.
 
 pub mod clients;
+pub mod credentials;
 pub mod scope;
 pub mod units;
 pub mod users;
