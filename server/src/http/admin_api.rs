@@ -3,10 +3,10 @@
 //! handler authenticates first (the [`Admin`] extractor), then parses its input, then calls one
 //! function of `tessera_core::admin_api`, which applies the unit-scope rules and audits.
 //!
-//! Adding the PKI endpoints (credentials, certificates): add their lines to [`admin_routes!`]
-//! below and their paths to `admin_openapi.json` (the test `openapi_matches_routes` keeps the
-//! two equal); their core functions check the credential owner's unit with
-//! `admin_api::visible_user` + `admin_api::require_user_permission(…, Permission::Credentials, …)`.
+//! A new endpoint adds its line to [`admin_routes!`] below and its path to
+//! `admin_openapi.json` (the test `openapi_matches_routes` keeps the two equal). The
+//! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
+//! `admin_api::credentials`.
 
 use std::net::SocketAddr;
 
