@@ -453,7 +453,7 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
                 user_id,
                 unit_id: unit,
                 status: status.as_deref().and_then(CredentialStatus::parse),
-                not_after_before: None,
+                ..Default::default()
             };
             let list = pki::list_credentials(p, filter, expiring_within, now).await?;
             if json {

@@ -124,6 +124,28 @@ impl AdminApi {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `POST /admin/api{path}` with a non-JSON body (a certificate, for instance).
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<JsonAnswer> {
+        let url = self.base.join(&format!("admin/api{path}"))?;
+        let mut request = rp_http()?
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("POST /admin/api{path}"))?;
+        JsonAnswer::read(response).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> anyhow::Result<JsonAnswer> {
         self.call(Method::PATCH, path, Some(body)).await
     }

@@ -35,6 +35,8 @@ macro_rules! scenarios {
 
 #[path = "e2e/admin_api.rs"]
 mod admin_api;
+#[path = "e2e/admin_api_pki.rs"]
+mod admin_api_pki;
 #[path = "e2e/audit.rs"]
 mod audit;
 #[path = "e2e/authorize_errors.rs"]

@@ -153,9 +153,22 @@ fn cred_from_row(row: &AnyRow) -> Result<Credential> {
 pub struct CredentialFilter {
     pub user_id: Option<String>,
     pub unit_id: Option<String>,
+    /// Owners in one of these units, or without a unit when `unitless` (an administrator's
+    /// scope); `None`: no such restriction.
+    pub owner_units: Option<OwnerUnits>,
     pub status: Option<CredentialStatus>,
     /// Certificates whose `not_after` is before this time (expiring soon).
     pub not_after_before: Option<i64>,
+    /// A page of the answer (`None`: everything).
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+/// The units whose members' credentials are wanted.
+#[derive(Clone, Debug, Default)]
+pub struct OwnerUnits {
+    pub units: Vec<String>,
+    pub unitless: bool,
 }
 
 /// The certificate fields set when a credential gets its certificate.
@@ -364,6 +377,24 @@ impl Store {
         if f.unit_id.is_some() {
             sql.push_str(&format!(" AND u.unit_id = ${}", next()));
         }
+        if let Some(owners) = &f.owner_units {
+            let mut scope = Vec::new();
+            if !owners.units.is_empty() {
+                let marks: Vec<String> = owners
+                    .units
+                    .iter()
+                    .map(|_| format!("${}", next()))
+                    .collect();
+                scope.push(format!("u.unit_id IN ({})", marks.join(", ")));
+            }
+            if owners.unitless {
+                scope.push("u.unit_id IS NULL".to_owned());
+            }
+            if scope.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(" AND ({})", scope.join(" OR ")));
+        }
         if f.status.is_some() {
             sql.push_str(&format!(" AND c.status = ${}", next()));
         }
@@ -371,6 +402,9 @@ impl Store {
             sql.push_str(&format!(" AND c.not_after < ${}", next()));
         }
         sql.push_str(" ORDER BY c.created_at DESC, c.id");
+        if f.limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${} OFFSET ${}", next(), next()));
+        }
         let sql = AssertSqlSafe(sql);
         let mut q = sqlx::query(sql);
         if let Some(v) = &f.user_id {
@@ -379,11 +413,19 @@ impl Store {
         if let Some(v) = &f.unit_id {
             q = q.bind(v.clone());
         }
+        if let Some(owners) = &f.owner_units {
+            for unit in &owners.units {
+                q = q.bind(unit.clone());
+            }
+        }
         if let Some(v) = f.status {
             q = q.bind(v.as_str());
         }
         if let Some(v) = f.not_after_before {
             q = q.bind(v);
+        }
+        if let Some(limit) = f.limit {
+            q = q.bind(limit).bind(f.offset);
         }
         q.fetch_all(self.pool())
             .await?
@@ -759,5 +801,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(listed.len(), 1);
+        // An administrator's scope: the owner's unit, or no unit for top-level administrators.
+        let scoped = |units: &[&str], unitless: bool, limit: Option<i64>| CredentialFilter {
+            owner_units: Some(OwnerUnits {
+                units: units.iter().map(|u| (*u).to_owned()).collect(),
+                unitless,
+            }),
+            status: Some(Revoked),
+            limit,
+            ..Default::default()
+        };
+        let count = |f: CredentialFilter| {
+            let s = &s;
+            async move { s.list_credentials(&f).await.unwrap().len() }
+        };
+        assert_eq!(count(scoped(&[], true, None)).await, 1);
+        assert_eq!(count(scoped(&["elsewhere"], false, None)).await, 0);
+        assert_eq!(count(scoped(&["elsewhere"], true, Some(10))).await, 1);
+        assert_eq!(count(scoped(&[], false, None)).await, 0, "an empty scope");
+        let mut paged = scoped(&[], true, Some(10));
+        paged.offset = 1;
+        assert_eq!(count(paged).await, 0);
     }
 }

@@ -3,10 +3,10 @@
 //! handler authenticates first (the [`Admin`] extractor), then parses its input, then calls one
 //! function of `tessera_core::admin_api`, which applies the unit-scope rules and audits.
 //!
-//! Adding the PKI endpoints (credentials, certificates): add their lines to [`admin_routes!`]
-//! below and their paths to `admin_openapi.json` (the test `openapi_matches_routes` keeps the
-//! two equal); their core functions check the credential owner's unit with
-//! `admin_api::visible_user` + `admin_api::require_user_permission(…, Permission::Credentials, …)`.
+//! A new endpoint adds its line to [`admin_routes!`] below and its path to
+//! `admin_openapi.json` (the test `openapi_matches_routes` keeps the two equal). The
+//! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
+//! `admin_api::credentials`.
 
 use std::net::SocketAddr;
 
@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tessera_core::admin_api::{self, AdminApiError, Caller, clients, units, users};
+use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials, units, users};
 
 use super::AppState;
 use super::errors::AdminApiFailure;
@@ -67,6 +67,15 @@ admin_routes! {
     patch "/admin/api/clients/{id}" => client_update;
     delete "/admin/api/clients/{id}" => client_remove;
     post "/admin/api/clients/{id}/secret" => client_secret;
+    get "/admin/api/credentials" => credentials_list;
+    post "/admin/api/credentials" => credential_create;
+    get "/admin/api/credentials/expiring" => credentials_expiring;
+    get "/admin/api/credentials/{id}" => credential_get;
+    post "/admin/api/credentials/{id}/certificate" => credential_import;
+    post "/admin/api/credentials/{id}/renew" => credential_renew;
+    post "/admin/api/credentials/{id}/suspend" => credential_suspend;
+    post "/admin/api/credentials/{id}/resume" => credential_resume;
+    post "/admin/api/credentials/{id}/revoke" => credential_revoke;
 }
 
 /// An authenticated administrator (RFC 6750 §2.1: the `Authorization` header only).
@@ -129,15 +138,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, s: &AppState) -> Result<Body<T>, Response> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
+        let json = is_json(&req);
         let bad = |m: String| AdminApiFailure(AdminApiError::Invalid(m)).into_response();
         if !json {
             return Err(bad("the body must be application/json".into()));
@@ -149,6 +150,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             .map(Body)
             .map_err(|e| bad(format!("invalid JSON body: {e}")))
     }
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
 }
 
 /// Query parameters; unknown or malformed ones are a JSON `invalid_request`.
@@ -376,6 +388,124 @@ async fn client_remove(State(s): State<AppState>, a: Admin, Path(id): Path<Strin
 
 async fn client_secret(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
     let r = clients::rotate_secret(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn credentials_list(State(s): State<AppState>, a: Admin, RawQuery(q): RawQuery) -> Response {
+    let r = match query(q) {
+        Ok(q) => credentials::list(&s.provider, &a.caller, q, a.now).await,
+        Err(e) => Err(e),
+    };
+    ok(&s, &a, r).await
+}
+
+async fn credentials_expiring(
+    State(s): State<AppState>,
+    a: Admin,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let r = match query(q) {
+        Ok(q) => credentials::expiring(&s.provider, &a.caller, q, a.now).await,
+        Err(e) => Err(e),
+    };
+    ok(&s, &a, r).await
+}
+
+async fn credential_create(
+    State(s): State<AppState>,
+    a: Admin,
+    Body(b): Body<credentials::NewCredentialBody>,
+) -> Response {
+    let r = credentials::create(&s.provider, &a.caller, b, a.now).await;
+    created(&s, &a, r).await
+}
+
+async fn credential_get(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
+    let r = credentials::get(&s.provider, &a.caller, &id).await;
+    ok(&s, &a, r).await
+}
+
+/// The external CA's answer, as it came: PEM (`application/pem-certificate-chain`,
+/// `application/x-pem-file`), DER (`application/pkix-cert`) or PKCS#7
+/// (`application/pkcs7-mime`); the format is recognised from the bytes.
+async fn credential_import(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let r = if is_json(&req) {
+        Err(AdminApiError::Invalid(
+            "send the certificate itself (PEM, DER or PKCS#7) as the body, e.g. Content-Type: application/pem-certificate-chain, not JSON".into(),
+        ))
+    } else {
+        match Bytes::from_request(req, &s).await {
+            Ok(bytes) => credentials::import(&s.provider, &a.caller, &id, &bytes, a.now).await,
+            Err(e) => Err(AdminApiError::Invalid(format!("cannot read the body: {e}"))),
+        }
+    };
+    ok(&s, &a, r).await
+}
+
+/// A JSON body that may be left out: an empty body means the defaults.
+pub struct OptionalBody<T>(T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<OptionalBody<T>, Response> {
+        let json = is_json(&req);
+        let bad = |m: String| AdminApiFailure(AdminApiError::Invalid(m)).into_response();
+        let bytes = Bytes::from_request(req, s)
+            .await
+            .map_err(|e| bad(format!("cannot read the body: {e}")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        if !json {
+            return Err(bad("the body must be application/json".into()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalBody)
+            .map_err(|e| bad(format!("invalid JSON body: {e}")))
+    }
+}
+
+async fn credential_renew(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    OptionalBody(b): OptionalBody<credentials::RenewBody>,
+) -> Response {
+    let r = credentials::renew(&s.provider, &a.caller, &id, b, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn credential_suspend(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = credentials::suspend(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn credential_resume(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = credentials::resume(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn credential_revoke(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    OptionalBody(b): OptionalBody<credentials::RevokeBody>,
+) -> Response {
+    let r = credentials::revoke(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
 }
 

@@ -20,7 +20,7 @@ scenarios!(
 const NAME: &str = "Nguyễn Văn An";
 
 /// Runs `openssl <args>` in `dir`; answers (success, stdout + stderr).
-async fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<(bool, String)> {
+pub(crate) async fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<(bool, String)> {
     let out = tokio::process::Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -35,14 +35,19 @@ async fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<(bool, String)> {
     Ok((out.status.success(), text))
 }
 
-async fn openssl_ok(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) async fn openssl_ok(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let (ok, text) = openssl(dir, args).await?;
     ensure!(ok, "openssl {} failed:\n{text}", args.join(" "));
     Ok(text)
 }
 
 /// GET `path` on the server into `dir/file`; answers the content type.
-async fn fetch(server: &TestServer, path: &str, dir: &Path, file: &str) -> anyhow::Result<String> {
+pub(crate) async fn fetch(
+    server: &TestServer,
+    path: &str,
+    dir: &Path,
+    file: &str,
+) -> anyhow::Result<String> {
     let resp = reqwest::get(server.url(path)).await?;
     ensure!(resp.status() == 200, "GET {path}: {}", resp.status());
     let ct = resp
@@ -64,7 +69,7 @@ async fn official(server: &TestServer) -> anyhow::Result<()> {
 }
 
 /// The CA certificates from the server's AIA endpoint, as PEM files root.pem and issuing.pem.
-async fn ca_files(server: &TestServer, dir: &Path) -> anyhow::Result<()> {
+pub(crate) async fn ca_files(server: &TestServer, dir: &Path) -> anyhow::Result<()> {
     for ca in ["root", "issuing"] {
         let ct = fetch(
             server,
@@ -92,7 +97,11 @@ async fn ca_files(server: &TestServer, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `openssl ocsp` against the server for `cert.pem`; answers its output.
-async fn ocsp(server: &TestServer, dir: &Path, cert_args: &[&str]) -> anyhow::Result<String> {
+pub(crate) async fn ocsp(
+    server: &TestServer,
+    dir: &Path,
+    cert_args: &[&str],
+) -> anyhow::Result<String> {
     let url = server.url("/pki/ocsp").to_string();
     let mut args = vec!["ocsp", "-issuer", "issuing.pem"];
     args.extend_from_slice(cert_args);

@@ -3,12 +3,13 @@
 //! operation here takes an authenticated [`Caller`] and `now`, checks the caller's scope first,
 //! and audits each change with the administrator's user id.
 //!
-//! Extension point for credentials and certificates (PKI): an endpoint about a user's
-//! credential loads the owner with [`visible_user`] (404 outside the caller's reach) and then
-//! calls [`require_user_permission`] with [`Permission::Credentials`], which the `cert_admin`
-//! role carries; the same unit rules then apply as for users.
+//! Credentials and certificates (PKI, [`credentials`]): an endpoint about a user's credential
+//! loads the owner with [`visible_user`] (404 outside the caller's reach) and then calls
+//! [`require_user_permission`] with [`Permission::Credentials`], which the `cert_admin` role
+//! carries; the same unit rules then apply as for users.
 
 pub mod clients;
+pub mod credentials;
 pub mod scope;
 pub mod units;
 pub mod users;

@@ -234,3 +234,216 @@ async fn no_escalation_through_grants_or_password_resets() {
     assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
     assert!(clients::visible_client(&w.p, &top, "unowned").await.is_ok());
 }
+
+/// Credentials follow their owner's unit: seen by whoever sees the owner, changed only by a
+/// `cert_admin` over the owner's unit, and otherwise 404 without revealing them.
+#[tokio::test]
+async fn credentials_follow_the_owners_unit() {
+    use credentials::{
+        CaChoice, CredentialQuery, ExpiringQuery, NewCredentialBody, ReasonValue, RevokeBody,
+    };
+    let w = world().await;
+    let mut init = crate::pki::CaInit::new("UBND Thành phố Hải Phòng");
+    init.base_url = Some("https://id.test".into());
+    crate::pki::init_ca(&w.p, &crate::pki::Actor::new(ACTOR), init, T0)
+        .await
+        .unwrap();
+    let city_cert = user_with(&w, "ca.thanhpho", Some(&w.city), &[("cert_admin", &w.city)]).await;
+    let district_cert = user_with(
+        &w,
+        "ca.lechan",
+        Some(&w.lechan),
+        &[("cert_admin", &w.lechan)],
+    )
+    .await;
+    let district_admin = user_with(&w, "quan.tri", Some(&w.lechan), &[("admin", &w.lechan)]).await;
+    let auditor = user_with(&w, "kiem.toan", Some(&w.city), &[("auditor", &w.city)]).await;
+    let commune = user_with(&w, "xa.vien", Some(&w.an_bien), &[]).await;
+    let dept = user_with(&w, "tu.phap", Some(&w.tuphap), &[]).await;
+    let (top, cert, admin, audit) = (
+        caller(&w, &city_cert).await,
+        caller(&w, &district_cert).await,
+        caller(&w, &district_admin).await,
+        caller(&w, &auditor).await,
+    );
+    let body = |user: &User| NewCredentialBody {
+        user_id: user.id.clone(),
+        alg: None,
+        title: Some("Chuyên viên".into()),
+        ca: CaChoice::Internal,
+    };
+
+    // The district's certificate administrator issues for a commune official.
+    let issued = credentials::create(&w.p, &cert, body(&commune), T0)
+        .await
+        .unwrap();
+    assert_eq!(issued["status"], "active", "{issued}");
+    assert_eq!(issued["chain_pem"].as_array().unwrap().len(), 2);
+    assert!(
+        issued["certificate_pem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    let commune_cred = issued["id"].as_str().unwrap().to_owned();
+    let trail =
+        w.p.store
+            .audit_of_actor(&district_cert.id, &["pki.credential"], 10)
+            .await
+            .unwrap();
+    assert!(
+        trail.iter().any(|e| e.event == "pki.credential.issued"),
+        "the issue is audited with the administrator's id: {trail:?}"
+    );
+    // …but not for another department, nor for themselves.
+    let err = credentials::create(&w.p, &cert, body(&dept), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    let err = credentials::create(&w.p, &cert, body(&district_cert), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "self: {err}");
+    // An external request answers the CSR and stays pending.
+    let mut external = body(&dept);
+    external.ca = CaChoice::External;
+    external.alg = Some("RSA-2048".into());
+    let pending = credentials::create(&w.p, &top, external, T0).await.unwrap();
+    assert_eq!(pending["status"], "pending");
+    assert!(
+        pending["csr_pem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE REQUEST-----")
+    );
+    let dept_cred = pending["id"].as_str().unwrap().to_owned();
+    let mut bad = body(&dept);
+    bad.alg = Some("RSA-1024".into());
+    let err = credentials::create(&w.p, &top, bad, T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
+
+    // The department's credential does not exist for the district.
+    for c in [&cert, &admin] {
+        let err = credentials::get(&w.p, c, &dept_cred).await.unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+        let err = credentials::revoke(&w.p, c, &dept_cred, RevokeBody::default(), T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    }
+    let err = credentials::import(&w.p, &cert, &dept_cred, b"garbage", T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    // An administrator without cert_admin sees the district's credentials but changes none.
+    assert!(credentials::get(&w.p, &admin, &commune_cred).await.is_ok());
+    let err = credentials::suspend(&w.p, &admin, &commune_cred, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = credentials::create(&w.p, &admin, body(&commune), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = credentials::revoke(&w.p, &audit, &commune_cred, RevokeBody::default(), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+
+    // Lists stop at the scope; naming a unit outside it is 404.
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mine = credentials::list(&w.p, &cert, CredentialQuery::default(), T0)
+        .await
+        .unwrap();
+    assert_eq!(ids(&mine), vec![commune_cred.clone()]);
+    let all = credentials::list(&w.p, &audit, CredentialQuery::default(), T0)
+        .await
+        .unwrap();
+    assert_eq!(all["credentials"].as_array().unwrap().len(), 2);
+    let q = CredentialQuery {
+        unit_id: Some(w.tuphap.clone()),
+        ..Default::default()
+    };
+    let err = credentials::list(&w.p, &cert, q, T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    let q = CredentialQuery {
+        user_id: Some(dept.id.clone()),
+        ..Default::default()
+    };
+    let err = credentials::list(&w.p, &cert, q, T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    let q = CredentialQuery {
+        status: Some("pending".into()),
+        ..Default::default()
+    };
+    let pend = credentials::list(&w.p, &top, q, T0).await.unwrap();
+    assert_eq!(ids(&pend), vec![dept_cred.clone()]);
+    let q = CredentialQuery {
+        status: Some("lost".into()),
+        ..Default::default()
+    };
+    let err = credentials::list(&w.p, &top, q, T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
+
+    // Expiry notices: the issued certificate, in scope, within the window.
+    let notices = |c: &Caller, days: Option<i64>| {
+        let c = c.clone();
+        let p = &w.p;
+        async move {
+            credentials::expiring(
+                p,
+                &c,
+                ExpiringQuery {
+                    days,
+                    unit_id: None,
+                },
+                T0,
+            )
+            .await
+        }
+    };
+    let soon = notices(&top, Some(3650)).await.unwrap();
+    assert_eq!(soon["notices"].as_array().unwrap().len(), 1, "{soon}");
+    assert_eq!(soon["notices"][0]["credential_id"], commune_cred.as_str());
+    assert!(soon["notices"][0]["days_left"].as_i64().unwrap() > 300);
+    let none = notices(&top, None).await.unwrap();
+    assert_eq!(none["days"], 30);
+    assert!(none["notices"].as_array().unwrap().is_empty());
+    let err = notices(&top, Some(-1)).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
+
+    // Revocation: by RFC 5280 code; certificateHold is a suspension; a second time conflicts.
+    let hold = RevokeBody {
+        reason: Some(ReasonValue::Code(6)),
+    };
+    let err = credentials::revoke(&w.p, &cert, &commune_cred, hold, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
+    let key = || RevokeBody {
+        reason: Some(ReasonValue::Code(1)),
+    };
+    let revoked = credentials::revoke(&w.p, &cert, &commune_cred, key(), T0)
+        .await
+        .unwrap();
+    assert_eq!(revoked["revocation_reason"], "keyCompromise");
+    let err = credentials::revoke(&w.p, &cert, &commune_cred, key(), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Conflict(_)), "{err}");
+    // A refused import keeps the validation message, as a 400.
+    let err = credentials::import(&w.p, &top, &dept_cred, b"not a certificate", T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Invalid(m) if m.contains("certificate")),
+        "{err}"
+    );
+}

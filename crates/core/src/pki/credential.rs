@@ -71,6 +71,14 @@ impl RevocationReason {
         Self::ALL.into_iter().find(|r| norm(r.as_str()) == wanted)
     }
 
+    /// By its `CRLReason` code (RFC 5280 §5.3.1: 0–6, 9; 8 is removeFromCRL, not a reason to
+    /// revoke).
+    pub fn from_code(code: u32) -> Option<RevocationReason> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.crl_reason() as u32 == code)
+    }
+
     pub fn crl_reason(self) -> CrlReason {
         match self {
             RevocationReason::Unspecified => CrlReason::Unspecified,

@@ -1,0 +1,478 @@
+//! Officials' signing credentials and certificates through the administration API.
+//!
+//! A credential is reached through its owner: the caller sees it when they see the owner
+//! ([`visible_user`], 404 otherwise, without revealing whether the credential exists), and
+//! changes it when they hold [`Permission::Credentials`] (the `cert_admin` role) over the
+//! owner's unit (403 otherwise). The operations are those of [`crate::pki`], acting as the
+//! administrator (their user id and request), so each change is audited with them.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera_hsm::CertKeyAlgorithm;
+use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, OwnerUnits};
+use tessera_store::users::User;
+
+use super::users::MAX_PAGE;
+use super::{
+    AdminApiError, Caller, Permission, require_user_permission, visible_unit, visible_user,
+};
+use crate::Provider;
+use crate::pki::{self, CredentialRequest, PkiError, RevocationReason};
+
+impl From<PkiError> for AdminApiError {
+    fn from(e: PkiError) -> Self {
+        match e {
+            PkiError::Invalid(m) => AdminApiError::Invalid(m),
+            // The validation message of an import is the answer the administrator needs.
+            refused @ PkiError::Refused(_) => AdminApiError::Invalid(refused.to_string()),
+            not_found @ PkiError::NotFound(_) => AdminApiError::NotFound(not_found.to_string()),
+            PkiError::Conflict(m) | PkiError::Unusable(m) => AdminApiError::Conflict(m),
+            PkiError::Internal(e) => AdminApiError::Internal(e),
+        }
+    }
+}
+
+/// The PKI functions' actor: the administrator's user id and their request.
+fn pki_actor(caller: &Caller) -> pki::Actor {
+    pki::Actor {
+        id: caller.actor.user_id.clone(),
+        meta: caller.meta.clone(),
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> Result<String, AdminApiError> {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| {
+        AdminApiError::Internal(crate::CoreError::Internal(format!("PEM encoding: {e}")))
+    })
+}
+
+fn owner_json(u: &User) -> Value {
+    json!({ "id": u.id, "username": u.username, "name": u.display_name, "unit_id": u.unit_id })
+}
+
+/// A credential's record (never its key reference).
+pub fn credential_json(c: &Credential, owner: &User) -> Value {
+    json!({
+        "id": c.id, "user": owner_json(owner), "status": c.status.as_str(), "source": c.source,
+        "ca_id": c.ca_id, "key_alg": c.key_alg, "key_backend": c.key_backend, "serial": c.serial,
+        "issuer": c.issuer, "subject": c.subject, "not_before": c.not_before,
+        "not_after": c.not_after, "revocation_reason": c.revocation_reason,
+        "revoked_at": c.revoked_at, "suspended_at": c.suspended_at,
+        "renewed_from": c.renewed_from, "expiry_notified_at": c.expiry_notified_at,
+        "created_at": c.created_at, "updated_at": c.updated_at,
+    })
+}
+
+/// The record with its CSR, certificate and chain (PEM, the issuing CA first).
+fn full_json(c: &Credential, owner: &User) -> Result<Value, AdminApiError> {
+    let mut v = credential_json(c, owner);
+    v["csr_pem"] = pem("CERTIFICATE REQUEST", &c.csr_der)?.into();
+    v["certificate_pem"] = match &c.cert_der {
+        Some(der) => pem("CERTIFICATE", der)?.into(),
+        None => Value::Null,
+    };
+    let chain = pki::import::split_der(c.chain_der.as_deref().unwrap_or_default())?;
+    v["chain_pem"] = chain
+        .iter()
+        .map(|der| pem("CERTIFICATE", der))
+        .collect::<Result<Vec<_>, _>>()?
+        .into();
+    Ok(v)
+}
+
+fn credential_not_found(id: &str) -> AdminApiError {
+    AdminApiError::NotFound(format!("credential {id} not found"))
+}
+
+/// A credential the caller can see, with its owner; 404 when it does not exist or its owner is
+/// outside the caller's reach (the same answer, so existence is not revealed).
+pub async fn visible_credential(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Credential, User), AdminApiError> {
+    let Some(cred) = p.store.credential(id).await? else {
+        return Err(credential_not_found(id));
+    };
+    match visible_user(p, caller, &cred.user_id).await {
+        Ok(owner) => Ok((cred, owner)),
+        Err(AdminApiError::NotFound(_)) => Err(credential_not_found(id)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A credential the caller may change: visible, and `cert_admin` over its owner's unit.
+async fn managed_credential(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Credential, User), AdminApiError> {
+    let (cred, owner) = visible_credential(p, caller, id).await?;
+    require_user_permission(caller, Permission::Credentials, &owner)?;
+    Ok((cred, owner))
+}
+
+/// Separation of duties: no one certifies their own key.
+fn not_self(caller: &Caller, owner: &User, what: &str) -> Result<(), AdminApiError> {
+    if caller.actor.user_id == owner.id {
+        return Err(AdminApiError::Forbidden(format!(
+            "you cannot {what} your own credential; ask another certificate administrator"
+        )));
+    }
+    Ok(())
+}
+
+/// Query of `GET /admin/api/credentials`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialQuery {
+    /// Owners in this unit and the units below it (default: the caller's whole scope).
+    pub unit_id: Option<String>,
+    pub user_id: Option<String>,
+    pub status: Option<String>,
+    /// Only active credentials whose certificate expires within this many days.
+    pub expiring_within_days: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+fn check_days(name: &str, days: i64) -> Result<i64, AdminApiError> {
+    if !(0..=3650).contains(&days) {
+        return Err(AdminApiError::Invalid(format!(
+            "{name} must be 0–3650 days"
+        )));
+    }
+    Ok(days)
+}
+
+/// The owners' units the caller may see, narrowed to `unit` and below when given.
+async fn owner_scope(
+    p: &Provider,
+    caller: &Caller,
+    unit: Option<&str>,
+) -> Result<OwnerUnits, AdminApiError> {
+    Ok(match unit {
+        Some(unit) => {
+            visible_unit(p, caller, unit).await?;
+            OwnerUnits {
+                units: caller.actor.tree.subtree(unit),
+                unitless: false,
+            }
+        }
+        None => OwnerUnits {
+            units: caller.actor.scope_units(Permission::Read),
+            unitless: caller.actor.is_top_level(Permission::Read),
+        },
+    })
+}
+
+/// The owners of `creds`, loaded once each.
+async fn owners(
+    p: &Provider,
+    creds: &[Credential],
+) -> Result<HashMap<String, User>, AdminApiError> {
+    let mut out = HashMap::new();
+    for c in creds {
+        if !out.contains_key(&c.user_id)
+            && let Some(u) = p.store.user_by_id(&c.user_id).await?
+        {
+            out.insert(u.id.clone(), u);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn list(
+    p: &Provider,
+    caller: &Caller,
+    query: CredentialQuery,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let limit = query.limit.unwrap_or(50);
+    let offset = query.offset.unwrap_or(0);
+    if !(1..=MAX_PAGE).contains(&limit) || offset < 0 {
+        return Err(AdminApiError::Invalid(format!(
+            "limit must be 1–{MAX_PAGE} and offset at least 0"
+        )));
+    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(CredentialStatus::parse(s).ok_or_else(|| {
+            AdminApiError::Invalid(format!(
+                "status must be pending, active, suspended, revoked or expired, not {s:?}"
+            ))
+        })?),
+    };
+    let days = query
+        .expiring_within_days
+        .map(|d| check_days("expiring_within_days", d))
+        .transpose()?;
+    let user_id = match &query.user_id {
+        Some(id) => Some(visible_user(p, caller, id).await?.id),
+        None => None,
+    };
+    let filter = CredentialFilter {
+        user_id,
+        owner_units: Some(owner_scope(p, caller, query.unit_id.as_deref()).await?),
+        status,
+        limit: Some(limit),
+        offset,
+        ..Default::default()
+    };
+    let creds = pki::list_credentials(p, filter, days, now).await?;
+    let owners = owners(p, &creds).await?;
+    let items: Vec<Value> = creds
+        .iter()
+        .filter_map(|c| owners.get(&c.user_id).map(|o| credential_json(c, o)))
+        .collect();
+    Ok(json!({ "credentials": items, "limit": limit, "offset": offset }))
+}
+
+/// Query of `GET /admin/api/credentials/expiring`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiringQuery {
+    /// The notice window (default: the configured `expiry_notice_days`).
+    pub days: Option<i64>,
+    pub unit_id: Option<String>,
+}
+
+/// The expiry notices the caller should act on: active credentials within their scope whose
+/// certificate expires within the window (soonest first), with the days left.
+pub async fn expiring(
+    p: &Provider,
+    caller: &Caller,
+    query: ExpiringQuery,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let days = check_days(
+        "days",
+        query.days.unwrap_or(p.config.pki.expiry_notice_days),
+    )?;
+    let filter = CredentialFilter {
+        owner_units: Some(owner_scope(p, caller, query.unit_id.as_deref()).await?),
+        ..Default::default()
+    };
+    let mut creds = pki::list_credentials(p, filter, Some(days), now).await?;
+    creds.sort_by_key(|c| c.not_after);
+    let owners = owners(p, &creds).await?;
+    let notices: Vec<Value> = creds
+        .iter()
+        .filter_map(|c| {
+            let owner = owners.get(&c.user_id)?;
+            let not_after = c.not_after?;
+            Some(json!({
+                "credential_id": c.id, "user": owner_json(owner), "serial": c.serial,
+                "subject": c.subject, "not_after": not_after,
+                "days_left": (not_after - now).div_euclid(86_400),
+                "expired": not_after <= now,
+                "notified_at": c.expiry_notified_at,
+            }))
+        })
+        .collect();
+    Ok(json!({ "days": days, "now": now, "notices": notices }))
+}
+
+pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+    let (cred, owner) = visible_credential(p, caller, id).await?;
+    full_json(&cred, &owner)
+}
+
+/// Where the certificate of a new credential comes from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CaChoice {
+    /// Tessera's issuing CA, at once.
+    #[default]
+    Internal,
+    /// Another CA: the answer carries the CSR, and the certificate is imported later.
+    External,
+}
+
+/// `POST /admin/api/credentials`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCredentialBody {
+    pub user_id: String,
+    /// `P-256` (default), `RSA-2048` or `RSA-3072`.
+    pub alg: Option<String>,
+    /// The official's title (chức vụ), recorded on the user and put in the subject.
+    pub title: Option<String>,
+    #[serde(default)]
+    pub ca: CaChoice,
+}
+
+fn key_alg(name: Option<&str>) -> Result<CertKeyAlgorithm, AdminApiError> {
+    let name = name.unwrap_or("P-256");
+    CertKeyAlgorithm::from_name(name).ok_or_else(|| {
+        AdminApiError::Invalid(format!(
+            "alg must be P-256, RSA-2048 or RSA-3072, not {name:?}"
+        ))
+    })
+}
+
+/// Makes the key in custody and the CSR for a user, then issues the certificate from the
+/// internal CA, or answers the CSR for an external CA (the credential stays pending).
+pub async fn create(
+    p: &Provider,
+    caller: &Caller,
+    body: NewCredentialBody,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let owner = visible_user(p, caller, &body.user_id).await?;
+    require_user_permission(caller, Permission::Credentials, &owner)?;
+    not_self(caller, &owner, "issue")?;
+    let alg = key_alg(body.alg.as_deref())?;
+    let actor = pki_actor(caller);
+    let req = CredentialRequest {
+        user: owner.id.clone(),
+        alg,
+        title: body.title,
+    };
+    match body.ca {
+        CaChoice::External => {
+            let cred = pki::create_credential(p, &actor, req, "external", now).await?;
+            full_json(&cred, &owner)
+        }
+        CaChoice::Internal => {
+            // Refused before a key is made when there is no CA to issue.
+            if p.store.ca(pki::ca::ISSUING_ID).await?.is_none() {
+                return Err(AdminApiError::Conflict(
+                    "there is no internal CA yet: an operator must run `tessera ca init` first, or create the credential with \"ca\": \"external\"".into(),
+                ));
+            }
+            let pending = pki::create_credential(p, &actor, req, "internal", now).await?;
+            match pki::issue_internal(p, &actor, &pending.id, now).await {
+                Ok(cred) => full_json(&cred, &owner),
+                Err(e) => {
+                    // Nothing will complete it: do not leave a pending key behind.
+                    let _ = pki::revoke(
+                        p,
+                        &actor,
+                        &pending.id,
+                        RevocationReason::CessationOfOperation,
+                        now,
+                    )
+                    .await;
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+/// Imports the external CA's answer (certificate or chain: PEM, DER or PKCS#7) for a pending
+/// credential; it is checked exactly as `tessera cert import` checks it.
+pub async fn import(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    bundle: &[u8],
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let (_, owner) = managed_credential(p, caller, id).await?;
+    if bundle.iter().all(u8::is_ascii_whitespace) {
+        return Err(AdminApiError::Invalid(
+            "the body must carry the certificate (PEM, DER or PKCS#7)".into(),
+        ));
+    }
+    let cred = pki::import_certificate(p, &pki_actor(caller), id, bundle, now).await?;
+    full_json(&cred, &owner)
+}
+
+/// `POST /admin/api/credentials/{id}/renew`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewBody {
+    /// A new key (default: a new certificate for the same key).
+    #[serde(default)]
+    pub new_key: bool,
+}
+
+/// Renews a credential: an internal one gets its new certificate at once, an external one
+/// answers a pending renewal with its CSR.
+pub async fn renew(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    body: RenewBody,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let (_, owner) = managed_credential(p, caller, id).await?;
+    not_self(caller, &owner, "renew")?;
+    let cred = pki::renew(p, &pki_actor(caller), id, body.new_key, now).await?;
+    full_json(&cred, &owner)
+}
+
+pub async fn suspend(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let (_, owner) = managed_credential(p, caller, id).await?;
+    let cred = pki::suspend(p, &pki_actor(caller), id, now).await?;
+    Ok(credential_json(&cred, &owner))
+}
+
+pub async fn resume(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let (_, owner) = managed_credential(p, caller, id).await?;
+    not_self(caller, &owner, "resume")?;
+    let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
+    Ok(credential_json(&cred, &owner))
+}
+
+/// A revocation reason by its RFC 5280 name (`keyCompromise`) or `CRLReason` code (1).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ReasonValue {
+    Code(u32),
+    Name(String),
+}
+
+/// `POST /admin/api/credentials/{id}/revoke`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// Default: unspecified.
+    pub reason: Option<ReasonValue>,
+}
+
+fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {
+    let parsed = match &v {
+        None => Some(RevocationReason::Unspecified),
+        Some(ReasonValue::Code(c)) => RevocationReason::from_code(*c),
+        Some(ReasonValue::Name(n)) => RevocationReason::parse(n),
+    };
+    match parsed {
+        Some(RevocationReason::CertificateHold) => Err(AdminApiError::Invalid(
+            "certificateHold is a suspension: use POST /admin/api/credentials/{id}/suspend".into(),
+        )),
+        Some(r) => Ok(r),
+        None => Err(AdminApiError::Invalid(format!(
+            "unknown revocation reason; use one of {} (or their RFC 5280 codes 0–5, 9)",
+            RevocationReason::names()
+        ))),
+    }
+}
+
+/// Revokes for good; the CRL and OCSP say so from now on.
+pub async fn revoke(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    body: RevokeBody,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let (_, owner) = managed_credential(p, caller, id).await?;
+    let reason = reason(body.reason)?;
+    let cred = pki::revoke(p, &pki_actor(caller), id, reason, now).await?;
+    Ok(credential_json(&cred, &owner))
+}
