@@ -58,6 +58,26 @@ fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthErr
     Ok(asked.join(" "))
 }
 
+/// The granted scopes that the client's registration still allows.
+fn current_scope(client: &Client, granted: &str) -> String {
+    granted
+        .split(' ')
+        .filter(|s| client.allowed_scopes.iter().any(|a| a == s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A scope asked for explicitly must still be allowed to the client.
+fn still_allowed(client: &Client, asked: &str) -> Result<(), OAuthError> {
+    if current_scope(client, asked).len() == asked.len() {
+        return Ok(());
+    }
+    Err(OAuthError::new(
+        ErrorCode::InvalidScope,
+        "the scope is no longer allowed to this client",
+    ))
+}
+
 pub async fn grant(
     p: &Provider,
     client: &Client,
@@ -88,7 +108,10 @@ pub async fn grant(
     // must leave it usable, or the client's retry would look like re-use and revoke the family.
     // (A spent token goes on to re-use detection whatever scope it asks for.)
     if peeked.used_at.is_none() {
-        narrowed_scope(&family.scope, params.get("scope"))?;
+        let asked = narrowed_scope(&family.scope, params.get("scope"))?;
+        if params.get("scope").is_some() {
+            still_allowed(client, &asked)?;
+        }
     }
     let (spent, family) = match p.store.spend_refresh_token(&id, now).await? {
         RefreshUse::Fresh(t, f) => (t, f),
@@ -129,7 +152,19 @@ pub async fn grant(
     if !family.offline && session.is_none() {
         return refuse(p, client, user_id, meta, now, "the session has ended").await;
     }
-    let scope = narrowed_scope(&family.scope, params.get("scope"))?;
+    // The registration may have lost scopes since the grant: never hand them out again.
+    let scope = current_scope(client, &narrowed_scope(&family.scope, params.get("scope"))?);
+    if scope.is_empty() {
+        return refuse(
+            p,
+            client,
+            user_id,
+            meta,
+            now,
+            "the client lost every granted scope",
+        )
+        .await;
+    }
     let authn = Authn {
         user: &user,
         session_id: family.session_id.as_deref(),

@@ -501,3 +501,58 @@ async fn a_spent_token_asking_for_a_wider_scope_is_still_reuse() {
     let r = w.refresh("conf", &r1, None, T0 + 21).await;
     assert_eq!(oauth_code(r), ErrorCode::InvalidGrant);
 }
+
+/// Sets the scopes of `conf`'s registration, as an administrator would.
+async fn set_conf_scopes(w: &World, scopes: &[&str]) {
+    let c = w.p.store.client("conf").await.unwrap().unwrap();
+    let update = tessera_store::clients::ClientUpdate {
+        name: c.name,
+        redirect_uris: c.redirect_uris,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
+        backchannel_logout_uri: c.backchannel_logout_uri,
+        allowed_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        unit_id: c.unit_id,
+    };
+    assert!(w.p.store.update_client("conf", &update, T0).await.unwrap());
+}
+
+#[tokio::test]
+async fn refresh_drops_scopes_the_client_has_lost() {
+    let w = World::new().await;
+    let first = w
+        .login("conf", &[("scope", "openid profile email")], T0)
+        .await;
+    let r0 = rt(&first);
+    // An administrator takes `email` away from the application after the grant.
+    set_conf_scopes(&w, &["openid", "profile"]).await;
+
+    // Asking for it explicitly is refused, without burning the token.
+    let r = w.refresh("conf", &r0, Some("openid email"), T0 + 10).await;
+    assert_eq!(oauth_code(r), ErrorCode::InvalidScope);
+    assert_eq!(w.refresh_record(&r0).await.used_at, None);
+
+    // Without `scope`, the answer carries only what is still allowed.
+    let next = w.refresh("conf", &r0, None, T0 + 20).await.unwrap();
+    assert_eq!(next.scope, "openid profile");
+    let info = userinfo::userinfo(&w.p, &next.access_token, T0 + 21)
+        .await
+        .unwrap();
+    assert!(info.get("email").is_none(), "{info:?}");
+    let at =
+        w.p.signer
+            .verify(&next.access_token, T0 + 21)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(at.claims["scope"], "openid profile");
+
+    // A client left with none of the granted scopes gets nothing at all.
+    set_conf_scopes(&w, &["phone"]).await;
+    let r = w.refresh("conf", &rt(&next), None, T0 + 30).await;
+    assert_eq!(oauth_code(r), ErrorCode::InvalidGrant);
+    let audit = w.assert_audit("refresh.refused", None).await;
+    assert!(
+        audit.detail.contains("lost every granted scope"),
+        "{audit:?}"
+    );
+}
