@@ -23,7 +23,7 @@ use tessera_hsm::pkcs11::{
     DigestScheme, HashAlg, KeySpec, Pin, Pkcs11Config, Pkcs11Token, TokenSelector,
 };
 use tessera_hsm::softhsm::{SoftHsmToken, module_path};
-use tessera_hsm::{KeyAlgorithm, KeyCustody};
+use tessera_hsm::{KeyAlgorithm, KeyCustody, KeyHandle, KeyPurpose, SignInput};
 
 const LABEL: &str = "bench";
 const PIN: &str = "bench-1234";
@@ -165,7 +165,13 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut n = 0u64;
         while start.elapsed() < duration {
-            token.sign(alg, id, b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbi5udiJ9")?;
+            let key = KeyHandle {
+                key_type: alg.key_type(),
+                purpose: KeyPurpose::Token,
+                key_ref: id,
+            };
+            let message = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbi5udiJ9";
+            token.sign(key, alg.scheme(), SignInput::Message(message))?;
             n += 1;
         }
         println!(

@@ -1,17 +1,22 @@
 //! Key custody for Tessera.
 //!
 //! Every private key Tessera uses sits behind [`KeyCustody`]. Callers hold only an opaque key
-//! reference (stored in the database) and ask the custodian to sign. The [`soft::SoftwareToken`]
+//! reference (stored in the database) and ask the custodian to sign: one API for token keys,
+//! CA keys and signing credentials, signing a message or a digest the caller computed. The [`soft::SoftwareToken`]
 //! backend keeps keys wrapped under the master key and is the zero-set-up default; the PKCS#11
 //! backend (HSM) implements the same trait.
 
+mod hash;
 pub mod master;
 pub mod pkcs11;
+pub mod public_key;
 pub mod soft;
 pub mod softhsm;
 pub mod x509;
 
+pub use hash::HashAlg;
 pub use master::MasterKey;
+pub use public_key::PublicKey;
 
 /// Signature algorithms Tessera signs tokens with (RFC 7518 §3.1 names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,6 +35,22 @@ impl KeyAlgorithm {
         }
     }
 
+    /// The key pair a JWS key of this algorithm is.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            KeyAlgorithm::Es256 => KeyType::P256,
+            KeyAlgorithm::Rs256 => KeyType::Rsa2048,
+        }
+    }
+
+    /// JWS signatures: SHA-256, with ECDSA as r‖s.
+    pub fn scheme(self) -> SignScheme {
+        match self {
+            KeyAlgorithm::Es256 => SignScheme::Ecdsa(HashAlg::Sha256, EcdsaForm::Raw),
+            KeyAlgorithm::Rs256 => SignScheme::RsaPkcs1v15(HashAlg::Sha256),
+        }
+    }
+
     pub fn from_jws_name(name: &str) -> Option<KeyAlgorithm> {
         match name {
             "ES256" => Some(KeyAlgorithm::Es256),
@@ -39,49 +60,141 @@ impl KeyAlgorithm {
     }
 }
 
-/// Keys of X.509 certificates: CA keys and officials' signing credentials. Signatures come in
-/// X.509 form: sha256WithRSAEncryption (RSASSA-PKCS1-v1_5, RFC 8017 §8.2) or ecdsa-with-SHA256
-/// as a DER `Ecdsa-Sig-Value` (RFC 5758 §3.2, RFC 3279 §2.2.3).
+/// The kinds of key pair the custodian makes, whatever they are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CertKeyAlgorithm {
+pub enum KeyType {
     Rsa2048,
     Rsa3072,
     P256,
 }
 
-impl CertKeyAlgorithm {
-    pub const ALL: [CertKeyAlgorithm; 3] = [
-        CertKeyAlgorithm::Rsa2048,
-        CertKeyAlgorithm::Rsa3072,
-        CertKeyAlgorithm::P256,
-    ];
+impl KeyType {
+    pub const ALL: [KeyType; 3] = [KeyType::Rsa2048, KeyType::Rsa3072, KeyType::P256];
 
     /// `RSA-2048`, `RSA-3072` or `P-256`.
     pub fn name(self) -> &'static str {
         match self {
-            CertKeyAlgorithm::Rsa2048 => "RSA-2048",
-            CertKeyAlgorithm::Rsa3072 => "RSA-3072",
-            CertKeyAlgorithm::P256 => "P-256",
+            KeyType::Rsa2048 => "RSA-2048",
+            KeyType::Rsa3072 => "RSA-3072",
+            KeyType::P256 => "P-256",
         }
     }
 
-    pub fn from_name(name: &str) -> Option<CertKeyAlgorithm> {
+    pub fn from_name(name: &str) -> Option<KeyType> {
         Self::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(name))
     }
 
     pub fn is_rsa(self) -> bool {
-        !matches!(self, CertKeyAlgorithm::P256)
+        !matches!(self, KeyType::P256)
+    }
+
+    /// How certificates, CRLs and OCSP answers are signed with this key: SHA-256 with
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2), or ECDSA as a DER `Ecdsa-Sig-Value` (RFC 5758 §3.2).
+    pub fn x509_scheme(self) -> SignScheme {
+        if self.is_rsa() {
+            SignScheme::RsaPkcs1v15(HashAlg::Sha256)
+        } else {
+            SignScheme::Ecdsa(HashAlg::Sha256, EcdsaForm::Der)
+        }
     }
 }
 
-/// A certificate key just generated: the reference to store and its SubjectPublicKeyInfo.
+/// What a key is for. It names the key on an HSM (`tessera:<label>:…`) and, on the software
+/// token, binds the wrapped key to its use, so that a key of one purpose cannot be used as
+/// another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyPurpose {
+    /// OpenID Connect token signing (JWS).
+    Token,
+    /// A certification authority of Tessera's.
+    Ca,
+    /// An official's or an organisation's signing credential.
+    Credential,
+}
+
+impl KeyPurpose {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyPurpose::Token => "oidc",
+            KeyPurpose::Ca => "ca",
+            KeyPurpose::Credential => "cert",
+        }
+    }
+}
+
+/// A key held by the custodian: its reference (stored in the database) and what it is.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyHandle<'a> {
+    pub key_type: KeyType,
+    pub purpose: KeyPurpose,
+    /// Opaque to callers: a wrapped key (software) or the token object's `CKA_ID` (PKCS#11).
+    pub key_ref: &'a [u8],
+}
+
+/// A key just generated: the reference to store and its SubjectPublicKeyInfo (RFC 5280
+/// §4.1.2.7, DER).
 #[derive(Clone, Debug)]
-pub struct GeneratedCertKey {
+pub struct GeneratedKey {
     pub key_ref: Vec<u8>,
-    /// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), DER.
     pub spki_der: Vec<u8>,
+}
+
+/// What is signed: the message itself (the custodian hashes it), or a digest the caller
+/// computed (CSC `signHash`, CMS signed attributes hashed elsewhere).
+#[derive(Clone, Copy, Debug)]
+pub enum SignInput<'a> {
+    Message(&'a [u8]),
+    Digest(&'a [u8]),
+}
+
+impl SignInput<'_> {
+    /// The digest to sign under `hash`: a message is hashed, a digest must have its length.
+    pub fn digest(self, hash: HashAlg) -> Result<Vec<u8>, HsmError> {
+        match self {
+            SignInput::Message(m) => Ok(hash.digest(m)),
+            SignInput::Digest(d) if d.len() == hash.output_len() => Ok(d.to_vec()),
+            SignInput::Digest(d) => Err(HsmError::Sign(format!(
+                "a {} digest is {} bytes, got {}",
+                hash.name(),
+                hash.output_len(),
+                d.len()
+            ))),
+        }
+    }
+}
+
+/// The form of an ECDSA signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EcdsaForm {
+    /// r‖s, each as long as the curve's order: JWS (RFC 7518 §3.4) and CSC.
+    Raw,
+    /// DER `Ecdsa-Sig-Value` (RFC 3279 §2.2.3): X.509 and CMS.
+    Der,
+}
+
+/// How a signature is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignScheme {
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2); the custodian builds the DigestInfo.
+    RsaPkcs1v15(HashAlg),
+    /// RSASSA-PSS (RFC 8017 §8.1), MGF1 with the same hash, salt as long as the hash.
+    RsaPss(HashAlg),
+    Ecdsa(HashAlg, EcdsaForm),
+}
+
+impl SignScheme {
+    pub fn hash(self) -> HashAlg {
+        match self {
+            SignScheme::RsaPkcs1v15(h) | SignScheme::RsaPss(h) | SignScheme::Ecdsa(h, _) => h,
+        }
+    }
+
+    /// Whether a key of `key_type` can make this signature.
+    pub fn fits(self, key_type: KeyType) -> bool {
+        matches!(self, SignScheme::Ecdsa(..)) != key_type.is_rsa()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +203,8 @@ pub enum HsmError {
     Generate(String),
     #[error("the key reference cannot be opened (wrong master key or damaged record)")]
     Unwrap,
+    #[error("public key: {0}")]
+    Key(String),
     #[error("signing failed: {0}")]
     Sign(String),
     #[error("master key: {0}")]
@@ -98,16 +213,8 @@ pub enum HsmError {
     Pkcs11(#[from] pkcs11::Pkcs11Error),
 }
 
-/// A key just generated: the reference to store and the public half to publish.
-#[derive(Clone, Debug)]
-pub struct GeneratedKey {
-    /// Opaque to callers: a wrapped key (software) or a token object id (PKCS#11).
-    pub key_ref: Vec<u8>,
-    /// Public key as a JWK (RFC 7517), without `kid`, `use` or `alg`.
-    pub public_jwk: serde_json::Value,
-}
-
-/// Holder of private keys. Implementations must never return private key material.
+/// Holder of private keys: generates a key for a purpose, gives its public half, and signs.
+/// Implementations never return private key material.
 pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     /// Short name shown in logs and stored with each key, e.g. `software` or `pkcs11`.
     fn backend(&self) -> &'static str;
@@ -115,27 +222,16 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     /// Whether keys are protected by hardware; the server warns loudly when they are not.
     fn is_hardware(&self) -> bool;
 
-    fn generate(&self, alg: KeyAlgorithm) -> Result<GeneratedKey, HsmError>;
+    fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError>;
 
-    /// Signs `message` and returns the signature in JWS form (RFC 7518 §3).
-    fn sign(&self, alg: KeyAlgorithm, key_ref: &[u8], message: &[u8]) -> Result<Vec<u8>, HsmError>;
+    /// The key's SubjectPublicKeyInfo (DER); fails unless the key is there and of its type.
+    fn public_key(&self, key: KeyHandle<'_>) -> Result<Vec<u8>, HsmError>;
 
-    /// Generates a certificate key. `purpose` (`ca` or `cert`) only labels the key on an HSM.
-    fn generate_cert_key(
+    /// Signs `input` with `scheme`, which must fit the key's type.
+    fn sign(
         &self,
-        alg: CertKeyAlgorithm,
-        purpose: &str,
-    ) -> Result<GeneratedCertKey, HsmError>;
-
-    /// The SubjectPublicKeyInfo (DER) of a certificate key.
-    fn cert_public_key(&self, alg: CertKeyAlgorithm, key_ref: &[u8]) -> Result<Vec<u8>, HsmError>;
-
-    /// Signs `message` with SHA-256 and answers the signature in X.509 form (see
-    /// [`CertKeyAlgorithm`]).
-    fn sign_x509(
-        &self,
-        alg: CertKeyAlgorithm,
-        key_ref: &[u8],
-        message: &[u8],
+        key: KeyHandle<'_>,
+        scheme: SignScheme,
+        input: SignInput<'_>,
     ) -> Result<Vec<u8>, HsmError>;
 }

@@ -1,38 +1,59 @@
 //! Software token: keys generated in process memory and stored wrapped (AES-256-GCM) under a
 //! key derived from the master key. Zero set-up, but keys do exist in this process's memory —
 //! not for production use; the server says so at start-up.
+//!
+//! Messages hashed with SHA-256 are signed with `ring` (the token endpoints' hot path); other
+//! hashes and digests computed by the caller with the RustCrypto `p256` and `rsa` crates.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
-    RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair,
+    RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+    RSA_PSS_SHA512, RsaEncoding, RsaKeyPair,
 };
 use rsa::pkcs8::EncodePrivateKey;
-use rsa::traits::PublicKeyParts;
 use zeroize::Zeroizing;
 
 use crate::{
-    CertKeyAlgorithm, GeneratedCertKey, GeneratedKey, HsmError, KeyAlgorithm, KeyCustody, MasterKey,
+    EcdsaForm, GeneratedKey, HashAlg, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType,
+    MasterKey, SignInput, SignScheme,
 };
 
+/// A key opened for signing, in the forms its signatures need.
 enum Loaded {
-    /// P-256 answering r‖s (JWS).
-    Ec(EcdsaKeyPair),
-    /// P-256 answering DER (X.509).
-    EcDer(EcdsaKeyPair),
-    Rsa(RsaKeyPair),
+    P256(Box<P256Key>),
+    Rsa {
+        ring: Box<RsaKeyPair>,
+        /// Digests computed by the caller (ring signs only messages).
+        prehash: Box<rsa10::RsaPrivateKey>,
+    },
 }
 
-/// How a wrapped key is bound to its use: the AAD of its wrapping. JWS keys keep their
-/// historical AAD (the JWS name); certificate keys are bound to `x509:<algorithm>`.
-fn cert_aad(alg: CertKeyAlgorithm) -> String {
-    format!("x509:{}", alg.name())
+struct P256Key {
+    /// r‖s over SHA-256 messages (JWS).
+    fixed: EcdsaKeyPair,
+    /// DER over SHA-256 messages (X.509, CMS).
+    asn1: EcdsaKeyPair,
+    /// Any digest.
+    prehash: p256::ecdsa::SigningKey,
+}
+
+/// How a wrapped key is bound to its use: the AAD of its wrapping. Token keys keep their
+/// historical AAD (the JWS name); every other key is bound to `x509:<type>`.
+fn aad(key_type: KeyType, purpose: KeyPurpose) -> Result<String, HsmError> {
+    match (purpose, key_type) {
+        (KeyPurpose::Token, KeyType::P256) => Ok("ES256".into()),
+        (KeyPurpose::Token, KeyType::Rsa2048) => Ok("RS256".into()),
+        (KeyPurpose::Token, other) => Err(HsmError::Generate(format!(
+            "token-signing keys are P-256 or RSA-2048, not {}",
+            other.name()
+        ))),
+        _ => Ok(format!("x509:{}", key_type.name())),
+    }
 }
 
 pub struct SoftwareToken {
@@ -47,6 +68,10 @@ impl std::fmt::Debug for SoftwareToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SoftwareToken")
     }
+}
+
+fn unwrap_err<E>(_: E) -> HsmError {
+    HsmError::Unwrap
 }
 
 impl SoftwareToken {
@@ -79,64 +104,70 @@ impl SoftwareToken {
         Ok(out)
     }
 
-    fn load(&self, alg: KeyAlgorithm, key_ref: &[u8]) -> Result<Arc<Loaded>, HsmError> {
-        let kind = match alg {
-            KeyAlgorithm::Es256 => Kind::EcFixed,
-            KeyAlgorithm::Rs256 => Kind::Rsa,
-        };
-        self.load_as(alg.jws_name(), kind, key_ref)
-    }
-
-    fn load_cert(&self, alg: CertKeyAlgorithm, key_ref: &[u8]) -> Result<Arc<Loaded>, HsmError> {
-        let kind = if alg.is_rsa() { Kind::Rsa } else { Kind::EcDer };
-        let loaded = self.load_as(&cert_aad(alg), kind, key_ref)?;
-        if let Loaded::Rsa(pair) = &*loaded {
-            let bits = pair.public().modulus_len() * 8;
-            let wanted = if alg == CertKeyAlgorithm::Rsa2048 {
-                2048
-            } else {
-                3072
-            };
-            if bits != wanted {
-                return Err(HsmError::Sign(format!(
-                    "the key is RSA-{bits}, not {}",
-                    alg.name()
-                )));
-            }
-        }
-        Ok(loaded)
-    }
-
-    fn load_as(&self, aad: &str, kind: Kind, key_ref: &[u8]) -> Result<Arc<Loaded>, HsmError> {
+    /// Opens a wrapped key for its type and purpose; a key of another type, purpose or master
+    /// key does not open.
+    fn load(&self, key: KeyHandle<'_>) -> Result<Arc<Loaded>, HsmError> {
+        let aad = aad(key.key_type, key.purpose)?;
         // Cached under the use it was opened for, so a cache hit never skips the AAD check.
         let mut cache_key = aad.as_bytes().to_vec();
         cache_key.push(0);
-        cache_key.extend_from_slice(key_ref);
+        cache_key.extend_from_slice(key.key_ref);
         if let Ok(cache) = self.cache.lock()
             && let Some(found) = cache.get(&cache_key)
         {
             return Ok(found.clone());
         }
-        if key_ref.len() < NONCE_LEN {
+        if key.key_ref.len() < NONCE_LEN {
             return Err(HsmError::Unwrap);
         }
-        let (nonce, sealed) = key_ref.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| HsmError::Unwrap)?;
+        let (nonce, sealed) = key.key_ref.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(unwrap_err)?;
         let mut buf = Zeroizing::new(sealed.to_vec());
         let pkcs8 = self
             .wrap_key
             .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
-            .map_err(|_| HsmError::Unwrap)?;
-        let loaded = match kind {
-            Kind::EcFixed => Loaded::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &self.rng)
-                    .map_err(|_| HsmError::Unwrap)?,
-            ),
-            Kind::EcDer => Loaded::EcDer(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &self.rng)
-                    .map_err(|_| HsmError::Unwrap)?,
-            ),
-            Kind::Rsa => Loaded::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| HsmError::Unwrap)?),
+            .map_err(unwrap_err)?;
+        let loaded = match key.key_type {
+            KeyType::P256 => {
+                use p256::pkcs8::DecodePrivateKey;
+                Loaded::P256(Box::new(P256Key {
+                    fixed: EcdsaKeyPair::from_pkcs8(
+                        &ECDSA_P256_SHA256_FIXED_SIGNING,
+                        pkcs8,
+                        &self.rng,
+                    )
+                    .map_err(unwrap_err)?,
+                    asn1: EcdsaKeyPair::from_pkcs8(
+                        &ECDSA_P256_SHA256_ASN1_SIGNING,
+                        pkcs8,
+                        &self.rng,
+                    )
+                    .map_err(unwrap_err)?,
+                    prehash: p256::ecdsa::SigningKey::from_pkcs8_der(pkcs8).map_err(unwrap_err)?,
+                }))
+            }
+            KeyType::Rsa2048 | KeyType::Rsa3072 => {
+                use rsa10::pkcs8::DecodePrivateKey;
+                let ring = RsaKeyPair::from_pkcs8(pkcs8).map_err(unwrap_err)?;
+                let bits = ring.public().modulus_len() * 8;
+                let wanted = if key.key_type == KeyType::Rsa2048 {
+                    2048
+                } else {
+                    3072
+                };
+                if bits != wanted {
+                    return Err(HsmError::Key(format!(
+                        "the key is RSA-{bits}, not {}",
+                        key.key_type.name()
+                    )));
+                }
+                Loaded::Rsa {
+                    ring: Box::new(ring),
+                    prehash: Box::new(
+                        rsa10::RsaPrivateKey::from_pkcs8_der(pkcs8).map_err(unwrap_err)?,
+                    ),
+                }
+            }
         };
         let loaded = Arc::new(loaded);
         if let Ok(mut cache) = self.cache.lock() {
@@ -144,37 +175,56 @@ impl SoftwareToken {
         }
         Ok(loaded)
     }
-}
 
-#[derive(Clone, Copy)]
-enum Kind {
-    EcFixed,
-    EcDer,
-    Rsa,
+    fn ring_rsa(
+        &self,
+        pair: &RsaKeyPair,
+        pad: &'static dyn RsaEncoding,
+        m: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let mut sig = vec![0u8; pair.public().modulus_len()];
+        pair.sign(pad, &self.rng, m, &mut sig)
+            .map_err(|_| HsmError::Sign("RSA failed".into()))?;
+        Ok(sig)
+    }
 }
 
 /// SubjectPublicKeyInfo of a loaded key.
 fn spki_of(loaded: &Loaded) -> Result<Vec<u8>, HsmError> {
     use spki::EncodePublicKey;
     let doc = match loaded {
-        Loaded::Ec(pair) | Loaded::EcDer(pair) => {
-            p256::PublicKey::from_sec1_bytes(pair.public_key().as_ref())
-                .map_err(|e| HsmError::Generate(format!("P-256 public key: {e}")))?
-                .to_public_key_der()
-        }
-        Loaded::Rsa(pair) => {
-            use rsa10::pkcs1::DecodeRsaPublicKey;
-            rsa10::RsaPublicKey::from_pkcs1_der(pair.public().as_ref())
-                .map_err(|e| HsmError::Generate(format!("RSA public key: {e}")))?
-                .to_public_key_der()
-        }
+        Loaded::P256(k) => k.prehash.verifying_key().to_public_key_der(),
+        Loaded::Rsa { prehash, .. } => prehash.to_public_key().to_public_key_der(),
     }
-    .map_err(|e| HsmError::Generate(format!("SubjectPublicKeyInfo: {e}")))?;
+    .map_err(|e| HsmError::Key(format!("SubjectPublicKeyInfo: {e}")))?;
     Ok(doc.as_bytes().to_vec())
 }
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+/// RSASSA-PKCS1-v1_5 or PSS over a digest, with the `rsa` crate.
+fn rsa_prehash(
+    key: &rsa10::RsaPrivateKey,
+    scheme: SignScheme,
+    digest: &[u8],
+) -> Result<Vec<u8>, HsmError> {
+    use rsa10::{Pkcs1v15Sign, Pss};
+    let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+    let done = match scheme {
+        SignScheme::RsaPkcs1v15(h) => {
+            let pad = match h {
+                HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+            };
+            key.sign_with_rng(&mut rng, pad, digest)
+        }
+        SignScheme::RsaPss(h) => match h {
+            HashAlg::Sha256 => key.sign_with_rng(&mut rng, Pss::<sha2::Sha256>::new(), digest),
+            HashAlg::Sha384 => key.sign_with_rng(&mut rng, Pss::<sha2::Sha384>::new(), digest),
+            HashAlg::Sha512 => key.sign_with_rng(&mut rng, Pss::<sha2::Sha512>::new(), digest),
+        },
+        SignScheme::Ecdsa(..) => return Err(HsmError::Sign("not an RSA scheme".into())),
+    };
+    done.map_err(|e| HsmError::Sign(format!("RSA: {e}")))
 }
 
 impl KeyCustody for SoftwareToken {
@@ -186,79 +236,17 @@ impl KeyCustody for SoftwareToken {
         false
     }
 
-    fn generate(&self, alg: KeyAlgorithm) -> Result<GeneratedKey, HsmError> {
-        match alg {
-            KeyAlgorithm::Es256 => {
-                let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.rng)
-                    .map_err(|_| HsmError::Generate("P-256 generation failed".into()))?;
-                let pair = EcdsaKeyPair::from_pkcs8(
-                    &ECDSA_P256_SHA256_FIXED_SIGNING,
-                    doc.as_ref(),
-                    &self.rng,
-                )
-                .map_err(|_| HsmError::Generate("P-256 key unreadable".into()))?;
-                // Uncompressed point: 0x04 ‖ X ‖ Y (SEC 1 §2.3.3).
-                let point = pair.public_key().as_ref();
-                if point.len() != 65 {
-                    return Err(HsmError::Generate("unexpected P-256 point".into()));
-                }
-                Ok(GeneratedKey {
-                    key_ref: self.wrap(alg.jws_name(), doc.as_ref())?,
-                    public_jwk: serde_json::json!({
-                        "kty": "EC", "crv": "P-256",
-                        "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-                    }),
-                })
-            }
-            KeyAlgorithm::Rs256 => {
-                let mut rng = rand_core::OsRng;
-                let key = rsa::RsaPrivateKey::new(&mut rng, 2048)
-                    .map_err(|e| HsmError::Generate(e.to_string()))?;
-                let der = key
-                    .to_pkcs8_der()
-                    .map_err(|e| HsmError::Generate(e.to_string()))?;
-                Ok(GeneratedKey {
-                    key_ref: self.wrap(alg.jws_name(), der.as_bytes())?,
-                    public_jwk: serde_json::json!({
-                        "kty": "RSA",
-                        "n": b64(&key.n().to_bytes_be()),
-                        "e": b64(&key.e().to_bytes_be()),
-                    }),
-                })
-            }
-        }
-    }
-
-    fn sign(&self, alg: KeyAlgorithm, key_ref: &[u8], message: &[u8]) -> Result<Vec<u8>, HsmError> {
-        match (&*self.load(alg, key_ref)?, alg) {
-            (Loaded::Ec(pair), KeyAlgorithm::Es256) => pair
-                .sign(&self.rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| HsmError::Sign("ECDSA failed".into())),
-            (Loaded::Rsa(pair), KeyAlgorithm::Rs256) => {
-                let mut sig = vec![0u8; pair.public().modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
-                    .map_err(|_| HsmError::Sign("RSA failed".into()))?;
-                Ok(sig)
-            }
-            _ => Err(HsmError::Sign("key does not match the algorithm".into())),
-        }
-    }
-
-    fn generate_cert_key(
-        &self,
-        alg: CertKeyAlgorithm,
-        _purpose: &str,
-    ) -> Result<GeneratedCertKey, HsmError> {
-        let pkcs8: Zeroizing<Vec<u8>> = match alg {
-            CertKeyAlgorithm::P256 => Zeroizing::new(
+    fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError> {
+        let aad = aad(key_type, purpose)?;
+        let pkcs8: Zeroizing<Vec<u8>> = match key_type {
+            KeyType::P256 => Zeroizing::new(
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &self.rng)
                     .map_err(|_| HsmError::Generate("P-256 generation failed".into()))?
                     .as_ref()
                     .to_vec(),
             ),
-            CertKeyAlgorithm::Rsa2048 | CertKeyAlgorithm::Rsa3072 => {
-                let bits = if alg == CertKeyAlgorithm::Rsa2048 {
+            KeyType::Rsa2048 | KeyType::Rsa3072 => {
+                let bits = if key_type == KeyType::Rsa2048 {
                     2048
                 } else {
                     3072
@@ -273,42 +261,85 @@ impl KeyCustody for SoftwareToken {
                 )
             }
         };
-        let key_ref = self.wrap(&cert_aad(alg), &pkcs8)?;
-        let spki_der = spki_of(&*self.load_cert(alg, &key_ref)?)?;
-        Ok(GeneratedCertKey { key_ref, spki_der })
+        let key_ref = self.wrap(&aad, &pkcs8)?;
+        let spki_der = spki_of(&*self.load(KeyHandle {
+            key_type,
+            purpose,
+            key_ref: &key_ref,
+        })?)?;
+        Ok(GeneratedKey { key_ref, spki_der })
     }
 
-    fn cert_public_key(&self, alg: CertKeyAlgorithm, key_ref: &[u8]) -> Result<Vec<u8>, HsmError> {
-        spki_of(&*self.load_cert(alg, key_ref)?)
+    fn public_key(&self, key: KeyHandle<'_>) -> Result<Vec<u8>, HsmError> {
+        spki_of(&*self.load(key)?)
     }
 
-    fn sign_x509(
+    fn sign(
         &self,
-        alg: CertKeyAlgorithm,
-        key_ref: &[u8],
-        message: &[u8],
+        key: KeyHandle<'_>,
+        scheme: SignScheme,
+        input: SignInput<'_>,
     ) -> Result<Vec<u8>, HsmError> {
-        match &*self.load_cert(alg, key_ref)? {
-            Loaded::EcDer(pair) => pair
-                .sign(&self.rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| HsmError::Sign("ECDSA failed".into())),
-            Loaded::Rsa(pair) => {
-                let mut sig = vec![0u8; pair.public().modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
-                    .map_err(|_| HsmError::Sign("RSA failed".into()))?;
-                Ok(sig)
+        if !scheme.fits(key.key_type) {
+            return Err(HsmError::Sign(format!(
+                "a {} key cannot make {scheme:?} signatures",
+                key.key_type.name()
+            )));
+        }
+        let ecdsa_failed = |_| HsmError::Sign("ECDSA failed".into());
+        match (&*self.load(key)?, scheme, input) {
+            (Loaded::P256(k), SignScheme::Ecdsa(HashAlg::Sha256, form), SignInput::Message(m)) => {
+                let pair = if form == EcdsaForm::Raw {
+                    &k.fixed
+                } else {
+                    &k.asn1
+                };
+                pair.sign(&self.rng, m)
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(ecdsa_failed)
             }
-            Loaded::Ec(_) => Err(HsmError::Sign("key does not match the algorithm".into())),
+            (Loaded::P256(k), SignScheme::Ecdsa(hash, form), input) => {
+                use signature::hazmat::PrehashSigner;
+                let digest = input.digest(hash)?;
+                let sig: p256::ecdsa::Signature = k
+                    .prehash
+                    .sign_prehash(&digest)
+                    .map_err(|e| HsmError::Sign(format!("ECDSA: {e}")))?;
+                Ok(match form {
+                    EcdsaForm::Raw => sig.to_bytes().to_vec(),
+                    EcdsaForm::Der => sig.to_der().as_bytes().to_vec(),
+                })
+            }
+            (Loaded::Rsa { ring, .. }, scheme, SignInput::Message(m)) => {
+                let pad: &'static dyn RsaEncoding = match scheme {
+                    SignScheme::RsaPkcs1v15(HashAlg::Sha256) => &RSA_PKCS1_SHA256,
+                    SignScheme::RsaPkcs1v15(HashAlg::Sha384) => &RSA_PKCS1_SHA384,
+                    SignScheme::RsaPkcs1v15(HashAlg::Sha512) => &RSA_PKCS1_SHA512,
+                    SignScheme::RsaPss(HashAlg::Sha256) => &RSA_PSS_SHA256,
+                    SignScheme::RsaPss(HashAlg::Sha384) => &RSA_PSS_SHA384,
+                    SignScheme::RsaPss(HashAlg::Sha512) => &RSA_PSS_SHA512,
+                    SignScheme::Ecdsa(..) => {
+                        return Err(HsmError::Sign("not an RSA scheme".into()));
+                    }
+                };
+                self.ring_rsa(ring, pad, m)
+            }
+            (Loaded::Rsa { prehash, .. }, scheme, SignInput::Digest(_)) => {
+                rsa_prehash(prehash, scheme, &input.digest(scheme.hash())?)
+            }
+            _ => Err(HsmError::Sign("the key does not fit the scheme".into())),
         }
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD;
+    use crate::x509::verify_digest;
+    use crate::{KeyAlgorithm, PublicKey};
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
     fn token(byte: u8) -> SoftwareToken {
@@ -319,17 +350,37 @@ mod tests {
         URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap()
     }
 
+    fn handle(key_type: KeyType, purpose: KeyPurpose, key_ref: &[u8]) -> KeyHandle<'_> {
+        KeyHandle {
+            key_type,
+            purpose,
+            key_ref,
+        }
+    }
+
+    fn jws(
+        t: &SoftwareToken,
+        alg: KeyAlgorithm,
+        key_ref: &[u8],
+        m: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let key = handle(alg.key_type(), KeyPurpose::Token, key_ref);
+        t.sign(key, alg.scheme(), SignInput::Message(m))
+    }
+
     #[test]
     fn es256_signature_verifies_against_published_jwk() {
         let t = token(1);
-        let key = t.generate(KeyAlgorithm::Es256).unwrap();
-        let sig = t
-            .sign(KeyAlgorithm::Es256, &key.key_ref, b"header.payload")
+        let key = t.generate(KeyType::P256, KeyPurpose::Token).unwrap();
+        let jwk = PublicKey::from_spki_der(&key.spki_der)
+            .unwrap()
+            .to_jwk()
             .unwrap();
+        let sig = jws(&t, KeyAlgorithm::Es256, &key.key_ref, b"header.payload").unwrap();
         assert_eq!(sig.len(), 64);
         let mut point = vec![4u8];
-        point.extend(unb64(&key.public_jwk["x"]));
-        point.extend(unb64(&key.public_jwk["y"]));
+        point.extend(unb64(&jwk["x"]));
+        point.extend(unb64(&jwk["y"]));
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
             .verify(b"header.payload", &sig)
             .unwrap();
@@ -338,13 +389,61 @@ mod tests {
     #[test]
     fn rs256_signature_verifies_against_published_jwk() {
         let t = token(2);
-        let key = t.generate(KeyAlgorithm::Rs256).unwrap();
-        let sig = t.sign(KeyAlgorithm::Rs256, &key.key_ref, b"msg").unwrap();
-        let n = unb64(&key.public_jwk["n"]);
-        let e = unb64(&key.public_jwk["e"]);
+        let key = t.generate(KeyType::Rsa2048, KeyPurpose::Token).unwrap();
+        let jwk = PublicKey::from_spki_der(&key.spki_der)
+            .unwrap()
+            .to_jwk()
+            .unwrap();
+        let sig = jws(&t, KeyAlgorithm::Rs256, &key.key_ref, b"msg").unwrap();
+        let n = unb64(&jwk["n"]);
+        let e = unb64(&jwk["e"]);
         ring::signature::RsaPublicKeyComponents { n: &n, e: &e }
             .verify(&RSA_PKCS1_2048_8192_SHA256, b"msg", &sig)
             .unwrap();
+    }
+
+    /// Every scheme, over the message and over a digest computed by the caller, verified by
+    /// the RustCrypto verifiers; ECDSA in both forms.
+    #[test]
+    fn every_scheme_signs_messages_and_digests() {
+        let t = token(6);
+        let msg = b"signed attributes";
+        let hashes = [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
+        let rsa = t
+            .generate(KeyType::Rsa2048, KeyPurpose::Credential)
+            .unwrap();
+        let ec = t.generate(KeyType::P256, KeyPurpose::Credential).unwrap();
+        let mut cases = Vec::new();
+        for h in hashes {
+            cases.push((&rsa, KeyType::Rsa2048, SignScheme::RsaPkcs1v15(h)));
+            cases.push((&rsa, KeyType::Rsa2048, SignScheme::RsaPss(h)));
+            cases.push((&ec, KeyType::P256, SignScheme::Ecdsa(h, EcdsaForm::Der)));
+            cases.push((&ec, KeyType::P256, SignScheme::Ecdsa(h, EcdsaForm::Raw)));
+        }
+        for (key, key_type, scheme) in cases {
+            let k = handle(key_type, KeyPurpose::Credential, &key.key_ref);
+            let digest = scheme.hash().digest(msg);
+            for input in [SignInput::Message(msg), SignInput::Digest(&digest)] {
+                let sig = t.sign(k, scheme, input).unwrap();
+                verify_digest(scheme, &key.spki_der, &digest, &sig)
+                    .unwrap_or_else(|e| panic!("{scheme:?} {input:?}: {e}"));
+                // Not a signature of anything else.
+                let other = scheme.hash().digest(b"other");
+                assert!(verify_digest(scheme, &key.spki_der, &other, &sig).is_err());
+            }
+            // A digest of another length is refused.
+            assert!(t.sign(k, scheme, SignInput::Digest(&[0; 20])).is_err());
+        }
+        // A scheme that does not fit the key.
+        let k = handle(KeyType::P256, KeyPurpose::Credential, &ec.key_ref);
+        assert!(
+            t.sign(
+                k,
+                SignScheme::RsaPss(HashAlg::Sha256),
+                SignInput::Message(msg)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -352,12 +451,15 @@ mod tests {
         use ring::signature::ECDSA_P256_SHA256_ASN1;
         use spki::der::Decode;
         let t = token(5);
-        for alg in [CertKeyAlgorithm::P256, CertKeyAlgorithm::Rsa2048] {
-            let key = t.generate_cert_key(alg, "cert").unwrap();
-            assert_eq!(t.cert_public_key(alg, &key.key_ref).unwrap(), key.spki_der);
+        for key_type in [KeyType::P256, KeyType::Rsa2048] {
+            let key = t.generate(key_type, KeyPurpose::Credential).unwrap();
+            let k = handle(key_type, KeyPurpose::Credential, &key.key_ref);
+            assert_eq!(t.public_key(k).unwrap(), key.spki_der);
             let spki = spki::SubjectPublicKeyInfoRef::from_der(&key.spki_der).unwrap();
-            let sig = t.sign_x509(alg, &key.key_ref, b"tbs").unwrap();
-            let verify_alg: &dyn ring::signature::VerificationAlgorithm = if alg.is_rsa() {
+            let sig = t
+                .sign(k, key_type.x509_scheme(), SignInput::Message(b"tbs"))
+                .unwrap();
+            let verify_alg: &dyn ring::signature::VerificationAlgorithm = if key_type.is_rsa() {
                 &RSA_PKCS1_2048_8192_SHA256
             } else {
                 &ECDSA_P256_SHA256_ASN1
@@ -365,29 +467,32 @@ mod tests {
             UnparsedPublicKey::new(verify_alg, spki.subject_public_key.raw_bytes())
                 .verify(b"tbs", &sig)
                 .unwrap();
-            // A certificate key is not a token-signing key, and not of another algorithm.
-            assert!(t.sign(KeyAlgorithm::Es256, &key.key_ref, b"m").is_err());
-            assert!(t.sign(KeyAlgorithm::Rs256, &key.key_ref, b"m").is_err());
+            // A certificate key is not a token-signing key.
+            assert!(jws(&t, KeyAlgorithm::Es256, &key.key_ref, b"m").is_err());
+            assert!(jws(&t, KeyAlgorithm::Rs256, &key.key_ref, b"m").is_err());
         }
-        let p256 = t.generate_cert_key(CertKeyAlgorithm::P256, "ca").unwrap();
+        let p256 = t.generate(KeyType::P256, KeyPurpose::Ca).unwrap();
+        let as_rsa = handle(KeyType::Rsa2048, KeyPurpose::Ca, &p256.key_ref);
         assert!(
-            t.sign_x509(CertKeyAlgorithm::Rsa2048, &p256.key_ref, b"m")
-                .is_err()
+            t.sign(
+                as_rsa,
+                KeyType::Rsa2048.x509_scheme(),
+                SignInput::Message(b"m")
+            )
+            .is_err()
         );
+        // Token keys are P-256 or RSA-2048 only.
+        assert!(t.generate(KeyType::Rsa3072, KeyPurpose::Token).is_err());
     }
 
     #[test]
     fn wrapped_key_needs_the_same_master_key_and_algorithm() {
-        let key = token(3).generate(KeyAlgorithm::Es256).unwrap();
+        let key = token(3).generate(KeyType::P256, KeyPurpose::Token).unwrap();
         assert!(matches!(
-            token(4).sign(KeyAlgorithm::Es256, &key.key_ref, b"m"),
+            jws(&token(4), KeyAlgorithm::Es256, &key.key_ref, b"m"),
             Err(HsmError::Unwrap)
         ));
-        assert!(
-            token(3)
-                .sign(KeyAlgorithm::Rs256, &key.key_ref, b"m")
-                .is_err()
-        );
+        assert!(jws(&token(3), KeyAlgorithm::Rs256, &key.key_ref, b"m").is_err());
         // the wrapped blob does not contain the raw PKCS#8 prefix of an EC key
         assert!(
             !key.key_ref

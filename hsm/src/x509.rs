@@ -1,48 +1,84 @@
 //! A custody key as a RustCrypto signer, so that the `x509-cert` builders (certificates, CSRs)
-//! sign inside the key custodian — the software token or the HSM — through one type.
+//! and the `cms` builder (signed attributes) sign inside the key custodian — the software token
+//! or the HSM — through one type.
 
 use std::sync::Arc;
 
 use der::asn1::{BitString, Null, ObjectIdentifier};
 use der::{Any, Decode, Document};
+use signature::hazmat::PrehashSigner;
 use signature::{Keypair, Signer};
 use spki::{
     AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey,
     SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
 };
 
-use crate::{CertKeyAlgorithm, HsmError, KeyCustody};
+use crate::{
+    EcdsaForm, HashAlg, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, SignInput, SignScheme,
+};
 
 /// `ecdsa-with-SHA256` (RFC 5758 §3.2).
 pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+/// `ecdsa-with-SHA384` (RFC 5758 §3.2).
+pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+/// `ecdsa-with-SHA512` (RFC 5758 §3.2).
+pub const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 /// `sha256WithRSAEncryption` (RFC 4055 §5).
 pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+/// `sha384WithRSAEncryption` (RFC 4055 §5).
+pub const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+/// `sha512WithRSAEncryption` (RFC 4055 §5).
+pub const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
-impl CertKeyAlgorithm {
-    /// The signature algorithm of certificates, CRLs and OCSP responses this key signs: for RSA
-    /// the parameters are NULL (RFC 4055 §5), for ECDSA absent (RFC 5758 §3.2).
-    pub fn signature_algorithm(self) -> AlgorithmIdentifierOwned {
-        if self.is_rsa() {
-            AlgorithmIdentifierOwned {
-                oid: SHA256_WITH_RSA,
-                parameters: Some(Any::from(Null)),
+impl SignScheme {
+    /// The AlgorithmIdentifier of signatures made this way (X.509, CMS): for RSA PKCS#1 the
+    /// parameters are NULL (RFC 4055 §5), for ECDSA absent (RFC 5758 §3.2), for PSS the
+    /// RSASSA-PSS-params (RFC 4055 §3.1).
+    pub fn algorithm_identifier(self) -> Result<AlgorithmIdentifierOwned, HsmError> {
+        let simple = |oid, parameters| AlgorithmIdentifierOwned { oid, parameters };
+        Ok(match self {
+            SignScheme::RsaPkcs1v15(h) => simple(
+                match h {
+                    HashAlg::Sha256 => SHA256_WITH_RSA,
+                    HashAlg::Sha384 => SHA384_WITH_RSA,
+                    HashAlg::Sha512 => SHA512_WITH_RSA,
+                },
+                Some(Any::from(Null)),
+            ),
+            SignScheme::Ecdsa(h, _) => simple(
+                match h {
+                    HashAlg::Sha256 => ECDSA_WITH_SHA256,
+                    HashAlg::Sha384 => ECDSA_WITH_SHA384,
+                    HashAlg::Sha512 => ECDSA_WITH_SHA512,
+                },
+                None,
+            ),
+            SignScheme::RsaPss(h) => {
+                use rsa10::pss::get_default_pss_signature_algo_id as pss;
+                match h {
+                    HashAlg::Sha256 => pss::<sha2::Sha256>(),
+                    HashAlg::Sha384 => pss::<sha2::Sha384>(),
+                    HashAlg::Sha512 => pss::<sha2::Sha512>(),
+                }
+                .map_err(|e| HsmError::Sign(format!("RSASSA-PSS parameters: {e}")))?
             }
-        } else {
-            AlgorithmIdentifierOwned {
-                oid: ECDSA_WITH_SHA256,
-                parameters: None,
-            }
-        }
+        })
     }
 }
 
-/// A signature in X.509 form (the bytes of the `signature` BIT STRING).
+/// A signature in X.509 / CMS form (the bytes of the `signature` BIT STRING or OCTET STRING).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct X509Signature(pub Vec<u8>);
 
 impl SignatureBitStringEncoding for X509Signature {
     fn to_bitstring(&self) -> der::Result<BitString> {
         BitString::from_bytes(&self.0)
+    }
+}
+
+impl AsRef<[u8]> for X509Signature {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -56,34 +92,70 @@ impl EncodePublicKey for SpkiKey {
     }
 }
 
-/// A certificate key held by a [`KeyCustody`].
+/// A key held by a [`KeyCustody`], signing in one scheme. Its signatures are checked against
+/// the public key before they are answered.
 #[derive(Clone, Debug)]
 pub struct CustodySigner {
     custody: Arc<dyn KeyCustody>,
-    alg: CertKeyAlgorithm,
+    key_type: KeyType,
+    purpose: KeyPurpose,
     key_ref: Vec<u8>,
+    scheme: SignScheme,
     spki: Vec<u8>,
 }
 
 impl CustodySigner {
-    /// Opens the key: reads its public half from the custodian (which checks that the key is
-    /// there and of the algorithm claimed).
+    /// Opens the key for X.509 signatures (SHA-256; see [`KeyType::x509_scheme`]): reads its
+    /// public half from the custodian, which checks that the key is there and of its type.
     pub fn open(
         custody: Arc<dyn KeyCustody>,
-        alg: CertKeyAlgorithm,
+        key_type: KeyType,
+        purpose: KeyPurpose,
         key_ref: &[u8],
     ) -> Result<CustodySigner, HsmError> {
-        let spki = custody.cert_public_key(alg, key_ref)?;
+        Self::with_scheme(custody, key_type, purpose, key_ref, key_type.x509_scheme())
+    }
+
+    /// Opens the key for signatures in `scheme` (e.g. CAdES with SHA-384 or RSA-PSS). ECDSA
+    /// signatures are always DER here: X.509 and CMS want nothing else.
+    pub fn with_scheme(
+        custody: Arc<dyn KeyCustody>,
+        key_type: KeyType,
+        purpose: KeyPurpose,
+        key_ref: &[u8],
+        scheme: SignScheme,
+    ) -> Result<CustodySigner, HsmError> {
+        let scheme = match scheme {
+            SignScheme::Ecdsa(h, _) => SignScheme::Ecdsa(h, EcdsaForm::Der),
+            other => other,
+        };
+        if !scheme.fits(key_type) {
+            return Err(HsmError::Sign(format!(
+                "a {} key cannot make {scheme:?} signatures",
+                key_type.name()
+            )));
+        }
+        let spki = custody.public_key(KeyHandle {
+            key_type,
+            purpose,
+            key_ref,
+        })?;
         Ok(CustodySigner {
             custody,
-            alg,
+            key_type,
+            purpose,
             key_ref: key_ref.to_vec(),
+            scheme,
             spki,
         })
     }
 
-    pub fn algorithm(&self) -> CertKeyAlgorithm {
-        self.alg
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    pub fn scheme(&self) -> SignScheme {
+        self.scheme
     }
 
     pub fn spki_der(&self) -> &[u8] {
@@ -92,38 +164,81 @@ impl CustodySigner {
 
     pub fn spki(&self) -> Result<SubjectPublicKeyInfoOwned, HsmError> {
         SubjectPublicKeyInfoOwned::from_der(&self.spki)
-            .map_err(|e| HsmError::Sign(format!("SubjectPublicKeyInfo: {e}")))
+            .map_err(|e| HsmError::Key(format!("SubjectPublicKeyInfo: {e}")))
     }
 
-    /// Signs `message` and checks the signature against the public key before answering it
-    /// (some PKCS#11 modules have returned invalid ECDSA signatures: SoftHSM2 issue #901).
-    pub fn sign_checked(&self, message: &[u8]) -> Result<Vec<u8>, HsmError> {
-        let sig = self.custody.sign_x509(self.alg, &self.key_ref, message)?;
-        verify(self.alg, &self.spki, message, &sig).map_err(|_| {
+    /// Signs and checks the signature against the public key before answering it (some
+    /// PKCS#11 modules have returned invalid ECDSA signatures: SoftHSM2 issue #901).
+    pub fn sign_checked(&self, input: SignInput<'_>) -> Result<Vec<u8>, HsmError> {
+        let handle = KeyHandle {
+            key_type: self.key_type,
+            purpose: self.purpose,
+            key_ref: &self.key_ref,
+        };
+        let sig = self.custody.sign(handle, self.scheme, input)?;
+        let digest = input.digest(self.scheme.hash())?;
+        verify_digest(self.scheme, &self.spki, &digest, &sig).map_err(|_| {
             HsmError::Sign("the key custodian returned an invalid signature".into())
         })?;
         Ok(sig)
     }
 }
 
-/// Verifies an X.509-form signature made with a key of `alg` whose SubjectPublicKeyInfo is
+/// Verifies a signature in `scheme` over `message` by the key whose SubjectPublicKeyInfo is
 /// `spki_der`.
 pub fn verify(
-    alg: CertKeyAlgorithm,
+    scheme: SignScheme,
     spki_der: &[u8],
     message: &[u8],
     sig: &[u8],
 ) -> Result<(), HsmError> {
-    use ring::signature::{ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
-        .map_err(|e| HsmError::Sign(format!("SubjectPublicKeyInfo: {e}")))?;
-    let key = spki.subject_public_key.raw_bytes();
-    let result = if alg.is_rsa() {
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key).verify(message, sig)
-    } else {
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key).verify(message, sig)
-    };
-    result.map_err(|_| HsmError::Sign("signature does not verify".into()))
+    verify_digest(scheme, spki_der, &scheme.hash().digest(message), sig)
+}
+
+/// Verifies a signature in `scheme` over a digest, with the RustCrypto verifiers.
+pub fn verify_digest(
+    scheme: SignScheme,
+    spki_der: &[u8],
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<(), HsmError> {
+    use crate::PublicKey;
+    use signature::hazmat::PrehashVerifier;
+    let bad = |e: &dyn std::fmt::Display| HsmError::Sign(format!("signature does not verify: {e}"));
+    match (PublicKey::from_spki_der(spki_der)?, scheme) {
+        (PublicKey::P256(k), SignScheme::Ecdsa(_, form)) => {
+            let sig = match form {
+                EcdsaForm::Raw => p256::ecdsa::Signature::from_slice(sig),
+                EcdsaForm::Der => p256::ecdsa::Signature::from_der(sig),
+            }
+            .map_err(|e| bad(&e))?;
+            p256::ecdsa::VerifyingKey::from(k)
+                .verify_prehash(digest, &sig)
+                .map_err(|e| bad(&e))
+        }
+        (PublicKey::Rsa(k), SignScheme::RsaPkcs1v15(h)) => {
+            use rsa10::Pkcs1v15Sign;
+            let pad = match h {
+                HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+            };
+            k.verify(pad, digest, sig).map_err(|e| bad(&e))
+        }
+        (PublicKey::Rsa(k), SignScheme::RsaPss(h)) => {
+            use rsa10::Pss;
+            match h {
+                HashAlg::Sha256 => k.verify(Pss::<sha2::Sha256>::new(), digest, sig),
+                HashAlg::Sha384 => k.verify(Pss::<sha2::Sha384>::new(), digest, sig),
+                HashAlg::Sha512 => k.verify(Pss::<sha2::Sha512>::new(), digest, sig),
+            }
+            .map_err(|e| bad(&e))
+        }
+        (key, scheme) => Err(HsmError::Sign(format!(
+            "a {} key does not make {scheme:?} signatures",
+            key.name()
+        ))),
+    }
 }
 
 impl Keypair for CustodySigner {
@@ -135,7 +250,16 @@ impl Keypair for CustodySigner {
 
 impl Signer<X509Signature> for CustodySigner {
     fn try_sign(&self, msg: &[u8]) -> Result<X509Signature, signature::Error> {
-        self.sign_checked(msg)
+        self.sign_checked(SignInput::Message(msg))
+            .map(X509Signature)
+            .map_err(signature::Error::from_source)
+    }
+}
+
+/// For callers that hold only the digest: CSC `signHash`, or signed attributes hashed apart.
+impl PrehashSigner<X509Signature> for CustodySigner {
+    fn sign_prehash(&self, prehash: &[u8]) -> Result<X509Signature, signature::Error> {
+        self.sign_checked(SignInput::Digest(prehash))
             .map(X509Signature)
             .map_err(signature::Error::from_source)
     }
@@ -143,6 +267,8 @@ impl Signer<X509Signature> for CustodySigner {
 
 impl DynSignatureAlgorithmIdentifier for CustodySigner {
     fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
-        Ok(self.alg.signature_algorithm())
+        self.scheme
+            .algorithm_identifier()
+            .map_err(|_| spki::Error::KeyMalformed)
     }
 }

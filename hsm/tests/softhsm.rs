@@ -14,14 +14,17 @@ use std::sync::Arc;
 
 use der::{Decode, Encode};
 use ring::signature::{self as rs, UnparsedPublicKey};
-use signature::{Keypair, SignatureEncoding, Signer};
 use spki::SubjectPublicKeyInfoRef;
 use tessera_hsm::pkcs11::{
     DigestScheme, HashAlg, KeySpec, Pin, Pkcs11Config, Pkcs11Error, Pkcs11Token, TokenSelector,
-    ecdsa_raw_to_der,
+    ecdsa_raw_to_der, spec_of,
 };
 use tessera_hsm::softhsm::{SoftHsmToken, module_or_skip};
-use tessera_hsm::{KeyAlgorithm, KeyCustody};
+use tessera_hsm::x509::{CustodySigner, X509Signature};
+use tessera_hsm::{
+    EcdsaForm, KeyAlgorithm, KeyCustody, KeyHandle, KeyPurpose, KeyType, PublicKey, SignInput,
+    SignScheme,
+};
 
 const CHILD: &str = "TESSERA_HSM_TEST_CHILD";
 const LABEL: &str = "tessera-test";
@@ -106,6 +109,14 @@ fn ring_verify(
         .unwrap_or_else(|_| panic!("ring rejects the signature ({alg:?})"));
 }
 
+fn handle(key_type: KeyType, key_ref: &[u8]) -> KeyHandle<'_> {
+    KeyHandle {
+        key_type,
+        purpose: KeyPurpose::Credential,
+        key_ref,
+    }
+}
+
 fn spki(token: &Pkcs11Token, id: &[u8]) -> Vec<u8> {
     token.public_key(id).unwrap().to_spki_der().unwrap()
 }
@@ -138,7 +149,7 @@ hsm_test!(
             assert_eq!(token.find_keys_by_label(label).unwrap().len(), 1);
             // The public half parses as SubjectPublicKeyInfo of the right kind.
             let public = token.public_key(&id).unwrap();
-            assert_eq!(public.spec(), *spec);
+            assert_eq!(spec_of(&public), *spec);
             let der = public.to_spki_der().unwrap();
             assert_eq!(SubjectPublicKeyInfoRef::from_der(&der).unwrap().to_der().unwrap(), der);
         }
@@ -218,18 +229,28 @@ hsm_test!(
             token.sign_digest(&rsa, DigestScheme::RsaPkcs1v15(HashAlg::Sha256), &[0; 20]),
             Err(Pkcs11Error::Invalid(_))
         ));
-        let signer = token.rsa_pkcs1v15::<sha2::Sha256>(&rsa).unwrap();
-        let sig: rsa10::pkcs1v15::Signature = signer.try_sign(msg).unwrap();
-        ring_verify(&rs::RSA_PKCS1_2048_8192_SHA256, &rsa_spki, msg, &sig.to_vec());
-        let pss = token.rsa_pss::<sha2::Sha256>(&rsa).unwrap();
-        let sig: rsa10::pss::Signature = pss.try_sign(msg).unwrap();
-        ring_verify(&rs::RSA_PSS_2048_8192_SHA256, &rsa_spki, msg, &sig.to_vec());
+        // The same through KeyCustody, message and digest alike.
+        let custody: Arc<dyn KeyCustody> = Arc::new(token.clone());
+        let key = handle(KeyType::Rsa2048, &rsa);
+        for (scheme, alg) in [
+            (SignScheme::RsaPkcs1v15(HashAlg::Sha384), &rs::RSA_PKCS1_2048_8192_SHA384),
+            (SignScheme::RsaPss(HashAlg::Sha256), &rs::RSA_PSS_2048_8192_SHA256),
+        ] {
+            let sig = custody.sign(key, scheme, SignInput::Message(msg)).unwrap();
+            ring_verify(alg, &rsa_spki, msg, &sig);
+            let digest = scheme.hash().digest(msg);
+            let sig = custody.sign(key, scheme, SignInput::Digest(&digest)).unwrap();
+            ring_verify(alg, &rsa_spki, msg, &sig);
+        }
+        assert!(custody
+            .sign(key, SignScheme::Ecdsa(HashAlg::Sha256, EcdsaForm::Der), SignInput::Message(msg))
+            .is_err());
 
         // ECDSA, many times over (SoftHSM2 issue #901 reports sporadic bad signatures).
         let p256 = [0x02];
         token.generate_key_pair(KeySpec::P256, "p256", &p256).unwrap();
         let p256_spki = spki(&token, &p256);
-        let signer = token.p256(&p256).unwrap();
+        let key = handle(KeyType::P256, &p256);
         for i in 0..200u32 {
             let m = format!("message {i}");
             let raw = token
@@ -239,41 +260,35 @@ hsm_test!(
             ring_verify(&rs::ECDSA_P256_SHA256_FIXED, &p256_spki, m.as_bytes(), &raw);
             let der = ecdsa_raw_to_der(KeySpec::P256, &raw).unwrap();
             ring_verify(&rs::ECDSA_P256_SHA256_ASN1, &p256_spki, m.as_bytes(), &der);
-            let sig: p256::ecdsa::Signature = signer.try_sign(m.as_bytes()).unwrap();
-            ring_verify(&rs::ECDSA_P256_SHA256_FIXED, &p256_spki, m.as_bytes(), &sig.to_bytes());
-            let der: p256::ecdsa::DerSignature = signer.try_sign(m.as_bytes()).unwrap();
-            ring_verify(&rs::ECDSA_P256_SHA256_ASN1, &p256_spki, m.as_bytes(), der.as_bytes());
+            let raw = custody
+                .sign(key, KeyAlgorithm::Es256.scheme(), SignInput::Message(m.as_bytes()))
+                .unwrap();
+            ring_verify(&rs::ECDSA_P256_SHA256_FIXED, &p256_spki, m.as_bytes(), &raw);
+            let der = custody
+                .sign(key, KeyType::P256.x509_scheme(), SignInput::Message(m.as_bytes()))
+                .unwrap();
+            ring_verify(&rs::ECDSA_P256_SHA256_ASN1, &p256_spki, m.as_bytes(), &der);
         }
-        assert_eq!(
-            signer.verifying_key().to_sec1_point(false).as_bytes(),
-            SubjectPublicKeyInfoRef::from_der(&p256_spki)
-                .unwrap()
-                .subject_public_key
-                .raw_bytes()
-        );
+        assert_eq!(custody.public_key(key).unwrap(), p256_spki);
+        assert!(custody.public_key(handle(KeyType::Rsa2048, &p256)).is_err());
 
         let p384 = [0x03];
         token.generate_key_pair(KeySpec::P384, "p384", &p384).unwrap();
         let p384_spki = spki(&token, &p384);
-        let signer = token.p384(&p384).unwrap();
         for i in 0..50u32 {
             let m = format!("message {i}");
-            let sig: p384::ecdsa::Signature = signer.try_sign(m.as_bytes()).unwrap();
-            ring_verify(&rs::ECDSA_P384_SHA384_FIXED, &p384_spki, m.as_bytes(), &sig.to_bytes());
-            let der: p384::ecdsa::DerSignature = signer.try_sign(m.as_bytes()).unwrap();
-            ring_verify(&rs::ECDSA_P384_SHA384_ASN1, &p384_spki, m.as_bytes(), der.as_bytes());
+            let digest = HashAlg::Sha384.digest(m.as_bytes());
+            let raw = token.sign_digest(&p384, DigestScheme::Ecdsa, &digest).unwrap();
+            ring_verify(&rs::ECDSA_P384_SHA384_FIXED, &p384_spki, m.as_bytes(), &raw);
+            let der = ecdsa_raw_to_der(KeySpec::P384, &raw).unwrap();
+            ring_verify(&rs::ECDSA_P384_SHA384_ASN1, &p384_spki, m.as_bytes(), &der);
         }
 
         let ed = [0x04];
         token.generate_key_pair(KeySpec::Ed25519, "ed25519", &ed).unwrap();
         let ed_spki = spki(&token, &ed);
-        let signer = token.ed25519(&ed).unwrap();
-        let sig: ed25519::Signature = signer.try_sign(msg).unwrap();
-        ring_verify(&rs::ED25519, &ed_spki, msg, &sig.to_bytes());
-
-        // A signer of the wrong kind is refused.
-        assert!(token.p256(&rsa).is_err());
-        assert!(token.rsa_pkcs1v15::<sha2::Sha256>(&p256).is_err());
+        let sig = token.sign_ed25519(&ed, msg).unwrap();
+        ring_verify(&rs::ED25519, &ed_spki, msg, &sig);
     }
 );
 
@@ -294,13 +309,14 @@ hsm_test!(
         let subject = Name::from_str("CN=Tessera Test CA,O=UBND TP Hai Phong,C=VN").unwrap();
         let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
 
-        let ec = token.p256(&[0x10]).unwrap();
-        let spki = spki::SubjectPublicKeyInfoOwned::from_key(&ec.verifying_key()).unwrap();
+        let custody: Arc<dyn KeyCustody> = Arc::new(token.clone());
+        let ec = CustodySigner::open(custody.clone(), KeyType::P256, KeyPurpose::Ca, &[0x10]).unwrap();
+        let spki = ec.spki().unwrap();
         let profile = Root::new(false, subject.clone()).unwrap();
         let builder =
             CertificateBuilder::new(profile, SerialNumber::from(1u32), validity, spki)
                 .unwrap();
-        let cert = builder.build::<_, p256::ecdsa::DerSignature>(&ec).unwrap();
+        let cert = builder.build::<_, X509Signature>(&ec).unwrap();
         assert_eq!(cert.signature_algorithm().oid, ecdsa::ECDSA_SHA256_OID);
         let tbs = cert.tbs_certificate().to_der().unwrap();
         let key_der = cert
@@ -315,12 +331,12 @@ hsm_test!(
             cert.signature().raw_bytes(),
         );
 
-        let rsa = token.rsa_pkcs1v15::<sha2::Sha256>(&[0x11]).unwrap();
-        let spki = spki::SubjectPublicKeyInfoOwned::from_key(&rsa.verifying_key()).unwrap();
+        let rsa = CustodySigner::open(custody, KeyType::Rsa2048, KeyPurpose::Ca, &[0x11]).unwrap();
+        let spki = rsa.spki().unwrap();
         let profile = Root::new(false, subject).unwrap();
         let builder =
             CertificateBuilder::new(profile, SerialNumber::from(2u32), validity, spki).unwrap();
-        let cert = builder.build::<_, rsa10::pkcs1v15::Signature>(&rsa).unwrap();
+        let cert = builder.build::<_, X509Signature>(&rsa).unwrap();
         let tbs = cert.tbs_certificate().to_der().unwrap();
         let key_der = cert
             .tbs_certificate()
@@ -349,27 +365,41 @@ hsm_test!(
                 .decode(v.as_str().unwrap())
                 .unwrap()
         };
-        let es = KeyCustody::generate(&token, KeyAlgorithm::Es256).unwrap();
+        let jwk = |spki: &[u8]| PublicKey::from_spki_der(spki).unwrap().to_jwk().unwrap();
+        let es = KeyCustody::generate(&token, KeyType::P256, KeyPurpose::Token).unwrap();
         let info = token.find_key(&es.key_ref).unwrap().unwrap();
         assert!(info.label.starts_with("tessera:oidc:ES256:"), "{}", info.label);
-        let sig = token.sign(KeyAlgorithm::Es256, &es.key_ref, b"h.p").unwrap();
+        let es_key = handle(KeyType::P256, &es.key_ref);
+        let sig = token
+            .sign(es_key, KeyAlgorithm::Es256.scheme(), SignInput::Message(b"h.p"))
+            .unwrap();
         assert_eq!(sig.len(), 64);
+        let es_jwk = jwk(&es.spki_der);
         let mut point = vec![4u8];
-        point.extend(unb64(&es.public_jwk["x"]));
-        point.extend(unb64(&es.public_jwk["y"]));
+        point.extend(unb64(&es_jwk["x"]));
+        point.extend(unb64(&es_jwk["y"]));
         UnparsedPublicKey::new(&rs::ECDSA_P256_SHA256_FIXED, point)
             .verify(b"h.p", &sig)
             .unwrap();
 
-        let rs_key = KeyCustody::generate(&token, KeyAlgorithm::Rs256).unwrap();
-        let sig = token.sign(KeyAlgorithm::Rs256, &rs_key.key_ref, b"h.p").unwrap();
-        let (n, e) = (unb64(&rs_key.public_jwk["n"]), unb64(&rs_key.public_jwk["e"]));
+        let rs_key = KeyCustody::generate(&token, KeyType::Rsa2048, KeyPurpose::Token).unwrap();
+        let rs_handle = handle(KeyType::Rsa2048, &rs_key.key_ref);
+        let sig = token
+            .sign(rs_handle, KeyAlgorithm::Rs256.scheme(), SignInput::Message(b"h.p"))
+            .unwrap();
+        let rs_jwk = jwk(&rs_key.spki_der);
+        let (n, e) = (unb64(&rs_jwk["n"]), unb64(&rs_jwk["e"]));
         rs::RsaPublicKeyComponents { n: &n, e: &e }
             .verify(&rs::RSA_PKCS1_2048_8192_SHA256, b"h.p", &sig)
             .unwrap();
-        // The wrong algorithm for a key, or an unknown key, is an error, not a panic.
-        assert!(token.sign(KeyAlgorithm::Es256, &rs_key.key_ref, b"m").is_err());
-        assert!(token.sign(KeyAlgorithm::Rs256, b"no such key", b"m").is_err());
+        // The wrong scheme for a key, or an unknown key, is an error, not a panic.
+        assert!(token
+            .sign(rs_handle, KeyAlgorithm::Es256.scheme(), SignInput::Message(b"m"))
+            .is_err());
+        let missing = handle(KeyType::Rsa2048, b"no such key");
+        assert!(token
+            .sign(missing, KeyAlgorithm::Rs256.scheme(), SignInput::Message(b"m"))
+            .is_err());
     }
 );
 
@@ -466,8 +496,10 @@ hsm_test!(
                         let raw = token.sign_digest(&ec, DigestScheme::Ecdsa, &d).unwrap();
                         ring_verify(&rs::ECDSA_P256_SHA256_FIXED, ec_der, m.as_bytes(), &raw);
                         if i % 5 == 0 {
+                            let key = handle(KeyType::Rsa2048, &rsa);
+                            let scheme = KeyAlgorithm::Rs256.scheme();
                             let sig = token
-                                .sign(KeyAlgorithm::Rs256, &rsa, m.as_bytes())
+                                .sign(key, scheme, SignInput::Message(m.as_bytes()))
                                 .unwrap();
                             ring_verify(&rs::RSA_PKCS1_2048_8192_SHA256, rsa_der, m.as_bytes(), &sig);
                         }
@@ -574,8 +606,6 @@ hsm_test!(
     |env| {
         use std::str::FromStr;
         use std::time::Duration;
-        use tessera_hsm::CertKeyAlgorithm;
-        use tessera_hsm::x509::{CustodySigner, X509Signature};
         use x509_cert::builder::{Builder, CertificateBuilder, profile::cabf::Root};
         use x509_cert::name::Name;
         use x509_cert::serial_number::SerialNumber;
@@ -583,13 +613,20 @@ hsm_test!(
 
         let token = env.open();
         let custody: Arc<dyn KeyCustody> = Arc::new(token.clone());
-        for alg in CertKeyAlgorithm::ALL {
-            let key = custody.generate_cert_key(alg, "ca").unwrap();
+        for alg in KeyType::ALL {
+            let key = custody.generate(alg, KeyPurpose::Ca).unwrap();
             let info = token.find_key(&key.key_ref).unwrap().unwrap();
             assert!(info.attributes.is_locked_down(), "{alg:?}: {info:?}");
             assert!(info.label.starts_with("tessera:ca:"), "{}", info.label);
             assert_eq!(spki(&token, &key.key_ref), key.spki_der);
-            let sig = custody.sign_x509(alg, &key.key_ref, b"tbs").unwrap();
+            let k = KeyHandle {
+                key_type: alg,
+                purpose: KeyPurpose::Ca,
+                key_ref: &key.key_ref,
+            };
+            let sig = custody
+                .sign(k, alg.x509_scheme(), SignInput::Message(b"tbs"))
+                .unwrap();
             let verifier: &'static dyn rs::VerificationAlgorithm = if alg.is_rsa() {
                 &rs::RSA_PKCS1_2048_8192_SHA256
             } else {
@@ -597,7 +634,8 @@ hsm_test!(
             };
             ring_verify(verifier, &key.spki_der, b"tbs", &sig);
 
-            let signer = CustodySigner::open(custody.clone(), alg, &key.key_ref).unwrap();
+            let signer =
+                CustodySigner::open(custody.clone(), alg, KeyPurpose::Ca, &key.key_ref).unwrap();
             let subject = Name::from_str("CN=Tessera Root CA,O=UBND TP Hai Phong,C=VN").unwrap();
             let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
             let builder = CertificateBuilder::new(
@@ -617,12 +655,141 @@ hsm_test!(
         }
         // A key of one algorithm is refused as another.
         let p256 = custody
-            .generate_cert_key(CertKeyAlgorithm::P256, "cert")
+            .generate(KeyType::P256, KeyPurpose::Credential)
             .unwrap();
         assert!(
             custody
-                .cert_public_key(CertKeyAlgorithm::Rsa2048, &p256.key_ref)
+                .public_key(handle(KeyType::Rsa2048, &p256.key_ref))
                 .is_err()
         );
+    }
+);
+
+hsm_test!(
+    /// The `cms` crate's SignedData builder with an HSM key behind `CustodySigner`: detached
+    /// CMS signatures (SHA-256 and SHA-384; RSA PKCS#1 v1.5, RSA-PSS, ECDSA) that
+    /// `openssl cms -verify` accepts, and that it refuses for other content.
+    cms_builder_signs_with_an_hsm_key,
+    |env| {
+        use cms::builder::{SignedDataBuilder, SignerInfoBuilder, create_signing_time_attribute};
+        use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+        use cms::content_info::ContentInfo;
+        use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+        use std::str::FromStr;
+        use std::time::Duration;
+        use x509_cert::builder::{Builder, CertificateBuilder, profile::cabf::Root};
+        use x509_cert::name::Name;
+        use x509_cert::serial_number::SerialNumber;
+        use x509_cert::time::Validity;
+
+        if Command::new("openssl").arg("version").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "openssl is needed in CI");
+            eprintln!("SKIPPED: the openssl CLI is not installed");
+            return;
+        }
+        let token = env.open();
+        let custody: Arc<dyn KeyCustody> = Arc::new(token.clone());
+        let dir = std::env::temp_dir().join(format!("tessera-cms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let content = "Quyết định số 12/QĐ-UBND: phê duyệt kế hoạch chuyển đổi số".as_bytes();
+        std::fs::write(dir.join("content.txt"), content).unwrap();
+        std::fs::write(dir.join("other.txt"), b"another document").unwrap();
+
+        let cases = [
+            (KeyType::P256, SignScheme::Ecdsa(HashAlg::Sha256, EcdsaForm::Der)),
+            (KeyType::P256, SignScheme::Ecdsa(HashAlg::Sha384, EcdsaForm::Der)),
+            (KeyType::Rsa2048, SignScheme::RsaPkcs1v15(HashAlg::Sha256)),
+            (KeyType::Rsa2048, SignScheme::RsaPss(HashAlg::Sha512)),
+        ];
+        for (i, (key_type, scheme)) in cases.into_iter().enumerate() {
+            let key = custody.generate(key_type, KeyPurpose::Credential).unwrap();
+            // A self-signed certificate for the key, also signed in the HSM.
+            let cert_signer =
+                CustodySigner::open(custody.clone(), key_type, KeyPurpose::Credential, &key.key_ref)
+                    .unwrap();
+            let subject =
+                Name::from_str(&format!("CN=Nguyen Van An {i},O=UBND TP Hai Phong,C=VN")).unwrap();
+            let cert = CertificateBuilder::new(
+                Root::new(false, subject).unwrap(),
+                SerialNumber::from(100u32 + i as u32),
+                Validity::from_now(Duration::from_secs(3600)).unwrap(),
+                cert_signer.spki().unwrap(),
+            )
+            .unwrap()
+            .build::<_, X509Signature>(&cert_signer)
+            .unwrap();
+
+            let signer = CustodySigner::with_scheme(
+                custody.clone(),
+                key_type,
+                KeyPurpose::Credential,
+                &key.key_ref,
+                scheme,
+            )
+            .unwrap();
+            let digest = scheme.hash().digest(content);
+            let digest_alg = spki::AlgorithmIdentifierOwned {
+                oid: match scheme.hash() {
+                    HashAlg::Sha256 => const_oid::db::rfc5912::ID_SHA_256,
+                    HashAlg::Sha384 => const_oid::db::rfc5912::ID_SHA_384,
+                    HashAlg::Sha512 => const_oid::db::rfc5912::ID_SHA_512,
+                },
+                parameters: None,
+            };
+            let econtent = EncapsulatedContentInfo {
+                econtent_type: const_oid::db::rfc5911::ID_DATA,
+                econtent: None,
+            };
+            let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: cert.tbs_certificate().issuer().clone(),
+                serial_number: cert.tbs_certificate().serial_number().clone(),
+            });
+            let mut info =
+                SignerInfoBuilder::new(sid, digest_alg.clone(), &econtent, Some(&digest)).unwrap();
+            info.add_signed_attribute(create_signing_time_attribute().unwrap())
+                .unwrap();
+            let signed: ContentInfo = SignedDataBuilder::new(&econtent)
+                .add_digest_algorithm(digest_alg)
+                .unwrap()
+                .add_certificate(CertificateChoices::Certificate(cert.clone()))
+                .unwrap()
+                .add_signer_info::<_, X509Signature>(info, &signer)
+                .unwrap()
+                .build()
+                .unwrap();
+            let sig_path = dir.join(format!("sig{i}.p7s"));
+            let cert_path = dir.join(format!("cert{i}.der"));
+            std::fs::write(&sig_path, signed.to_der().unwrap()).unwrap();
+            std::fs::write(&cert_path, cert.to_der().unwrap()).unwrap();
+            let pem = Command::new("openssl")
+                .args(["x509", "-inform", "DER", "-in"])
+                .arg(&cert_path)
+                .output()
+                .unwrap();
+            let cert_pem = dir.join(format!("cert{i}.pem"));
+            std::fs::write(&cert_pem, pem.stdout).unwrap();
+            let verify = |content_file: &str| {
+                Command::new("openssl")
+                    .args(["cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any"])
+                    .arg("-in")
+                    .arg(&sig_path)
+                    .arg("-content")
+                    .arg(dir.join(content_file))
+                    .arg("-CAfile")
+                    .arg(&cert_pem)
+                    .args(["-out", "/dev/null"])
+                    .output()
+                    .unwrap()
+            };
+            let ok = verify("content.txt");
+            assert!(
+                ok.status.success(),
+                "{key_type:?} {scheme:?}: {}",
+                String::from_utf8_lossy(&ok.stderr)
+            );
+            assert!(String::from_utf8_lossy(&ok.stderr).contains("Verification successful"));
+            assert!(!verify("other.txt").status.success(), "{scheme:?} accepted other content");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 );

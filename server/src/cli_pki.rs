@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use tessera_core::Provider;
 use tessera_core::pki::{self, Actor, CaInit, CredentialRequest, RevocationReason, credential};
-use tessera_hsm::CertKeyAlgorithm;
+use tessera_hsm::KeyType;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus};
 
 use crate::app::now;
@@ -175,8 +175,8 @@ fn actor() -> Actor {
     ))
 }
 
-fn alg(name: &str) -> anyhow::Result<CertKeyAlgorithm> {
-    CertKeyAlgorithm::from_name(name).with_context(|| format!("unknown key algorithm {name}"))
+fn alg(name: &str) -> anyhow::Result<KeyType> {
+    KeyType::from_name(name).with_context(|| format!("unknown key algorithm {name}"))
 }
 
 fn pem(label: &str, der: &[u8]) -> anyhow::Result<String> {

@@ -11,7 +11,7 @@ use ring::signature::{
     ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use serde_json::{Map, Value, json};
-use tessera_hsm::{KeyAlgorithm, KeyCustody};
+use tessera_hsm::{KeyAlgorithm, KeyCustody, KeyHandle, KeyPurpose, PublicKey, SignInput};
 use tessera_proto::Jwks;
 use tessera_store::Store;
 use tessera_store::keys::SigningKeyRecord;
@@ -108,15 +108,18 @@ impl TokenSigner {
     /// Generates a key in the custodian and describes it for the database.
     async fn new_key(&self, alg: KeyAlgorithm, now: i64) -> Result<SigningKeyRecord, CoreError> {
         let custody = self.custody.clone();
-        let key = tokio::task::spawn_blocking(move || custody.generate(alg))
-            .await
-            .map_err(|e| CoreError::Internal(format!("key generation task: {e}")))??;
+        let key = tokio::task::spawn_blocking(move || {
+            custody.generate(alg.key_type(), KeyPurpose::Token)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("key generation task: {e}")))??;
+        let public_jwk = PublicKey::from_spki_der(&key.spki_der)?.to_jwk()?;
         Ok(SigningKeyRecord {
-            kid: thumbprint(&key.public_jwk)?,
+            kid: thumbprint(&public_jwk)?,
             alg: alg.jws_name().to_owned(),
             backend: self.custody.backend().to_owned(),
             key_ref: key.key_ref,
-            public_jwk: key.public_jwk.to_string(),
+            public_jwk: public_jwk.to_string(),
             status: "active".into(),
             created_at: now,
             retired_at: None,
@@ -195,7 +198,12 @@ impl TokenSigner {
         // An HSM signature is a blocking call that may wait for a free session.
         let custody = self.custody.clone();
         let (input, sig) = tokio::task::spawn_blocking(move || {
-            let sig = custody.sign(alg, &key.key_ref, input.as_bytes());
+            let handle = KeyHandle {
+                key_type: alg.key_type(),
+                purpose: KeyPurpose::Token,
+                key_ref: &key.key_ref,
+            };
+            let sig = custody.sign(handle, alg.scheme(), SignInput::Message(input.as_bytes()));
             (input, sig)
         })
         .await

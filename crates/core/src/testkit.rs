@@ -45,13 +45,16 @@ pub(crate) fn master_key() -> MasterKey {
 pub(crate) async fn provider(now: i64) -> Provider {
     let store = store().await;
     for (alg, key) in shared_keys() {
+        let public_jwk = tessera_hsm::PublicKey::from_spki_der(&key.spki_der)
+            .and_then(|k| k.to_jwk())
+            .expect("public key");
         let inserted = store
             .insert_active_key(&SigningKeyRecord {
-                kid: jose::thumbprint(&key.public_jwk).expect("thumbprint"),
+                kid: jose::thumbprint(&public_jwk).expect("thumbprint"),
                 alg: alg.jws_name().to_owned(),
                 backend: "software".into(),
                 key_ref: key.key_ref.clone(),
-                public_jwk: key.public_jwk.to_string(),
+                public_jwk: public_jwk.to_string(),
                 status: "active".into(),
                 created_at: now,
                 retired_at: None,
@@ -84,7 +87,14 @@ fn shared_keys() -> &'static [(KeyAlgorithm, tessera_hsm::GeneratedKey)] {
         let custody = SoftwareToken::new(&master_key()).expect("software token");
         jose::ALGORITHMS
             .iter()
-            .map(|alg| (*alg, custody.generate(*alg).expect("key generation")))
+            .map(|alg| {
+                (
+                    *alg,
+                    custody
+                        .generate(alg.key_type(), tessera_hsm::KeyPurpose::Token)
+                        .expect("key generation"),
+                )
+            })
             .collect()
     })
 }

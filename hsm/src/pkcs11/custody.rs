@@ -1,17 +1,20 @@
-//! [`KeyCustody`] over a token: the OIDC token-signing keys live in the HSM. `key_ref` is the
-//! key's `CKA_ID`.
+//! [`KeyCustody`] over a token: every key Tessera uses lives in the HSM. `key_ref` is the key's
+//! `CKA_ID`.
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::signing::{DigestScheme, HashAlg};
-use super::{KeySpec, Pkcs11Error, Pkcs11Token, hex};
-use crate::{CertKeyAlgorithm, GeneratedCertKey, GeneratedKey, HsmError, KeyAlgorithm, KeyCustody};
+use super::signing::DigestScheme;
+use super::{KeySpec, Pkcs11Token, hex, spec_of};
+use crate::{
+    EcdsaForm, GeneratedKey, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, SignInput,
+    SignScheme,
+};
 
-fn cert_spec(alg: CertKeyAlgorithm) -> KeySpec {
-    match alg {
-        CertKeyAlgorithm::Rsa2048 => KeySpec::Rsa { bits: 2048 },
-        CertKeyAlgorithm::Rsa3072 => KeySpec::Rsa { bits: 3072 },
-        CertKeyAlgorithm::P256 => KeySpec::P256,
+fn spec(key_type: KeyType) -> KeySpec {
+    match key_type {
+        KeyType::Rsa2048 => KeySpec::Rsa { bits: 2048 },
+        KeyType::Rsa3072 => KeySpec::Rsa { bits: 3072 },
+        KeyType::P256 => KeySpec::P256,
     }
 }
 
@@ -23,8 +26,17 @@ fn random_id() -> Result<Vec<u8>, HsmError> {
     Ok(id)
 }
 
-/// Labels of Tessera's keys: `tessera:<use>:<algorithm>:<first 8 hex digits of CKA_ID>`.
+/// Labels of Tessera's keys: `tessera:<purpose>:<algorithm>:<first 8 hex digits of CKA_ID>`.
 pub const LABEL_PREFIX: &str = "tessera:";
+
+/// Token keys keep the label they always had: the JWS name of their algorithm.
+fn label_alg(key_type: KeyType, purpose: KeyPurpose) -> &'static str {
+    match (purpose, key_type) {
+        (KeyPurpose::Token, KeyType::P256) => "ES256",
+        (KeyPurpose::Token, KeyType::Rsa2048) => "RS256",
+        _ => key_type.name(),
+    }
+}
 
 impl KeyCustody for Pkcs11Token {
     fn backend(&self) -> &'static str {
@@ -35,89 +47,73 @@ impl KeyCustody for Pkcs11Token {
         true
     }
 
-    fn generate(&self, alg: KeyAlgorithm) -> Result<GeneratedKey, HsmError> {
-        let spec = match alg {
-            KeyAlgorithm::Es256 => KeySpec::P256,
-            KeyAlgorithm::Rs256 => KeySpec::Rsa { bits: 2048 },
-        };
+    /// Key pairs are token objects: private, sensitive, never extractable, sign only.
+    fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError> {
         let id = random_id()?;
         let short: String = hex(&id).chars().take(8).collect();
-        let label = format!("{LABEL_PREFIX}oidc:{}:{short}", alg.jws_name());
-        self.generate_key_pair(spec, &label, &id)?;
-        let public_jwk = self.public_key(&id)?.to_jwk()?;
+        let label = format!(
+            "{LABEL_PREFIX}{}:{}:{short}",
+            purpose.label(),
+            label_alg(key_type, purpose)
+        );
+        self.generate_key_pair(spec(key_type), &label, &id)?;
+        let spki_der = KeyCustody::public_key(
+            self,
+            KeyHandle {
+                key_type,
+                purpose,
+                key_ref: &id,
+            },
+        )?;
         Ok(GeneratedKey {
-            key_ref: id,
-            public_jwk,
-        })
-    }
-
-    fn sign(&self, alg: KeyAlgorithm, key_ref: &[u8], message: &[u8]) -> Result<Vec<u8>, HsmError> {
-        let digest = HashAlg::Sha256.digest(message);
-        match alg {
-            KeyAlgorithm::Es256 => {
-                let raw = self.sign_digest(key_ref, DigestScheme::Ecdsa, &digest)?;
-                // RFC 7518 §3.4: r‖s, 32 bytes each; checked to be a valid P-256 signature value.
-                let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|e| {
-                    Pkcs11Error::Invalid(format!("ECDSA signature from the token: {e}"))
-                })?;
-                Ok(sig.to_bytes().to_vec())
-            }
-            KeyAlgorithm::Rs256 => Ok(self.sign_digest(
-                key_ref,
-                DigestScheme::RsaPkcs1v15(HashAlg::Sha256),
-                &digest,
-            )?),
-        }
-    }
-
-    /// Certificate keys are token objects like the OIDC keys (private, sensitive, never
-    /// extractable, sign only), labelled `tessera:<purpose>:<algorithm>:<id prefix>`.
-    fn generate_cert_key(
-        &self,
-        alg: CertKeyAlgorithm,
-        purpose: &str,
-    ) -> Result<GeneratedCertKey, HsmError> {
-        let id = random_id()?;
-        let short: String = hex(&id).chars().take(8).collect();
-        let label = format!("{LABEL_PREFIX}{purpose}:{}:{short}", alg.name());
-        self.generate_key_pair(cert_spec(alg), &label, &id)?;
-        let spki_der = self.cert_public_key(alg, &id)?;
-        Ok(GeneratedCertKey {
             key_ref: id,
             spki_der,
         })
     }
 
-    fn cert_public_key(&self, alg: CertKeyAlgorithm, key_ref: &[u8]) -> Result<Vec<u8>, HsmError> {
-        let public = self.public_key(key_ref)?;
-        if public.spec() != cert_spec(alg) {
-            return Err(HsmError::Sign(format!(
+    fn public_key(&self, key: KeyHandle<'_>) -> Result<Vec<u8>, HsmError> {
+        let public = Pkcs11Token::public_key(self, key.key_ref)?;
+        if spec_of(&public) != spec(key.key_type) {
+            return Err(HsmError::Key(format!(
                 "key {} is {}, not {}",
-                hex(key_ref),
-                public.spec().name(),
-                alg.name()
+                hex(key.key_ref),
+                public.name(),
+                key.key_type.name()
             )));
         }
-        Ok(public.to_spki_der()?)
+        public.to_spki_der()
     }
 
-    fn sign_x509(
+    /// The token signs the digest: Tessera hashes (SoftHSM2 has no `CKM_ECDSA_SHA256`).
+    fn sign(
         &self,
-        alg: CertKeyAlgorithm,
-        key_ref: &[u8],
-        message: &[u8],
+        key: KeyHandle<'_>,
+        scheme: SignScheme,
+        input: SignInput<'_>,
     ) -> Result<Vec<u8>, HsmError> {
-        let digest = HashAlg::Sha256.digest(message);
-        match alg {
-            CertKeyAlgorithm::P256 => {
-                let raw = self.sign_digest(key_ref, DigestScheme::Ecdsa, &digest)?;
-                Ok(super::ecdsa_raw_to_der(KeySpec::P256, &raw)?)
+        if !scheme.fits(key.key_type) {
+            return Err(HsmError::Sign(format!(
+                "a {} key cannot make {scheme:?} signatures",
+                key.key_type.name()
+            )));
+        }
+        let digest = input.digest(scheme.hash())?;
+        match scheme {
+            SignScheme::RsaPkcs1v15(h) => {
+                Ok(self.sign_digest(key.key_ref, DigestScheme::RsaPkcs1v15(h), &digest)?)
             }
-            CertKeyAlgorithm::Rsa2048 | CertKeyAlgorithm::Rsa3072 => Ok(self.sign_digest(
-                key_ref,
-                DigestScheme::RsaPkcs1v15(HashAlg::Sha256),
-                &digest,
-            )?),
+            SignScheme::RsaPss(h) => {
+                Ok(self.sign_digest(key.key_ref, DigestScheme::RsaPss(h), &digest)?)
+            }
+            SignScheme::Ecdsa(_, form) => {
+                let raw = self.sign_digest(key.key_ref, DigestScheme::Ecdsa, &digest)?;
+                // Checked to be a valid P-256 signature value either way.
+                let der = super::ecdsa_raw_to_der(KeySpec::P256, &raw)?;
+                Ok(match form {
+                    EcdsaForm::Raw => raw,
+                    EcdsaForm::Der => der,
+                })
+            }
         }
     }
 }

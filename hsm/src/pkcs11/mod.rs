@@ -9,8 +9,9 @@
 //!
 //! Modules follow the specification's function groups: [`slot_token`] (general purpose, slots
 //! and tokens), [`session`] (a pool of logged-in sessions and fault recovery), [`object`],
-//! [`key_management`], [`signing`], plus the public-key export and the RustCrypto signer
-//! traits ([`signer`]) for the x509-cert and cms builders.
+//! [`key_management`], [`signing`], plus reading public keys. The RustCrypto signer traits for
+//! the x509-cert and cms builders are implemented once for every custodian, by
+//! [`crate::x509::CustodySigner`].
 
 pub mod config;
 pub mod error;
@@ -18,7 +19,6 @@ pub mod key_management;
 pub mod object;
 pub mod public_key;
 pub(crate) mod session;
-pub mod signer;
 pub mod signing;
 pub mod slot_token;
 
@@ -27,13 +27,13 @@ mod custody;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use crate::{HashAlg, PublicKey};
 pub use config::{Pin, Pkcs11Config, TokenSelector};
 pub use error::Pkcs11Error;
 pub use key_management::{KeySpec, hex};
 pub use object::{KeyAttributes, KeyInfo};
-pub use public_key::PublicKey;
-pub use signer::{Ed25519Signer, P256Signer, P384Signer, RsaPkcs1v15Signer, RsaPssSigner};
-pub use signing::{DigestScheme, HashAlg, ecdsa_raw_to_der};
+pub use public_key::spec_of;
+pub use signing::{DigestScheme, ecdsa_raw_to_der};
 pub use slot_token::{ModuleReport, inspect_module};
 
 /// Labels of the keys Tessera generates start with this: `tessera:<use>:<alg>:<id prefix>`.

@@ -1,28 +1,14 @@
-//! The public half of a token key: read from the token's public-key object, checked with the
-//! RustCrypto types, and exported as SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) or a JWK.
+//! Reading the public half of a key from the token's public-key object.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use der::Decode;
 use der::asn1::OctetString;
-use p256::elliptic_curve::sec1::ToSec1Point;
-use rsa10::traits::PublicKeyParts;
-use spki::EncodePublicKey;
 
 use super::Pkcs11Token;
 use super::error::Pkcs11Error;
 use super::key_management::{KeySpec, hex};
 use super::object::curve_of;
-
-/// A public key of one of the [`KeySpec`] kinds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PublicKey {
-    Rsa(rsa10::RsaPublicKey),
-    P256(p256::PublicKey),
-    P384(p384::PublicKey),
-    Ed25519(ed25519::pkcs8::PublicKeyBytes),
-}
+use crate::PublicKey;
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> Pkcs11Error {
     Pkcs11Error::Invalid(format!("{what}: {e}"))
@@ -37,74 +23,16 @@ fn unwrap_point(raw: &[u8]) -> Vec<u8> {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-impl PublicKey {
-    pub fn spec(&self) -> KeySpec {
-        match self {
-            PublicKey::Rsa(k) => KeySpec::Rsa {
-                bits: (k.size() * 8) as u32,
-            },
-            PublicKey::P256(_) => KeySpec::P256,
-            PublicKey::P384(_) => KeySpec::P384,
-            PublicKey::Ed25519(_) => KeySpec::Ed25519,
-        }
-    }
-
-    /// SubjectPublicKeyInfo, DER.
-    pub fn to_spki_der(&self) -> Result<Vec<u8>, Pkcs11Error> {
-        let doc = match self {
-            PublicKey::Rsa(k) => k.to_public_key_der(),
-            PublicKey::P256(k) => k.to_public_key_der(),
-            PublicKey::P384(k) => k.to_public_key_der(),
-            PublicKey::Ed25519(k) => k.to_public_key_der(),
-        }
-        .map_err(|e| invalid("SubjectPublicKeyInfo", e))?;
-        Ok(doc.as_bytes().to_vec())
-    }
-
-    /// The key as a JWK (RFC 7517/7518 §6), without `kid`, `use` or `alg`.
-    pub fn to_jwk(&self) -> Result<serde_json::Value, Pkcs11Error> {
-        fn ec(
-            crv: &str,
-            x: Option<&[u8]>,
-            y: Option<&[u8]>,
-        ) -> Result<serde_json::Value, Pkcs11Error> {
-            match (x, y) {
-                (Some(x), Some(y)) => Ok(serde_json::json!({
-                    "kty": "EC", "crv": crv, "x": b64(x), "y": b64(y),
-                })),
-                _ => Err(Pkcs11Error::Invalid("EC point without coordinates".into())),
-            }
-        }
-        match self {
-            PublicKey::Rsa(k) => Ok(serde_json::json!({
-                "kty": "RSA",
-                "n": b64(&k.n().to_be_bytes_trimmed_vartime()),
-                "e": b64(&k.e().to_be_bytes_trimmed_vartime()),
-            })),
-            PublicKey::P256(k) => {
-                let p = k.to_sec1_point(false);
-                ec(
-                    "P-256",
-                    p.x().map(|v| v.as_slice()),
-                    p.y().map(|v| v.as_slice()),
-                )
-            }
-            PublicKey::P384(k) => {
-                let p = k.to_sec1_point(false);
-                ec(
-                    "P-384",
-                    p.x().map(|v| v.as_slice()),
-                    p.y().map(|v| v.as_slice()),
-                )
-            }
-            PublicKey::Ed25519(k) => Ok(serde_json::json!({
-                "kty": "OKP", "crv": "Ed25519", "x": b64(&k.0),
-            })),
-        }
+/// The [`KeySpec`] of a public key.
+pub fn spec_of(key: &PublicKey) -> KeySpec {
+    use rsa10::traits::PublicKeyParts;
+    match key {
+        PublicKey::Rsa(k) => KeySpec::Rsa {
+            bits: (k.size() * 8) as u32,
+        },
+        PublicKey::P256(_) => KeySpec::P256,
+        PublicKey::P384(_) => KeySpec::P384,
+        PublicKey::Ed25519(_) => KeySpec::Ed25519,
     }
 }
 

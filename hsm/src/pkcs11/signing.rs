@@ -6,58 +6,23 @@
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use sha2::Digest;
 
 use super::Pkcs11Token;
 use super::error::Pkcs11Error;
 use super::key_management::KeySpec;
+use crate::HashAlg;
 
-/// Hash functions (FIPS 180-4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HashAlg {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl HashAlg {
-    pub fn output_len(self) -> usize {
-        match self {
-            HashAlg::Sha256 => 32,
-            HashAlg::Sha384 => 48,
-            HashAlg::Sha512 => 64,
-        }
-    }
-
-    pub fn digest(self, message: &[u8]) -> Vec<u8> {
-        match self {
-            HashAlg::Sha256 => sha2::Sha256::digest(message).to_vec(),
-            HashAlg::Sha384 => sha2::Sha384::digest(message).to_vec(),
-            HashAlg::Sha512 => sha2::Sha512::digest(message).to_vec(),
-        }
-    }
-
-    /// The DER prefix of `DigestInfo` (RFC 8017 §9.2 note 1), from the `rsa` crate.
-    fn digest_info_prefix(self) -> Box<[u8]> {
-        match self {
-            HashAlg::Sha256 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha256>().prefix,
-            HashAlg::Sha384 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha384>().prefix,
-            HashAlg::Sha512 => rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha512>().prefix,
-        }
-    }
-
-    fn pss_params(self) -> PkcsPssParams {
-        let (hash_alg, mgf) = match self {
-            HashAlg::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
-            HashAlg::Sha384 => (MechanismType::SHA384, PkcsMgfType::MGF1_SHA384),
-            HashAlg::Sha512 => (MechanismType::SHA512, PkcsMgfType::MGF1_SHA512),
-        };
-        PkcsPssParams {
-            hash_alg,
-            mgf,
-            // Salt as long as the hash: what RFC 8017 recommends and JWS PS256 expects.
-            s_len: (self.output_len() as u64).into(),
-        }
+fn pss_params(hash: HashAlg) -> PkcsPssParams {
+    let (hash_alg, mgf) = match hash {
+        HashAlg::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
+        HashAlg::Sha384 => (MechanismType::SHA384, PkcsMgfType::MGF1_SHA384),
+        HashAlg::Sha512 => (MechanismType::SHA512, PkcsMgfType::MGF1_SHA512),
+    };
+    PkcsPssParams {
+        hash_alg,
+        mgf,
+        // Salt as long as the hash: what RFC 8017 recommends and JWS PS256 expects.
+        s_len: (hash.output_len() as u64).into(),
     }
 }
 
@@ -113,7 +78,7 @@ impl Pkcs11Token {
             }
             DigestScheme::RsaPss(hash) => {
                 check_len(hash)?;
-                self.sign_raw(id, &Mechanism::RsaPkcsPss(hash.pss_params()), digest)
+                self.sign_raw(id, &Mechanism::RsaPkcsPss(pss_params(hash)), digest)
             }
             DigestScheme::Ecdsa => {
                 if digest.is_empty() {

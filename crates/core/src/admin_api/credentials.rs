@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_hsm::CertKeyAlgorithm;
+use tessera_hsm::KeyType;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, OwnerUnits};
 use tessera_store::users::User;
 
@@ -304,9 +304,9 @@ pub struct NewCredentialBody {
     pub ca: CaChoice,
 }
 
-fn key_alg(name: Option<&str>) -> Result<CertKeyAlgorithm, AdminApiError> {
+fn key_alg(name: Option<&str>) -> Result<KeyType, AdminApiError> {
     let name = name.unwrap_or("P-256");
-    CertKeyAlgorithm::from_name(name).ok_or_else(|| {
+    KeyType::from_name(name).ok_or_else(|| {
         AdminApiError::Invalid(format!(
             "alg must be P-256, RSA-2048 or RSA-3072, not {name:?}"
         ))

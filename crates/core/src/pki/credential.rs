@@ -5,8 +5,8 @@
 
 use der::{Decode, Encode};
 use serde_json::json;
-use tessera_hsm::CertKeyAlgorithm;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
+use tessera_hsm::{KeyHandle, KeyPurpose, KeyType};
 use tessera_store::audit::Outcome;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, IssuedCert};
 use tessera_store::users::{User, UserStatus};
@@ -107,7 +107,7 @@ impl RevocationReason {
 pub struct CredentialRequest {
     /// User id or username.
     pub user: String,
-    pub alg: CertKeyAlgorithm,
+    pub alg: KeyType,
     /// Records the official's title (chức vụ) first, when given.
     pub title: Option<String>,
 }
@@ -117,7 +117,7 @@ pub struct CredentialRequest {
 pub struct UsableCredential {
     pub id: String,
     pub user_id: String,
-    pub key_alg: CertKeyAlgorithm,
+    pub key_alg: KeyType,
     pub key_ref: Vec<u8>,
     pub cert_der: Vec<u8>,
     /// Issuer certificates up to the root, DER, each in turn.
@@ -141,8 +141,8 @@ async fn credential(p: &Provider, id: &str) -> Result<Credential, PkiError> {
         .ok_or_else(|| PkiError::NotFound(format!("credential {id}")))
 }
 
-fn key_alg(c: &Credential) -> Result<CertKeyAlgorithm, PkiError> {
-    CertKeyAlgorithm::from_name(&c.key_alg)
+fn key_alg(c: &Credential) -> Result<KeyType, PkiError> {
+    KeyType::from_name(&c.key_alg)
         .ok_or_else(|| super::internal(format!("credential key algorithm {}", c.key_alg)))
 }
 
@@ -200,7 +200,7 @@ async fn new_pending(
     p: &Provider,
     actor: &Actor,
     user: &User,
-    alg: CertKeyAlgorithm,
+    alg: KeyType,
     key: Option<(Vec<u8>, String)>,
     source: &str,
     renewed_from: Option<String>,
@@ -227,9 +227,9 @@ async fn new_pending(
     let (key_ref, csr_der) = blocking(move || {
         let key_ref = match reuse {
             Some(k) => k,
-            None => custody.generate_cert_key(alg, "cert")?.key_ref,
+            None => custody.generate(alg, KeyPurpose::Credential)?.key_ref,
         };
-        let signer = CustodySigner::open(custody, alg, &key_ref)?;
+        let signer = CustodySigner::open(custody, alg, KeyPurpose::Credential, &key_ref)?;
         let csr = RequestBuilder::new(subject)?.build::<_, X509Signature>(&signer)?;
         Ok((key_ref, csr.to_der()?))
     })
@@ -330,7 +330,11 @@ pub async fn issue_internal(
     let email = user.email.clone();
     let ca_id = ca.id.clone();
     let cert = blocking(move || {
-        let spki = custody.cert_public_key(alg, &key_ref)?;
+        let spki = custody.public_key(KeyHandle {
+            key_type: alg,
+            purpose: KeyPurpose::Credential,
+            key_ref: &key_ref,
+        })?;
         let profile = CertSpec {
             subject,
             issuer: Some(ca_cert.tbs_certificate().subject().clone()),
@@ -435,7 +439,14 @@ pub async fn import_certificate(
         let custody = p.signer.custody().clone();
         let alg = key_alg(&cred)?;
         let key_ref = cred.key_ref.clone();
-        blocking(move || Ok(custody.cert_public_key(alg, &key_ref)?)).await?
+        blocking(move || {
+            Ok(custody.public_key(KeyHandle {
+                key_type: alg,
+                purpose: KeyPurpose::Credential,
+                key_ref: &key_ref,
+            })?)
+        })
+        .await?
     };
     let known: Vec<Vec<u8>> = p
         .store

@@ -5,6 +5,7 @@
 use der::asn1::{OctetString, Uint};
 use der::{Decode, Encode};
 use serde_json::json;
+use tessera_hsm::SignInput;
 use tessera_store::audit::Outcome;
 use x509_cert::Certificate;
 use x509_cert::certificate::Version;
@@ -73,7 +74,7 @@ pub async fn publish_crl(p: &Provider, ca_id: &str, now: i64) -> Result<Vec<u8>,
             }
             let tbs = TbsCertList {
                 version: Version::V2,
-                signature: signer.algorithm().signature_algorithm(),
+                signature: signer.scheme().algorithm_identifier()?,
                 issuer: subject,
                 this_update: x509_time(now)?,
                 next_update: Some(x509_time(next_update)?),
@@ -81,7 +82,7 @@ pub async fn publish_crl(p: &Provider, ca_id: &str, now: i64) -> Result<Vec<u8>,
                 revoked_certificates: (!revoked.is_empty()).then_some(revoked),
                 crl_extensions: Some(extensions),
             };
-            let signature = signer.sign_checked(&tbs.to_der()?)?;
+            let signature = signer.sign_checked(SignInput::Message(&tbs.to_der()?))?;
             let list = CertificateList {
                 signature_algorithm: tbs.signature.clone(),
                 tbs_cert_list: tbs,

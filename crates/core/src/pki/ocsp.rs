@@ -7,6 +7,7 @@ use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString}
 use der::{Choice, Decode, Encode, Enumerated, Sequence};
 use ring::digest;
 use spki::AlgorithmIdentifierOwned;
+use tessera_hsm::SignInput;
 use tessera_store::pki::{CaRecord, CredentialStatus};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::CrlReason;
@@ -341,10 +342,10 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
     let signer = ca_signer(p, &ca)?;
     let der = blocking(move || {
         let tbs = data.to_der()?;
-        let signature = signer.sign_checked(&tbs)?;
+        let signature = signer.sign_checked(SignInput::Message(&tbs))?;
         let basic = BasicOcspResponse {
             tbs_response_data: data,
-            signature_algorithm: signer.algorithm().signature_algorithm(),
+            signature_algorithm: signer.scheme().algorithm_identifier()?,
             signature: BitString::from_bytes(&signature)?,
             // The signer's certificate, so that clients find it without being told.
             certs: Some(vec![ca_cert]),

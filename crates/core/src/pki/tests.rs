@@ -3,7 +3,7 @@
 //! end-to-end tests (`tests/tests/e2e/pki.rs`).
 
 use der::{Decode, Encode};
-use tessera_hsm::CertKeyAlgorithm;
+use tessera_hsm::KeyType;
 use tessera_store::pki::{CredentialFilter, CredentialStatus};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
@@ -29,7 +29,7 @@ async fn world() -> (crate::Provider, Actor, String) {
 async fn issue(p: &crate::Provider, actor: &Actor, user: &str, now: i64) -> String {
     let req = CredentialRequest {
         user: user.into(),
-        alg: CertKeyAlgorithm::P256,
+        alg: KeyType::P256,
         title: Some("Phó Giám đốc".into()),
     };
     let c = create_credential(p, actor, req, "internal", now)
@@ -45,7 +45,7 @@ fn verify(signed: &[u8], sig: &[u8], issuer_der: &[u8]) {
         .subject_public_key_info()
         .to_der()
         .unwrap();
-    tessera_hsm::x509::verify(CertKeyAlgorithm::P256, &spki, signed, sig).unwrap();
+    tessera_hsm::x509::verify(KeyType::P256.x509_scheme(), &spki, signed, sig).unwrap();
 }
 
 #[tokio::test]
@@ -224,7 +224,7 @@ async fn import_refuses_a_certificate_for_another_key_and_unknown_issuers() {
     // A pending credential, and a certificate of the internal CA for another credential's key.
     let req = CredentialRequest {
         user: user.clone(),
-        alg: CertKeyAlgorithm::P256,
+        alg: KeyType::P256,
         title: None,
     };
     let pending = create_credential(&p, &actor, req, "external", NOW)
