@@ -239,8 +239,9 @@ pub async fn authenticate(
 ///
 /// When the same person re-authenticates in a live session (`prompt=login`, `max_age`), the
 /// session is kept with a fresh `auth_time`, so the applications already in it keep their
-/// sessions and refresh chains. When someone else signs in on this browser, the previous
-/// person is logged out everywhere (tokens revoked, back-channel logouts queued).
+/// sessions and refresh chains; it is named by a new cookie all the same (see
+/// [`rotate_cookie`]). When someone else signs in on this browser, the previous person is
+/// logged out everywhere (tokens revoked, back-channel logouts queued).
 pub async fn start_session(
     p: &Provider,
     user: &User,
@@ -269,8 +270,8 @@ pub async fn start_session_with(
             session.acr = authn.acr.clone();
             session.last_seen_at = now;
             session.expires_at = now + p.config.session_ttl;
-            if p.store.reauthenticate_session(&session).await? {
-                return Ok((cookie.to_owned(), session));
+            if let Some(fresh) = rotate_cookie(p, &session, cookie).await? {
+                return Ok((fresh, session));
             }
         } else {
             crate::logout::end_session(p, &session, None, meta, now).await?;
@@ -278,7 +279,7 @@ pub async fn start_session_with(
     }
     let cookie = random_token()?;
     let record = SessionRecord {
-        id: sha256_hex(cookie.as_bytes()),
+        id: random_id()?,
         sid: random_id()?,
         user_id: user.id.clone(),
         auth_time: now,
@@ -294,8 +295,32 @@ pub async fn start_session_with(
         expires_at: now + p.config.session_ttl,
         ended_at: None,
     };
-    p.store.insert_session(&record).await?;
+    p.store
+        .insert_session(&record, &sha256_hex(cookie.as_bytes()))
+        .await?;
     Ok((cookie, record))
+}
+
+/// Saves a fresh authentication of `session` (its `auth_time`, `amr`, `acr` and expiry as
+/// updated by the caller) under a new cookie value, returned; `old_cookie` stops naming it in
+/// the same database statement, so on every replica. A cookie copied while the session was at
+/// a lower level, or before its owner authenticated again, never inherits the new level.
+/// `None` when the session ended or `old_cookie` was rotated meanwhile.
+pub async fn rotate_cookie(
+    p: &Provider,
+    session: &SessionRecord,
+    old_cookie: &str,
+) -> Result<Option<String>, CoreError> {
+    let fresh = random_token()?;
+    let rotated = p
+        .store
+        .reauthenticate_session(
+            session,
+            &sha256_hex(old_cookie.as_bytes()),
+            &sha256_hex(fresh.as_bytes()),
+        )
+        .await?;
+    Ok(rotated.then_some(fresh))
 }
 
 /// The live session behind a cookie, with its user, if the user is still active.
@@ -309,7 +334,7 @@ pub async fn current_session(
     };
     let Some(session) = p
         .store
-        .live_session(&sha256_hex(cookie.as_bytes()), now)
+        .live_session_by_cookie(&sha256_hex(cookie.as_bytes()), now)
         .await?
     else {
         return Ok(None);
@@ -527,7 +552,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_same_person_re_authenticating_keeps_the_session() {
+    async fn the_same_person_re_authenticating_keeps_the_session_under_a_new_cookie() {
         let p = testkit::provider(T0).await;
         let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
         let meta = RequestMeta::default();
@@ -535,16 +560,49 @@ mod tests {
         let (again, second) = start_session(&p, &user, Some(&old), &meta, T0 + 5)
             .await
             .unwrap();
-        assert_eq!(again, old, "same cookie");
+        assert_ne!(again, old, "a new cookie value");
         assert_eq!(
-            second.sid, first.sid,
-            "same sid: the apps in the session stay in it"
+            (second.id.as_str(), second.sid.as_str()),
+            (first.id.as_str(), first.sid.as_str()),
+            "same session and sid: the apps in the session stay in it"
         );
-        let (live, _) = current_session(&p, Some(&old), T0 + 6)
+        let (live, _) = current_session(&p, Some(&again), T0 + 6)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(live.auth_time, T0 + 5, "fresh auth_time");
+        // A copy of the cookie taken before the re-authentication is refused, and does not
+        // start or revive anything when presented again.
+        assert!(
+            current_session(&p, Some(&old), T0 + 6)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let (third, _) = start_session(&p, &user, Some(&again), &meta, T0 + 7)
+            .await
+            .unwrap();
+        assert!(
+            current_session(&p, Some(&again), T0 + 8)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            current_session(&p, Some(&third), T0 + 8)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            p.store
+                .live_user_sessions(&user.id, T0 + 8)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "still one session"
+        );
     }
 
     #[tokio::test]
@@ -579,7 +637,7 @@ mod tests {
         );
         let row = p
             .store
-            .live_session(&sha256_hex(binh_cookie.as_bytes()), T0 + 2)
+            .live_session_by_cookie(&sha256_hex(binh_cookie.as_bytes()), T0 + 2)
             .await
             .unwrap();
         assert!(row.is_some(), "the session row itself is still live");

@@ -326,8 +326,8 @@ pub async fn candidate(
         }))
 }
 
-/// Finishes a login or a step-up after `factor` was proven. Returns the session and, when a
-/// new session cookie must be set, its value.
+/// Finishes a login or a step-up after `factor` was proven. Returns the session and the new
+/// session cookie to set (a step-up names the session by a new cookie too).
 pub async fn complete(
     p: &Provider,
     candidate: Candidate,
@@ -354,10 +354,14 @@ pub async fn complete(
             s.acr = authn.acr.clone();
             s.auth_time = now;
             s.last_seen_at = now;
-            if !p.store.reauthenticate_session(&s).await? {
+            // The raised level goes to a new cookie only (see `login::rotate_cookie`).
+            let Some(old) = session_cookie else {
                 return Err(FactorError::Expired);
-            }
-            (None, s, "mfa.step_up")
+            };
+            let Some(fresh) = crate::login::rotate_cookie(p, &s, old).await? else {
+                return Err(FactorError::Expired);
+            };
+            (Some(fresh), s, "mfa.step_up")
         }
     };
     p.audit(
