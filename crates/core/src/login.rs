@@ -70,7 +70,7 @@ fn dummy_hash() -> &'static str {
 
 /// Password checks allowed to run at once: two per core keeps every core busy without letting a
 /// burst of logins allocate 19 MiB each without bound.
-fn hash_permits() -> &'static tokio::sync::Semaphore {
+pub(crate) fn hash_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism()
@@ -109,9 +109,27 @@ fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>)
     )
 }
 
+/// Why a password is checked: to sign in, or to confirm it in a signed-in session before it is
+/// changed. Both count against the same throttle; they are audited apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Login,
+    Confirm,
+}
+
+impl Purpose {
+    fn event(self, outcome: &str) -> String {
+        match self {
+            Purpose::Login => format!("login.{outcome}"),
+            Purpose::Confirm => format!("password.confirm.{outcome}"),
+        }
+    }
+}
+
 /// Refuses an attempt while `username` or its address is blocked, and audits it.
 async fn throttled(
     p: &Provider,
+    purpose: Purpose,
     username: &str,
     meta: &RequestMeta,
     now: i64,
@@ -119,7 +137,7 @@ async fn throttled(
 ) -> Result<User, LoginError> {
     p.audit(
         now,
-        "login.throttled",
+        &purpose.event("throttled"),
         None,
         None,
         meta,
@@ -140,6 +158,41 @@ pub async fn authenticate(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<User, LoginError> {
+    check(p, Purpose::Login, username, password_given, meta, now).await
+}
+
+/// Checks the current password of a signed-in person (before it is changed), under the same
+/// throttle as logins, so a forgotten browser is no way around it. Failures are audited.
+pub async fn confirm_password(
+    p: &Provider,
+    user: &User,
+    password_given: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<User, LoginError> {
+    let confirmed = check(
+        p,
+        Purpose::Confirm,
+        &user.username,
+        password_given,
+        meta,
+        now,
+    )
+    .await?;
+    if confirmed.id != user.id {
+        return Err(LoginError::Refused(LoginFailure::BadCredentials));
+    }
+    Ok(confirmed)
+}
+
+async fn check(
+    p: &Provider,
+    purpose: Purpose,
+    username: &str,
+    password_given: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<User, LoginError> {
     let username = normalise_username(username);
     let (user_key, ip_key) = throttle_keys(&username, meta);
     let mut blocked = p.store.blocked_until(&user_key).await?;
@@ -147,7 +200,7 @@ pub async fn authenticate(
         blocked = blocked.max(p.store.blocked_until(k).await?);
     }
     if blocked > now {
-        return throttled(p, &username, meta, now, blocked).await;
+        return throttled(p, purpose, &username, meta, now, blocked).await;
     }
 
     // Count the attempt before checking it, so that concurrent attempts cannot all slip under
@@ -160,7 +213,7 @@ pub async fn authenticate(
         let until = now + delay_after(attempts, USER_FREE_FAILURES);
         if !p.store.claim_attempt(&user_key, now, until).await? {
             let blocked = p.store.blocked_until(&user_key).await?;
-            return throttled(p, &username, meta, now, blocked).await;
+            return throttled(p, purpose, &username, meta, now, blocked).await;
         }
     }
 
@@ -197,7 +250,7 @@ pub async fn authenticate(
             }
             p.audit(
                 now,
-                "login.failure",
+                &purpose.event("failure"),
                 None,
                 None,
                 meta,
@@ -211,7 +264,7 @@ pub async fn authenticate(
     if user.status != UserStatus::Active {
         p.audit(
             now,
-            "login.disabled",
+            &purpose.event("disabled"),
             Some(&user.id),
             None,
             meta,
@@ -222,6 +275,9 @@ pub async fn authenticate(
         return Err(LoginError::Refused(LoginFailure::Disabled));
     }
     p.store.clear_failures(&user_key).await?;
+    if purpose == Purpose::Confirm {
+        return Ok(user);
+    }
     p.audit(
         now,
         "login.success",

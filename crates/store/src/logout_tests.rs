@@ -23,6 +23,7 @@ async fn world() -> Store {
             status: UserStatus::Active,
             unit_id: None,
             password_hash: None,
+            password_must_change: false,
             roles: vec![],
             created_at: T,
             updated_at: T,

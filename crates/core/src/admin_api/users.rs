@@ -144,6 +144,8 @@ pub async fn create(
             unit_id: body.unit_id,
             roles: body.roles,
             password: password.clone(),
+            // Whoever saw the answer knows it: the person replaces it at the first sign-in.
+            must_change_password: true,
         },
         now,
     )
@@ -326,7 +328,9 @@ pub async fn reset_password(
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
         .map_err(|e| CoreError::Internal(format!("hash task: {e}")))??;
-    p.store.set_user_password(&user.id, &hash, now).await?;
+    p.store
+        .set_user_password(&user.id, &hash, true, now)
+        .await?;
     let ended = admin::end_user_access(p, &user, "password_reset", now).await?;
     caller
         .acting()

@@ -124,6 +124,8 @@ pub enum FactorError {
     NotEnrolled,
     #[error("the sign-in step expired; start again")]
     Expired,
+    #[error("the password set by an administrator must be changed first")]
+    PasswordChangeRequired,
     #[error(transparent)]
     Internal(#[from] CoreError),
 }
@@ -243,10 +245,11 @@ impl Candidate {
 /// enrol one: half-way through a login (the password was just given), or in a session
 /// authenticated in the last [`RECENT_AUTH`] seconds. Someone with a factor needs a session
 /// at level 2, also authenticated recently, so that neither a password alone nor a forgotten
-/// browser can change them.
+/// browser can change them. A password set by an administrator enrols nothing until it has been
+/// changed (else whoever set it could plant a factor that outlives the next reset).
 pub fn may_manage(c: &Candidate, has_factor: bool, now: i64) -> bool {
     match &c.subject {
-        Subject::Pending(_) => !has_factor,
+        Subject::Pending(_) => !has_factor && !c.user.password_must_change,
         Subject::Session(s) => {
             now - s.auth_time <= RECENT_AUTH && (!has_factor || rank(&s.acr) >= 2)
         }
@@ -339,6 +342,10 @@ pub async fn complete(
     let authn = Authn::plus(candidate.amr(), factor);
     let user = candidate.user;
     let (cookie, session, event) = match candidate.subject {
+        Subject::Pending(_) if user.password_must_change => {
+            // The temporary password is changed first (see `password_change`).
+            return Err(FactorError::PasswordChangeRequired);
+        }
         Subject::Pending(pl) => {
             // Exactly one completion per pending login, across replicas.
             if !p.store.delete_pending_login(&pl.id).await? {
