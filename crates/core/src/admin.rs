@@ -401,6 +401,8 @@ pub(crate) async fn end_user_access(
     p.store
         .revoke_user_refresh_families(&user.id, reason, now)
         .await?;
+    // Nor may a login half-way through (password given, second factor or change to come).
+    p.store.delete_user_pending_logins(&user.id, None).await?;
     Ok(Ended {
         sessions: ended.len(),
         tokens,

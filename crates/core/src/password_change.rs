@@ -72,15 +72,25 @@ pub async fn change_own(
     if new == current {
         return Err(ChangeError::Unchanged);
     }
-    replace(p, &confirmed, new, Some(session), "self", meta, now).await
+    replace(
+        p,
+        &confirmed,
+        new,
+        Keep::Session(session),
+        "self",
+        meta,
+        now,
+    )
+    .await
 }
 
-/// The change a temporary password demands, half-way through a sign-in (the caller holds the
-/// pending login that proved the temporary password moments ago). Ends every session of the
-/// person.
+/// The change a temporary password demands, half-way through the sign-in `pending_id` (the
+/// pending login that proved the temporary password moments ago, and which goes on). Ends every
+/// session and every other pending login of the person.
 pub async fn change_temporary(
     p: &Provider,
     user: &User,
+    pending_id: &str,
     new: &str,
     meta: &RequestMeta,
     now: i64,
@@ -107,16 +117,34 @@ pub async fn change_temporary(
     if same {
         return Err(ChangeError::Unchanged);
     }
-    replace(p, &user, new, None, "temporary", meta, now).await
+    replace(
+        p,
+        &user,
+        new,
+        Keep::Pending(pending_id),
+        "temporary",
+        meta,
+        now,
+    )
+    .await
+}
+
+/// What a password change leaves running: the session it was made in, or the sign-in it was
+/// made half-way through.
+#[derive(Clone, Copy)]
+enum Keep<'a> {
+    Session(&'a SessionRecord),
+    Pending(&'a str),
 }
 
 /// Stores `new` in place of the hash `user` was read with (compare-and-set), clears the
-/// must-change flag, ends every session but `keep` with back-channel logout, and audits.
+/// must-change flag, ends every session and pending login but `keep` (sessions with
+/// back-channel logout), and audits.
 async fn replace(
     p: &Provider,
     user: &User,
     new: &str,
-    keep: Option<&SessionRecord>,
+    keep: Keep<'_>,
     how: &str,
     meta: &RequestMeta,
     now: i64,
@@ -144,8 +172,15 @@ async fn replace(
     let give_up = now + p.config.backchannel_give_up;
     let mut ended = 0;
     let mut queued = 0;
+    let pending = match keep {
+        Keep::Pending(id) => Some(id),
+        Keep::Session(_) => None,
+    };
+    p.store
+        .delete_user_pending_logins(&user.id, pending)
+        .await?;
     for s in p.store.live_user_sessions(&user.id, now).await? {
-        if keep.is_some_and(|k| k.id == s.id) {
+        if matches!(keep, Keep::Session(k) if k.id == s.id) {
             continue;
         }
         if let Some(e) = p

@@ -180,7 +180,8 @@ async fn submit_forced(
     };
     let meta = s.meta(&headers, peer);
     let now = now();
-    match password_change::change_temporary(&s.provider, &c.user, new, &meta, now).await {
+    let changed = password_change::change_temporary(&s.provider, &c.user, c.id(), new, &meta, now);
+    match changed.await {
         Ok(_) => s.outbox_wake.notify_one(),
         Err(ChangeError::Internal(e)) => {
             tracing::error!(error = %e, "password change failed");

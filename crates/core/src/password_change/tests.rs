@@ -50,6 +50,11 @@ async fn a_temporary_password_enrols_nothing_and_completes_no_login_until_change
         .unwrap()
         .unwrap();
     assert!(matches!(c.subject, Subject::Pending(_)));
+    let pending_id = c.id().to_owned();
+    // Another browser got as far with the same password.
+    let other = mfa::begin_pending(&p, &user, &mfa::Authn::password(), T0)
+        .await
+        .unwrap();
     // ...which may not enrol a first factor (one that would outlive the next reset)...
     assert!(!mfa::may_manage(&c, false, T0 + 1));
     // ...nor turn into a session, whatever factor it proves.
@@ -72,19 +77,34 @@ async fn a_temporary_password_enrols_nothing_and_completes_no_login_until_change
         ("short", "length"),
         ("an.nv-2026-mat-khau", "username"),
     ] {
-        let r = change_temporary(&p, &user, weak, &meta(), T0 + 3).await;
+        let r = change_temporary(&p, &user, &pending_id, weak, &meta(), T0 + 3).await;
         assert!(matches!(r, Err(ChangeError::Weak(_))), "{why}: {r:?}");
     }
-    let r = change_temporary(&p, &user, &temp, &meta(), T0 + 3).await;
+    let r = change_temporary(&p, &user, &pending_id, &temp, &meta(), T0 + 3).await;
     assert!(matches!(r, Err(ChangeError::Unchanged)), "{r:?}");
-    change_temporary(&p, &user, NEW, &meta(), T0 + 4)
+    change_temporary(&p, &user, &pending_id, NEW, &meta(), T0 + 4)
         .await
         .unwrap();
+    // The other half-finished sign-in with the temporary password is over.
+    assert!(
+        mfa::candidate(&p, Some(&other), None, T0 + 4)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let changed = p.store.user_by_id(&user.id).await.unwrap().unwrap();
     assert!(!changed.password_must_change);
     assert_eq!(audited(&p, "password.changed").await[0]["how"], "temporary");
     // Only once: a second change through the same pending login is refused.
-    let r = change_temporary(&p, &user, "một mật khẩu khác nữa 42", &meta(), T0 + 5).await;
+    let r = change_temporary(
+        &p,
+        &user,
+        &pending_id,
+        "một mật khẩu khác nữa 42",
+        &meta(),
+        T0 + 5,
+    )
+    .await;
     assert!(matches!(r, Err(ChangeError::NotRequired)), "{r:?}");
     // The temporary password is dead; the new one signs in, and now the login may complete.
     assert!(
@@ -108,12 +128,30 @@ async fn the_api_and_the_command_line_set_the_flag_only_when_asked() {
     // Without --temporary the password stays (bootstrap, automation).
     let user = testkit::add_user(&p, "an.nv", None, &[], T0 - 100).await;
     assert!(!user.password_must_change);
+    // A sign-in half-way through with the previous password does not survive the change.
+    let halfway = mfa::begin_pending(&p, &user, &mfa::Authn::password(), T0 - 1)
+        .await
+        .unwrap();
     admin::set_password(&p, ACTOR, &user, NEW, false, T0)
         .await
         .unwrap();
+    assert!(
+        mfa::candidate(&p, Some(&halfway), None, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let user = p.store.user_by_id(&user.id).await.unwrap().unwrap();
     assert!(!user.password_must_change);
-    let r = change_temporary(&p, &user, "một mật khẩu khác nữa 42", &meta(), T0 + 1).await;
+    let r = change_temporary(
+        &p,
+        &user,
+        "none",
+        "một mật khẩu khác nữa 42",
+        &meta(),
+        T0 + 1,
+    )
+    .await;
     assert!(matches!(r, Err(ChangeError::NotRequired)), "{r:?}");
     // The command line refuses a weak password as user add does.
     assert!(
