@@ -217,7 +217,7 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The pending login's or session's id (both are hashes of a cookie value).
+    /// The pending login's id (the hash of its cookie) or the session's key.
     pub fn id(&self) -> &str {
         match &self.subject {
             Subject::Pending(pl) => &pl.id,
