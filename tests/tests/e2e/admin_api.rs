@@ -119,6 +119,7 @@ async fn admin_api_delegated_administration(backend: Backend) -> anyhow::Result<
     expect(&lan, StatusCode::CREATED, "create lan.tt")?;
     let lan_id = lan.str("id")?.to_owned();
     let lan_password = lan.str("temporary_password")?.to_owned();
+    assert_eq!(lan.json["password_must_change"], true, "{lan}");
     assert!(
         lan_password.len() >= 20,
         "a weak one-time password: {lan_password}"
@@ -159,6 +160,8 @@ async fn admin_api_delegated_administration(backend: Backend) -> anyhow::Result<
     )
     .await?;
     let dept = AdminApi::new(s, Some(&lan_token));
+    let lan = root.get(&format!("/users/{lan_id}")).await?;
+    assert_eq!(lan.json["password_must_change"], false, "changed: {lan}");
 
     // She manages her own department's users.
     let hoa = dept

@@ -16,6 +16,7 @@ pub fn user_json(u: &User) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.display_name, "email": u.email,
         "phone": u.phone, "unit_id": u.unit_id, "roles": u.roles, "status": u.status.as_str(),
+        "password_must_change": u.password_must_change,
         "created_at": u.created_at, "updated_at": u.updated_at,
     })
 }
