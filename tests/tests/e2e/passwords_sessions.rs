@@ -61,9 +61,12 @@ async fn a_copied_cookie_dies_when_its_owner_steps_up_or_signs_in_again(
     let mut key = SoftPasskey::new(true);
     add_passkey(&owner, &fx.server, &csrf(&account)?, &mut key, None).await?;
 
-    // Someone copies the level-1 cookie; the copy works for now.
+    // Someone copies the level-1 cookie; the copy works for now, on either replica.
     let (thief, copied) = copy_session(&owner, &fx.server)?;
+    let replica = fx.server.start_replica(ServerOptions::default()).await?;
+    thief.put_cookie(&replica.url("/"), SESSION, &copied);
     assert!(account_opens(&thief, &fx.server).await?, "a valid copy");
+    assert!(account_opens(&thief, &replica).await?, "a valid copy");
 
     // The owner steps up to level 2 for the signing application.
     let (url, pending) = sign_rp.authorization_url(&[], &AuthOptions::default());
@@ -97,6 +100,10 @@ async fn a_copied_cookie_dies_when_its_owner_steps_up_or_signs_in_again(
     // The copied cookie is dead: no account page, no silent sign-in to any application, and
     // the signing application sends it to the password form, not to a level-2 session.
     assert!(!account_opens(&thief, &fx.server).await?);
+    assert!(
+        !account_opens(&thief, &replica).await?,
+        "dead on the other replica too"
+    );
     let (url, _) = sign_rp.authorization_url(&[], &AuthOptions::default());
     flow::open_login_page(&thief, &url).await?;
     let (url, _) = docs_rp.authorization_url(&[], &AuthOptions::default());
