@@ -6,7 +6,7 @@ use anyhow::Context;
 use reqwest::StatusCode;
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
 use tessera_e2e::flow;
-use tessera_e2e::{Backend, Browser, NewClient, Page, ServerOptions, TestServer};
+use tessera_e2e::{Backend, Browser, LogoutReceiver, NewClient, Page, ServerOptions, TestServer};
 use tessera_sdk::AuthOptions;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -293,11 +293,18 @@ async fn ensure_audited(s: &TestServer, events: &[&str]) -> anyhow::Result<()> {
 }
 
 async fn people_change_their_own_password_on_account(backend: Backend) -> anyhow::Result<()> {
-    let fx = Fixture::start(backend).await?;
+    let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
     let s = &fx.server;
-    let rp = fx.rp().await?;
+    let receiver = LogoutReceiver::start().await?;
+    let hoso = fx
+        .add_client(
+            NewClient::confidential("hoso", "Hồ sơ một cửa")
+                .backchannel_logout_uri(&receiver.url("/hoso/bcl")),
+        )
+        .await?;
+    let rp = flow::relying_party(s, &hoso).await?;
     let elsewhere = fx.browser()?;
-    flow::sdk_login(&elsewhere, s, &rp, &[], USERNAME, PASSWORD).await?;
+    let elsewhere_login = flow::sdk_login(&elsewhere, s, &rp, &[], USERNAME, PASSWORD).await?;
     let here = fx.browser()?;
     flow::sdk_login(&here, s, &rp, &[], USERNAME, PASSWORD).await?;
 
@@ -371,9 +378,21 @@ async fn people_change_their_own_password_on_account(backend: Backend) -> anyhow
         done.see_other()?.as_str(),
         s.url("/account?done=1").as_str()
     );
-    // This browser stays signed in; the other session is over.
+    // This browser stays signed in; the other session is over, and its application is told
+    // over the back channel (only that one: this session's application stays signed in).
     assert!(account_opens(&here, s).await?);
     assert!(!account_opens(&elsewhere, s).await?);
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(20))
+        .await?;
+    let token = got[0].logout_token.as_deref().context("no logout_token")?;
+    let (_, claims) = tessera_e2e::oauth::jwt_parts(token)?;
+    assert_eq!(
+        claims["sid"].as_str(),
+        elsewhere_login.claims.sid.as_deref()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1, "only the other session's");
     assert!(!password_works(&fx, PASSWORD).await?);
     assert!(password_works(&fx, MINE).await?);
     ensure_audited(s, &["password.confirm.failure", "password.changed"]).await
