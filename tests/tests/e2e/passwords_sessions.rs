@@ -279,6 +279,29 @@ async fn a_temporary_password_is_changed_before_anything_else(
     )
     .await?;
     assert!(password_works(&fx, PASSWORD).await?);
+
+    // `user add --temporary` too: the new person's first sign-in stops at the change.
+    s.cli_ok(
+        &[
+            "user",
+            "add",
+            "--username",
+            "binh.tt",
+            "--name",
+            "Trần Thanh Bình",
+            "--password-stdin",
+            "--temporary",
+        ],
+        Some(TEMPORARY),
+    )
+    .await?;
+    let newcomer = fx.browser()?;
+    let (url, _) = rp.authorization_url(&[], &AuthOptions::default());
+    let login = flow::open_login_page(&newcomer, &url).await?;
+    let answer = newcomer
+        .submit_login(s, &login.login_form()?, "binh.tt", TEMPORARY)
+        .await?;
+    assert_eq!(answer.see_other()?.path(), "/login/password", "{answer}");
     ensure_audited(s, &["user.password_set", "password.changed"]).await
 }
 
