@@ -133,9 +133,24 @@ enum UserCommand {
         /// Read the password from standard input (required: never put passwords in arguments)
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// The person must change this password at the first sign-in (a password handed to
+        /// them); without it the password stays (bootstrap, automation)
+        #[arg(long)]
+        temporary: bool,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Set a user's password, read from standard input; ends their sessions and revokes their
+    /// tokens
+    Passwd {
+        username: String,
+        /// Read the password from standard input (required: never put passwords in arguments)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The person must change this password at the next sign-in
+        #[arg(long)]
+        temporary: bool,
     },
     /// List users
     List {
@@ -347,6 +362,15 @@ async fn find_user(
         .with_context(|| format!("no user named {name}"))
 }
 
+/// A password from standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 fn print_json(v: serde_json::Value) {
     println!("{v}");
 }
@@ -367,13 +391,10 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             unit,
             roles,
             password_stdin: _,
+            temporary,
             json,
         }) => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("cannot read the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let password = read_password()?;
             let user = admin::add_user(
                 p,
                 &actor(),
@@ -385,6 +406,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                     unit_id: unit,
                     roles,
                     password,
+                    must_change_password: temporary,
                 },
                 now,
             )
@@ -393,6 +415,26 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 print_json(json!({ "id": user.id, "username": user.username }));
             } else {
                 println!("created user {} (id {})", user.username, user.id);
+            }
+        }
+        Command::User(UserCommand::Passwd {
+            username,
+            password_stdin: _,
+            temporary,
+        }) => {
+            let user = find_user(p, &username).await?;
+            let password = read_password()?;
+            admin::set_password(p, &actor(), &user, &password, temporary, now).await?;
+            if temporary {
+                println!(
+                    "set a temporary password for {}: it must be changed at the next sign-in; their sessions ended",
+                    user.username
+                );
+            } else {
+                println!(
+                    "set the password of {}; their sessions ended",
+                    user.username
+                );
             }
         }
         Command::User(UserCommand::List { json }) => {

@@ -79,6 +79,42 @@ pub async fn login_token(
     Ok(answer.str("access_token")?.to_owned())
 }
 
+/// [`login_token`] for someone whose password an administrator set: the first sign-in
+/// replaces it with `new_password` on the way.
+pub async fn first_login_token(
+    server: &TestServer,
+    client: &RegisteredClient,
+    scope: &str,
+    username: &str,
+    temporary: &str,
+    new_password: &str,
+) -> anyhow::Result<String> {
+    let mut request = AuthRequest::new(client);
+    request.scope = scope.to_owned();
+    let browser = Browser::new()?;
+    let cb = flow::first_login(
+        &browser,
+        server,
+        &request.url(server),
+        username,
+        temporary,
+        new_password,
+    )
+    .await?;
+    let secret = client
+        .client_secret
+        .as_deref()
+        .context("console has no secret")?;
+    let answer = exchange(
+        server,
+        ClientAuth::Basic(&client.client_id, secret),
+        &request,
+        &cb.code()?,
+    )
+    .await?;
+    Ok(answer.str("access_token")?.to_owned())
+}
+
 /// One administrator's view of the API.
 #[derive(Debug, Clone)]
 pub struct AdminApi {

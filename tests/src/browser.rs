@@ -1,7 +1,10 @@
 //! A scripted browser: keeps cookies, never follows redirects by itself.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use url::Url;
 
@@ -12,6 +15,7 @@ use crate::server::TestServer;
 #[derive(Debug, Clone)]
 pub struct Browser {
     http: reqwest::Client,
+    jar: Arc<Jar>,
 }
 
 /// One HTTP answer, read in full.
@@ -33,12 +37,32 @@ pub struct LoginForm {
 
 impl Browser {
     pub fn new() -> anyhow::Result<Self> {
+        let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
-        Ok(Self { http })
+        Ok(Self { http, jar })
+    }
+
+    /// The value of cookie `name` this browser would send to `url` (to copy it elsewhere, as
+    /// a thief would).
+    pub fn cookie(&self, url: &Url, name: &str) -> Option<String> {
+        let header = self.jar.cookies(url)?;
+        let prefix = format!("{name}=");
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|c| c.strip_prefix(&prefix))
+            .map(str::to_owned)
+    }
+
+    /// Plants cookie `name` for `url`'s site, as a copied cookie would be.
+    pub fn put_cookie(&self, url: &Url, name: &str, value: &str) {
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/; HttpOnly"), url);
     }
 
     pub async fn get(&self, url: &Url) -> anyhow::Result<Page> {

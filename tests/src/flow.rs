@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::browser::{Browser, Page};
 use crate::cli::RegisteredClient;
+use crate::html::hidden_input;
 use crate::server::TestServer;
 
 /// Where the browser landed on the client's redirect URI (OIDC Core §3.1.2.5–3.1.2.6).
@@ -96,6 +97,49 @@ pub async fn browser_login(
         .submit_login(server, &form, username, password)
         .await?;
     callback(&answer, &redirect_uri).context("after POST /login")
+}
+
+/// The first login with a password an administrator set: after the password the sign-in must
+/// stop at the change-password page (with no session yet), which takes `new_password`; then
+/// the browser lands on the redirect URI.
+pub async fn first_login(
+    browser: &Browser,
+    server: &TestServer,
+    auth_url: &Url,
+    username: &str,
+    temporary: &str,
+    new_password: &str,
+) -> anyhow::Result<Callback> {
+    let redirect_uri = redirect_uri_of(auth_url)?;
+    let login = open_login_page(browser, auth_url).await?;
+    let form = login.login_form()?;
+    let answer = browser
+        .submit_login(server, &form, username, temporary)
+        .await?;
+    let change = answer.see_other()?;
+    ensure!(
+        change.path() == "/login/password",
+        "expected the change-password page, got {answer}"
+    );
+    ensure!(
+        answer.set_cookie("tessera_session").is_none(),
+        "a session before the password was changed: {answer}"
+    );
+    let page = browser.get(&change).await?;
+    let csrf = hidden_input(&page.body, "csrf_token")
+        .with_context(|| format!("no CSRF token on {page}"))?;
+    let mut fields = vec![
+        ("csrf_token", csrf.as_str()),
+        ("new_password", new_password),
+        ("confirm_password", new_password),
+    ];
+    if let Some(req) = &form.req {
+        fields.push(("req", req.as_str()));
+    }
+    let done = browser
+        .post_form(&server.url("/login/password"), &fields)
+        .await?;
+    callback(&done, &redirect_uri).context("after POST /login/password")
 }
 
 /// `GET auth_url` with a live session: straight back to the redirect URI, no login page.

@@ -234,6 +234,9 @@ pub struct NewUser {
     pub unit_id: Option<String>,
     pub roles: Vec<String>,
     pub password: String,
+    /// Set by someone other than the person (the administration API, `--temporary`): to be
+    /// changed at the first sign-in.
+    pub must_change_password: bool,
 }
 
 pub async fn add_user(
@@ -280,6 +283,7 @@ pub async fn add_user_by(
         status: UserStatus::Active,
         unit_id: new.unit_id,
         password_hash: Some(hash),
+        password_must_change: new.must_change_password,
         roles: new.roles,
         created_at: now,
         updated_at: now,
@@ -289,10 +293,45 @@ pub async fn add_user_by(
         p,
         now,
         "user.created",
-        json!({ "user": user.id, "username": user.username, "unit": user.unit_id }),
+        json!({
+            "user": user.id, "username": user.username, "unit": user.unit_id,
+            "password_must_change": user.password_must_change,
+        }),
     )
     .await?;
     Ok(user)
+}
+
+/// Sets a user's password from the command line (the operator's; the administration API only
+/// hands out random ones). `temporary`: to be changed at the next sign-in. Ends the person's
+/// sessions and tokens, so whoever held the old password is out.
+pub async fn set_password(
+    p: &Provider,
+    actor: &str,
+    user: &User,
+    new_password: &str,
+    temporary: bool,
+    now: i64,
+) -> Result<(), AdminError> {
+    password::check_policy(new_password).map_err(invalid)?;
+    let pw = new_password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| CoreError::Internal(format!("hash task: {e}")))??;
+    if !p
+        .store
+        .set_user_password(&user.id, &hash, temporary, now)
+        .await?
+    {
+        return Err(AdminError::NotFound(format!("user {}", user.username)));
+    }
+    let ended = end_user_access(p, user, "password_set", now).await?;
+    let mut detail = ended.detail(&user.id);
+    detail["password_must_change"] = temporary.into();
+    Acting::cli(actor)
+        .audit(p, now, "user.password_set", detail)
+        .await?;
+    Ok(())
 }
 
 /// Disables an account and ends its sessions and tokens at once.
@@ -362,6 +401,8 @@ pub(crate) async fn end_user_access(
     p.store
         .revoke_user_refresh_families(&user.id, reason, now)
         .await?;
+    // Nor may a login half-way through (password given, second factor or change to come).
+    p.store.delete_user_pending_logins(&user.id, None).await?;
     Ok(Ended {
         sessions: ended.len(),
         tokens,

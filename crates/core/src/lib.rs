@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod outbound;
 pub mod params;
 pub mod password;
+pub mod password_change;
 pub mod pki;
 pub mod provider;
 pub mod secrets;

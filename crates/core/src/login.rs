@@ -70,7 +70,7 @@ fn dummy_hash() -> &'static str {
 
 /// Password checks allowed to run at once: two per core keeps every core busy without letting a
 /// burst of logins allocate 19 MiB each without bound.
-fn hash_permits() -> &'static tokio::sync::Semaphore {
+pub(crate) fn hash_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism()
@@ -109,9 +109,27 @@ fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>)
     )
 }
 
+/// Why a password is checked: to sign in, or to confirm it in a signed-in session before it is
+/// changed. Both count against the same throttle; they are audited apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Login,
+    Confirm,
+}
+
+impl Purpose {
+    fn event(self, outcome: &str) -> String {
+        match self {
+            Purpose::Login => format!("login.{outcome}"),
+            Purpose::Confirm => format!("password.confirm.{outcome}"),
+        }
+    }
+}
+
 /// Refuses an attempt while `username` or its address is blocked, and audits it.
 async fn throttled(
     p: &Provider,
+    purpose: Purpose,
     username: &str,
     meta: &RequestMeta,
     now: i64,
@@ -119,7 +137,7 @@ async fn throttled(
 ) -> Result<User, LoginError> {
     p.audit(
         now,
-        "login.throttled",
+        &purpose.event("throttled"),
         None,
         None,
         meta,
@@ -140,6 +158,41 @@ pub async fn authenticate(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<User, LoginError> {
+    check(p, Purpose::Login, username, password_given, meta, now).await
+}
+
+/// Checks the current password of a signed-in person (before it is changed), under the same
+/// throttle as logins, so a forgotten browser is no way around it. Failures are audited.
+pub async fn confirm_password(
+    p: &Provider,
+    user: &User,
+    password_given: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<User, LoginError> {
+    let confirmed = check(
+        p,
+        Purpose::Confirm,
+        &user.username,
+        password_given,
+        meta,
+        now,
+    )
+    .await?;
+    if confirmed.id != user.id {
+        return Err(LoginError::Refused(LoginFailure::BadCredentials));
+    }
+    Ok(confirmed)
+}
+
+async fn check(
+    p: &Provider,
+    purpose: Purpose,
+    username: &str,
+    password_given: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<User, LoginError> {
     let username = normalise_username(username);
     let (user_key, ip_key) = throttle_keys(&username, meta);
     let mut blocked = p.store.blocked_until(&user_key).await?;
@@ -147,7 +200,7 @@ pub async fn authenticate(
         blocked = blocked.max(p.store.blocked_until(k).await?);
     }
     if blocked > now {
-        return throttled(p, &username, meta, now, blocked).await;
+        return throttled(p, purpose, &username, meta, now, blocked).await;
     }
 
     // Count the attempt before checking it, so that concurrent attempts cannot all slip under
@@ -160,7 +213,7 @@ pub async fn authenticate(
         let until = now + delay_after(attempts, USER_FREE_FAILURES);
         if !p.store.claim_attempt(&user_key, now, until).await? {
             let blocked = p.store.blocked_until(&user_key).await?;
-            return throttled(p, &username, meta, now, blocked).await;
+            return throttled(p, purpose, &username, meta, now, blocked).await;
         }
     }
 
@@ -197,7 +250,7 @@ pub async fn authenticate(
             }
             p.audit(
                 now,
-                "login.failure",
+                &purpose.event("failure"),
                 None,
                 None,
                 meta,
@@ -211,7 +264,7 @@ pub async fn authenticate(
     if user.status != UserStatus::Active {
         p.audit(
             now,
-            "login.disabled",
+            &purpose.event("disabled"),
             Some(&user.id),
             None,
             meta,
@@ -222,6 +275,9 @@ pub async fn authenticate(
         return Err(LoginError::Refused(LoginFailure::Disabled));
     }
     p.store.clear_failures(&user_key).await?;
+    if purpose == Purpose::Confirm {
+        return Ok(user);
+    }
     p.audit(
         now,
         "login.success",
@@ -239,8 +295,9 @@ pub async fn authenticate(
 ///
 /// When the same person re-authenticates in a live session (`prompt=login`, `max_age`), the
 /// session is kept with a fresh `auth_time`, so the applications already in it keep their
-/// sessions and refresh chains. When someone else signs in on this browser, the previous
-/// person is logged out everywhere (tokens revoked, back-channel logouts queued).
+/// sessions and refresh chains; it is named by a new cookie all the same (see
+/// [`rotate_cookie`]). When someone else signs in on this browser, the previous person is
+/// logged out everywhere (tokens revoked, back-channel logouts queued).
 pub async fn start_session(
     p: &Provider,
     user: &User,
@@ -269,8 +326,8 @@ pub async fn start_session_with(
             session.acr = authn.acr.clone();
             session.last_seen_at = now;
             session.expires_at = now + p.config.session_ttl;
-            if p.store.reauthenticate_session(&session).await? {
-                return Ok((cookie.to_owned(), session));
+            if let Some(fresh) = rotate_cookie(p, &session, cookie).await? {
+                return Ok((fresh, session));
             }
         } else {
             crate::logout::end_session(p, &session, None, meta, now).await?;
@@ -278,7 +335,7 @@ pub async fn start_session_with(
     }
     let cookie = random_token()?;
     let record = SessionRecord {
-        id: sha256_hex(cookie.as_bytes()),
+        id: random_id()?,
         sid: random_id()?,
         user_id: user.id.clone(),
         auth_time: now,
@@ -294,8 +351,32 @@ pub async fn start_session_with(
         expires_at: now + p.config.session_ttl,
         ended_at: None,
     };
-    p.store.insert_session(&record).await?;
+    p.store
+        .insert_session(&record, &sha256_hex(cookie.as_bytes()))
+        .await?;
     Ok((cookie, record))
+}
+
+/// Saves a fresh authentication of `session` (its `auth_time`, `amr`, `acr` and expiry as
+/// updated by the caller) under a new cookie value, returned; `old_cookie` stops naming it in
+/// the same database statement, so on every replica. A cookie copied while the session was at
+/// a lower level, or before its owner authenticated again, never inherits the new level.
+/// `None` when the session ended or `old_cookie` was rotated meanwhile.
+pub async fn rotate_cookie(
+    p: &Provider,
+    session: &SessionRecord,
+    old_cookie: &str,
+) -> Result<Option<String>, CoreError> {
+    let fresh = random_token()?;
+    let rotated = p
+        .store
+        .reauthenticate_session(
+            session,
+            &sha256_hex(old_cookie.as_bytes()),
+            &sha256_hex(fresh.as_bytes()),
+        )
+        .await?;
+    Ok(rotated.then_some(fresh))
 }
 
 /// The live session behind a cookie, with its user, if the user is still active.
@@ -309,7 +390,7 @@ pub async fn current_session(
     };
     let Some(session) = p
         .store
-        .live_session(&sha256_hex(cookie.as_bytes()), now)
+        .live_session_by_cookie(&sha256_hex(cookie.as_bytes()), now)
         .await?
     else {
         return Ok(None);
@@ -527,7 +608,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_same_person_re_authenticating_keeps_the_session() {
+    async fn the_same_person_re_authenticating_keeps_the_session_under_a_new_cookie() {
         let p = testkit::provider(T0).await;
         let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
         let meta = RequestMeta::default();
@@ -535,16 +616,49 @@ mod tests {
         let (again, second) = start_session(&p, &user, Some(&old), &meta, T0 + 5)
             .await
             .unwrap();
-        assert_eq!(again, old, "same cookie");
+        assert_ne!(again, old, "a new cookie value");
         assert_eq!(
-            second.sid, first.sid,
-            "same sid: the apps in the session stay in it"
+            (second.id.as_str(), second.sid.as_str()),
+            (first.id.as_str(), first.sid.as_str()),
+            "same session and sid: the apps in the session stay in it"
         );
-        let (live, _) = current_session(&p, Some(&old), T0 + 6)
+        let (live, _) = current_session(&p, Some(&again), T0 + 6)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(live.auth_time, T0 + 5, "fresh auth_time");
+        // A copy of the cookie taken before the re-authentication is refused, and does not
+        // start or revive anything when presented again.
+        assert!(
+            current_session(&p, Some(&old), T0 + 6)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let (third, _) = start_session(&p, &user, Some(&again), &meta, T0 + 7)
+            .await
+            .unwrap();
+        assert!(
+            current_session(&p, Some(&again), T0 + 8)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            current_session(&p, Some(&third), T0 + 8)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            p.store
+                .live_user_sessions(&user.id, T0 + 8)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "still one session"
+        );
     }
 
     #[tokio::test]
@@ -579,7 +693,7 @@ mod tests {
         );
         let row = p
             .store
-            .live_session(&sha256_hex(binh_cookie.as_bytes()), T0 + 2)
+            .live_session_by_cookie(&sha256_hex(binh_cookie.as_bytes()), T0 + 2)
             .await
             .unwrap();
         assert!(row.is_some(), "the session row itself is still live");

@@ -143,6 +143,7 @@ pub(crate) async fn add_user(
             unit_id: unit_id.map(str::to_owned),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             password: PASSWORD.into(),
+            must_change_password: false,
         },
         now,
     )

@@ -111,6 +111,7 @@ mod tests {
                 status: UserStatus::Active,
                 unit_id: Some("city".into()),
                 password_hash: None,
+                password_must_change: false,
                 roles: vec![],
                 created_at: 1,
                 updated_at: 1,

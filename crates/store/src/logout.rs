@@ -13,7 +13,7 @@ use crate::{Result, Store};
 /// What ending one session did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndedSession {
-    /// SHA-256 of the session cookie (the `sessions.id`).
+    /// The session key (`sessions.id`).
     pub id: String,
     /// Public session id, the `sid` claim.
     pub sid: String,

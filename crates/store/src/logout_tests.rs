@@ -23,6 +23,7 @@ async fn world() -> Store {
             status: UserStatus::Active,
             unit_id: None,
             password_hash: None,
+            password_must_change: false,
             roles: vec![],
             created_at: T,
             updated_at: T,
@@ -64,20 +65,23 @@ async fn world() -> Store {
 
 async fn session(store: &Store, id: &str, clients: &[&str]) {
     store
-        .insert_session(&SessionRecord {
-            id: id.into(),
-            sid: format!("sid-{id}"),
-            user_id: "u1".into(),
-            auth_time: T,
-            amr: vec!["pwd".into()],
-            acr: "urn:tessera:loa:1".into(),
-            source_ip: None,
-            user_agent: None,
-            created_at: T,
-            last_seen_at: T,
-            expires_at: T + 3600,
-            ended_at: None,
-        })
+        .insert_session(
+            &SessionRecord {
+                id: id.into(),
+                sid: format!("sid-{id}"),
+                user_id: "u1".into(),
+                auth_time: T,
+                amr: vec!["pwd".into()],
+                acr: "urn:tessera:loa:1".into(),
+                source_ip: None,
+                user_agent: None,
+                created_at: T,
+                last_seen_at: T,
+                expires_at: T + 3600,
+                ended_at: None,
+            },
+            &format!("cookie-{id}"),
+        )
         .await
         .unwrap();
     for c in clients {

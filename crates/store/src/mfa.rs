@@ -442,6 +442,21 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Ends every pending login of a user but `except` (its password changed or was reset:
+    /// a login half-way through with the previous one must not finish). Returns how many.
+    pub async fn delete_user_pending_logins(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+    ) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM pending_logins WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(except.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Drops expired pending logins and ceremonies, and authenticator-app enrolments left
     /// unconfirmed since before `stale_enrolment`.
     pub async fn purge_strong_auth(&self, now: i64, stale_enrolment: i64) -> Result<()> {

@@ -7,7 +7,8 @@ use crate::{Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
-    /// SHA-256 of the cookie value; the cookie itself is never stored.
+    /// Stable key of the session (codes, tokens and logout records point at it). The cookie
+    /// that names it is stored apart, as a hash that changes at every authentication.
     pub id: String,
     /// Public session identifier, sent as the `sid` claim.
     pub sid: String,
@@ -55,9 +56,10 @@ pub struct AuthRequestRecord {
 }
 
 impl Store {
-    pub async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+    /// Stores a new session named by the cookie whose SHA-256 is `cookie_hash`.
+    pub async fn insert_session(&self, s: &SessionRecord, cookie_hash: &str) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}, cookie_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)"
         )))
         .bind(&s.id)
         .bind(&s.sid)
@@ -70,9 +72,29 @@ impl Store {
         .bind(s.created_at)
         .bind(s.last_seen_at)
         .bind(s.expires_at)
+        .bind(cookie_hash)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// The live session named by the cookie whose SHA-256 is `cookie_hash` (only its latest
+    /// cookie names it).
+    pub async fn live_session_by_cookie(
+        &self,
+        cookie_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE cookie_hash = $1 AND ended_at IS NULL AND expires_at > $2"
+        )))
+        .bind(cookie_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     /// A session that exists, has not ended and has not expired at `now`.
@@ -98,17 +120,27 @@ impl Store {
         Ok(())
     }
 
-    /// Records a fresh authentication in a live session (same person, e.g. `prompt=login`).
-    pub async fn reauthenticate_session(&self, s: &SessionRecord) -> Result<bool> {
+    /// Records a fresh authentication in a live session (same person, e.g. `prompt=login`, or
+    /// a step-up) and names it by a new cookie: the cookie hashed as `old_cookie_hash` stops
+    /// working in the same statement. False when the session ended or its cookie already
+    /// changed (a concurrent authentication won).
+    pub async fn reauthenticate_session(
+        &self,
+        s: &SessionRecord,
+        old_cookie_hash: &str,
+        new_cookie_hash: &str,
+    ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE sessions SET auth_time = $1, amr = $2, acr = $3, last_seen_at = $4, expires_at = $5 WHERE id = $6 AND ended_at IS NULL",
+            "UPDATE sessions SET auth_time = $1, amr = $2, acr = $3, last_seen_at = $4, expires_at = $5, cookie_hash = $6 WHERE id = $7 AND cookie_hash = $8 AND ended_at IS NULL",
         )
         .bind(s.auth_time)
         .bind(s.amr.join(" "))
         .bind(&s.acr)
         .bind(s.last_seen_at)
         .bind(s.expires_at)
+        .bind(new_cookie_hash)
         .bind(&s.id)
+        .bind(old_cookie_hash)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)

@@ -38,12 +38,14 @@ pub struct User {
     pub status: UserStatus,
     pub unit_id: Option<String>,
     pub password_hash: Option<String>,
+    /// The password was set by an administrator: it must be changed at the next sign-in.
+    pub password_must_change: bool,
     pub roles: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, username, display_name, email, phone, status, unit_id, password_hash, created_at, updated_at";
+const COLUMNS: &str = "id, username, display_name, email, phone, status, unit_id, password_hash, password_must_change, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
     let status: String = row.try_get("status")?;
@@ -56,6 +58,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         status: UserStatus::parse(&status)?,
         unit_id: row.try_get("unit_id")?,
         password_hash: row.try_get("password_hash")?,
+        password_must_change: row.try_get::<i64, _>("password_must_change")? != 0,
         roles: Vec::new(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -66,7 +69,7 @@ impl Store {
     pub async fn insert_user(&self, user: &User) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
         .bind(&user.id)
         .bind(&user.username)
@@ -76,6 +79,7 @@ impl Store {
         .bind(user.status.as_str())
         .bind(&user.unit_id)
         .bind(&user.password_hash)
+        .bind(i64::from(user.password_must_change))
         .bind(user.created_at)
         .bind(user.updated_at)
         .execute(&mut *tx)
@@ -287,15 +291,45 @@ impl Store {
         Ok(true)
     }
 
-    /// Replaces a user's password hash. Returns false when no such user exists.
-    pub async fn set_user_password(&self, id: &str, password_hash: &str, now: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(password_hash)
-                .bind(now)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
+    /// Replaces a user's password hash; `must_change` when an administrator set it. Returns
+    /// false when no such user exists.
+    pub async fn set_user_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        must_change: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_must_change = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(password_hash)
+        .bind(i64::from(must_change))
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Replaces the password of someone who proved the current one, as one compare-and-set on
+    /// the hash: of two concurrent changes only one wins. Clears `password_must_change`.
+    pub async fn change_user_password(
+        &self,
+        id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_must_change = 0, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(id)
+        .bind(old_hash)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 }
@@ -316,6 +350,7 @@ mod tests {
             status: UserStatus::Active,
             unit_id: None,
             password_hash: None,
+            password_must_change: false,
             roles: vec!["signer".into(), "official".into()],
             created_at: 1,
             updated_at: 1,

@@ -100,6 +100,8 @@ struct AccountView {
     history: Vec<HistoryRow>,
     done: bool,
     error: Option<&'static str>,
+    /// Words of the password section (the change has its own page).
+    pw: &'static crate::pages::password::PasswordText,
 }
 
 /// UTC time as people read it in logs: `2026-11-25 14:03 UTC`.
@@ -146,7 +148,7 @@ async fn render(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match view(s, headers, &session, &user, done, error).await {
+    match view(s, headers, lang, &session, &user, done, error).await {
         Ok((v, set)) => {
             let html = s.pages.strong(lang, "account.html", "/account", &v);
             with_cookies(page(status, html), &set)
@@ -161,6 +163,7 @@ async fn render(
 async fn view(
     s: &AppState,
     headers: &HeaderMap,
+    lang: Lang,
     session: &SessionRecord,
     user: &User,
     done: bool,
@@ -246,6 +249,7 @@ async fn view(
             history,
             done,
             error,
+            pw: crate::pages::password::text(lang),
         },
         set.into_iter().collect(),
     ))

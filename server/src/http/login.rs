@@ -237,6 +237,20 @@ async fn submit(
             return error_page(&s, lang, &path, ErrorKind::Internal, None);
         }
     };
+    // A password set by an administrator leads nowhere but to its replacement: the login
+    // waits (in the database) on the change-password page.
+    if user.password_must_change {
+        return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
+            Ok(pending) => with_cookies(
+                Redirect::to(&super::password::forced_url(req)).into_response(),
+                &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot park the login");
+                error_page(&s, lang, &path, ErrorKind::Internal, None)
+            }
+        };
+    }
     // A level above the password's: the login waits for a second factor (or enrolment).
     let needed = match authorize::required_level(&s.provider, req, &user, now).await {
         Ok(l) => l,

@@ -54,8 +54,8 @@ async fn script() -> Response {
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ReqQuery {
-    req: Option<String>,
-    lang: Option<String>,
+    pub(super) req: Option<String>,
+    pub(super) lang: Option<String>,
 }
 
 fn req_of(q: Option<&str>) -> Option<&str> {
@@ -105,7 +105,7 @@ pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
     match e {
         FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
         FactorError::TooManyAttempts { .. } => m.too_many,
-        FactorError::Expired => m.step_expired,
+        FactorError::Expired | FactorError::PasswordChangeRequired => m.step_expired,
         FactorError::Internal(_) => m.passkey_failed,
     }
 }
@@ -147,6 +147,11 @@ pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<
     set
 }
 
+/// A sign-in with a password set by an administrator: it is changed before anything else.
+fn must_change_first(c: &Candidate) -> bool {
+    c.user.password_must_change && matches!(c.subject, Subject::Pending(_))
+}
+
 #[derive(Serialize)]
 struct FactorView<'a> {
     req: Option<&'a str>,
@@ -168,6 +173,9 @@ async fn render_factor(
     status: StatusCode,
     error: Option<&'static str>,
 ) -> Response {
+    if must_change_first(c) {
+        return Redirect::to(&super::password::forced_url(req)).into_response();
+    }
     let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) => e,
         Err(e) => {
@@ -294,6 +302,9 @@ async fn finish(
             &finishing_cookies(s, new_cookie.as_deref()),
         ),
         Err(FactorError::Expired) => Redirect::to(&login_url(req)).into_response(),
+        Err(FactorError::PasswordChangeRequired) => {
+            Redirect::to(&super::password::forced_url(req)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "completing the sign-in failed");
             error_page(s, lang, "/login/factor", ErrorKind::Internal, None)
@@ -574,6 +585,9 @@ async fn enrolling(
             ));
         }
     };
+    if must_change_first(&c) {
+        return Err(Redirect::to(&super::password::forced_url(req)).into_response());
+    }
     match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
         // A session authenticated long ago signs in again before enrolling.

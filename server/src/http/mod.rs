@@ -8,6 +8,7 @@ pub mod login;
 pub mod logout;
 pub mod mfa;
 pub mod oidc;
+mod password;
 pub mod pki;
 pub mod web;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logout::routes())
         .merge(mfa::routes())
         .merge(account::routes())
+        .merge(password::routes())
         .merge(admin_api::routes())
         .merge(pki::routes())
         .fallback(login::not_found)

@@ -9,6 +9,7 @@
 
 mod i18n;
 mod logout;
+pub mod password;
 pub mod strong;
 mod views;
 
@@ -142,13 +143,17 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         "totp_setup.html",
         include_str!("../../templates/totp_setup.html"),
     ),
     ("factor.html", include_str!("../../templates/factor.html")),
     ("enrol.html", include_str!("../../templates/enrol.html")),
+    (
+        "password.html",
+        include_str!("../../templates/password.html"),
+    ),
     (
         "recovery_codes.html",
         include_str!("../../templates/recovery_codes.html"),

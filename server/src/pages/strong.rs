@@ -277,7 +277,7 @@ mod tests {
             "sessions": [{ "sid": HOSTILE, "current": true, "user_agent": HOSTILE,
                            "source_ip": HOSTILE, "created": "x", "last_seen": "y" }],
             "history": [{ "event": HOSTILE, "at": "x", "source_ip": HOSTILE, "outcome": "success" }],
-            "done": true, "error": null,
+            "done": true, "error": null, "pw": crate::pages::password::VI,
         });
         let factor = json!({
             "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera_e2e::admin::{ADMIN_SCOPE, AdminApi, login_token};
+use tessera_e2e::admin::{ADMIN_SCOPE, AdminApi, first_login_token, login_token};
 use tessera_e2e::lifecycle::{Auth, revoke};
 use tessera_e2e::oauth::JsonAnswer;
 use tessera_e2e::{Backend, NewClient, NewUser, TestServer};
@@ -119,6 +119,7 @@ async fn admin_api_delegated_administration(backend: Backend) -> anyhow::Result<
     expect(&lan, StatusCode::CREATED, "create lan.tt")?;
     let lan_id = lan.str("id")?.to_owned();
     let lan_password = lan.str("temporary_password")?.to_owned();
+    assert_eq!(lan.json["password_must_change"], true, "{lan}");
     assert!(
         lan_password.len() >= 20,
         "a weak one-time password: {lan_password}"
@@ -148,15 +149,19 @@ async fn admin_api_delegated_administration(backend: Backend) -> anyhow::Result<
         )
         .await?;
     expect(&grant, StatusCode::CREATED, "grant admin on Sở Nội vụ")?;
-    let lan_token = login_token(
+    // The one-time password leads only to choosing her own.
+    let lan_token = first_login_token(
         s,
         &w.console,
         &format!("openid {ADMIN_SCOPE}"),
         "lan.tt",
         &lan_password,
+        "mật khẩu riêng của Lan 2026",
     )
     .await?;
     let dept = AdminApi::new(s, Some(&lan_token));
+    let lan = root.get(&format!("/users/{lan_id}")).await?;
+    assert_eq!(lan.json["password_must_change"], false, "changed: {lan}");
 
     // She manages her own department's users.
     let hoa = dept
@@ -200,11 +205,26 @@ async fn admin_api_delegated_administration(backend: Backend) -> anyhow::Result<
         .await?;
     expect(&reset, StatusCode::OK, "password reset")?;
     let hoa_password = reset.str("temporary_password")?.to_owned();
-    // The new password works for a login (the console asks for no admin scope here).
+    // The new password works for a first login that replaces it (the console asks for no
+    // admin scope here); the administrator who saw it cannot use it to get a code.
     let plain = s
         .add_client(&NewClient::confidential("vanban", "Quản lý văn bản"))
         .await?;
-    login_token(s, &plain, "openid", "hoa.pt", &hoa_password).await?;
+    assert!(
+        login_token(s, &plain, "openid", "hoa.pt", &hoa_password)
+            .await
+            .is_err(),
+        "a reset password gives no code before it is changed"
+    );
+    first_login_token(
+        s,
+        &plain,
+        "openid",
+        "hoa.pt",
+        &hoa_password,
+        "mật khẩu riêng của Hoà 2026",
+    )
+    .await?;
     let sub = dept
         .post(
             "/units",

@@ -23,7 +23,7 @@ const LOA2: &str = "urn:tessera:loa:2";
 
 /// The code an authenticator app shows now.
 #[allow(clippy::disallowed_methods)] // the server checks codes against the real clock
-fn totp_now(secret: &str) -> anyhow::Result<String> {
+pub(crate) fn totp_now(secret: &str) -> anyhow::Result<String> {
     let secret =
         totp_rs::Secret::try_from_base32(secret).map_err(|e| anyhow::anyhow!("secret: {e:?}"))?;
     let totp = totp_rs::Builder::new()
@@ -36,13 +36,13 @@ fn totp_now(secret: &str) -> anyhow::Result<String> {
 }
 
 /// Text between `start` and the next `end`.
-fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = html.find(start)? + start.len();
     let len = html[from..].find(end)?;
     Some(&html[from..from + len])
 }
 
-fn csrf(page: &Page) -> anyhow::Result<String> {
+pub(crate) fn csrf(page: &Page) -> anyhow::Result<String> {
     hidden_input(&page.body, "csrf_token").with_context(|| format!("no CSRF token in {page}"))
 }
 
@@ -58,7 +58,7 @@ async fn json_post(
 }
 
 /// Registers a passkey from `/account` (or the enrolment page, with `req`).
-async fn add_passkey(
+pub(crate) async fn add_passkey(
     browser: &Browser,
     server: &TestServer,
     csrf: &str,
@@ -86,7 +86,7 @@ async fn add_passkey(
 }
 
 /// Proves the passkey on the second-factor step; returns where the browser goes next.
-async fn prove_passkey(
+pub(crate) async fn prove_passkey(
     browser: &Browser,
     server: &TestServer,
     csrf: &str,
@@ -117,7 +117,7 @@ async fn prove_passkey(
 }
 
 /// Follows 303s from `url` until the client's redirect URI.
-async fn follow_to_client(
+pub(crate) async fn follow_to_client(
     browser: &Browser,
     server: &TestServer,
     mut url: Url,

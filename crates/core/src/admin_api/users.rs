@@ -16,6 +16,7 @@ pub fn user_json(u: &User) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.display_name, "email": u.email,
         "phone": u.phone, "unit_id": u.unit_id, "roles": u.roles, "status": u.status.as_str(),
+        "password_must_change": u.password_must_change,
         "created_at": u.created_at, "updated_at": u.updated_at,
     })
 }
@@ -144,6 +145,8 @@ pub async fn create(
             unit_id: body.unit_id,
             roles: body.roles,
             password: password.clone(),
+            // Whoever saw the answer knows it: the person replaces it at the first sign-in.
+            must_change_password: true,
         },
         now,
     )
@@ -326,7 +329,9 @@ pub async fn reset_password(
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
         .map_err(|e| CoreError::Internal(format!("hash task: {e}")))??;
-    p.store.set_user_password(&user.id, &hash, now).await?;
+    p.store
+        .set_user_password(&user.id, &hash, true, now)
+        .await?;
     let ended = admin::end_user_access(p, &user, "password_reset", now).await?;
     caller
         .acting()

@@ -124,6 +124,8 @@ pub enum FactorError {
     NotEnrolled,
     #[error("the sign-in step expired; start again")]
     Expired,
+    #[error("the password set by an administrator must be changed first")]
+    PasswordChangeRequired,
     #[error(transparent)]
     Internal(#[from] CoreError),
 }
@@ -215,7 +217,7 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The pending login's or session's id (both are hashes of a cookie value).
+    /// The pending login's id (the hash of its cookie) or the session's key.
     pub fn id(&self) -> &str {
         match &self.subject {
             Subject::Pending(pl) => &pl.id,
@@ -243,10 +245,11 @@ impl Candidate {
 /// enrol one: half-way through a login (the password was just given), or in a session
 /// authenticated in the last [`RECENT_AUTH`] seconds. Someone with a factor needs a session
 /// at level 2, also authenticated recently, so that neither a password alone nor a forgotten
-/// browser can change them.
+/// browser can change them. A password set by an administrator enrols nothing until it has been
+/// changed (else whoever set it could plant a factor that outlives the next reset).
 pub fn may_manage(c: &Candidate, has_factor: bool, now: i64) -> bool {
     match &c.subject {
-        Subject::Pending(_) => !has_factor,
+        Subject::Pending(_) => !has_factor && !c.user.password_must_change,
         Subject::Session(s) => {
             now - s.auth_time <= RECENT_AUTH && (!has_factor || rank(&s.acr) >= 2)
         }
@@ -326,8 +329,8 @@ pub async fn candidate(
         }))
 }
 
-/// Finishes a login or a step-up after `factor` was proven. Returns the session and, when a
-/// new session cookie must be set, its value.
+/// Finishes a login or a step-up after `factor` was proven. Returns the session and the new
+/// session cookie to set (a step-up names the session by a new cookie too).
 pub async fn complete(
     p: &Provider,
     candidate: Candidate,
@@ -339,6 +342,10 @@ pub async fn complete(
     let authn = Authn::plus(candidate.amr(), factor);
     let user = candidate.user;
     let (cookie, session, event) = match candidate.subject {
+        Subject::Pending(_) if user.password_must_change => {
+            // The temporary password is changed first (see `password_change`).
+            return Err(FactorError::PasswordChangeRequired);
+        }
         Subject::Pending(pl) => {
             // Exactly one completion per pending login, across replicas.
             if !p.store.delete_pending_login(&pl.id).await? {
@@ -354,10 +361,14 @@ pub async fn complete(
             s.acr = authn.acr.clone();
             s.auth_time = now;
             s.last_seen_at = now;
-            if !p.store.reauthenticate_session(&s).await? {
+            // The raised level goes to a new cookie only (see `login::rotate_cookie`).
+            let Some(old) = session_cookie else {
                 return Err(FactorError::Expired);
-            }
-            (None, s, "mfa.step_up")
+            };
+            let Some(fresh) = crate::login::rotate_cookie(p, &s, old).await? else {
+                return Err(FactorError::Expired);
+            };
+            (Some(fresh), s, "mfa.step_up")
         }
     };
     p.audit(

@@ -8,6 +8,7 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 
 use super::*;
 use crate::admin::NewClient;
+use crate::login;
 use crate::oidc::authorize::{self, Decision};
 use crate::testkit::{self, ISSUER, REDIRECT, T0};
 
@@ -257,10 +258,25 @@ async fn step_up_from_level_1_to_level_2_keeps_the_request() {
     let (new_cookie, upgraded) = complete(&p, c, Factor::Totp, Some(&cookie), &meta(), T0 + 60)
         .await
         .unwrap();
-    assert!(new_cookie.is_none(), "a step-up keeps the session");
     assert_eq!(upgraded.acr, acr::LOA2);
     assert_eq!(upgraded.amr, vec!["pwd", "otp", "mfa"]);
-    assert_eq!(upgraded.sid, session.0.sid);
+    assert_eq!(upgraded.sid, session.0.sid, "a step-up keeps the session");
+    assert_eq!(upgraded.id, session.0.id);
+    // The level-2 session answers only to a new cookie: one copied at level 1 is dead.
+    let new_cookie = new_cookie.expect("a step-up rotates the cookie");
+    assert_ne!(new_cookie, cookie);
+    assert!(
+        login::current_session(&p, Some(&cookie), T0 + 61)
+            .await
+            .unwrap()
+            .is_none(),
+        "the level-1 cookie stops working"
+    );
+    let (live, _) = login::current_session(&p, Some(&new_cookie), T0 + 61)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((live.acr.as_str(), live.auth_time), (acr::LOA2, T0 + 60));
     // ...and the stored request resumes with a code.
     let d = authorize::resume(&p, &handle, &upgraded, &user, &meta(), T0 + 61)
         .await

@@ -1,0 +1,367 @@
+//! Password changes: `/login/password`, the change a password set by an administrator demands
+//! before a sign-in goes anywhere, and `/account/password`, the change people make themselves.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tessera_core::login;
+use tessera_core::mfa::{self, Candidate, Subject};
+use tessera_core::oidc::authorize;
+use tessera_core::password_change::{self, ChangeError};
+use tessera_store::users::User;
+
+use super::errors::page;
+use super::forms::{Form, valid_handle};
+use super::login::{csrf_cookie, with_cookies};
+use super::mfa::{PENDING_COOKIE, ReqQuery, candidate_of, reauth_url, with_req};
+use super::oidc::{authorize_error, decision_response, error_page};
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::password::{PasswordView, text};
+use crate::pages::{ErrorKind, Lang};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login/password", get(show_forced).post(submit_forced))
+        .route("/account/password", get(show_own).post(submit_own))
+}
+
+/// Where a sign-in whose password must change is sent, instead of anywhere else.
+pub(super) fn forced_url(req: Option<&str>) -> String {
+    with_req("/login/password", req)
+}
+
+struct Shown<'a> {
+    forced: bool,
+    req: Option<&'a str>,
+    user: &'a User,
+    status: StatusCode,
+    error: Option<&'static str>,
+}
+
+fn render(s: &AppState, headers: &HeaderMap, lang: Lang, f: Shown<'_>) -> Response {
+    let (csrf, set) = csrf_cookie(s, headers);
+    let action = if f.forced {
+        "/login/password"
+    } else {
+        "/account/password"
+    };
+    let path = if f.forced {
+        forced_url(f.req)
+    } else {
+        action.to_owned()
+    };
+    let html = s.pages.password(
+        lang,
+        &path,
+        &PasswordView {
+            forced: f.forced,
+            action,
+            req: f.req,
+            csrf_token: &s.provider.keyed.csrf_token(&csrf),
+            display_name: &f.user.display_name,
+            username: &f.user.username,
+            error: f.error,
+        },
+    );
+    with_cookies(page(f.status, html), &set.into_iter().collect::<Vec<_>>())
+}
+
+/// The refusal of a change, in the person's words, with its status.
+fn refusal(lang: Lang, e: &ChangeError) -> (StatusCode, &'static str) {
+    let t = text(lang);
+    match e {
+        ChangeError::WrongCurrent => (StatusCode::UNAUTHORIZED, t.wrong_current),
+        ChangeError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, t.too_many),
+        ChangeError::Weak(_) => (StatusCode::BAD_REQUEST, t.weak),
+        ChangeError::Unchanged => (StatusCode::BAD_REQUEST, t.unchanged),
+        ChangeError::NotRecent | ChangeError::NotRequired | ChangeError::Conflict => {
+            (StatusCode::CONFLICT, t.conflict)
+        }
+        ChangeError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, t.conflict),
+    }
+}
+
+/// The new password, typed twice alike and of a sane size, or the message that refuses it.
+fn new_password(form: &Form, lang: Lang) -> Result<&str, &'static str> {
+    let new = form.get("new_password").unwrap_or("");
+    if new.len() > 1024 {
+        return Err(text(lang).weak);
+    }
+    if form.get("confirm_password") != Some(new) {
+        return Err(text(lang).mismatch);
+    }
+    Ok(new)
+}
+
+/// The sign-in waiting for its temporary password to be replaced, or where to go instead.
+async fn forced_candidate(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+) -> Result<Candidate, Response> {
+    match candidate_of(s, headers).await {
+        Ok(Some(c)) if c.user.password_must_change && matches!(c.subject, Subject::Pending(_)) => {
+            Ok(c)
+        }
+        // Nothing to change here (done already, or no sign-in under way).
+        Ok(_) => Err(Redirect::to(&with_req("/login", req)).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "candidate lookup failed");
+            Err(error_page(
+                s,
+                lang,
+                "/login/password",
+                ErrorKind::Internal,
+                None,
+            ))
+        }
+    }
+}
+
+async fn show_forced(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ReqQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let req = q.req.as_deref().filter(|r| valid_handle(r));
+    let c = match forced_candidate(&s, &headers, lang, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let shown = Shown {
+        forced: true,
+        req,
+        user: &c.user,
+        status: StatusCode::OK,
+        error: None,
+    };
+    render(&s, &headers, lang, shown)
+}
+
+async fn submit_forced(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/login/password", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/login/password", ErrorKind::CsrfFailed, None);
+    }
+    let req = form.value("req").filter(|r| valid_handle(r));
+    let c = match forced_candidate(&s, &headers, lang, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let refused = |status, error| {
+        let shown = Shown {
+            forced: true,
+            req,
+            user: &c.user,
+            status,
+            error: Some(error),
+        };
+        render(&s, &headers, lang, shown)
+    };
+    let new = match new_password(&form, lang) {
+        Ok(n) => n,
+        Err(m) => return refused(StatusCode::BAD_REQUEST, m),
+    };
+    let meta = s.meta(&headers, peer);
+    let now = now();
+    let changed = password_change::change_temporary(&s.provider, &c.user, c.id(), new, &meta, now);
+    match changed.await {
+        Ok(_) => s.outbox_wake.notify_one(),
+        Err(ChangeError::Internal(e)) => {
+            tracing::error!(error = %e, "password change failed");
+            return error_page(&s, lang, "/login/password", ErrorKind::Internal, None);
+        }
+        Err(e) => {
+            let (status, m) = refusal(lang, &e);
+            return refused(status, m);
+        }
+    }
+    continue_sign_in(&s, &headers, lang, req, c, &meta, now).await
+}
+
+/// After the change, the sign-in goes on as if the new password had been typed: to the second
+/// factor when a level 2 is needed (the pending login waits for it), else into a session.
+async fn continue_sign_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: Option<&str>,
+    c: Candidate,
+    meta: &tessera_core::provider::RequestMeta,
+    now: i64,
+) -> Response {
+    let path = forced_url(req);
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "sign-in after a password change failed");
+        error_page(s, lang, &path, ErrorKind::Internal, None)
+    };
+    let user = match s.provider.store.user_by_id(&c.user.id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Redirect::to(&with_req("/login", req)).into_response(),
+        Err(e) => return internal(&e),
+    };
+    let needed = match authorize::required_level(&s.provider, req, &user, now).await {
+        Ok(l) => l,
+        Err(e) => return internal(&e),
+    };
+    if mfa::rank(needed) > 1 {
+        return Redirect::to(&with_req("/login/factor", req)).into_response();
+    }
+    let Subject::Pending(pending) = &c.subject else {
+        return Redirect::to(&with_req("/login", req)).into_response();
+    };
+    // Exactly one session per pending login, across replicas.
+    match s.provider.store.delete_pending_login(&pending.id).await {
+        Ok(true) => {}
+        Ok(false) => return Redirect::to(&with_req("/login", req)).into_response(),
+        Err(e) => return internal(&e),
+    }
+    let previous = s.read_cookie(headers, web::SESSION_COOKIE);
+    let (cookie, session) =
+        match login::start_session(&s.provider, &user, previous.as_deref(), meta, now).await {
+            Ok(v) => v,
+            Err(e) => return internal(&e),
+        };
+    let set = [
+        s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
+        s.set_cookie(PENDING_COOKIE, "", 0),
+    ];
+    let resp = match req {
+        Some(r) => match authorize::resume(&s.provider, r, &session, &user, meta, now).await {
+            Ok(decision) => decision_response(decision),
+            Err(e) => authorize_error(s, lang, &path, e),
+        },
+        None => Redirect::to("/account").into_response(),
+    };
+    with_cookies(resp, &set)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The signed-in person, authenticated recently enough to change the password; else where to
+/// go (the login page, or the password form again to authenticate anew).
+async fn recent_session(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
+    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    let now = now();
+    match login::current_session(&s.provider, cookie.as_deref(), now).await {
+        Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
+            Err(Redirect::to(&reauth_url(None)).into_response())
+        }
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            Err(error_page(
+                s,
+                lang,
+                "/account/password",
+                ErrorKind::Internal,
+                None,
+            ))
+        }
+    }
+}
+
+async fn show_own(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let (_, user) = match recent_session(&s, &headers, lang).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let shown = Shown {
+        forced: false,
+        req: None,
+        user: &user,
+        status: StatusCode::OK,
+        error: None,
+    };
+    render(&s, &headers, lang, shown)
+}
+
+async fn submit_own(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/account/password", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/account/password", ErrorKind::CsrfFailed, None);
+    }
+    let (session, user) = match recent_session(&s, &headers, lang).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let refused = |status, error| {
+        let shown = Shown {
+            forced: false,
+            req: None,
+            user: &user,
+            status,
+            error: Some(error),
+        };
+        render(&s, &headers, lang, shown)
+    };
+    let new = match new_password(&form, lang) {
+        Ok(n) => n,
+        Err(m) => return refused(StatusCode::BAD_REQUEST, m),
+    };
+    let current = form.get("current_password").unwrap_or("");
+    if current.len() > 1024 {
+        return refused(StatusCode::UNAUTHORIZED, text(lang).wrong_current);
+    }
+    let meta = s.meta(&headers, peer);
+    match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now())
+        .await
+    {
+        Ok(_) => {
+            s.outbox_wake.notify_one();
+            Redirect::to("/account?done=1").into_response()
+        }
+        Err(ChangeError::NotRecent) => Redirect::to(&reauth_url(None)).into_response(),
+        Err(ChangeError::Internal(e)) => {
+            tracing::error!(error = %e, "password change failed");
+            error_page(&s, lang, "/account/password", ErrorKind::Internal, None)
+        }
+        Err(e) => {
+            let (status, m) = refusal(lang, &e);
+            let mut r = refused(status, m);
+            if let ChangeError::TooManyAttempts { retry_after } = e
+                && let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.max(1).to_string())
+            {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            r
+        }
+    }
+}
