@@ -144,6 +144,9 @@ enum UserCommand {
     },
     /// Disable a user: ends their sessions and revokes their tokens
     Disable { username: String },
+    /// Lift a lockout: forget the user's wrong second-factor codes and wrong passwords
+    /// (check with the person first that the failures were theirs)
+    Unlock { username: String },
     /// Grant an administrative role over a unit and every unit below it (e.g. the first
     /// administrator: --role admin --unit <city unit id>)
     Grant {
@@ -422,6 +425,29 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             println!(
                 "disabled user {username}; their sessions ended and their tokens were revoked"
             );
+        }
+        Command::User(UserCommand::Unlock { username }) => {
+            let user = find_user(p, &username).await?;
+            let done = tessera_core::mfa::unlock(p, &user).await?;
+            p.audit(
+                now,
+                "user.unlocked",
+                Some(&actor()),
+                None,
+                &tessera_core::provider::RequestMeta::default(),
+                tessera_store::audit::Outcome::Success,
+                serde_json::json!({
+                    "user": user.id, "second_factor": done.second_factor, "password": done.password,
+                }),
+            )
+            .await?;
+            match (done.second_factor, done.password) {
+                (false, false) => println!("{} had no failures counted", user.username),
+                _ => println!(
+                    "cleared the failures counted against {} (second factor: {}, password: {})",
+                    user.username, done.second_factor, done.password
+                ),
+            }
         }
         Command::User(UserCommand::Grant {
             username,

@@ -90,6 +90,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "delegated administration",
         include_str!("../../../migrations/sqlite/0006_admin.sql"),
     ),
+    (
+        10,
+        "audit heads and decaying throttles",
+        include_str!("../../../migrations/sqlite/0010_audit_heads_throttle.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +126,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "delegated administration",
         include_str!("../../../migrations/postgres/0006_admin.sql"),
+    ),
+    (
+        10,
+        "audit heads and decaying throttles",
+        include_str!("../../../migrations/postgres/0010_audit_heads_throttle.sql"),
     ),
 ];
 
