@@ -64,7 +64,7 @@ enum Command {
     Client(ClientCommand),
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(crate::cli_audit::AuditCommand),
     /// Inspect the HSM (PKCS#11): module, tokens, mechanisms, and the keys Tessera keeps there
     #[command(subcommand)]
     Hsm(crate::cli_hsm::HsmCommand),
@@ -257,12 +257,6 @@ enum ClientCommand {
     },
     /// Remove a client and everything issued to it
     Remove { id: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Check every hash chain of the audit log; exits with status 1 if any entry was altered or removed
-    Verify,
 }
 
 pub fn main() -> ExitCode {
@@ -651,25 +645,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 }
             }
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let report = p.store.verify_audit().await?;
-            if report.problems.is_empty() {
-                println!(
-                    "audit log intact: {} entries in {} chains",
-                    report.entries, report.chains
-                );
-            } else {
-                eprintln!(
-                    "audit log BROKEN: {} problem(s) in {} entries",
-                    report.problems.len(),
-                    report.entries
-                );
-                for problem in &report.problems {
-                    eprintln!("  - {problem}");
-                }
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        Command::Audit(cmd) => return crate::cli_audit::run(p, cmd).await,
     }
     Ok(ExitCode::SUCCESS)
 }

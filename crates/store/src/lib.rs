@@ -5,6 +5,7 @@
 //! flags are integers so that both backends decode them alike.
 
 pub mod audit;
+pub mod audit_verify;
 pub mod clients;
 pub mod codes;
 pub mod grants;
