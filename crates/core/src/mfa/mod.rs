@@ -459,6 +459,8 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
     p.store.delete_recovery_codes(&user.id).await?;
+    // A lock on the old factors must not hold back enrolling new ones.
+    p.store.clear_failures(&factor_key(&user.id)).await?;
     // Sessions that proved the removed factors end too.
     let ended = crate::admin::end_user_access(p, user, "mfa_reset", now)
         .await

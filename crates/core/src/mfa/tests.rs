@@ -656,3 +656,27 @@ async fn recovery_codes_go_with_the_last_factor() {
     assert!(totp::remove(&p, &user, &meta(), T0).await.unwrap());
     assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_factor_reset_lifts_the_lock_of_the_old_factors() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    let t = T0 + 100;
+    for _ in 0..FACTOR_FREE_FAILURES {
+        let _ = totp::verify(&p, &user, &wrong_code(&secret, t), None, &meta(), t).await;
+    }
+    assert!(
+        lockout(&p, &user.id, t)
+            .await
+            .unwrap()
+            .is_some_and(|l| l.locked_until.is_some())
+    );
+    reset(&p, &user, "cli:test", t).await.unwrap();
+    assert_eq!(lockout(&p, &user.id, t).await.unwrap(), None);
+    // Enrolling again is not held back by the old count.
+    let e = totp::begin(&p, &user, "session-2", t).await.unwrap();
+    let code = totp::code_at(&e.secret_base32, t).unwrap();
+    totp::verify(&p, &user, &code, Some("session-2"), &meta(), t)
+        .await
+        .unwrap();
+}
