@@ -267,8 +267,9 @@ impl AuditLog {
     }
 }
 
-/// Registering a chain races with other writers registering theirs; the loser retries.
-const REGISTER_ATTEMPTS: usize = 5;
+/// Registering a chain races with other writers registering theirs; the loser retries (each
+/// lost race means another chain got registered, so this bounds the writers starting at once).
+const REGISTER_ATTEMPTS: usize = 16;
 
 async fn run_writer(
     store: Store,

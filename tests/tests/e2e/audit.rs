@@ -11,6 +11,7 @@ scenarios!(
     audit_detects_changed_detail,
     audit_detects_truncation_and_deleted_chains,
     audit_export_is_checked_against_the_key,
+    audit_chains_registered_at_once_all_verify,
 );
 
 async fn audit_detects_changed_outcome(backend: Backend) -> anyhow::Result<()> {
@@ -196,5 +197,41 @@ async fn audit_export_is_checked_against_the_key(backend: Backend) -> anyhow::Re
         .cli(&["audit", "export", "--since", "yesterday"], None)
         .await?;
     assert!(!bad.success() && bad.stderr.contains("--since"), "{bad}");
+    Ok(())
+}
+
+/// Six command-line runs register their chains at the same moment (on PostgreSQL the losers of
+/// the race retry): every chain is registered once, in one unbroken chain of chains.
+async fn audit_chains_registered_at_once_all_verify(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start(backend).await?;
+    let s = &fx.server;
+    let names = ["Sở 1", "Sở 2", "Sở 3", "Sở 4", "Sở 5", "Sở 6"];
+    let runs = tokio::join!(
+        s.add_unit(names[0], None),
+        s.add_unit(names[1], None),
+        s.add_unit(names[2], None),
+        s.add_unit(names[3], None),
+        s.add_unit(names[4], None),
+        s.add_unit(names[5], None),
+    );
+    for run in [runs.0, runs.1, runs.2, runs.3, runs.4, runs.5] {
+        run?;
+    }
+    let verify = s.cli_ok(&["audit", "verify"], None).await?;
+    assert!(verify.stdout.contains("intact"), "{verify}");
+    let mut db = open_db(&fx).await?;
+    let registered: i64 = sqlx::query(
+        "SELECT COUNT(DISTINCT reg_seq) AS n FROM audit_chains WHERE reg_seq IS NOT NULL",
+    )
+    .fetch_one(&mut db)
+    .await?
+    .try_get("n")?;
+    let chains: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_chains")
+        .fetch_one(&mut db)
+        .await?
+        .try_get("n")?;
+    db.close().await?;
+    assert_eq!(registered, chains);
+    assert!(chains >= 6, "{chains} chains");
     Ok(())
 }
