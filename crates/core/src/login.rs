@@ -446,6 +446,33 @@ mod tests {
         login(&p, "an.nv", PASSWORD, later + 1).await.unwrap();
     }
 
+    /// A guesser who waits out every block: the delay keeps doubling up to its cap instead of
+    /// restarting with a fresh window every 15 minutes.
+    #[tokio::test]
+    async fn waiting_does_not_restart_the_count() {
+        let p = testkit::provider(T0).await;
+        testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let (mut t, mut checked) = (T0, Vec::new());
+        while t < T0 + 2 * 3600 {
+            match login(&p, "an.nv", WRONG, t).await {
+                Err(LoginFailure::BadCredentials) => {
+                    checked.push(t);
+                    t += 1;
+                }
+                Err(LoginFailure::TooManyAttempts { retry_after }) => t += retry_after,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // One guess per 15 minutes once the delay reached its cap (a restarting window let
+        // 5 free guesses through every 15 minutes).
+        let second_hour = checked.iter().filter(|c| **c >= T0 + 3600).count();
+        assert!(second_hour <= 5, "{second_hour} guesses: {checked:?}");
+        assert!(
+            checked.len() <= USER_FREE_FAILURES as usize + 12,
+            "{checked:?}"
+        );
+    }
+
     #[tokio::test]
     async fn disabled_user_is_told_only_after_the_right_password() {
         let p = testkit::provider(T0).await;
