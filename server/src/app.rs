@@ -81,7 +81,15 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.pki.crl_validity_secs = settings.pki.crl_validity_secs;
     config.pki.crl_reissue_secs = settings.pki.crl_reissue_secs;
     config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
-    let audit = AuditLog::start(store.clone(), writer, now(), random_id()?).await?;
+    let keyed = Keyed::new(&master);
+    let audit = AuditLog::start(
+        store.clone(),
+        keyed.audit_key(),
+        writer,
+        now(),
+        random_id()?,
+    )
+    .await?;
     let mut passkeys = Passkeys::new(issuer)?;
     if let Some(path) = &settings.webauthn_allowed_authenticators {
         let text = std::fs::read_to_string(path).with_context(|| {
@@ -96,7 +104,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         passkeys,
         config,
         signer: TokenSigner::new(store.clone(), custody),
-        keyed: Keyed::new(&master),
+        keyed,
         store,
         audit,
         outbound: Arc::new(GuardedOutbound::new(settings.outbound.clone())),

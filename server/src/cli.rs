@@ -64,7 +64,7 @@ enum Command {
     Client(ClientCommand),
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(crate::cli_audit::AuditCommand),
     /// Inspect the HSM (PKCS#11): module, tokens, mechanisms, and the keys Tessera keeps there
     #[command(subcommand)]
     Hsm(crate::cli_hsm::HsmCommand),
@@ -159,6 +159,9 @@ enum UserCommand {
     },
     /// Disable a user: ends their sessions and revokes their tokens
     Disable { username: String },
+    /// Lift a lockout: forget the user's wrong second-factor codes and wrong passwords
+    /// (check with the person first that the failures were theirs)
+    Unlock { username: String },
     /// Grant an administrative role over a unit and every unit below it (e.g. the first
     /// administrator: --role admin --unit <city unit id>)
     Grant {
@@ -269,12 +272,6 @@ enum ClientCommand {
     },
     /// Remove a client and everything issued to it
     Remove { id: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Check every hash chain of the audit log; exits with status 1 if any entry was altered or removed
-    Verify,
 }
 
 pub fn main() -> ExitCode {
@@ -464,6 +461,29 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             println!(
                 "disabled user {username}; their sessions ended and their tokens were revoked"
             );
+        }
+        Command::User(UserCommand::Unlock { username }) => {
+            let user = find_user(p, &username).await?;
+            let done = tessera_core::mfa::unlock(p, &user).await?;
+            p.audit(
+                now,
+                "user.unlocked",
+                Some(&actor()),
+                None,
+                &tessera_core::provider::RequestMeta::default(),
+                tessera_store::audit::Outcome::Success,
+                serde_json::json!({
+                    "user": user.id, "second_factor": done.second_factor, "password": done.password,
+                }),
+            )
+            .await?;
+            match (done.second_factor, done.password) {
+                (false, false) => println!("{} had no failures counted", user.username),
+                _ => println!(
+                    "cleared the failures counted against {} (second factor: {}, password: {})",
+                    user.username, done.second_factor, done.password
+                ),
+            }
         }
         Command::User(UserCommand::Grant {
             username,
@@ -667,25 +687,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 }
             }
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let report = p.store.verify_audit().await?;
-            if report.problems.is_empty() {
-                println!(
-                    "audit log intact: {} entries in {} chains",
-                    report.entries, report.chains
-                );
-            } else {
-                eprintln!(
-                    "audit log BROKEN: {} problem(s) in {} entries",
-                    report.problems.len(),
-                    report.entries
-                );
-                for problem in &report.problems {
-                    eprintln!("  - {problem}");
-                }
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        Command::Audit(cmd) => return crate::cli_audit::run(p, cmd).await,
     }
     Ok(ExitCode::SUCCESS)
 }

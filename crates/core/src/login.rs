@@ -12,11 +12,15 @@ use crate::provider::RequestMeta;
 use crate::secrets::{random_id, random_token, sha256_hex};
 use crate::{CoreError, Provider, password};
 
-/// Failures allowed in a window before logins for that name or address slow down.
+/// Failures allowed before logins for that name or address slow down.
 pub const USER_FREE_FAILURES: i64 = 5;
 /// Offices share one address behind NAT, so the address gets more room than an account.
 pub const IP_FREE_FAILURES: i64 = 20;
-pub const WINDOW_SECS: i64 = 15 * 60;
+/// An account's failures are kept until a success and forgotten one per 15 minutes, so waiting
+/// does not restart the doubling delay (a fixed window used to cap it at about 8 minutes).
+pub const USER_DECAY_SECS: i64 = 15 * 60;
+/// An address recovers faster: it is shared, and its count is only a backstop.
+pub const IP_DECAY_SECS: i64 = 60;
 const FIRST_DELAY_SECS: i64 = 30;
 const MAX_DELAY_SECS: i64 = 15 * 60;
 
@@ -45,7 +49,7 @@ impl From<tessera_store::StoreError> for LoginError {
     }
 }
 
-/// Delay imposed after `failures` in a window: none up to `free`, then doubling from 30 s.
+/// Delay imposed after `failures`: none up to `free`, then doubling from 30 s.
 pub fn delay_after(failures: i64, free: i64) -> i64 {
     if failures < free {
         return 0;
@@ -207,7 +211,7 @@ async fn check(
     // the limit: past the free ones, one attempt per block period goes through.
     let attempts = p
         .store
-        .record_failure(&user_key, now, now - WINDOW_SECS)
+        .record_failure(&user_key, now, USER_DECAY_SECS)
         .await?;
     if attempts > USER_FREE_FAILURES {
         let until = now + delay_after(attempts, USER_FREE_FAILURES);
@@ -241,7 +245,7 @@ async fn check(
                 p.store.block_until(&user_key, now + delay).await?;
             }
             if let Some(k) = &ip_key {
-                let ip_failures = p.store.record_failure(k, now, now - WINDOW_SECS).await?;
+                let ip_failures = p.store.record_failure(k, now, IP_DECAY_SECS).await?;
                 let ip_delay = delay_after(ip_failures, IP_FREE_FAILURES);
                 if ip_delay > 0 {
                     p.store.block_until(k, now + ip_delay).await?;
@@ -521,6 +525,33 @@ mod tests {
             Err(LoginFailure::BadCredentials)
         );
         login(&p, "an.nv", PASSWORD, later + 1).await.unwrap();
+    }
+
+    /// A guesser who waits out every block: the delay keeps doubling up to its cap instead of
+    /// restarting with a fresh window every 15 minutes.
+    #[tokio::test]
+    async fn waiting_does_not_restart_the_count() {
+        let p = testkit::provider(T0).await;
+        testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        let (mut t, mut checked) = (T0, Vec::new());
+        while t < T0 + 2 * 3600 {
+            match login(&p, "an.nv", WRONG, t).await {
+                Err(LoginFailure::BadCredentials) => {
+                    checked.push(t);
+                    t += 1;
+                }
+                Err(LoginFailure::TooManyAttempts { retry_after }) => t += retry_after,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // One guess per 15 minutes once the delay reached its cap (a restarting window let
+        // 5 free guesses through every 15 minutes).
+        let second_hour = checked.iter().filter(|c| **c >= T0 + 3600).count();
+        assert!(second_hour <= 5, "{second_hour} guesses: {checked:?}");
+        assert!(
+            checked.len() <= USER_FREE_FAILURES as usize + 12,
+            "{checked:?}"
+        );
     }
 
     #[tokio::test]

@@ -45,6 +45,8 @@ pub struct Keyed {
     client_secret: hmac::Key,
     csrf: hmac::Key,
     recovery_code: hmac::Key,
+    /// Links and seals the audit log's chains.
+    audit: tessera_store::audit::AuditKey,
     /// AES-256-GCM key for secrets Tessera must read back (TOTP seeds).
     seal: std::sync::Arc<aead::LessSafeKey>,
 }
@@ -69,6 +71,7 @@ impl Keyed {
                 hmac::HMAC_SHA256,
                 master.derive("recovery-code-hash").as_ref(),
             ),
+            audit: tessera_store::audit::AuditKey::new(master.derive("audit-chain").as_ref()),
             seal: std::sync::Arc::new(aead::LessSafeKey::new(
                 // A 32-byte key always fits AES-256.
                 #[allow(clippy::expect_used)]
@@ -76,6 +79,11 @@ impl Keyed {
                     .expect("32-byte AES-256 key"),
             )),
         }
+    }
+
+    /// The key of the audit log's HMAC chains, heads and registrations.
+    pub fn audit_key(&self) -> tessera_store::audit::AuditKey {
+        self.audit.clone()
     }
 
     /// Keyed hash of a recovery code (random, so a fast keyed hash is enough; guessing online

@@ -104,9 +104,15 @@ async fn assemble(store: Store, now: i64) -> Provider {
     let custody = SoftwareToken::new(&master).expect("software token");
     let signer = TokenSigner::new(store.clone(), Arc::new(custody));
     signer.ensure_keys(now).await.expect("signing keys");
-    let audit = AuditLog::start(store.clone(), "test", now, "test-chain".into())
-        .await
-        .expect("audit log");
+    let audit = AuditLog::start(
+        store.clone(),
+        Keyed::new(&master).audit_key(),
+        "test",
+        now,
+        "test-chain".into(),
+    )
+    .await
+    .expect("audit log");
     Provider {
         config: Config::new(ISSUER),
         store,

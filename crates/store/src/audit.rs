@@ -5,8 +5,17 @@
 //! task that writes them in batches, one transaction per batch, and each caller is answered
 //! only after its batch has committed — so a request is never answered before its audit entry
 //! is durable.
+//!
+//! Against someone who can write to the database: entries of version-2 chains are linked by an
+//! HMAC-SHA-256 under a key derived from the master key, so they cannot be recomputed; every
+//! flush records the chain's head (last sequence number and hash, with a MAC), so entries cut
+//! from the end are seen; and every chain is registered in a chain of chains (position, the
+//! chain before it, a MAC) whose head is also MACed, so a deleted chain leaves a gap that names
+//! it. Version-1 chains (plain SHA-256, written before) are sealed once: their heads are
+//! recorded and MACed by the first process that starts with the key.
 
 use ring::digest::{SHA256, digest};
+use ring::hmac;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
@@ -62,8 +71,50 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Plain SHA-256 chains written before keyed chains existed.
+pub const LEGACY_VERSION: i64 = 1;
+/// HMAC-SHA-256 chains.
+pub const KEYED_VERSION: i64 = 2;
+
+/// The key that links and seals the audit log (derived from the master key by the caller).
+#[derive(Clone)]
+pub struct AuditKey(hmac::Key);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(***)")
+    }
+}
+
+impl AuditKey {
+    pub fn new(secret: &[u8]) -> AuditKey {
+        AuditKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+
+    /// MAC over a canonical JSON array whose first element names what it covers.
+    pub(crate) fn tag(&self, parts: &serde_json::Value) -> String {
+        hex(hmac::sign(&self.0, parts.to_string().as_bytes()).as_ref())
+    }
+
+    /// Constant-time check of a stored MAC.
+    pub(crate) fn check(&self, parts: &serde_json::Value, mac: &str) -> bool {
+        unhex(mac)
+            .is_some_and(|tag| hmac::verify(&self.0, parts.to_string().as_bytes(), &tag).is_ok())
+    }
 }
 
 /// The first `prev_hash` of a chain binds the chain id, so entries cannot move between chains.
@@ -75,25 +126,89 @@ pub fn genesis_hash(chain_id: &str) -> String {
     .as_ref())
 }
 
-/// SHA-256 over a canonical JSON array of every field but the hash itself.
-#[allow(clippy::too_many_arguments)]
-fn entry_hash(
-    chain_id: &str,
-    seq: i64,
-    at: i64,
-    event: &str,
-    actor: Option<&str>,
-    client_id: Option<&str>,
-    source_ip: Option<&str>,
-    outcome: &str,
-    detail: &str,
-    prev_hash: &str,
-) -> String {
-    let canonical = serde_json::json!([
-        chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash
-    ]);
-    hex(digest(&SHA256, canonical.to_string().as_bytes()).as_ref())
+/// Every field of an entry but the hash itself, as hashed.
+pub(crate) struct Fields<'a> {
+    pub chain_id: &'a str,
+    pub seq: i64,
+    pub at: i64,
+    pub event: &'a str,
+    pub actor: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+    pub prev_hash: &'a str,
 }
+
+impl Fields<'_> {
+    fn canonical(&self) -> serde_json::Value {
+        serde_json::json!([
+            self.chain_id,
+            self.seq,
+            self.at,
+            self.event,
+            self.actor,
+            self.client_id,
+            self.source_ip,
+            self.outcome,
+            self.detail,
+            self.prev_hash
+        ])
+    }
+
+    /// Version 1: SHA-256 of the canonical array; version 2: its HMAC under the audit key.
+    pub(crate) fn hash(&self, version: i64, key: &AuditKey) -> String {
+        if version == LEGACY_VERSION {
+            hex(digest(&SHA256, self.canonical().to_string().as_bytes()).as_ref())
+        } else {
+            key.tag(&serde_json::json!(["entry", self.canonical()]))
+        }
+    }
+}
+
+impl AuditEntry {
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        Fields {
+            chain_id: &self.chain_id,
+            seq: self.seq,
+            at: self.at,
+            event: &self.event,
+            actor: self.actor.as_deref(),
+            client_id: self.client_id.as_deref(),
+            source_ip: self.source_ip.as_deref(),
+            outcome: &self.outcome,
+            detail: &self.detail,
+            prev_hash: &self.prev_hash,
+        }
+    }
+}
+
+pub(crate) fn head_parts(chain_id: &str, seq: i64, hash: &str) -> serde_json::Value {
+    serde_json::json!(["head", chain_id, seq, hash])
+}
+
+pub(crate) fn registration_parts(
+    reg_seq: i64,
+    chain_id: &str,
+    writer: &str,
+    created_at: i64,
+    version: i64,
+    prev_chain: &str,
+) -> serde_json::Value {
+    serde_json::json!([
+        "chain", reg_seq, chain_id, writer, created_at, version, prev_chain
+    ])
+}
+
+pub(crate) fn registry_parts(reg_seq: i64, chain_id: &str) -> serde_json::Value {
+    serde_json::json!(["registry", reg_seq, chain_id])
+}
+
+/// The one row of `audit_registry`.
+pub(crate) const REGISTRY: &str = "chains";
+/// Written as the previous chain of a chain registered while the registry head was missing,
+/// so that verification reports it (it is never a chain id).
+pub(crate) const REGISTRY_WAS_MISSING: &str = "!registry-missing";
 
 type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
 
@@ -111,9 +226,17 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the batching task of a new chain for this writer. The chain is registered with
-    /// its first entry, so a process that records nothing leaves nothing behind.
-    pub async fn start(store: Store, writer: &str, now: i64, chain_id: String) -> Result<AuditLog> {
+    /// Seals chains written before keyed chains (once), then starts the batching task of a new
+    /// chain for this writer. The chain is registered with its first entry, so a process that
+    /// records nothing leaves nothing behind.
+    pub async fn start(
+        store: Store,
+        key: AuditKey,
+        writer: &str,
+        now: i64,
+        chain_id: String,
+    ) -> Result<AuditLog> {
+        store.seal_legacy_chains(&key, now).await?;
         let (tx, rx) = mpsc::channel(4096);
         let head = (0, genesis_hash(&chain_id));
         let chain = Chain {
@@ -121,7 +244,7 @@ impl AuditLog {
             writer: writer.to_owned(),
             created_at: now,
         };
-        tokio::spawn(run_writer(store, chain, head, rx));
+        tokio::spawn(run_writer(store, key, chain, head, rx));
         Ok(AuditLog { tx, chain_id })
     }
 
@@ -144,15 +267,28 @@ impl AuditLog {
     }
 }
 
+/// Registering a chain races with other writers registering theirs; the loser retries (each
+/// lost race means another chain got registered, so this bounds the writers starting at once).
+const REGISTER_ATTEMPTS: usize = 16;
+
 async fn run_writer(
     store: Store,
+    key: AuditKey,
     chain: Chain,
     mut head: (i64, String),
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write_batch(&store, &chain, &head, &batch).await {
+        let attempts = if head.0 == 0 { REGISTER_ATTEMPTS } else { 1 };
+        let mut result = write_batch(&store, &key, &chain, &head, &batch).await;
+        for _ in 1..attempts {
+            if result.is_ok() {
+                break;
+            }
+            result = write_batch(&store, &key, &chain, &head, &batch).await;
+        }
+        match result {
             Ok(new_head) => {
                 head = new_head;
                 for (_, done) in batch.drain(..) {
@@ -170,8 +306,114 @@ async fn run_writer(
     }
 }
 
+/// Appends `chain` to the chain of chains and moves the registry head to it, in `tx`. Fails
+/// (and the caller retries) when another writer registered a chain meanwhile.
+async fn register_chain(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &AuditKey,
+    chain_id: &str,
+    writer: &str,
+    created_at: i64,
+    version: i64,
+) -> Result<()> {
+    let registry = sqlx::query("SELECT reg_seq, chain_id FROM audit_registry WHERE name = $1")
+        .bind(REGISTRY)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (last, prev_chain) = match registry {
+        Some(row) => (
+            row.try_get::<i64, _>("reg_seq")?,
+            row.try_get::<String, _>("chain_id")?,
+        ),
+        None => {
+            let row = sqlx::query(
+                "SELECT COALESCE(MAX(reg_seq), 0) AS n FROM audit_chains WHERE reg_seq IS NOT NULL",
+            )
+            .fetch_one(&mut **tx)
+            .await?;
+            let n: i64 = row.try_get("n")?;
+            if n > 0 {
+                // Someone deleted the registry head: carry on (the log must keep working),
+                // leaving a mark that verification reports.
+                tracing::error!("the audit registry head is missing; registering anyway");
+                (n, REGISTRY_WAS_MISSING.to_owned())
+            } else {
+                (0, String::new())
+            }
+        }
+    };
+    let reg_seq = last + 1;
+    let reg_mac = key.tag(&registration_parts(
+        reg_seq,
+        chain_id,
+        writer,
+        created_at,
+        version,
+        &prev_chain,
+    ));
+    let updated = sqlx::query(
+        "UPDATE audit_chains SET version = $1, reg_seq = $2, prev_chain = $3, reg_mac = $4 \
+         WHERE id = $5 AND reg_seq IS NULL",
+    )
+    .bind(version)
+    .bind(reg_seq)
+    .bind(&prev_chain)
+    .bind(&reg_mac)
+    .bind(chain_id)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "audit chain {chain_id} cannot be registered"
+        )));
+    }
+    let moved = sqlx::query(
+        "INSERT INTO audit_registry (name, reg_seq, chain_id, mac) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET reg_seq = excluded.reg_seq, chain_id = excluded.chain_id, \
+         mac = excluded.mac WHERE audit_registry.reg_seq = $5",
+    )
+    .bind(REGISTRY)
+    .bind(reg_seq)
+    .bind(chain_id)
+    .bind(key.tag(&registry_parts(reg_seq, chain_id)))
+    .bind(last)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(StoreError::Corrupt(
+            "another writer registered an audit chain at the same time".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records a chain's head with its MAC, in the transaction that wrote up to it.
+async fn write_head(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &AuditKey,
+    chain_id: &str,
+    seq: i64,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_heads (chain_id, seq, hash, updated_at, mac) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
+         updated_at = excluded.updated_at, mac = excluded.mac",
+    )
+    .bind(chain_id)
+    .bind(seq)
+    .bind(hash)
+    .bind(now)
+    .bind(key.tag(&head_parts(chain_id, seq, hash)))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn write_batch(
     store: &Store,
+    key: &AuditKey,
     chain: &Chain,
     head: &(i64, String),
     batch: &[Job],
@@ -180,31 +422,46 @@ async fn write_batch(
     let (mut seq, mut prev) = head.clone();
     let mut tx = store.pool().begin().await?;
     if seq == 0 {
-        sqlx::query("INSERT INTO audit_chains (id, writer, created_at) VALUES ($1, $2, $3)")
-            .bind(chain_id)
-            .bind(&chain.writer)
-            .bind(chain.created_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO audit_chains (id, writer, created_at, version) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(chain_id)
+        .bind(&chain.writer)
+        .bind(chain.created_at)
+        .bind(KEYED_VERSION)
+        .execute(&mut *tx)
+        .await?;
+        register_chain(
+            &mut tx,
+            key,
+            chain_id,
+            &chain.writer,
+            chain.created_at,
+            KEYED_VERSION,
+        )
+        .await?;
     }
     // Hash the chain in order, then write it with one multi-row INSERT per chunk: one round
     // trip for many events keeps the writer ahead of thousands of events per second.
     let mut rows = Vec::with_capacity(batch.len());
+    let mut last_at = chain.created_at;
     for (ev, _) in batch {
         seq += 1;
         let detail = ev.detail.to_string();
-        let hash = entry_hash(
+        let hash = Fields {
             chain_id,
             seq,
-            ev.at,
-            &ev.event,
-            ev.actor.as_deref(),
-            ev.client_id.as_deref(),
-            ev.source_ip.as_deref(),
-            ev.outcome.as_str(),
-            &detail,
-            &prev,
-        );
+            at: ev.at,
+            event: &ev.event,
+            actor: ev.actor.as_deref(),
+            client_id: ev.client_id.as_deref(),
+            source_ip: ev.source_ip.as_deref(),
+            outcome: ev.outcome.as_str(),
+            detail: &detail,
+            prev_hash: &prev,
+        }
+        .hash(KEYED_VERSION, key);
+        last_at = last_at.max(ev.at);
         rows.push((
             seq,
             ev,
@@ -242,20 +499,73 @@ async fn write_batch(
         }
         q.execute(&mut *tx).await?;
     }
+    write_head(&mut tx, key, chain_id, seq, &prev, last_at).await?;
     tx.commit().await?;
     Ok((seq, prev))
 }
 
-/// What `tessera audit verify` found.
-#[derive(Debug, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub chains: u64,
-    pub entries: u64,
-    /// Human-readable description of each break found.
-    pub problems: Vec<String>,
+impl Store {
+    /// Registers and seals the chains written before keyed chains, once: only while no chain is
+    /// registered yet, so that an unkeyed chain slipped in later is not sealed but reported.
+    pub async fn seal_legacy_chains(&self, key: &AuditKey, now: i64) -> Result<u64> {
+        match self.seal_legacy_once(key, now).await {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                // Two processes starting at once: the loser's registrations collide.
+                let done = sqlx::query("SELECT COUNT(*) AS n FROM audit_registry")
+                    .fetch_one(self.pool())
+                    .await?
+                    .try_get::<i64, _>("n")?;
+                if done > 0 { Ok(0) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn seal_legacy_once(&self, key: &AuditKey, now: i64) -> Result<u64> {
+        let mut tx = self.pool().begin().await?;
+        let registered =
+            sqlx::query("SELECT COUNT(*) AS n FROM audit_chains WHERE reg_seq IS NOT NULL")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>("n")?;
+        let registry = sqlx::query("SELECT COUNT(*) AS n FROM audit_registry")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>("n")?;
+        if registered > 0 || registry > 0 {
+            return Ok(0);
+        }
+        let legacy = sqlx::query(
+            "SELECT id, writer, created_at FROM audit_chains WHERE version = $1 ORDER BY created_at, id",
+        )
+        .bind(LEGACY_VERSION)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut sealed = 0;
+        for row in &legacy {
+            let id: String = row.try_get("id")?;
+            let writer: String = row.try_get("writer")?;
+            let created_at: i64 = row.try_get("created_at")?;
+            let last = sqlx::query(
+                "SELECT seq, hash FROM audit_log WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (seq, hash) = match last {
+                Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+                None => (0, genesis_hash(&id)),
+            };
+            register_chain(&mut tx, key, &id, &writer, created_at, LEGACY_VERSION).await?;
+            write_head(&mut tx, key, &id, seq, &hash, now).await?;
+            sealed += 1;
+        }
+        tx.commit().await?;
+        Ok(sealed)
+    }
 }
 
-fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
+pub(crate) fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     Ok(AuditEntry {
         chain_id: row.try_get("chain_id")?,
         seq: row.try_get("seq")?,
@@ -271,87 +581,10 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
-const ENTRY_COLUMNS: &str =
+pub(crate) const ENTRY_COLUMNS: &str =
     "chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash, hash";
 
 impl Store {
-    /// Checks every chain: contiguous sequence numbers, each `prev_hash` equal to the previous
-    /// entry's hash, and each hash recomputed from the entry's fields.
-    pub async fn verify_audit(&self) -> Result<VerifyReport> {
-        let chains: Vec<String> =
-            sqlx::query("SELECT id FROM audit_chains ORDER BY created_at, id")
-                .fetch_all(self.pool())
-                .await?
-                .iter()
-                .map(|r| r.try_get::<String, _>("id"))
-                .collect::<Result<_, _>>()?;
-        let mut report = VerifyReport {
-            chains: chains.len() as u64,
-            entries: 0,
-            problems: Vec::new(),
-        };
-        let orphans = sqlx::query(
-            "SELECT COUNT(*) AS n FROM audit_log WHERE chain_id NOT IN (SELECT id FROM audit_chains)",
-        )
-        .fetch_one(self.pool())
-        .await?
-        .try_get::<i64, _>("n")?;
-        if orphans > 0 {
-            report
-                .problems
-                .push(format!("{orphans} entries belong to no known chain"));
-        }
-        for chain in chains {
-            let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE chain_id = $1 ORDER BY seq"
-            )))
-            .bind(&chain)
-            .fetch_all(self.pool())
-            .await?;
-            let mut prev = genesis_hash(&chain);
-            for (i, row) in rows.iter().enumerate() {
-                let e = entry_from_row(row)?;
-                report.entries += 1;
-                let expected_seq = i as i64 + 1;
-                if e.seq != expected_seq {
-                    report.problems.push(format!(
-                        "chain {chain}: entry {expected_seq} is missing (next is {})",
-                        e.seq
-                    ));
-                    break;
-                }
-                if e.prev_hash != prev {
-                    report.problems.push(format!(
-                        "chain {chain} entry {}: previous-entry hash does not match",
-                        e.seq
-                    ));
-                    break;
-                }
-                let recomputed = entry_hash(
-                    &e.chain_id,
-                    e.seq,
-                    e.at,
-                    &e.event,
-                    e.actor.as_deref(),
-                    e.client_id.as_deref(),
-                    e.source_ip.as_deref(),
-                    &e.outcome,
-                    &e.detail,
-                    &e.prev_hash,
-                );
-                if recomputed != e.hash {
-                    report.problems.push(format!(
-                        "chain {chain} entry {} ({}): content was altered",
-                        e.seq, e.event
-                    ));
-                    break;
-                }
-                prev = e.hash;
-            }
-        }
-        Ok(report)
-    }
-
     /// A person's most recent entries whose event starts with one of `prefixes`, newest first.
     pub async fn audit_of_actor(
         &self,
@@ -392,71 +625,5 @@ impl Store {
         .iter()
         .map(entry_from_row)
         .collect()
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::testdb;
-
-    fn ev(name: &str) -> AuditEvent {
-        AuditEvent {
-            at: 1_700_000_000,
-            event: name.into(),
-            actor: Some("u1".into()),
-            client_id: Some("vanban".into()),
-            source_ip: Some("10.0.0.1".into()),
-            outcome: Outcome::Success,
-            detail: serde_json::json!({"note": "Sở Nội vụ"}),
-        }
-    }
-
-    #[tokio::test]
-    async fn chains_verify_and_tampering_is_found() {
-        let store = testdb::store().await;
-        let a = AuditLog::start(store.clone(), "replica-a", 1, "chain-a".into())
-            .await
-            .unwrap();
-        let b = AuditLog::start(store.clone(), "replica-b", 1, "chain-b".into())
-            .await
-            .unwrap();
-        let mut waits = Vec::new();
-        for i in 0..50 {
-            let (a, b) = (a.clone(), b.clone());
-            waits.push(tokio::spawn(async move {
-                a.record(ev(&format!("login.success.{i}"))).await.unwrap();
-                b.record(ev("token.issued")).await.unwrap();
-            }));
-        }
-        for w in waits {
-            w.await.unwrap();
-        }
-        let report = store.verify_audit().await.unwrap();
-        assert_eq!(report.chains, 2);
-        assert_eq!(report.entries, 100);
-        assert!(report.problems.is_empty(), "{:?}", report.problems);
-
-        sqlx::query(
-            "UPDATE audit_log SET outcome = 'failure' WHERE chain_id = 'chain-a' AND seq = 7",
-        )
-        .execute(store.pool())
-        .await
-        .unwrap();
-        let report = store.verify_audit().await.unwrap();
-        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-        assert!(
-            report.problems[0].contains("entry 7"),
-            "{:?}",
-            report.problems
-        );
-
-        sqlx::query("DELETE FROM audit_log WHERE chain_id = 'chain-b' AND seq = 3")
-            .execute(store.pool())
-            .await
-            .unwrap();
-        let report = store.verify_audit().await.unwrap();
-        assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
     }
 }

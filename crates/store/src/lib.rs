@@ -5,6 +5,7 @@
 //! flags are integers so that both backends decode them alike.
 
 pub mod audit;
+pub mod audit_verify;
 pub mod clients;
 pub mod codes;
 pub mod grants;
@@ -95,6 +96,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "password changes and session rotation",
         include_str!("../../../migrations/sqlite/0008_passwords_sessions.sql"),
     ),
+    (
+        10,
+        "audit heads and decaying throttles",
+        include_str!("../../../migrations/sqlite/0010_audit_heads_throttle.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -131,6 +137,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "password changes and session rotation",
         include_str!("../../../migrations/postgres/0008_passwords_sessions.sql"),
+    ),
+    (
+        10,
+        "audit heads and decaying throttles",
+        include_str!("../../../migrations/postgres/0010_audit_heads_throttle.sql"),
     ),
 ];
 

@@ -266,9 +266,12 @@ impl Store {
             .bind(now)
             .execute(self.pool())
             .await?;
-        sqlx::query("DELETE FROM login_throttle WHERE blocked_until <= $1 AND first_at <= $2")
-            .bind(now)
-            .bind(now - 3_600)
+        // A throttle row goes once its count has decayed to nothing at the slowest rate used.
+        sqlx::query(
+            "DELETE FROM login_throttle WHERE blocked_until <= $1 AND last_at + failures * $2 <= $1",
+        )
+        .bind(now)
+        .bind(crate::throttle::SLOWEST_DECAY_SECS)
             .execute(self.pool())
             .await?;
         Ok(())

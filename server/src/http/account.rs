@@ -20,8 +20,8 @@ use super::errors::page;
 use super::forms::{Form, valid_handle};
 use super::login::{csrf_cookie, with_cookies};
 use super::mfa::{
-    TotpView, codes_page, complete_enrolment, continue_url, factor_json_error, factor_message,
-    finishing_cookies, json_candidate, json_error,
+    TotpView, begin_allowed, codes_page, complete_enrolment, continue_url, factor_json_error,
+    factor_message, finishing_cookies, json_candidate, json_error,
 };
 use super::oidc::error_page;
 use super::{AppState, web};
@@ -102,6 +102,14 @@ struct AccountView {
     error: Option<&'static str>,
     /// Words of the password section (the change has its own page).
     pw: &'static crate::pages::password::PasswordText,
+    /// Wrong second-factor codes counted, and until when the factor is locked.
+    factor_lock: Option<FactorLockView>,
+}
+
+#[derive(Serialize)]
+struct FactorLockView {
+    failures: i64,
+    locked_until: Option<String>,
 }
 
 /// UTC time as people read it in logs: `2026-11-25 14:03 UTC`.
@@ -250,6 +258,12 @@ async fn view(
             done,
             error,
             pw: crate::pages::password::text(lang),
+            factor_lock: mfa::lockout(p, &user.id, now)
+                .await?
+                .map(|l| FactorLockView {
+                    failures: l.failures,
+                    locked_until: l.locked_until.map(when),
+                }),
         },
         set.into_iter().collect(),
     ))
@@ -444,7 +458,16 @@ async fn registering(
     Ok((form, c))
 }
 
-async fn passkey_begin(s: AppState, headers: HeaderMap, body: Bytes, enrolment: bool) -> Response {
+async fn passkey_begin(
+    s: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Bytes,
+    enrolment: bool,
+) -> Response {
+    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+        return r;
+    }
     let (_, c) = match registering(&s, &headers, &body, enrolment).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -510,10 +533,11 @@ async fn passkey_finish(
 
 async fn account_passkey_begin(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, headers, body, false).await
+    passkey_begin(s, peer, headers, body, false).await
 }
 
 async fn account_passkey_finish(
@@ -527,10 +551,11 @@ async fn account_passkey_finish(
 
 async fn enrol_passkey_begin(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, headers, body, true).await
+    passkey_begin(s, peer, headers, body, true).await
 }
 
 async fn enrol_passkey_finish(

@@ -58,6 +58,7 @@ admin_routes! {
     post "/admin/api/users/{id}/disable" => user_disable;
     post "/admin/api/users/{id}/enable" => user_enable;
     post "/admin/api/users/{id}/password" => user_password;
+    post "/admin/api/users/{id}/unlock" => user_unlock;
     get "/admin/api/users/{id}/grants" => grants_list;
     post "/admin/api/users/{id}/grants" => grant_add;
     delete "/admin/api/users/{id}/grants/{role}/{unit_id}" => grant_remove;
@@ -296,7 +297,7 @@ async fn user_create(
 }
 
 async fn user_get(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
-    let r = users::get(&s.provider, &a.caller, &id).await;
+    let r = users::get(&s.provider, &a.caller, &id, a.now).await;
     ok(&s, &a, r).await
 }
 
@@ -322,6 +323,11 @@ async fn user_enable(State(s): State<AppState>, a: Admin, Path(id): Path<String>
 
 async fn user_password(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
     let r = users::reset_password(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn user_unlock(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
+    let r = users::unlock(&s.provider, &a.caller, &id, a.now).await;
     ok(&s, &a, r).await
 }
 

@@ -345,15 +345,38 @@ pub(super) async fn json_candidate(
     }
 }
 
+/// Refuses a passkey "begin" from an address that began too many ceremonies (each stores a
+/// challenge); the allowance is counted in the database, across replicas.
+pub(super) async fn begin_allowed(
+    s: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), Response> {
+    match passkey::admit_begin(&s.provider, &s.meta(headers, peer), now()).await {
+        Ok(()) => Ok(()),
+        Err(e @ FactorError::TooManyAttempts { retry_after }) => {
+            let mut r = factor_json_error(&e);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+            Err(r)
+        }
+        Err(e) => Err(factor_json_error(&e)),
+    }
+}
+
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
     axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
 }
 
 async fn factor_passkey_begin(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+        return r;
+    }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
@@ -432,9 +455,13 @@ async fn factor_passkey_finish(
 
 async fn passkey_login_begin(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+        return r;
+    }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }

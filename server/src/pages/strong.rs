@@ -52,6 +52,10 @@ pub struct StrongText {
     pub level_1: &'static str,
     pub level_2: &'static str,
     pub step_up_link: &'static str,
+    /// Followed by the time the lock lifts.
+    pub factor_locked: &'static str,
+    /// Followed by the number of wrong codes counted.
+    pub factor_failures: &'static str,
     pub sessions_heading: &'static str,
     pub this_device: &'static str,
     pub started: &'static str,
@@ -122,6 +126,8 @@ pub const VI: StrongText = StrongText {
     level_1: "Mức 1 (mật khẩu)",
     level_2: "Mức 2 (hai yếu tố hoặc khóa truy cập)",
     step_up_link: "Xác thực lại để thay đổi các phương thức đăng nhập",
+    factor_locked: "Yếu tố thứ hai của bạn tạm thời bị khóa vì có quá nhiều mã sai. Nếu không phải bạn nhập, hãy đổi mật khẩu và báo quản trị viên đơn vị (họ có thể mở khóa). Mở lại một lượt thử lúc:",
+    factor_failures: "Số mã xác thực sai gần đây (chưa có lần đúng nào sau đó):",
     sessions_heading: "Phiên đăng nhập đang hoạt động",
     this_device: "thiết bị này",
     started: "Bắt đầu",
@@ -192,6 +198,8 @@ pub const EN: StrongText = StrongText {
     level_1: "Level 1 (password)",
     level_2: "Level 2 (two factors or a passkey)",
     step_up_link: "Authenticate again to change your sign-in methods",
+    factor_locked: "Your second factor is locked for now after too many wrong codes. If that was not you, change your password and tell your unit's administrator (who can unlock it). One more attempt opens at:",
+    factor_failures: "Wrong codes recently (with no right one since):",
     sessions_heading: "Active sessions",
     this_device: "this device",
     started: "Started",
@@ -277,7 +285,9 @@ mod tests {
             "sessions": [{ "sid": HOSTILE, "current": true, "user_agent": HOSTILE,
                            "source_ip": HOSTILE, "created": "x", "last_seen": "y" }],
             "history": [{ "event": HOSTILE, "at": "x", "source_ip": HOSTILE, "outcome": "success" }],
-            "done": true, "error": null, "pw": crate::pages::password::VI,
+            "done": true, "error": null,
+            "pw": crate::pages::password::VI,
+            "factor_lock": { "failures": 5, "locked_until": HOSTILE },
         });
         let factor = json!({
             "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
@@ -290,7 +300,7 @@ mod tests {
         let codes = json!({ "codes": [HOSTILE], "continue_path": "/account", "req": null });
         for lang in [Lang::Vi, Lang::En] {
             for (name, view, marker) in [
-                ("account.html", &account, "id=\"account-username\""),
+                ("account.html", &account, "id=\"factor-lock\""),
                 ("factor.html", &factor, "id=\"passkey-verify\""),
                 ("enrol.html", &enrol, "id=\"passkey-add\""),
                 ("recovery_codes.html", &codes, "id=\"recovery-codes\""),

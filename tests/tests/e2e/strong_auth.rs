@@ -15,7 +15,9 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 scenarios!(
     step_up_with_totp_passkey_and_recovery_code,
-    policy_guides_enrolment
+    policy_guides_enrolment,
+    a_locked_second_factor_is_shown_and_unlocked,
+    passkey_begins_are_limited_per_address
 );
 
 const LOA1: &str = "urn:tessera:loa:1";
@@ -441,5 +443,125 @@ async fn policy_guides_enrolment(backend: Backend) -> anyhow::Result<()> {
         .submit_login(&fx.server, &login.login_form()?, USERNAME, PASSWORD)
         .await?;
     assert_eq!(answer.see_other()?.path(), "/login/factor");
+    Ok(())
+}
+
+/// A six-digit code other than the one shown now.
+fn not_the_code(code: &str) -> String {
+    let n: u32 = code.parse().unwrap_or(0);
+    format!("{:06}", (n + 500_000) % 1_000_000)
+}
+
+/// Someone with the password guesses codes at the step-up page: after 5 the factor is locked
+/// (even the right code is refused), the person sees it on `/account`, and `tessera user
+/// unlock` lifts it.
+async fn a_locked_second_factor_is_shown_and_unlocked(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start_with(backend, ServerOptions::default().localhost_issuer()?).await?;
+    let signing = fx
+        .add_client(NewClient::confidential("kyso", "Ký số tập trung").min_acr(LOA2))
+        .await?;
+    let docs_rp = fx.rp().await?;
+    let sign_rp = flow::relying_party(&fx.server, &signing).await?;
+    let browser = fx.browser()?;
+    flow::sdk_login(&browser, &fx.server, &docs_rp, &[], USERNAME, PASSWORD).await?;
+
+    let account = browser.get(&fx.server.url("/account")).await?;
+    let token = csrf(&account)?;
+    browser
+        .post_form(
+            &fx.server.url("/account/totp/begin"),
+            &[("csrf_token", &token)],
+        )
+        .await?
+        .see_other()?;
+    let account = browser.get(&fx.server.url("/account")).await?;
+    let secret = between(&account.body, "<code id=\"totp-secret\">", "</code>")
+        .context("no TOTP secret on the page")?
+        .to_owned();
+    let confirmed = browser
+        .post_form(
+            &fx.server.url("/account/totp/confirm"),
+            &[("csrf_token", &token), ("code", &totp_now(&secret)?)],
+        )
+        .await?;
+    ensure!(confirmed.status == StatusCode::OK, "{confirmed}");
+
+    let (url, _pending) = sign_rp.authorization_url(&[], &AuthOptions::default());
+    let factor_url = browser.get(&url).await?.see_other()?;
+    let factor = browser.get(&factor_url).await?;
+    let req = hidden_input(&factor.body, "req").context("no req")?;
+    let token = csrf(&factor)?;
+    let submit = |code: String| {
+        let (browser, fx, token, req) = (&browser, &fx, token.clone(), req.clone());
+        async move {
+            browser
+                .post_form(
+                    &fx.server.url("/login/factor"),
+                    &[
+                        ("csrf_token", token.as_str()),
+                        ("req", req.as_str()),
+                        ("method", "totp"),
+                        ("code", code.as_str()),
+                    ],
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        let page = submit(not_the_code(&totp_now(&secret)?)).await?;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{page}");
+    }
+    let locked = submit(totp_now(&secret)?).await?;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{locked}");
+    let account = browser.get(&fx.server.url("/account")).await?;
+    assert!(account.body.contains("id=\"factor-lock\""), "{account}");
+
+    let out = fx
+        .server
+        .cli_ok(&["user", "unlock", USERNAME], None)
+        .await?;
+    assert!(out.stdout.contains("second factor: true"), "{out}");
+    let account = browser.get(&fx.server.url("/account")).await?;
+    assert!(!account.body.contains("id=\"factor-lock\""), "{account}");
+    let mut page = submit(totp_now(&secret)?).await?;
+    if page.status == StatusCode::BAD_REQUEST {
+        // The confirmation spent this step's code: the next step's is fresh.
+        tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+        page = submit(totp_now(&secret)?).await?;
+    }
+    page.see_other()?;
+    let again = fx
+        .server
+        .cli_ok(&["user", "unlock", USERNAME], None)
+        .await?;
+    assert!(again.stdout.contains("had no failures"), "{again}");
+    Ok(())
+}
+
+/// One address may begin only so many passkey ceremonies: then `429` with `Retry-After`.
+async fn passkey_begins_are_limited_per_address(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start_with(backend, ServerOptions::default().localhost_issuer()?).await?;
+    let browser = fx.browser()?;
+    let login = browser.get(&fx.server.url("/login")).await?;
+    let token = csrf(&login)?;
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for _ in 0..31 {
+        let page = browser
+            .post_form(
+                &fx.server.url("/login/passkey/begin"),
+                &[("csrf_token", &token)],
+            )
+            .await?;
+        statuses.push(page.status);
+        last = Some(page);
+    }
+    let last = last.context("no answer")?;
+    assert!(
+        statuses[..30].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{last}");
+    assert!(last.headers.contains_key("retry-after"), "{last}");
     Ok(())
 }

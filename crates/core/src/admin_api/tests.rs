@@ -447,3 +447,59 @@ async fn credentials_follow_the_owners_unit() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_unit_admin_sees_and_clears_a_second_factor_lockout() {
+    let w = world().await;
+    let admin = user_with(&w, "quan.tri", Some(&w.lechan), &[("admin", &w.lechan)]).await;
+    let auditor = user_with(&w, "kiem.tra", Some(&w.lechan), &[("auditor", &w.lechan)]).await;
+    let other = user_with(
+        &w,
+        "tu.phap.admin",
+        Some(&w.tuphap),
+        &[("admin", &w.tuphap)],
+    )
+    .await;
+    let clerk = user_with(&w, "xa.vien", Some(&w.an_bien), &[]).await;
+    let key = crate::mfa::factor_key(&clerk.id);
+    for _ in 0..crate::mfa::FACTOR_FREE_FAILURES {
+        w.p.store
+            .admit_within(
+                &key,
+                T0,
+                crate::mfa::FACTOR_FREE_FAILURES,
+                crate::mfa::FACTOR_DECAY_SECS,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let c = caller(&w, &admin).await;
+    let seen = users::get(&w.p, &c, &clerk.id, T0 + 1).await.unwrap();
+    assert_eq!(
+        seen["second_factor_lock"],
+        json!({ "failures": 5, "locked_until": T0 + crate::mfa::FACTOR_DECAY_SECS })
+    );
+
+    let err = users::unlock(&w.p, &caller(&w, &auditor).await, &clerk.id, T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = users::unlock(&w.p, &caller(&w, &other).await, &clerk.id, T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    let err = users::unlock(&w.p, &c, &admin.id, T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+
+    let done = users::unlock(&w.p, &c, &clerk.id, T0 + 2).await.unwrap();
+    assert_eq!(done["second_factor_cleared"], true);
+    let seen = users::get(&w.p, &c, &clerk.id, T0 + 3).await.unwrap();
+    assert_eq!(seen["second_factor_lock"], serde_json::Value::Null);
+    let audit = w.p.store.recent_audit(5).await.unwrap();
+    let entry = audit.iter().find(|e| e.event == "user.unlocked").unwrap();
+    assert_eq!(entry.actor.as_deref(), Some(admin.id.as_str()));
+    assert!(entry.detail.contains(&clerk.id), "{}", entry.detail);
+}

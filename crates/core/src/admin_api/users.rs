@@ -87,10 +87,17 @@ pub async fn list(p: &Provider, caller: &Caller, query: UserQuery) -> Result<Val
     }))
 }
 
-pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+pub async fn get(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<Value, AdminApiError> {
     let user = visible_user(p, caller, id).await?;
     let mut v = user_json(&user);
     v["grants"] = visible_grants(p, caller, &user).await?;
+    // Wrong second-factor codes counted and the lock they caused, for the help desk.
+    v["second_factor_lock"] = json!(crate::mfa::lockout(p, &user.id, now).await?);
     Ok(v)
 }
 
@@ -338,6 +345,32 @@ pub async fn reset_password(
         .audit(p, now, "user.password_reset", ended.detail(&user.id))
         .await?;
     Ok(json!({ "id": user.id, "username": user.username, "temporary_password": password }))
+}
+
+/// Clears the account's counts of wrong second-factor codes and wrong passwords, once the
+/// administrator has checked with the person that the failures were theirs.
+pub async fn unlock(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<Value, AdminApiError> {
+    let user = managed_user(p, caller, id).await?;
+    not_self(caller, &user, "unlock")?;
+    let done = crate::mfa::unlock(p, &user).await?;
+    caller
+        .acting()
+        .audit(
+            p,
+            now,
+            "user.unlocked",
+            json!({ "user": user.id, "second_factor": done.second_factor, "password": done.password }),
+        )
+        .await?;
+    Ok(json!({
+        "id": user.id, "username": user.username,
+        "second_factor_cleared": done.second_factor, "password_cleared": done.password,
+    }))
 }
 
 pub async fn list_grants(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {

@@ -16,15 +16,18 @@ use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
-use crate::login::{WINDOW_SECS, delay_after};
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider, acr};
 
 /// How long a login may wait between its first and second factor.
 pub const PENDING_TTL: i64 = 300;
-/// Wrong codes allowed per factor in a window before attempts slow down.
+/// Wrong codes an account may try before its second factor locks.
 pub const FACTOR_FREE_FAILURES: i64 = 5;
+/// The count of wrong codes is kept until a success and forgets one per 12 minutes, and a
+/// locked factor takes one attempt per forgotten failure: at most 5 + 60/12 = 10 codes are
+/// tried in any hour (the fixed 15-minute window allowed about 36).
+pub const FACTOR_DECAY_SECS: i64 = 12 * 60;
 /// Wrong second factors after which a pending login ends (the password is asked again, under
 /// the password's own throttle).
 pub const MAX_PENDING_FAILURES: i32 = 3;
@@ -159,24 +162,101 @@ pub async fn enrolled(p: &Provider, user_id: &str) -> Result<Enrolled, CoreError
     })
 }
 
-/// Counts an attempt at a factor before it is checked (as for passwords, so concurrent
-/// guesses cannot slip under the limit) and refuses it while the factor is blocked.
-pub(crate) async fn admit_attempt(p: &Provider, key: &str, now: i64) -> Result<(), FactorError> {
-    let blocked = p.store.blocked_until(key).await?;
-    if blocked > now {
-        return Err(FactorError::TooManyAttempts {
-            retry_after: blocked - now,
-        });
-    }
-    let attempts = p.store.record_failure(key, now, now - WINDOW_SECS).await?;
-    if attempts > FACTOR_FREE_FAILURES {
-        let until = now + delay_after(attempts, FACTOR_FREE_FAILURES);
-        if !p.store.claim_attempt(key, now, until).await? {
-            let blocked = p.store.blocked_until(key).await?;
-            return Err(FactorError::TooManyAttempts {
-                retry_after: (blocked - now).max(1),
-            });
+/// The counter of wrong codes an account has tried (authenticator app and recovery codes
+/// together, so the two cannot be played against each other).
+pub(crate) fn factor_key(user_id: &str) -> String {
+    format!("factor:{user_id}")
+}
+
+/// Counts an attempt at a code before it is checked (as for passwords, so concurrent guesses
+/// cannot slip under the limit) and refuses it while the second factor is locked. Returns the
+/// count including this attempt; a success clears it.
+pub(crate) async fn admit_attempt(
+    p: &Provider,
+    user_id: &str,
+    now: i64,
+) -> Result<i64, FactorError> {
+    let key = factor_key(user_id);
+    match p
+        .store
+        .admit_within(&key, now, FACTOR_FREE_FAILURES, FACTOR_DECAY_SECS)
+        .await?
+    {
+        Some(count) => Ok(count),
+        None => {
+            let until = lockout(p, user_id, now)
+                .await?
+                .and_then(|l| l.locked_until)
+                .unwrap_or(now + 1);
+            Err(FactorError::TooManyAttempts {
+                retry_after: (until - now).max(1),
+            })
         }
+    }
+}
+
+/// Wrong codes an account has tried and, when they reach the limit, until when its second
+/// factor is locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Lockout {
+    pub failures: i64,
+    pub locked_until: Option<i64>,
+}
+
+/// The account's second-factor lockout; `None` when it has no wrong codes counted.
+pub async fn lockout(p: &Provider, user_id: &str, now: i64) -> Result<Option<Lockout>, CoreError> {
+    let Some(state) = p.store.throttle_state(&factor_key(user_id)).await? else {
+        return Ok(None);
+    };
+    let failures = state.decayed(now, FACTOR_DECAY_SECS);
+    Ok((failures > 0).then(|| Lockout {
+        failures,
+        locked_until: state.below_at(now, FACTOR_FREE_FAILURES, FACTOR_DECAY_SECS),
+    }))
+}
+
+/// What an unlock cleared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unlocked {
+    pub second_factor: bool,
+    pub password: bool,
+}
+
+/// Clears an account's counts of wrong second factors and wrong passwords (an administrator
+/// who has checked with the person; the caller audits it).
+pub async fn unlock(p: &Provider, user: &User) -> Result<Unlocked, CoreError> {
+    Ok(Unlocked {
+        second_factor: p.store.clear_failures(&factor_key(&user.id)).await?,
+        password: p
+            .store
+            .clear_failures(&format!("user:{}", user.username))
+            .await?,
+    })
+}
+
+/// Audits a wrong code that was counted, and the lockout it started when it used the last free
+/// attempt.
+pub(crate) async fn audit_wrong_code(
+    p: &Provider,
+    user_id: &str,
+    factor: &str,
+    reason: &str,
+    count: i64,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(), CoreError> {
+    audit_failure(p, user_id, factor, reason, meta, now).await?;
+    if count >= FACTOR_FREE_FAILURES {
+        p.audit(
+            now,
+            "mfa.locked",
+            Some(user_id),
+            None,
+            meta,
+            Outcome::Failure,
+            json!({ "failures": count, "locked_until": now + FACTOR_DECAY_SECS }),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -390,6 +470,8 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
     p.store.delete_recovery_codes(&user.id).await?;
+    // A lock on the old factors must not hold back enrolling new ones.
+    p.store.clear_failures(&factor_key(&user.id)).await?;
     // Sessions that proved the removed factors end too.
     let ended = crate::admin::end_user_access(p, user, "mfa_reset", now)
         .await

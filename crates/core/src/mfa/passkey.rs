@@ -22,6 +22,11 @@ use crate::{CoreError, Provider};
 
 /// How long a browser has to answer a challenge.
 pub const CEREMONY_TTL: i64 = 300;
+/// Ceremonies one address may begin in a burst, and the seconds after which it may begin one
+/// more: each begin stores a challenge, so a flood from one address is cut off early, while an
+/// office behind one address still signs in at 30 people a minute.
+pub const BEGIN_BURST: i64 = 30;
+pub const BEGIN_REFILL_SECS: i64 = 2;
 const MAX_NAME: usize = 64;
 
 const REGISTER: &str = "register";
@@ -176,6 +181,31 @@ fn parse<T: serde::de::DeserializeOwned>(json_text: &str) -> Result<T, FactorErr
 
 /// Starts registering a passkey for `user`; returns the ceremony handle and the options for
 /// `navigator.credentials.create()`.
+/// Admits one passkey ceremony begun from the request's address, counted in the database so
+/// that every replica shares the allowance.
+pub async fn admit_begin(p: &Provider, meta: &RequestMeta, now: i64) -> Result<(), FactorError> {
+    let Some(ip) = &meta.source_ip else {
+        return Ok(());
+    };
+    let key = format!("passkey-begin:ip:{ip}");
+    if p.store
+        .admit_within(&key, now, BEGIN_BURST, BEGIN_REFILL_SECS)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let until = p
+        .store
+        .throttle_state(&key)
+        .await?
+        .and_then(|s| s.below_at(now, BEGIN_BURST, BEGIN_REFILL_SECS))
+        .unwrap_or(now + 1);
+    Err(FactorError::TooManyAttempts {
+        retry_after: (until - now).max(1),
+    })
+}
+
 pub async fn begin_registration(
     p: &Provider,
     user: &User,

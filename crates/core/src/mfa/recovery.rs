@@ -5,7 +5,7 @@ use serde_json::json;
 use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 
-use super::{FactorError, admit_attempt, audit_failure};
+use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 
@@ -93,25 +93,28 @@ pub async fn verify(
     if !super::enrolled(p, &user.id).await?.any() {
         return Err(FactorError::NotEnrolled);
     }
-    let key = format!("recovery:{}", user.id);
-    if let Err(e) = admit_attempt(p, &key, now).await {
-        audit_failure(p, &user.id, "recovery_code", "throttled", meta, now).await?;
-        return Err(e);
-    }
+    let count = match admit_attempt(p, &user.id, now).await {
+        Ok(n) => n,
+        Err(e) => {
+            audit_failure(p, &user.id, "recovery_code", "throttled", meta, now).await?;
+            return Err(e);
+        }
+    };
     let hash = p.keyed.hash_recovery_code(&normalise(code));
     if !p.store.spend_recovery_code(&user.id, &hash, now).await? {
-        audit_failure(
+        audit_wrong_code(
             p,
             &user.id,
             "recovery_code",
             "unknown or used code",
+            count,
             meta,
             now,
         )
         .await?;
         return Err(FactorError::Invalid);
     }
-    p.store.clear_failures(&key).await?;
+    p.store.clear_failures(&factor_key(&user.id)).await?;
     let left = p.store.recovery_codes_left(&user.id).await?;
     p.audit(
         now,

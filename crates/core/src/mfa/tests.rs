@@ -76,21 +76,134 @@ async fn totp_codes_work_once_within_one_step_of_the_clock() {
     assert!(ev.iter().any(|(e, _)| e == "mfa.totp.enrolled"));
 }
 
+/// A six-digit code that is none of the codes accepted at `at` (the step before, at and after).
+fn wrong_code(secret: &str, at: i64) -> String {
+    let accepted: Vec<String> = [at - 30, at, at + 30]
+        .iter()
+        .map(|t| totp::code_at(secret, *t).unwrap())
+        .collect();
+    (0..4)
+        .map(|i| format!("{:06}", (at as u64 * 7919 + i) % 1_000_000))
+        .find(|c| !accepted.contains(c))
+        .unwrap()
+}
+
 #[tokio::test]
-async fn wrong_totp_codes_are_throttled() {
+async fn wrong_totp_codes_lock_the_second_factor() {
     let (p, user) = setup().await;
     let secret = with_totp(&p, &user).await;
+    let t = T0 + 100;
     for _ in 0..FACTOR_FREE_FAILURES {
-        let r = totp::verify(&p, &user, "000000", None, &meta(), T0 + 100).await;
+        let r = totp::verify(&p, &user, &wrong_code(&secret, t), None, &meta(), t).await;
         assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
     }
-    // One more attempt is let through, then the factor is blocked, even for the right code.
-    let _ = totp::verify(&p, &user, "000000", None, &meta(), T0 + 100).await;
-    let right = totp::code_at(&secret, T0 + 101).unwrap();
-    let r = totp::verify(&p, &user, &right, None, &meta(), T0 + 101).await;
+    // Locked now, even for the right code; recovery codes share the count.
+    let right = totp::code_at(&secret, t + 1).unwrap();
+    let r = totp::verify(&p, &user, &right, None, &meta(), t + 1).await;
+    let Err(FactorError::TooManyAttempts { retry_after }) = r else {
+        panic!("expected a lockout, got {r:?}");
+    };
+    assert_eq!(retry_after, FACTOR_DECAY_SECS - 1);
+    let r = recovery::verify(&p, &user, "aaaa-bbbb", &meta(), t + 1).await;
     assert!(
         matches!(r, Err(FactorError::TooManyAttempts { .. })),
         "{r:?}"
+    );
+    // The lockout is audited and visible.
+    let ev = events(&p).await;
+    assert!(ev.iter().any(|(e, _)| e == "mfa.locked"), "{ev:?}");
+    let l = lockout(&p, &user.id, t + 1).await.unwrap().unwrap();
+    assert_eq!(l.failures, FACTOR_FREE_FAILURES);
+    assert_eq!(l.locked_until, Some(t + FACTOR_DECAY_SECS));
+    // Waiting one window no longer wipes the count: one attempt comes back per decay step.
+    let later = t + 15 * 60;
+    assert_eq!(
+        lockout(&p, &user.id, later)
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        None
+    );
+    let r = totp::verify(&p, &user, &wrong_code(&secret, later), None, &meta(), later).await;
+    assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
+    let right = totp::code_at(&secret, later + 1).unwrap();
+    let r = totp::verify(&p, &user, &right, None, &meta(), later + 1).await;
+    assert!(
+        matches!(r, Err(FactorError::TooManyAttempts { .. })),
+        "{r:?}"
+    );
+    // An administrator clears it; a success then starts from nothing.
+    let cleared = unlock(&p, &user).await.unwrap();
+    assert!(cleared.second_factor);
+    assert_eq!(lockout(&p, &user.id, later + 1).await.unwrap(), None);
+    totp::verify(&p, &user, &right, None, &meta(), later + 1)
+        .await
+        .unwrap();
+}
+
+/// Someone who holds the password guesses a code every 10 s for three hours: in no hour are
+/// more than 10 codes checked (with a 15-minute window that restarted, about 36 were).
+#[tokio::test]
+async fn at_most_ten_codes_are_checked_in_any_hour() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    let start = T0 + 1000;
+    let mut checked = Vec::new();
+    for i in 0..(3 * 360) {
+        let at = start + i * 10;
+        match totp::verify(&p, &user, &wrong_code(&secret, at), None, &meta(), at).await {
+            Err(FactorError::Invalid) => checked.push(at),
+            Err(FactorError::TooManyAttempts { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let worst_hour = checked
+        .iter()
+        .map(|from| {
+            checked
+                .iter()
+                .filter(|t| (*from..*from + 3600).contains(*t))
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        worst_hour <= 10,
+        "{worst_hour} codes in one hour: {checked:?}"
+    );
+    // Still usable by its owner: the lock lets attempts through as the count decays.
+    assert!(checked.len() >= 15, "{checked:?}");
+}
+
+#[tokio::test]
+async fn passkey_begins_are_limited_per_address() {
+    let (p, _) = setup().await;
+    let from = |ip: &str| RequestMeta {
+        source_ip: Some(ip.into()),
+        user_agent: None,
+    };
+    for _ in 0..passkey::BEGIN_BURST {
+        passkey::admit_begin(&p, &from("10.0.0.9"), T0)
+            .await
+            .unwrap();
+    }
+    let r = passkey::admit_begin(&p, &from("10.0.0.9"), T0 + 1).await;
+    let Err(FactorError::TooManyAttempts { retry_after }) = r else {
+        panic!("expected a refusal, got {r:?}");
+    };
+    assert_eq!(retry_after, passkey::BEGIN_REFILL_SECS - 1);
+    // Another address is not held back, and the first gets one more after the refill time.
+    passkey::admit_begin(&p, &from("10.0.0.10"), T0 + 1)
+        .await
+        .unwrap();
+    passkey::admit_begin(&p, &from("10.0.0.9"), T0 + passkey::BEGIN_REFILL_SECS)
+        .await
+        .unwrap();
+    assert!(
+        passkey::admit_begin(&p, &from("10.0.0.9"), T0 + passkey::BEGIN_REFILL_SECS)
+            .await
+            .is_err()
     );
 }
 
@@ -558,4 +671,28 @@ async fn recovery_codes_go_with_the_last_factor() {
     assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 10);
     assert!(totp::remove(&p, &user, &meta(), T0).await.unwrap());
     assert_eq!(p.store.recovery_codes_left(&user.id).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_factor_reset_lifts_the_lock_of_the_old_factors() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    let t = T0 + 100;
+    for _ in 0..FACTOR_FREE_FAILURES {
+        let _ = totp::verify(&p, &user, &wrong_code(&secret, t), None, &meta(), t).await;
+    }
+    assert!(
+        lockout(&p, &user.id, t)
+            .await
+            .unwrap()
+            .is_some_and(|l| l.locked_until.is_some())
+    );
+    reset(&p, &user, "cli:test", t).await.unwrap();
+    assert_eq!(lockout(&p, &user.id, t).await.unwrap(), None);
+    // Enrolling again is not held back by the old count.
+    let e = totp::begin(&p, &user, "session-2", t).await.unwrap();
+    let code = totp::code_at(&e.secret_base32, t).unwrap();
+    totp::verify(&p, &user, &code, Some("session-2"), &meta(), t)
+        .await
+        .unwrap();
 }

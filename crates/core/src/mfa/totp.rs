@@ -7,7 +7,7 @@ use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
-use super::{FactorError, admit_attempt, audit_failure};
+use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 
@@ -143,11 +143,13 @@ pub async fn verify(
         return Err(FactorError::NotEnrolled);
     };
     let first_factor = confirm.is_some() && !super::enrolled(p, &user.id).await?.any();
-    let key = format!("totp:{}", user.id);
-    if let Err(e) = admit_attempt(p, &key, now).await {
-        audit_failure(p, &user.id, "totp", "throttled", meta, now).await?;
-        return Err(e);
-    }
+    let count = match admit_attempt(p, &user.id, now).await {
+        Ok(n) => n,
+        Err(e) => {
+            audit_failure(p, &user.id, "totp", "throttled", meta, now).await?;
+            return Err(e);
+        }
+    };
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let totp = totp_for(p, user, secret)?;
     let step = u64::try_from(now)
@@ -155,7 +157,7 @@ pub async fn verify(
         .and_then(|t| totp.check(&code, t))
         .and_then(|s| i64::try_from(s).ok());
     let Some(step) = step else {
-        audit_failure(p, &user.id, "totp", "wrong code", meta, now).await?;
+        audit_wrong_code(p, &user.id, "totp", "wrong code", count, meta, now).await?;
         return Err(FactorError::Invalid);
     };
     if !p
@@ -163,10 +165,10 @@ pub async fn verify(
         .spend_totp_step(&user.id, step, confirm.is_some())
         .await?
     {
-        audit_failure(p, &user.id, "totp", "code already used", meta, now).await?;
+        audit_wrong_code(p, &user.id, "totp", "code already used", count, meta, now).await?;
         return Err(FactorError::Invalid);
     }
-    p.store.clear_failures(&key).await?;
+    p.store.clear_failures(&factor_key(&user.id)).await?;
     if first_factor {
         p.store.delete_recovery_codes(&user.id).await?;
     }
