@@ -137,6 +137,9 @@ pub enum PkiError {
     /// The credential exists but may not sign now (suspended, revoked, expired, pending).
     #[error("{0}")]
     Unusable(String),
+    /// The actor may not do this (e.g. certify their own key).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] CoreError),
 }
