@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logout;
 pub mod mfa;
 pub mod pki;
+pub mod pki_ocsp;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -90,6 +91,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "delegated administration",
         include_str!("../../../migrations/sqlite/0006_admin.sql"),
     ),
+    (
+        9,
+        "pki trust anchors and ocsp",
+        include_str!("../../../migrations/sqlite/0009_pki_trust_ocsp.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +127,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "delegated administration",
         include_str!("../../../migrations/postgres/0006_admin.sql"),
+    ),
+    (
+        9,
+        "pki trust anchors and ocsp",
+        include_str!("../../../migrations/postgres/0009_pki_trust_ocsp.sql"),
     ),
 ];
 

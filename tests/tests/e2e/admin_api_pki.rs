@@ -324,6 +324,24 @@ async fn admin_api_credentials(backend: Backend) -> anyhow::Result<()> {
         std::fs::read(d.join("ext.pem"))?,
     ]
     .concat();
+    // The external CA's root is no trust anchor yet: a root anyone can make is refused.
+    let untrusted = root
+        .post_bytes(&path, "application/pem-certificate-chain", bundle.clone())
+        .await?;
+    refused(
+        &untrusted,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "untrusted root",
+    )?;
+    ensure!(
+        untrusted.body.contains("not a trust anchor"),
+        "{}",
+        untrusted.body
+    );
+    let ext_pem = d.join("ext.pem").display().to_string();
+    s.cli_ok(&["trust", "add", "--file", &ext_pem], None)
+        .await?;
     let imported = root
         .post_bytes(&path, "application/pem-certificate-chain", bundle.clone())
         .await?;

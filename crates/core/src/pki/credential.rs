@@ -427,7 +427,8 @@ async fn complete(
 
 /// Imports the certificate (or chain: PEM, DER or PKCS#7) an external CA issued for a pending
 /// credential, after checking that it certifies the credential's key, names the user, is in
-/// its validity period, and chains to a self-signed root through valid signatures.
+/// its validity period, and chains through valid signatures and CAs to a configured trust
+/// anchor or one of Tessera's own CAs.
 pub async fn import_certificate(
     p: &Provider,
     actor: &Actor,
@@ -458,7 +459,14 @@ pub async fn import_certificate(
         .into_iter()
         .map(|c| c.cert_der)
         .collect();
-    let checked = match import::validate(bundle, &spki, &user, &known, now) {
+    let anchors: Vec<Vec<u8>> = p
+        .store
+        .list_trust_anchors()
+        .await?
+        .into_iter()
+        .map(|a| a.cert_der)
+        .collect();
+    let checked = match import::validate(bundle, &spki, &user, &known, &anchors, now) {
         Ok(c) => c,
         Err(e) => {
             audit(

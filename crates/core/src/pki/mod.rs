@@ -13,6 +13,7 @@ pub mod crl;
 pub mod import;
 pub mod ocsp;
 pub mod profile;
+pub mod trust;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
