@@ -358,6 +358,30 @@ async fn admin_api_credentials(backend: Backend) -> anyhow::Result<()> {
         .await?;
     refused(&twice, StatusCode::CONFLICT, "conflict", "second import")?;
 
+    // A certificate administrator cannot complete their own pending credential by importing
+    // a certificate (from a root they made, or any other), even one another administrator
+    // requested for them.
+    let own = root
+        .post(
+            "/credentials",
+            json!({ "user_id": cuong_id, "ca": "external" }),
+        )
+        .await?;
+    expect(
+        &own,
+        StatusCode::CREATED,
+        "external request for a cert_admin",
+    )?;
+    let own_id = own.str("id")?.to_owned();
+    let attempt = cuong
+        .post_bytes(
+            &format!("/credentials/{own_id}/certificate"),
+            "application/pem-certificate-chain",
+            std::fs::read(d.join("ext.pem"))?,
+        )
+        .await?;
+    refused(&attempt, StatusCode::FORBIDDEN, "forbidden", "own import")?;
+
     // The Nội vụ administrator: Tư pháp's credential does not exist for her, and an
     // administrator without cert_admin issues nothing, even in her own department.
     let got = lan.get(&format!("/credentials/{an_cred}")).await?;

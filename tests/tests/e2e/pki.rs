@@ -396,6 +396,16 @@ async fn pki_internal_ca_crl_and_ocsp(backend: Backend) -> anyhow::Result<()> {
     );
     let ct = fetch(&server, &path, d, "resp.der").await?;
     ensure!(ct == "application/ocsp-response", "{ct}");
+    // Signed once, then served from the database by every replica: the very same bytes (a
+    // new ECDSA signature would differ).
+    let replica = server
+        .start_replica(tessera_e2e::ServerOptions::default())
+        .await?;
+    fetch(&replica, &path, d, "resp-replica.der").await?;
+    ensure!(
+        std::fs::read(d.join("resp.der"))? == std::fs::read(d.join("resp-replica.der"))?,
+        "the replica signed its own answer instead of serving the shared one"
+    );
     let out = openssl_ok(
         d,
         &[
