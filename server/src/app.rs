@@ -203,6 +203,9 @@ async fn pki_housekeeping(p: Provider) {
         if let Err(e) = tessera_core::pki::credential::expiry_housekeeping(&p, now()).await {
             tracing::warn!(error = %e, "certificate expiry housekeeping failed");
         }
+        if let Err(e) = tessera_core::pki::ocsp::renew_responders(&p, now()).await {
+            tracing::warn!(error = %e, "OCSP responder renewal failed");
+        }
         if let Err(e) = p.store.purge_ocsp_cache(now()).await {
             tracing::warn!(error = %e, "OCSP cache housekeeping failed");
         }

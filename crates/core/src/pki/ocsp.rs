@@ -434,6 +434,27 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
     Ok(Some(der))
 }
 
+/// Housekeeping: certifies a new delegated responder for each issuing CA whose current one is
+/// missing or due for renewal, so that requests rarely have to (each replica checks; the
+/// first request after a renewal race just finds one of the new responders).
+pub async fn renew_responders(p: &Provider, now: i64) -> Result<usize, PkiError> {
+    let mut renewed = 0;
+    for ca in p.store.list_cas().await? {
+        if ca.role == "root" || ca.key_ref.is_none() || ca.not_after <= now {
+            continue;
+        }
+        if p.store
+            .ocsp_responder(&ca.id, now + RESPONDER_RENEW_SECS)
+            .await?
+            .is_none()
+        {
+            responder(p, &ca, now).await?;
+            renewed += 1;
+        }
+    }
+    Ok(renewed)
+}
+
 /// The delegated responder of `ca` (RFC 6960 §4.2.2.2): its signer and certificate. When none
 /// has a certificate valid for long enough, a new key is made in custody and certified by the
 /// CA (EKU OCSPSigning, id-pkix-ocsp-nocheck), so that the CA's own key signs a certificate a

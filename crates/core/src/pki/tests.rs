@@ -649,3 +649,30 @@ async fn ocsp_is_bounded_delegated_and_cached_until_the_status_changes() {
         ocsp::CertStatus::Good(_)
     ));
 }
+
+/// Housekeeping certifies the issuing CA's delegated responder once (never one for the root)
+/// and a new one a week before the current one expires.
+#[tokio::test]
+async fn ocsp_responders_are_certified_by_housekeeping_and_renewed_before_expiry() {
+    let (p, _, _) = world().await;
+    assert_eq!(ocsp::renew_responders(&p, NOW).await.unwrap(), 1);
+    assert_eq!(ocsp::renew_responders(&p, NOW + 60).await.unwrap(), 0);
+    assert!(p.store.ocsp_responder("root", NOW).await.unwrap().is_none());
+    let first = p
+        .store
+        .ocsp_responder("issuing", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.not_after, NOW + ocsp::RESPONDER_VALIDITY_SECS);
+    let due = first.not_after - 6 * 86_400;
+    assert_eq!(ocsp::renew_responders(&p, due).await.unwrap(), 1);
+    let second = p
+        .store
+        .ocsp_responder("issuing", due)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(second.id, first.id);
+    assert_ne!(second.key_ref, first.key_ref);
+}
