@@ -112,6 +112,8 @@ pub enum KeyPurpose {
     Ca,
     /// An official's or an organisation's signing credential.
     Credential,
+    /// A delegated OCSP responder (RFC 6960 §4.2.2.2) of one of Tessera's CAs.
+    OcspResponder,
 }
 
 impl KeyPurpose {
@@ -120,6 +122,7 @@ impl KeyPurpose {
             KeyPurpose::Token => "oidc",
             KeyPurpose::Ca => "ca",
             KeyPurpose::Credential => "cert",
+            KeyPurpose::OcspResponder => "ocsp",
         }
     }
 }

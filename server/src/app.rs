@@ -199,7 +199,7 @@ async fn housekeeping(store: Store) {
     }
 }
 
-/// CRLs due for reissue, expired credentials and expiry notices. Every replica checks each
+/// CRLs due for reissue, expired credentials, expiry notices and stale OCSP answers. Every replica checks each
 /// minute; the database lets one of them publish each CRL number and give each notice.
 async fn pki_housekeeping(p: Provider) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -210,6 +210,12 @@ async fn pki_housekeeping(p: Provider) {
         }
         if let Err(e) = tessera_core::pki::credential::expiry_housekeeping(&p, now()).await {
             tracing::warn!(error = %e, "certificate expiry housekeeping failed");
+        }
+        if let Err(e) = tessera_core::pki::ocsp::renew_responders(&p, now()).await {
+            tracing::warn!(error = %e, "OCSP responder renewal failed");
+        }
+        if let Err(e) = p.store.purge_ocsp_cache(now()).await {
+            tracing::warn!(error = %e, "OCSP cache housekeeping failed");
         }
     }
 }

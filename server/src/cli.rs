@@ -81,6 +81,9 @@ enum Command {
     /// resume, revoke
     #[command(subcommand)]
     Cert(crate::cli_pki::CertCommand),
+    /// Trust anchors for imported certificates: add, list, remove (audited)
+    #[command(subcommand)]
+    Trust(crate::cli_trust::TrustCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +345,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match cli.command {
         Command::Ca(ca) => crate::cli_pki::run_ca(&p, ca, file.issuer.clone()).await,
         Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
+        Command::Trust(t) => crate::cli_trust::run(&p, t, crate::cli_pki::actor()).await,
         other => command(&p, other).await,
     };
     p.store.close().await;
@@ -377,7 +381,9 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
     match command {
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
         Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
-        Command::Ca(_) | Command::Cert(_) => bail!("ca and cert are handled by cli_pki"),
+        Command::Ca(_) | Command::Cert(_) | Command::Trust(_) => {
+            bail!("ca, cert and trust are handled by cli_pki and cli_trust")
+        }
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {

@@ -134,6 +134,7 @@ fn describe_use(key_use: Option<&str>) -> &str {
         Some("oidc") => "OIDC token signing",
         Some("ca") => "certificate authority",
         Some("cert") => "signing credential",
+        Some("ocsp") => "OCSP responder",
         Some(other) => other,
         None => "-",
     }

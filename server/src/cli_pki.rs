@@ -168,7 +168,7 @@ pub enum CertCommand {
     },
 }
 
-fn actor() -> Actor {
+pub fn actor() -> Actor {
     Actor::new(format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod logout;
 pub mod mfa;
 pub mod pki;
+pub mod pki_ocsp;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -97,6 +98,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0008_passwords_sessions.sql"),
     ),
     (
+        9,
+        "pki trust anchors and ocsp",
+        include_str!("../../../migrations/sqlite/0009_pki_trust_ocsp.sql"),
+    ),
+    (
         10,
         "audit heads and decaying throttles",
         include_str!("../../../migrations/sqlite/0010_audit_heads_throttle.sql"),
@@ -137,6 +143,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "password changes and session rotation",
         include_str!("../../../migrations/postgres/0008_passwords_sessions.sql"),
+    ),
+    (
+        9,
+        "pki trust anchors and ocsp",
+        include_str!("../../../migrations/postgres/0009_pki_trust_ocsp.sql"),
     ),
     (
         10,

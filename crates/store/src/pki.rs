@@ -494,6 +494,8 @@ impl Store {
             }
             _ => "revocation_reason = $2, suspended_at = NULL",
         };
+        // The cached OCSP answers about it go in the same transaction as the change.
+        let mut tx = self.pool().begin().await?;
         let res = sqlx::query(AssertSqlSafe(format!(
             "UPDATE pki_credentials SET status = $1, {set}, updated_at = $3 WHERE id = $4 AND status IN ({allowed})"
         )))
@@ -501,9 +503,19 @@ impl Store {
         .bind(reason)
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(res.rows_affected() == 1)
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM pki_ocsp_cache WHERE EXISTS (SELECT 1 FROM pki_credentials c WHERE c.id = $1 AND c.ca_id = pki_ocsp_cache.ca_id AND c.serial = pki_ocsp_cache.serial)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Certificates of `ca_id` that are revoked or on hold and not yet expired (RFC 5280 §5:

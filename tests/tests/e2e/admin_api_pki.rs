@@ -324,6 +324,24 @@ async fn admin_api_credentials(backend: Backend) -> anyhow::Result<()> {
         std::fs::read(d.join("ext.pem"))?,
     ]
     .concat();
+    // The external CA's root is no trust anchor yet: a root anyone can make is refused.
+    let untrusted = root
+        .post_bytes(&path, "application/pem-certificate-chain", bundle.clone())
+        .await?;
+    refused(
+        &untrusted,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "untrusted root",
+    )?;
+    ensure!(
+        untrusted.body.contains("not a trust anchor"),
+        "{}",
+        untrusted.body
+    );
+    let ext_pem = d.join("ext.pem").display().to_string();
+    s.cli_ok(&["trust", "add", "--file", &ext_pem], None)
+        .await?;
     let imported = root
         .post_bytes(&path, "application/pem-certificate-chain", bundle.clone())
         .await?;
@@ -339,6 +357,30 @@ async fn admin_api_credentials(backend: Backend) -> anyhow::Result<()> {
         .post_bytes(&path, "application/pem-certificate-chain", bundle)
         .await?;
     refused(&twice, StatusCode::CONFLICT, "conflict", "second import")?;
+
+    // A certificate administrator cannot complete their own pending credential by importing
+    // a certificate (from a root they made, or any other), even one another administrator
+    // requested for them.
+    let own = root
+        .post(
+            "/credentials",
+            json!({ "user_id": cuong_id, "ca": "external" }),
+        )
+        .await?;
+    expect(
+        &own,
+        StatusCode::CREATED,
+        "external request for a cert_admin",
+    )?;
+    let own_id = own.str("id")?.to_owned();
+    let attempt = cuong
+        .post_bytes(
+            &format!("/credentials/{own_id}/certificate"),
+            "application/pem-certificate-chain",
+            std::fs::read(d.join("ext.pem"))?,
+        )
+        .await?;
+    refused(&attempt, StatusCode::FORBIDDEN, "forbidden", "own import")?;
 
     // The Nội vụ administrator: Tư pháp's credential does not exist for her, and an
     // administrator without cert_admin issues nothing, even in her own department.

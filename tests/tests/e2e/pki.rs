@@ -107,9 +107,14 @@ pub(crate) async fn ocsp(
     args.extend_from_slice(cert_args);
     args.extend_from_slice(&["-url", &url, "-CAfile", "root.pem"]);
     let out = openssl_ok(dir, &args).await?;
+    // Verified through the delegated responder the issuing CA certified (EKU OCSPSigning).
     ensure!(out.contains("Response verify OK"), "{out}");
-    // The nonce openssl sends is echoed.
-    ensure!(!out.contains("WARNING: no nonce"), "{out}");
+    // An answer about one certificate is signed once and shared (cached), so it does not echo
+    // the nonce openssl sends (RFC 5019 §2.2.1); answers about several certificates do.
+    ensure!(
+        cert_args.len() == 2 || !out.contains("WARNING: no nonce"),
+        "{out}"
+    );
     Ok(out)
 }
 
@@ -254,6 +259,28 @@ async fn pki_internal_ca_crl_and_ocsp(backend: Backend) -> anyhow::Result<()> {
     ensure!(good.contains("an.pem: good"), "{good}");
     let unknown = ocsp(&server, d, &["-serial", "0x1234567890"]).await?;
     ensure!(unknown.contains(": unknown"), "{unknown}");
+    // Several certificates in one request: answered, with the nonce echoed …
+    let two = ocsp(&server, d, &["-cert", "an.pem", "-serial", "0x1234567890"]).await?;
+    ensure!(
+        two.contains("an.pem: good") && two.contains(": unknown"),
+        "{two}"
+    );
+    // … but not more than 10 (malformedRequest, before any lookup or signature).
+    let url = server.url("/pki/ocsp").to_string();
+    let mut many = vec![
+        "ocsp",
+        "-issuer",
+        "issuing.pem",
+        "-url",
+        &url,
+        "-CAfile",
+        "root.pem",
+    ];
+    for _ in 0..11 {
+        many.extend_from_slice(&["-serial", "0x1234567890"]);
+    }
+    let (_, out) = openssl(d, &many).await?;
+    ensure!(out.contains("Responder Error: malformedrequest"), "{out}");
 
     // Suspension shows as certificateHold, and is lifted.
     server.cli_ok(&["cert", "suspend", &id], None).await?;
@@ -369,6 +396,16 @@ async fn pki_internal_ca_crl_and_ocsp(backend: Backend) -> anyhow::Result<()> {
     );
     let ct = fetch(&server, &path, d, "resp.der").await?;
     ensure!(ct == "application/ocsp-response", "{ct}");
+    // Signed once, then served from the database by every replica: the very same bytes (a
+    // new ECDSA signature would differ).
+    let replica = server
+        .start_replica(tessera_e2e::ServerOptions::default())
+        .await?;
+    fetch(&replica, &path, d, "resp-replica.der").await?;
+    ensure!(
+        std::fs::read(d.join("resp.der"))? == std::fs::read(d.join("resp-replica.der"))?,
+        "the replica signed its own answer instead of serving the shared one"
+    );
     let out = openssl_ok(
         d,
         &[
@@ -662,6 +699,44 @@ async fn pki_external_ca_import(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
+    // A well-formed chain to a root nobody listed (anyone can make one): refused until an
+    // operator trusts that root with `tessera trust add`.
+    refused(import("chain.p7b").await?, "not a trust anchor")?;
+    let file = |f: &str| d.join(f).display().to_string();
+    // A CA certificate that may not sign certificates (no keyCertSign) is no anchor.
+    let no_ku = server
+        .cli(&["trust", "add", "--file", &file("ca4.pem")], None)
+        .await?;
+    ensure!(
+        !no_ku.success() && no_ku.stderr.contains("keyCertSign"),
+        "{no_ku}"
+    );
+    let added = server
+        .cli_ok(
+            &[
+                "trust",
+                "add",
+                "--file",
+                &file("ca2.pem"),
+                "--name",
+                "Ban Cơ yếu (thử)",
+                "--json",
+            ],
+            None,
+        )
+        .await?
+        .json()?;
+    let anchor_id = added[0]["id"].as_str().unwrap_or_default().to_owned();
+    let listed = server
+        .cli_ok(&["trust", "list", "--json"], None)
+        .await?
+        .json()?;
+    ensure!(
+        listed.as_array().is_some_and(|l| l.len() == 1
+            && l[0]["id"] == anchor_id.as_str()
+            && l[0]["name"] == "Ban Cơ yếu (thử)"),
+        "{listed}"
+    );
     let ok = import("chain.p7b").await?;
     ensure!(ok.success(), "{ok}");
     let c = ok.json()?;
@@ -712,6 +787,14 @@ async fn pki_external_ca_import(backend: Backend) -> anyhow::Result<()> {
         .cli(&["cert", "import", &rsa_id, "--file", &path], None)
         .await?;
     ensure!(ok.success(), "{ok}");
+    server
+        .cli_ok(&["trust", "remove", &anchor_id], None)
+        .await?;
+    let listed = server
+        .cli_ok(&["trust", "list", "--json"], None)
+        .await?
+        .json()?;
+    ensure!(listed == serde_json::json!([]), "{listed}");
 
     // Revoking the external credential stops it signing (the external CA publishes its own
     // revocation); the list shows it.

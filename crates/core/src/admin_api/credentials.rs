@@ -29,6 +29,7 @@ impl From<PkiError> for AdminApiError {
             refused @ PkiError::Refused(_) => AdminApiError::Invalid(refused.to_string()),
             not_found @ PkiError::NotFound(_) => AdminApiError::NotFound(not_found.to_string()),
             PkiError::Conflict(m) | PkiError::Unusable(m) => AdminApiError::Conflict(m),
+            PkiError::Forbidden(m) => AdminApiError::Forbidden(m),
             PkiError::Internal(e) => AdminApiError::Internal(e),
         }
     }
@@ -373,6 +374,7 @@ pub async fn import(
     now: i64,
 ) -> Result<Value, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
+    not_self(caller, &owner, "import a certificate for")?;
     if bundle.iter().all(u8::is_ascii_whitespace) {
         return Err(AdminApiError::Invalid(
             "the body must carry the certificate (PEM, DER or PKCS#7)".into(),

@@ -503,3 +503,80 @@ async fn a_unit_admin_sees_and_clears_a_second_factor_lockout() {
     assert_eq!(entry.actor.as_deref(), Some(admin.id.as_str()));
     assert!(entry.detail.contains(&clerk.id), "{}", entry.detail);
 }
+
+/// A certificate administrator cannot complete their own pending credential by importing a
+/// certificate (e.g. from a root they made), nor issue, renew or resume their own, even when
+/// another administrator made the key.
+#[tokio::test]
+async fn no_one_certifies_their_own_credential_by_any_route() {
+    use credentials::{CaChoice, NewCredentialBody, RenewBody};
+    let w = world().await;
+    let mut init = crate::pki::CaInit::new("UBND Thành phố Hải Phòng");
+    init.base_url = Some("https://id.test".into());
+    crate::pki::init_ca(&w.p, &crate::pki::Actor::new(ACTOR), init, T0)
+        .await
+        .unwrap();
+    let alice = user_with(&w, "ca.mot", Some(&w.city), &[("cert_admin", &w.city)]).await;
+    let bob = user_with(&w, "ca.hai", Some(&w.city), &[("cert_admin", &w.city)]).await;
+    let (a, b) = (caller(&w, &alice).await, caller(&w, &bob).await);
+    let body = |ca| NewCredentialBody {
+        user_id: alice.id.clone(),
+        alg: None,
+        title: None,
+        ca,
+    };
+    // Bob makes Alice's key and CSR for an external CA; Alice may not import its answer.
+    let pending = credentials::create(&w.p, &b, body(CaChoice::External), T0)
+        .await
+        .unwrap();
+    let pending_id = pending["id"].as_str().unwrap().to_owned();
+    let err = credentials::import(&w.p, &a, &pending_id, b"any certificate", T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // The core refuses it too, whatever the route that reaches it.
+    let me = crate::pki::Actor::new(alice.id.clone());
+    let err = crate::pki::import_certificate(&w.p, &me, &pending_id, b"x", T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, crate::pki::PkiError::Forbidden(_)), "{err}");
+    let err = crate::pki::issue_internal(&w.p, &me, &pending_id, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, crate::pki::PkiError::Forbidden(_)), "{err}");
+    assert_eq!(
+        w.p.store
+            .credential(&pending_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        tessera_store::pki::CredentialStatus::Pending
+    );
+    // An issued credential of Alice's: she may neither renew nor resume it.
+    let active = credentials::create(&w.p, &b, body(CaChoice::Internal), T0)
+        .await
+        .unwrap();
+    let active_id = active["id"].as_str().unwrap().to_owned();
+    credentials::suspend(&w.p, &b, &active_id, T0)
+        .await
+        .unwrap();
+    let err = credentials::resume(&w.p, &a, &active_id, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = crate::pki::resume(&w.p, &me, &active_id, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, crate::pki::PkiError::Forbidden(_)), "{err}");
+    let err = crate::pki::renew(&w.p, &me, &active_id, false, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, crate::pki::PkiError::Forbidden(_)), "{err}");
+    let err = credentials::renew(&w.p, &a, &active_id, RenewBody::default(), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // Bob may.
+    credentials::resume(&w.p, &b, &active_id, T0).await.unwrap();
+}

@@ -172,6 +172,17 @@ fn check_title(title: &str) -> Result<String, PkiError> {
     Ok(t.to_owned())
 }
 
+/// Separation of duties, whatever the path: an administrator never creates, certifies, renews
+/// or resumes a credential of their own (the operator's CLI acts as `cli:…`, never a user id).
+fn not_own(actor: &Actor, owner_id: &str, what: &str) -> Result<(), PkiError> {
+    if actor.id == owner_id {
+        return Err(PkiError::Forbidden(format!(
+            "you cannot {what} your own credential; ask another certificate administrator"
+        )));
+    }
+    Ok(())
+}
+
 async fn audit(
     p: &Provider,
     actor: &Actor,
@@ -282,6 +293,7 @@ pub async fn create_credential(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let user = find_user(p, &req.user).await?;
+    not_own(actor, &user.id, "create")?;
     if let Some(title) = &req.title {
         let title = check_title(title)?;
         p.store.set_user_title(&user.id, &title, now).await?;
@@ -306,6 +318,7 @@ pub async fn issue_internal(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, credential_id).await?;
+    not_own(actor, &cred.user_id, "issue")?;
     if cred.status != CredentialStatus::Pending {
         return Err(PkiError::Conflict(format!(
             "credential {} is {}, not pending",
@@ -418,7 +431,8 @@ async fn complete(
 
 /// Imports the certificate (or chain: PEM, DER or PKCS#7) an external CA issued for a pending
 /// credential, after checking that it certifies the credential's key, names the user, is in
-/// its validity period, and chains to a self-signed root through valid signatures.
+/// its validity period, and chains through valid signatures and CAs to a configured trust
+/// anchor or one of Tessera's own CAs.
 pub async fn import_certificate(
     p: &Provider,
     actor: &Actor,
@@ -427,6 +441,7 @@ pub async fn import_certificate(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, credential_id).await?;
+    not_own(actor, &cred.user_id, "import a certificate for")?;
     if cred.status != CredentialStatus::Pending {
         return Err(PkiError::Conflict(format!(
             "credential {} is {}, not pending: only a credential waiting for its certificate can import one",
@@ -455,7 +470,14 @@ pub async fn import_certificate(
         .into_iter()
         .map(|c| c.cert_der)
         .collect();
-    let checked = match import::validate(bundle, &spki, &user, &known, now) {
+    let anchors: Vec<Vec<u8>> = p
+        .store
+        .list_trust_anchors()
+        .await?
+        .into_iter()
+        .map(|a| a.cert_der)
+        .collect();
+    let checked = match import::validate(bundle, &spki, &user, &known, &anchors, now) {
         Ok(c) => c,
         Err(e) => {
             audit(
@@ -590,6 +612,7 @@ pub async fn resume(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, id).await?;
+    not_own(actor, &cred.user_id, "resume")?;
     if cred.not_after.is_some_and(|t| t <= now) {
         return Err(PkiError::Conflict(format!(
             "credential {id} has expired; renew it instead"
@@ -619,6 +642,7 @@ pub async fn renew(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let old = credential(p, id).await?;
+    not_own(actor, &old.user_id, "renew")?;
     if !matches!(
         old.status,
         CredentialStatus::Active | CredentialStatus::Suspended | CredentialStatus::Expired

@@ -14,7 +14,7 @@ use super::{PkiError, hex};
 pub struct Checked {
     /// The user's certificate, DER.
     pub leaf: Vec<u8>,
-    /// Its issuers, nearest first, up to and including the self-signed root.
+    /// Its issuers, nearest first, up to and including the trusted one (anchor or Tessera CA).
     pub chain: Vec<Vec<u8>>,
     pub serial: String,
     pub issuer: String,
@@ -157,14 +157,48 @@ fn check_validity(cert: &X509Certificate<'_>, what: &str, now: i64) -> Result<()
     Ok(())
 }
 
+/// Whether `ca` may certify at `depth` (0: it issued the user's certificate; n: n CA
+/// certificates lie between it and the user's): basicConstraints cA, keyUsage with
+/// keyCertSign, and a pathLenConstraint of at least `depth` (RFC 5280 §4.2.1.3, §4.2.1.9).
+pub fn check_ca(ca: &X509Certificate<'_>, depth: usize) -> Result<(), PkiError> {
+    let bc = ca
+        .basic_constraints()
+        .map_err(|e| refused(format!("bad basicConstraints in {}: {e}", describe(ca))))?;
+    let Some(bc) = bc.filter(|bc| bc.value.ca) else {
+        return Err(refused(format!(
+            "the issuer {} is not a CA (basicConstraints)",
+            describe(ca)
+        )));
+    };
+    if let Some(max) = bc.value.path_len_constraint
+        && (max as usize) < depth
+    {
+        return Err(refused(format!(
+            "the CA {} may have at most {max} CA certificate(s) below it (pathLenConstraint), but {depth} are",
+            describe(ca)
+        )));
+    }
+    let ku = ca
+        .key_usage()
+        .map_err(|e| refused(format!("bad keyUsage in {}: {e}", describe(ca))))?;
+    if !ku.is_some_and(|ku| ku.value.key_cert_sign()) {
+        return Err(refused(format!(
+            "the CA {} may not sign certificates (keyUsage without keyCertSign)",
+            describe(ca)
+        )));
+    }
+    Ok(())
+}
+
 /// Checks `bundle` for a credential whose key has SubjectPublicKeyInfo `spki` and whose owner
-/// is `user`. `known` are certificates Tessera already holds (its own CAs), used to complete
-/// a chain given without them.
+/// is `user`. `known` are Tessera's own CA certificates and `anchors` the configured trust
+/// anchors: the chain must end at one of them.
 pub fn validate(
     bundle: &[u8],
     spki: &[u8],
     user: &User,
     known: &[Vec<u8>],
+    anchors: &[Vec<u8>],
     now: i64,
 ) -> Result<Checked, PkiError> {
     let given = parse_bundle(bundle)?;
@@ -212,27 +246,35 @@ pub fn validate(
         )));
     }
 
-    // The chain: each issuer found by name among the given (or known) certificates, each
-    // signature verified with the issuer's key, up to a self-signed root.
-    let mut pool: Vec<(Vec<u8>, X509Certificate<'_>)> = Vec::new();
-    for (i, (d, c)) in parsed.iter().enumerate() {
-        if i != leaf_index {
-            pool.push((d.clone(), c.clone()));
-        }
+    if leaf.subject().as_raw() == leaf.issuer().as_raw() && leaf.verify_signature(None).is_ok() {
+        return Err(refused(
+            "it is self-signed; a CA-issued certificate is expected",
+        ));
     }
-    for d in known {
+
+    // The chain: each issuer found by name among the given certificates and the trusted ones,
+    // each signature verified with the issuer's key, each issuer a CA allowed to certify at
+    // its depth (RFC 5280 §6.1), up to a trusted certificate: a configured trust anchor or one
+    // of Tessera's own CAs. A self-made root is refused however well it is formed.
+    let trusted: Vec<&[u8]> = known
+        .iter()
+        .chain(anchors.iter())
+        .map(Vec::as_slice)
+        .collect();
+    let mut pool: Vec<(Vec<u8>, X509Certificate<'_>)> = Vec::new();
+    for d in known.iter().chain(anchors.iter()) {
         if let Ok((_, c)) = x509_parser::parse_x509_certificate(d) {
             pool.push((d.clone(), c));
+        }
+    }
+    for (i, (d, c)) in parsed.iter().enumerate() {
+        if i != leaf_index && !trusted.contains(&d.as_slice()) {
+            pool.push((d.clone(), c.clone()));
         }
     }
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut current = leaf.clone();
     loop {
-        if current.subject().as_raw() == current.issuer().as_raw()
-            && current.verify_signature(None).is_ok()
-        {
-            break;
-        }
         if chain.len() > 5 {
             return Err(refused("the chain is longer than 6 certificates"));
         }
@@ -242,7 +284,7 @@ pub fn validate(
             .collect();
         if candidates.is_empty() {
             return Err(refused(format!(
-                "the chain is incomplete or wrong: no certificate of its issuer {} was given",
+                "the chain is incomplete or wrong: no certificate of its issuer {} was given, and it is not a trust anchor (`tessera trust add`)",
                 current.issuer()
             )));
         }
@@ -257,22 +299,30 @@ pub fn validate(
             )));
         };
         check_validity(issuer, "issuer certificate", now)?;
-        if !issuer.is_ca() {
-            return Err(refused(format!(
-                "the issuer {} is not a CA (basicConstraints)",
-                describe(issuer)
-            )));
-        }
+        check_ca(issuer, chain.len())?;
         if chain.contains(issuer_der) {
             return Err(refused("the chain loops"));
         }
         chain.push(issuer_der.clone());
+        let self_signed = issuer.subject().as_raw() == issuer.issuer().as_raw();
+        // A trusted intermediate (Tessera's issuing CA) ends the path; its own issuer, when
+        // known, still goes into the stored chain so that signatures carry the whole chain.
+        if trusted.contains(&issuer_der.as_slice())
+            && (self_signed
+                || !pool.iter().any(|(_, c)| {
+                    c.subject().as_raw() == issuer.issuer().as_raw()
+                        && issuer.verify_signature(Some(c.public_key())).is_ok()
+                }))
+        {
+            break;
+        }
+        if self_signed {
+            return Err(refused(format!(
+                "it chains to the root {}, which is not a trust anchor of this installation (an operator adds the CA's root with `tessera trust add`)",
+                describe(issuer)
+            )));
+        }
         current = issuer.clone();
-    }
-    if chain.is_empty() {
-        return Err(refused(
-            "it is self-signed; a CA-issued certificate is expected",
-        ));
     }
     let cert = x509_cert::Certificate::from_der(leaf_der)?;
     let tbs = cert.tbs_certificate();

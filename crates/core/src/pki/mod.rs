@@ -13,6 +13,7 @@ pub mod crl;
 pub mod import;
 pub mod ocsp;
 pub mod profile;
+pub mod trust;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -137,6 +138,9 @@ pub enum PkiError {
     /// The credential exists but may not sign now (suspended, revoked, expired, pending).
     #[error("{0}")]
     Unusable(String),
+    /// The actor may not do this (e.g. certify their own key).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] CoreError),
 }

@@ -1,24 +1,36 @@
 //! The OCSP responder (RFC 6960). No RustCrypto `x509-ocsp` release matches `x509-cert` 0.3 /
 //! `der` 0.8 yet, so the ASN.1 structures of RFC 6960 §4.1.1 and §4.2.1 are declared here with
-//! der's derive macros; responses are signed by the issuing CA's key in the custodian (the CA
-//! answers for its own certificates, §2.6), and a request's nonce is echoed (§4.4.1).
+//! der's derive macros. Answers for the issuing CA's certificates are signed by its delegated
+//! responder (§4.2.2.2), whose key is in the custodian; the root does not answer (its CRL
+//! covers the issuing CA). An answer about one certificate is cached in the database until
+//! shortly before its nextUpdate, for every replica, and never outlives a status change; a
+//! request's nonce is echoed only in answers signed for it (several certificates).
 
 use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString};
 use der::{Choice, Decode, Encode, Enumerated, Sequence};
 use ring::digest;
 use spki::AlgorithmIdentifierOwned;
 use tessera_hsm::SignInput;
+use tessera_hsm::x509::CustodySigner;
+use tessera_hsm::{KeyPurpose, KeyType};
+use tessera_store::audit::Outcome;
 use tessera_store::pki::{CaRecord, CredentialStatus};
+use tessera_store::pki_ocsp::{CachedOcsp, OcspResponder};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::CrlReason;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::{Extension, Extensions};
 use x509_cert::serial_number::SerialNumber;
 
+use super::ca::build_certificate;
 use super::credential::RevocationReason;
-use super::profile::generalized_time;
+use super::profile::{
+    CertSpec, Kind, Pointers, SubjectInfo, generalized_time, name_attr, oid, random_serial,
+};
 use super::{PkiError, blocking, ca::ca_signer, hex};
 use crate::Provider;
+use crate::provider::RequestMeta;
+use crate::secrets::random_id;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).
 pub const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
@@ -222,23 +234,28 @@ fn issued_by(id: &CertId, ca: &Certificate) -> bool {
     }
 }
 
-/// What Tessera knows of one certificate.
+/// At most this many certificates per request (RFC 6960 §4.2.1 allows refusing a request with
+/// malformedRequest); each costs a database query, and real clients ask about one.
+pub const MAX_CERTS_PER_REQUEST: usize = 10;
+/// How long an answer is good for (`nextUpdate - thisUpdate`).
+pub const RESPONSE_VALIDITY_SECS: i64 = 3600;
+/// A cached answer is served while at least this much of its validity is left.
+const CACHE_MARGIN_SECS: i64 = 300;
+/// Validity of a delegated responder's certificate; short, as clients do not check its
+/// revocation (id-pkix-ocsp-nocheck).
+pub const RESPONDER_VALIDITY_SECS: i64 = 30 * 86_400;
+/// A new responder is certified when the current one has less than this left.
+const RESPONDER_RENEW_SECS: i64 = 7 * 86_400;
+
+/// What Tessera knows of one certificate, and the credential state it was read from (the
+/// status and `updated_at` a cached answer stays tied to).
 async fn status_of(
     p: &Provider,
     ca: &CaRecord,
     serial: &str,
-    cas: &[(CaRecord, Certificate)],
-) -> Result<CertStatus, PkiError> {
-    // The root answers for the CAs it certified.
-    let child = cas.iter().find(|(c, cert)| {
-        c.parent_id.as_deref() == Some(ca.id.as_str())
-            && hex(cert.tbs_certificate().serial_number().as_bytes()) == serial
-    });
-    if child.is_some() {
-        return Ok(CertStatus::Good(Null));
-    }
+) -> Result<(CertStatus, Option<(String, i64)>), PkiError> {
     let Some(cred) = p.store.credential_by_serial(&ca.id, serial).await? else {
-        return Ok(CertStatus::Unknown(Null));
+        return Ok((CertStatus::Unknown(Null), None));
     };
     let revoked = |at: Option<i64>, reason: RevocationReason| -> Result<CertStatus, PkiError> {
         Ok(CertStatus::Revoked(RevokedInfo {
@@ -246,29 +263,36 @@ async fn status_of(
             revocation_reason: Some(reason.crl_reason()),
         }))
     };
-    match cred.status {
+    let status = match cred.status {
         CredentialStatus::Revoked => revoked(
             cred.revoked_at,
             cred.revocation_reason
                 .as_deref()
                 .and_then(RevocationReason::parse)
                 .unwrap_or(RevocationReason::Unspecified),
-        ),
+        )?,
         CredentialStatus::Suspended => {
-            revoked(cred.suspended_at, RevocationReason::CertificateHold)
+            revoked(cred.suspended_at, RevocationReason::CertificateHold)?
         }
-        CredentialStatus::Active | CredentialStatus::Expired => Ok(CertStatus::Good(Null)),
-        CredentialStatus::Pending => Ok(CertStatus::Unknown(Null)),
-    }
+        CredentialStatus::Active | CredentialStatus::Expired => CertStatus::Good(Null),
+        CredentialStatus::Pending => return Ok((CertStatus::Unknown(Null), None)),
+    };
+    Ok((
+        status,
+        Some((cred.status.as_str().to_owned(), cred.updated_at)),
+    ))
 }
 
 /// Answers a DER `OCSPRequest` with a DER `OCSPResponse`: signed statuses, or an unsigned
-/// error status (malformedRequest, unauthorized for certificates of other CAs, internalError).
+/// error status (malformedRequest, also for more than [`MAX_CERTS_PER_REQUEST`] certificates;
+/// unauthorized for certificates of other CAs and of the root, whose key stays offline;
+/// internalError).
 pub async fn respond(p: &Provider, request: &[u8], now: i64) -> Vec<u8> {
     let Ok(req) = OcspRequest::from_der(request) else {
         return status_only(OcspResponseStatus::MalformedRequest);
     };
-    if req.tbs_request.request_list.is_empty() {
+    let count = req.tbs_request.request_list.len();
+    if count == 0 || count > MAX_CERTS_PER_REQUEST {
         return status_only(OcspResponseStatus::MalformedRequest);
     }
     match answer(p, &req, now).await {
@@ -281,26 +305,51 @@ pub async fn respond(p: &Provider, request: &[u8], now: i64) -> Vec<u8> {
     }
 }
 
+/// The cache key of a certificate's answer: the SHA-256 of the request's DER `CertID` (which
+/// names the issuer by hashes, the serial, and the hash algorithm echoed in the answer).
+fn cache_key(id: &CertId) -> Result<String, PkiError> {
+    Ok(hex(digest::digest(&digest::SHA256, &id.to_der()?).as_ref()))
+}
+
 async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<u8>>, PkiError> {
+    let list = &req.tbs_request.request_list;
+    // A question about one certificate (what clients ask) is answered from the shared cache
+    // when an answer signed earlier is still fresh and still true.
+    let single = match list.as_slice() {
+        [one] => Some(cache_key(&one.req_cert)?),
+        _ => None,
+    };
+    if let Some(key) = &single
+        && let Some(der) = p.store.cached_ocsp(key, now + CACHE_MARGIN_SECS).await?
+    {
+        return Ok(Some(der));
+    }
     let mut cas = Vec::new();
     for ca in p.store.list_cas().await? {
         let cert = Certificate::from_der(&ca.cert_der)?;
         cas.push((ca, cert));
     }
-    // One responder signs the response: the CA of the first request it can answer for.
-    let Some((ca, ca_cert)) = req.tbs_request.request_list.iter().find_map(|r| {
+    // One responder answers: that of the first CA asked about which issues officials'
+    // certificates and holds its key. The root never answers (its key should stay offline;
+    // the issuing CA's status is in the root's CRL).
+    let Some((ca, ca_cert)) = list.iter().find_map(|r| {
         cas.iter()
-            .find(|(c, cert)| c.key_ref.is_some() && issued_by(&r.req_cert, cert))
+            .find(|(c, cert)| {
+                c.role != "root" && c.key_ref.is_some() && issued_by(&r.req_cert, cert)
+            })
             .cloned()
     }) else {
         return Ok(None);
     };
-    let next_update = now + 3600;
+    let next_update = now + RESPONSE_VALIDITY_SECS;
     let mut responses = Vec::new();
-    for r in &req.tbs_request.request_list {
+    let mut state = None;
+    for r in list {
         let serial = hex(r.req_cert.serial_number.as_bytes());
         let status = if issued_by(&r.req_cert, &ca_cert) {
-            status_of(p, &ca, &serial, &cas).await?
+            let (status, read) = status_of(p, &ca, &serial).await?;
+            state = read.map(|s| (serial, s));
+            status
         } else {
             CertStatus::Unknown(Null)
         };
@@ -312,21 +361,28 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
             single_extensions: None,
         });
     }
-    let nonce: Option<Extension> = req
-        .tbs_request
-        .request_extensions
-        .as_ref()
-        .and_then(|exts| exts.iter().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE))
-        .cloned();
+    // A single answer is signed once and shared, so it cannot carry the requester's nonce
+    // (RFC 5019 §2.2.1 lets a responder leave it out); answers about several certificates are
+    // signed for the request and echo it (RFC 6960 §4.4.1).
+    let nonce: Option<Extension> = if single.is_some() {
+        None
+    } else {
+        req.tbs_request
+            .request_extensions
+            .as_ref()
+            .and_then(|exts| exts.iter().find(|e| e.extn_id == ID_PKIX_OCSP_NONCE))
+            .cloned()
+    };
     if nonce
         .as_ref()
         .is_some_and(|n| n.extn_value.as_bytes().len() > 128)
     {
         return Ok(Some(status_only(OcspResponseStatus::MalformedRequest)));
     }
+    let (signer, responder_cert) = responder(p, &ca, now).await?;
     let key_hash = digest::digest(
         &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        ca_cert
+        responder_cert
             .tbs_certificate()
             .subject_public_key_info()
             .subject_public_key
@@ -339,7 +395,6 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
         responses,
         response_extensions: nonce.map(|n| vec![n]),
     };
-    let signer = ca_signer(p, &ca)?;
     let der = blocking(move || {
         let tbs = data.to_der()?;
         let signature = signer.sign_checked(SignInput::Message(&tbs))?;
@@ -347,8 +402,9 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
             tbs_response_data: data,
             signature_algorithm: signer.scheme().algorithm_identifier()?,
             signature: BitString::from_bytes(&signature)?,
-            // The signer's certificate, so that clients find it without being told.
-            certs: Some(vec![ca_cert]),
+            // The responder's certificate and the CA's, so that clients find the path to the
+            // CA without being told.
+            certs: Some(vec![responder_cert, ca_cert]),
         };
         Ok(OcspResponse {
             response_status: OcspResponseStatus::Successful,
@@ -360,5 +416,147 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
         .to_der()?)
     })
     .await?;
+    if let (Some(key), Some((serial, (status, updated_at)))) = (single, state) {
+        p.store
+            .put_cached_ocsp(
+                &CachedOcsp {
+                    cert_id_hash: key,
+                    ca_id: ca.id.clone(),
+                    serial,
+                    status,
+                    cred_updated_at: updated_at,
+                    response_der: der.clone(),
+                    next_update,
+                },
+                now,
+            )
+            .await?;
+    }
     Ok(Some(der))
+}
+
+/// Housekeeping: certifies a new delegated responder for each issuing CA whose current one is
+/// missing or due for renewal, so that requests rarely have to (each replica checks; the
+/// first request after a renewal race just finds one of the new responders).
+pub async fn renew_responders(p: &Provider, now: i64) -> Result<usize, PkiError> {
+    let mut renewed = 0;
+    for ca in p.store.list_cas().await? {
+        if ca.role == "root" || ca.key_ref.is_none() || ca.not_after <= now {
+            continue;
+        }
+        if p.store
+            .ocsp_responder(&ca.id, now + RESPONDER_RENEW_SECS)
+            .await?
+            .is_none()
+        {
+            responder(p, &ca, now).await?;
+            renewed += 1;
+        }
+    }
+    Ok(renewed)
+}
+
+/// The delegated responder of `ca` (RFC 6960 §4.2.2.2): its signer and certificate. When none
+/// has a certificate valid for long enough, a new key is made in custody and certified by the
+/// CA (EKU OCSPSigning, id-pkix-ocsp-nocheck), so that the CA's own key signs a certificate a
+/// month rather than every answer. Kept in the database for every replica; two replicas racing
+/// at renewal each certify one, and both are valid.
+pub async fn responder(
+    p: &Provider,
+    ca: &CaRecord,
+    now: i64,
+) -> Result<(CustodySigner, Certificate), PkiError> {
+    let custody = p.signer.custody().clone();
+    if let Some(r) = p
+        .store
+        .ocsp_responder(&ca.id, now + RESPONDER_RENEW_SECS)
+        .await?
+        && r.key_backend == custody.backend()
+    {
+        let alg = KeyType::from_name(&r.key_alg)
+            .ok_or_else(|| PkiError::Invalid(format!("responder key algorithm {}", r.key_alg)))?;
+        let cert = Certificate::from_der(&r.cert_der)?;
+        let signer = blocking(move || {
+            Ok(CustodySigner::open(
+                custody,
+                alg,
+                KeyPurpose::OcspResponder,
+                &r.key_ref,
+            )?)
+        })
+        .await?;
+        return Ok((signer, cert));
+    }
+    let alg = KeyType::from_name(&ca.key_alg)
+        .ok_or_else(|| PkiError::Invalid(format!("CA key algorithm {}", ca.key_alg)))?;
+    let ca_signer = ca_signer(p, ca)?;
+    let ca_cert = Certificate::from_der(&ca.cert_der)?;
+    let pki = super::effective_config(p).await?;
+    let not_before = now - 60;
+    let not_after = (now + RESPONDER_VALIDITY_SECS).min(ca.not_after);
+    let ca_id = ca.id.clone();
+    let backend = custody.backend().to_owned();
+    let (key_ref, cert) = blocking(move || {
+        let key = custody.generate(alg, KeyPurpose::OcspResponder)?;
+        let subject = SubjectInfo {
+            common_name: format!(
+                "{} OCSP",
+                name_attr(ca_cert.tbs_certificate().subject(), oid::CN)
+                    .unwrap_or_else(|| ca_id.clone())
+            ),
+            organization: pki.organization.clone(),
+            ..Default::default()
+        }
+        .to_name()?;
+        let profile = CertSpec {
+            subject,
+            issuer: Some(ca_cert.tbs_certificate().subject().clone()),
+            kind: Kind::OcspResponder,
+            pointers: Pointers::default(),
+        }
+        .profile(&key.spki_der, ca_signer.spki_der())?;
+        let cert = build_certificate(
+            &ca_signer,
+            profile,
+            random_serial()?,
+            not_before,
+            not_after,
+            &key.spki_der,
+        )?;
+        Ok((key.key_ref, cert))
+    })
+    .await?;
+    let record = OcspResponder {
+        id: random_id()?,
+        ca_id: ca.id.clone(),
+        key_alg: alg.name().to_owned(),
+        key_backend: backend,
+        key_ref: key_ref.clone(),
+        cert_der: cert.to_der()?,
+        not_before,
+        not_after,
+        created_at: now,
+    };
+    p.store.insert_ocsp_responder(&record).await?;
+    p.audit(
+        now,
+        "pki.ocsp_responder.certified",
+        None,
+        None,
+        &RequestMeta::default(),
+        Outcome::Success,
+        serde_json::json!({ "ca": ca.id, "responder": record.id, "serial": hex(cert.tbs_certificate().serial_number().as_bytes()), "not_after": not_after }),
+    )
+    .await?;
+    let custody = p.signer.custody().clone();
+    let signer = blocking(move || {
+        Ok(CustodySigner::open(
+            custody,
+            alg,
+            KeyPurpose::OcspResponder,
+            &key_ref,
+        )?)
+    })
+    .await?;
+    Ok((signer, cert))
 }

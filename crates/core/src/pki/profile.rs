@@ -16,8 +16,8 @@ use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-    CertificatePolicies, CrlDistributionPoints, KeyUsage, KeyUsages, SubjectAltName,
-    SubjectKeyIdentifier,
+    CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -149,12 +149,22 @@ pub struct Pointers {
     pub ocsp_url: Option<String>,
 }
 
+/// `id-kp-OCSPSigning` (RFC 5280 §4.2.1.12).
+pub const ID_KP_OCSP_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
+/// `id-pkix-ocsp-nocheck` (RFC 6960 §4.2.2.2.1).
+pub const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5");
+
 /// What kind of certificate a [`Profile`] makes.
 #[derive(Clone, Debug)]
 pub enum Kind {
     /// A CA: `basicConstraints` cA with this `pathLenConstraint`; keyCertSign and cRLSign
     /// (and digitalSignature, as the CA signs its own OCSP responses).
     Ca { path_len: u8 },
+    /// A delegated OCSP responder (RFC 6960 §4.2.2.2): digitalSignature, EKU OCSPSigning, and
+    /// id-pkix-ocsp-nocheck (§4.2.2.2.1: clients do not check its revocation, so it is
+    /// short-lived).
+    OcspResponder,
     /// An official's document-signing certificate: digitalSignature and nonRepudiation.
     Signing {
         policies: Vec<ObjectIdentifier>,
@@ -220,6 +230,7 @@ impl CertSpec {
                 Some(*path_len),
                 KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature,
             ),
+            Kind::OcspResponder => (false, None, KeyUsages::DigitalSignature.into()),
             Kind::Signing { .. } => (
                 false,
                 None,
@@ -274,6 +285,14 @@ impl CertSpec {
         }
         if !access.is_empty() {
             out.push(ext(&AuthorityInfoAccessSyntax(access), subject)?);
+        }
+        if let Kind::OcspResponder = &self.kind {
+            out.push(ext(&ExtendedKeyUsage(vec![ID_KP_OCSP_SIGNING]), subject)?);
+            out.push(Extension {
+                extn_id: ID_PKIX_OCSP_NOCHECK,
+                critical: false,
+                extn_value: der::asn1::OctetString::new(der::asn1::Null.to_der()?)?,
+            });
         }
         if let Kind::Signing { policies, email } = &self.kind {
             if !policies.is_empty() {

@@ -251,3 +251,436 @@ async fn import_refuses_a_certificate_for_another_key_and_unknown_issuers() {
     let done = issue_internal(&p, &actor, &pending.id, NOW).await.unwrap();
     assert_eq!(done.status, CredentialStatus::Active);
 }
+
+/// A CA made by anyone (here with the software token): its certificate, DER, and a signer.
+fn rogue_ca(
+    p: &crate::Provider,
+    cn: &str,
+    parent: Option<(&tessera_hsm::x509::CustodySigner, &Certificate)>,
+    path_len: u8,
+) -> (Vec<u8>, tessera_hsm::x509::CustodySigner) {
+    use super::ca::build_certificate;
+    use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, random_serial};
+    let custody = p.signer.custody().clone();
+    let key = custody
+        .generate(KeyType::P256, tessera_hsm::KeyPurpose::Ca)
+        .unwrap();
+    let signer = tessera_hsm::x509::CustodySigner::open(
+        custody,
+        KeyType::P256,
+        tessera_hsm::KeyPurpose::Ca,
+        &key.key_ref,
+    )
+    .unwrap();
+    let subject = SubjectInfo {
+        common_name: cn.into(),
+        organization: "Tự làm".into(),
+        ..Default::default()
+    }
+    .to_name()
+    .unwrap();
+    let (issuer_signer, issuer_name, issuer_spki) = match parent {
+        Some((s, c)) => (
+            s,
+            Some(c.tbs_certificate().subject().clone()),
+            c.tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .unwrap(),
+        ),
+        None => (&signer, None, key.spki_der.clone()),
+    };
+    let profile = CertSpec {
+        subject,
+        issuer: issuer_name,
+        kind: Kind::Ca { path_len },
+        pointers: Pointers::default(),
+    }
+    .profile(&key.spki_der, &issuer_spki)
+    .unwrap();
+    let cert = build_certificate(
+        issuer_signer,
+        profile,
+        random_serial().unwrap(),
+        NOW - 60,
+        NOW + 86_400 * 365,
+        &key.spki_der,
+    )
+    .unwrap();
+    (cert.to_der().unwrap(), signer)
+}
+
+/// The user's certificate for a pending credential's key, from `ca`.
+async fn rogue_leaf(
+    p: &crate::Provider,
+    cred: &tessera_store::pki::Credential,
+    ca: (&tessera_hsm::x509::CustodySigner, &Certificate),
+) -> Vec<u8> {
+    use super::ca::build_certificate;
+    use super::profile::{CertSpec, Kind, Pointers, random_serial};
+    let user = p.store.user_by_id(&cred.user_id).await.unwrap().unwrap();
+    let subject = credential::user_subject(p, &user)
+        .await
+        .unwrap()
+        .to_name()
+        .unwrap();
+    let spki = p
+        .signer
+        .custody()
+        .public_key(tessera_hsm::KeyHandle {
+            key_type: KeyType::P256,
+            purpose: tessera_hsm::KeyPurpose::Credential,
+            key_ref: &cred.key_ref,
+        })
+        .unwrap();
+    let profile = CertSpec {
+        subject,
+        issuer: Some(ca.1.tbs_certificate().subject().clone()),
+        kind: Kind::Signing {
+            policies: vec![],
+            email: None,
+        },
+        pointers: Pointers::default(),
+    }
+    .profile(
+        &spki,
+        &ca.1
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap(),
+    )
+    .unwrap();
+    build_certificate(
+        ca.0,
+        profile,
+        random_serial().unwrap(),
+        NOW - 60,
+        NOW + 86_400 * 30,
+        &spki,
+    )
+    .unwrap()
+    .to_der()
+    .unwrap()
+}
+
+fn pem_of(ders: &[&[u8]]) -> Vec<u8> {
+    ders.iter()
+        .map(|d| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, d).unwrap())
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// An import from a root someone made themselves is refused, however well formed the chain;
+/// once an operator adds that root as a trust anchor it is accepted (and audited). The chain's
+/// CAs must also respect pathLenConstraint.
+#[tokio::test]
+async fn import_chains_only_to_a_configured_trust_anchor() {
+    let (p, actor, user) = world().await;
+    let pending = |p: &crate::Provider| {
+        let (p, actor, user) = (p.clone(), actor.clone(), user.clone());
+        async move {
+            let req = CredentialRequest {
+                user,
+                alg: KeyType::P256,
+                title: None,
+            };
+            create_credential(&p, &actor, req, "external", NOW)
+                .await
+                .unwrap()
+        }
+    };
+    let cred = pending(&p).await;
+    let (root_der, root_signer) = rogue_ca(&p, "Root tự làm", None, 1);
+    let root = Certificate::from_der(&root_der).unwrap();
+    let leaf = rogue_leaf(&p, &cred, (&root_signer, &root)).await;
+    let bundle = pem_of(&[&leaf, &root_der]);
+    let err = import_certificate(&p, &actor, &cred.id, &bundle, NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PkiError::Refused(m) if m.contains("not a trust anchor")),
+        "{err}"
+    );
+    assert_eq!(
+        p.store.credential(&cred.id).await.unwrap().unwrap().status,
+        CredentialStatus::Pending
+    );
+
+    // A non-CA is not an anchor; the root is, once, and the import then goes through.
+    let err = trust::add_anchors(&p, &actor, None, &pem_of(&[&leaf]), NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PkiError::Invalid(_)), "{err}");
+    let added = trust::add_anchors(&p, &actor, Some("Thử nghiệm"), &pem_of(&[&root_der]), NOW)
+        .await
+        .unwrap();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].name, "Thử nghiệm");
+    let err = trust::add_anchors(&p, &actor, None, &root_der, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PkiError::Conflict(_)), "{err}");
+    // The leaf alone is enough: the anchor completes the chain.
+    let done = import_certificate(&p, &actor, &cred.id, &leaf, NOW)
+        .await
+        .unwrap();
+    assert_eq!(done.status, CredentialStatus::Active);
+    assert_eq!(done.chain_der.as_deref(), Some(root_der.as_slice()));
+    let trail = p
+        .store
+        .audit_of_actor(&actor.id, &["pki.trust"], 10)
+        .await
+        .unwrap();
+    assert!(
+        trail.iter().any(|e| e.event == "pki.trust.added"),
+        "{trail:?}"
+    );
+
+    // pathLenConstraint 0 on the anchor: it may not certify another CA that certifies users.
+    let (tight_der, tight_signer) = rogue_ca(&p, "Root pathLen 0", None, 0);
+    let tight = Certificate::from_der(&tight_der).unwrap();
+    let (mid_der, mid_signer) = rogue_ca(&p, "Trung gian", Some((&tight_signer, &tight)), 0);
+    let mid = Certificate::from_der(&mid_der).unwrap();
+    trust::add_anchors(&p, &actor, None, &tight_der, NOW)
+        .await
+        .unwrap();
+    let cred2 = pending(&p).await;
+    let leaf2 = rogue_leaf(&p, &cred2, (&mid_signer, &mid)).await;
+    let err = import_certificate(&p, &actor, &cred2.id, &pem_of(&[&leaf2, &mid_der]), NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PkiError::Refused(m) if m.contains("pathLenConstraint")),
+        "{err}"
+    );
+
+    // Removing the anchor: later imports under it are refused again.
+    let cred3 = pending(&p).await;
+    let leaf3 = rogue_leaf(&p, &cred3, (&root_signer, &root)).await;
+    let removed = trust::remove_anchor(&p, &actor, &added[0].id, NOW)
+        .await
+        .unwrap();
+    assert_eq!(removed.fingerprint, added[0].fingerprint);
+    assert!(matches!(
+        trust::remove_anchor(&p, &actor, &added[0].id, NOW).await,
+        Err(PkiError::NotFound(_))
+    ));
+    let err = import_certificate(&p, &actor, &cred3.id, &leaf3, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PkiError::Refused(_)), "{err}");
+}
+
+/// An OCSP request about `serials` of `issuer` (SHA-1 CertIDs, as OpenSSL sends).
+fn ocsp_request(
+    issuer: &Certificate,
+    serials: &[x509_cert::serial_number::SerialNumber],
+) -> Vec<u8> {
+    use der::asn1::OctetString;
+    use ocsp::{CertId, OcspRequest, Request, TbsRequest, Version};
+    let sha1 = |b: &[u8]| {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, b)
+            .as_ref()
+            .to_vec()
+    };
+    let tbs = issuer.tbs_certificate();
+    let name_hash = sha1(&tbs.subject().to_der().unwrap());
+    let key_hash = sha1(tbs.subject_public_key_info().subject_public_key.raw_bytes());
+    let request_list = serials
+        .iter()
+        .map(|s| Request {
+            req_cert: CertId {
+                hash_algorithm: spki::AlgorithmIdentifierOwned {
+                    oid: der::asn1::ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
+                    parameters: Some(der::Any::null()),
+                },
+                issuer_name_hash: OctetString::new(name_hash.clone()).unwrap(),
+                issuer_key_hash: OctetString::new(key_hash.clone()).unwrap(),
+                serial_number: s.clone(),
+            },
+            single_request_extensions: None,
+        })
+        .collect();
+    OcspRequest {
+        tbs_request: TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list,
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn ocsp_status(der_bytes: &[u8]) -> ocsp::OcspResponseStatus {
+    ocsp::OcspResponse::from_der(der_bytes)
+        .unwrap()
+        .response_status
+}
+
+fn ocsp_basic(der_bytes: &[u8]) -> ocsp::BasicOcspResponse {
+    let resp = ocsp::OcspResponse::from_der(der_bytes).unwrap();
+    assert_eq!(resp.response_status, ocsp::OcspResponseStatus::Successful);
+    ocsp::BasicOcspResponse::from_der(resp.response_bytes.unwrap().response.as_bytes()).unwrap()
+}
+
+async fn cache_rows(p: &crate::Provider) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) AS n FROM pki_ocsp_cache")
+        .fetch_one(p.store.pool())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
+}
+
+/// OCSP limits: more than 10 certificates is malformedRequest; the root does not answer for
+/// the issuing CA (its key stays offline; the root's CRL does); answers are signed by a
+/// delegated responder certified by the issuing CA, not by the CA's key; an answer about one
+/// certificate is signed once and served from the database until shortly before its
+/// nextUpdate, and a status change drops it in the same transaction.
+#[tokio::test]
+async fn ocsp_is_bounded_delegated_and_cached_until_the_status_changes() {
+    let (p, actor, user) = world().await;
+    let id = issue(&p, &actor, &user, NOW).await;
+    let cred = p.store.credential(&id).await.unwrap().unwrap();
+    let leaf = Certificate::from_der(cred.cert_der.as_ref().unwrap()).unwrap();
+    let serial = leaf.tbs_certificate().serial_number().clone();
+    let issuing_rec = p.store.ca("issuing").await.unwrap().unwrap();
+    let issuing = Certificate::from_der(&issuing_rec.cert_der).unwrap();
+    let root = Certificate::from_der(&p.store.ca("root").await.unwrap().unwrap().cert_der).unwrap();
+
+    // 11 certificates: refused before any lookup or signature; 10 are answered.
+    let eleven = ocsp_request(&issuing, &vec![serial.clone(); 11]);
+    assert_eq!(
+        ocsp_status(&ocsp::respond(&p, &eleven, NOW).await),
+        ocsp::OcspResponseStatus::MalformedRequest
+    );
+    let ten = ocsp::respond(&p, &ocsp_request(&issuing, &vec![serial.clone(); 10]), NOW).await;
+    assert_eq!(ocsp_basic(&ten).tbs_response_data.responses.len(), 10);
+
+    // The issuing CA's own certificate, asked of the root: not answered.
+    let about_issuing = ocsp_request(&root, &[issuing.tbs_certificate().serial_number().clone()]);
+    assert_eq!(
+        ocsp_status(&ocsp::respond(&p, &about_issuing, NOW).await),
+        ocsp::OcspResponseStatus::Unauthorized
+    );
+
+    // Signed by the delegated responder, which the issuing CA certified for OCSP only.
+    let request = ocsp_request(&issuing, std::slice::from_ref(&serial));
+    let first = ocsp::respond(&p, &request, NOW).await;
+    let basic = ocsp_basic(&first);
+    let certs = basic.certs.clone().unwrap();
+    let responder = &certs[0];
+    assert_ne!(responder, &issuing, "the CA's key does not sign answers");
+    let responder_der = responder.to_der().unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&responder_der).unwrap();
+    let eku = parsed.extended_key_usage().unwrap().unwrap();
+    assert!(eku.value.ocsp_signing && !eku.value.any);
+    assert!(
+        parsed
+            .extensions()
+            .iter()
+            .any(|e| e.oid.to_id_string() == "1.3.6.1.5.5.7.48.1.5")
+    );
+    assert!(!parsed.is_ca());
+    verify(
+        &responder.tbs_certificate().to_der().unwrap(),
+        responder.signature().raw_bytes(),
+        &issuing_rec.cert_der,
+    );
+    verify(
+        &basic.tbs_response_data.to_der().unwrap(),
+        basic.signature.raw_bytes(),
+        &responder.to_der().unwrap(),
+    );
+    assert!(matches!(
+        basic.tbs_response_data.responses[0].cert_status,
+        ocsp::CertStatus::Good(_)
+    ));
+
+    // Cached: the same signed bytes later, for any replica (it is in the database).
+    assert_eq!(cache_rows(&p).await, 1);
+    assert_eq!(ocsp::respond(&p, &request, NOW + 600).await, first);
+    // Not once nextUpdate is near: signed again.
+    let later = NOW + ocsp::RESPONSE_VALIDITY_SECS - 60;
+    assert_ne!(ocsp::respond(&p, &request, later).await, first);
+
+    // A suspension drops the cached answer in its own transaction; the next says so.
+    let cached = ocsp::respond(&p, &request, NOW + 700).await;
+    assert_eq!(ocsp::respond(&p, &request, NOW + 701).await, cached);
+    suspend(&p, &actor, &id, NOW + 800).await.unwrap();
+    assert_eq!(cache_rows(&p).await, 0);
+    let held = ocsp_basic(&ocsp::respond(&p, &request, NOW + 801).await);
+    assert!(matches!(
+        held.tbs_response_data.responses[0].cert_status,
+        ocsp::CertStatus::Revoked(_)
+    ));
+    // A "good" answer written late by a replica that read the old status is never served.
+    let key = ring::digest::digest(
+        &ring::digest::SHA256,
+        &ocsp::OcspRequest::from_der(&request)
+            .unwrap()
+            .tbs_request
+            .request_list[0]
+            .req_cert
+            .to_der()
+            .unwrap(),
+    );
+    p.store
+        .put_cached_ocsp(
+            &tessera_store::pki_ocsp::CachedOcsp {
+                cert_id_hash: hex(key.as_ref()),
+                ca_id: "issuing".into(),
+                serial: cred.serial.clone().unwrap(),
+                status: "active".into(),
+                cred_updated_at: cred.updated_at,
+                response_der: cached.clone(),
+                next_update: NOW + 3600,
+            },
+            NOW + 802,
+        )
+        .await
+        .unwrap();
+    let still_held = ocsp_basic(&ocsp::respond(&p, &request, NOW + 803).await);
+    assert!(matches!(
+        still_held.tbs_response_data.responses[0].cert_status,
+        ocsp::CertStatus::Revoked(_)
+    ));
+    resume(&p, &actor, &id, NOW + 900).await.unwrap();
+    let good = ocsp_basic(&ocsp::respond(&p, &request, NOW + 901).await);
+    assert!(matches!(
+        good.tbs_response_data.responses[0].cert_status,
+        ocsp::CertStatus::Good(_)
+    ));
+}
+
+/// Housekeeping certifies the issuing CA's delegated responder once (never one for the root)
+/// and a new one a week before the current one expires.
+#[tokio::test]
+async fn ocsp_responders_are_certified_by_housekeeping_and_renewed_before_expiry() {
+    let (p, _, _) = world().await;
+    assert_eq!(ocsp::renew_responders(&p, NOW).await.unwrap(), 1);
+    assert_eq!(ocsp::renew_responders(&p, NOW + 60).await.unwrap(), 0);
+    assert!(p.store.ocsp_responder("root", NOW).await.unwrap().is_none());
+    let first = p
+        .store
+        .ocsp_responder("issuing", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.not_after, NOW + ocsp::RESPONDER_VALIDITY_SECS);
+    let due = first.not_after - 6 * 86_400;
+    assert_eq!(ocsp::renew_responders(&p, due).await.unwrap(), 1);
+    let second = p
+        .store
+        .ocsp_responder("issuing", due)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(second.id, first.id);
+    assert_ne!(second.key_ref, first.key_ref);
+}
