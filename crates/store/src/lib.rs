@@ -4,6 +4,7 @@
 //! `Any` driver: queries use `$n` placeholders, which both accept; times are Unix seconds and
 //! flags are integers so that both backends decode them alike.
 
+pub mod api_scopes;
 pub mod audit;
 pub mod clients;
 pub mod codes;
@@ -90,6 +91,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "delegated administration",
         include_str!("../../../migrations/sqlite/0006_admin.sql"),
     ),
+    (
+        7,
+        "administration consoles and API scopes",
+        include_str!("../../../migrations/sqlite/0007_admin_console.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +127,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "delegated administration",
         include_str!("../../../migrations/postgres/0006_admin.sql"),
+    ),
+    (
+        7,
+        "administration consoles and API scopes",
+        include_str!("../../../migrations/postgres/0007_admin_console.sql"),
     ),
 ];
 
