@@ -62,6 +62,9 @@ enum Command {
     /// Manage client applications (relying parties)
     #[command(subcommand)]
     Client(ClientCommand),
+    /// API scopes (e.g. lgsp.write) that clients may be given, each owned by a unit
+    #[command(subcommand)]
+    Scope(crate::cli_scope::ScopeCommand),
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -217,8 +220,9 @@ enum ClientCommand {
         /// Token signing algorithm
         #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
         alg: String,
-        /// Allowed scopes, space separated: OIDC scopes for user logins, API scopes such as
-        /// lgsp.read for client credentials [default: openid profile email phone org offline_access]
+        /// Allowed scopes, space separated: OIDC scopes for user logins, API scopes registered
+        /// with `tessera scope add` (e.g. lgsp.read) for client credentials
+        /// [default: openid profile email phone org offline_access]
         #[arg(long)]
         scopes: Option<String>,
         /// Grant type, repeatable [default: authorization_code and refresh_token]
@@ -243,9 +247,20 @@ enum ClientCommand {
         /// admin API [default: none, top-level administrators only]
         #[arg(long)]
         unit: Option<String>,
+        /// Pin as an administration console: the only kind of client whose tokens the
+        /// administration API accepts (adds the tessera:admin scope)
+        #[arg(long)]
+        admin_console: bool,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
+    },
+    /// Pin an existing client as an administration console, or unpin it with --off (its
+    /// tokens stop working at once)
+    AdminConsole {
+        id: String,
+        #[arg(long)]
+        off: bool,
     },
     /// List clients
     List {
@@ -359,6 +374,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Ca(_) | Command::Cert(_) => bail!("ca and cert are handled by cli_pki"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
+        Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {
             username,
             name,
@@ -509,6 +525,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             refresh_absolute_ttl,
             min_acr,
             unit,
+            admin_console,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
@@ -535,6 +552,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 refresh_absolute_ttl,
                 min_acr,
                 unit_id: unit,
+                admin_console,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
             if json {
@@ -553,7 +571,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 print_json(serde_json::Value::Array(
                     clients
                         .iter()
-                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes }))
+                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes, "admin_console": c.admin_console }))
                         .collect(),
                 ));
             } else {
@@ -568,6 +586,14 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                         c.name
                     );
                 }
+            }
+        }
+        Command::Client(ClientCommand::AdminConsole { id, off }) => {
+            let c = admin::set_admin_console(p, &actor(), &id, !off, now).await?;
+            if c.admin_console {
+                println!("client {id} is an administration console");
+            } else {
+                println!("client {id} is no longer an administration console");
             }
         }
         Command::Client(ClientCommand::Remove { id }) => {

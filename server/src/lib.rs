@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cli_hsm;
 pub mod cli_mfa;
 pub mod cli_pki;
+pub mod cli_scope;
 pub mod custody;
 pub mod http;
 pub mod outbound;

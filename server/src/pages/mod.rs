@@ -7,6 +7,7 @@
 //! Vietnamese is the default language; every page links to the same URL with
 //! `?lang=vi` / `?lang=en` (see [`lang_switch_url`]).
 
+pub mod consent;
 mod i18n;
 mod logout;
 pub mod strong;
@@ -142,7 +143,7 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         "totp_setup.html",
         include_str!("../../templates/totp_setup.html"),
@@ -169,6 +170,7 @@ const TEMPLATES: [(&str, &str); 11] = [
         "signed_out.html",
         include_str!("../../templates/signed_out.html"),
     ),
+    ("consent.html", include_str!("../../templates/consent.html")),
 ];
 
 /// The page renderer. Cheap to share (`Arc` it or clone it into the router state).

@@ -197,23 +197,39 @@ async fn no_escalation_through_grants_or_password_resets() {
         .unwrap_err();
     assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
 
-    // A console scope is for top-level administrators to give.
-    let body = |id: &str, unit: &str| -> clients::NewClientBody {
+    // The administration scope is given by no one through the API, not even the city's
+    // administrator: only the operator pins a console.
+    let body = |id: &str, unit: &str, scopes: &[&str]| -> clients::NewClientBody {
         serde_json::from_value(json!({
             "client_id": id, "name": "Console", "unit_id": unit,
-            "redirect_uris": ["https://console.test/cb"], "scopes": ["openid", ADMIN_SCOPE],
+            "redirect_uris": ["https://console.test/cb"], "scopes": scopes,
         }))
         .unwrap()
     };
-    let err = clients::create(&w.p, &c, body("c1", &w.lechan), T0)
+    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let top = caller(&w, &city_admin).await;
+    for who in [&c, &top] {
+        let err = clients::create(
+            &w.p,
+            who,
+            body("c1", &w.lechan, &["openid", ADMIN_SCOPE]),
+            T0,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    }
+    let created = clients::create(&w.p, &top, body("c1", &w.lechan, &["openid"]), T0)
+        .await
+        .unwrap();
+    let patch = clients::ClientPatch {
+        scopes: Some(vec!["openid".into(), ADMIN_SCOPE.into()]),
+        ..clients::ClientPatch::default()
+    };
+    let err = clients::update(&w.p, &top, "c1", patch, T0)
         .await
         .unwrap_err();
     assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
-    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
-    let top = caller(&w, &city_admin).await;
-    let created = clients::create(&w.p, &top, body("c1", &w.lechan), T0)
-        .await
-        .unwrap();
     assert!(created["client_secret"].is_string());
     // The district administrator sees the district's client but not one without a unit.
     testkit::client(

@@ -265,6 +265,20 @@ async fn registration_rules_for_service_clients() {
             .await,
         );
     }
+    // An API scope nobody registered (`tessera scope add`) is refused.
+    let err = admin::add_client(&p, ACTOR, service("lgsp"), T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not registered"), "{err}");
+    // A client id shaped like a user id would make a service token's `sub` a person's.
+    let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+    testkit::register_api_scopes(&p, &["lgsp.read".into()], T0).await;
+    for id in [user.id.clone(), "0123456789abcdef0123456789abcdef".into()] {
+        let err = admin::add_client(&p, ACTOR, service(&id), T0)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("shape of a user id"), "{err}");
+    }
     // None of these was stored; the valid one is, with a secret and client_secret_basic.
     assert!(p.store.list_clients().await.unwrap().is_empty());
     let (client, secret) = admin::add_client(&p, ACTOR, service("lgsp"), T0)
