@@ -463,3 +463,175 @@ async fn credentials_follow_the_owners_unit() {
         "{err}"
     );
 }
+
+fn client_body(v: serde_json::Value) -> clients::NewClientBody {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A console pinned by the operator inside a district: the district's administrator sees it but
+/// changes nothing that decides who receives administration tokens.
+#[tokio::test]
+async fn a_console_is_changed_only_from_the_command_line() {
+    let w = world().await;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "console".into(),
+            name: "Quản trị".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            scopes: Some(vec!["openid".into()]),
+            unit_id: Some(w.lechan.clone()),
+            admin_console: true,
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let district = user_with(&w, "quan.huyen", Some(&w.lechan), &[("admin", &w.lechan)]).await;
+    let c = caller(&w, &district).await;
+    assert!(clients::visible_client(&w.p, &c, "console").await.is_ok());
+    let patches = [
+        json!({ "redirect_uris": ["https://attacker.test/cb"] }),
+        json!({ "post_logout_redirect_uris": ["https://attacker.test/bye"] }),
+        json!({ "scopes": ["openid"] }),
+        json!({ "name": "Quản trị mới" }),
+    ];
+    for patch in patches {
+        let patch: clients::ClientPatch = serde_json::from_value(patch).unwrap();
+        let err = clients::update(&w.p, &c, "console", patch, T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    }
+    let err = clients::rotate_secret(&w.p, &c, "console", T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = clients::remove(&w.p, &c, "console", T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let stored = w.p.store.client("console").await.unwrap().unwrap();
+    assert_eq!(stored.redirect_uris, vec![testkit::REDIRECT.to_owned()]);
+    assert!(stored.admin_console && stored.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
+    // Unpinning (command line) takes the scope away with the pin.
+    let unpinned = admin::set_admin_console(&w.p, ACTOR, "console", false, T0)
+        .await
+        .unwrap();
+    assert!(!unpinned.admin_console);
+    assert!(!unpinned.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
+}
+
+/// API scopes are registered objects: a commune administrator gives a client only the scopes of
+/// the commune, never the city's `lgsp.write`, nor one nobody registered.
+#[tokio::test]
+async fn api_scopes_are_given_only_by_administrators_of_their_unit() {
+    let w = world().await;
+    admin::add_api_scope(&w.p, ACTOR, "lgsp.write", "Ghi LGSP", Some(&w.city), T0)
+        .await
+        .unwrap();
+    admin::add_api_scope(
+        &w.p,
+        ACTOR,
+        "xa.read",
+        "Đọc dữ liệu xã",
+        Some(&w.an_bien),
+        T0,
+    )
+    .await
+    .unwrap();
+    let commune = user_with(&w, "quan.xa", Some(&w.an_bien), &[("admin", &w.an_bien)]).await;
+    let c = caller(&w, &commune).await;
+    let service = |id: &str, scope: &str| {
+        client_body(json!({
+            "client_id": id, "name": "Dịch vụ", "unit_id": w.an_bien,
+            "grant_types": ["client_credentials"], "scopes": [scope],
+        }))
+    };
+    let err = clients::create(&w.p, &c, service("xa-lgsp", "lgsp.write"), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = clients::create(&w.p, &c, service("xa-lgsp", "lgsp.admin"), T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Invalid(m) if m.contains("not registered")),
+        "{err}"
+    );
+    clients::create(&w.p, &c, service("xa-dich-vu", "xa.read"), T0)
+        .await
+        .unwrap();
+    // Nor by changing a client afterwards; keeping a scope it already has is fine.
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "scopes": ["xa.read", "lgsp.write"] })).unwrap();
+    let err = clients::update(&w.p, &c, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // The city's administrator may give the city's scope.
+    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let top = caller(&w, &city_admin).await;
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "scopes": ["xa.read", "lgsp.write"] })).unwrap();
+    clients::update(&w.p, &top, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap();
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "name": "Dịch vụ xã" })).unwrap();
+    clients::update(&w.p, &c, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap();
+    // A scope in use is not removed under its clients.
+    let err = admin::remove_api_scope(&w.p, ACTOR, "lgsp.write", T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("xa-dich-vu"), "{err}");
+    // A client id shaped like a user id is refused through the API too.
+    let err = clients::create(&w.p, &c, service(&commune.id, "xa.read"), T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Invalid(m) if m.contains("user id")),
+        "{err}"
+    );
+}
+
+/// Two cities on one provider: neither city's administrator reaches the objects without a
+/// unit, nor the other city's.
+#[tokio::test]
+async fn with_two_cities_unitless_objects_belong_to_neither() {
+    let w = world().await;
+    let danang = testkit::add_unit(&w.p, "Đà Nẵng", T0).await.id;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "unowned".into(),
+            name: "X".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let loose = user_with(&w, "khong.don.vi", None, &[]).await;
+    let hp_admin = user_with(&w, "hai.phong", Some(&w.city), &[("admin", &w.city)]).await;
+    let dn_admin = user_with(&w, "da.nang", Some(&danang), &[("admin", &danang)]).await;
+    let hp_user = user_with(&w, "nhan.vien", Some(&w.tuphap), &[]).await;
+    for admin in [&hp_admin, &dn_admin] {
+        let c = caller(&w, admin).await;
+        let err = clients::visible_client(&w.p, &c, "unowned")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+        let err = visible_user(&w.p, &c, &loose.id).await.unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+        let listed = clients::list(&w.p, &c, clients::ClientQuery::default())
+            .await
+            .unwrap();
+        assert!(!listed.to_string().contains("unowned"), "{listed}");
+        let err = require_unit(&c, Permission::Manage, None).unwrap_err();
+        assert!(matches!(err, AdminApiError::OutOfScope(_)), "{err}");
+    }
+    let dn = caller(&w, &dn_admin).await;
+    let err = visible_user(&w.p, &dn, &hp_user.id).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+}
