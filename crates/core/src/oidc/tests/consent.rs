@@ -23,6 +23,7 @@ fn meta() -> RequestMeta {
 struct World {
     p: Provider,
     console: Client,
+    secret: String,
     user: User,
 }
 
@@ -34,7 +35,7 @@ async fn world() -> World {
     admin::grant_role_by(&p, &Acting::cli(ACTOR), &user, "cert_admin", &city.id, T0)
         .await
         .unwrap();
-    let (console, _) = testkit::client(
+    let (console, secret) = testkit::client(
         &p,
         NewClient {
             id: "console".into(),
@@ -47,7 +48,12 @@ async fn world() -> World {
         T0,
     )
     .await;
-    World { p, console, user }
+    World {
+        p,
+        console,
+        secret: secret.unwrap(),
+        user,
+    }
 }
 
 /// A session at level 2 (password and authenticator app) started at `at`.
@@ -147,7 +153,23 @@ async fn approval_gives_a_code_once_and_only_to_the_session_that_saw_the_page() 
     .await
     .unwrap();
     let code = testkit::code_of(&d);
-    assert!(!code.is_empty());
+    // The code gives an administration token, but no refresh token: the next one needs a new
+    // approval.
+    let answer = crate::oidc::token::token(
+        &w.p,
+        &testkit::params(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ]),
+        Some(&testkit::basic("console", &w.secret)),
+        &meta(),
+        T0 + 10,
+    )
+    .await
+    .unwrap();
+    assert!(answer.scope.contains(ADMIN_SCOPE), "{answer:?}");
+    assert!(answer.refresh_token.is_none(), "{answer:?}");
     // A second answer with the same page is refused.
     let r = consent::answer(
         &w.p,
