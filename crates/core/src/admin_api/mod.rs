@@ -177,6 +177,13 @@ pub async fn authenticate(
             client.id
         )));
     }
+    // Issued after a consent at level 2 (tokens from before that rule carry level 1).
+    if crate::mfa::rank(c["acr"].as_str().unwrap_or("")) < 2 {
+        return Err(AdminApiError::Forbidden(
+            "the access token was not issued after a level 2 sign-in: sign in to the console again"
+                .into(),
+        ));
+    }
     let Some(user) = (match &rec.user_id {
         Some(id) => p.store.user_by_id(id).await?,
         None => {

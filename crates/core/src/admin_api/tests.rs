@@ -635,3 +635,70 @@ async fn with_two_cities_unitless_objects_belong_to_neither() {
     let err = visible_user(&w.p, &dn, &hp_user.id).await.unwrap_err();
     assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
 }
+
+/// Only a console pinned by the operator lends its tokens to the API, and only tokens issued
+/// after a level-2 sign-in: a console registered with the scope but unpinned (as any top-level
+/// administrator could before), or a token minted at level 1 (silently, before consent), is
+/// refused.
+#[tokio::test]
+async fn the_api_takes_tokens_of_pinned_consoles_at_level_2_only() {
+    use crate::oidc::issue::{self, AccessGrant, Authn};
+    let w = world().await;
+    let root = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let (console, _) = testkit::client(
+        &w.p,
+        NewClient {
+            id: "console".into(),
+            name: "Quản trị".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            scopes: Some(vec!["openid".into()]),
+            admin_console: true,
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let amr = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+    let token = |acr: &'static str| {
+        let (p, console, root, amr) = (&w.p, &console, &root, &amr);
+        async move {
+            let grant = AccessGrant {
+                client: console,
+                authn: Some(Authn {
+                    user: root,
+                    session_id: None,
+                    sid: None,
+                    auth_time: T0,
+                    acr,
+                    amr,
+                }),
+                scope: "openid tessera:admin",
+                code_id: None,
+                family_id: None,
+            };
+            issue::access_token(p, &grant, T0).await.unwrap()
+        }
+    };
+    let strong = token(crate::acr::LOA2).await;
+    let weak = token(crate::acr::LOA1).await;
+    let caller = authenticate(&w.p, &strong, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(caller.actor.user_id, root.id);
+    let err = authenticate(&w.p, &weak, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // The same registration, unpinned but keeping the scope (a legacy console): refused.
+    w.p.store
+        .set_client_admin_console("console", false, T0)
+        .await
+        .unwrap();
+    let err = authenticate(&w.p, &strong, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Forbidden(m) if m.contains("pinned")),
+        "{err}"
+    );
+}
