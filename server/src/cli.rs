@@ -147,6 +147,13 @@ enum UserCommand {
     },
     /// Disable a user: ends their sessions and revokes their tokens
     Disable { username: String },
+    /// Give a user a unit (users without one are reachable through the admin API only by
+    /// administrators of the single top-level unit)
+    SetUnit {
+        username: String,
+        #[arg(long)]
+        unit: String,
+    },
     /// Grant an administrative role over a unit and every unit below it (e.g. the first
     /// administrator: --role admin --unit <city unit id>)
     Grant {
@@ -261,6 +268,13 @@ enum ClientCommand {
         id: String,
         #[arg(long)]
         off: bool,
+    },
+    /// Give a client a unit (objects without one are reachable through the admin API only by
+    /// administrators of the single top-level unit)
+    SetUnit {
+        id: String,
+        #[arg(long)]
+        unit: String,
     },
     /// List clients
     List {
@@ -595,6 +609,14 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             } else {
                 println!("client {id} is no longer an administration console");
             }
+        }
+        Command::Client(ClientCommand::SetUnit { id, unit }) => {
+            admin::set_client_unit(p, &actor(), &id, &unit, now).await?;
+            println!("client {id} now belongs to unit {unit}");
+        }
+        Command::User(UserCommand::SetUnit { username, unit }) => {
+            admin::set_user_unit(p, &actor(), &username, &unit, now).await?;
+            println!("user {username} now belongs to unit {unit}");
         }
         Command::Client(ClientCommand::Remove { id }) => {
             admin::remove_client(p, &actor(), &id, now).await?;

@@ -778,6 +778,86 @@ pub async fn set_admin_console(
         .ok_or_else(|| AdminError::NotFound(format!("client {id}")))
 }
 
+/// Gives a client or a user a unit (command line): with several top-level units, objects
+/// without one are reachable by no administrator through the API, so the operator hands each
+/// to the city it belongs to.
+pub async fn set_client_unit(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<Client, AdminError> {
+    let c = p
+        .store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    if p.store.unit(unit_id).await?.is_none() {
+        return Err(AdminError::NotFound(format!("unit {unit_id}")));
+    }
+    let update = tessera_store::clients::ClientUpdate {
+        name: c.name.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        allowed_scopes: c.allowed_scopes.clone(),
+        unit_id: Some(unit_id.to_owned()),
+    };
+    p.store.update_client(id, &update, now).await?;
+    Acting::cli(actor)
+        .audit_about(
+            p,
+            now,
+            "client.updated",
+            Some(id),
+            json!({ "changed": ["unit_id"], "unit": unit_id, "old_unit": c.unit_id }),
+        )
+        .await?;
+    p.store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))
+}
+
+pub async fn set_user_unit(
+    p: &Provider,
+    actor: &str,
+    username: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<User, AdminError> {
+    let username = crate::login::normalise_username(username);
+    let user = p
+        .store
+        .user_by_username(&username)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user {username}")))?;
+    if p.store.unit(unit_id).await?.is_none() {
+        return Err(AdminError::NotFound(format!("unit {unit_id}")));
+    }
+    let update = tessera_store::users::ProfileUpdate {
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        unit_id: Some(unit_id.to_owned()),
+        roles: user.roles.clone(),
+    };
+    p.store.update_user_profile(&user.id, &update, now).await?;
+    Acting::cli(actor)
+        .audit(
+            p,
+            now,
+            "user.updated",
+            json!({ "user": user.id, "changed": ["unit_id"], "unit": unit_id, "old_unit": user.unit_id }),
+        )
+        .await?;
+    p.store
+        .user_by_id(&user.id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user {username}")))
+}
+
 /// Registers an API scope owned by `unit_id` (command line only).
 pub async fn add_api_scope(
     p: &Provider,

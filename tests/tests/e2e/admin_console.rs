@@ -305,6 +305,54 @@ async fn admin_console_scopes_and_cities(backend: Backend) -> anyhow::Result<()>
         let list = api.get("/clients").await?;
         ensure!(!list.body.contains("\"console\""), "{who}: {list}");
     }
+    // The operator hands unit-less objects to a city from the command line.
+    let loose = s
+        .add_user(&NewUser::new(
+            "khong.don.vi",
+            "Chưa có đơn vị",
+            "mat-khau-khong-don-vi",
+        ))
+        .await?;
+    let path = format!("/users/{loose}");
+    status(
+        &root.get(&path).await?,
+        StatusCode::NOT_FOUND,
+        Some("not_found"),
+        "a unit-less user",
+    )?;
+    s.cli_ok(
+        &[
+            "user",
+            "set-unit",
+            "khong.don.vi",
+            &format!("--unit={city}"),
+        ],
+        None,
+    )
+    .await?;
+    s.cli_ok(
+        &["client", "set-unit", "console", &format!("--unit={city}")],
+        None,
+    )
+    .await?;
+    status(
+        &root.get(&path).await?,
+        StatusCode::OK,
+        None,
+        "the user, now Hải Phòng's",
+    )?;
+    status(
+        &root.get("/clients/console").await?,
+        StatusCode::OK,
+        None,
+        "the console, now Hải Phòng's",
+    )?;
+    status(
+        &dn.get(&path).await?,
+        StatusCode::NOT_FOUND,
+        Some("not_found"),
+        "Hải Phòng's user",
+    )?;
     status(
         &dn.get("/clients/xa-dich-vu").await?,
         StatusCode::NOT_FOUND,
