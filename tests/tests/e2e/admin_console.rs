@@ -128,6 +128,16 @@ async fn admin_console_asks_consent_every_time(backend: Backend) -> anyhow::Resu
         "{back}"
     );
     // The audit log records both answers.
+    let given = s.audit("admin.consent_given").await?;
+    let denied = s.audit("admin.consent_denied").await?;
+    ensure!(
+        given.len() == 1 && denied.len() == 1,
+        "{given:?} {denied:?}"
+    );
+    ensure!(
+        given[0].client_id.as_deref() == Some("console"),
+        "{given:?}"
+    );
     let verify = s.cli(&["audit", "verify"], None).await?;
     ensure!(verify.success(), "{verify}");
     Ok(())
