@@ -377,3 +377,45 @@ async fn admin_console_scopes_and_cities(backend: Backend) -> anyhow::Result<()>
     )?;
     Ok(())
 }
+
+/// The consent page shown by one replica is answered at another, once: its state lives in the
+/// database the replicas share. Runs only on PostgreSQL.
+#[tokio::test]
+async fn admin_consent_across_replicas() {
+    if !Backend::Postgres.available() {
+        return;
+    }
+    if let Err(e) = consent_across_replicas().await {
+        panic!("{e:#}");
+    }
+}
+
+async fn consent_across_replicas() -> anyhow::Result<()> {
+    use tessera_e2e::ServerOptions;
+    use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
+    let options = ServerOptions::default().env("TESSERA_ISSUER", "http://sso.haiphong.test");
+    let fx = Fixture::start_with(Backend::Postgres, options.clone()).await?;
+    let a = &fx.server;
+    let b = a.start_replica(options).await?;
+    let console = a
+        .add_console("console", &format!("openid {ADMIN_SCOPE}"))
+        .await?;
+    let browser = Browser::new()?;
+    let page = admin_login(
+        &browser,
+        a,
+        &admin_url(a, &console, &[]),
+        USERNAME,
+        PASSWORD,
+    )
+    .await?;
+    let cb = approve(&browser, &b, &page, &console.redirect_uri).await?;
+    cb.code()?;
+    // The same page answered again, at the first replica: refused.
+    let again = answer_consent(&browser, a, &page, "approve").await?;
+    ensure!(
+        again.location().is_none() && again.status.is_client_error(),
+        "{again}"
+    );
+    Ok(())
+}
