@@ -269,6 +269,12 @@ enum ClientCommand {
         #[arg(long)]
         off: bool,
     },
+    /// A new secret for a confidential client (the old one stops working); prints it once
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Give a client a unit (objects without one are reachable through the admin API only by
     /// administrators of the single top-level unit)
     SetUnit {
@@ -608,6 +614,14 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 println!("client {id} is an administration console");
             } else {
                 println!("client {id} is no longer an administration console");
+            }
+        }
+        Command::Client(ClientCommand::RotateSecret { id, json }) => {
+            let secret = admin::rotate_client_secret(p, &actor(), &id, now).await?;
+            if json {
+                print_json(json!({ "client_id": id, "client_secret": secret }));
+            } else {
+                println!("client secret (shown only now, store it safely): {secret}");
             }
         }
         Command::Client(ClientCommand::SetUnit { id, unit }) => {

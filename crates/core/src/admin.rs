@@ -858,6 +858,34 @@ pub async fn set_user_unit(
         .ok_or_else(|| AdminError::NotFound(format!("user {username}")))
 }
 
+/// A new secret for a confidential client using a shared secret (command line; the only way
+/// for an administration console). The old one stops working.
+pub async fn rotate_client_secret(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    now: i64,
+) -> Result<String, AdminError> {
+    let c = p
+        .store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    if c.public || !c.auth_method.starts_with("client_secret") {
+        return Err(invalid(format!(
+            "client {id} does not authenticate with a secret"
+        )));
+    }
+    let secret = random_token()?;
+    p.store
+        .set_client_secret_hash(id, &p.keyed.hash_client_secret(&secret), now)
+        .await?;
+    Acting::cli(actor)
+        .audit_about(p, now, "client.secret_rotated", Some(id), json!({}))
+        .await?;
+    Ok(secret)
+}
+
 /// Registers an API scope owned by `unit_id` (command line only).
 pub async fn add_api_scope(
     p: &Provider,

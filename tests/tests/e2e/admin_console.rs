@@ -297,6 +297,24 @@ async fn admin_console_scopes_and_cities(backend: Backend) -> anyhow::Result<()>
         Some("forbidden"),
         "rotating the console's secret",
     )?;
+    // The operator does it from the command line: the old secret stops working.
+    let rotated = s
+        .cli_ok(&["client", "rotate-secret", "console", "--json"], None)
+        .await?
+        .json()?;
+    let new_secret = rotated["client_secret"].as_str().context("no secret")?;
+    ensure!(
+        Some(new_secret) != console.client_secret.as_deref(),
+        "{rotated}"
+    );
+    let mut console = console.clone();
+    let old = Auth::Basic(
+        "console".into(),
+        console.client_secret.clone().unwrap_or_default(),
+    );
+    let refused = tessera_e2e::lifecycle::introspect(&s, &old, "x").await?;
+    ensure!(refused.status == StatusCode::UNAUTHORIZED, "{refused}");
+    console.client_secret = Some(new_secret.to_owned());
     // ...until a second city shares the provider: then neither city reaches unit-less objects,
     // and the second city sees nothing of the first.
     let danang = s.add_unit("Thành phố Đà Nẵng", None).await?;

@@ -512,6 +512,12 @@ async fn a_console_is_changed_only_from_the_command_line() {
     let stored = w.p.store.client("console").await.unwrap().unwrap();
     assert_eq!(stored.redirect_uris, vec![testkit::REDIRECT.to_owned()]);
     assert!(stored.admin_console && stored.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
+    // The operator rotates its secret from the command line.
+    admin::rotate_client_secret(&w.p, ACTOR, "console", T0 + 1)
+        .await
+        .unwrap();
+    let rotated = w.p.store.client("console").await.unwrap().unwrap();
+    assert_ne!(rotated.secret_hash, stored.secret_hash);
     // Unpinning (command line) takes the scope away with the pin.
     let unpinned = admin::set_admin_console(&w.p, ACTOR, "console", false, T0)
         .await
