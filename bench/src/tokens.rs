@@ -90,6 +90,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = rss_kib(fx.server.pid())?;
 
+    fx.server.register_scope("lgsp.read").await?;
     let registered = fx
         .server
         .cli_ok(

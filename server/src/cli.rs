@@ -62,6 +62,9 @@ enum Command {
     /// Manage client applications (relying parties)
     #[command(subcommand)]
     Client(ClientCommand),
+    /// API scopes (e.g. lgsp.write) that clients may be given, each owned by a unit
+    #[command(subcommand)]
+    Scope(crate::cli_scope::ScopeCommand),
     /// Inspect the tamper-evident audit log
     #[command(subcommand)]
     Audit(crate::cli_audit::AuditCommand),
@@ -165,6 +168,13 @@ enum UserCommand {
     /// Lift a lockout: forget the user's wrong second-factor codes and wrong passwords
     /// (check with the person first that the failures were theirs)
     Unlock { username: String },
+    /// Give a user a unit (users without one are reachable through the admin API only by
+    /// administrators of the single top-level unit)
+    SetUnit {
+        username: String,
+        #[arg(long)]
+        unit: String,
+    },
     /// Grant an administrative role over a unit and every unit below it (e.g. the first
     /// administrator: --role admin --unit <city unit id>)
     Grant {
@@ -238,8 +248,9 @@ enum ClientCommand {
         /// Token signing algorithm
         #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
         alg: String,
-        /// Allowed scopes, space separated: OIDC scopes for user logins, API scopes such as
-        /// lgsp.read for client credentials [default: openid profile email phone org offline_access]
+        /// Allowed scopes, space separated: OIDC scopes for user logins, API scopes registered
+        /// with `tessera scope add` (e.g. lgsp.read) for client credentials
+        /// [default: openid profile email phone org offline_access]
         #[arg(long)]
         scopes: Option<String>,
         /// Grant type, repeatable [default: authorization_code and refresh_token]
@@ -264,9 +275,33 @@ enum ClientCommand {
         /// admin API [default: none, top-level administrators only]
         #[arg(long)]
         unit: Option<String>,
+        /// Pin as an administration console: the only kind of client whose tokens the
+        /// administration API accepts (adds the tessera:admin scope)
+        #[arg(long)]
+        admin_console: bool,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
+    },
+    /// Pin an existing client as an administration console, or unpin it with --off (its
+    /// tokens stop working at once)
+    AdminConsole {
+        id: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// A new secret for a confidential client (the old one stops working); prints it once
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a client a unit (objects without one are reachable through the admin API only by
+    /// administrators of the single top-level unit)
+    SetUnit {
+        id: String,
+        #[arg(long)]
+        unit: String,
     },
     /// List clients
     List {
@@ -386,6 +421,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         }
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
+        Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {
             username,
             name,
@@ -577,6 +613,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             refresh_absolute_ttl,
             min_acr,
             unit,
+            admin_console,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
@@ -603,6 +640,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 refresh_absolute_ttl,
                 min_acr,
                 unit_id: unit,
+                admin_console,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
             if json {
@@ -621,7 +659,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 print_json(serde_json::Value::Array(
                     clients
                         .iter()
-                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes }))
+                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes, "admin_console": c.admin_console }))
                         .collect(),
                 ));
             } else {
@@ -637,6 +675,30 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                     );
                 }
             }
+        }
+        Command::Client(ClientCommand::AdminConsole { id, off }) => {
+            let c = admin::set_admin_console(p, &actor(), &id, !off, now).await?;
+            if c.admin_console {
+                println!("client {id} is an administration console");
+            } else {
+                println!("client {id} is no longer an administration console");
+            }
+        }
+        Command::Client(ClientCommand::RotateSecret { id, json }) => {
+            let secret = admin::rotate_client_secret(p, &actor(), &id, now).await?;
+            if json {
+                print_json(json!({ "client_id": id, "client_secret": secret }));
+            } else {
+                println!("client secret (shown only now, store it safely): {secret}");
+            }
+        }
+        Command::Client(ClientCommand::SetUnit { id, unit }) => {
+            admin::set_client_unit(p, &actor(), &id, &unit, now).await?;
+            println!("client {id} now belongs to unit {unit}");
+        }
+        Command::User(UserCommand::SetUnit { username, unit }) => {
+            admin::set_user_unit(p, &actor(), &username, &unit, now).await?;
+            println!("user {username} now belongs to unit {unit}");
         }
         Command::Client(ClientCommand::Remove { id }) => {
             admin::remove_client(p, &actor(), &id, now).await?;

@@ -7,6 +7,7 @@ pub mod cli_audit;
 pub mod cli_hsm;
 pub mod cli_mfa;
 pub mod cli_pki;
+pub mod cli_scope;
 pub mod cli_trust;
 pub mod custody;
 pub mod http;

@@ -1,14 +1,20 @@
 //! The administration API (`/admin/api/…`) as a console would call it: an administration
-//! client registered with the `tessera:admin` scope, an access token obtained through the real
-//! authorization-code flow, and JSON requests with that token.
+//! console pinned with `tessera client add --admin-console`, an access token obtained through
+//! the real authorization-code flow (with a second factor and the consent page), and JSON
+//! requests with that token.
 
-use anyhow::Context;
-use reqwest::Method;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::{Context, bail, ensure};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use url::Url;
 
-use crate::browser::Browser;
+use crate::browser::{Browser, Page};
 use crate::cli::RegisteredClient;
-use crate::flow;
+use crate::flow::{self, Callback, at_redirect_uri};
+use crate::html::hidden_input;
 use crate::oauth::{AuthRequest, ClientAuth, JsonAnswer, exchange, rp_http};
 use crate::server::TestServer;
 
@@ -16,8 +22,8 @@ use crate::server::TestServer;
 pub const ADMIN_SCOPE: &str = "tessera:admin";
 
 impl TestServer {
-    /// `tessera client add` for an administration console allowed `scopes`, with a loopback
-    /// redirect URI that is never followed.
+    /// `tessera client add --admin-console` for an administration console allowed `scopes`,
+    /// with a loopback redirect URI that is never followed.
     pub async fn add_console(&self, id: &str, scopes: &str) -> anyhow::Result<RegisteredClient> {
         let redirect_uri = format!("http://127.0.0.1:9/{id}/cb");
         let args = [
@@ -27,6 +33,7 @@ impl TestServer {
             format!("--name=Console {id}"),
             format!("--redirect-uri={redirect_uri}"),
             format!("--scopes={scopes}"),
+            "--admin-console".to_owned(),
             "--json".to_owned(),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -63,8 +70,13 @@ pub async fn login_token(
     let mut request = AuthRequest::new(client);
     request.scope = scope.to_owned();
     let browser = Browser::new()?;
-    let cb =
-        flow::browser_login(&browser, server, &request.url(server), username, password).await?;
+    let url = request.url(server);
+    let cb = if scope.split(' ').any(|s| s == ADMIN_SCOPE) {
+        let consent = admin_login(&browser, server, &url, username, password).await?;
+        approve(&browser, server, &consent, &client.redirect_uri).await?
+    } else {
+        flow::browser_login(&browser, server, &url, username, password).await?
+    };
     let secret = client
         .client_secret
         .as_deref()
@@ -189,4 +201,175 @@ impl AdminApi {
     pub async fn delete(&self, path: &str) -> anyhow::Result<JsonAnswer> {
         self.call(Method::DELETE, path, None).await
     }
+}
+
+/// Recovery codes left to each test user, by issuer and username: every login to a console
+/// spends one as its second factor (a TOTP code could not be used twice within 30 seconds).
+type CodesByUser = Mutex<HashMap<(String, String), Vec<String>>>;
+
+fn recovery_codes() -> &'static CodesByUser {
+    static CODES: OnceLock<CodesByUser> = OnceLock::new();
+    CODES.get_or_init(Mutex::default)
+}
+
+/// The code an authenticator app shows now.
+#[allow(clippy::disallowed_methods)] // the server checks codes against the real clock
+pub fn totp_now(secret: &str) -> anyhow::Result<String> {
+    let secret =
+        totp_rs::Secret::try_from_base32(secret).map_err(|e| anyhow::anyhow!("secret: {e:?}"))?;
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret.as_bytes().to_vec())
+        .build()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(totp.generate(now).to_string())
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = html.find(start)? + start.len();
+    let len = html[from..].find(end)?;
+    Some(&html[from..from + len])
+}
+
+fn csrf(page: &Page) -> anyhow::Result<String> {
+    hidden_input(&page.body, "csrf_token").with_context(|| format!("no CSRF token in {page}"))
+}
+
+/// Signs `username` in at `auth_url` (a request for the administration scope) with the password
+/// and a second factor — enrolling an authenticator app the first time, a recovery code later —
+/// and follows the browser to the consent page, which it returns.
+pub async fn admin_login(
+    browser: &Browser,
+    server: &TestServer,
+    auth_url: &Url,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<Page> {
+    let login = flow::open_login_page(browser, auth_url).await?;
+    let form = login.login_form()?;
+    let req = form.req.clone().context("no pending request")?;
+    let answer = browser
+        .submit_login(server, &form, username, password)
+        .await?;
+    let next = answer.see_other()?;
+    ensure!(
+        next.path() == "/login/factor",
+        "the administration scope must ask for a second factor: {answer}"
+    );
+    let factor = browser.get(&next).await?;
+    let key = (server.issuer().to_owned(), username.to_owned());
+    if factor.status == StatusCode::SEE_OTHER {
+        // No factor yet: enrol an authenticator app, keep the recovery codes.
+        let enrol_url = factor.see_other()?;
+        ensure!(enrol_url.path() == "/login/enrol", "{factor}");
+        let enrol = browser.get(&enrol_url).await?;
+        let token = csrf(&enrol)?;
+        browser
+            .post_form(
+                &server.url("/login/enrol/totp"),
+                &[("csrf_token", &token), ("req", &req)],
+            )
+            .await?
+            .see_other()?;
+        let enrol = browser.get(&enrol_url).await?;
+        let secret = between(&enrol.body, "<code id=\"totp-secret\">", "</code>")
+            .with_context(|| format!("no TOTP secret: {enrol}"))?
+            .to_owned();
+        let codes = browser
+            .post_form(
+                &server.url("/login/enrol/totp/confirm"),
+                &[
+                    ("csrf_token", &token),
+                    ("req", &req),
+                    ("code", &totp_now(&secret)?),
+                ],
+            )
+            .await?;
+        let list = between(&codes.body, "id=\"recovery-codes\">", "</ol>")
+            .with_context(|| format!("no recovery codes: {codes}"))?;
+        let codes: Vec<String> = list
+            .split("<code>")
+            .skip(1)
+            .filter_map(|c| c.split("</code>").next())
+            .map(str::to_owned)
+            .collect();
+        ensure!(!codes.is_empty(), "no recovery codes");
+        recovery_codes()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .insert(key, codes);
+    } else {
+        ensure!(factor.status == StatusCode::OK, "{factor}");
+        let code = recovery_codes()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .get_mut(&key)
+            .and_then(Vec::pop)
+            .with_context(|| format!("no recovery code left for {username}"))?;
+        let done = browser
+            .post_form(
+                &server.url("/login/factor"),
+                &[
+                    ("csrf_token", &csrf(&factor)?),
+                    ("req", &req),
+                    ("method", "recovery"),
+                    ("code", &code),
+                ],
+            )
+            .await?;
+        ensure!(
+            done.see_other()?.path() == "/login/continue",
+            "the recovery code was refused: {done}"
+        );
+    }
+    let cont = browser
+        .get(&server.url(&format!("/login/continue?req={req}")))
+        .await?;
+    let consent_url = cont.see_other()?;
+    ensure!(
+        consent_url.path() == "/authorize/consent",
+        "expected the consent page, got {cont}"
+    );
+    let page = browser.get(&consent_url).await?;
+    ensure!(page.status == StatusCode::OK, "{page}");
+    Ok(page)
+}
+
+/// Answers a consent page (`decision`: approve or deny); returns the server's answer.
+pub async fn answer_consent(
+    browser: &Browser,
+    server: &TestServer,
+    consent: &Page,
+    decision: &str,
+) -> anyhow::Result<Page> {
+    let field = |name: &str| {
+        hidden_input(&consent.body, name).with_context(|| format!("no {name} in {consent}"))
+    };
+    browser
+        .post_form(
+            &server.url("/authorize/consent"),
+            &[
+                ("csrf_token", &field("csrf_token")?),
+                ("req", &field("req")?),
+                ("consent", &field("consent")?),
+                ("decision", decision),
+            ],
+        )
+        .await
+}
+
+/// Approves a consent page; the browser must land on `redirect_uri` with a code.
+pub async fn approve(
+    browser: &Browser,
+    server: &TestServer,
+    consent: &Page,
+    redirect_uri: &str,
+) -> anyhow::Result<Callback> {
+    let answer = answer_consent(browser, server, consent, "approve").await?;
+    let url = answer.see_other()?;
+    if !at_redirect_uri(&url, redirect_uri) {
+        bail!("approving did not return to the console: {answer}");
+    }
+    Ok(Callback { url })
 }

@@ -143,6 +143,36 @@ pub async fn revoke(server: &TestServer, auth: &Auth, token: &str) -> anyhow::Re
     post(server, "/revoke", auth, &[("token", token)]).await
 }
 
+const OIDC_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "org",
+    "offline_access",
+];
+
+impl TestServer {
+    /// `tessera scope add NAME` unless it is registered already (`tessera scope list`).
+    pub async fn register_scope(&self, name: &str) -> anyhow::Result<()> {
+        let list = self
+            .cli_ok(&["scope", "list", "--json"], None)
+            .await?
+            .json()?;
+        let known = list
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["name"] == name));
+        if !known {
+            self.cli_ok(
+                &["scope", "add", name, "--description", "API scope for tests"],
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// A service client for `tessera client add`: no redirect URI, `--grant-type` (repeatable),
 /// `--scopes`, and optionally a JWKS file (then it authenticates with `private_key_jwt`).
 #[derive(Debug, Clone)]
@@ -203,6 +233,12 @@ impl ServiceClient {
             }
             None => None,
         };
+        // API scopes are registered objects: the operator registers them first.
+        for scope in self.scopes.split_whitespace() {
+            if !OIDC_SCOPES.contains(&scope) && !scope.starts_with("tessera:") {
+                server.register_scope(scope).await?;
+            }
+        }
         let args = self.args(file.as_deref());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let json = server.cli_ok(&args, None).await?.json()?;

@@ -37,6 +37,8 @@ macro_rules! scenarios {
 mod admin_api;
 #[path = "e2e/admin_api_pki.rs"]
 mod admin_api_pki;
+#[path = "e2e/admin_console.rs"]
+mod admin_console;
 #[path = "e2e/audit.rs"]
 mod audit;
 #[path = "e2e/authorize_errors.rs"]

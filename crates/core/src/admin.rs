@@ -492,6 +492,58 @@ pub struct NewClient {
     pub min_acr: Option<String>,
     /// Owning organisation unit; `None`: managed by top-level administrators only.
     pub unit_id: Option<String>,
+    /// Pin as an administration console (command line only): it receives
+    /// [`ADMIN_SCOPE`](crate::admin_api::ADMIN_SCOPE).
+    pub admin_console: bool,
+}
+
+/// User ids are 32 lowercase hex digits ([`random_id`]); a client id of that shape could make
+/// a service token's `sub` equal a person's (RFC 9068 §5), so client ids may not take it.
+pub fn looks_like_user_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Client ids follow the identifier rules and stay out of the user-id namespace.
+pub(crate) fn check_client_id(id: &str) -> Result<(), AdminError> {
+    check_identifier("client id", id)?;
+    if looks_like_user_id(id) {
+        return Err(invalid(format!(
+            "client id {id:?} has the shape of a user id (32 hex digits), which is reserved for people: choose a name such as \"motcua\""
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the scopes of a client being registered or changed: OpenID Connect scopes, the
+/// administration scope only for a pinned console, and API scopes only once registered
+/// (`tessera scope add`).
+pub(crate) async fn check_client_scopes(
+    p: &Provider,
+    scopes: &[String],
+    admin_console: bool,
+) -> Result<(), AdminError> {
+    for s in scopes {
+        if !crate::oidc::valid_scope_name(s) {
+            return Err(invalid(format!("invalid scope name {s:?}")));
+        }
+        if crate::oidc::SCOPES.contains(&s.as_str()) {
+            continue;
+        }
+        if s.starts_with("tessera:") {
+            if s == crate::admin_api::ADMIN_SCOPE && admin_console {
+                continue;
+            }
+            return Err(invalid(format!(
+                "the {s} scope is only for an administration console pinned by the operator (`tessera client add --admin-console`)"
+            )));
+        }
+        if p.store.api_scope(s).await?.is_none() {
+            return Err(invalid(format!(
+                "scope {s:?} is not registered: register it first with `tessera scope add {s} --description …`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -620,7 +672,7 @@ pub async fn add_client_by(
     new: NewClient,
     now: i64,
 ) -> Result<(Client, Option<String>), AdminError> {
-    check_identifier("client id", &new.id)?;
+    check_client_id(&new.id)?;
     let name = check_text("client name", &new.name)?;
     let (grant_types, auth_method) = client_policy(&new)?;
     for uri in &new.redirect_uris {
@@ -652,16 +704,24 @@ pub async fn add_client_by(
             "token algorithm must be ES256 or RS256, not {alg:?}"
         )));
     }
-    let scopes = new.scopes.unwrap_or_else(|| {
+    let mut scopes = new.scopes.unwrap_or_else(|| {
         crate::oidc::SCOPES
             .iter()
             .map(|s| (*s).to_owned())
             .collect()
     });
-    // OIDC scopes, plus API scopes for service clients (e.g. `lgsp.read`).
-    if let Some(bad) = scopes.iter().find(|s| !crate::oidc::valid_scope_name(s)) {
-        return Err(invalid(format!("invalid scope name {bad:?}")));
+    if new.admin_console {
+        if new.public || !grant_types.iter().any(|g| g == "authorization_code") {
+            return Err(invalid(
+                "an administration console is a confidential client using the authorization_code grant",
+            ));
+        }
+        if !scopes.iter().any(|s| s == crate::admin_api::ADMIN_SCOPE) {
+            scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+        }
     }
+    // OIDC scopes, plus registered API scopes for service clients (e.g. `lgsp.read`).
+    check_client_scopes(p, &scopes, new.admin_console).await?;
     if let Some(unit) = &new.unit_id
         && p.store.unit(unit).await?.is_none()
     {
@@ -690,6 +750,7 @@ pub async fn add_client_by(
         refresh_idle_ttl: new.refresh_idle_ttl,
         refresh_absolute_ttl: new.refresh_absolute_ttl,
         unit_id: new.unit_id,
+        admin_console: new.admin_console,
         created_at: now,
         updated_at: now,
     };
@@ -702,10 +763,241 @@ pub async fn add_client_by(
         json!({
             "public": client.public, "redirect_uris": client.redirect_uris,
             "scopes": client.allowed_scopes, "unit": client.unit_id,
+            "admin_console": client.admin_console,
         }),
     )
     .await?;
     Ok((client, secret))
+}
+
+/// Pins a client as an administration console or unpins it (command line only). Unpinning
+/// takes the administration scope away too, so that the client's tokens stop working at once.
+pub async fn set_admin_console(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    on: bool,
+    now: i64,
+) -> Result<Client, AdminError> {
+    let c = p
+        .store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    if on && (c.public || !c.grant_types.iter().any(|g| g == "authorization_code")) {
+        return Err(invalid(
+            "an administration console is a confidential client using the authorization_code grant",
+        ));
+    }
+    let mut scopes = c.allowed_scopes.clone();
+    scopes.retain(|s| s != crate::admin_api::ADMIN_SCOPE);
+    if on {
+        scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+    }
+    let update = tessera_store::clients::ClientUpdate {
+        name: c.name.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        allowed_scopes: scopes,
+        unit_id: c.unit_id.clone(),
+    };
+    p.store.update_client(id, &update, now).await?;
+    p.store.set_client_admin_console(id, on, now).await?;
+    Acting::cli(actor)
+        .audit_about(
+            p,
+            now,
+            "client.admin_console",
+            Some(id),
+            json!({ "admin_console": on, "scopes": update.allowed_scopes }),
+        )
+        .await?;
+    p.store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))
+}
+
+/// Gives a client or a user a unit (command line): with several top-level units, objects
+/// without one are reachable by no administrator through the API, so the operator hands each
+/// to the city it belongs to.
+pub async fn set_client_unit(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<Client, AdminError> {
+    let c = p
+        .store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    if p.store.unit(unit_id).await?.is_none() {
+        return Err(AdminError::NotFound(format!("unit {unit_id}")));
+    }
+    let update = tessera_store::clients::ClientUpdate {
+        name: c.name.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        allowed_scopes: c.allowed_scopes.clone(),
+        unit_id: Some(unit_id.to_owned()),
+    };
+    p.store.update_client(id, &update, now).await?;
+    Acting::cli(actor)
+        .audit_about(
+            p,
+            now,
+            "client.updated",
+            Some(id),
+            json!({ "changed": ["unit_id"], "unit": unit_id, "old_unit": c.unit_id }),
+        )
+        .await?;
+    p.store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))
+}
+
+pub async fn set_user_unit(
+    p: &Provider,
+    actor: &str,
+    username: &str,
+    unit_id: &str,
+    now: i64,
+) -> Result<User, AdminError> {
+    let username = crate::login::normalise_username(username);
+    let user = p
+        .store
+        .user_by_username(&username)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user {username}")))?;
+    if p.store.unit(unit_id).await?.is_none() {
+        return Err(AdminError::NotFound(format!("unit {unit_id}")));
+    }
+    let update = tessera_store::users::ProfileUpdate {
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        unit_id: Some(unit_id.to_owned()),
+        roles: user.roles.clone(),
+    };
+    p.store.update_user_profile(&user.id, &update, now).await?;
+    Acting::cli(actor)
+        .audit(
+            p,
+            now,
+            "user.updated",
+            json!({ "user": user.id, "changed": ["unit_id"], "unit": unit_id, "old_unit": user.unit_id }),
+        )
+        .await?;
+    p.store
+        .user_by_id(&user.id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user {username}")))
+}
+
+/// A new secret for a confidential client using a shared secret (command line; the only way
+/// for an administration console). The old one stops working.
+pub async fn rotate_client_secret(
+    p: &Provider,
+    actor: &str,
+    id: &str,
+    now: i64,
+) -> Result<String, AdminError> {
+    let c = p
+        .store
+        .client(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    if c.public || !c.auth_method.starts_with("client_secret") {
+        return Err(invalid(format!(
+            "client {id} does not authenticate with a secret"
+        )));
+    }
+    let secret = random_token()?;
+    p.store
+        .set_client_secret_hash(id, &p.keyed.hash_client_secret(&secret), now)
+        .await?;
+    Acting::cli(actor)
+        .audit_about(p, now, "client.secret_rotated", Some(id), json!({}))
+        .await?;
+    Ok(secret)
+}
+
+/// Registers an API scope owned by `unit_id` (command line only).
+pub async fn add_api_scope(
+    p: &Provider,
+    actor: &str,
+    name: &str,
+    description: &str,
+    unit_id: Option<&str>,
+    now: i64,
+) -> Result<tessera_store::api_scopes::ApiScope, AdminError> {
+    if !crate::oidc::valid_scope_name(name) {
+        return Err(invalid(format!(
+            "scope name must be 1–64 characters of a-z, A-Z, 0-9, '.', '_', '-', ':' or '/': {name:?}"
+        )));
+    }
+    if crate::oidc::SCOPES.contains(&name) || name.starts_with("tessera:") {
+        return Err(invalid(format!(
+            "{name:?} is a scope of the provider itself, not an API scope"
+        )));
+    }
+    let description = check_text("scope description", description)?;
+    if let Some(unit) = unit_id
+        && p.store.unit(unit).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!("unit {unit}")));
+    }
+    let scope = tessera_store::api_scopes::ApiScope {
+        name: name.to_owned(),
+        description,
+        unit_id: unit_id.map(str::to_owned),
+        created_at: now,
+    };
+    p.store.insert_api_scope(&scope).await?;
+    Acting::cli(actor)
+        .audit(
+            p,
+            now,
+            "scope.created",
+            json!({ "scope": scope.name, "unit": scope.unit_id }),
+        )
+        .await?;
+    Ok(scope)
+}
+
+/// Removes an API scope that no client holds any more.
+pub async fn remove_api_scope(
+    p: &Provider,
+    actor: &str,
+    name: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    let holders: Vec<String> = p
+        .store
+        .list_clients()
+        .await?
+        .into_iter()
+        .filter(|c| c.allowed_scopes.iter().any(|s| s == name))
+        .map(|c| c.id)
+        .collect();
+    if !holders.is_empty() {
+        return Err(invalid(format!(
+            "scope {name} is still given to client(s) {}: take it away from them first",
+            holders.join(", ")
+        )));
+    }
+    if !p.store.delete_api_scope(name).await? {
+        return Err(AdminError::NotFound(format!("scope {name}")));
+    }
+    Acting::cli(actor)
+        .audit(p, now, "scope.removed", json!({ "scope": name }))
+        .await?;
+    Ok(())
 }
 
 pub async fn remove_client(

@@ -275,8 +275,26 @@ pub(crate) fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
-/// Registers any client; returns it and its secret, if it has one.
+/// Registers (once) the API scopes among `scopes`, as an operator would with
+/// `tessera scope add` before giving them to a client.
+pub(crate) async fn register_api_scopes(p: &Provider, scopes: &[String], now: i64) {
+    for s in scopes {
+        let api = !crate::oidc::SCOPES.contains(&s.as_str()) && !s.starts_with("tessera:");
+        if api
+            && crate::oidc::valid_scope_name(s)
+            && p.store.api_scope(s).await.expect("scope lookup").is_none()
+        {
+            admin::add_api_scope(p, ACTOR, s, "API scope for tests", None, now)
+                .await
+                .expect("register API scope");
+        }
+    }
+}
+
+/// Registers any client (and the API scopes it names); returns it and its secret, if it has
+/// one.
 pub(crate) async fn client(p: &Provider, new: NewClient, now: i64) -> (Client, Option<String>) {
+    register_api_scopes(p, new.scopes.as_deref().unwrap_or_default(), now).await;
     admin::add_client(p, ACTOR, new, now)
         .await
         .expect("add client")

@@ -33,11 +33,14 @@ pub struct Client {
     pub refresh_absolute_ttl: Option<i64>,
     /// Organisation unit that owns the client; `None`: managed by top-level administrators only.
     pub unit_id: Option<String>,
+    /// Pinned by the operator as an administration console: the only clients whose tokens the
+    /// administration API accepts. Set only from the command line.
+    pub admin_console: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl, unit_id";
+const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl, unit_id, admin_console";
 
 fn from_row(row: &AnyRow) -> Result<Client> {
     let kind: String = row.try_get("client_type")?;
@@ -67,6 +70,7 @@ fn from_row(row: &AnyRow) -> Result<Client> {
         refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
         refresh_absolute_ttl: row.try_get("refresh_absolute_ttl")?,
         unit_id: row.try_get("unit_id")?,
+        admin_console: row.try_get::<i64, _>("admin_console")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -75,7 +79,7 @@ fn from_row(row: &AnyRow) -> Result<Client> {
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -96,6 +100,7 @@ impl Store {
         .bind(c.refresh_idle_ttl)
         .bind(c.refresh_absolute_ttl)
         .bind(&c.unit_id)
+        .bind(i64::from(c.admin_console))
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -196,6 +201,19 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Pins a client as an administration console, or unpins it (command line only). Returns
+    /// false when no such client exists.
+    pub async fn set_client_admin_console(&self, id: &str, on: bool, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE clients SET admin_console = $1, updated_at = $2 WHERE id = $3")
+                .bind(i64::from(on))
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 

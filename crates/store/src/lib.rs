@@ -4,6 +4,7 @@
 //! `Any` driver: queries use `$n` placeholders, which both accept; times are Unix seconds and
 //! flags are integers so that both backends decode them alike.
 
+pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
 pub mod clients;
@@ -93,6 +94,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0006_admin.sql"),
     ),
     (
+        7,
+        "administration consoles and API scopes",
+        include_str!("../../../migrations/sqlite/0007_admin_console.sql"),
+    ),
+    (
         8,
         "password changes and session rotation",
         include_str!("../../../migrations/sqlite/0008_passwords_sessions.sql"),
@@ -138,6 +144,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "delegated administration",
         include_str!("../../../migrations/postgres/0006_admin.sql"),
+    ),
+    (
+        7,
+        "administration consoles and API scopes",
+        include_str!("../../../migrations/postgres/0007_admin_console.sql"),
     ),
     (
         8,

@@ -54,6 +54,7 @@ async fn world() -> Store {
                 refresh_idle_ttl: None,
                 refresh_absolute_ttl: None,
                 unit_id: None,
+                admin_console: false,
                 created_at: T,
                 updated_at: T,
             })

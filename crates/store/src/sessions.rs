@@ -233,12 +233,13 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delete_auth_request(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM auth_requests WHERE id = $1")
+    /// Returns false when the request was already gone (spent by another answer).
+    pub async fn delete_auth_request(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM auth_requests WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     /// Housekeeping: drops expired pending requests, codes and throttle entries.

@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin_api;
+mod consent;
 pub mod errors;
 mod forms;
 pub mod login;
@@ -55,6 +56,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oidc::routes())
+        .merge(consent::routes())
         .merge(login::routes())
         .merge(logout::routes())
         .merge(mfa::routes())

@@ -150,6 +150,9 @@ pub(super) fn decision_response(decision: Decision) -> Response {
         Decision::StepUp { handle } => {
             Redirect::to(&format!("/login/factor?req={handle}")).into_response()
         }
+        Decision::Consent { handle } => {
+            Redirect::to(&format!("/authorize/consent?req={handle}")).into_response()
+        }
     }
 }
 

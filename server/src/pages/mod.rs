@@ -7,6 +7,7 @@
 //! Vietnamese is the default language; every page links to the same URL with
 //! `?lang=vi` / `?lang=en` (see [`lang_switch_url`]).
 
+pub mod consent;
 mod i18n;
 mod logout;
 pub mod password;
@@ -174,6 +175,7 @@ const TEMPLATES: [(&str, &str); 12] = [
         "signed_out.html",
         include_str!("../../templates/signed_out.html"),
     ),
+    ("consent.html", include_str!("../../templates/consent.html")),
 ];
 
 /// The page renderer. Cheap to share (`Arc` it or clone it into the router state).

@@ -18,19 +18,58 @@ pub fn client_json(c: &Client) -> Value {
         "redirect_uris": c.redirect_uris, "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "backchannel_logout_uri": c.backchannel_logout_uri, "scopes": c.allowed_scopes,
         "grant_types": c.grant_types, "auth_method": c.auth_method, "alg": c.token_alg,
-        "min_acr": c.min_acr, "created_at": c.created_at, "updated_at": c.updated_at,
+        "min_acr": c.min_acr, "admin_console": c.admin_console,
+        "created_at": c.created_at, "updated_at": c.updated_at,
     })
 }
 
-/// Scopes of the `tessera:` family open the provider's own APIs: only top-level
-/// administrators may give them to a client (a department could otherwise register a console
-/// that collects its superiors' administration tokens).
-fn check_provider_scopes(caller: &Caller, scopes: &[String]) -> Result<(), AdminApiError> {
-    if let Some(s) = scopes.iter().find(|s| s.starts_with("tessera:"))
-        && !caller.actor.is_top_level(Permission::Manage)
-    {
+/// Checks the scopes the caller gives a client (those it did not hold before). Scopes of the
+/// `tessera:` family open the provider's own APIs and are given only from the command line, to
+/// a console the operator pinned: through the API anyone could otherwise register a client that
+/// collects other administrators' tokens. An API scope must be registered, and the caller must
+/// administer its unit (a scope without a unit is the operator's, or the root's).
+async fn check_given_scopes(
+    p: &Provider,
+    caller: &Caller,
+    scopes: &[String],
+    before: &[String],
+) -> Result<(), AdminApiError> {
+    for s in scopes.iter().filter(|s| !before.contains(s)) {
+        if s.starts_with("tessera:") {
+            return Err(AdminApiError::Forbidden(format!(
+                "the {s} scope is given only from the command line, to an administration console pinned by the operator"
+            )));
+        }
+        if !crate::oidc::valid_scope_name(s) {
+            return Err(AdminApiError::Invalid(format!("invalid scope name {s:?}")));
+        }
+        if crate::oidc::SCOPES.contains(&s.as_str()) {
+            continue;
+        }
+        let Some(registered) = p.store.api_scope(s).await? else {
+            return Err(AdminApiError::Invalid(format!(
+                "scope {s:?} is not registered (the operator registers API scopes with `tessera scope add`)"
+            )));
+        };
+        if !caller
+            .actor
+            .may(Permission::Manage, registered.unit_id.as_deref())
+        {
+            return Err(AdminApiError::Forbidden(format!(
+                "scope {s} belongs to a unit you do not administer"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A console pinned by the operator is changed only from the command line: its redirect
+/// URIs, secret, keys and scopes decide who receives administration tokens.
+fn refuse_console(c: &Client) -> Result<(), AdminApiError> {
+    if c.admin_console {
         return Err(AdminApiError::Forbidden(format!(
-            "only administrators of a top-level unit may give a client the {s} scope"
+            "client {} is an administration console: it is managed only with `tessera client` on the command line",
+            c.id
         )));
     }
     Ok(())
@@ -77,7 +116,7 @@ pub async fn list(
         }
         None => (
             caller.actor.scope_units(Permission::Read),
-            caller.actor.is_top_level(Permission::Read),
+            caller.actor.holds_root(Permission::Read),
         ),
     };
     let clients = p.store.list_clients_in(&units, unitless).await?;
@@ -93,7 +132,7 @@ pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, Admin
 pub struct NewClientBody {
     pub client_id: String,
     pub name: String,
-    /// Required unless the caller administers a top-level unit.
+    /// Required unless the caller administers the root of the unit tree.
     pub unit_id: Option<String>,
     #[serde(default)]
     pub public: bool,
@@ -122,7 +161,7 @@ pub async fn create(
 ) -> Result<Value, AdminApiError> {
     require_unit(caller, Permission::Manage, body.unit_id.as_deref())?;
     if let Some(scopes) = &body.scopes {
-        check_provider_scopes(caller, scopes)?;
+        check_given_scopes(p, caller, scopes, &[]).await?;
     }
     let new = NewClient {
         id: body.client_id,
@@ -140,6 +179,7 @@ pub async fn create(
         refresh_absolute_ttl: body.refresh_absolute_ttl,
         unit_id: body.unit_id,
         min_acr: body.min_acr,
+        admin_console: false,
     };
     let (client, secret) = admin::add_client_by(p, &caller.acting(), new, now).await?;
     let mut v = client_json(&client);
@@ -169,6 +209,7 @@ pub async fn update(
     now: i64,
 ) -> Result<Value, AdminApiError> {
     let c = managed_client(p, caller, id).await?;
+    refuse_console(&c)?;
     let mut changed = Vec::new();
     let name = match &patch.name {
         Some(n) => {
@@ -232,7 +273,7 @@ pub async fn update(
                     "invalid scope name {bad:?}"
                 )));
             }
-            check_provider_scopes(caller, &scopes)?;
+            check_given_scopes(p, caller, &scopes, &c.allowed_scopes).await?;
             changed.push("scopes");
             scopes
         }
@@ -286,6 +327,7 @@ pub async fn remove(
     now: i64,
 ) -> Result<(), AdminApiError> {
     let c = managed_client(p, caller, id).await?;
+    refuse_console(&c)?;
     admin::remove_client_by(p, &caller.acting(), &c.id, now).await?;
     Ok(())
 }
@@ -298,6 +340,7 @@ pub async fn rotate_secret(
     now: i64,
 ) -> Result<Value, AdminApiError> {
     let c = managed_client(p, caller, id).await?;
+    refuse_console(&c)?;
     if c.public || !c.auth_method.starts_with("client_secret") {
         return Err(AdminApiError::Invalid(format!(
             "client {id} does not authenticate with a secret ({})",

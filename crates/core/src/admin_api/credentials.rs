@@ -164,7 +164,7 @@ async fn owner_scope(
         }
         None => OwnerUnits {
             units: caller.actor.scope_units(Permission::Read),
-            unitless: caller.actor.is_top_level(Permission::Read),
+            unitless: caller.actor.holds_root(Permission::Read),
         },
     })
 }

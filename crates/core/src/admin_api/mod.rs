@@ -25,8 +25,8 @@ use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 pub use scope::{Actor, AdminRole, Grant, Permission, UnitTree};
 
-/// The scope an access token must carry to call the administration API. Clients get it only
-/// when registered with it (`tessera client add --scopes "openid tessera:admin"`).
+/// The scope an access token must carry to call the administration API. Only consoles pinned
+/// by the operator get it (`tessera client add --admin-console`).
 pub const ADMIN_SCOPE: &str = "tessera:admin";
 
 /// Why an administration request was refused.
@@ -125,8 +125,8 @@ fn invalid_token(d: &str) -> AdminApiError {
 }
 
 /// Checks a bearer access token as a resource server would (RFC 9068 §4): signed by this
-/// provider, `at+jwt`, unexpired, recorded and not revoked, issued to a client still allowed
-/// [`ADMIN_SCOPE`] and carrying it, for an active user. Then loads that user's grants; a user
+/// provider, `at+jwt`, unexpired, recorded and not revoked, issued to a pinned administration
+/// console still allowed [`ADMIN_SCOPE`] and carrying it, for an active user. Then loads that user's grants; a user
 /// with none is refused.
 pub async fn authenticate(
     p: &Provider,
@@ -164,14 +164,25 @@ pub async fn authenticate(
     if !rec.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
         return Err(AdminApiError::InsufficientScope);
     }
-    // A client whose registration lost the scope no longer lends it to its tokens.
-    let client_allowed = p
-        .store
-        .client(&rec.client_id)
-        .await?
-        .is_some_and(|cl| cl.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
-    if !client_allowed {
+    // Only a console pinned by the operator lends the scope to its tokens; a client unpinned
+    // or whose registration lost the scope stops at once.
+    let client = p.store.client(&rec.client_id).await?;
+    let Some(client) = client.filter(|cl| cl.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE))
+    else {
         return Err(AdminApiError::InsufficientScope);
+    };
+    if !client.admin_console {
+        return Err(AdminApiError::Forbidden(format!(
+            "client {} is not an administration console pinned by the operator (`tessera client add --admin-console`)",
+            client.id
+        )));
+    }
+    // Issued after a consent at level 2 (tokens from before that rule carry level 1).
+    if crate::mfa::rank(c["acr"].as_str().unwrap_or("")) < 2 {
+        return Err(AdminApiError::Forbidden(
+            "the access token was not issued after a level 2 sign-in: sign in to the console again"
+                .into(),
+        ));
     }
     let Some(user) = (match &rec.user_id {
         Some(id) => p.store.user_by_id(id).await?,
@@ -274,7 +285,8 @@ pub fn require_unit(
     Err(AdminApiError::OutOfScope(match unit {
         Some(u) => format!("unit {u} does not exist or is outside your administrative scope"),
         None => {
-            "only administrators of a top-level unit manage objects that belong to no unit".into()
+            "only administrators of the root of the unit tree manage objects that belong to no unit"
+                .into()
         }
     }))
 }

@@ -2,8 +2,11 @@
 //!
 //! An administrator holds roles over units ([`Grant`]); a grant over a unit covers that unit and
 //! every unit below it (city → department or district → commune). Objects without a unit
-//! (clients registered before units existed, service users) belong to the administrators of a
-//! top-level unit. These functions are pure: the caller loads the grants and the unit tree.
+//! (clients registered before units existed, service users) belong to the administrators of the
+//! root of the tree: the one top-level unit when there is exactly one. With several top-level
+//! units (two cities sharing a provider) no administrator reaches them through the API: each
+//! city would otherwise manage the other's unit-less objects. These functions are pure: the
+//! caller loads the grants and the unit tree.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -102,6 +105,20 @@ impl UnitTree {
         matches!(self.parent.get(unit), Some(None))
     }
 
+    /// The root of the tree: the only top-level unit, or `None` when there are several (or
+    /// none).
+    pub fn root(&self) -> Option<&str> {
+        let mut tops = self
+            .parent
+            .iter()
+            .filter(|(_, up)| up.is_none())
+            .map(|(id, _)| id.as_str());
+        match (tops.next(), tops.next()) {
+            (Some(root), None) => Some(root),
+            _ => None,
+        }
+    }
+
     /// Whether `unit` is `ancestor` or lies below it. Unknown units are within nothing; the walk
     /// is bounded by the tree's size, so a corrupt cycle cannot loop.
     pub fn is_within(&self, unit: &str, ancestor: &str) -> bool {
@@ -157,22 +174,26 @@ pub struct Actor {
 
 impl Actor {
     /// Whether the actor may do `perm` on an object of `unit` (`None`: an object without a
-    /// unit, which only top-level administrators reach).
+    /// unit, which only administrators of the tree's root reach).
     pub fn may(&self, perm: Permission, unit: Option<&str>) -> bool {
         match unit {
             Some(unit) => self
                 .grants
                 .iter()
                 .any(|g| g.role.allows(perm) && self.tree.is_within(unit, &g.unit_id)),
-            None => self.is_top_level(perm),
+            None => self.holds_root(perm),
         }
     }
 
-    /// Holds `perm` over a top-level unit.
-    pub fn is_top_level(&self, perm: Permission) -> bool {
+    /// Holds `perm` over the root of the unit tree (see [`UnitTree::root`]): the right to
+    /// objects that belong to no unit.
+    pub fn holds_root(&self, perm: Permission) -> bool {
+        let Some(root) = self.tree.root() else {
+            return false;
+        };
         self.grants
             .iter()
-            .any(|g| g.role.allows(perm) && self.tree.is_top(&g.unit_id))
+            .any(|g| g.role.allows(perm) && g.unit_id == root)
     }
 
     /// The granted units for `perm` that no other such grant already covers.
@@ -319,11 +340,46 @@ mod tests {
     fn city_admin_reaches_every_descendant_but_not_another_city() {
         let a = actor(&[(Admin, "hp")]);
         assert!(a.may(Manage, Some("an_bien")));
-        assert!(a.may(Manage, None));
         assert!(!a.may(Manage, Some("dn")));
         let mut units = a.scope_units(Manage);
         units.sort();
         assert_eq!(units, vec!["an_bien", "hp", "lechan", "noivu", "tuphap"]);
+    }
+
+    /// With one city, its administrators own the objects without a unit.
+    fn single_city_actor(grants: &[(AdminRole, &str)]) -> Actor {
+        let mut a = actor(grants);
+        a.tree = UnitTree::new(&[
+            unit("hp", None),
+            unit("noivu", Some("hp")),
+            unit("lechan", Some("hp")),
+        ]);
+        a
+    }
+
+    #[test]
+    fn unitless_objects_belong_to_the_single_root_only() {
+        assert_eq!(tree().root(), None, "two cities: no root");
+        // Two cities share the provider: neither reaches the objects without a unit.
+        for city in ["hp", "dn"] {
+            let a = actor(&[(Admin, city)]);
+            assert!(
+                !a.may(Manage, None),
+                "{city} must not manage unit-less objects"
+            );
+            assert!(!a.may(Read, None), "{city} must not see unit-less objects");
+        }
+        let dn = actor(&[(Admin, "dn")]);
+        assert!(!dn.may(Read, Some("noivu")), "nor the other city's units");
+        // One city: its root administrators do, a department's do not.
+        let city = single_city_actor(&[(Admin, "hp")]);
+        assert_eq!(city.tree.root(), Some("hp"));
+        assert!(city.may(Manage, None));
+        assert!(city.holds_root(Read));
+        let dept = single_city_actor(&[(Admin, "noivu")]);
+        assert!(!dept.may(Manage, None));
+        let auditor = single_city_actor(&[(Auditor, "hp")]);
+        assert!(auditor.may(Read, None) && !auditor.may(Manage, None));
     }
 
     #[test]

@@ -197,23 +197,39 @@ async fn no_escalation_through_grants_or_password_resets() {
         .unwrap_err();
     assert!(matches!(err, AdminApiError::Invalid(_)), "{err}");
 
-    // A console scope is for top-level administrators to give.
-    let body = |id: &str, unit: &str| -> clients::NewClientBody {
+    // The administration scope is given by no one through the API, not even the city's
+    // administrator: only the operator pins a console.
+    let body = |id: &str, unit: &str, scopes: &[&str]| -> clients::NewClientBody {
         serde_json::from_value(json!({
             "client_id": id, "name": "Console", "unit_id": unit,
-            "redirect_uris": ["https://console.test/cb"], "scopes": ["openid", ADMIN_SCOPE],
+            "redirect_uris": ["https://console.test/cb"], "scopes": scopes,
         }))
         .unwrap()
     };
-    let err = clients::create(&w.p, &c, body("c1", &w.lechan), T0)
+    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let top = caller(&w, &city_admin).await;
+    for who in [&c, &top] {
+        let err = clients::create(
+            &w.p,
+            who,
+            body("c1", &w.lechan, &["openid", ADMIN_SCOPE]),
+            T0,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    }
+    let created = clients::create(&w.p, &top, body("c1", &w.lechan, &["openid"]), T0)
+        .await
+        .unwrap();
+    let patch = clients::ClientPatch {
+        scopes: Some(vec!["openid".into(), ADMIN_SCOPE.into()]),
+        ..clients::ClientPatch::default()
+    };
+    let err = clients::update(&w.p, &top, "c1", patch, T0)
         .await
         .unwrap_err();
     assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
-    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
-    let top = caller(&w, &city_admin).await;
-    let created = clients::create(&w.p, &top, body("c1", &w.lechan), T0)
-        .await
-        .unwrap();
     assert!(created["client_secret"].is_string());
     // The district administrator sees the district's client but not one without a unit.
     testkit::client(
@@ -579,4 +595,249 @@ async fn no_one_certifies_their_own_credential_by_any_route() {
     assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
     // Bob may.
     credentials::resume(&w.p, &b, &active_id, T0).await.unwrap();
+}
+
+fn client_body(v: serde_json::Value) -> clients::NewClientBody {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A console pinned by the operator inside a district: the district's administrator sees it but
+/// changes nothing that decides who receives administration tokens.
+#[tokio::test]
+async fn a_console_is_changed_only_from_the_command_line() {
+    let w = world().await;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "console".into(),
+            name: "Quản trị".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            scopes: Some(vec!["openid".into()]),
+            unit_id: Some(w.lechan.clone()),
+            admin_console: true,
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let district = user_with(&w, "quan.huyen", Some(&w.lechan), &[("admin", &w.lechan)]).await;
+    let c = caller(&w, &district).await;
+    assert!(clients::visible_client(&w.p, &c, "console").await.is_ok());
+    let patches = [
+        json!({ "redirect_uris": ["https://attacker.test/cb"] }),
+        json!({ "post_logout_redirect_uris": ["https://attacker.test/bye"] }),
+        json!({ "scopes": ["openid"] }),
+        json!({ "name": "Quản trị mới" }),
+    ];
+    for patch in patches {
+        let patch: clients::ClientPatch = serde_json::from_value(patch).unwrap();
+        let err = clients::update(&w.p, &c, "console", patch, T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    }
+    let err = clients::rotate_secret(&w.p, &c, "console", T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = clients::remove(&w.p, &c, "console", T0).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let stored = w.p.store.client("console").await.unwrap().unwrap();
+    assert_eq!(stored.redirect_uris, vec![testkit::REDIRECT.to_owned()]);
+    assert!(stored.admin_console && stored.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
+    // The operator rotates its secret from the command line.
+    admin::rotate_client_secret(&w.p, ACTOR, "console", T0 + 1)
+        .await
+        .unwrap();
+    let rotated = w.p.store.client("console").await.unwrap().unwrap();
+    assert_ne!(rotated.secret_hash, stored.secret_hash);
+    // Unpinning (command line) takes the scope away with the pin.
+    let unpinned = admin::set_admin_console(&w.p, ACTOR, "console", false, T0)
+        .await
+        .unwrap();
+    assert!(!unpinned.admin_console);
+    assert!(!unpinned.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE));
+}
+
+/// API scopes are registered objects: a commune administrator gives a client only the scopes of
+/// the commune, never the city's `lgsp.write`, nor one nobody registered.
+#[tokio::test]
+async fn api_scopes_are_given_only_by_administrators_of_their_unit() {
+    let w = world().await;
+    admin::add_api_scope(&w.p, ACTOR, "lgsp.write", "Ghi LGSP", Some(&w.city), T0)
+        .await
+        .unwrap();
+    admin::add_api_scope(
+        &w.p,
+        ACTOR,
+        "xa.read",
+        "Đọc dữ liệu xã",
+        Some(&w.an_bien),
+        T0,
+    )
+    .await
+    .unwrap();
+    let commune = user_with(&w, "quan.xa", Some(&w.an_bien), &[("admin", &w.an_bien)]).await;
+    let c = caller(&w, &commune).await;
+    let service = |id: &str, scope: &str| {
+        client_body(json!({
+            "client_id": id, "name": "Dịch vụ", "unit_id": w.an_bien,
+            "grant_types": ["client_credentials"], "scopes": [scope],
+        }))
+    };
+    let err = clients::create(&w.p, &c, service("xa-lgsp", "lgsp.write"), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    let err = clients::create(&w.p, &c, service("xa-lgsp", "lgsp.admin"), T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Invalid(m) if m.contains("not registered")),
+        "{err}"
+    );
+    clients::create(&w.p, &c, service("xa-dich-vu", "xa.read"), T0)
+        .await
+        .unwrap();
+    // Nor by changing a client afterwards; keeping a scope it already has is fine.
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "scopes": ["xa.read", "lgsp.write"] })).unwrap();
+    let err = clients::update(&w.p, &c, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // The city's administrator may give the city's scope.
+    let city_admin = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let top = caller(&w, &city_admin).await;
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "scopes": ["xa.read", "lgsp.write"] })).unwrap();
+    clients::update(&w.p, &top, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap();
+    let patch: clients::ClientPatch =
+        serde_json::from_value(json!({ "name": "Dịch vụ xã" })).unwrap();
+    clients::update(&w.p, &c, "xa-dich-vu", patch, T0)
+        .await
+        .unwrap();
+    // A scope in use is not removed under its clients.
+    let err = admin::remove_api_scope(&w.p, ACTOR, "lgsp.write", T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("xa-dich-vu"), "{err}");
+    // A client id shaped like a user id is refused through the API too.
+    let err = clients::create(&w.p, &c, service(&commune.id, "xa.read"), T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Invalid(m) if m.contains("user id")),
+        "{err}"
+    );
+}
+
+/// Two cities on one provider: neither city's administrator reaches the objects without a
+/// unit, nor the other city's.
+#[tokio::test]
+async fn with_two_cities_unitless_objects_belong_to_neither() {
+    let w = world().await;
+    let danang = testkit::add_unit(&w.p, "Đà Nẵng", T0).await.id;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "unowned".into(),
+            name: "X".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let loose = user_with(&w, "khong.don.vi", None, &[]).await;
+    let hp_admin = user_with(&w, "hai.phong", Some(&w.city), &[("admin", &w.city)]).await;
+    let dn_admin = user_with(&w, "da.nang", Some(&danang), &[("admin", &danang)]).await;
+    let hp_user = user_with(&w, "nhan.vien", Some(&w.tuphap), &[]).await;
+    for admin in [&hp_admin, &dn_admin] {
+        let c = caller(&w, admin).await;
+        let err = clients::visible_client(&w.p, &c, "unowned")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+        let err = visible_user(&w.p, &c, &loose.id).await.unwrap_err();
+        assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+        let listed = clients::list(&w.p, &c, clients::ClientQuery::default())
+            .await
+            .unwrap();
+        assert!(!listed.to_string().contains("unowned"), "{listed}");
+        let err = require_unit(&c, Permission::Manage, None).unwrap_err();
+        assert!(matches!(err, AdminApiError::OutOfScope(_)), "{err}");
+    }
+    let dn = caller(&w, &dn_admin).await;
+    let err = visible_user(&w.p, &dn, &hp_user.id).await.unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+}
+
+/// Only a console pinned by the operator lends its tokens to the API, and only tokens issued
+/// after a level-2 sign-in: a console registered with the scope but unpinned (as any top-level
+/// administrator could before), or a token minted at level 1 (silently, before consent), is
+/// refused.
+#[tokio::test]
+async fn the_api_takes_tokens_of_pinned_consoles_at_level_2_only() {
+    use crate::oidc::issue::{self, AccessGrant, Authn};
+    let w = world().await;
+    let root = user_with(&w, "thanh.pho", Some(&w.city), &[("admin", &w.city)]).await;
+    let (console, _) = testkit::client(
+        &w.p,
+        NewClient {
+            id: "console".into(),
+            name: "Quản trị".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            scopes: Some(vec!["openid".into()]),
+            admin_console: true,
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let amr = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+    let token = |acr: &'static str| {
+        let (p, console, root, amr) = (&w.p, &console, &root, &amr);
+        async move {
+            let grant = AccessGrant {
+                client: console,
+                authn: Some(Authn {
+                    user: root,
+                    session_id: None,
+                    sid: None,
+                    auth_time: T0,
+                    acr,
+                    amr,
+                }),
+                scope: "openid tessera:admin",
+                code_id: None,
+                family_id: None,
+            };
+            issue::access_token(p, &grant, T0).await.unwrap()
+        }
+    };
+    let strong = token(crate::acr::LOA2).await;
+    let weak = token(crate::acr::LOA1).await;
+    let caller = authenticate(&w.p, &strong, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(caller.actor.user_id, root.id);
+    let err = authenticate(&w.p, &weak, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    // The same registration, unpinned but keeping the scope (a legacy console): refused.
+    w.p.store
+        .set_client_admin_console("console", false, T0)
+        .await
+        .unwrap();
+    let err = authenticate(&w.p, &strong, RequestMeta::default(), T0 + 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdminApiError::Forbidden(m) if m.contains("pinned")),
+        "{err}"
+    );
 }

@@ -61,7 +61,7 @@ pub async fn list(p: &Provider, caller: &Caller, query: UserQuery) -> Result<Val
         }
         None => (
             caller.actor.scope_units(Permission::Read),
-            caller.actor.is_top_level(Permission::Read),
+            caller.actor.holds_root(Permission::Read),
         ),
     };
     let text = query.q.filter(|t| !t.trim().is_empty());
@@ -122,7 +122,7 @@ pub struct NewUserBody {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
-    /// Required unless the caller administers a top-level unit.
+    /// Required unless the caller administers the root of the unit tree.
     pub unit_id: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,

@@ -91,6 +91,45 @@ pub enum Decision {
     /// The person is signed in, but below the level this request needs: prove a second
     /// factor (or enrol one), then the request stored under `handle` resumes.
     StepUp { handle: String },
+    /// The request asks for the administration scope: the person must approve it on the
+    /// consent page (every time), then the request stored under `handle` resumes.
+    Consent { handle: String },
+}
+
+/// How recent a level-2 authentication must be for the administration scope (seconds).
+pub const ADMIN_AUTH_MAX_AGE: i64 = 900;
+
+/// Whether the request asks for the administration API's scope.
+pub fn wants_admin(req: &AuthRequest) -> bool {
+    req.scope.iter().any(|s| s == crate::admin_api::ADMIN_SCOPE)
+}
+
+/// The level this request needs from `user`: the policies, the client's minimum and
+/// `acr_values`, and level 2 for the administration scope.
+pub(crate) async fn required_level_for(
+    p: &Provider,
+    client: &Client,
+    req: &AuthRequest,
+    user: &User,
+) -> Result<&'static str, CoreError> {
+    let level = policy::required(p, client, &req.acr_values, user).await?;
+    Ok(if wants_admin(req) {
+        mfa::max_level(level, crate::acr::LOA2)
+    } else {
+        level
+    })
+}
+
+/// Whether `session` is at the level this request needs; for the administration scope the
+/// level must also have been proven in the last [`ADMIN_AUTH_MAX_AGE`] seconds.
+pub(crate) fn session_at_level(
+    session: &SessionRecord,
+    needed: &str,
+    req: &AuthRequest,
+    now: i64,
+) -> bool {
+    mfa::rank(&session.acr) >= mfa::rank(needed)
+        && (!wants_admin(req) || now - session.auth_time <= ADMIN_AUTH_MAX_AGE)
 }
 
 /// Builds the redirect back to the client (RFC 6749 §4.1.2, RFC 9207 `iss`).
@@ -108,7 +147,7 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> Result<S
     Ok(url.into())
 }
 
-fn error_redirect(
+pub(crate) fn error_redirect(
     p: &Provider,
     req_uri: &str,
     state: Option<&str>,
@@ -201,6 +240,12 @@ pub async fn validate(
         return fail(
             ErrorCode::InvalidScope,
             &format!("scope '{bad}' is not allowed for this client"),
+        );
+    }
+    if scope.iter().any(|s| s == crate::admin_api::ADMIN_SCOPE) && !client.admin_console {
+        return fail(
+            ErrorCode::InvalidScope,
+            "the administration scope is only for consoles pinned by the operator",
         );
     }
     let code_challenge = match (
@@ -311,17 +356,27 @@ pub async fn authorize(
     };
     let usable = session.filter(|(s, _)| req.prompt != Some(Prompt::Login) && fresh_enough(s));
     let mut below_level = false;
+    let mut needs_consent = false;
     if let Some((s, user)) = usable {
-        let needed = policy::required(p, &client, &req.acr_values, user).await?;
-        if mfa::rank(&s.acr) >= mfa::rank(needed) {
+        let needed = required_level_for(p, &client, &req, user).await?;
+        if !session_at_level(s, needed, &req, now) {
+            below_level = true;
+        } else if wants_admin(&req) {
+            // Never silently: the person approves every administration request.
+            needs_consent = true;
+        } else {
             return Ok(Decision::Redirect(
                 issue_code(p, &client, &req, s, user, meta, now).await?,
             ));
         }
-        below_level = true;
     }
     if req.prompt == Some(Prompt::None) {
-        let (code, why) = if below_level {
+        let (code, why) = if needs_consent {
+            (
+                ErrorCode::ConsentRequired,
+                "the administration scope needs the person's approval",
+            )
+        } else if below_level {
             (
                 ErrorCode::InteractionRequired,
                 "the session is below the required level of assurance",
@@ -332,6 +387,9 @@ pub async fn authorize(
         return error_redirect(p, &req.redirect_uri, req.state.as_deref(), code, why);
     }
     let handle = store_request(p, &client, &req, now).await?;
+    if needs_consent {
+        return Ok(Decision::Consent { handle });
+    }
     if below_level {
         return Ok(Decision::StepUp { handle });
     }
@@ -372,7 +430,7 @@ pub async fn required_level(
 ) -> Result<&'static str, CoreError> {
     match handle {
         Some(h) => match pending(p, h, now).await? {
-            Some((client, req)) => policy::required(p, &client, &req.acr_values, user).await,
+            Some((client, req)) => required_level_for(p, &client, &req, user).await,
             None => policy::level_for_user(p, user).await,
         },
         None => policy::level_for_user(p, user).await,
@@ -416,22 +474,35 @@ pub async fn resume(
     if needs_fresh && session.auth_time < req.received_at {
         return Err(page(PageError::BadRequest, "a fresh login is required"));
     }
-    let needed = policy::required(p, &client, &req.acr_values, user).await?;
-    if mfa::rank(&session.acr) < mfa::rank(needed) {
+    let needed = required_level_for(p, &client, &req, user).await?;
+    if !session_at_level(session, needed, &req, now) {
         // Still below the level: the request waits for the second factor.
         return Ok(Decision::StepUp {
             handle: handle.to_owned(),
         });
     }
-    p.store
+    if wants_admin(&req) {
+        return Ok(Decision::Consent {
+            handle: handle.to_owned(),
+        });
+    }
+    // One answer per request, across replicas.
+    if !p
+        .store
         .delete_auth_request(&sha256_hex(handle.as_bytes()))
-        .await?;
+        .await?
+    {
+        return Err(page(
+            PageError::RequestExpired,
+            "the sign-in request was already answered; start again from the application",
+        ));
+    }
     Ok(Decision::Redirect(
         issue_code(p, &client, &req, session, user, meta, now).await?,
     ))
 }
 
-async fn issue_code(
+pub(crate) async fn issue_code(
     p: &Provider,
     client: &Client,
     req: &AuthRequest,

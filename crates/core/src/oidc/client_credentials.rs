@@ -25,11 +25,20 @@ pub async fn grant(
             "public clients cannot use client credentials",
         ));
     }
+    // A token's `sub` is the client id: one shaped like a user id (registered before ids were
+    // kept apart) could pass for a person at a resource server (RFC 9068 §5).
+    if crate::admin::looks_like_user_id(&client.id) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client id has the shape of a user id; register the service under another id",
+        ));
+    }
+    // The provider's own scopes act for a person, never for a client on its own behalf.
     let api_scopes: Vec<&str> = client
         .allowed_scopes
         .iter()
         .map(String::as_str)
-        .filter(|s| !USER_SCOPES.contains(s))
+        .filter(|s| !USER_SCOPES.contains(s) && !s.starts_with("tessera:"))
         .collect();
     let scope: Vec<&str> = match params.get("scope") {
         // RFC 6749 §3.3: without a scope, the client's default — all its API scopes.

@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod consent;
 pub mod discovery;
 pub mod introspect;
 pub mod issue;

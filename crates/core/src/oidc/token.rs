@@ -192,8 +192,13 @@ async fn issue_tokens(
         amr: &rec.amr,
     };
     // Refresh tokens by client policy (its registered grant types); `offline_access` makes
-    // the family outlive the browser session.
-    let family = if client.grant_types.iter().any(|g| g == "refresh_token") {
+    // the family outlive the browser session. Administration rights are approved for one
+    // sign-in: no refresh token, so a new token means a new consent at a recent level 2.
+    let administers = rec
+        .scope
+        .split(' ')
+        .any(|s| s == crate::admin_api::ADMIN_SCOPE);
+    let family = if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
         Some(issue::start_refresh_family(p, client, &authn, &rec.scope, now).await?)
     } else {
         None

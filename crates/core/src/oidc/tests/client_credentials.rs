@@ -175,6 +175,25 @@ async fn a_client_without_api_scopes_gets_no_empty_token() {
     }
 }
 
+/// A service registered before client ids were kept apart from user ids, under a person's id:
+/// its token's `sub` would name that person, so the grant is refused.
+#[tokio::test]
+async fn a_client_id_shaped_like_a_user_id_gets_no_service_token() {
+    let w = World::new().await;
+    let (mut client, secret) = testkit::service_client(&w.p, "dich-vu", &["lgsp.read"], T0).await;
+    let person = testkit::add_user(&w.p, "nguoi.dung", None, &[], T0).await;
+    client.id = person.id.clone();
+    w.p.store.insert_client(&client).await.unwrap();
+    let auth = testkit::basic(&person.id, &secret);
+    let params = testkit::params(&[("grant_type", "client_credentials")]);
+    let r = crate::oidc::token::token(&w.p, &params, Some(&auth), &Default::default(), T0).await;
+    assert_eq!(oauth_code(r), ErrorCode::UnauthorizedClient);
+    // The same registration under its own id works.
+    let auth = testkit::basic("dich-vu", &secret);
+    let r = crate::oidc::token::token(&w.p, &params, Some(&auth), &Default::default(), T0).await;
+    assert!(r.is_ok(), "{r:?}");
+}
+
 fn invalid(r: Result<impl std::fmt::Debug, AdminError>) -> String {
     match r {
         Err(AdminError::Invalid(m)) => m,
@@ -264,6 +283,20 @@ async fn registration_rules_for_service_clients() {
             )
             .await,
         );
+    }
+    // An API scope nobody registered (`tessera scope add`) is refused.
+    let err = admin::add_client(&p, ACTOR, service("lgsp"), T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not registered"), "{err}");
+    // A client id shaped like a user id would make a service token's `sub` a person's.
+    let user = testkit::add_user(&p, "an.nv", None, &[], T0).await;
+    testkit::register_api_scopes(&p, &["lgsp.read".into()], T0).await;
+    for id in [user.id.clone(), "0123456789abcdef0123456789abcdef".into()] {
+        let err = admin::add_client(&p, ACTOR, service(&id), T0)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("shape of a user id"), "{err}");
     }
     // None of these was stored; the valid one is, with a secret and client_secret_basic.
     assert!(p.store.list_clients().await.unwrap().is_empty());

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod client_credentials;
+mod consent;
 mod introspect;
 mod keys;
 mod private_key_jwt;

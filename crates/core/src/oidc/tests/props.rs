@@ -349,6 +349,13 @@ fn authorization_requests_end_in_a_typed_answer() {
                     prop_assert!(with_session, "a step-up needs a session");
                     prop_assert!(params.get("prompt") != Some("none"));
                 }
+                Ok(Decision::Consent { .. }) => {
+                    prop_assert!(with_session, "consent needs a session");
+                    prop_assert!(
+                        params.get("scope").is_some_and(|s| s.contains("tessera:admin")),
+                        "consent only for the administration scope"
+                    );
+                }
                 Err(AuthorizeError::Page { .. }) => {}
                 Err(AuthorizeError::Internal(e)) => prop_assert!(false, "internal: {}", e),
             }

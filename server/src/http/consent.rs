@@ -1,0 +1,165 @@
+//! `/authorize/consent`: the person approves or refuses an application's request for the
+//! administration scope (see `tessera_core::oidc::consent`).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tessera_core::login;
+use tessera_core::oidc::consent;
+
+use super::errors::page;
+use super::forms::{Form, valid_handle};
+use super::login::{csrf_cookie, with_cookies};
+use super::oidc::{authorize_error, decision_response, error_page};
+use super::{AppState, web};
+use crate::app::now;
+use crate::pages::consent::{ConsentView, GrantView};
+use crate::pages::{ErrorKind, Lang};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/authorize/consent", get(show).post(submit))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConsentQuery {
+    req: Option<String>,
+    lang: Option<String>,
+}
+
+/// The signed-in person, or the login page for the request.
+async fn session_or_login(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    req: &str,
+) -> Result<
+    (
+        tessera_store::sessions::SessionRecord,
+        tessera_store::users::User,
+    ),
+    Response,
+> {
+    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            Err(error_page(
+                s,
+                lang,
+                "/authorize/consent",
+                ErrorKind::Internal,
+                None,
+            ))
+        }
+    }
+}
+
+async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ConsentQuery>,
+) -> Response {
+    let (lang, _) = web::language(&headers, q.lang.as_deref());
+    let path = "/authorize/consent";
+    let Some(req) = q.req.as_deref().filter(|r| valid_handle(r)) else {
+        return error_page(&s, lang, path, ErrorKind::BadRequest, None);
+    };
+    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let prepared = match consent::prepare(&s.provider, req, &session, &user, now()).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(decision)) => return decision_response(decision),
+        Err(e) => return authorize_error(&s, lang, path, e),
+    };
+    let (csrf, set) = csrf_cookie(&s, &headers);
+    let path_and_query = format!("{path}?req={req}");
+    let html = s.pages.consent(
+        lang,
+        &path_and_query,
+        &ConsentView {
+            csrf_token: &s.provider.keyed.csrf_token(&csrf),
+            req,
+            consent: &prepared.token,
+            client_id: &prepared.client.id,
+            client_name: &prepared.client.name,
+            display_name: &user.display_name,
+            username: &user.username,
+            scope: &prepared.scope,
+            grants: prepared
+                .grants
+                .into_iter()
+                .map(|(role, unit)| GrantView { role, unit })
+                .collect(),
+        },
+    );
+    with_cookies(
+        page(StatusCode::OK, html),
+        &set.into_iter().collect::<Vec<_>>(),
+    )
+}
+
+async fn submit(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let path = "/authorize/consent";
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, path, ErrorKind::BadRequest, None);
+    };
+    // CSRF first: a page elsewhere must not approve for the person.
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, path, ErrorKind::CsrfFailed, None);
+    }
+    let (Some(req), Some(token)) = (
+        form.value("req").filter(|r| valid_handle(r)),
+        form.value("consent").filter(|t| valid_handle(t)),
+    ) else {
+        return error_page(&s, lang, path, ErrorKind::BadRequest, None);
+    };
+    let approve = match form.get("decision") {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => {
+            return error_page(
+                &s,
+                lang,
+                path,
+                ErrorKind::BadRequest,
+                Some("decision must be approve or deny"),
+            );
+        }
+    };
+    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let meta = s.meta(&headers, peer);
+    match consent::answer(
+        &s.provider,
+        req,
+        token,
+        approve,
+        &session,
+        &user,
+        &meta,
+        now(),
+    )
+    .await
+    {
+        Ok(d) => decision_response(d),
+        Err(e) => authorize_error(&s, lang, path, e),
+    }
+}
