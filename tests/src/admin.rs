@@ -104,15 +104,23 @@ pub async fn first_login_token(
     let mut request = AuthRequest::new(client);
     request.scope = scope.to_owned();
     let browser = Browser::new()?;
-    let cb = flow::first_login(
-        &browser,
-        server,
-        &request.url(server),
-        username,
-        temporary,
-        new_password,
-    )
-    .await?;
+    let url = request.url(server);
+    let cb = if scope.split(' ').any(|s| s == ADMIN_SCOPE) {
+        let (done, req) = flow::change_temporary_password(
+            &browser,
+            server,
+            &url,
+            username,
+            temporary,
+            new_password,
+        )
+        .await?;
+        let req = req.context("no pending request")?;
+        let consent = factor_and_consent(&browser, server, &done, &req, username).await?;
+        approve(&browser, server, &consent, &client.redirect_uri).await?
+    } else {
+        flow::first_login(&browser, server, &url, username, temporary, new_password).await?
+    };
     let secret = client
         .client_secret
         .as_deref()
@@ -252,6 +260,19 @@ pub async fn admin_login(
     let answer = browser
         .submit_login(server, &form, username, password)
         .await?;
+    factor_and_consent(browser, server, &answer, &req, username).await
+}
+
+/// After the password, for the administration scope: the second factor (an authenticator app
+/// enrolled the first time, a recovery code after), then the consent page.
+async fn factor_and_consent(
+    browser: &Browser,
+    server: &TestServer,
+    answer: &Page,
+    req: &str,
+    username: &str,
+) -> anyhow::Result<Page> {
+    let req = req.to_owned();
     let next = answer.see_other()?;
     ensure!(
         next.path() == "/login/factor",

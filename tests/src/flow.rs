@@ -111,6 +111,22 @@ pub async fn first_login(
     new_password: &str,
 ) -> anyhow::Result<Callback> {
     let redirect_uri = redirect_uri_of(auth_url)?;
+    let (done, _) =
+        change_temporary_password(browser, server, auth_url, username, temporary, new_password)
+            .await?;
+    callback(&done, &redirect_uri).context("after POST /login/password")
+}
+
+/// The sign-in with a temporary password up to the change-password page, which takes
+/// `new_password`: answers the server's reply to the change and the pending request's id.
+pub async fn change_temporary_password(
+    browser: &Browser,
+    server: &TestServer,
+    auth_url: &Url,
+    username: &str,
+    temporary: &str,
+    new_password: &str,
+) -> anyhow::Result<(Page, Option<String>)> {
     let login = open_login_page(browser, auth_url).await?;
     let form = login.login_form()?;
     let answer = browser
@@ -139,7 +155,7 @@ pub async fn first_login(
     let done = browser
         .post_form(&server.url("/login/password"), &fields)
         .await?;
-    callback(&done, &redirect_uri).context("after POST /login/password")
+    Ok((done, form.req))
 }
 
 /// `GET auth_url` with a live session: straight back to the redirect URI, no login page.

@@ -144,7 +144,7 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     (
         "totp_setup.html",
         include_str!("../../templates/totp_setup.html"),
