@@ -58,10 +58,13 @@ fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthErr
     Ok(asked.join(" "))
 }
 
-/// The granted scopes that the client's registration still allows.
+/// The granted scopes that the client's registration still allows. The administration scope is
+/// never refreshed: each of its tokens needs the person's approval (families made before that
+/// rule would otherwise go on minting it).
 fn current_scope(client: &Client, granted: &str) -> String {
     granted
         .split(' ')
+        .filter(|s| *s != crate::admin_api::ADMIN_SCOPE)
         .filter(|s| client.allowed_scopes.iter().any(|a| a == s))
         .collect::<Vec<_>>()
         .join(" ")

@@ -556,3 +556,33 @@ async fn refresh_drops_scopes_the_client_has_lost() {
         "{audit:?}"
     );
 }
+
+/// A family that holds the administration scope (made before consent was required) never
+/// refreshes it: every administration token needs the person's approval.
+#[tokio::test]
+async fn the_administration_scope_is_never_refreshed() {
+    let w = World::new().await;
+    let first = w.login("conf", &[], T0).await;
+    let r0 = rt(&first);
+    let family = w.family_of(&r0).await;
+    sqlx::query("UPDATE refresh_families SET scope = 'openid profile tessera:admin' WHERE id = $1")
+        .bind(&family.id)
+        .execute(w.p.store.pool())
+        .await
+        .unwrap();
+    set_conf_scopes(&w, &["openid", "profile", "tessera:admin"]).await;
+
+    let r = w
+        .refresh("conf", &r0, Some("openid tessera:admin"), T0 + 10)
+        .await;
+    assert_eq!(oauth_code(r), ErrorCode::InvalidScope);
+    let next = w.refresh("conf", &r0, None, T0 + 20).await.unwrap();
+    assert_eq!(next.scope, "openid profile");
+    let at =
+        w.p.signer
+            .verify(&next.access_token, T0 + 21)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(at.claims["scope"], "openid profile");
+}
