@@ -435,6 +435,13 @@ async fn answer(p: &Provider, req: &OcspRequest, now: i64) -> Result<Option<Vec<
     Ok(Some(der))
 }
 
+/// A responder is renewed when its certificate ends within [`RESPONDER_RENEW_SECS`]; but no
+/// certificate outlives its CA's, so in the CA's last days the one that ends with the CA will do
+/// (otherwise every request would certify a new one).
+fn renew_before(ca: &CaRecord, now: i64) -> i64 {
+    (now + RESPONDER_RENEW_SECS).min(ca.not_after - 1)
+}
+
 /// Housekeeping: certifies a new delegated responder for each issuing CA whose current one is
 /// missing or due for renewal, so that requests rarely have to (each replica checks; the
 /// first request after a renewal race just finds one of the new responders).
@@ -445,7 +452,7 @@ pub async fn renew_responders(p: &Provider, now: i64) -> Result<usize, PkiError>
             continue;
         }
         if p.store
-            .ocsp_responder(&ca.id, now + RESPONDER_RENEW_SECS)
+            .ocsp_responder(&ca.id, renew_before(&ca, now))
             .await?
             .is_none()
         {
@@ -469,7 +476,7 @@ pub async fn responder(
     let custody = p.signer.custody().clone();
     if let Some(r) = p
         .store
-        .ocsp_responder(&ca.id, now + RESPONDER_RENEW_SECS)
+        .ocsp_responder(&ca.id, renew_before(ca, now))
         .await?
         && r.key_backend == custody.backend()
     {

@@ -683,4 +683,25 @@ async fn ocsp_responders_are_certified_by_housekeeping_and_renewed_before_expiry
         .unwrap();
     assert_ne!(second.id, first.id);
     assert_ne!(second.key_ref, first.key_ref);
+
+    // In the issuing CA's last days a responder cannot outlive it: one is certified, then kept.
+    let issuing = p
+        .store
+        .list_cas()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == "issuing")
+        .unwrap();
+    let late = issuing.not_after - 3 * 86_400;
+    assert_eq!(ocsp::renew_responders(&p, late).await.unwrap(), 1);
+    let last = p
+        .store
+        .ocsp_responder("issuing", late)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.not_after, issuing.not_after);
+    assert_eq!(ocsp::renew_responders(&p, late + 60).await.unwrap(), 0);
+    assert_eq!(ocsp::renew_responders(&p, late + 86_400).await.unwrap(), 0);
 }
