@@ -305,15 +305,22 @@ pub fn validate(
         }
         chain.push(issuer_der.clone());
         let self_signed = issuer.subject().as_raw() == issuer.issuer().as_raw();
-        // A trusted intermediate (Tessera's issuing CA) ends the path; its own issuer, when
-        // known, still goes into the stored chain so that signatures carry the whole chain.
-        if trusted.contains(&issuer_der.as_slice())
-            && (self_signed
-                || !pool.iter().any(|(_, c)| {
-                    c.subject().as_raw() == issuer.issuer().as_raw()
-                        && issuer.verify_signature(Some(c.public_key())).is_ok()
-                }))
-        {
+        // The first trusted certificate ends the path (RFC 5280 §6.1: a trust anchor need not
+        // be a root). The certificates above it, when known, still go into the stored chain,
+        // unchecked, so that signatures carry the whole chain.
+        if trusted.contains(&issuer_der.as_slice()) {
+            let mut top = issuer.clone();
+            while top.subject().as_raw() != top.issuer().as_raw() && chain.len() < 6 {
+                let Some((der, above)) = pool.iter().find(|(d, c)| {
+                    c.subject().as_raw() == top.issuer().as_raw()
+                        && !chain.contains(d)
+                        && top.verify_signature(Some(c.public_key())).is_ok()
+                }) else {
+                    break;
+                };
+                chain.push(der.clone());
+                top = above.clone();
+            }
             break;
         }
         if self_signed {

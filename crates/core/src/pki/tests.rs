@@ -705,3 +705,39 @@ async fn ocsp_responders_are_certified_by_housekeeping_and_renewed_before_expiry
     assert_eq!(ocsp::renew_responders(&p, late + 60).await.unwrap(), 0);
     assert_eq!(ocsp::renew_responders(&p, late + 86_400).await.unwrap(), 0);
 }
+
+/// An intermediate CA may be the trust anchor: the path ends there even when the bundle also
+/// carries the root above it, which is stored with the chain but need not be trusted.
+#[tokio::test]
+async fn an_intermediate_anchor_ends_the_path_below_an_untrusted_root() {
+    let (p, actor, user) = world().await;
+    let req = CredentialRequest {
+        user,
+        alg: KeyType::P256,
+        title: None,
+    };
+    let cred = create_credential(&p, &actor, req, "external", NOW)
+        .await
+        .unwrap();
+    let (root_der, root_signer) = rogue_ca(&p, "Root quốc gia", None, 1);
+    let root = Certificate::from_der(&root_der).unwrap();
+    let (mid_der, mid_signer) = rogue_ca(&p, "CA được cấp phép", Some((&root_signer, &root)), 0);
+    let mid = Certificate::from_der(&mid_der).unwrap();
+    trust::add_anchors(&p, &actor, None, &mid_der, NOW)
+        .await
+        .unwrap();
+    let leaf = rogue_leaf(&p, &cred, (&mid_signer, &mid)).await;
+    let done = import_certificate(
+        &p,
+        &actor,
+        &cred.id,
+        &pem_of(&[&leaf, &mid_der, &root_der]),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, CredentialStatus::Active);
+    let mut expected = mid_der.clone();
+    expected.extend_from_slice(&root_der);
+    assert_eq!(done.chain_der.as_deref(), Some(expected.as_slice()));
+}
