@@ -28,6 +28,11 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
     },
+    /// Once, after upgrading from a version without keyed chains: check the log first
+    /// (`audit verify` names the unkeyed chains), then register and seal those chains so that
+    /// they are protected from now on. Never run it for chains you did not expect: an unkeyed
+    /// chain in a keyed installation was written by someone without the key
+    SealLegacy,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -95,6 +100,11 @@ pub async fn run(p: &Provider, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{} is not an audit export: {e}", path.display()))?;
             let report = audit_verify::verify_export(&key, &entries);
             Ok(print_report(&report, "exported copy"))
+        }
+        AuditCommand::SealLegacy => {
+            let sealed = p.store.seal_legacy_chains(&key, crate::app::now()).await?;
+            println!("{sealed} unkeyed chain(s) sealed");
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { since, format } => {
             let since = parse_since(&since)?;

@@ -226,9 +226,9 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Seals chains written before keyed chains (once), then starts the batching task of a new
-    /// chain for this writer. The chain is registered with its first entry, so a process that
-    /// records nothing leaves nothing behind.
+    /// Starts the batching task of a new chain for this writer. The chain is registered with
+    /// its first entry, so a process that records nothing leaves nothing behind. (Chains from
+    /// before keyed chains are sealed only by the operator: [`Store::seal_legacy_chains`].)
     pub async fn start(
         store: Store,
         key: AuditKey,
@@ -236,7 +236,6 @@ impl AuditLog {
         now: i64,
         chain_id: String,
     ) -> Result<AuditLog> {
-        store.seal_legacy_chains(&key, now).await?;
         let (tx, rx) = mpsc::channel(4096);
         let head = (0, genesis_hash(&chain_id));
         let chain = Chain {
@@ -505,8 +504,10 @@ async fn write_batch(
 }
 
 impl Store {
-    /// Registers and seals the chains written before keyed chains, once: only while no chain is
-    /// registered yet, so that an unkeyed chain slipped in later is not sealed but reported.
+    /// Registers and seals the unkeyed chains written before keyed chains (`tessera audit
+    /// seal-legacy`, once, at the upgrade). Never automatic: whoever can write to the database
+    /// could otherwise rewrite every chain unkeyed, wipe the registry and have the next start
+    /// seal the forgery. Until the operator seals them, `verify` reports them.
     pub async fn seal_legacy_chains(&self, key: &AuditKey, now: i64) -> Result<u64> {
         match self.seal_legacy_once(key, now).await {
             Ok(n) => Ok(n),
@@ -523,20 +524,8 @@ impl Store {
 
     async fn seal_legacy_once(&self, key: &AuditKey, now: i64) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
-        let registered =
-            sqlx::query("SELECT COUNT(*) AS n FROM audit_chains WHERE reg_seq IS NOT NULL")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get::<i64, _>("n")?;
-        let registry = sqlx::query("SELECT COUNT(*) AS n FROM audit_registry")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get::<i64, _>("n")?;
-        if registered > 0 || registry > 0 {
-            return Ok(0);
-        }
         let legacy = sqlx::query(
-            "SELECT id, writer, created_at FROM audit_chains WHERE version = $1 ORDER BY created_at, id",
+            "SELECT id, writer, created_at FROM audit_chains WHERE version = $1 AND reg_seq IS NULL ORDER BY created_at, id",
         )
         .bind(LEGACY_VERSION)
         .fetch_all(&mut *tx)

@@ -237,18 +237,21 @@ fn check_registrations(
         .iter()
         .filter_map(|c| c.reg_seq.map(|k| (k, c)))
         .collect();
-    let any_registered = registry.is_some() || !by_reg.is_empty();
-    let mut unsealed = 0;
     for c in chains {
         let Some(k) = c.reg_seq else {
-            if any_registered {
-                report.problems.push(format!(
+            report.problems.push(if c.version == LEGACY_VERSION {
+                format!(
+                    "chain {} is not registered: an unkeyed chain, either written before keyed \
+                     chains (after checking it, seal it once with `tessera audit seal-legacy`) \
+                     or added without the key",
+                    c.id
+                )
+            } else {
+                format!(
                     "chain {} is not registered: it was added without the key",
                     c.id
-                ));
-            } else {
-                unsealed += 1;
-            }
+                )
+            });
             continue;
         };
         let prev = c.prev_chain.as_deref().unwrap_or("");
@@ -278,12 +281,6 @@ fn check_registrations(
                 c.id
             ));
         }
-    }
-    if unsealed > 0 {
-        report.notes.push(format!(
-            "{unsealed} chain(s) written before keyed chains are not sealed yet (any start of \
-             `tessera serve` or an audited command seals them)"
-        ));
     }
     let Some((last, last_id, mac)) = registry else {
         if !by_reg.is_empty() {
@@ -866,17 +863,20 @@ mod tests {
             .unwrap();
             prev = hash;
         }
-        let report = store.verify_audit(&key()).await.unwrap();
-        assert!(report.problems.is_empty(), "{}", problems(&report));
-        assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
-
+        // Not sealed by itself, not even when a keyed writer starts: the operator decides.
         let log = AuditLog::start(store.clone(), key(), "replica", 50, "new".into())
             .await
             .unwrap();
         log.record(ev("login.success", 60)).await.unwrap();
+        let p = problems(&store.verify_audit(&key()).await.unwrap());
+        assert!(p.contains("chain old is not registered"), "{p}");
+        assert!(p.contains("tessera audit seal-legacy"), "{p}");
+
+        // `tessera audit seal-legacy`: sealed once, then clean.
+        assert_eq!(store.seal_legacy_chains(&key(), 65).await.unwrap(), 1);
+        assert_eq!(store.seal_legacy_chains(&key(), 66).await.unwrap(), 0);
         let report = store.verify_audit(&key()).await.unwrap();
         assert!(report.problems.is_empty(), "{}", problems(&report));
-        assert!(report.notes.is_empty(), "{:?}", report.notes);
 
         // Once sealed, recomputing the old chain is seen, and so is a new unkeyed chain.
         rewrite_unkeyed(&store, "old", 3).await;
@@ -885,10 +885,29 @@ mod tests {
             "INSERT INTO audit_chains (id, writer, created_at) VALUES ('forged', 'x', 70)",
         )
         .await;
-        assert_eq!(store.seal_legacy_chains(&key(), 80).await.unwrap(), 0);
         let p = problems(&store.verify_audit(&key()).await.unwrap());
         assert!(p.contains("chain old: its head record was altered"), "{p}");
         assert!(p.contains("chain forged is not registered"), "{p}");
+    }
+
+    /// A database writer rewrites every chain unkeyed and wipes the registrations, the registry
+    /// and the heads: no start of a writer seals the forgery, and verify reports every chain.
+    #[tokio::test]
+    async fn a_log_rewritten_unkeyed_with_its_registry_wiped_is_reported() {
+        let store = two_chains().await;
+        for chain in ["chain-a", "chain-b"] {
+            rewrite_unkeyed(&store, chain, 1).await;
+        }
+        exec(&store, "UPDATE audit_chains SET version = 1, reg_seq = NULL, prev_chain = NULL, reg_mac = NULL").await;
+        exec(&store, "DELETE FROM audit_registry").await;
+        exec(&store, "DELETE FROM audit_heads").await;
+        let log = AuditLog::start(store.clone(), key(), "replica", 900, "next".into())
+            .await
+            .unwrap();
+        log.record(ev("login.success", 901)).await.unwrap();
+        let p = problems(&store.verify_audit(&key()).await.unwrap());
+        assert!(p.contains("chain chain-a is not registered"), "{p}");
+        assert!(p.contains("chain chain-b is not registered"), "{p}");
     }
 
     #[tokio::test]
