@@ -4,7 +4,9 @@
 //   node passkey.mjs <base_url> <username> <password>
 //
 // Signs in with the password, registers a passkey on /account, signs out, and signs in again
-// with the passkey alone. Exits 0 on success; on failure prints what went wrong (with the
+// with the passkey alone. Then, when RESET_HANDSHAKE=1: signs out, prints "WAITING-FOR-RESET"
+// and waits for a line on standard input (the test meanwhile makes the password temporary),
+// and checks that the passkey alone no longer signs in. Exits 0 on success; on failure prints what went wrong (with the
 // page's #webauthn-status text and the browser console) and saves a screenshot next to this
 // script. Run by tests/tests/e2e/browser_passkey.rs; the base URL must use a host name
 // (http://localhost:PORT): browsers refuse WebAuthn on IP addresses.
@@ -178,7 +180,37 @@ async function run(page, cdp) {
   if (!(used[0].signCount > cred.signCount)) {
     fail(`the passkey was not used to sign in (signCount ${cred.signCount} -> ${used[0].signCount})`);
   }
+  if (process.env.RESET_HANDSHAKE === '1') await afterReset(page);
   step = 'done';
+}
+
+/** e) An administrator sets a temporary password: the passkey alone no longer signs in. */
+async function afterReset(page) {
+  step = 'e) sign out, wait for the reset';
+  log(step);
+  await page.click('#sign-out');
+  await page.waitForURL((u) => u.pathname !== '/account', { timeout: STEP_TIMEOUT, waitUntil: 'load' });
+  console.log('WAITING-FOR-RESET');
+  const { createInterface } = await import('node:readline');
+  const lines = createInterface({ input: process.stdin });
+  await new Promise((resolve) => lines.once('line', resolve));
+  lines.close();
+  step = 'e) passkey sign-in refused while the password is temporary';
+  log(step);
+  await page.goto(url('/login?lang=en'), { waitUntil: 'load' });
+  await page.locator('#passkey-login').click();
+  const status = page.locator('#webauthn-status');
+  try {
+    await page.waitForFunction(
+      () => /must be changed/.test(document.getElementById('webauthn-status')?.textContent || ''),
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+  } catch {
+    fail(`no refusal shown: #webauthn-status says ${JSON.stringify(await status.innerText().catch(() => ''))} at ${page.url()}`);
+  }
+  await page.goto(url('/account'), { waitUntil: 'load' });
+  await expectPath(page, '/login', 'opening /account after the refused passkey sign-in');
 }
 
 /** Prints what the page shows, the console, and saves a screenshot. */

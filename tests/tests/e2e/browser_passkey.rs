@@ -15,6 +15,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Row};
 use tessera_e2e::{Backend, NewUser, ServerOptions, TestServer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::OnceCell;
 
@@ -50,24 +51,54 @@ async fn passkey_register_sign_out_sign_in(backend: Backend) -> anyhow::Result<(
     cmd.arg(&script)
         .args([server.issuer(), USERNAME, PASSWORD])
         .env("CHROMIUM", &tools.chromium)
+        .env("RESET_HANDSHAKE", "1")
         .current_dir(browser_dir())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let out = tokio::time::timeout(SCRIPT_TIMEOUT, cmd.output())
+    let run = async {
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("running {} {}", tools.node.display(), script.display()))?;
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        let mut seen = String::new();
+        // Up to the handshake: the passkey works; then the administrator makes the password
+        // temporary (`tessera user passwd --temporary`) and the script tries the passkey again.
+        while let Some(line) = stdout.next_line().await? {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line == "WAITING-FOR-RESET" {
+                server
+                    .cli_ok(
+                        &[
+                            "user",
+                            "passwd",
+                            USERNAME,
+                            "--password-stdin",
+                            "--temporary",
+                        ],
+                        Some("mat-khau-tam-thoi-2026\n"),
+                    )
+                    .await?;
+                stdin.write_all(b"go\n").await?;
+                stdin.flush().await?;
+            }
+        }
+        let out = child.wait_with_output().await?;
+        anyhow::Ok((out.status, seen, out.stderr))
+    };
+    let (status, stdout, stderr) = tokio::time::timeout(SCRIPT_TIMEOUT, run)
         .await
-        .with_context(|| format!("{} did not finish in {SCRIPT_TIMEOUT:?}", script.display()))?
-        .with_context(|| format!("running {} {}", tools.node.display(), script.display()))?;
+        .with_context(|| format!("{} did not finish in {SCRIPT_TIMEOUT:?}", script.display()))??;
     let printed = format!(
-        "--- passkey.mjs stdout ---\n{}--- passkey.mjs stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "--- passkey.mjs stdout ---\n{stdout}--- passkey.mjs stderr ---\n{}",
+        String::from_utf8_lossy(&stderr)
     );
     ensure!(
-        out.status.success(),
-        "the browser test failed ({}):\n{printed}",
-        out.status
+        status.success(),
+        "the browser test failed ({status}):\n{printed}"
     );
     eprintln!("{printed}");
 

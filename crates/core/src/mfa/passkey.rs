@@ -510,6 +510,20 @@ pub async fn finish_discoverable(
         audit_failure(p, &user.id, "passkey", "account disabled", meta, now).await?;
         return Err(FactorError::Invalid);
     }
+    // A password an administrator set is changed before anything else, whatever the way in:
+    // otherwise the administrator's copy of it would stay good for as long as passkeys work.
+    if user.password_must_change {
+        audit_failure(
+            p,
+            &user.id,
+            "passkey",
+            "password must be changed",
+            meta,
+            now,
+        )
+        .await?;
+        return Err(FactorError::PasswordChangeRequired);
+    }
     let synced = record_use(p, &user.id, &result, now).await?;
     Ok((user, Authn::passkey_only(synced)))
 }
