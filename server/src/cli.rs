@@ -391,7 +391,7 @@ async fn find_user(
     p: &tessera_core::Provider,
     username: &str,
 ) -> anyhow::Result<tessera_store::users::User> {
-    let name = tessera_core::login::normalise_username(username);
+    let name = tessera_core::username::normalise_username(username);
     p.store
         .user_by_username(&name)
         .await?

@@ -17,6 +17,9 @@ pub mod password_change;
 pub mod pki;
 pub mod provider;
 pub mod secrets;
+pub mod session;
+pub mod throttle;
+pub mod username;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -23,7 +23,7 @@ use crate::oidc::authorize::Decision;
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::secrets::Keyed;
-use crate::{Config, Provider, login};
+use crate::{Config, Provider};
 
 /// A fixed "now" (June 2025); tests add and subtract seconds from it.
 pub(crate) const T0: i64 = 1_750_000_000;
@@ -214,9 +214,10 @@ pub(crate) async fn session(
     user: &User,
     now: i64,
 ) -> (String, (SessionRecord, User)) {
-    let (cookie, record) = login::start_session(p, user, None, &RequestMeta::default(), now)
-        .await
-        .expect("start session");
+    let (cookie, record) =
+        crate::session::start_session(p, user, None, &RequestMeta::default(), now)
+            .await
+            .expect("start session");
     (cookie, (record, user.clone()))
 }
 

@@ -20,7 +20,8 @@ use tessera_store::audit::Outcome;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 
-use crate::admin::{Acting, AdminError};
+use crate::admin::Acting;
+use crate::error::AdminError;
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 pub use scope::{Actor, AdminRole, Grant, Permission, UnitTree};

@@ -15,9 +15,10 @@ use tessera_store::mfa::{Ceremony, WebauthnCredential};
 use tessera_store::users::{User, UserStatus};
 use webauthn_rs::prelude::*;
 
-use super::{Authn, Factor, FactorError, audit_failure};
+use super::{FactorError, audit_failure};
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
+use crate::session::{Authn, Factor};
 use crate::{CoreError, Provider};
 
 /// How long a browser has to answer a challenge.
