@@ -512,7 +512,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 "user.unlocked",
                 Some(&actor()),
                 None,
-                &tessera_core::provider::RequestMeta::default(),
+                &tessera_core::request::RequestMeta::default(),
                 tessera_store::audit::Outcome::Success,
                 serde_json::json!({
                     "user": user.id, "second_factor": done.second_factor, "password": done.password,
@@ -741,7 +741,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                             "key.rotated",
                             Some(&actor()),
                             None,
-                            &tessera_core::provider::RequestMeta::default(),
+                            &tessera_core::request::RequestMeta::default(),
                             tessera_store::audit::Outcome::Success,
                             json!({ "alg": alg.jws_name(), "kid": kid }),
                         )

@@ -9,7 +9,7 @@ use tessera_store::users::{User, UserStatus};
 use url::Url;
 
 use crate::error::AdminError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_id, random_token};
 use crate::session::end_user_access;
 use crate::{CoreError, Provider, password};
@@ -427,7 +427,7 @@ pub struct NewClient {
     /// Owning organisation unit; `None`: managed by top-level administrators only.
     pub unit_id: Option<String>,
     /// Pin as an administration console (command line only): it receives
-    /// [`ADMIN_SCOPE`](crate::admin_api::ADMIN_SCOPE).
+    /// [`ADMIN_SCOPE`](crate::admin_api::scope::ADMIN_SCOPE).
     pub admin_console: bool,
 }
 
@@ -464,7 +464,7 @@ pub(crate) async fn check_client_scopes(
             continue;
         }
         if s.starts_with("tessera:") {
-            if s == crate::admin_api::ADMIN_SCOPE && admin_console {
+            if s == crate::admin_api::scope::ADMIN_SCOPE && admin_console {
                 continue;
             }
             return Err(invalid(format!(
@@ -650,8 +650,11 @@ pub async fn add_client_by(
                 "an administration console is a confidential client using the authorization_code grant",
             ));
         }
-        if !scopes.iter().any(|s| s == crate::admin_api::ADMIN_SCOPE) {
-            scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+        if !scopes
+            .iter()
+            .any(|s| s == crate::admin_api::scope::ADMIN_SCOPE)
+        {
+            scopes.push(crate::admin_api::scope::ADMIN_SCOPE.to_owned());
         }
     }
     // OIDC scopes, plus registered API scopes for service clients (e.g. `lgsp.read`).
@@ -724,9 +727,9 @@ pub async fn set_admin_console(
         ));
     }
     let mut scopes = c.allowed_scopes.clone();
-    scopes.retain(|s| s != crate::admin_api::ADMIN_SCOPE);
+    scopes.retain(|s| s != crate::admin_api::scope::ADMIN_SCOPE);
     if on {
-        scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+        scopes.push(crate::admin_api::scope::ADMIN_SCOPE.to_owned());
     }
     let update = tessera_store::clients::ClientUpdate {
         name: c.name.clone(),

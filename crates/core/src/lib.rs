@@ -16,6 +16,7 @@ pub mod password;
 pub mod password_change;
 pub mod pki;
 pub mod provider;
+pub mod request;
 pub mod secrets;
 pub mod session;
 pub mod throttle;

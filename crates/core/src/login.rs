@@ -6,7 +6,7 @@ use serde_json::json;
 use tessera_store::audit::Outcome;
 use tessera_store::users::{User, UserStatus};
 
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::random_token;
 use crate::throttle::{
     IP_DECAY_SECS, IP_FREE_FAILURES, USER_DECAY_SECS, USER_FREE_FAILURES, delay_after,

@@ -12,7 +12,7 @@ use tessera_store::users::User;
 
 use crate::login::{LoginError, LoginFailure, confirm_password, hash_permits};
 use crate::mfa::RECENT_AUTH;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::{CoreError, Provider, password};
 
 #[derive(Debug, thiserror::Error)]

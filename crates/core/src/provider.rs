@@ -5,6 +5,7 @@ use tessera_store::audit::{AuditEvent, AuditLog, Outcome};
 
 use crate::CoreError;
 use crate::jose::TokenSigner;
+use crate::request::RequestMeta;
 use crate::secrets::Keyed;
 
 /// Lifetimes and identity of this provider. Durations are in seconds.
@@ -78,14 +79,7 @@ pub struct Provider {
     /// Transport for calls to other servers, guarded by the administrator's allow-list.
     pub outbound: std::sync::Arc<dyn crate::outbound::Outbound>,
     /// The WebAuthn relying party (passkeys and security keys).
-    pub passkeys: crate::mfa::passkey::Passkeys,
-}
-
-/// Context of the request being served, for the audit log.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+    pub passkeys: crate::mfa::relying_party::Passkeys,
 }
 
 impl Provider {

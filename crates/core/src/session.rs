@@ -8,7 +8,7 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
 use crate::error::AdminError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_id, random_token, sha256_hex};
 use crate::{CoreError, Provider, acr};
 

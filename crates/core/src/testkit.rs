@@ -21,7 +21,7 @@ use crate::admin::{self, NewClient, NewUser};
 use crate::jose::{self, TokenSigner};
 use crate::oidc::authorize::Decision;
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::Keyed;
 use crate::{Config, Provider};
 
@@ -120,7 +120,7 @@ async fn assemble(store: Store, now: i64) -> Provider {
         keyed: Keyed::new(&master),
         audit,
         outbound: std::sync::Arc::new(crate::outbound::DenyAll),
-        passkeys: crate::mfa::passkey::Passkeys::new(ISSUER).expect("relying party"),
+        passkeys: crate::mfa::relying_party::Passkeys::new(ISSUER).expect("relying party"),
     }
 }
 

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use tessera_core::error::PageError;
 use tessera_core::logout::{self, Decision, LogoutError, LogoutRequest};
 use tessera_core::params::Params;
-use tessera_core::provider::RequestMeta;
+use tessera_core::request::RequestMeta;
 use tessera_core::session;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;

@@ -292,7 +292,7 @@ async fn finish(
     req: Option<&str>,
     c: Candidate,
     factor: Factor,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Response {
     let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
@@ -795,7 +795,7 @@ pub(super) async fn complete_enrolment(
     headers: &HeaderMap,
     c: Candidate,
     factor: Factor,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Result<Option<String>, FactorError> {
     if !matches!(c.subject, Subject::Pending(_)) {

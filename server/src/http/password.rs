@@ -203,7 +203,7 @@ async fn continue_sign_in(
     lang: Lang,
     req: Option<&str>,
     c: Candidate,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Response {
     let path = forced_url(req);

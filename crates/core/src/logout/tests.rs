@@ -14,7 +14,7 @@ use super::*;
 use crate::admin::{self, NewClient};
 use crate::oidc::{authorize, token as oidc_token, userinfo};
 use crate::outbound::{BoxFuture, Outbound, OutboundError};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::session::end_session;
 use crate::testkit::{self, ACTOR, REDIRECT, T0, authz, basic};
 

@@ -8,6 +8,7 @@
 pub mod passkey;
 pub mod policy;
 pub mod recovery;
+pub mod relying_party;
 pub mod totp;
 
 use serde_json::json;
@@ -16,7 +17,7 @@ use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::session::{Authn, Factor};
 use crate::{CoreError, Provider, acr};

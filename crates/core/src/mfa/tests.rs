@@ -525,13 +525,13 @@ async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
 
     let (mut p, user) = setup().await;
     assert!(
-        passkey::Passkeys::new(ISSUER)
+        super::relying_party::Passkeys::new(ISSUER)
             .unwrap()
             .with_allow_list("[]")
             .is_err()
     );
     assert!(
-        passkey::Passkeys::new(ISSUER)
+        super::relying_party::Passkeys::new(ISSUER)
             .unwrap()
             .with_allow_list("{")
             .is_err()
@@ -551,7 +551,7 @@ async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
         "description": "YubiKey 5 (FIPS)",
         "ca_pem": pem,
     }]);
-    p.passkeys = passkey::Passkeys::new(ISSUER)
+    p.passkeys = super::relying_party::Passkeys::new(ISSUER)
         .unwrap()
         .with_allow_list(&list.to_string())
         .unwrap();

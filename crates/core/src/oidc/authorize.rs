@@ -14,7 +14,7 @@ use super::pkce;
 use crate::error::PageError;
 use crate::mfa::{self, policy};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};
 

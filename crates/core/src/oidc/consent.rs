@@ -22,7 +22,7 @@ use super::authorize::{
 };
 use crate::admin_api::{ADMIN_SCOPE, grants_of};
 use crate::error::PageError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};
 

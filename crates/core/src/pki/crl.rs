@@ -17,7 +17,7 @@ use x509_cert::serial_number::SerialNumber;
 use super::profile::x509_time;
 use super::{PkiError, blocking, internal, issuer::ca_signer};
 use crate::Provider;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 
 /// Revocation reasons (RFC 5280 §5.3.1), by their ASN.1 names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,7 +23,7 @@ mod tests;
 use tessera_store::StoreError;
 
 use crate::CoreError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 
 pub use ca::{CaInit, import_ca, init_ca, issuing_ca_csr};
 pub use credential::{

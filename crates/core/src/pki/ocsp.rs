@@ -29,7 +29,7 @@ use super::profile::{
 };
 use super::{PkiError, blocking, hex, issuer::ca_signer};
 use crate::Provider;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::random_id;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).

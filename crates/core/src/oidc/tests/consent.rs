@@ -13,7 +13,7 @@ use crate::admin_api::ADMIN_SCOPE;
 use crate::error::PageError;
 use crate::oidc::authorize::{self, ADMIN_AUTH_MAX_AGE, Decision};
 use crate::oidc::consent;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::session::{Authn, Factor};
 use crate::testkit::{self, ACTOR, REDIRECT, T0};
 

@@ -11,7 +11,7 @@ use crate::admin::{self, NewClient};
 use crate::error::AdminError;
 use crate::oidc::client_auth::JWT_BEARER_ASSERTION;
 use crate::oidc::{introspect, revoke, token};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, ACTOR, ClientKey, ISSUER, REDIRECT, T0, assertion_claims, b64url};
 use crate::{OAuthError, Provider};
 
