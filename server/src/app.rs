@@ -108,6 +108,8 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         store,
         audit,
         outbound: Arc::new(GuardedOutbound::new(settings.outbound.clone())),
+        jwks_cache: tessera_core::provider::new_jwks_cache(),
+        hash_permits: tessera_core::provider::new_hash_permits(),
     })
 }
 

@@ -53,18 +53,6 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Password checks allowed to run at once: two per core keeps every core busy without letting a
-/// burst of logins allocate 19 MiB each without bound.
-pub(crate) fn hash_permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        tokio::sync::Semaphore::new(cores * 2)
-    })
-}
-
 /// Computes the dummy hash ahead of the first login (it costs one Argon2id run).
 pub fn warm_up() {
     let _ = dummy_hash();
@@ -192,7 +180,8 @@ async fn check(
         .unwrap_or_else(|| dummy_hash().to_owned());
     let given = password_given.to_owned();
     // Each Argon2id run holds 19 MiB: bound how many run at once on this replica.
-    let _permit = hash_permits()
+    let _permit = p
+        .hash_permits
         .acquire()
         .await
         .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;

@@ -121,6 +121,8 @@ async fn assemble(store: Store, now: i64) -> Provider {
         audit,
         outbound: std::sync::Arc::new(crate::outbound::DenyAll),
         passkeys: crate::mfa::relying_party::Passkeys::new(ISSUER).expect("relying party"),
+        jwks_cache: crate::provider::new_jwks_cache(),
+        hash_permits: crate::provider::new_hash_permits(),
     }
 }
 
