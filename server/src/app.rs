@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tessera_core::jose::TokenSigner;
-use tessera_core::mfa::passkey::Passkeys;
+use tessera_core::mfa::relying_party::Passkeys;
 use tessera_core::provider::check_master_key;
 use tessera_core::secrets::{Keyed, random_id};
 use tessera_core::{Config, Provider};
@@ -108,6 +108,8 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         store,
         audit,
         outbound: Arc::new(GuardedOutbound::new(settings.outbound.clone())),
+        jwks_cache: tessera_core::provider::new_jwks_cache(),
+        hash_permits: tessera_core::provider::new_hash_permits(),
     })
 }
 

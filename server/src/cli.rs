@@ -391,7 +391,7 @@ async fn find_user(
     p: &tessera_core::Provider,
     username: &str,
 ) -> anyhow::Result<tessera_store::users::User> {
-    let name = tessera_core::login::normalise_username(username);
+    let name = tessera_core::username::normalise_username(username);
     p.store
         .user_by_username(&name)
         .await?
@@ -512,7 +512,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 "user.unlocked",
                 Some(&actor()),
                 None,
-                &tessera_core::provider::RequestMeta::default(),
+                &tessera_core::request::RequestMeta::default(),
                 tessera_store::audit::Outcome::Success,
                 serde_json::json!({
                     "user": user.id, "second_factor": done.second_factor, "password": done.password,
@@ -741,7 +741,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                             "key.rotated",
                             Some(&actor()),
                             None,
-                            &tessera_core::provider::RequestMeta::default(),
+                            &tessera_core::request::RequestMeta::default(),
                             tessera_store::audit::Outcome::Success,
                             json!({ "alg": alg.jws_name(), "kid": kid }),
                         )

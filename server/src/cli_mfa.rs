@@ -4,8 +4,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 use tessera_core::Provider;
-use tessera_core::login::normalise_username;
 use tessera_core::mfa::{self, policy};
+use tessera_core::username::normalise_username;
 
 #[derive(Debug, Subcommand)]
 pub enum MfaCommand {

@@ -2,38 +2,17 @@
 //! Every change is validated here and audited.
 
 use serde_json::json;
-use tessera_store::StoreError;
 use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 use url::Url;
 
-use crate::provider::RequestMeta;
+use crate::error::AdminError;
+use crate::request::RequestMeta;
 use crate::secrets::{random_id, random_token};
+use crate::session::end_user_access;
 use crate::{CoreError, Provider, password};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0} already exists")]
-    Exists(String),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error(transparent)]
-    Internal(#[from] CoreError),
-}
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => AdminError::Exists(what),
-            StoreError::NotFound(what) => AdminError::NotFound(what),
-            other => AdminError::Internal(other.into()),
-        }
-    }
-}
 
 /// Who makes a change, for the audit log: an administrator's user id (through the admin API,
 /// with the client and address of the request) or `cli:<os user>`.
@@ -254,7 +233,7 @@ pub async fn add_user_by(
     new: NewUser,
     now: i64,
 ) -> Result<User, AdminError> {
-    let username = crate::login::normalise_username(&new.username);
+    let username = crate::username::normalise_username(&new.username);
     check_identifier("username", &username)?;
     let display_name = check_text("display name", &new.display_name)?;
     if let Some(email) = &new.email {
@@ -341,7 +320,7 @@ pub async fn disable_user(
     username: &str,
     now: i64,
 ) -> Result<(), AdminError> {
-    let username = crate::login::normalise_username(username);
+    let username = crate::username::normalise_username(username);
     let user = p
         .store
         .user_by_username(&username)
@@ -363,51 +342,6 @@ pub async fn disable_user_by(
     by.audit(p, now, "user.disabled", ended.detail(&user.id))
         .await?;
     Ok(())
-}
-
-/// What [`end_user_access`] ended.
-#[derive(Debug)]
-pub(crate) struct Ended {
-    sessions: usize,
-    tokens: u64,
-    queued: u64,
-}
-
-impl Ended {
-    pub(crate) fn detail(&self, user_id: &str) -> serde_json::Value {
-        json!({
-            "user": user_id, "sessions_ended": self.sessions, "tokens_revoked": self.tokens,
-            "backchannel_queued": self.queued,
-        })
-    }
-}
-
-/// Ends every session of `user` and revokes their tokens (disabling, password reset).
-pub(crate) async fn end_user_access(
-    p: &Provider,
-    user: &User,
-    reason: &str,
-    now: i64,
-) -> Result<Ended, AdminError> {
-    // Each session ends as in a logout: the clients that took part in it are told over the
-    // back channel (Back-Channel Logout 1.0), by the workers of the running servers.
-    let give_up = now + p.config.backchannel_give_up;
-    let ended = p
-        .store
-        .end_user_sessions_with_logout(&user.id, reason, now, give_up)
-        .await?;
-    let queued: u64 = ended.iter().map(|s| s.notifications).sum();
-    let tokens = p.store.revoke_user_tokens(&user.id, now).await?;
-    p.store
-        .revoke_user_refresh_families(&user.id, reason, now)
-        .await?;
-    // Nor may a login half-way through (password given, second factor or change to come).
-    p.store.delete_user_pending_logins(&user.id, None).await?;
-    Ok(Ended {
-        sessions: ended.len(),
-        tokens,
-        queued,
-    })
 }
 
 /// Grants an administrative role over a unit (and the units below it). The caller has checked
@@ -493,7 +427,7 @@ pub struct NewClient {
     /// Owning organisation unit; `None`: managed by top-level administrators only.
     pub unit_id: Option<String>,
     /// Pin as an administration console (command line only): it receives
-    /// [`ADMIN_SCOPE`](crate::admin_api::ADMIN_SCOPE).
+    /// [`ADMIN_SCOPE`](crate::admin_api::scope::ADMIN_SCOPE).
     pub admin_console: bool,
 }
 
@@ -530,7 +464,7 @@ pub(crate) async fn check_client_scopes(
             continue;
         }
         if s.starts_with("tessera:") {
-            if s == crate::admin_api::ADMIN_SCOPE && admin_console {
+            if s == crate::admin_api::scope::ADMIN_SCOPE && admin_console {
                 continue;
             }
             return Err(invalid(format!(
@@ -716,8 +650,11 @@ pub async fn add_client_by(
                 "an administration console is a confidential client using the authorization_code grant",
             ));
         }
-        if !scopes.iter().any(|s| s == crate::admin_api::ADMIN_SCOPE) {
-            scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+        if !scopes
+            .iter()
+            .any(|s| s == crate::admin_api::scope::ADMIN_SCOPE)
+        {
+            scopes.push(crate::admin_api::scope::ADMIN_SCOPE.to_owned());
         }
     }
     // OIDC scopes, plus registered API scopes for service clients (e.g. `lgsp.read`).
@@ -790,9 +727,9 @@ pub async fn set_admin_console(
         ));
     }
     let mut scopes = c.allowed_scopes.clone();
-    scopes.retain(|s| s != crate::admin_api::ADMIN_SCOPE);
+    scopes.retain(|s| s != crate::admin_api::scope::ADMIN_SCOPE);
     if on {
-        scopes.push(crate::admin_api::ADMIN_SCOPE.to_owned());
+        scopes.push(crate::admin_api::scope::ADMIN_SCOPE.to_owned());
     }
     let update = tessera_store::clients::ClientUpdate {
         name: c.name.clone(),
@@ -868,7 +805,7 @@ pub async fn set_user_unit(
     unit_id: &str,
     now: i64,
 ) -> Result<User, AdminError> {
-    let username = crate::login::normalise_username(username);
+    let username = crate::username::normalise_username(username);
     let user = p
         .store
         .user_by_username(&username)

@@ -1,4 +1,5 @@
 use tessera_proto::{ErrorBody, ErrorCode};
+use tessera_store::StoreError;
 
 /// Failures that are not the caller's fault (database, key custody).
 #[derive(Debug, thiserror::Error)]
@@ -68,5 +69,37 @@ impl From<tessera_store::StoreError> for OAuthError {
 impl From<tessera_hsm::HsmError> for OAuthError {
     fn from(e: tessera_hsm::HsmError) -> Self {
         OAuthError::Internal(e.into())
+    }
+}
+
+/// Errors shown to the person, never sent to the redirect URI (RFC 6749 §4.1.2.1): the client
+/// or its redirect URI cannot be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageError {
+    UnknownClient,
+    InvalidRedirectUri,
+    BadRequest,
+    RequestExpired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Internal(#[from] CoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AdminError::Exists(what),
+            StoreError::NotFound(what) => AdminError::NotFound(what),
+            other => AdminError::Internal(other.into()),
+        }
     }
 }

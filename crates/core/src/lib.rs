@@ -16,7 +16,11 @@ pub mod password;
 pub mod password_change;
 pub mod pki;
 pub mod provider;
+pub mod request;
 pub mod secrets;
+pub mod session;
+pub mod throttle;
+pub mod username;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

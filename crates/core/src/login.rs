@@ -4,25 +4,15 @@ use std::sync::OnceLock;
 
 use serde_json::json;
 use tessera_store::audit::Outcome;
-use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
-use crate::mfa::Authn;
-use crate::provider::RequestMeta;
-use crate::secrets::{random_id, random_token, sha256_hex};
+use crate::request::RequestMeta;
+use crate::secrets::random_token;
+use crate::throttle::{
+    IP_DECAY_SECS, IP_FREE_FAILURES, USER_DECAY_SECS, USER_FREE_FAILURES, delay_after,
+};
+use crate::username::normalise_username;
 use crate::{CoreError, Provider, password};
-
-/// Failures allowed before logins for that name or address slow down.
-pub const USER_FREE_FAILURES: i64 = 5;
-/// Offices share one address behind NAT, so the address gets more room than an account.
-pub const IP_FREE_FAILURES: i64 = 20;
-/// An account's failures are kept until a success and forgotten one per 15 minutes, so waiting
-/// does not restart the doubling delay (a fixed window used to cap it at about 8 minutes).
-pub const USER_DECAY_SECS: i64 = 15 * 60;
-/// An address recovers faster: it is shared, and its count is only a backstop.
-pub const IP_DECAY_SECS: i64 = 60;
-const FIRST_DELAY_SECS: i64 = 30;
-const MAX_DELAY_SECS: i64 = 15 * 60;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoginFailure {
@@ -49,15 +39,6 @@ impl From<tessera_store::StoreError> for LoginError {
     }
 }
 
-/// Delay imposed after `failures`: none up to `free`, then doubling from 30 s.
-pub fn delay_after(failures: i64, free: i64) -> i64 {
-    if failures < free {
-        return 0;
-    }
-    let doublings = (failures - free).min(16) as u32;
-    (FIRST_DELAY_SECS << doublings).min(MAX_DELAY_SECS)
-}
-
 /// A valid Argon2id hash of a random password, checked when the user is unknown so that an
 /// unknown name costs the same time as a wrong password.
 fn dummy_hash() -> &'static str {
@@ -72,38 +53,9 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Password checks allowed to run at once: two per core keeps every core busy without letting a
-/// burst of logins allocate 19 MiB each without bound.
-pub(crate) fn hash_permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        tokio::sync::Semaphore::new(cores * 2)
-    })
-}
-
 /// Computes the dummy hash ahead of the first login (it costs one Argon2id run).
 pub fn warm_up() {
     let _ = dummy_hash();
-}
-
-/// Lower-cased and trimmed; control characters (which no username has, and which PostgreSQL
-/// refuses in text) become U+FFFD so that the lookup simply finds no one.
-pub fn normalise_username(username: &str) -> String {
-    username
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect::<String>()
-        .to_lowercase()
 }
 
 fn throttle_keys(username: &str, meta: &RequestMeta) -> (String, Option<String>) {
@@ -228,7 +180,8 @@ async fn check(
         .unwrap_or_else(|| dummy_hash().to_owned());
     let given = password_given.to_owned();
     // Each Argon2id run holds 19 MiB: bound how many run at once on this replica.
-    let _permit = hash_permits()
+    let _permit = p
+        .hash_permits
         .acquire()
         .await
         .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
@@ -295,122 +248,15 @@ async fn check(
     Ok(user)
 }
 
-/// Starts an SSO session after a login; returns the cookie value (never stored) and the record.
-///
-/// When the same person re-authenticates in a live session (`prompt=login`, `max_age`), the
-/// session is kept with a fresh `auth_time`, so the applications already in it keep their
-/// sessions and refresh chains; it is named by a new cookie all the same (see
-/// [`rotate_cookie`]). When someone else signs in on this browser, the previous person is
-/// logged out everywhere (tokens revoked, back-channel logouts queued).
-pub async fn start_session(
-    p: &Provider,
-    user: &User,
-    previous_cookie: Option<&str>,
-    meta: &RequestMeta,
-    now: i64,
-) -> Result<(String, SessionRecord), CoreError> {
-    start_session_with(p, user, &Authn::password(), previous_cookie, meta, now).await
-}
-
-/// [`start_session`] for any combination of factors.
-pub async fn start_session_with(
-    p: &Provider,
-    user: &User,
-    authn: &Authn,
-    previous_cookie: Option<&str>,
-    meta: &RequestMeta,
-    now: i64,
-) -> Result<(String, SessionRecord), CoreError> {
-    if let Some((mut session, previous)) = current_session(p, previous_cookie, now).await? {
-        if previous.id == user.id
-            && let Some(cookie) = previous_cookie
-        {
-            session.auth_time = now;
-            session.amr = authn.amr.clone();
-            session.acr = authn.acr.clone();
-            session.last_seen_at = now;
-            session.expires_at = now + p.config.session_ttl;
-            if let Some(fresh) = rotate_cookie(p, &session, cookie).await? {
-                return Ok((fresh, session));
-            }
-        } else {
-            crate::logout::end_session(p, &session, None, meta, now).await?;
-        }
-    }
-    let cookie = random_token()?;
-    let record = SessionRecord {
-        id: random_id()?,
-        sid: random_id()?,
-        user_id: user.id.clone(),
-        auth_time: now,
-        amr: authn.amr.clone(),
-        acr: authn.acr.clone(),
-        source_ip: meta.source_ip.clone(),
-        user_agent: meta
-            .user_agent
-            .as_ref()
-            .map(|ua| ua.chars().take(256).collect()),
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + p.config.session_ttl,
-        ended_at: None,
-    };
-    p.store
-        .insert_session(&record, &sha256_hex(cookie.as_bytes()))
-        .await?;
-    Ok((cookie, record))
-}
-
-/// Saves a fresh authentication of `session` (its `auth_time`, `amr`, `acr` and expiry as
-/// updated by the caller) under a new cookie value, returned; `old_cookie` stops naming it in
-/// the same database statement, so on every replica. A cookie copied while the session was at
-/// a lower level, or before its owner authenticated again, never inherits the new level.
-/// `None` when the session ended or `old_cookie` was rotated meanwhile.
-pub async fn rotate_cookie(
-    p: &Provider,
-    session: &SessionRecord,
-    old_cookie: &str,
-) -> Result<Option<String>, CoreError> {
-    let fresh = random_token()?;
-    let rotated = p
-        .store
-        .reauthenticate_session(
-            session,
-            &sha256_hex(old_cookie.as_bytes()),
-            &sha256_hex(fresh.as_bytes()),
-        )
-        .await?;
-    Ok(rotated.then_some(fresh))
-}
-
-/// The live session behind a cookie, with its user, if the user is still active.
-pub async fn current_session(
-    p: &Provider,
-    cookie: Option<&str>,
-    now: i64,
-) -> Result<Option<(SessionRecord, User)>, CoreError> {
-    let Some(cookie) = cookie else {
-        return Ok(None);
-    };
-    let Some(session) = p
-        .store
-        .live_session_by_cookie(&sha256_hex(cookie.as_bytes()), now)
-        .await?
-    else {
-        return Ok(None);
-    };
-    match p.store.user_by_id(&session.user_id).await? {
-        Some(user) if user.status == UserStatus::Active => Ok(Some((session, user))),
-        _ => Ok(None),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::admin;
+    use crate::secrets::sha256_hex;
+    use crate::session::{current_session, start_session};
     use crate::testkit::{self, ACTOR, PASSWORD, T0};
+    use crate::throttle::{FIRST_DELAY_SECS, MAX_DELAY_SECS};
 
     const WRONG: &str = "sai mật khẩu rồi";
 

@@ -10,9 +10,9 @@ use tessera_store::audit::Outcome;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use crate::login::{LoginError, LoginFailure, confirm_password, hash_permits};
+use crate::login::{LoginError, LoginFailure, confirm_password};
 use crate::mfa::RECENT_AUTH;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::{CoreError, Provider, password};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +106,8 @@ pub async fn change_temporary(
     let stored = user.password_hash.clone().unwrap_or_default();
     let given = new.to_owned();
     let same = {
-        let _permit = hash_permits()
+        let _permit = p
+            .hash_permits
             .acquire()
             .await
             .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
@@ -154,7 +155,8 @@ async fn replace(
     };
     let pw = new.to_owned();
     let new_hash = {
-        let _permit = hash_permits()
+        let _permit = p
+            .hash_permits
             .acquire()
             .await
             .map_err(|e| CoreError::Internal(format!("password hash queue: {e}")))?;

@@ -1,10 +1,15 @@
 //! The provider context handed to every operation: configuration, store, keys, audit.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use tessera_store::Store;
 use tessera_store::audit::{AuditEvent, AuditLog, Outcome};
 
 use crate::CoreError;
 use crate::jose::TokenSigner;
+use crate::request::RequestMeta;
 use crate::secrets::Keyed;
 
 /// Lifetimes and identity of this provider. Durations are in seconds.
@@ -76,16 +81,30 @@ pub struct Provider {
     pub keyed: Keyed,
     pub audit: AuditLog,
     /// Transport for calls to other servers, guarded by the administrator's allow-list.
-    pub outbound: std::sync::Arc<dyn crate::outbound::Outbound>,
+    pub outbound: Arc<dyn crate::outbound::Outbound>,
     /// The WebAuthn relying party (passkeys and security keys).
-    pub passkeys: crate::mfa::passkey::Passkeys,
+    pub passkeys: crate::mfa::relying_party::Passkeys,
+    /// Client JWKS fetched by URI (see [`new_jwks_cache`]).
+    pub jwks_cache: Arc<JwksCache>,
+    /// Bounds the password hashes computed at once (see [`new_hash_permits`]).
+    pub hash_permits: Arc<tokio::sync::Semaphore>,
 }
 
-/// Context of the request being served, for the audit log.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
+/// Client JWKS by URI, with when each was fetched.
+pub type JwksCache = Mutex<HashMap<String, (Instant, Arc<Vec<serde_json::Value>>)>>;
+
+/// Fetched JWKS by URI: a copy of the clients' published data, so a per-replica cache is safe.
+pub fn new_jwks_cache() -> Arc<JwksCache> {
+    Arc::default()
+}
+
+/// Password checks allowed to run at once: two per core keeps every core busy without letting a
+/// burst of logins allocate 19 MiB each without bound.
+pub fn new_hash_permits() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    Arc::new(tokio::sync::Semaphore::new(cores * 2))
 }
 
 impl Provider {

@@ -21,9 +21,9 @@ use crate::admin::{self, NewClient, NewUser};
 use crate::jose::{self, TokenSigner};
 use crate::oidc::authorize::Decision;
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::Keyed;
-use crate::{Config, Provider, login};
+use crate::{Config, Provider};
 
 /// A fixed "now" (June 2025); tests add and subtract seconds from it.
 pub(crate) const T0: i64 = 1_750_000_000;
@@ -120,7 +120,9 @@ async fn assemble(store: Store, now: i64) -> Provider {
         keyed: Keyed::new(&master),
         audit,
         outbound: std::sync::Arc::new(crate::outbound::DenyAll),
-        passkeys: crate::mfa::passkey::Passkeys::new(ISSUER).expect("relying party"),
+        passkeys: crate::mfa::relying_party::Passkeys::new(ISSUER).expect("relying party"),
+        jwks_cache: crate::provider::new_jwks_cache(),
+        hash_permits: crate::provider::new_hash_permits(),
     }
 }
 
@@ -214,9 +216,10 @@ pub(crate) async fn session(
     user: &User,
     now: i64,
 ) -> (String, (SessionRecord, User)) {
-    let (cookie, record) = login::start_session(p, user, None, &RequestMeta::default(), now)
-        .await
-        .expect("start session");
+    let (cookie, record) =
+        crate::session::start_session(p, user, None, &RequestMeta::default(), now)
+            .await
+            .expect("start session");
     (cookie, (record, user.clone()))
 }
 

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod error;
 pub mod key_management;
+pub mod mechanism;
 pub mod object;
 pub mod public_key;
 pub(crate) mod session;
@@ -30,7 +31,7 @@ use std::sync::Arc;
 pub use crate::{HashAlg, PublicKey};
 pub use config::{Pin, Pkcs11Config, TokenSelector};
 pub use error::Pkcs11Error;
-pub use key_management::{KeySpec, hex};
+pub use mechanism::{KeySpec, hex};
 pub use object::{KeyAttributes, KeyInfo};
 pub use public_key::spec_of;
 pub use signing::{DigestScheme, ecdsa_raw_to_der};

@@ -8,7 +8,7 @@ use der::asn1::ObjectIdentifier;
 
 use super::Pkcs11Token;
 use super::error::Pkcs11Error;
-use super::key_management::{ED25519_OID, KeySpec, P256_OID, P384_OID, hex};
+use super::mechanism::{ED25519_OID, KeySpec, P256_OID, P384_OID, hex};
 use super::session::{Pool, PooledSession};
 
 /// Security attributes of a private key, read back from the token.

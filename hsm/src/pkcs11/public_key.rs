@@ -6,7 +6,7 @@ use der::asn1::OctetString;
 
 use super::Pkcs11Token;
 use super::error::Pkcs11Error;
-use super::key_management::{KeySpec, hex};
+use super::mechanism::{KeySpec, hex};
 use super::object::curve_of;
 use crate::PublicKey;
 

@@ -9,7 +9,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 
 use super::Pkcs11Token;
 use super::error::Pkcs11Error;
-use super::key_management::KeySpec;
+use super::mechanism::KeySpec;
 use crate::HashAlg;
 
 fn pss_params(hash: HashAlg) -> PkcsPssParams {

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_core::login;
-use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
+use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
+use tessera_core::session::{self, Factor};
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
@@ -134,7 +134,7 @@ async fn signed_in(
     lang: Lang,
 ) -> Result<(SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match session::current_session(&s.provider, cookie.as_deref(), now()).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
         Err(e) => {
@@ -351,7 +351,7 @@ async fn sign_out(
     };
     let meta = s.meta(&headers, peer);
     if let Err(e) =
-        tessera_core::logout::end_session(&s.provider, &session, None, &meta, now()).await
+        tessera_core::session::end_session(&s.provider, &session, None, &meta, now()).await
     {
         return internal(&s, lang, e);
     }
@@ -394,7 +394,7 @@ async fn end_session(
         return saved();
     };
     let meta = s.meta(&headers, peer);
-    if let Err(e) = tessera_core::logout::end_session(&s.provider, &target, None, &meta, now).await
+    if let Err(e) = tessera_core::session::end_session(&s.provider, &target, None, &meta, now).await
     {
         return internal(&s, lang, e);
     }
@@ -430,7 +430,7 @@ async fn registering(
         json_candidate(s, headers).await?
     } else {
         let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-        match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+        match session::current_session(&s.provider, cookie.as_deref(), now()).await {
             Ok(Some((session, user))) => Candidate {
                 user,
                 subject: Subject::Session(session),

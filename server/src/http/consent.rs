@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tessera_core::login;
 use tessera_core::oidc::consent;
+use tessera_core::session;
 
 use super::errors::page;
 use super::forms::{Form, valid_handle};
@@ -46,7 +46,7 @@ async fn session_or_login(
     Response,
 > {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match session::current_session(&s.provider, cookie.as_deref(), now()).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
         Err(e) => {

@@ -14,6 +14,7 @@ use tessera_core::login::{self, LoginError, LoginFailure};
 use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 use tessera_core::secrets::random_token;
+use tessera_core::session;
 
 use super::errors::page;
 use super::forms::Form as Posted;
@@ -132,7 +133,7 @@ async fn show(
     } else if q.reauth.is_none() {
         let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
         if let Ok(Some((_, user))) =
-            login::current_session(&s.provider, cookie.as_deref(), now).await
+            session::current_session(&s.provider, cookie.as_deref(), now).await
         {
             let html = s.pages.signed_in(
                 lang,
@@ -240,7 +241,8 @@ async fn submit(
     // A password set by an administrator leads nowhere but to its replacement: the login
     // waits (in the database) on the change-password page.
     if user.password_must_change {
-        return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
+        return match mfa::begin_pending(&s.provider, &user, &session::Authn::password(), now).await
+        {
             Ok(pending) => with_cookies(
                 Redirect::to(&super::password::forced_url(req)).into_response(),
                 &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
@@ -260,7 +262,8 @@ async fn submit(
         }
     };
     if mfa::rank(needed) > 1 {
-        return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
+        return match mfa::begin_pending(&s.provider, &user, &session::Authn::password(), now).await
+        {
             Ok(pending) => {
                 let next = super::mfa::with_req("/login/factor", req);
                 with_cookies(
@@ -276,7 +279,7 @@ async fn submit(
     }
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
     let (cookie, session) =
-        match login::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
+        match session::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "cannot start session");

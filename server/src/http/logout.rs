@@ -9,11 +9,11 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tessera_core::login;
+use tessera_core::error::PageError;
 use tessera_core::logout::{self, Decision, LogoutError, LogoutRequest};
-use tessera_core::oidc::authorize::PageError;
 use tessera_core::params::Params;
-use tessera_core::provider::RequestMeta;
+use tessera_core::request::RequestMeta;
+use tessera_core::session;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
@@ -118,7 +118,7 @@ async fn session(
     now: i64,
 ) -> Result<Option<(SessionRecord, User)>, Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    login::current_session(&s.provider, cookie.as_deref(), now)
+    session::current_session(&s.provider, cookie.as_deref(), now)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "session lookup failed");
@@ -266,7 +266,7 @@ async fn finish(
     now: i64,
 ) -> Response {
     if let Some(record) = session {
-        match logout::end_session(&s.provider, record, req.client_id.as_deref(), meta, now).await {
+        match session::end_session(&s.provider, record, req.client_id.as_deref(), meta, now).await {
             Ok(Some(ended)) if ended.notifications > 0 => s.outbox_wake.notify_one(),
             Ok(_) => {}
             Err(e) => {

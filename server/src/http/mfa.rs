@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_core::login;
-use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
+use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::oidc::authorize;
+use tessera_core::session::{self, Factor};
 
 use super::errors::page;
 use super::forms::{Form, valid_handle};
@@ -292,7 +292,7 @@ async fn finish(
     req: Option<&str>,
     c: Candidate,
     factor: Factor,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Response {
     let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
@@ -498,7 +498,7 @@ async fn passkey_login_finish(
         };
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
     let started =
-        login::start_session_with(&s.provider, &user, &authn, previous.as_deref(), &meta, now)
+        session::start_session_with(&s.provider, &user, &authn, previous.as_deref(), &meta, now)
             .await;
     let (cookie, session) = match started {
         Ok(v) => v,
@@ -770,7 +770,7 @@ async fn continue_flow(
     };
     let now = now();
     let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
+    let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => v,
         Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
         Err(e) => {
@@ -795,7 +795,7 @@ pub(super) async fn complete_enrolment(
     headers: &HeaderMap,
     c: Candidate,
     factor: Factor,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Result<Option<String>, FactorError> {
     if !matches!(c.subject, Subject::Pending(_)) {

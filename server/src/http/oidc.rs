@@ -8,10 +8,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tessera_core::oidc::authorize::{self, AuthorizeError, Decision, PageError};
+use tessera_core::OAuthError;
+use tessera_core::error::PageError;
+use tessera_core::oidc::authorize::{self, AuthorizeError, Decision};
 use tessera_core::oidc::{discovery, introspect, revoke, token, userinfo};
 use tessera_core::params::Params;
-use tessera_core::{OAuthError, login};
+use tessera_core::session;
 use tessera_proto::ErrorCode;
 
 use super::errors::{ApiError, page};
@@ -128,7 +130,7 @@ async fn authorize_any(
     };
     let meta = s.meta(&headers, peer);
     let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
+    let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(sess) => sess,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use tessera_core::login;
 use tessera_core::mfa::{self, Candidate, Subject};
 use tessera_core::oidc::authorize;
 use tessera_core::password_change::{self, ChangeError};
+use tessera_core::session;
 use tessera_store::users::User;
 
 use super::errors::page;
@@ -203,7 +203,7 @@ async fn continue_sign_in(
     lang: Lang,
     req: Option<&str>,
     c: Candidate,
-    meta: &tessera_core::provider::RequestMeta,
+    meta: &tessera_core::request::RequestMeta,
     now: i64,
 ) -> Response {
     let path = forced_url(req);
@@ -234,7 +234,7 @@ async fn continue_sign_in(
     }
     let previous = s.read_cookie(headers, web::SESSION_COOKIE);
     let (cookie, session) =
-        match login::start_session(&s.provider, &user, previous.as_deref(), meta, now).await {
+        match session::start_session(&s.provider, &user, previous.as_deref(), meta, now).await {
             Ok(v) => v,
             Err(e) => return internal(&e),
         };
@@ -266,7 +266,7 @@ async fn recent_session(
 ) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
     let now = now();
-    match login::current_session(&s.provider, cookie.as_deref(), now).await {
+    match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
             Err(Redirect::to(&reauth_url(None)).into_response())
         }

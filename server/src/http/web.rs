@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::http::HeaderMap;
 use axum::http::header;
-use tessera_core::provider::RequestMeta;
+use tessera_core::request::RequestMeta;
 
 use super::AppState;
 use crate::pages::Lang;

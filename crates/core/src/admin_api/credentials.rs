@@ -339,7 +339,7 @@ pub async fn create(
         }
         CaChoice::Internal => {
             // Refused before a key is made when there is no CA to issue.
-            if p.store.ca(pki::ca::ISSUING_ID).await?.is_none() {
+            if p.store.ca(pki::issuer::ISSUING_ID).await?.is_none() {
                 return Err(AdminApiError::Conflict(
                     "there is no internal CA yet: an operator must run `tessera ca init` first, or create the credential with \"ca\": \"external\"".into(),
                 ));

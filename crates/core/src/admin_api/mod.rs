@@ -20,14 +20,11 @@ use tessera_store::audit::Outcome;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 
-use crate::admin::{Acting, AdminError};
-use crate::provider::RequestMeta;
+use crate::admin::Acting;
+use crate::error::AdminError;
+use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
-pub use scope::{Actor, AdminRole, Grant, Permission, UnitTree};
-
-/// The scope an access token must carry to call the administration API. Only consoles pinned
-/// by the operator get it (`tessera client add --admin-console`).
-pub const ADMIN_SCOPE: &str = "tessera:admin";
+pub use scope::{ADMIN_SCOPE, Actor, AdminRole, Grant, Permission, UnitTree};
 
 /// Why an administration request was refused.
 #[derive(Debug, thiserror::Error)]

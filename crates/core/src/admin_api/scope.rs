@@ -12,6 +12,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use tessera_store::units::Unit;
 
+/// The scope an access token must carry to call the administration API. Only consoles pinned
+/// by the operator get it (`tessera client add --admin-console`).
+pub const ADMIN_SCOPE: &str = "tessera:admin";
+
 /// Administrative roles. Application roles (the `roles` claim) are a different thing and may
 /// not use these names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

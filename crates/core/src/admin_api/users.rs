@@ -339,7 +339,7 @@ pub async fn reset_password(
     p.store
         .set_user_password(&user.id, &hash, true, now)
         .await?;
-    let ended = admin::end_user_access(p, &user, "password_reset", now).await?;
+    let ended = crate::session::end_user_access(p, &user, "password_reset", now).await?;
     caller
         .acting()
         .audit(p, now, "user.password_reset", ended.detail(&user.id))

@@ -9,7 +9,7 @@ use tessera_store::logout::OutboxEntry;
 
 use super::token;
 use crate::outbound::OutboundError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::random_id;
 use crate::{Config, CoreError, Provider};
 

@@ -8,16 +8,13 @@ pub mod token;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
-use serde_json::{Value, json};
-use tessera_store::audit::Outcome;
-use tessera_store::logout::EndedSession;
+use serde_json::Value;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 use url::Url;
 
-use crate::oidc::authorize::PageError;
+use crate::error::PageError;
 use crate::params::Params;
-use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 
 const MAX_STATE_LEN: usize = 1024;
@@ -209,40 +206,4 @@ pub fn redirect_after(req: &LogoutRequest) -> Result<Option<String>, CoreError> 
         url.query_pairs_mut().append_pair("state", state);
     }
     Ok(Some(url.into()))
-}
-
-/// Ends a session: marks it ended, revokes its access tokens and online refresh families,
-/// queues the back-channel notifications (one transaction), and audits `logout`. `None` when
-/// it had already ended.
-pub async fn end_session(
-    p: &Provider,
-    session: &SessionRecord,
-    client_id: Option<&str>,
-    meta: &RequestMeta,
-    now: i64,
-) -> Result<Option<EndedSession>, CoreError> {
-    let give_up = now + p.config.backchannel_give_up;
-    let Some(ended) = p
-        .store
-        .end_session_with_logout(&session.id, "logout", now, give_up)
-        .await?
-    else {
-        return Ok(None);
-    };
-    p.audit(
-        now,
-        "logout",
-        Some(&ended.user_id),
-        client_id,
-        meta,
-        Outcome::Success,
-        json!({
-            "sid": ended.sid,
-            "tokens_revoked": ended.tokens_revoked,
-            "refresh_families_revoked": ended.families_revoked,
-            "backchannel_queued": ended.notifications,
-        }),
-    )
-    .await?;
-    Ok(Some(ended))
 }

@@ -14,6 +14,8 @@ use super::*;
 use crate::admin::{self, NewClient};
 use crate::oidc::{authorize, token as oidc_token, userinfo};
 use crate::outbound::{BoxFuture, Outbound, OutboundError};
+use crate::request::RequestMeta;
+use crate::session::end_session;
 use crate::testkit::{self, ACTOR, REDIRECT, T0, authz, basic};
 
 const AFTER: &str = "https://app.test/signed-out";

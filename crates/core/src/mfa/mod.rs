@@ -8,6 +8,7 @@
 pub mod passkey;
 pub mod policy;
 pub mod recovery;
+pub mod relying_party;
 pub mod totp;
 
 use serde_json::json;
@@ -16,8 +17,9 @@ use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
+use crate::session::{Authn, Factor};
 use crate::{CoreError, Provider, acr};
 
 /// How long a login may wait between its first and second factor.
@@ -33,75 +35,6 @@ pub const FACTOR_DECAY_SECS: i64 = 12 * 60;
 pub const MAX_PENDING_FAILURES: i32 = 3;
 /// Second factors are changed only in a session authenticated this recently.
 pub const RECENT_AUTH: i64 = 900;
-
-/// The methods a login used and the level they reach.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Authn {
-    pub amr: Vec<String>,
-    pub acr: String,
-}
-
-impl Authn {
-    pub fn password() -> Authn {
-        Authn {
-            amr: vec!["pwd".into()],
-            acr: acr::LOA1.into(),
-        }
-    }
-
-    /// A passkey alone: possession of the key plus user verification on the device.
-    pub fn passkey_only(synced: bool) -> Authn {
-        Authn {
-            amr: vec![key_amr(synced).into(), "user".into(), "mfa".into()],
-            acr: acr::LOA2.into(),
-        }
-    }
-
-    /// The methods of `first` plus a second factor.
-    pub fn plus(first: &[String], factor: Factor) -> Authn {
-        let mut amr: Vec<String> = first.to_vec();
-        for m in [factor.amr(), "mfa"] {
-            if !amr.iter().any(|a| a == m) {
-                amr.push(m.into());
-            }
-        }
-        Authn {
-            amr,
-            acr: acr::LOA2.into(),
-        }
-    }
-}
-
-/// `hwk` for a key bound to its device, `swk` for a passkey that may be synchronised.
-fn key_amr(synced: bool) -> &'static str {
-    if synced { "swk" } else { "hwk" }
-}
-
-/// A second factor just proven.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Factor {
-    Totp,
-    RecoveryCode,
-    Passkey { synced: bool },
-}
-
-impl Factor {
-    pub fn amr(self) -> &'static str {
-        match self {
-            // A recovery code is a one-time password from a printed list.
-            Factor::Totp | Factor::RecoveryCode => "otp",
-            Factor::Passkey { synced } => key_amr(synced),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Factor::Totp => "totp",
-            Factor::RecoveryCode => "recovery_code",
-            Factor::Passkey { .. } => "passkey",
-        }
-    }
-}
 
 /// Position of a level in the order of assurance; unknown values rank below every level.
 pub fn rank(acr_value: &str) -> u8 {
@@ -401,7 +334,7 @@ pub async fn candidate(
             subject: Subject::Pending(pl),
         }));
     }
-    Ok(crate::login::current_session(p, session_cookie, now)
+    Ok(crate::session::current_session(p, session_cookie, now)
         .await?
         .map(|(s, user)| Candidate {
             user,
@@ -432,7 +365,7 @@ pub async fn complete(
                 return Err(FactorError::Expired);
             }
             let (cookie, session) =
-                crate::login::start_session_with(p, &user, &authn, session_cookie, meta, now)
+                crate::session::start_session_with(p, &user, &authn, session_cookie, meta, now)
                     .await?;
             (Some(cookie), session, "login.success")
         }
@@ -441,11 +374,11 @@ pub async fn complete(
             s.acr = authn.acr.clone();
             s.auth_time = now;
             s.last_seen_at = now;
-            // The raised level goes to a new cookie only (see `login::rotate_cookie`).
+            // The raised level goes to a new cookie only (see `session::rotate_cookie`).
             let Some(old) = session_cookie else {
                 return Err(FactorError::Expired);
             };
-            let Some(fresh) = crate::login::rotate_cookie(p, &s, old).await? else {
+            let Some(fresh) = crate::session::rotate_cookie(p, &s, old).await? else {
                 return Err(FactorError::Expired);
             };
             (Some(fresh), s, "mfa.step_up")
@@ -473,7 +406,7 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     // A lock on the old factors must not hold back enrolling new ones.
     p.store.clear_failures(&factor_key(&user.id)).await?;
     // Sessions that proved the removed factors end too.
-    let ended = crate::admin::end_user_access(p, user, "mfa_reset", now)
+    let ended = crate::session::end_user_access(p, user, "mfa_reset", now)
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?;
     p.audit(

@@ -8,7 +8,7 @@ use tessera_store::mfa::AcrPolicy;
 use tessera_store::users::User;
 
 use super::{max_level, rank};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::random_id;
 use crate::{CoreError, Provider, acr};
 

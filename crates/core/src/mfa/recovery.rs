@@ -6,7 +6,7 @@ use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
 
 pub const COUNT: usize = 10;

@@ -8,7 +8,6 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 
 use super::*;
 use crate::admin::NewClient;
-use crate::login;
 use crate::oidc::authorize::{self, Decision};
 use crate::testkit::{self, ISSUER, REDIRECT, T0};
 
@@ -379,13 +378,13 @@ async fn step_up_from_level_1_to_level_2_keeps_the_request() {
     let new_cookie = new_cookie.expect("a step-up rotates the cookie");
     assert_ne!(new_cookie, cookie);
     assert!(
-        login::current_session(&p, Some(&cookie), T0 + 61)
+        crate::session::current_session(&p, Some(&cookie), T0 + 61)
             .await
             .unwrap()
             .is_none(),
         "the level-1 cookie stops working"
     );
-    let (live, _) = login::current_session(&p, Some(&new_cookie), T0 + 61)
+    let (live, _) = crate::session::current_session(&p, Some(&new_cookie), T0 + 61)
         .await
         .unwrap()
         .unwrap();
@@ -526,13 +525,13 @@ async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
 
     let (mut p, user) = setup().await;
     assert!(
-        passkey::Passkeys::new(ISSUER)
+        super::relying_party::Passkeys::new(ISSUER)
             .unwrap()
             .with_allow_list("[]")
             .is_err()
     );
     assert!(
-        passkey::Passkeys::new(ISSUER)
+        super::relying_party::Passkeys::new(ISSUER)
             .unwrap()
             .with_allow_list("{")
             .is_err()
@@ -552,7 +551,7 @@ async fn an_authenticator_allow_list_refuses_unattested_passkeys() {
         "description": "YubiKey 5 (FIPS)",
         "ca_pem": pem,
     }]);
-    p.passkeys = passkey::Passkeys::new(ISSUER)
+    p.passkeys = super::relying_party::Passkeys::new(ISSUER)
         .unwrap()
         .with_allow_list(&list.to_string())
         .unwrap();

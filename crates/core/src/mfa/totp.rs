@@ -8,7 +8,7 @@ use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
 
 /// An enrolment waiting for its first code.

@@ -11,9 +11,10 @@ use tessera_store::users::User;
 use url::Url;
 
 use super::pkce;
+use crate::error::PageError;
 use crate::mfa::{self, policy};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};
 
@@ -44,16 +45,6 @@ pub struct AuthRequest {
     /// When the request arrived: a login that resumes it must be at least this recent when
     /// `prompt=login` or `max_age` asked for a fresh one.
     pub received_at: i64,
-}
-
-/// Errors shown to the person, never sent to the redirect URI (RFC 6749 §4.1.2.1): the client
-/// or its redirect URI cannot be trusted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PageError {
-    UnknownClient,
-    InvalidRedirectUri,
-    BadRequest,
-    RequestExpired,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,7 @@
 //! §2.3, OIDC Core §9): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
 //! (RFC 7523 §2.2, §3) and `none` for public clients.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -216,14 +215,6 @@ async fn private_key_jwt(
 const JWKS_TTL: Duration = Duration::from_secs(300);
 const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
 
-type JwksCache = Mutex<HashMap<String, (Instant, Arc<Vec<Value>>)>>;
-
-/// Fetched JWKS by URI: a copy of the clients' published data, so a per-replica cache is safe.
-fn jwks_cache() -> &'static JwksCache {
-    static CACHE: OnceLock<JwksCache> = OnceLock::new();
-    CACHE.get_or_init(JwksCache::default)
-}
-
 /// The client's registered keys: inline JWKS, or fetched from its JWKS URI through the guarded
 /// outbound transport. `kid` is the key the assertion names, to re-fetch early when unknown.
 async fn client_keys(
@@ -240,7 +231,7 @@ async fn client_keys(
         (None, Some(uri)) => uri,
         (None, None) => return Err(failed()),
     };
-    if let Ok(cache) = jwks_cache().lock()
+    if let Ok(cache) = p.jwks_cache.lock()
         && let Some((at, keys)) = cache.get(uri)
     {
         let knows_kid = kid.is_none_or(|k| keys.iter().any(|key| key["kid"].as_str() == Some(k)));
@@ -251,7 +242,7 @@ async fn client_keys(
     match p.outbound.get_json(uri).await {
         Ok(doc) => {
             let keys = keys_of(&doc);
-            if let Ok(mut cache) = jwks_cache().lock() {
+            if let Ok(mut cache) = p.jwks_cache.lock() {
                 cache.insert(uri.clone(), (Instant::now(), keys.clone()));
             }
             Ok(keys)

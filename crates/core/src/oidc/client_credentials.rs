@@ -9,7 +9,7 @@ use tessera_store::clients::Client;
 use super::USER_SCOPES;
 use super::issue::{self, AccessGrant};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::{OAuthError, Provider};
 
 pub async fn grant(

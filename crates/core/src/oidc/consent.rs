@@ -18,11 +18,11 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::authorize::{
-    AuthRequest, AuthorizeError, Decision, PageError, error_redirect, issue_code, pending,
-    wants_admin,
+    AuthRequest, AuthorizeError, Decision, error_redirect, issue_code, pending, wants_admin,
 };
 use crate::admin_api::{ADMIN_SCOPE, grants_of};
-use crate::provider::RequestMeta;
+use crate::error::PageError;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};
 

@@ -10,7 +10,7 @@ use tessera_store::users::UserStatus;
 
 use super::issue::{self, AccessGrant, Authn};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 

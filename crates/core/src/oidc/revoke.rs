@@ -7,7 +7,7 @@ use tessera_store::audit::Outcome;
 
 use super::client_auth::authenticate_client;
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 

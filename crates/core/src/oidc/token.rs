@@ -11,7 +11,7 @@ pub use super::issue::at_hash;
 use super::issue::{self, AccessGrant, Authn};
 use super::{client_auth, client_credentials, pkce, refresh};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 

@@ -2,9 +2,10 @@
 
 use super::*;
 use crate::admin::{self, NewClient};
-use crate::login::{self, authenticate};
-use crate::mfa::{self, Candidate, Factor, FactorError, Subject};
+use crate::login::authenticate;
+use crate::mfa::{self, Candidate, FactorError, Subject};
 use crate::oidc::authorize;
+use crate::session::Factor;
 use crate::testkit::{self, ACTOR, PASSWORD, REDIRECT, T0};
 
 const NEW: &str = "con đường xanh mùa thu 2026";
@@ -42,7 +43,7 @@ async fn a_temporary_password_enrols_nothing_and_completes_no_login_until_change
     let (_, temp) = temporary_user(&p).await;
     // The administrator (or whoever holds the password) gets as far as a pending login...
     let user = authenticate(&p, "an.nv", &temp, &meta(), T0).await.unwrap();
-    let cookie = mfa::begin_pending(&p, &user, &mfa::Authn::password(), T0)
+    let cookie = mfa::begin_pending(&p, &user, &crate::session::Authn::password(), T0)
         .await
         .unwrap();
     let c = mfa::candidate(&p, Some(&cookie), None, T0 + 1)
@@ -52,7 +53,7 @@ async fn a_temporary_password_enrols_nothing_and_completes_no_login_until_change
     assert!(matches!(c.subject, Subject::Pending(_)));
     let pending_id = c.id().to_owned();
     // Another browser got as far with the same password.
-    let other = mfa::begin_pending(&p, &user, &mfa::Authn::password(), T0)
+    let other = mfa::begin_pending(&p, &user, &crate::session::Authn::password(), T0)
         .await
         .unwrap();
     // ...which may not enrol a first factor (one that would outlive the next reset)...
@@ -129,7 +130,7 @@ async fn the_api_and_the_command_line_set_the_flag_only_when_asked() {
     let user = testkit::add_user(&p, "an.nv", None, &[], T0 - 100).await;
     assert!(!user.password_must_change);
     // A sign-in half-way through with the previous password does not survive the change.
-    let halfway = mfa::begin_pending(&p, &user, &mfa::Authn::password(), T0 - 1)
+    let halfway = mfa::begin_pending(&p, &user, &crate::session::Authn::password(), T0 - 1)
         .await
         .unwrap();
     admin::set_password(&p, ACTOR, &user, NEW, false, T0)
@@ -202,7 +203,7 @@ async fn changing_ones_own_password_needs_the_current_one_and_a_recent_sign_in()
     let r = change_own(&p, &here, &user, "sai mật khẩu rồi", NEW, &meta(), now).await;
     assert!(matches!(r, Err(ChangeError::WrongCurrent)), "{r:?}");
     assert_eq!(audited(&p, "password.confirm.failure").await.len(), 1);
-    for i in 0..login::USER_FREE_FAILURES {
+    for i in 0..crate::throttle::USER_FREE_FAILURES {
         let _ = change_own(&p, &here, &user, "sai mật khẩu rồi", NEW, &meta(), now + i).await;
     }
     let r = change_own(&p, &here, &user, PASSWORD, NEW, &meta(), now + 10).await;
@@ -224,7 +225,7 @@ async fn changing_ones_own_password_needs_the_current_one_and_a_recent_sign_in()
     assert_eq!(ended, 2, "the other sessions ended");
     // This session stays; the others are gone, with back-channel logout queued for the
     // application signed in elsewhere.
-    let (still, _) = login::current_session(&p, Some(&cookie), now + 2)
+    let (still, _) = crate::session::current_session(&p, Some(&cookie), now + 2)
         .await
         .unwrap()
         .unwrap();

@@ -12,95 +12,14 @@ use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, IssuedC
 use tessera_store::users::{User, UserStatus};
 use x509_cert::Certificate;
 use x509_cert::builder::Builder;
-use x509_cert::ext::pkix::CrlReason;
 use x509_cert::request::RequestBuilder;
 
-use super::ca::{build_certificate, ca_signer, chain_from, issuing_ca};
+use super::crl::RevocationReason;
+use super::issuer::{build_certificate, ca_signer, chain_from, issuing_ca};
 use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, parse_policies, random_serial};
 use super::{Actor, PkiError, blocking, crl, hex, import};
 use crate::Provider;
 use crate::secrets::random_id;
-
-/// Revocation reasons (RFC 5280 §5.3.1), by their ASN.1 names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RevocationReason {
-    Unspecified,
-    KeyCompromise,
-    CaCompromise,
-    AffiliationChanged,
-    Superseded,
-    CessationOfOperation,
-    CertificateHold,
-    PrivilegeWithdrawn,
-}
-
-impl RevocationReason {
-    const ALL: [RevocationReason; 8] = [
-        RevocationReason::Unspecified,
-        RevocationReason::KeyCompromise,
-        RevocationReason::CaCompromise,
-        RevocationReason::AffiliationChanged,
-        RevocationReason::Superseded,
-        RevocationReason::CessationOfOperation,
-        RevocationReason::CertificateHold,
-        RevocationReason::PrivilegeWithdrawn,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevocationReason::Unspecified => "unspecified",
-            RevocationReason::KeyCompromise => "keyCompromise",
-            RevocationReason::CaCompromise => "cACompromise",
-            RevocationReason::AffiliationChanged => "affiliationChanged",
-            RevocationReason::Superseded => "superseded",
-            RevocationReason::CessationOfOperation => "cessationOfOperation",
-            RevocationReason::CertificateHold => "certificateHold",
-            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
-        }
-    }
-
-    /// Accepts the ASN.1 name in any case, with or without `-`/`_` (`key-compromise`).
-    pub fn parse(s: &str) -> Option<RevocationReason> {
-        let norm = |v: &str| {
-            v.chars()
-                .filter(|c| *c != '-' && *c != '_')
-                .collect::<String>()
-                .to_ascii_lowercase()
-        };
-        let wanted = norm(s);
-        Self::ALL.into_iter().find(|r| norm(r.as_str()) == wanted)
-    }
-
-    /// By its `CRLReason` code (RFC 5280 §5.3.1: 0–6, 9; 8 is removeFromCRL, not a reason to
-    /// revoke).
-    pub fn from_code(code: u32) -> Option<RevocationReason> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.crl_reason() as u32 == code)
-    }
-
-    pub fn crl_reason(self) -> CrlReason {
-        match self {
-            RevocationReason::Unspecified => CrlReason::Unspecified,
-            RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
-            RevocationReason::CaCompromise => CrlReason::CaCompromise,
-            RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
-            RevocationReason::Superseded => CrlReason::Superseded,
-            RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
-            RevocationReason::CertificateHold => CrlReason::CertificateHold,
-            RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
-        }
-    }
-
-    pub fn names() -> String {
-        Self::ALL
-            .iter()
-            .filter(|r| **r != RevocationReason::CertificateHold)
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
 
 /// A new credential for a user.
 #[derive(Clone, Debug)]
@@ -493,7 +412,7 @@ pub async fn import_certificate(
         }
     };
     // A certificate from the internal issuing CA is tracked (CRL, OCSP) like one issued here.
-    let ca_id = match p.store.ca(super::ca::ISSUING_ID).await? {
+    let ca_id = match p.store.ca(super::issuer::ISSUING_ID).await? {
         Some(ca) if checked.chain.first() == Some(&ca.cert_der) => Some(ca.id),
         _ => None,
     };

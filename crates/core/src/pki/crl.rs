@@ -11,14 +11,94 @@ use x509_cert::Certificate;
 use x509_cert::certificate::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
 use x509_cert::ext::ToExtension;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, CrlReason, SubjectKeyIdentifier};
 use x509_cert::serial_number::SerialNumber;
 
-use super::credential::RevocationReason;
 use super::profile::x509_time;
-use super::{PkiError, blocking, ca::ca_signer, internal};
+use super::{PkiError, blocking, internal, issuer::ca_signer};
 use crate::Provider;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
+
+/// Revocation reasons (RFC 5280 §5.3.1), by their ASN.1 names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationReason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    CertificateHold,
+    PrivilegeWithdrawn,
+}
+
+impl RevocationReason {
+    const ALL: [RevocationReason; 8] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::CaCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+        RevocationReason::CertificateHold,
+        RevocationReason::PrivilegeWithdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "keyCompromise",
+            RevocationReason::CaCompromise => "cACompromise",
+            RevocationReason::AffiliationChanged => "affiliationChanged",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessationOfOperation",
+            RevocationReason::CertificateHold => "certificateHold",
+            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        }
+    }
+
+    /// Accepts the ASN.1 name in any case, with or without `-`/`_` (`key-compromise`).
+    pub fn parse(s: &str) -> Option<RevocationReason> {
+        let norm = |v: &str| {
+            v.chars()
+                .filter(|c| *c != '-' && *c != '_')
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let wanted = norm(s);
+        Self::ALL.into_iter().find(|r| norm(r.as_str()) == wanted)
+    }
+
+    /// By its `CRLReason` code (RFC 5280 §5.3.1: 0–6, 9; 8 is removeFromCRL, not a reason to
+    /// revoke).
+    pub fn from_code(code: u32) -> Option<RevocationReason> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.crl_reason() as u32 == code)
+    }
+
+    pub fn crl_reason(self) -> CrlReason {
+        match self {
+            RevocationReason::Unspecified => CrlReason::Unspecified,
+            RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
+            RevocationReason::CaCompromise => CrlReason::CaCompromise,
+            RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
+            RevocationReason::Superseded => CrlReason::Superseded,
+            RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
+            RevocationReason::CertificateHold => CrlReason::CertificateHold,
+            RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
+        }
+    }
+
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .filter(|r| **r != RevocationReason::CertificateHold)
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 
 /// How many times a CRL is rebuilt when another replica published one meanwhile.
 const PUBLISH_ATTEMPTS: usize = 5;

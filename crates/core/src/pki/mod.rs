@@ -11,6 +11,7 @@ pub mod ca;
 pub mod credential;
 pub mod crl;
 pub mod import;
+pub mod issuer;
 pub mod ocsp;
 pub mod profile;
 pub mod trust;
@@ -22,13 +23,15 @@ mod tests;
 use tessera_store::StoreError;
 
 use crate::CoreError;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 
-pub use ca::{CaInit, import_ca, init_ca, issuing_ca, issuing_ca_csr};
+pub use ca::{CaInit, import_ca, init_ca, issuing_ca_csr};
 pub use credential::{
-    CredentialRequest, RevocationReason, UsableCredential, create_credential, import_certificate,
-    issue_internal, list_credentials, renew, resume, revoke, suspend, usable_credential,
+    CredentialRequest, UsableCredential, create_credential, import_certificate, issue_internal,
+    list_credentials, renew, resume, revoke, suspend, usable_credential,
 };
+pub use crl::RevocationReason;
+pub use issuer::issuing_ca;
 
 /// Certificate settings of this installation.
 #[derive(Clone, Debug)]

@@ -22,14 +22,14 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::{Extension, Extensions};
 use x509_cert::serial_number::SerialNumber;
 
-use super::ca::build_certificate;
-use super::credential::RevocationReason;
+use super::crl::RevocationReason;
+use super::issuer::build_certificate;
 use super::profile::{
     CertSpec, Kind, Pointers, SubjectInfo, generalized_time, name_attr, oid, random_serial,
 };
-use super::{PkiError, blocking, ca::ca_signer, hex};
+use super::{PkiError, blocking, hex, issuer::ca_signer};
 use crate::Provider;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::random_id;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).

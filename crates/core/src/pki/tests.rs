@@ -8,7 +8,8 @@ use tessera_store::pki::{CredentialFilter, CredentialStatus};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 
-use super::credential::{RevocationReason, expiry_housekeeping};
+use super::credential::expiry_housekeeping;
+use super::crl::RevocationReason;
 use super::*;
 use crate::testkit::{add_unit, add_user, provider};
 
@@ -259,7 +260,7 @@ fn rogue_ca(
     parent: Option<(&tessera_hsm::x509::CustodySigner, &Certificate)>,
     path_len: u8,
 ) -> (Vec<u8>, tessera_hsm::x509::CustodySigner) {
-    use super::ca::build_certificate;
+    use super::issuer::build_certificate;
     use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, random_serial};
     let custody = p.signer.custody().clone();
     let key = custody
@@ -316,7 +317,7 @@ async fn rogue_leaf(
     cred: &tessera_store::pki::Credential,
     ca: (&tessera_hsm::x509::CustodySigner, &Certificate),
 ) -> Vec<u8> {
-    use super::ca::build_certificate;
+    use super::issuer::build_certificate;
     use super::profile::{CertSpec, Kind, Pointers, random_serial};
     let user = p.store.user_by_id(&cred.user_id).await.unwrap().unwrap();
     let subject = credential::user_subject(p, &user)

@@ -6,9 +6,10 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::{page_error, redirect_error};
-use crate::oidc::authorize::{self, Decision, PageError};
+use crate::error::PageError;
+use crate::oidc::authorize::{self, Decision};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, CHALLENGE, ISSUER, REDIRECT, T0, authz};
 use crate::{Config, Provider};
 

@@ -6,7 +6,8 @@ use tessera_proto::ErrorCode;
 
 use super::oauth_code;
 use super::world::World;
-use crate::admin::{self, AdminError, NewClient};
+use crate::admin::{self, NewClient};
+use crate::error::AdminError;
 use crate::oidc::userinfo;
 use crate::testkit::{self, ACTOR, ISSUER, REDIRECT, T0};
 

@@ -10,10 +10,11 @@ use super::{page_error, redirect_error};
 use crate::Provider;
 use crate::admin::{self, Acting, NewClient};
 use crate::admin_api::ADMIN_SCOPE;
-use crate::mfa::{Authn, Factor};
-use crate::oidc::authorize::{self, ADMIN_AUTH_MAX_AGE, Decision, PageError};
+use crate::error::PageError;
+use crate::oidc::authorize::{self, ADMIN_AUTH_MAX_AGE, Decision};
 use crate::oidc::consent;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
+use crate::session::{Authn, Factor};
 use crate::testkit::{self, ACTOR, REDIRECT, T0};
 
 fn meta() -> RequestMeta {
@@ -59,7 +60,7 @@ async fn world() -> World {
 /// A session at level 2 (password and authenticator app) started at `at`.
 async fn strong_session(w: &World, at: i64) -> SessionRecord {
     let authn = Authn::plus(&["pwd".into()], Factor::Totp);
-    crate::login::start_session_with(&w.p, &w.user, &authn, None, &meta(), at)
+    crate::session::start_session_with(&w.p, &w.user, &authn, None, &meta(), at)
         .await
         .unwrap()
         .1

@@ -17,7 +17,8 @@ mod world;
 use tessera_proto::ErrorCode;
 
 use crate::OAuthError;
-use crate::oidc::authorize::{AuthorizeError, Decision, PageError};
+use crate::error::PageError;
+use crate::oidc::authorize::{AuthorizeError, Decision};
 use crate::testkit::{self, ISSUER, REDIRECT};
 
 /// The page an authorization request ended on; fails on any other outcome.

@@ -7,10 +7,11 @@ use tessera_proto::{ErrorCode, TokenResponse};
 
 use super::oauth_code;
 use super::world::{SETUP, World};
-use crate::admin::{self, AdminError, NewClient};
+use crate::admin::{self, NewClient};
+use crate::error::AdminError;
 use crate::oidc::client_auth::JWT_BEARER_ASSERTION;
 use crate::oidc::{introspect, revoke, token};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, ACTOR, ClientKey, ISSUER, REDIRECT, T0, assertion_claims, b64url};
 use crate::{OAuthError, Provider};
 

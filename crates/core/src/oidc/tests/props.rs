@@ -16,7 +16,7 @@ use tokio::runtime::Runtime;
 use crate::oidc::authorize::{self, AuthorizeError, Decision};
 use crate::oidc::token;
 use crate::params::{MAX_VALUE_LEN, Params};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, CHALLENGE, ISSUER, REDIRECT, T0, VERIFIER};
 use crate::{Config, OAuthError, Provider};
 

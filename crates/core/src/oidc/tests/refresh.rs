@@ -449,7 +449,7 @@ async fn replayed_code_also_revokes_the_refresh_family() {
     // RFC 6749 §4.1.2: the tokens issued from a replayed code are revoked — the refresh
     // token too, or the family it started would outlive the replay.
     let w = World::new().await;
-    let meta = crate::provider::RequestMeta::default();
+    let meta = crate::request::RequestMeta::default();
     let d = crate::oidc::authorize::authorize(
         &w.p,
         &testkit::authz("conf", &[]),

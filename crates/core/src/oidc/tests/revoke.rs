@@ -6,7 +6,7 @@ use tessera_proto::ErrorCode;
 use super::oauth_code;
 use super::world::World;
 use crate::oidc::{revoke, userinfo};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, T0};
 
 #[tokio::test]

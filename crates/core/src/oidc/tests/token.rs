@@ -10,7 +10,7 @@ use super::oauth_code;
 use crate::oidc::token::at_hash;
 use crate::oidc::{authorize, token, userinfo};
 use crate::params::Params;
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, CHALLENGE, ISSUER, REDIRECT, T0, VERIFIER, authz, basic};
 use crate::{OAuthError, Provider, acr, admin};
 

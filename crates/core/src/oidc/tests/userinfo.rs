@@ -5,7 +5,7 @@ use tessera_proto::ErrorCode;
 
 use super::oauth_code;
 use crate::oidc::{authorize, token, userinfo};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::testkit::{self, REDIRECT, T0, authz, basic};
 use crate::{Provider, admin};
 

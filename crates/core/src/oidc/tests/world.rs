@@ -11,7 +11,7 @@ use tessera_store::users::User;
 
 use crate::admin::NewClient;
 use crate::oidc::{introspect, revoke, token};
-use crate::provider::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
 use crate::testkit::{self, REDIRECT, T0, basic};
 use crate::{OAuthError, Provider};
