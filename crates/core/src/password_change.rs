@@ -5,8 +5,8 @@
 //! it for long: the account does nothing with it but choose a new one. Either way the person's
 //! other sessions end, with back-channel logout to their applications.
 
+use crate::audit::Event;
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
@@ -193,13 +193,11 @@ async fn replace(
         }
     }
     p.audit(
-        now,
-        "password.changed",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "how": how, "sessions_ended": ended, "backchannel_queued": queued }),
+        Event::PasswordChanged
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({ "how": how, "sessions_ended": ended, "backchannel_queued": queued })),
     )
     .await?;
     Ok(ended)

@@ -1,7 +1,7 @@
 //! The provider context handed to every operation: configuration, store, keys, audit.
 
 use tessera_store::Store;
-use tessera_store::audit::{AuditEvent, AuditLog, Outcome};
+use tessera_store::audit::AuditLog;
 
 use crate::CoreError;
 use crate::jose::TokenSigner;
@@ -90,28 +90,8 @@ pub struct RequestMeta {
 
 impl Provider {
     /// Records an audit event and waits until it is committed.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn audit(
-        &self,
-        now: i64,
-        event: &str,
-        actor: Option<&str>,
-        client_id: Option<&str>,
-        meta: &RequestMeta,
-        outcome: Outcome,
-        detail: serde_json::Value,
-    ) -> Result<(), CoreError> {
-        self.audit
-            .record(AuditEvent {
-                at: now,
-                event: event.to_owned(),
-                actor: actor.map(str::to_owned),
-                client_id: client_id.map(str::to_owned),
-                source_ip: meta.source_ip.clone(),
-                outcome,
-                detail,
-            })
-            .await?;
+    pub async fn audit(&self, record: crate::audit::Record) -> Result<(), CoreError> {
+        self.audit.record(record.into_event()).await?;
         Ok(())
     }
 }

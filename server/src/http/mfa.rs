@@ -3,6 +3,7 @@
 //! application's request afterwards.
 
 use std::net::SocketAddr;
+use tessera_core::audit::Event;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -510,13 +511,11 @@ async fn passkey_login_finish(
     if let Err(e) = s
         .provider
         .audit(
-            now,
-            "login.success",
-            Some(&user.id),
-            None,
-            &meta,
-            tessera_store::audit::Outcome::Success,
-            json!({ "amr": session.amr, "acr": session.acr, "sid": session.sid }),
+            Event::LoginSuccess
+                .at(now)
+                .actor(&user.id)
+                .meta(&meta)
+                .detail(json!({ "amr": session.amr, "acr": session.acr, "sid": session.sid })),
         )
         .await
     {

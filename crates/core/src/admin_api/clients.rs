@@ -1,6 +1,7 @@
 //! Client applications through the administration API. Each client belongs to a unit; the
 //! administrators of that unit (or of a unit above it) manage it.
 
+use crate::audit::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_store::clients::{Client, ClientUpdate};
@@ -304,7 +305,7 @@ pub async fn update(
         .audit_about(
             p,
             now,
-            "client.updated",
+            Event::ClientUpdated,
             Some(&c.id),
             json!({
                 "changed": changed, "redirect_uris": update.redirect_uris,
@@ -357,7 +358,7 @@ pub async fn rotate_secret(
         .await?;
     caller
         .acting()
-        .audit_about(p, now, "client.secret_rotated", Some(&c.id), json!({}))
+        .audit_about(p, now, Event::ClientSecretRotated, Some(&c.id), json!({}))
         .await?;
     Ok(json!({ "client_id": c.id, "client_secret": secret }))
 }

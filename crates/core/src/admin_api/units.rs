@@ -1,5 +1,6 @@
 //! Organisation units through the administration API.
 
+use crate::audit::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_store::units::Unit;
@@ -97,7 +98,7 @@ pub async fn rename(
         .audit(
             p,
             now,
-            "unit.renamed",
+            Event::UnitRenamed,
             json!({ "unit": id, "old_name": unit.name, "name": name }),
         )
         .await?;

@@ -8,8 +8,8 @@ pub mod token;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
+use crate::audit::Event;
 use serde_json::{Value, json};
-use tessera_store::audit::Outcome;
 use tessera_store::logout::EndedSession;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
@@ -230,18 +230,17 @@ pub async fn end_session(
         return Ok(None);
     };
     p.audit(
-        now,
-        "logout",
-        Some(&ended.user_id),
-        client_id,
-        meta,
-        Outcome::Success,
-        json!({
-            "sid": ended.sid,
-            "tokens_revoked": ended.tokens_revoked,
-            "refresh_families_revoked": ended.families_revoked,
-            "backchannel_queued": ended.notifications,
-        }),
+        Event::Logout
+            .at(now)
+            .actor(&ended.user_id)
+            .maybe_client(client_id)
+            .meta(meta)
+            .detail(json!({
+                "sid": ended.sid,
+                "tokens_revoked": ended.tokens_revoked,
+                "refresh_families_revoked": ended.families_revoked,
+                "backchannel_queued": ended.notifications,
+            })),
     )
     .await?;
     Ok(Some(ended))

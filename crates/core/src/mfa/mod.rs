@@ -10,8 +10,8 @@ pub mod policy;
 pub mod recovery;
 pub mod totp;
 
+use crate::audit::Event;
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
@@ -248,13 +248,11 @@ pub(crate) async fn audit_wrong_code(
     audit_failure(p, user_id, factor, reason, meta, now).await?;
     if count >= FACTOR_FREE_FAILURES {
         p.audit(
-            now,
-            "mfa.locked",
-            Some(user_id),
-            None,
-            meta,
-            Outcome::Failure,
-            json!({ "failures": count, "locked_until": now + FACTOR_DECAY_SECS }),
+            Event::MfaLocked
+                .at(now)
+                .actor(user_id)
+                .meta(meta)
+                .detail(json!({ "failures": count, "locked_until": now + FACTOR_DECAY_SECS })),
         )
         .await?;
     }
@@ -271,13 +269,11 @@ pub(crate) async fn audit_failure(
     now: i64,
 ) -> Result<(), CoreError> {
     p.audit(
-        now,
-        "mfa.failure",
-        Some(user_id),
-        None,
-        meta,
-        Outcome::Failure,
-        json!({ "factor": factor, "reason": reason }),
+        Event::MfaFailure
+            .at(now)
+            .actor(user_id)
+            .meta(meta)
+            .detail(json!({ "factor": factor, "reason": reason })),
     )
     .await
 }
@@ -434,7 +430,7 @@ pub async fn complete(
             let (cookie, session) =
                 crate::login::start_session_with(p, &user, &authn, session_cookie, meta, now)
                     .await?;
-            (Some(cookie), session, "login.success")
+            (Some(cookie), session, Event::LoginSuccess)
         }
         Subject::Session(mut s) => {
             s.amr = authn.amr.clone();
@@ -448,18 +444,10 @@ pub async fn complete(
             let Some(fresh) = crate::login::rotate_cookie(p, &s, old).await? else {
                 return Err(FactorError::Expired);
             };
-            (Some(fresh), s, "mfa.step_up")
+            (Some(fresh), s, Event::MfaStepUp)
         }
     };
-    p.audit(
-        now,
-        event,
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "amr": session.amr, "acr": session.acr, "factor": factor.name(), "sid": session.sid }),
-    )
+    p.audit(event.at(now).actor(&user.id).meta(meta).detail(json!({ "amr": session.amr, "acr": session.acr, "factor": factor.name(), "sid": session.sid })))
     .await?;
     Ok((cookie, session))
 }
@@ -476,18 +464,10 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let ended = crate::admin::end_user_access(p, user, "mfa_reset", now)
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?;
-    p.audit(
-        now,
-        "mfa.reset",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({
-            "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
-            "access_ended": ended.detail(&user.id),
-        }),
-    )
+    p.audit(Event::MfaReset.at(now).actor(actor).detail(json!({
+        "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
+        "access_ended": ended.detail(&user.id),
+    })))
     .await
 }
 

@@ -5,12 +5,12 @@
 //! is always required; sign counters that go backwards are refused by webauthn-rs (a cloned
 //! authenticator), and the counter and backup state are stored after every use.
 
+use crate::audit::Event;
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::mfa::{Ceremony, WebauthnCredential};
 use tessera_store::users::{User, UserStatus};
 use webauthn_rs::prelude::*;
@@ -348,16 +348,14 @@ pub async fn finish_registration(
         p.store.delete_recovery_codes(&user.id).await?;
     }
     p.audit(
-        now,
-        "mfa.passkey.registered",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({
-            "credential": record.id, "name": record.name, "aaguid": record.aaguid,
-            "synced": record.backup_eligible,
-        }),
+        Event::MfaPasskeyRegistered
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({
+                "credential": record.id, "name": record.name, "aaguid": record.aaguid,
+                "synced": record.backup_eligible,
+            })),
     )
     .await?;
     Ok(record)
@@ -532,13 +530,11 @@ pub async fn rename(
         .await?;
     if done {
         p.audit(
-            now,
-            "mfa.passkey.renamed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({ "credential": id, "name": name }),
+            Event::MfaPasskeyRenamed
+                .at(now)
+                .actor(&user.id)
+                .meta(meta)
+                .detail(json!({ "credential": id, "name": name })),
         )
         .await?;
     }
@@ -556,13 +552,11 @@ pub async fn remove(
     if done {
         super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
         p.audit(
-            now,
-            "mfa.passkey.removed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({ "credential": id }),
+            Event::MfaPasskeyRemoved
+                .at(now)
+                .actor(&user.id)
+                .meta(meta)
+                .detail(json!({ "credential": id })),
         )
         .await?;
     }

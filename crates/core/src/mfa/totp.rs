@@ -1,9 +1,8 @@
 //! Time-based one-time passwords (RFC 6238): SHA-1, 6 digits, 30 s steps, ±1 step of skew.
 //! Each code is spent once: the store keeps the last accepted step.
 
+use crate::audit::Event;
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
@@ -173,16 +172,8 @@ pub async fn verify(
         p.store.delete_recovery_codes(&user.id).await?;
     }
     if confirm.is_some() {
-        p.audit(
-            now,
-            "mfa.totp.enrolled",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({}),
-        )
-        .await?;
+        p.audit(Event::MfaTotpEnrolled.at(now).actor(&user.id).meta(meta))
+            .await?;
     }
     Ok(())
 }
@@ -196,16 +187,8 @@ pub async fn remove(
     let removed = p.store.delete_totp(&user.id).await?;
     if removed {
         super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
-        p.audit(
-            now,
-            "mfa.totp.removed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({}),
-        )
-        .await?;
+        p.audit(Event::MfaTotpRemoved.at(now).actor(&user.id).meta(meta))
+            .await?;
     }
     Ok(removed)
 }

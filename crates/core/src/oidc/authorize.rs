@@ -1,9 +1,9 @@
 //! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1.1, RFC 7636 §4.3).
 
+use crate::audit::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_proto::ErrorCode;
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::codes::AuthCodeRecord;
 use tessera_store::sessions::{AuthRequestRecord, SessionRecord};
@@ -535,13 +535,12 @@ pub(crate) async fn issue_code(
         .add_session_client(&session.id, &client.id, now)
         .await?;
     p.audit(
-        now,
-        "code.issued",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "sid": session.sid, "scope": req.scope.join(" ") }),
+        Event::CodeIssued
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "sid": session.sid, "scope": req.scope.join(" ") })),
     )
     .await?;
     Ok(redirect_with(

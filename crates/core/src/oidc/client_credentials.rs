@@ -1,9 +1,9 @@
 //! The client-credentials grant (RFC 6749 §4.4): a departmental application calling another,
 //! or the province's integration platform, on its own behalf. `sub` is the client.
 
+use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 
 use super::USER_SCOPES;
@@ -74,13 +74,12 @@ pub async fn grant(
     };
     let access_token = issue::access_token(p, &grant, now).await?;
     p.audit(
-        now,
-        "token.issued",
-        Some(&client.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "grant_type": "client_credentials", "scope": scope }),
+        Event::TokenIssued
+            .at(now)
+            .actor(&client.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "grant_type": "client_credentials", "scope": scope })),
     )
     .await?;
     Ok(issue::bearer(p, access_token, None, None, scope))

@@ -1,9 +1,9 @@
 //! The refresh-token grant (RFC 6749 §6) with rotation and re-use detection
 //! (RFC 9700 §4.14.2), and the ID token it may carry (OIDC Core §12.2).
 
+use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::refresh::RefreshUse;
 use tessera_store::users::UserStatus;
@@ -30,13 +30,12 @@ async fn refuse(
     why: &str,
 ) -> Result<TokenResponse, OAuthError> {
     p.audit(
-        now,
-        "refresh.refused",
-        user,
-        Some(&client.id),
-        meta,
-        Outcome::Failure,
-        json!({ "reason": why }),
+        Event::RefreshRefused
+            .at(now)
+            .maybe_actor(user)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "reason": why })),
     )
     .await?;
     Err(invalid())
@@ -120,13 +119,12 @@ pub async fn grant(
             // A spent token came back: either the client or a thief holds a copy. End them all.
             p.store.revoke_refresh_family(&f.id, "reuse", now).await?;
             p.audit(
-                now,
-                "refresh.reused",
-                Some(&f.user_id),
-                Some(&client.id),
-                meta,
-                Outcome::Failure,
-                json!({ "family": f.id }),
+                Event::RefreshReused
+                    .at(now)
+                    .actor(&f.user_id)
+                    .client(&client.id)
+                    .meta(meta)
+                    .detail(json!({ "family": f.id })),
             )
             .await?;
             return Err(invalid());
@@ -188,13 +186,12 @@ pub async fn grant(
         None
     };
     p.audit(
-        now,
-        "token.issued",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "grant_type": "refresh_token", "family": family.id }),
+        Event::TokenIssued
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "grant_type": "refresh_token", "family": family.id })),
     )
     .await?;
     Ok(issue::bearer(

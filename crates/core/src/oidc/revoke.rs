@@ -1,9 +1,9 @@
 //! Token revocation (RFC 7009). A client revokes only its own tokens; for anything else the
 //! answer is the same 200, so that revocation reveals nothing about other clients' tokens.
 
+use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::ErrorCode;
-use tessera_store::audit::Outcome;
 
 use super::client_auth::authenticate_client;
 use crate::params::Params;
@@ -31,13 +31,12 @@ pub async fn revoke(
                 .revoke_refresh_family(&fam.id, "revoked by client", now)
                 .await?;
             p.audit(
-                now,
-                "token.revoked",
-                Some(&fam.user_id),
-                Some(&caller.id),
-                meta,
-                Outcome::Success,
-                json!({ "kind": "refresh", "family": fam.id }),
+                Event::TokenRevoked
+                    .at(now)
+                    .actor(&fam.user_id)
+                    .client(&caller.id)
+                    .meta(meta)
+                    .detail(json!({ "kind": "refresh", "family": fam.id })),
             )
             .await?;
         }
@@ -52,13 +51,12 @@ pub async fn revoke(
         && p.store.revoke_token(jti, now).await?
     {
         p.audit(
-            now,
-            "token.revoked",
-            rec.user_id.as_deref(),
-            Some(&caller.id),
-            meta,
-            Outcome::Success,
-            json!({ "kind": "access", "jti": jti }),
+            Event::TokenRevoked
+                .at(now)
+                .maybe_actor(rec.user_id.as_deref())
+                .client(&caller.id)
+                .meta(meta)
+                .detail(json!({ "kind": "access", "jti": jti })),
         )
         .await?;
     }

@@ -1,13 +1,13 @@
 //! The internal CA hierarchy: a root CA and an issuing CA whose keys are generated in the key
 //! custodian (RFC 5280 §4.2.1.9: the root may certify one level of CAs, the issuing CA none).
 
+use crate::audit::Event;
 use std::sync::Arc;
 
 use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
 use tessera_hsm::{KeyCustody, KeyPurpose, KeyType};
-use tessera_store::audit::Outcome;
 use tessera_store::pki::CaRecord;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder};
@@ -244,15 +244,7 @@ pub async fn init_ca(
         .set_setting(super::BASE_URL_SETTING, &base_url)
         .await?;
     for ca in [&root, &issuing] {
-        p.audit(
-            now,
-            "pki.ca.created",
-            Some(&actor.id),
-            None,
-            &actor.meta,
-            Outcome::Success,
-            json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_alg": ca.key_alg, "key_backend": ca.key_backend }),
-        )
+        p.audit(Event::PkiCaCreated.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_alg": ca.key_alg, "key_backend": ca.key_backend })))
         .await?;
         crl::publish_crl(p, &ca.id, now).await?;
     }
@@ -335,13 +327,11 @@ pub async fn issuing_ca_csr(
         .set_setting(PENDING_ISSUING_SETTING, &pending.to_string())
         .await?;
     p.audit(
-        now,
-        "pki.ca.csr_created",
-        Some(&actor.id),
-        None,
-        &actor.meta,
-        Outcome::Success,
-        json!({ "ca": ISSUING_ID, "key_alg": alg.name(), "key_backend": backend }),
+        Event::PkiCaCsrCreated
+            .at(now)
+            .actor(&actor.id)
+            .meta(&actor.meta)
+            .detail(json!({ "ca": ISSUING_ID, "key_alg": alg.name(), "key_backend": backend })),
     )
     .await?;
     Ok(csr)
@@ -494,15 +484,7 @@ pub async fn import_ca(
         .await?;
     p.store.set_setting(PENDING_ISSUING_SETTING, "").await?;
     for ca in [&root_record, &issuing_record] {
-        p.audit(
-            now,
-            "pki.ca.imported",
-            Some(&actor.id),
-            None,
-            &actor.meta,
-            Outcome::Success,
-            json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_backend": ca.key_backend }),
-        )
+        p.audit(Event::PkiCaImported.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_backend": ca.key_backend })))
         .await?;
     }
     crl::publish_crl(p, ISSUING_ID, now).await?;

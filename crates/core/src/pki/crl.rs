@@ -2,11 +2,11 @@
 //! custodian, reissued on every revocation, suspension or resumption and on schedule, and kept
 //! in the database so that every replica serves the same one.
 
+use crate::audit::Event;
 use der::asn1::{OctetString, Uint};
 use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::SignInput;
-use tessera_store::audit::Outcome;
 use x509_cert::Certificate;
 use x509_cert::certificate::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
@@ -18,7 +18,6 @@ use super::credential::RevocationReason;
 use super::profile::x509_time;
 use super::{PkiError, blocking, ca::ca_signer, internal};
 use crate::Provider;
-use crate::provider::RequestMeta;
 
 /// How many times a CRL is rebuilt when another replica published one meanwhile.
 const PUBLISH_ATTEMPTS: usize = 5;
@@ -97,13 +96,9 @@ pub async fn publish_crl(p: &Provider, ca_id: &str, now: i64) -> Result<Vec<u8>,
             .await?
         {
             p.audit(
-                now,
-                "pki.crl.published",
-                None,
-                None,
-                &RequestMeta::default(),
-                Outcome::Success,
-                json!({ "ca": ca_id, "crl_number": number, "next_update": next_update }),
+                Event::PkiCrlPublished.at(now).detail(
+                    json!({ "ca": ca_id, "crl_number": number, "next_update": next_update }),
+                ),
             )
             .await?;
             return Ok(crl);
