@@ -6,7 +6,8 @@
 
 use tessera_store::audit::{AuditEvent, Outcome};
 
-use crate::provider::RequestMeta;
+use crate::CoreError;
+use crate::provider::{Provider, RequestMeta};
 
 macro_rules! events {
     ($($kind:ident => $name:literal, $outcome:ident;)*) => {
@@ -177,8 +178,17 @@ impl Record {
         self
     }
 
-    pub(crate) fn into_event(self) -> AuditEvent {
+    fn into_event(self) -> AuditEvent {
         self.0
+    }
+}
+
+// Here rather than in `provider.rs`, so that `provider` does not depend on this module.
+impl Provider {
+    /// Records an audit event and waits until it is committed.
+    pub async fn audit(&self, record: Record) -> Result<(), CoreError> {
+        self.audit.record(record.into_event()).await?;
+        Ok(())
     }
 }
 
@@ -197,6 +207,28 @@ mod tests {
             });
             assert!(well_formed, "{name} is not dotted lower case");
         }
+    }
+
+    /// The README's table is the published list: it must name every kind, with its outcome,
+    /// and nothing else.
+    #[test]
+    fn the_readme_lists_every_event_with_its_outcome() {
+        let readme = include_str!("../../../README.md");
+        let listed: Vec<(String, String)> = readme
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.strip_prefix("| `")?.split(" | ");
+                let name = cells.next()?.strip_suffix('`')?;
+                let outcome = cells.next()?;
+                Some((name.to_owned(), outcome.to_owned()))
+            })
+            .filter(|(_, outcome)| outcome == "success" || outcome == "failure")
+            .collect();
+        let expected: Vec<(String, String)> = Event::ALL
+            .iter()
+            .map(|k| (k.as_str().to_owned(), k.outcome().as_str().to_owned()))
+            .collect();
+        assert_eq!(listed, expected);
     }
 
     #[test]
