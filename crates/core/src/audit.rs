@@ -6,9 +6,6 @@
 
 use tessera_store::audit::{AuditEvent, Outcome};
 
-use crate::CoreError;
-use crate::provider::{Provider, RequestMeta};
-
 macro_rules! events {
     ($($kind:ident => $name:literal, $outcome:ident;)*) => {
         /// A kind of audit event.
@@ -166,9 +163,9 @@ impl Record {
         self
     }
 
-    /// The request the event came from (its source address).
-    pub fn meta(mut self, meta: &RequestMeta) -> Record {
-        self.0.source_ip = meta.source_ip.clone();
+    /// The address the request came from; callers holding a `RequestMeta` use `meta`.
+    pub fn source_ip(mut self, source_ip: Option<&str>) -> Record {
+        self.0.source_ip = source_ip.map(str::to_owned);
         self
     }
 
@@ -178,23 +175,15 @@ impl Record {
         self
     }
 
-    fn into_event(self) -> AuditEvent {
+    pub(crate) fn into_event(self) -> AuditEvent {
         self.0
-    }
-}
-
-// Here rather than in `provider.rs`, so that `provider` does not depend on this module.
-impl Provider {
-    /// Records an audit event and waits until it is committed.
-    pub async fn audit(&self, record: Record) -> Result<(), CoreError> {
-        self.audit.record(record.into_event()).await?;
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::RequestMeta;
 
     #[test]
     fn names_are_unique_and_dotted_lowercase() {

@@ -88,6 +88,22 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+impl Provider {
+    /// Records an audit event and waits until it is committed.
+    pub async fn audit(&self, record: crate::audit::Record) -> Result<(), CoreError> {
+        self.audit.record(record.into_event()).await?;
+        Ok(())
+    }
+}
+
+// Here, so that `audit` depends on nothing else in this crate.
+impl crate::audit::Record {
+    /// The request the event came from (its source address).
+    pub fn meta(self, meta: &RequestMeta) -> crate::audit::Record {
+        self.source_ip(meta.source_ip.as_deref())
+    }
+}
+
 /// Guards against a process started with another master key than the one this database was
 /// set up with: its keys could not be unwrapped and its client-secret hashes would not match.
 pub async fn check_master_key(
