@@ -3,12 +3,12 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tessera_core::audit::Event;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tessera_core::admin::{self, NewClient, NewUser};
+use tessera_core::audit::Event;
 
 use crate::app::{self, now};
 use crate::settings::{FileSettings, ServeSettings, Settings};

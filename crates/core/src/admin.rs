@@ -1,7 +1,6 @@
 //! Administration of units, users and clients (used by the command line, later by admin pages).
 //! Every change is validated here and audited.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::StoreError;
 use tessera_store::clients::Client;
@@ -9,6 +8,7 @@ use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 use url::Url;
 
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_id, random_token};
 use crate::{CoreError, Provider, password};

@@ -1,12 +1,12 @@
 //! Password login, throttling of failures, and SSO browser sessions.
 
-use crate::audit::Event;
 use std::sync::OnceLock;
 
 use serde_json::json;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
+use crate::audit::Event;
 use crate::mfa::Authn;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_id, random_token, sha256_hex};

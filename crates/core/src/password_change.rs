@@ -5,11 +5,11 @@
 //! it for long: the account does nothing with it but choose a new one. Either way the person's
 //! other sessions end, with back-channel logout to their applications.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
+use crate::audit::Event;
 use crate::login::{LoginError, LoginFailure, confirm_password, hash_permits};
 use crate::mfa::RECENT_AUTH;
 use crate::provider::RequestMeta;

@@ -3,7 +3,6 @@
 //! application's request afterwards.
 
 use std::net::SocketAddr;
-use tessera_core::audit::Event;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tessera_core::audit::Event;
 use tessera_core::login;
 use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::oidc::authorize;

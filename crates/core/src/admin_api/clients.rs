@@ -1,7 +1,6 @@
 //! Client applications through the administration API. Each client belongs to a unit; the
 //! administrators of that unit (or of a unit above it) manage it.
 
-use crate::audit::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_store::clients::{Client, ClientUpdate};
@@ -11,6 +10,7 @@ use super::users::nullable_field as nullable;
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
 use crate::Provider;
 use crate::admin::{self, NewClient, check_redirect, check_text};
+use crate::audit::Event;
 use crate::secrets::random_token;
 
 pub fn client_json(c: &Client) -> Value {

@@ -14,13 +14,13 @@ pub mod scope;
 pub mod units;
 pub mod users;
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::StoreError;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 
 use crate::admin::{Acting, AdminError};
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 pub use scope::{Actor, AdminRole, Grant, Permission, UnitTree};

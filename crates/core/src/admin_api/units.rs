@@ -1,6 +1,5 @@
 //! Organisation units through the administration API.
 
-use crate::audit::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_store::units::Unit;
@@ -8,6 +7,7 @@ use tessera_store::units::Unit;
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
 use crate::Provider;
 use crate::admin::{self, check_text};
+use crate::audit::Event;
 
 pub fn unit_json(u: &Unit) -> Value {
     json!({ "id": u.id, "name": u.name, "parent_id": u.parent_id, "level": u.level, "created_at": u.created_at })

@@ -1,6 +1,5 @@
 //! Users and their administrative grants through the administration API.
 
-use crate::audit::Event;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use tessera_store::users::{ProfileUpdate, User, UserFilter, UserStatus};
@@ -10,6 +9,7 @@ use super::{
     visible_unit, visible_user,
 };
 use crate::admin::{self, NewUser, check_app_roles, check_email, check_phone, check_text};
+use crate::audit::Event;
 use crate::secrets::random_token;
 use crate::{CoreError, Provider, password};
 

@@ -2,12 +2,12 @@
 //! durable outbox. A worker in every replica calls [`claim`] then [`deliver`] for each entry;
 //! the database lease decides who sends what, so nothing here lives in memory.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_hsm::KeyAlgorithm;
 use tessera_store::logout::OutboxEntry;
 
 use super::token;
+use crate::audit::Event;
 use crate::outbound::OutboundError;
 use crate::provider::RequestMeta;
 use crate::secrets::random_id;

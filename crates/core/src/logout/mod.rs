@@ -8,13 +8,13 @@ pub mod token;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
-use crate::audit::Event;
 use serde_json::{Value, json};
 use tessera_store::logout::EndedSession;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 use url::Url;
 
+use crate::audit::Event;
 use crate::oidc::authorize::PageError;
 use crate::params::Params;
 use crate::provider::RequestMeta;

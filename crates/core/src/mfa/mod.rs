@@ -10,12 +10,12 @@ pub mod policy;
 pub mod recovery;
 pub mod totp;
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider, acr};

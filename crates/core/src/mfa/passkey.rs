@@ -5,7 +5,6 @@
 //! is always required; sign counters that go backwards are refused by webauthn-rs (a cloned
 //! authenticator), and the counter and backup state are stored after every use.
 
-use crate::audit::Event;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -16,6 +15,7 @@ use tessera_store::users::{User, UserStatus};
 use webauthn_rs::prelude::*;
 
 use super::{Authn, Factor, FactorError, audit_failure};
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};

@@ -1,13 +1,13 @@
 //! Which level of assurance a login needs: the person's policies (unit and role), the
 //! client's registered minimum, and the level the client asked for (`acr_values`).
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::clients::Client;
 use tessera_store::mfa::AcrPolicy;
 use tessera_store::users::User;
 
 use super::{max_level, rank};
+use crate::audit::Event;
 use crate::secrets::random_id;
 use crate::{CoreError, Provider, acr};
 

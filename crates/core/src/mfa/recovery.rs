@@ -1,11 +1,11 @@
 //! Recovery codes: ten random one-time codes, shown once, stored as keyed hashes.
 
-use crate::audit::Event;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 use tessera_store::users::User;
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 

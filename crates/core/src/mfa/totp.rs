@@ -1,12 +1,12 @@
 //! Time-based one-time passwords (RFC 6238): SHA-1, 6 digits, 30 s steps, ±1 step of skew.
 //! Each code is spent once: the store keeps the last accepted step.
 
-use crate::audit::Event;
 use ring::rand::{SecureRandom, SystemRandom};
 use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::{CoreError, Provider};
 

@@ -1,6 +1,5 @@
 //! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1.1, RFC 7636 §4.3).
 
-use crate::audit::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_proto::ErrorCode;
@@ -11,6 +10,7 @@ use tessera_store::users::User;
 use url::Url;
 
 use super::pkce;
+use crate::audit::Event;
 use crate::mfa::{self, policy};
 use crate::params::Params;
 use crate::provider::RequestMeta;

@@ -1,13 +1,13 @@
 //! The client-credentials grant (RFC 6749 §4.4): a departmental application calling another,
 //! or the province's integration platform, on its own behalf. `sub` is the client.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
 
 use super::USER_SCOPES;
 use super::issue::{self, AccessGrant};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::{OAuthError, Provider};

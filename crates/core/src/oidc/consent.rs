@@ -9,7 +9,6 @@
 //! the session and the user it was shown to, so any replica can take the answer and no answer
 //! counts twice.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::ErrorCode;
 use tessera_store::api_scopes::AdminConsent;
@@ -22,6 +21,7 @@ use super::authorize::{
     wants_admin,
 };
 use crate::admin_api::{ADMIN_SCOPE, grants_of};
+use crate::audit::Event;
 use crate::provider::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::{CoreError, Provider};

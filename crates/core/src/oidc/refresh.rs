@@ -1,7 +1,6 @@
 //! The refresh-token grant (RFC 6749 §6) with rotation and re-use detection
 //! (RFC 9700 §4.14.2), and the ID token it may carry (OIDC Core §12.2).
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
@@ -9,6 +8,7 @@ use tessera_store::refresh::RefreshUse;
 use tessera_store::users::UserStatus;
 
 use super::issue::{self, AccessGrant, Authn};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::secrets::sha256_hex;

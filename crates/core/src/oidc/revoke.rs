@@ -1,11 +1,11 @@
 //! Token revocation (RFC 7009). A client revokes only its own tokens; for anything else the
 //! answer is the same 200, so that revocation reveals nothing about other clients' tokens.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::ErrorCode;
 
 use super::client_auth::authenticate_client;
+use crate::audit::Event;
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::secrets::sha256_hex;

@@ -1,6 +1,5 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3; RFC 7636 §4.5).
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
@@ -10,6 +9,7 @@ use tessera_store::users::{User, UserStatus};
 pub use super::issue::at_hash;
 use super::issue::{self, AccessGrant, Authn};
 use super::{client_auth, client_credentials, pkce, refresh};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::provider::RequestMeta;
 use crate::secrets::sha256_hex;

@@ -1,7 +1,6 @@
 //! The internal CA hierarchy: a root CA and an issuing CA whose keys are generated in the key
 //! custodian (RFC 5280 §4.2.1.9: the root may certify one level of CAs, the issuing CA none).
 
-use crate::audit::Event;
 use std::sync::Arc;
 
 use der::{Decode, Encode};
@@ -18,6 +17,7 @@ use x509_cert::time::Validity;
 use super::profile::{CertSpec, Kind, Pointers, Profile, SubjectInfo, random_serial, x509_time};
 use super::{Actor, PkiError, blocking, crl};
 use crate::Provider;
+use crate::audit::Event;
 
 pub const ROOT_ID: &str = "root";
 pub const ISSUING_ID: &str = "issuing";

@@ -3,7 +3,6 @@
 //! their life cycle (renew, suspend, resume, revoke). [`usable_credential`] is what the signing
 //! workflow asks for: it refuses a credential that may not sign now.
 
-use crate::audit::Event;
 use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
@@ -19,6 +18,7 @@ use super::ca::{build_certificate, ca_signer, chain_from, issuing_ca};
 use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, parse_policies, random_serial};
 use super::{Actor, PkiError, blocking, crl, hex, import};
 use crate::Provider;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 /// Revocation reasons (RFC 5280 §5.3.1), by their ASN.1 names.

@@ -2,7 +2,6 @@
 //! custodian, reissued on every revocation, suspension or resumption and on schedule, and kept
 //! in the database so that every replica serves the same one.
 
-use crate::audit::Event;
 use der::asn1::{OctetString, Uint};
 use der::{Decode, Encode};
 use serde_json::json;
@@ -18,6 +17,7 @@ use super::credential::RevocationReason;
 use super::profile::x509_time;
 use super::{PkiError, blocking, ca::ca_signer, internal};
 use crate::Provider;
+use crate::audit::Event;
 
 /// How many times a CRL is rebuilt when another replica published one meanwhile.
 const PUBLISH_ATTEMPTS: usize = 5;

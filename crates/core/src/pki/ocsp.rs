@@ -6,7 +6,6 @@
 //! shortly before its nextUpdate, for every replica, and never outlives a status change; a
 //! request's nonce is echoed only in answers signed for it (several certificates).
 
-use crate::audit::Event;
 use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString};
 use der::{Choice, Decode, Encode, Enumerated, Sequence};
 use ring::digest;
@@ -29,6 +28,7 @@ use super::profile::{
 };
 use super::{PkiError, blocking, ca::ca_signer, hex};
 use crate::Provider;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).

@@ -2,13 +2,13 @@
 //! imported certificate must chain to, besides Tessera's own CAs. Managed by the operator with
 //! `tessera trust add|list|remove`; every change is audited.
 
-use crate::audit::Event;
 use serde_json::json;
 use tessera_store::pki_ocsp::TrustAnchor;
 
 use super::import::{check_ca, parse_bundle};
 use super::{Actor, PkiError, hex};
 use crate::Provider;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 fn describe(cert: &x509_parser::certificate::X509Certificate<'_>) -> String {
