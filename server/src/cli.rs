@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tessera_core::admin::{self, NewClient, NewUser};
+use tessera_core::audit::Event;
 
 use crate::app::{self, now};
 use crate::settings::{FileSettings, ServeSettings, Settings};
@@ -507,17 +508,9 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::User(UserCommand::Unlock { username }) => {
             let user = find_user(p, &username).await?;
             let done = tessera_core::mfa::unlock(p, &user).await?;
-            p.audit(
-                now,
-                "user.unlocked",
-                Some(&actor()),
-                None,
-                &tessera_core::request::RequestMeta::default(),
-                tessera_store::audit::Outcome::Success,
-                serde_json::json!({
+            p.audit(Event::UserUnlocked.at(now).actor(&actor()).detail(serde_json::json!({
                     "user": user.id, "second_factor": done.second_factor, "password": done.password,
-                }),
-            )
+                })))
             .await?;
             match (done.second_factor, done.password) {
                 (false, false) => println!("{} had no failures counted", user.username),
@@ -737,13 +730,10 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 match p.signer.rotate(alg, p.config.key_retention(), now).await? {
                     Some(kid) => {
                         p.audit(
-                            now,
-                            "key.rotated",
-                            Some(&actor()),
-                            None,
-                            &tessera_core::request::RequestMeta::default(),
-                            tessera_store::audit::Outcome::Success,
-                            json!({ "alg": alg.jws_name(), "kid": kid }),
+                            Event::KeyRotated
+                                .at(now)
+                                .actor(&actor())
+                                .detail(json!({ "alg": alg.jws_name(), "kid": kid })),
                         )
                         .await?;
                         println!("{}: new signing key {kid}", alg.jws_name());

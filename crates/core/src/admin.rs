@@ -2,12 +2,12 @@
 //! Every change is validated here and audited.
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 use url::Url;
 
+use crate::audit::Event;
 use crate::error::AdminError;
 use crate::request::RequestMeta;
 use crate::secrets::{random_id, random_token};
@@ -43,7 +43,7 @@ impl<'a> Acting<'a> {
         &self,
         p: &Provider,
         now: i64,
-        event: &str,
+        event: Event,
         detail: serde_json::Value,
     ) -> Result<(), CoreError> {
         self.audit_about(p, now, event, self.client_id, detail)
@@ -55,7 +55,7 @@ impl<'a> Acting<'a> {
         &self,
         p: &Provider,
         now: i64,
-        event: &str,
+        event: Event,
         client_id: Option<&str>,
         mut detail: serde_json::Value,
     ) -> Result<(), CoreError> {
@@ -63,13 +63,12 @@ impl<'a> Acting<'a> {
             obj.insert("via_client".into(), via.into());
         }
         p.audit(
-            now,
-            event,
-            Some(self.actor),
-            client_id,
-            self.meta,
-            Outcome::Success,
-            detail,
+            event
+                .at(now)
+                .actor(self.actor)
+                .maybe_client(client_id)
+                .meta(self.meta)
+                .detail(detail),
         )
         .await
     }
@@ -197,7 +196,7 @@ pub async fn add_unit_by(
     by.audit(
         p,
         now,
-        "unit.created",
+        Event::UnitCreated,
         json!({ "unit": unit.id, "name": unit.name, "parent": unit.parent_id }),
     )
     .await?;
@@ -271,7 +270,7 @@ pub async fn add_user_by(
     by.audit(
         p,
         now,
-        "user.created",
+        Event::UserCreated,
         json!({
             "user": user.id, "username": user.username, "unit": user.unit_id,
             "password_must_change": user.password_must_change,
@@ -308,7 +307,7 @@ pub async fn set_password(
     let mut detail = ended.detail(&user.id);
     detail["password_must_change"] = temporary.into();
     Acting::cli(actor)
-        .audit(p, now, "user.password_set", detail)
+        .audit(p, now, Event::UserPasswordSet, detail)
         .await?;
     Ok(())
 }
@@ -339,7 +338,7 @@ pub async fn disable_user_by(
         .set_user_status(&user.username, UserStatus::Disabled, now)
         .await?;
     let ended = end_user_access(p, user, "user_disabled", now).await?;
-    by.audit(p, now, "user.disabled", ended.detail(&user.id))
+    by.audit(p, now, Event::UserDisabled, ended.detail(&user.id))
         .await?;
     Ok(())
 }
@@ -373,7 +372,7 @@ pub async fn grant_role_by(
     by.audit(
         p,
         now,
-        "grant.added",
+        Event::GrantAdded,
         json!({ "user": user.id, "role": grant.role, "unit": grant.unit_id }),
     )
     .await?;
@@ -398,7 +397,7 @@ pub async fn revoke_role_by(
     by.audit(
         p,
         now,
-        "grant.removed",
+        Event::GrantRemoved,
         json!({ "user": user.id, "role": role, "unit": unit_id }),
     )
     .await?;
@@ -695,7 +694,7 @@ pub async fn add_client_by(
     by.audit_about(
         p,
         now,
-        "client.created",
+        Event::ClientCreated,
         Some(&client.id),
         json!({
             "public": client.public, "redirect_uris": client.redirect_uris,
@@ -745,7 +744,7 @@ pub async fn set_admin_console(
         .audit_about(
             p,
             now,
-            "client.admin_console",
+            Event::ClientAdminConsole,
             Some(id),
             json!({ "admin_console": on, "scopes": update.allowed_scopes }),
         )
@@ -787,7 +786,7 @@ pub async fn set_client_unit(
         .audit_about(
             p,
             now,
-            "client.updated",
+            Event::ClientUpdated,
             Some(id),
             json!({ "changed": ["unit_id"], "unit": unit_id, "old_unit": c.unit_id }),
         )
@@ -826,7 +825,7 @@ pub async fn set_user_unit(
         .audit(
             p,
             now,
-            "user.updated",
+            Event::UserUpdated,
             json!({ "user": user.id, "changed": ["unit_id"], "unit": unit_id, "old_unit": user.unit_id }),
         )
         .await?;
@@ -859,7 +858,7 @@ pub async fn rotate_client_secret(
         .set_client_secret_hash(id, &p.keyed.hash_client_secret(&secret), now)
         .await?;
     Acting::cli(actor)
-        .audit_about(p, now, "client.secret_rotated", Some(id), json!({}))
+        .audit_about(p, now, Event::ClientSecretRotated, Some(id), json!({}))
         .await?;
     Ok(secret)
 }
@@ -900,7 +899,7 @@ pub async fn add_api_scope(
         .audit(
             p,
             now,
-            "scope.created",
+            Event::ScopeCreated,
             json!({ "scope": scope.name, "unit": scope.unit_id }),
         )
         .await?;
@@ -932,7 +931,7 @@ pub async fn remove_api_scope(
         return Err(AdminError::NotFound(format!("scope {name}")));
     }
     Acting::cli(actor)
-        .audit(p, now, "scope.removed", json!({ "scope": name }))
+        .audit(p, now, Event::ScopeRemoved, json!({ "scope": name }))
         .await?;
     Ok(())
 }
@@ -955,7 +954,7 @@ pub async fn remove_client_by(
     if !p.store.delete_client(id).await? {
         return Err(AdminError::NotFound(format!("client {id}")));
     }
-    by.audit_about(p, now, "client.removed", Some(id), json!({}))
+    by.audit_about(p, now, Event::ClientRemoved, Some(id), json!({}))
         .await?;
     Ok(())
 }

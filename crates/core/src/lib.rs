@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod audit;
 pub mod error;
 pub mod jose;
 pub mod login;

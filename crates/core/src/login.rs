@@ -3,9 +3,9 @@
 use std::sync::OnceLock;
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::users::{User, UserStatus};
 
+use crate::audit::Event;
 use crate::request::RequestMeta;
 use crate::secrets::random_token;
 use crate::throttle::{
@@ -74,10 +74,24 @@ enum Purpose {
 }
 
 impl Purpose {
-    fn event(self, outcome: &str) -> String {
+    fn throttled(self) -> Event {
         match self {
-            Purpose::Login => format!("login.{outcome}"),
-            Purpose::Confirm => format!("password.confirm.{outcome}"),
+            Purpose::Login => Event::LoginThrottled,
+            Purpose::Confirm => Event::PasswordConfirmThrottled,
+        }
+    }
+
+    fn failure(self) -> Event {
+        match self {
+            Purpose::Login => Event::LoginFailure,
+            Purpose::Confirm => Event::PasswordConfirmFailure,
+        }
+    }
+
+    fn disabled(self) -> Event {
+        match self {
+            Purpose::Login => Event::LoginDisabled,
+            Purpose::Confirm => Event::PasswordConfirmDisabled,
         }
     }
 }
@@ -92,13 +106,11 @@ async fn throttled(
     blocked_until: i64,
 ) -> Result<User, LoginError> {
     p.audit(
-        now,
-        &purpose.event("throttled"),
-        None,
-        None,
-        meta,
-        Outcome::Failure,
-        json!({ "username": username }),
+        purpose
+            .throttled()
+            .at(now)
+            .meta(meta)
+            .detail(json!({ "username": username })),
     )
     .await?;
     Err(LoginError::Refused(LoginFailure::TooManyAttempts {
@@ -206,29 +218,19 @@ async fn check(
                 delay = delay.max(ip_delay);
             }
             p.audit(
-                now,
-                &purpose.event("failure"),
-                None,
-                None,
-                meta,
-                Outcome::Failure,
-                json!({ "username": username, "delay": delay }),
+                purpose
+                    .failure()
+                    .at(now)
+                    .meta(meta)
+                    .detail(json!({ "username": username, "delay": delay })),
             )
             .await?;
             return Err(LoginError::Refused(LoginFailure::BadCredentials));
         }
     };
     if user.status != UserStatus::Active {
-        p.audit(
-            now,
-            &purpose.event("disabled"),
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Failure,
-            json!({}),
-        )
-        .await?;
+        p.audit(purpose.disabled().at(now).actor(&user.id).meta(meta))
+            .await?;
         return Err(LoginError::Refused(LoginFailure::Disabled));
     }
     p.store.clear_failures(&user_key).await?;
@@ -236,13 +238,11 @@ async fn check(
         return Ok(user);
     }
     p.audit(
-        now,
-        "login.success",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "amr": ["pwd"] }),
+        Event::LoginSuccess
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({ "amr": ["pwd"] })),
     )
     .await?;
     Ok(user)

@@ -6,10 +6,10 @@
 //! other sessions end, with back-channel logout to their applications.
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
+use crate::audit::Event;
 use crate::login::{LoginError, LoginFailure, confirm_password};
 use crate::mfa::RECENT_AUTH;
 use crate::request::RequestMeta;
@@ -195,13 +195,11 @@ async fn replace(
         }
     }
     p.audit(
-        now,
-        "password.changed",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "how": how, "sessions_ended": ended, "backchannel_queued": queued }),
+        Event::PasswordChanged
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({ "how": how, "sessions_ended": ended, "backchannel_queued": queued })),
     )
     .await?;
     Ok(ended)

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tessera_store::Store;
-use tessera_store::audit::{AuditEvent, AuditLog, Outcome};
+use tessera_store::audit::AuditLog;
 
 use crate::CoreError;
 use crate::jose::TokenSigner;
@@ -109,29 +109,17 @@ pub fn new_hash_permits() -> Arc<tokio::sync::Semaphore> {
 
 impl Provider {
     /// Records an audit event and waits until it is committed.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn audit(
-        &self,
-        now: i64,
-        event: &str,
-        actor: Option<&str>,
-        client_id: Option<&str>,
-        meta: &RequestMeta,
-        outcome: Outcome,
-        detail: serde_json::Value,
-    ) -> Result<(), CoreError> {
-        self.audit
-            .record(AuditEvent {
-                at: now,
-                event: event.to_owned(),
-                actor: actor.map(str::to_owned),
-                client_id: client_id.map(str::to_owned),
-                source_ip: meta.source_ip.clone(),
-                outcome,
-                detail,
-            })
-            .await?;
+    pub async fn audit(&self, record: crate::audit::Record) -> Result<(), CoreError> {
+        self.audit.record(record.into_event()).await?;
         Ok(())
+    }
+}
+
+// Here, so that `audit` depends on nothing else in this crate.
+impl crate::audit::Record {
+    /// The request the event came from (its source address).
+    pub fn meta(self, meta: &RequestMeta) -> crate::audit::Record {
+        self.source_ip(meta.source_ip.as_deref())
     }
 }
 

@@ -2,11 +2,12 @@
 //! sessions, and ending all of a person's access at once.
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
+
 use tessera_store::logout::EndedSession;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
+use crate::audit::Event;
 use crate::error::AdminError;
 use crate::request::RequestMeta;
 use crate::secrets::{random_id, random_token, sha256_hex};
@@ -210,18 +211,17 @@ pub async fn end_session(
         return Ok(None);
     };
     p.audit(
-        now,
-        "logout",
-        Some(&ended.user_id),
-        client_id,
-        meta,
-        Outcome::Success,
-        json!({
-            "sid": ended.sid,
-            "tokens_revoked": ended.tokens_revoked,
-            "refresh_families_revoked": ended.families_revoked,
-            "backchannel_queued": ended.notifications,
-        }),
+        Event::Logout
+            .at(now)
+            .actor(&ended.user_id)
+            .maybe_client(client_id)
+            .meta(meta)
+            .detail(json!({
+                "sid": ended.sid,
+                "tokens_revoked": ended.tokens_revoked,
+                "refresh_families_revoked": ended.families_revoked,
+                "backchannel_queued": ended.notifications,
+            })),
     )
     .await?;
     Ok(Some(ended))

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tessera_core::audit::Event;
 use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::oidc::authorize;
 use tessera_core::session::{self, Factor};
@@ -510,13 +511,11 @@ async fn passkey_login_finish(
     if let Err(e) = s
         .provider
         .audit(
-            now,
-            "login.success",
-            Some(&user.id),
-            None,
-            &meta,
-            tessera_store::audit::Outcome::Success,
-            json!({ "amr": session.amr, "acr": session.acr, "sid": session.sid }),
+            Event::LoginSuccess
+                .at(now)
+                .actor(&user.id)
+                .meta(&meta)
+                .detail(json!({ "amr": session.amr, "acr": session.acr, "sid": session.sid })),
         )
         .await
     {

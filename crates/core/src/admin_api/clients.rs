@@ -10,6 +10,7 @@ use super::users::nullable_field as nullable;
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
 use crate::Provider;
 use crate::admin::{self, NewClient, check_redirect, check_text};
+use crate::audit::Event;
 use crate::secrets::random_token;
 
 pub fn client_json(c: &Client) -> Value {
@@ -304,7 +305,7 @@ pub async fn update(
         .audit_about(
             p,
             now,
-            "client.updated",
+            Event::ClientUpdated,
             Some(&c.id),
             json!({
                 "changed": changed, "redirect_uris": update.redirect_uris,
@@ -357,7 +358,7 @@ pub async fn rotate_secret(
         .await?;
     caller
         .acting()
-        .audit_about(p, now, "client.secret_rotated", Some(&c.id), json!({}))
+        .audit_about(p, now, Event::ClientSecretRotated, Some(&c.id), json!({}))
         .await?;
     Ok(json!({ "client_id": c.id, "client_secret": secret }))
 }

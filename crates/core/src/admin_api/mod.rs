@@ -16,11 +16,11 @@ pub mod users;
 
 use serde_json::json;
 use tessera_store::StoreError;
-use tessera_store::audit::Outcome;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 
 use crate::admin::Acting;
+use crate::audit::Event;
 use crate::error::AdminError;
 use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
@@ -199,13 +199,12 @@ pub async fn authenticate(
     if grants.is_empty() {
         let err = AdminApiError::Forbidden("you hold no administrative role".into());
         p.audit(
-            now,
-            "admin.refused",
-            Some(&user.id),
-            Some(&rec.client_id),
-            &meta,
-            Outcome::Failure,
-            json!({ "error": err.code(), "reason": err.to_string() }),
+            Event::AdminRefused
+                .at(now)
+                .actor(&user.id)
+                .client(&rec.client_id)
+                .meta(&meta)
+                .detail(json!({ "error": err.code(), "reason": err.to_string() })),
         )
         .await?;
         return Err(err);
@@ -232,13 +231,12 @@ pub async fn record_refusal(
     now: i64,
 ) -> Result<(), CoreError> {
     p.audit(
-        now,
-        "admin.refused",
-        Some(&caller.actor.user_id),
-        Some(&caller.client_id),
-        &caller.meta,
-        Outcome::Failure,
-        json!({ "action": action, "error": err.code(), "reason": err.to_string() }),
+        Event::AdminRefused
+            .at(now)
+            .actor(&caller.actor.user_id)
+            .client(&caller.client_id)
+            .meta(&caller.meta)
+            .detail(json!({ "action": action, "error": err.code(), "reason": err.to_string() })),
     )
     .await
 }

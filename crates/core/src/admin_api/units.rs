@@ -7,6 +7,7 @@ use tessera_store::units::Unit;
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
 use crate::Provider;
 use crate::admin::{self, check_text};
+use crate::audit::Event;
 
 pub fn unit_json(u: &Unit) -> Value {
     json!({ "id": u.id, "name": u.name, "parent_id": u.parent_id, "level": u.level, "created_at": u.created_at })
@@ -97,7 +98,7 @@ pub async fn rename(
         .audit(
             p,
             now,
-            "unit.renamed",
+            Event::UnitRenamed,
             json!({ "unit": id, "old_name": unit.name, "name": name }),
         )
         .await?;

@@ -9,6 +9,7 @@ use super::{
     visible_unit, visible_user,
 };
 use crate::admin::{self, NewUser, check_app_roles, check_email, check_phone, check_text};
+use crate::audit::Event;
 use crate::secrets::random_token;
 use crate::{CoreError, Provider, password};
 
@@ -253,7 +254,7 @@ pub async fn update(
         .audit(
             p,
             now,
-            "user.updated",
+            Event::UserUpdated,
             json!({ "user": user.id, "changed": changed, "unit": update.unit_id, "old_unit": user.unit_id }),
         )
         .await?;
@@ -313,7 +314,7 @@ pub async fn enable(
         .await?;
     caller
         .acting()
-        .audit(p, now, "user.enabled", json!({ "user": user.id }))
+        .audit(p, now, Event::UserEnabled, json!({ "user": user.id }))
         .await?;
     Ok(user_json(&User {
         status: UserStatus::Active,
@@ -342,7 +343,7 @@ pub async fn reset_password(
     let ended = crate::session::end_user_access(p, &user, "password_reset", now).await?;
     caller
         .acting()
-        .audit(p, now, "user.password_reset", ended.detail(&user.id))
+        .audit(p, now, Event::UserPasswordReset, ended.detail(&user.id))
         .await?;
     Ok(json!({ "id": user.id, "username": user.username, "temporary_password": password }))
 }
@@ -363,7 +364,7 @@ pub async fn unlock(
         .audit(
             p,
             now,
-            "user.unlocked",
+            Event::UserUnlocked,
             json!({ "user": user.id, "second_factor": done.second_factor, "password": done.password }),
         )
         .await?;

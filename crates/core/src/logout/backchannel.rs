@@ -4,10 +4,10 @@
 
 use serde_json::json;
 use tessera_hsm::KeyAlgorithm;
-use tessera_store::audit::Outcome;
 use tessera_store::logout::OutboxEntry;
 
 use super::token;
+use crate::audit::Event;
 use crate::outbound::OutboundError;
 use crate::request::RequestMeta;
 use crate::secrets::random_id;
@@ -85,15 +85,14 @@ pub async fn deliver(
         .post_form(&uri, &[("logout_token", logout_token.as_str())])
         .await;
     let meta = RequestMeta::default();
-    let audit = |event: &'static str, outcome: Outcome, detail: serde_json::Value| {
+    let audit = |event: Event, detail: serde_json::Value| {
         p.audit(
-            now,
-            event,
-            Some(&entry.user_id),
-            Some(&entry.client_id),
-            &meta,
-            outcome,
-            detail,
+            event
+                .at(now)
+                .actor(&entry.user_id)
+                .client(&entry.client_id)
+                .meta(&meta)
+                .detail(detail),
         )
     };
     let (status, error) = match result {
@@ -106,8 +105,7 @@ pub async fn deliver(
                 return Ok(Attempt::LeaseLost);
             }
             audit(
-                "backchannel.delivered",
-                Outcome::Success,
+                Event::BackchannelDelivered,
                 json!({ "sid": entry.sid, "uri": uri, "attempt": attempt, "status": status }),
             )
             .await?;
@@ -118,8 +116,7 @@ pub async fn deliver(
             // The administrator's allow-list refused the destination: nothing was sent, and
             // retrying would not change that.
             audit(
-                "backchannel.not_allowed",
-                Outcome::Failure,
+                Event::BackchannelNotAllowed,
                 json!({ "sid": entry.sid, "uri": uri, "attempt": attempt }),
             )
             .await?;
@@ -131,8 +128,7 @@ pub async fn deliver(
     let next_at = now + retry_delay(&p.config, attempt);
     let give_up = now >= entry.give_up_at;
     audit(
-        "backchannel.failed",
-        Outcome::Failure,
+        Event::BackchannelFailed,
         json!({
             "sid": entry.sid, "uri": uri, "attempt": attempt, "status": status, "error": error,
             "next_at": (!give_up).then_some(next_at),
@@ -169,16 +165,14 @@ async fn abandon(
         return Ok(Attempt::LeaseLost);
     }
     p.audit(
-        now,
-        "backchannel.abandoned",
-        Some(&entry.user_id),
-        Some(&entry.client_id),
-        &RequestMeta::default(),
-        Outcome::Failure,
-        json!({
-            "sid": entry.sid, "attempts": entry.attempts + 1, "reason": reason,
-            "queued_at": entry.created_at,
-        }),
+        Event::BackchannelAbandoned
+            .at(now)
+            .actor(&entry.user_id)
+            .client(&entry.client_id)
+            .detail(json!({
+                "sid": entry.sid, "attempts": entry.attempts + 1, "reason": reason,
+                "queued_at": entry.created_at,
+            })),
     )
     .await?;
     Ok(Attempt::Abandoned { reason })

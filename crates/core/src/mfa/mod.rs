@@ -12,11 +12,11 @@ pub mod relying_party;
 pub mod totp;
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::mfa::PendingLogin;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::{User, UserStatus};
 
+use crate::audit::Event;
 use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::session::{Authn, Factor};
@@ -181,13 +181,11 @@ pub(crate) async fn audit_wrong_code(
     audit_failure(p, user_id, factor, reason, meta, now).await?;
     if count >= FACTOR_FREE_FAILURES {
         p.audit(
-            now,
-            "mfa.locked",
-            Some(user_id),
-            None,
-            meta,
-            Outcome::Failure,
-            json!({ "failures": count, "locked_until": now + FACTOR_DECAY_SECS }),
+            Event::MfaLocked
+                .at(now)
+                .actor(user_id)
+                .meta(meta)
+                .detail(json!({ "failures": count, "locked_until": now + FACTOR_DECAY_SECS })),
         )
         .await?;
     }
@@ -204,13 +202,11 @@ pub(crate) async fn audit_failure(
     now: i64,
 ) -> Result<(), CoreError> {
     p.audit(
-        now,
-        "mfa.failure",
-        Some(user_id),
-        None,
-        meta,
-        Outcome::Failure,
-        json!({ "factor": factor, "reason": reason }),
+        Event::MfaFailure
+            .at(now)
+            .actor(user_id)
+            .meta(meta)
+            .detail(json!({ "factor": factor, "reason": reason })),
     )
     .await
 }
@@ -367,7 +363,7 @@ pub async fn complete(
             let (cookie, session) =
                 crate::session::start_session_with(p, &user, &authn, session_cookie, meta, now)
                     .await?;
-            (Some(cookie), session, "login.success")
+            (Some(cookie), session, Event::LoginSuccess)
         }
         Subject::Session(mut s) => {
             s.amr = authn.amr.clone();
@@ -381,18 +377,10 @@ pub async fn complete(
             let Some(fresh) = crate::session::rotate_cookie(p, &s, old).await? else {
                 return Err(FactorError::Expired);
             };
-            (Some(fresh), s, "mfa.step_up")
+            (Some(fresh), s, Event::MfaStepUp)
         }
     };
-    p.audit(
-        now,
-        event,
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "amr": session.amr, "acr": session.acr, "factor": factor.name(), "sid": session.sid }),
-    )
+    p.audit(event.at(now).actor(&user.id).meta(meta).detail(json!({ "amr": session.amr, "acr": session.acr, "factor": factor.name(), "sid": session.sid })))
     .await?;
     Ok((cookie, session))
 }
@@ -409,18 +397,10 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let ended = crate::session::end_user_access(p, user, "mfa_reset", now)
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?;
-    p.audit(
-        now,
-        "mfa.reset",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({
-            "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
-            "access_ended": ended.detail(&user.id),
-        }),
-    )
+    p.audit(Event::MfaReset.at(now).actor(actor).detail(json!({
+        "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
+        "access_ended": ended.detail(&user.id),
+    })))
     .await
 }
 

@@ -8,12 +8,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::mfa::{Ceremony, WebauthnCredential};
 use tessera_store::users::{User, UserStatus};
 use webauthn_rs::prelude::*;
 
 use super::{FactorError, audit_failure};
+use crate::audit::Event;
 use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
 use crate::session::{Authn, Factor};
@@ -254,16 +254,14 @@ pub async fn finish_registration(
         p.store.delete_recovery_codes(&user.id).await?;
     }
     p.audit(
-        now,
-        "mfa.passkey.registered",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({
-            "credential": record.id, "name": record.name, "aaguid": record.aaguid,
-            "synced": record.backup_eligible,
-        }),
+        Event::MfaPasskeyRegistered
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({
+                "credential": record.id, "name": record.name, "aaguid": record.aaguid,
+                "synced": record.backup_eligible,
+            })),
     )
     .await?;
     Ok(record)
@@ -452,13 +450,11 @@ pub async fn rename(
         .await?;
     if done {
         p.audit(
-            now,
-            "mfa.passkey.renamed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({ "credential": id, "name": name }),
+            Event::MfaPasskeyRenamed
+                .at(now)
+                .actor(&user.id)
+                .meta(meta)
+                .detail(json!({ "credential": id, "name": name })),
         )
         .await?;
     }
@@ -476,13 +472,11 @@ pub async fn remove(
     if done {
         super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
         p.audit(
-            now,
-            "mfa.passkey.removed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({ "credential": id }),
+            Event::MfaPasskeyRemoved
+                .at(now)
+                .actor(&user.id)
+                .meta(meta)
+                .detail(json!({ "credential": id })),
         )
         .await?;
     }

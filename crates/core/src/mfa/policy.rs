@@ -2,13 +2,12 @@
 //! client's registered minimum, and the level the client asked for (`acr_values`).
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::mfa::AcrPolicy;
 use tessera_store::users::User;
 
 use super::{max_level, rank};
-use crate::request::RequestMeta;
+use crate::audit::Event;
 use crate::secrets::random_id;
 use crate::{CoreError, Provider, acr};
 
@@ -121,13 +120,10 @@ pub async fn add(
     };
     p.store.insert_acr_policy(&policy).await?;
     p.audit(
-        now,
-        "policy.acr.added",
-        Some(actor),
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        json!({ "id": policy.id, "unit": unit_id, "role": role, "min_acr": min_acr }),
+        Event::PolicyAcrAdded
+            .at(now)
+            .actor(actor)
+            .detail(json!({ "id": policy.id, "unit": unit_id, "role": role, "min_acr": min_acr })),
     )
     .await?;
     Ok(policy)
@@ -137,13 +133,10 @@ pub async fn remove(p: &Provider, id: &str, actor: &str, now: i64) -> Result<boo
     let done = p.store.delete_acr_policy(id).await?;
     if done {
         p.audit(
-            now,
-            "policy.acr.removed",
-            Some(actor),
-            None,
-            &RequestMeta::default(),
-            Outcome::Success,
-            json!({ "id": id }),
+            Event::PolicyAcrRemoved
+                .at(now)
+                .actor(actor)
+                .detail(json!({ "id": id })),
         )
         .await?;
     }

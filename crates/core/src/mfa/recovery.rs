@@ -2,10 +2,10 @@
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
+use crate::audit::Event;
 use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
 
@@ -70,13 +70,11 @@ pub async fn regenerate(
         .replace_recovery_codes(&user.id, &hashes, now)
         .await?;
     p.audit(
-        now,
-        "mfa.recovery_codes.generated",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "count": COUNT }),
+        Event::MfaRecoveryCodesGenerated
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({ "count": COUNT })),
     )
     .await?;
     Ok(codes)
@@ -117,13 +115,11 @@ pub async fn verify(
     p.store.clear_failures(&factor_key(&user.id)).await?;
     let left = p.store.recovery_codes_left(&user.id).await?;
     p.audit(
-        now,
-        "mfa.recovery_code.used",
-        Some(&user.id),
-        None,
-        meta,
-        Outcome::Success,
-        json!({ "left": left }),
+        Event::MfaRecoveryCodeUsed
+            .at(now)
+            .actor(&user.id)
+            .meta(meta)
+            .detail(json!({ "left": left })),
     )
     .await?;
     Ok(())

@@ -2,12 +2,11 @@
 //! Each code is spent once: the store keeps the last accepted step.
 
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
+use crate::audit::Event;
 use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
 
@@ -173,16 +172,8 @@ pub async fn verify(
         p.store.delete_recovery_codes(&user.id).await?;
     }
     if confirm.is_some() {
-        p.audit(
-            now,
-            "mfa.totp.enrolled",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({}),
-        )
-        .await?;
+        p.audit(Event::MfaTotpEnrolled.at(now).actor(&user.id).meta(meta))
+            .await?;
     }
     Ok(())
 }
@@ -196,16 +187,8 @@ pub async fn remove(
     let removed = p.store.delete_totp(&user.id).await?;
     if removed {
         super::drop_recovery_codes_unless_enrolled(p, &user.id).await?;
-        p.audit(
-            now,
-            "mfa.totp.removed",
-            Some(&user.id),
-            None,
-            meta,
-            Outcome::Success,
-            json!({}),
-        )
-        .await?;
+        p.audit(Event::MfaTotpRemoved.at(now).actor(&user.id).meta(meta))
+            .await?;
     }
     Ok(removed)
 }

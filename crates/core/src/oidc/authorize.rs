@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_proto::ErrorCode;
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::codes::AuthCodeRecord;
 use tessera_store::sessions::{AuthRequestRecord, SessionRecord};
@@ -11,6 +10,7 @@ use tessera_store::users::User;
 use url::Url;
 
 use super::pkce;
+use crate::audit::Event;
 use crate::error::PageError;
 use crate::mfa::{self, policy};
 use crate::params::Params;
@@ -526,13 +526,12 @@ pub(crate) async fn issue_code(
         .add_session_client(&session.id, &client.id, now)
         .await?;
     p.audit(
-        now,
-        "code.issued",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "sid": session.sid, "scope": req.scope.join(" ") }),
+        Event::CodeIssued
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "sid": session.sid, "scope": req.scope.join(" ") })),
     )
     .await?;
     Ok(redirect_with(

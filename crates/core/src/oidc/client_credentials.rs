@@ -3,11 +3,11 @@
 
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 
 use super::USER_SCOPES;
 use super::issue::{self, AccessGrant};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
 use crate::{OAuthError, Provider};
@@ -74,13 +74,12 @@ pub async fn grant(
     };
     let access_token = issue::access_token(p, &grant, now).await?;
     p.audit(
-        now,
-        "token.issued",
-        Some(&client.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "grant_type": "client_credentials", "scope": scope }),
+        Event::TokenIssued
+            .at(now)
+            .actor(&client.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "grant_type": "client_credentials", "scope": scope })),
     )
     .await?;
     Ok(issue::bearer(p, access_token, None, None, scope))

@@ -12,7 +12,6 @@
 use serde_json::json;
 use tessera_proto::ErrorCode;
 use tessera_store::api_scopes::AdminConsent;
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
@@ -21,6 +20,7 @@ use super::authorize::{
     AuthRequest, AuthorizeError, Decision, error_redirect, issue_code, pending, wants_admin,
 };
 use crate::admin_api::{ADMIN_SCOPE, grants_of};
+use crate::audit::Event;
 use crate::error::PageError;
 use crate::request::RequestMeta;
 use crate::secrets::{random_token, sha256_hex};
@@ -166,13 +166,12 @@ pub async fn answer(
     if !approve {
         p.store.delete_auth_request(&request_id).await?;
         p.audit(
-            now,
-            "admin.consent_denied",
-            Some(&user.id),
-            Some(&client.id),
-            meta,
-            Outcome::Failure,
-            json!({ "sid": session.sid, "scope": req.scope.join(" ") }),
+            Event::AdminConsentDenied
+                .at(now)
+                .actor(&user.id)
+                .client(&client.id)
+                .meta(meta)
+                .detail(json!({ "sid": session.sid, "scope": req.scope.join(" ") })),
         )
         .await?;
         return error_redirect(
@@ -195,13 +194,12 @@ pub async fn answer(
         ));
     }
     p.audit(
-        now,
-        "admin.consent_given",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "sid": session.sid, "scope": ADMIN_SCOPE }),
+        Event::AdminConsentGiven
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "sid": session.sid, "scope": ADMIN_SCOPE })),
     )
     .await?;
     Ok(Decision::Redirect(

@@ -3,12 +3,12 @@
 
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::refresh::RefreshUse;
 use tessera_store::users::UserStatus;
 
 use super::issue::{self, AccessGrant, Authn};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
@@ -30,13 +30,12 @@ async fn refuse(
     why: &str,
 ) -> Result<TokenResponse, OAuthError> {
     p.audit(
-        now,
-        "refresh.refused",
-        user,
-        Some(&client.id),
-        meta,
-        Outcome::Failure,
-        json!({ "reason": why }),
+        Event::RefreshRefused
+            .at(now)
+            .maybe_actor(user)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "reason": why })),
     )
     .await?;
     Err(invalid())
@@ -123,13 +122,12 @@ pub async fn grant(
             // A spent token came back: either the client or a thief holds a copy. End them all.
             p.store.revoke_refresh_family(&f.id, "reuse", now).await?;
             p.audit(
-                now,
-                "refresh.reused",
-                Some(&f.user_id),
-                Some(&client.id),
-                meta,
-                Outcome::Failure,
-                json!({ "family": f.id }),
+                Event::RefreshReused
+                    .at(now)
+                    .actor(&f.user_id)
+                    .client(&client.id)
+                    .meta(meta)
+                    .detail(json!({ "family": f.id })),
             )
             .await?;
             return Err(invalid());
@@ -191,13 +189,12 @@ pub async fn grant(
         None
     };
     p.audit(
-        now,
-        "token.issued",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "grant_type": "refresh_token", "family": family.id }),
+        Event::TokenIssued
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "grant_type": "refresh_token", "family": family.id })),
     )
     .await?;
     Ok(issue::bearer(

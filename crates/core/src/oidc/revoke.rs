@@ -3,9 +3,9 @@
 
 use serde_json::json;
 use tessera_proto::ErrorCode;
-use tessera_store::audit::Outcome;
 
 use super::client_auth::authenticate_client;
+use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
@@ -31,13 +31,12 @@ pub async fn revoke(
                 .revoke_refresh_family(&fam.id, "revoked by client", now)
                 .await?;
             p.audit(
-                now,
-                "token.revoked",
-                Some(&fam.user_id),
-                Some(&caller.id),
-                meta,
-                Outcome::Success,
-                json!({ "kind": "refresh", "family": fam.id }),
+                Event::TokenRevoked
+                    .at(now)
+                    .actor(&fam.user_id)
+                    .client(&caller.id)
+                    .meta(meta)
+                    .detail(json!({ "kind": "refresh", "family": fam.id })),
             )
             .await?;
         }
@@ -52,13 +51,12 @@ pub async fn revoke(
         && p.store.revoke_token(jti, now).await?
     {
         p.audit(
-            now,
-            "token.revoked",
-            rec.user_id.as_deref(),
-            Some(&caller.id),
-            meta,
-            Outcome::Success,
-            json!({ "kind": "access", "jti": jti }),
+            Event::TokenRevoked
+                .at(now)
+                .maybe_actor(rec.user_id.as_deref())
+                .client(&caller.id)
+                .meta(meta)
+                .detail(json!({ "kind": "access", "jti": jti })),
         )
         .await?;
     }

@@ -2,7 +2,6 @@
 
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::audit::Outcome;
 use tessera_store::clients::Client;
 use tessera_store::codes::{AuthCodeRecord, Redeem};
 use tessera_store::users::{User, UserStatus};
@@ -10,6 +9,7 @@ use tessera_store::users::{User, UserStatus};
 pub use super::issue::at_hash;
 use super::issue::{self, AccessGrant, Authn};
 use super::{client_auth, client_credentials, pkce, refresh};
+use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
@@ -35,13 +35,11 @@ pub async fn token(
             if e.code() == ErrorCode::InvalidClient {
                 let id = params.get("client_id");
                 p.audit(
-                    now,
-                    "client.auth_failed",
-                    None,
-                    id,
-                    meta,
-                    Outcome::Failure,
-                    json!({ "grant_type": grant_type }),
+                    Event::ClientAuthFailed
+                        .at(now)
+                        .maybe_client(id)
+                        .meta(meta)
+                        .detail(json!({ "grant_type": grant_type })),
                 )
                 .await?;
             }
@@ -91,13 +89,12 @@ async fn authorization_code(
         && seen.client_id != client.id
     {
         p.audit(
-            now,
-            "token.refused",
-            Some(&seen.user_id),
-            Some(&client.id),
-            meta,
-            Outcome::Failure,
-            json!({ "reason": "code issued to another client" }),
+            Event::TokenRefused
+                .at(now)
+                .actor(&seen.user_id)
+                .client(&client.id)
+                .meta(meta)
+                .detail(json!({ "reason": "code issued to another client" })),
         )
         .await?;
         return Err(invalid());
@@ -109,13 +106,12 @@ async fn authorization_code(
             // RFC 6749 §4.1.2: a code used twice revokes what it already produced.
             let revoked = p.store.revoke_tokens_of_code(&rec.id, now).await?;
             p.audit(
-                now,
-                "code.replayed",
-                Some(&rec.user_id),
-                Some(&client.id),
-                meta,
-                Outcome::Failure,
-                json!({ "revoked_tokens": revoked }),
+                Event::CodeReplayed
+                    .at(now)
+                    .actor(&rec.user_id)
+                    .client(&client.id)
+                    .meta(meta)
+                    .detail(json!({ "revoked_tokens": revoked })),
             )
             .await?;
             return Err(invalid());
@@ -125,13 +121,12 @@ async fn authorization_code(
         let user_id = rec.user_id.clone();
         async move {
             p.audit(
-                now,
-                "token.refused",
-                Some(&user_id),
-                Some(&client.id),
-                meta,
-                Outcome::Failure,
-                json!({ "reason": why }),
+                Event::TokenRefused
+                    .at(now)
+                    .actor(&user_id)
+                    .client(&client.id)
+                    .meta(meta)
+                    .detail(json!({ "reason": why })),
             )
             .await?;
             Err::<TokenResponse, OAuthError>(invalid())
@@ -163,13 +158,12 @@ async fn authorization_code(
     };
     let response = issue_tokens(p, client, &rec, &user, &session.sid, now).await?;
     p.audit(
-        now,
-        "token.issued",
-        Some(&user.id),
-        Some(&client.id),
-        meta,
-        Outcome::Success,
-        json!({ "grant_type": "authorization_code", "scope": rec.scope }),
+        Event::TokenIssued
+            .at(now)
+            .actor(&user.id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "grant_type": "authorization_code", "scope": rec.scope })),
     )
     .await?;
     Ok(response)

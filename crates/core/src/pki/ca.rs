@@ -5,7 +5,6 @@ use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
 use tessera_hsm::{KeyPurpose, KeyType};
-use tessera_store::audit::Outcome;
 use tessera_store::pki::CaRecord;
 use x509_cert::Certificate;
 use x509_cert::builder::Builder;
@@ -14,6 +13,7 @@ use super::issuer::{ISSUING_ID, ROOT_ID, build_certificate, custody};
 use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, random_serial};
 use super::{Actor, PkiError, blocking, crl};
 use crate::Provider;
+use crate::audit::Event;
 
 /// What `tessera ca init` makes.
 #[derive(Clone, Debug)]
@@ -196,15 +196,7 @@ pub async fn init_ca(
         .set_setting(super::BASE_URL_SETTING, &base_url)
         .await?;
     for ca in [&root, &issuing] {
-        p.audit(
-            now,
-            "pki.ca.created",
-            Some(&actor.id),
-            None,
-            &actor.meta,
-            Outcome::Success,
-            json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_alg": ca.key_alg, "key_backend": ca.key_backend }),
-        )
+        p.audit(Event::PkiCaCreated.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_alg": ca.key_alg, "key_backend": ca.key_backend })))
         .await?;
         crl::publish_crl(p, &ca.id, now).await?;
     }
@@ -257,13 +249,11 @@ pub async fn issuing_ca_csr(
         .set_setting(PENDING_ISSUING_SETTING, &pending.to_string())
         .await?;
     p.audit(
-        now,
-        "pki.ca.csr_created",
-        Some(&actor.id),
-        None,
-        &actor.meta,
-        Outcome::Success,
-        json!({ "ca": ISSUING_ID, "key_alg": alg.name(), "key_backend": backend }),
+        Event::PkiCaCsrCreated
+            .at(now)
+            .actor(&actor.id)
+            .meta(&actor.meta)
+            .detail(json!({ "ca": ISSUING_ID, "key_alg": alg.name(), "key_backend": backend })),
     )
     .await?;
     Ok(csr)
@@ -416,15 +406,7 @@ pub async fn import_ca(
         .await?;
     p.store.set_setting(PENDING_ISSUING_SETTING, "").await?;
     for ca in [&root_record, &issuing_record] {
-        p.audit(
-            now,
-            "pki.ca.imported",
-            Some(&actor.id),
-            None,
-            &actor.meta,
-            Outcome::Success,
-            json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_backend": ca.key_backend }),
-        )
+        p.audit(Event::PkiCaImported.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "ca": ca.id, "role": ca.role, "subject": ca.subject, "key_backend": ca.key_backend })))
         .await?;
     }
     crl::publish_crl(p, ISSUING_ID, now).await?;

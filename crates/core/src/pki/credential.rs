@@ -7,7 +7,6 @@ use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
 use tessera_hsm::{KeyHandle, KeyPurpose, KeyType};
-use tessera_store::audit::Outcome;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, IssuedCert};
 use tessera_store::users::{User, UserStatus};
 use x509_cert::Certificate;
@@ -19,6 +18,7 @@ use super::issuer::{build_certificate, ca_signer, chain_from, issuing_ca};
 use super::profile::{CertSpec, Kind, Pointers, SubjectInfo, parse_policies, random_serial};
 use super::{Actor, PkiError, blocking, crl, hex, import};
 use crate::Provider;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 /// A new credential for a user.
@@ -106,18 +106,15 @@ async fn audit(
     p: &Provider,
     actor: &Actor,
     now: i64,
-    event: &str,
-    outcome: Outcome,
+    event: Event,
     detail: serde_json::Value,
 ) -> Result<(), PkiError> {
     p.audit(
-        now,
-        event,
-        Some(&actor.id),
-        None,
-        &actor.meta,
-        outcome,
-        detail,
+        event
+            .at(now)
+            .actor(&actor.id)
+            .meta(&actor.meta)
+            .detail(detail),
     )
     .await?;
     Ok(())
@@ -194,8 +191,7 @@ async fn new_pending(
         p,
         actor,
         now,
-        "pki.credential.created",
-        Outcome::Success,
+        Event::PkiCredentialCreated,
         json!({ "credential": cred.id, "user": user.id, "key_alg": cred.key_alg, "key_backend": cred.key_backend, "source": source, "renewed_from": cred.renewed_from }),
     )
     .await?;
@@ -220,8 +216,7 @@ pub async fn create_credential(
             p,
             actor,
             now,
-            "user.title_set",
-            Outcome::Success,
+            Event::UserTitleSet,
             json!({ "user": user.id, "title": title }),
         )
         .await?;
@@ -324,8 +319,7 @@ async fn complete(
         p,
         actor,
         now,
-        "pki.credential.issued",
-        Outcome::Success,
+        Event::PkiCredentialIssued,
         json!({ "credential": cred.id, "user": cred.user_id, "via": how, "serial": issued.serial, "issuer": issued.issuer, "subject": issued.subject, "not_after": issued.not_after }),
     )
     .await?;
@@ -403,8 +397,7 @@ pub async fn import_certificate(
                 p,
                 actor,
                 now,
-                "pki.credential.import_refused",
-                Outcome::Failure,
+                Event::PkiCredentialImportRefused,
                 json!({ "credential": cred.id, "user": user.id, "error": e.to_string() }),
             )
             .await?;
@@ -453,16 +446,15 @@ async fn transition(
         )));
     }
     let event = match to {
-        CredentialStatus::Revoked => "pki.credential.revoked",
-        CredentialStatus::Suspended => "pki.credential.suspended",
-        _ => "pki.credential.resumed",
+        CredentialStatus::Revoked => Event::PkiCredentialRevoked,
+        CredentialStatus::Suspended => Event::PkiCredentialSuspended,
+        _ => Event::PkiCredentialResumed,
     };
     audit(
         p,
         actor,
         now,
         event,
-        Outcome::Success,
         json!({ "credential": id, "user": cred.user_id, "serial": cred.serial, "reason": reason.map(|r| r.as_str()) }),
     )
     .await?;
@@ -584,8 +576,7 @@ pub async fn renew(
         p,
         actor,
         now,
-        "pki.credential.renewed",
-        Outcome::Success,
+        Event::PkiCredentialRenewed,
         json!({ "credential": old.id, "renewal": fresh.id, "new_key": new_key }),
     )
     .await?;
@@ -679,8 +670,7 @@ pub async fn expiry_housekeeping(p: &Provider, now: i64) -> Result<(usize, usize
             p,
             &system,
             now,
-            "pki.credential.expired",
-            Outcome::Success,
+            Event::PkiCredentialExpired,
             json!({ "credential": id }),
         )
         .await?;
@@ -693,8 +683,7 @@ pub async fn expiry_housekeeping(p: &Provider, now: i64) -> Result<(usize, usize
                 p,
                 &system,
                 now,
-                "pki.credential.expiring",
-                Outcome::Success,
+                Event::PkiCredentialExpiring,
                 json!({ "credential": c.id, "user": c.user_id, "serial": c.serial, "not_after": c.not_after, "days_left": c.not_after.map(|t| (t - now) / 86_400) }),
             )
             .await?;

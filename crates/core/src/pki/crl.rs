@@ -6,7 +6,6 @@ use der::asn1::{OctetString, Uint};
 use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::SignInput;
-use tessera_store::audit::Outcome;
 use x509_cert::Certificate;
 use x509_cert::certificate::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
@@ -17,7 +16,7 @@ use x509_cert::serial_number::SerialNumber;
 use super::profile::x509_time;
 use super::{PkiError, blocking, internal, issuer::ca_signer};
 use crate::Provider;
-use crate::request::RequestMeta;
+use crate::audit::Event;
 
 /// Revocation reasons (RFC 5280 §5.3.1), by their ASN.1 names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,13 +176,9 @@ pub async fn publish_crl(p: &Provider, ca_id: &str, now: i64) -> Result<Vec<u8>,
             .await?
         {
             p.audit(
-                now,
-                "pki.crl.published",
-                None,
-                None,
-                &RequestMeta::default(),
-                Outcome::Success,
-                json!({ "ca": ca_id, "crl_number": number, "next_update": next_update }),
+                Event::PkiCrlPublished.at(now).detail(
+                    json!({ "ca": ca_id, "crl_number": number, "next_update": next_update }),
+                ),
             )
             .await?;
             return Ok(crl);

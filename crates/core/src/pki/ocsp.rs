@@ -13,7 +13,6 @@ use spki::AlgorithmIdentifierOwned;
 use tessera_hsm::SignInput;
 use tessera_hsm::x509::CustodySigner;
 use tessera_hsm::{KeyPurpose, KeyType};
-use tessera_store::audit::Outcome;
 use tessera_store::pki::{CaRecord, CredentialStatus};
 use tessera_store::pki_ocsp::{CachedOcsp, OcspResponder};
 use x509_cert::Certificate;
@@ -29,7 +28,7 @@ use super::profile::{
 };
 use super::{PkiError, blocking, hex, issuer::ca_signer};
 use crate::Provider;
-use crate::request::RequestMeta;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).
@@ -545,15 +544,7 @@ pub async fn responder(
         created_at: now,
     };
     p.store.insert_ocsp_responder(&record).await?;
-    p.audit(
-        now,
-        "pki.ocsp_responder.certified",
-        None,
-        None,
-        &RequestMeta::default(),
-        Outcome::Success,
-        serde_json::json!({ "ca": ca.id, "responder": record.id, "serial": hex(cert.tbs_certificate().serial_number().as_bytes()), "not_after": not_after }),
-    )
+    p.audit(Event::PkiOcspResponderCertified.at(now).detail(serde_json::json!({ "ca": ca.id, "responder": record.id, "serial": hex(cert.tbs_certificate().serial_number().as_bytes()), "not_after": not_after })))
     .await?;
     let custody = p.signer.custody().clone();
     let signer = blocking(move || {

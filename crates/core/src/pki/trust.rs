@@ -3,12 +3,12 @@
 //! `tessera trust add|list|remove`; every change is audited.
 
 use serde_json::json;
-use tessera_store::audit::Outcome;
 use tessera_store::pki_ocsp::TrustAnchor;
 
 use super::import::{check_ca, parse_bundle};
 use super::{Actor, PkiError, hex};
 use crate::Provider;
+use crate::audit::Event;
 use crate::secrets::random_id;
 
 fn describe(cert: &x509_parser::certificate::X509Certificate<'_>) -> String {
@@ -86,15 +86,7 @@ pub async fn add_anchors(
     }
     for a in &checked {
         p.store.insert_trust_anchor(a).await?;
-        p.audit(
-            now,
-            "pki.trust.added",
-            Some(&actor.id),
-            None,
-            &actor.meta,
-            Outcome::Success,
-            json!({ "anchor": a.id, "name": a.name, "subject": a.subject, "sha256": a.fingerprint, "not_after": a.not_after }),
-        )
+        p.audit(Event::PkiTrustAdded.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "anchor": a.id, "name": a.name, "subject": a.subject, "sha256": a.fingerprint, "not_after": a.not_after })))
         .await?;
     }
     Ok(checked)
@@ -123,15 +115,7 @@ pub async fn remove_anchor(
     if !p.store.remove_trust_anchor(id).await? {
         return Err(PkiError::NotFound(format!("trust anchor {id}")));
     }
-    p.audit(
-        now,
-        "pki.trust.removed",
-        Some(&actor.id),
-        None,
-        &actor.meta,
-        Outcome::Success,
-        json!({ "anchor": anchor.id, "name": anchor.name, "subject": anchor.subject, "sha256": anchor.fingerprint }),
-    )
+    p.audit(Event::PkiTrustRemoved.at(now).actor(&actor.id).meta(&actor.meta).detail(json!({ "anchor": anchor.id, "name": anchor.name, "subject": anchor.subject, "sha256": anchor.fingerprint })))
     .await?;
     Ok(anchor)
 }
