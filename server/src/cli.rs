@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tessera_core::admin::{self, NewClient, NewUser};
 
-use crate::app::{self, now};
+use crate::app;
+use crate::clock::now;
 use crate::settings::{FileSettings, ServeSettings, Settings};
 
 #[derive(Debug, Parser)]

@@ -25,7 +25,7 @@ use super::mfa::{
 };
 use super::oidc::error_page;
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, SignedOutView};
 
 pub fn routes() -> Router<AppState> {

@@ -23,7 +23,7 @@ use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials,
 
 use super::AppState;
 use super::errors::AdminApiFailure;
-use crate::app::now;
+use crate::clock::now;
 
 /// The OpenAPI 3.1 description of this API, maintained by hand next to the routes.
 pub const OPENAPI: &str = include_str!("admin_openapi.json");

@@ -18,7 +18,7 @@ use super::forms::{Form, valid_handle};
 use super::login::{csrf_cookie, with_cookies};
 use super::oidc::{authorize_error, decision_response, error_page};
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::consent::{ConsentView, GrantView};
 use crate::pages::{ErrorKind, Lang};
 

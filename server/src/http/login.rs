@@ -19,7 +19,7 @@ use super::errors::page;
 use super::forms::Form as Posted;
 use super::oidc::{authorize_error, decision_response, error_page};
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::{self, ErrorKind, Lang, LoginView, SignedInView};
 
 pub fn routes() -> Router<AppState> {

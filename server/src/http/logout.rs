@@ -21,7 +21,7 @@ use super::errors::page;
 use super::login::{csrf_cookie, with_cookies};
 use super::oidc::error_page;
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, LogoutConfirmView, SignedOutView};
 
 pub fn routes() -> Router<AppState> {

@@ -16,7 +16,7 @@ use tessera_proto::ErrorCode;
 
 use super::errors::{ApiError, page};
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::{ErrorKind, ErrorView, Lang};
 
 pub fn routes() -> Router<AppState> {

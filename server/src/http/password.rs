@@ -21,7 +21,7 @@ use super::login::{csrf_cookie, with_cookies};
 use super::mfa::{PENDING_COOKIE, ReqQuery, candidate_of, reauth_url, with_req};
 use super::oidc::{authorize_error, decision_response, error_page};
 use super::{AppState, web};
-use crate::app::now;
+use crate::clock::now;
 use crate::pages::password::{PasswordView, text};
 use crate::pages::{ErrorKind, Lang};
 

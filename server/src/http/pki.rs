@@ -15,7 +15,7 @@ use serde_json::json;
 use tessera_core::pki::{PkiError, crl, ocsp};
 
 use super::AppState;
-use crate::app::now;
+use crate::clock::now;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
