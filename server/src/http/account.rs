@@ -16,14 +16,10 @@ use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, 
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::page;
+use super::errors::{error_page, factor_json_error, factor_message, json_error, page};
+use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::mfa::{
-    TotpView, begin_allowed, codes_page, complete_enrolment, continue_url, factor_json_error,
-    factor_message, finishing_cookies, json_candidate, json_error,
-};
-use super::oidc::error_page;
+use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
 use super::{AppState, web};
 use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, SignedOutView};
@@ -366,7 +362,7 @@ async fn sign_out(
         page(StatusCode::OK, html),
         &[
             s.set_cookie(web::SESSION_COOKIE, "", 0),
-            s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+            s.set_cookie(web::PENDING_COOKIE, "", 0),
         ],
     )
 }

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use tessera_core::login;
 use tessera_core::oidc::consent;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, page};
+use super::flow::decision_response;
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
 use crate::clock::now;
 use crate::pages::consent::{ConsentView, GrantView};

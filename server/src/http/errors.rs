@@ -1,11 +1,18 @@
 //! The one place where errors become HTTP responses.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 use tessera_core::OAuthError;
 use tessera_core::admin_api::{ADMIN_SCOPE, AdminApiError};
+use tessera_core::mfa::FactorError;
+use tessera_core::oidc::authorize::{AuthorizeError, PageError};
 use tessera_proto::ErrorCode;
+
+use super::{AppState, web};
+use crate::pages::{ErrorKind, ErrorView, Lang, strong};
 
 /// Status for an OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1).
 pub fn status_for(code: ErrorCode) -> StatusCode {
@@ -120,6 +127,89 @@ pub fn page(status: StatusCode, html: String) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+pub(super) fn error_page(
+    s: &AppState,
+    lang: Lang,
+    path: &str,
+    kind: ErrorKind,
+    detail: Option<&str>,
+) -> Response {
+    let html = s.pages.error(
+        lang,
+        &ErrorView {
+            path_and_query: path,
+            kind,
+            detail,
+        },
+    );
+    page(
+        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        html,
+    )
+}
+
+pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page { kind, detail } => {
+            let kind = match kind {
+                PageError::UnknownClient => ErrorKind::UnknownClient,
+                PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
+                PageError::BadRequest => ErrorKind::BadRequest,
+                PageError::RequestExpired => ErrorKind::RequestExpired,
+            };
+            error_page(s, lang, path, kind, Some(&detail))
+        }
+        AuthorizeError::Internal(e) => {
+            tracing::error!(error = %e, "authorization failed");
+            error_page(s, lang, path, ErrorKind::Internal, None)
+        }
+    }
+}
+
+pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
+    let m = strong::text(lang);
+    match e {
+        FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
+        FactorError::TooManyAttempts { .. } => m.too_many,
+        FactorError::Expired | FactorError::PasswordChangeRequired => m.step_expired,
+        FactorError::Internal(_) => m.passkey_failed,
+    }
+}
+
+/// JSON error for the page script (it shows `error` to the person).
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// The JSON answer to a failed factor step: the person's mistake in words, an internal
+/// failure logged and answered without detail.
+pub(super) fn factor_json_error(e: &FactorError) -> Response {
+    match e {
+        FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
+            json_error(StatusCode::BAD_REQUEST, m)
+        }
+        FactorError::Internal(err) => {
+            tracing::error!(error = %err, "passkey step failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        other => json_error(factor_status(other), &other.to_string()),
+    }
+}
+
+pub(super) fn factor_status(e: &FactorError) -> StatusCode {
+    match e {
+        FactorError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        FactorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    error_page(&s, lang, path, ErrorKind::NotFound, None)
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use tessera_core::login::{self, LoginError, LoginFailure};
 use tessera_core::mfa;
 use tessera_core::oidc::authorize;
-use tessera_core::secrets::random_token;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, page};
+use super::flow::decision_response;
 use super::forms::Form as Posted;
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
 use crate::clock::now;
 use crate::pages::{self, ErrorKind, Lang, LoginView, SignedInView};
@@ -34,27 +34,6 @@ pub struct LoginQuery {
     lang: Option<String>,
     /// Ask for the password even in a live session (before changing sign-in methods).
     reauth: Option<String>,
-}
-
-pub(super) fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
-}
-
-/// The CSRF cookie of this browser, created when missing (second value: Set-Cookie to send).
-pub(super) fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match s.read_cookie(headers, web::CSRF_COOKIE) {
-        Some(v) => (v, None),
-        None => {
-            let v = random_token().unwrap_or_default();
-            let set = s.set_cookie(web::CSRF_COOKIE, &v, 86_400);
-            (v, Some(set))
-        }
-    }
 }
 
 struct Form<'a> {
@@ -242,8 +221,8 @@ async fn submit(
     if user.password_must_change {
         return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
             Ok(pending) => with_cookies(
-                Redirect::to(&super::password::forced_url(req)).into_response(),
-                &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+                Redirect::to(&web::forced_url(req)).into_response(),
+                &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
             ),
             Err(e) => {
                 tracing::error!(error = %e, "cannot park the login");
@@ -262,10 +241,10 @@ async fn submit(
     if mfa::rank(needed) > 1 {
         return match mfa::begin_pending(&s.provider, &user, &mfa::Authn::password(), now).await {
             Ok(pending) => {
-                let next = super::mfa::with_req("/login/factor", req);
+                let next = web::with_req("/login/factor", req);
                 with_cookies(
                     Redirect::to(&next).into_response(),
-                    &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+                    &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
                 )
             }
             Err(e) => {
@@ -286,7 +265,7 @@ async fn submit(
     let set = vec![
         s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
         // A sign-in parked earlier in this browser is over.
-        s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+        s.set_cookie(web::PENDING_COOKIE, "", 0),
     ];
     let resp = match req {
         Some(r) => match authorize::resume(&s.provider, r, &session, &user, &meta, now).await {
@@ -296,10 +275,4 @@ async fn submit(
         None => Redirect::to("/account").into_response(),
     };
     with_cookies(resp, &set)
-}
-
-pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    error_page(&s, lang, path, ErrorKind::NotFound, None)
 }

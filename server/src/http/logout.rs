@@ -17,9 +17,8 @@ use tessera_core::provider::RequestMeta;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::page;
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::error_page;
+use super::errors::{error_page, page};
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
 use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, LogoutConfirmView, SignedOutView};

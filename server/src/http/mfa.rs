@@ -7,25 +7,29 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use tessera_core::login;
 use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::oidc::authorize;
 
-use super::errors::page;
+use super::errors::{
+    authorize_error, error_page, factor_json_error, factor_message, factor_status, json_error, page,
+};
+use super::flow::{
+    TotpView, begin_allowed, candidate_of, codes_page, complete_enrolment, decision_response,
+    json_candidate,
+};
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{
+    ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
+};
 use super::{AppState, web};
 use crate::clock::now;
-use crate::pages::strong;
 use crate::pages::{ErrorKind, Lang};
-
-pub const PENDING_COOKIE: &str = "tessera_pending";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,113 +42,14 @@ pub fn routes() -> Router<AppState> {
         .route("/login/enrol/totp", post(enrol_totp_begin))
         .route("/login/enrol/totp/confirm", post(enrol_totp_confirm))
         .route("/login/continue", get(continue_flow))
-        .route("/static/tessera.js", get(script))
-}
-
-async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../static/tessera.js"),
-    )
-        .into_response()
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct ReqQuery {
-    pub(super) req: Option<String>,
-    pub(super) lang: Option<String>,
 }
 
 fn req_of(q: Option<&str>) -> Option<&str> {
     q.filter(|r| valid_handle(r))
 }
 
-/// Where the browser goes once the level is reached: back into the application's request,
-/// or to the account page.
-pub(super) fn continue_url(req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("/login/continue?req={r}"),
-        None => "/account".into(),
-    }
-}
-
-/// `path`, carrying the pending request's handle when there is one.
-pub(super) fn with_req(path: &str, req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("{path}?req={r}"),
-        None => path.to_owned(),
-    }
-}
-
 fn login_url(req: Option<&str>) -> String {
     with_req("/login", req)
-}
-
-/// The password form even for a signed-in person (to authenticate again).
-pub(super) fn reauth_url(req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("/login?req={r}"),
-        None => "/login?reauth=1".into(),
-    }
-}
-
-pub(super) async fn candidate_of(
-    s: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Candidate>, tessera_core::CoreError> {
-    let pending = s.read_cookie(headers, PENDING_COOKIE);
-    let session = s.read_cookie(headers, web::SESSION_COOKIE);
-    mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now()).await
-}
-
-pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
-    let m = strong::text(lang);
-    match e {
-        FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
-        FactorError::TooManyAttempts { .. } => m.too_many,
-        FactorError::Expired | FactorError::PasswordChangeRequired => m.step_expired,
-        FactorError::Internal(_) => m.passkey_failed,
-    }
-}
-
-/// JSON error for the page script (it shows `error` to the person).
-pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": message }))).into_response()
-}
-
-/// The JSON answer to a failed factor step: the person's mistake in words, an internal
-/// failure logged and answered without detail.
-pub(super) fn factor_json_error(e: &FactorError) -> Response {
-    match e {
-        FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
-            json_error(StatusCode::BAD_REQUEST, m)
-        }
-        FactorError::Internal(err) => {
-            tracing::error!(error = %err, "passkey step failed");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-        other => json_error(factor_status(other), &other.to_string()),
-    }
-}
-
-fn factor_status(e: &FactorError) -> StatusCode {
-    match e {
-        FactorError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        FactorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-/// Sets the session cookie (when a new session started) and drops the pending-login cookie.
-pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<String> {
-    let mut set = vec![s.set_cookie(PENDING_COOKIE, "", 0)];
-    if let Some(c) = new_session {
-        set.push(s.set_cookie(web::SESSION_COOKIE, c, s.provider.config.session_ttl));
-    }
-    set
 }
 
 /// A sign-in with a password set by an administrator: it is changed before anything else.
@@ -174,7 +79,7 @@ async fn render_factor(
     error: Option<&'static str>,
 ) -> Response {
     if must_change_first(c) {
-        return Redirect::to(&super::password::forced_url(req)).into_response();
+        return Redirect::to(&web::forced_url(req)).into_response();
     }
     let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) => e,
@@ -303,7 +208,7 @@ async fn finish(
         ),
         Err(FactorError::Expired) => Redirect::to(&login_url(req)).into_response(),
         Err(FactorError::PasswordChangeRequired) => {
-            Redirect::to(&super::password::forced_url(req)).into_response()
+            Redirect::to(&web::forced_url(req)).into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "completing the sign-in failed");
@@ -325,43 +230,6 @@ fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Re
         ));
     }
     Ok(form)
-}
-
-/// The person behind a script's request, or the JSON answer that refuses it.
-pub(super) async fn json_candidate(
-    s: &AppState,
-    headers: &HeaderMap,
-) -> Result<Candidate, Response> {
-    match candidate_of(s, headers).await {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            Err(json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            ))
-        }
-    }
-}
-
-/// Refuses a passkey "begin" from an address that began too many ceremonies (each stores a
-/// challenge); the allowance is counted in the database, across replicas.
-pub(super) async fn begin_allowed(
-    s: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), Response> {
-    match passkey::admit_begin(&s.provider, &s.meta(headers, peer), now()).await {
-        Ok(()) => Ok(()),
-        Err(e @ FactorError::TooManyAttempts { retry_after }) => {
-            let mut r = factor_json_error(&e);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
-            Err(r)
-        }
-        Err(e) => Err(factor_json_error(&e)),
-    }
 }
 
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
@@ -540,21 +408,6 @@ struct EnrolView<'a> {
     error: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-pub(super) struct TotpView {
-    pub qr_svg: String,
-    pub secret_base32: String,
-}
-
-impl From<totp::Enrolment> for TotpView {
-    fn from(e: totp::Enrolment) -> Self {
-        TotpView {
-            qr_svg: e.qr_svg,
-            secret_base32: e.secret_base32,
-        }
-    }
-}
-
 async fn render_enrol(
     s: &AppState,
     headers: &HeaderMap,
@@ -613,7 +466,7 @@ async fn enrolling(
         }
     };
     if must_change_first(&c) {
-        return Err(Redirect::to(&super::password::forced_url(req)).into_response());
+        return Err(Redirect::to(&web::forced_url(req)).into_response());
     }
     match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
@@ -666,38 +519,6 @@ async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: B
         return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
     }
     Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
-}
-
-#[derive(Serialize)]
-struct CodesView<'a> {
-    codes: Vec<String>,
-    continue_path: &'a str,
-    req: Option<&'a str>,
-}
-
-pub(super) fn codes_page(
-    s: &AppState,
-    lang: Lang,
-    codes: Vec<String>,
-    continue_path: &str,
-    req: Option<&str>,
-) -> Response {
-    let html = s.pages.strong(
-        lang,
-        "recovery_codes.html",
-        continue_path,
-        &CodesView {
-            codes,
-            continue_path,
-            req,
-        },
-    );
-    let mut r = page(StatusCode::OK, html);
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    r
 }
 
 async fn enrol_totp_confirm(
@@ -784,25 +605,4 @@ async fn continue_flow(
         Ok(d) => decision_response(d),
         Err(e) => authorize_error(&s, lang, &path, e),
     }
-}
-
-/// After a first factor was enrolled during a sign-in: a pending login completes with it
-/// (the password was just given and the new factor is now proven). A session does not: the
-/// request resumes, asks for the factor like any step-up, and only then raises the level.
-/// Returns the new session cookie, if one was started.
-pub(super) async fn complete_enrolment(
-    s: &AppState,
-    headers: &HeaderMap,
-    c: Candidate,
-    factor: Factor,
-    meta: &tessera_core::provider::RequestMeta,
-    now: i64,
-) -> Result<Option<String>, FactorError> {
-    if !matches!(c.subject, Subject::Pending(_)) {
-        return Ok(None);
-    }
-    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, _) =
-        mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await?;
-    Ok(cookie)
 }

@@ -5,19 +5,20 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tessera_core::oidc::authorize::{self, AuthorizeError, Decision, PageError};
+use tessera_core::oidc::authorize::{self};
 use tessera_core::oidc::{discovery, introspect, revoke, token, userinfo};
 use tessera_core::params::Params;
 use tessera_core::{OAuthError, login};
 use tessera_proto::ErrorCode;
 
-use super::errors::{ApiError, page};
+use super::errors::{ApiError, authorize_error, error_page};
+use super::flow::decision_response;
 use super::{AppState, web};
 use crate::clock::now;
-use crate::pages::{ErrorKind, ErrorView, Lang};
+use crate::pages::ErrorKind;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -63,27 +64,6 @@ async fn jwks(State(s): State<AppState>) -> Response {
 fn parse_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
         .map_err(|e| format!("malformed parameters: {e}"))
-}
-
-pub(super) fn error_page(
-    s: &AppState,
-    lang: Lang,
-    path: &str,
-    kind: ErrorKind,
-    detail: Option<&str>,
-) -> Response {
-    let html = s.pages.error(
-        lang,
-        &ErrorView {
-            path_and_query: path,
-            kind,
-            detail,
-        },
-    );
-    page(
-        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-        html,
-    )
 }
 
 async fn authorize_get(
@@ -138,39 +118,6 @@ async fn authorize_any(
     match authorize::authorize(&s.provider, &params, session.as_ref(), &meta, now).await {
         Ok(decision) => decision_response(decision),
         Err(e) => authorize_error(&s, lang, path, e),
-    }
-}
-
-pub(super) fn decision_response(decision: Decision) -> Response {
-    match decision {
-        Decision::Redirect(url) => Redirect::to(&url).into_response(),
-        Decision::Login { handle, .. } => {
-            Redirect::to(&format!("/login?req={handle}")).into_response()
-        }
-        Decision::StepUp { handle } => {
-            Redirect::to(&format!("/login/factor?req={handle}")).into_response()
-        }
-        Decision::Consent { handle } => {
-            Redirect::to(&format!("/authorize/consent?req={handle}")).into_response()
-        }
-    }
-}
-
-pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: AuthorizeError) -> Response {
-    match e {
-        AuthorizeError::Page { kind, detail } => {
-            let kind = match kind {
-                PageError::UnknownClient => ErrorKind::UnknownClient,
-                PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
-                PageError::BadRequest => ErrorKind::BadRequest,
-                PageError::RequestExpired => ErrorKind::RequestExpired,
-            };
-            error_page(s, lang, path, kind, Some(&detail))
-        }
-        AuthorizeError::Internal(e) => {
-            tracing::error!(error = %e, "authorization failed");
-            error_page(s, lang, path, ErrorKind::Internal, None)
-        }
     }
 }
 

@@ -15,11 +15,12 @@ use tessera_core::oidc::authorize;
 use tessera_core::password_change::{self, ChangeError};
 use tessera_store::users::User;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, page};
+use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::mfa::{PENDING_COOKIE, ReqQuery, candidate_of, reauth_url, with_req};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{
+    PENDING_COOKIE, ReqQuery, csrf_cookie, forced_url, reauth_url, with_cookies, with_req,
+};
 use super::{AppState, web};
 use crate::clock::now;
 use crate::pages::password::{PasswordView, text};
@@ -29,11 +30,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login/password", get(show_forced).post(submit_forced))
         .route("/account/password", get(show_own).post(submit_own))
-}
-
-/// Where a sign-in whose password must change is sent, instead of anywhere else.
-pub(super) fn forced_url(req: Option<&str>) -> String {
-    with_req("/login/password", req)
 }
 
 struct Shown<'a> {
