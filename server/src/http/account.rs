@@ -17,11 +17,11 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::errors::{error_page, factor_json_error, factor_message, json_error, page};
+use super::extract::Now;
 use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
 use super::forms::{Form, valid_handle};
 use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, SignedOutView};
 
 pub fn routes() -> Router<AppState> {
@@ -128,9 +128,10 @@ async fn signed_in(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    now: i64,
 ) -> Result<(SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
         Err(e) => {
@@ -147,12 +148,13 @@ async fn render(
     status: StatusCode,
     done: bool,
     error: Option<&'static str>,
+    now: i64,
 ) -> Response {
-    let (session, user) = match signed_in(s, headers, lang).await {
+    let (session, user) = match signed_in(s, headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match view(s, headers, lang, &session, &user, done, error).await {
+    match view(s, headers, lang, &session, &user, done, error, now).await {
         Ok((v, set)) => {
             let html = s.pages.strong(lang, "account.html", "/account", &v);
             with_cookies(page(status, html), &set)
@@ -164,6 +166,7 @@ async fn render(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
 async fn view(
     s: &AppState,
     headers: &HeaderMap,
@@ -172,9 +175,9 @@ async fn view(
     user: &User,
     done: bool,
     error: Option<&'static str>,
+    now: i64,
 ) -> Result<(AccountView, Vec<String>), tessera_core::CoreError> {
     let p = &s.provider;
-    let now = now();
     let enrolled = mfa::enrolled(p, &user.id).await?;
     let candidate = Candidate {
         user: user.clone(),
@@ -267,11 +270,21 @@ async fn view(
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<AccountQuery>,
 ) -> Response {
     let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
-    let r = render(&s, &headers, lang, StatusCode::OK, q.done.is_some(), None).await;
+    let r = render(
+        &s,
+        &headers,
+        lang,
+        StatusCode::OK,
+        q.done.is_some(),
+        None,
+        now,
+    )
+    .await;
     if set_lang {
         with_cookies(r, &[web::lang_cookie(lang)])
     } else {
@@ -284,6 +297,7 @@ async fn posted(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
+    now: i64,
 ) -> Result<(Lang, Form, SessionRecord, User), Response> {
     let (lang, _) = web::language(headers, None);
     let Some(form) = Form::parse(body) else {
@@ -292,7 +306,7 @@ async fn posted(
     if !form.csrf_ok(s, headers) {
         return Err(error_page(s, lang, "/account", ErrorKind::CsrfFailed, None));
     }
-    let (session, user) = signed_in(s, headers, lang).await?;
+    let (session, user) = signed_in(s, headers, lang, now).await?;
     Ok((lang, form, session, user))
 }
 
@@ -302,8 +316,9 @@ async fn posted_manage(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
+    now: i64,
 ) -> Result<(Lang, Form, SessionRecord, User), Response> {
-    let (lang, form, session, user) = posted(s, headers, body).await?;
+    let (lang, form, session, user) = posted(s, headers, body, now).await?;
     let has = match mfa::enrolled(&s.provider, &user.id).await {
         Ok(e) => e.any(),
         Err(e) => {
@@ -315,7 +330,7 @@ async fn posted_manage(
         user: user.clone(),
         subject: Subject::Session(session.clone()),
     };
-    if !mfa::may_manage(&c, has, now()) {
+    if !mfa::may_manage(&c, has, now) {
         let again = if has {
             "/login/factor"
         } else {
@@ -337,17 +352,17 @@ fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
 
 async fn sign_out(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _form, session, _) = match posted(&s, &headers, &body).await {
+    let (lang, _form, session, _) = match posted(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
-    if let Err(e) =
-        tessera_core::logout::end_session(&s.provider, &session, None, &meta, now()).await
+    if let Err(e) = tessera_core::logout::end_session(&s.provider, &session, None, &meta, now).await
     {
         return internal(&s, lang, e);
     }
@@ -369,18 +384,18 @@ async fn sign_out(
 
 async fn end_session(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, current, user) = match posted(&s, &headers, &body).await {
+    let (lang, form, current, user) = match posted(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Some(sid) = form.value("sid") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let now = now();
     let sessions = match s.provider.store.live_user_sessions(&user.id, now).await {
         Ok(v) => v,
         Err(e) => return internal(&s, lang, e),
@@ -412,6 +427,7 @@ async fn registering(
     headers: &HeaderMap,
     body: &Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Result<(Form, Candidate), Response> {
     let Some(form) = Form::parse(body) else {
         return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
@@ -423,10 +439,10 @@ async fn registering(
         ));
     }
     let c = if enrolment {
-        json_candidate(s, headers).await?
+        json_candidate(s, headers, now).await?
     } else {
         let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-        match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+        match login::current_session(&s.provider, cookie.as_deref(), now).await {
             Ok(Some((session, user))) => Candidate {
                 user,
                 subject: Subject::Session(session),
@@ -445,7 +461,7 @@ async fn registering(
             "a second factor is already set up: use it to continue",
         ));
     }
-    if !mfa::may_manage(&c, has, now()) {
+    if !mfa::may_manage(&c, has, now) {
         return Err(json_error(
             StatusCode::FORBIDDEN,
             "sign in again (with your second factor, if you have one) before changing sign-in methods",
@@ -460,15 +476,16 @@ async fn passkey_begin(
     headers: HeaderMap,
     body: Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
-    let (_, c) = match registering(&s, &headers, &body, enrolment).await {
+    let (_, c) = match registering(&s, &headers, &body, enrolment, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match passkey::begin_registration(&s.provider, &c.user, now()).await {
+    match passkey::begin_registration(&s.provider, &c.user, now).await {
         Ok((ceremony, options)) => {
             axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
         }
@@ -482,8 +499,9 @@ async fn passkey_finish(
     headers: HeaderMap,
     body: Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Response {
-    let (form, c) = match registering(&s, &headers, &body, enrolment).await {
+    let (form, c) = match registering(&s, &headers, &body, enrolment, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -496,7 +514,6 @@ async fn passkey_finish(
     };
     let name = form.get("name").unwrap_or("");
     let meta = s.meta(&headers, peer);
-    let now = now();
     let record = match passkey::finish_registration(
         &s.provider,
         &c.user,
@@ -529,47 +546,52 @@ async fn passkey_finish(
 
 async fn account_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, false).await
+    passkey_begin(s, peer, headers, body, false, now).await
 }
 
 async fn account_passkey_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, false).await
+    passkey_finish(s, peer, headers, body, false, now).await
 }
 
 async fn enrol_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, true).await
+    passkey_begin(s, peer, headers, body, true, now).await
 }
 
 async fn enrol_passkey_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, true).await
+    passkey_finish(s, peer, headers, body, true, now).await
 }
 
 async fn passkey_rename(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -577,7 +599,7 @@ async fn passkey_rename(
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
     let meta = s.meta(&headers, peer);
-    match passkey::rename(&s.provider, &user, id, name, &meta, now()).await {
+    match passkey::rename(&s.provider, &user, id, name, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
@@ -585,11 +607,12 @@ async fn passkey_rename(
 
 async fn passkey_remove(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -597,18 +620,23 @@ async fn passkey_remove(
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
     let meta = s.meta(&headers, peer);
-    match passkey::remove(&s.provider, &user, id, &meta, now()).await {
+    match passkey::remove(&s.provider, &user, id, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
 }
 
-async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, _, session, user) = match posted_manage(&s, &headers, &body).await {
+async fn totp_begin(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _, session, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match totp::begin(&s.provider, &user, &session.id, now()).await {
+    match totp::begin(&s.provider, &user, &session.id, now).await {
         Ok(_) => Redirect::to("/account#totp").into_response(),
         Err(tessera_core::CoreError::Conflict(_)) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -617,16 +645,16 @@ async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 async fn totp_confirm(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, session, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, session, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
-    let now = now();
     let code = form.get("code").unwrap_or("");
     let starter = Some(session.id.as_str());
     if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
@@ -640,6 +668,7 @@ async fn totp_confirm(
             StatusCode::BAD_REQUEST,
             false,
             Some(factor_message(lang, &e)),
+            now,
         )
         .await;
     }
@@ -656,16 +685,17 @@ async fn totp_confirm(
 
 async fn totp_remove(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
-    match totp::remove(&s.provider, &user, &meta, now()).await {
+    match totp::remove(&s.provider, &user, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
@@ -673,16 +703,17 @@ async fn totp_remove(
 
 async fn recovery_regenerate(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
-    match recovery::regenerate(&s.provider, &user, &meta, now()).await {
+    match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(codes) => codes_page(&s, lang, codes, "/account", None),
         Err(tessera_core::CoreError::Conflict(m)) => {
             error_page(&s, lang, "/account", ErrorKind::BadRequest, Some(&m))

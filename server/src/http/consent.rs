@@ -14,11 +14,11 @@ use tessera_core::login;
 use tessera_core::oidc::consent;
 
 use super::errors::{authorize_error, error_page, page};
+use super::extract::Now;
 use super::flow::decision_response;
 use super::forms::{Form, valid_handle};
 use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::consent::{ConsentView, GrantView};
 use crate::pages::{ErrorKind, Lang};
 
@@ -38,6 +38,7 @@ async fn session_or_login(
     headers: &HeaderMap,
     lang: Lang,
     req: &str,
+    now: i64,
 ) -> Result<
     (
         tessera_store::sessions::SessionRecord,
@@ -46,7 +47,7 @@ async fn session_or_login(
     Response,
 > {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match login::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
         Err(e) => {
@@ -64,6 +65,7 @@ async fn session_or_login(
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
@@ -72,11 +74,11 @@ async fn show(
     let Some(req) = q.req.as_deref().filter(|r| valid_handle(r)) else {
         return error_page(&s, lang, path, ErrorKind::BadRequest, None);
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let prepared = match consent::prepare(&s.provider, req, &session, &user, now()).await {
+    let prepared = match consent::prepare(&s.provider, req, &session, &user, now).await {
         Ok(Ok(p)) => p,
         Ok(Err(decision)) => return decision_response(decision),
         Err(e) => return authorize_error(&s, lang, path, e),
@@ -110,6 +112,7 @@ async fn show(
 
 async fn submit(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -142,7 +145,7 @@ async fn submit(
             );
         }
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -155,7 +158,7 @@ async fn submit(
         &session,
         &user,
         &meta,
-        now(),
+        now,
     )
     .await
     {

@@ -13,7 +13,6 @@ use tessera_core::oidc::authorize::Decision;
 use super::errors::{factor_json_error, json_error, page};
 use super::web::PENDING_COOKIE;
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::Lang;
 
 pub(super) fn decision_response(decision: Decision) -> Response {
@@ -34,18 +33,20 @@ pub(super) fn decision_response(decision: Decision) -> Response {
 pub(super) async fn candidate_of(
     s: &AppState,
     headers: &HeaderMap,
+    now: i64,
 ) -> Result<Option<Candidate>, tessera_core::CoreError> {
     let pending = s.read_cookie(headers, PENDING_COOKIE);
     let session = s.read_cookie(headers, web::SESSION_COOKIE);
-    mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now()).await
+    mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now).await
 }
 
 /// The person behind a script's request, or the JSON answer that refuses it.
 pub(super) async fn json_candidate(
     s: &AppState,
     headers: &HeaderMap,
+    now: i64,
 ) -> Result<Candidate, Response> {
-    match candidate_of(s, headers).await {
+    match candidate_of(s, headers, now).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
         Err(e) => {
@@ -64,8 +65,9 @@ pub(super) async fn begin_allowed(
     s: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
+    now: i64,
 ) -> Result<(), Response> {
-    match passkey::admit_begin(&s.provider, &s.meta(headers, peer), now()).await {
+    match passkey::admit_begin(&s.provider, &s.meta(headers, peer), now).await {
         Ok(()) => Ok(()),
         Err(e @ FactorError::TooManyAttempts { retry_after }) => {
             let mut r = factor_json_error(&e);

@@ -15,11 +15,11 @@ use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 
 use super::errors::{authorize_error, error_page, page};
+use super::extract::Now;
 use super::flow::decision_response;
 use super::forms::Form as Posted;
 use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::{self, ErrorKind, Lang, LoginView, SignedInView};
 
 pub fn routes() -> Router<AppState> {
@@ -71,11 +71,11 @@ fn login_form(
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let now = now();
     // A malformed query is treated as empty: the form is still useful.
     let q: LoginQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or(LoginQuery {
@@ -137,11 +137,11 @@ async fn show(
 
 async fn submit(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let (lang, _) = web::language(&headers, None);
     let Some(posted) = Posted::parse(&body) else {
         return error_page(&s, lang, "/login", ErrorKind::BadRequest, None);

@@ -18,9 +18,9 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::errors::{error_page, page};
+use super::extract::Now;
 use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::{ErrorKind, Lang, LogoutConfirmView, SignedOutView};
 
 pub fn routes() -> Router<AppState> {
@@ -31,21 +31,23 @@ pub fn routes() -> Router<AppState> {
 
 async fn logout_get(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    end_session(s, peer, headers, q.unwrap_or_default().into_bytes()).await
+    end_session(s, now, peer, headers, q.unwrap_or_default().into_bytes()).await
 }
 
 /// RP-Initiated Logout 1.0 §2: the endpoint takes GET and POST alike.
 async fn logout_post(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    end_session(s, peer, headers, body.to_vec()).await
+    end_session(s, now, peer, headers, body.to_vec()).await
 }
 
 /// Longest `id_token_hint` accepted (ID tokens can outgrow the usual parameter limit).
@@ -127,11 +129,11 @@ async fn session(
 
 async fn end_session(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     raw: Vec<u8>,
 ) -> Response {
-    let now = now();
     let pairs = parse(&raw);
     let lang = language(&headers, pairs.as_deref().unwrap_or_default());
     let parsed = pairs
@@ -203,11 +205,11 @@ fn confirm_page(
 /// `POST /logout/confirm`: CSRF first, then the same validation as `/logout`.
 async fn confirm(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let Ok(pairs) = parse(&body) else {
         return error_page(&s, Lang::Vi, "/logout", ErrorKind::BadRequest, None);
     };

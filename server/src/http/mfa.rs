@@ -19,6 +19,7 @@ use tessera_core::oidc::authorize;
 use super::errors::{
     authorize_error, error_page, factor_json_error, factor_message, factor_status, json_error, page,
 };
+use super::extract::{CsrfForm, Meta, Now};
 use super::flow::{
     TotpView, begin_allowed, candidate_of, codes_page, complete_enrolment, decision_response,
     json_candidate,
@@ -28,7 +29,6 @@ use super::web::{
     ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
 };
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::{ErrorKind, Lang};
 
 pub fn routes() -> Router<AppState> {
@@ -113,12 +113,13 @@ async fn render_factor(
 
 async fn show_factor(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = req_of(q.req.as_deref());
-    match candidate_of(&s, &headers).await {
+    match candidate_of(&s, &headers, now).await {
         Ok(Some(c)) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
         Ok(None) => Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
@@ -130,19 +131,16 @@ async fn show_factor(
 
 async fn submit_factor(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    Now(now): Now,
+    Meta(meta): Meta,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/factor", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
-    let c = match candidate_of(&s, &headers).await {
+    let c = match candidate_of(&s, &headers, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
@@ -154,8 +152,6 @@ async fn submit_factor(
     if code.len() > 64 {
         return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
     }
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let (checked, factor) = match form.get("method") {
         Some("totp") => (
             totp::verify(&s.provider, &c.user, code, None, &meta, now).await,
@@ -238,21 +234,22 @@ fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
 
 async fn factor_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
-    let c = match json_candidate(&s, &headers).await {
+    let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    match passkey::begin_authentication(&s.provider, &c.user, now()).await {
+    match passkey::begin_authentication(&s.provider, &c.user, now).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
         Err(e) => factor_json_error(&e),
     }
@@ -260,6 +257,7 @@ async fn factor_passkey_begin(
 
 async fn factor_passkey_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -269,7 +267,7 @@ async fn factor_passkey_finish(
         Err(r) => return r,
     };
     let req = req_of(form.value("req"));
-    let c = match json_candidate(&s, &headers).await {
+    let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -281,7 +279,6 @@ async fn factor_passkey_finish(
         );
     };
     let meta = s.meta(&headers, peer);
-    let now = now();
     let factor = match passkey::finish_authentication(
         &s.provider,
         &c.user,
@@ -323,17 +320,18 @@ async fn factor_passkey_finish(
 
 async fn passkey_login_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
-    match passkey::begin_discoverable(&s.provider, now()).await {
+    match passkey::begin_discoverable(&s.provider, now).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
         Err(e) => factor_json_error(&FactorError::Internal(e)),
     }
@@ -341,6 +339,7 @@ async fn passkey_login_begin(
 
 async fn passkey_login_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -358,7 +357,6 @@ async fn passkey_login_finish(
         );
     };
     let meta = s.meta(&headers, peer);
-    let now = now();
     let (user, authn) =
         match passkey::finish_discoverable(&s.provider, ceremony, credential, &meta, now).await {
             Ok(v) => v,
@@ -408,6 +406,7 @@ struct EnrolView<'a> {
     error: Option<&'static str>,
 }
 
+#[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
 async fn render_enrol(
     s: &AppState,
     headers: &HeaderMap,
@@ -416,8 +415,9 @@ async fn render_enrol(
     c: &Candidate,
     status: StatusCode,
     error: Option<&'static str>,
+    now: i64,
 ) -> Response {
-    let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now()).await {
+    let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "TOTP enrolment lookup failed");
@@ -450,8 +450,9 @@ async fn enrolling(
     headers: &HeaderMap,
     lang: Lang,
     req: Option<&str>,
+    now: i64,
 ) -> Result<Candidate, Response> {
-    let c = match candidate_of(s, headers).await {
+    let c = match candidate_of(s, headers, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(Redirect::to(&login_url(req)).into_response()),
         Err(e) => {
@@ -471,7 +472,7 @@ async fn enrolling(
     match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
         // A session authenticated long ago signs in again before enrolling.
-        Ok(_) if !mfa::may_manage(&c, false, now()) => {
+        Ok(_) if !mfa::may_manage(&c, false, now) => {
             Err(Redirect::to(&reauth_url(req)).into_response())
         }
         Ok(_) => Ok(c),
@@ -490,18 +491,24 @@ async fn enrolling(
 
 async fn show_enrol(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = req_of(q.req.as_deref());
-    match enrolling(&s, &headers, lang, req).await {
-        Ok(c) => render_enrol(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+    match enrolling(&s, &headers, lang, req, now).await {
+        Ok(c) => render_enrol(&s, &headers, lang, req, &c, StatusCode::OK, None, now).await,
         Err(r) => r,
     }
 }
 
-async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn enrol_totp_begin(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (lang, _) = web::language(&headers, None);
     let Some(form) = Form::parse(&body) else {
         return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
@@ -510,11 +517,11 @@ async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: B
         return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
     }
     let req = req_of(form.value("req"));
-    let c = match enrolling(&s, &headers, lang, req).await {
+    let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now()).await {
+    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now).await {
         tracing::error!(error = %e, "TOTP enrolment failed");
         return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
     }
@@ -523,6 +530,7 @@ async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: B
 
 async fn enrol_totp_confirm(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -535,12 +543,11 @@ async fn enrol_totp_confirm(
         return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
     }
     let req = req_of(form.value("req"));
-    let c = match enrolling(&s, &headers, lang, req).await {
+    let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let meta = s.meta(&headers, peer);
-    let now = now();
     let code = form.get("code").unwrap_or("");
     if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
         if let FactorError::Internal(err) = &e {
@@ -548,7 +555,17 @@ async fn enrol_totp_confirm(
             return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
         }
         let msg = factor_message(lang, &e);
-        return render_enrol(&s, &headers, lang, req, &c, factor_status(&e), Some(msg)).await;
+        return render_enrol(
+            &s,
+            &headers,
+            lang,
+            req,
+            &c,
+            factor_status(&e),
+            Some(msg),
+            now,
+        )
+        .await;
     }
     let user = c.user.clone();
     let new_cookie = match complete_enrolment(&s, &headers, c, Factor::Totp, &meta, now).await {
@@ -581,6 +598,7 @@ async fn enrol_totp_confirm(
 /// `/authorize` with a session: it only ever redirects to the client's registered URI).
 async fn continue_flow(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
@@ -589,7 +607,6 @@ async fn continue_flow(
     let Some(req) = req_of(q.req.as_deref()) else {
         return Redirect::to("/account").into_response();
     };
-    let now = now();
     let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
     let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => v,

@@ -5,6 +5,7 @@ pub mod admin_api;
 mod assets;
 mod consent;
 pub mod errors;
+pub mod extract;
 mod flow;
 mod forms;
 pub mod login;

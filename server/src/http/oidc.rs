@@ -15,9 +15,9 @@ use tessera_core::{OAuthError, login};
 use tessera_proto::ErrorCode;
 
 use super::errors::{ApiError, authorize_error, error_page};
+use super::extract::Now;
 use super::flow::decision_response;
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::ErrorKind;
 
 pub fn routes() -> Router<AppState> {
@@ -50,8 +50,8 @@ async fn configuration(State(s): State<AppState>) -> Response {
     public_json(&discovery::metadata(&s.provider.config))
 }
 
-async fn jwks(State(s): State<AppState>) -> Response {
-    match s.provider.signer.jwks(now()).await {
+async fn jwks(State(s): State<AppState>, Now(now): Now) -> Response {
+    match s.provider.signer.jwks(now).await {
         Ok(keys) => public_json(&keys),
         Err(e) => ApiError {
             error: e.into(),
@@ -68,32 +68,34 @@ fn parse_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
 
 async fn authorize_get(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
     let raw = q.unwrap_or_default();
-    authorize_any(s, peer, headers, raw.into_bytes(), Method::GET).await
+    authorize_any(s, now, peer, headers, raw.into_bytes(), Method::GET).await
 }
 
 async fn authorize_post(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    authorize_any(s, peer, headers, body.to_vec(), Method::POST).await
+    authorize_any(s, now, peer, headers, body.to_vec(), Method::POST).await
 }
 
 /// OIDC Core §3.1.2.1: the authorization endpoint accepts GET and POST alike.
 async fn authorize_any(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     raw: Vec<u8>,
     _m: Method,
 ) -> Response {
-    let now = now();
     let pairs = parse_pairs(&raw);
     let lang_param = pairs.as_ref().ok().and_then(|p| {
         p.iter()
@@ -163,11 +165,11 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
 
 async fn token_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -186,10 +188,10 @@ async fn token_endpoint(
 /// RFC 7662.
 async fn introspect_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -207,11 +209,11 @@ async fn introspect_endpoint(
 /// RFC 7009: 200 with an empty body whether or not the token was found.
 async fn revoke_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -259,8 +261,12 @@ fn bearer_token(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, &'st
     }
 }
 
-async fn userinfo_endpoint(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = now();
+async fn userinfo_endpoint(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = match bearer_token(&headers, &body) {
         Ok(Some(t)) => t,
         Ok(None) => {

@@ -16,13 +16,13 @@ use tessera_core::password_change::{self, ChangeError};
 use tessera_store::users::User;
 
 use super::errors::{authorize_error, error_page, page};
+use super::extract::Now;
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
 use super::web::{
     PENDING_COOKIE, ReqQuery, csrf_cookie, forced_url, reauth_url, with_cookies, with_req,
 };
 use super::{AppState, web};
-use crate::clock::now;
 use crate::pages::password::{PasswordView, text};
 use crate::pages::{ErrorKind, Lang};
 
@@ -101,8 +101,9 @@ async fn forced_candidate(
     headers: &HeaderMap,
     lang: Lang,
     req: Option<&str>,
+    now: i64,
 ) -> Result<Candidate, Response> {
-    match candidate_of(s, headers).await {
+    match candidate_of(s, headers, now).await {
         Ok(Some(c)) if c.user.password_must_change && matches!(c.subject, Subject::Pending(_)) => {
             Ok(c)
         }
@@ -123,12 +124,13 @@ async fn forced_candidate(
 
 async fn show_forced(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = q.req.as_deref().filter(|r| valid_handle(r));
-    let c = match forced_candidate(&s, &headers, lang, req).await {
+    let c = match forced_candidate(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -144,6 +146,7 @@ async fn show_forced(
 
 async fn submit_forced(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -156,7 +159,7 @@ async fn submit_forced(
         return error_page(&s, lang, "/login/password", ErrorKind::CsrfFailed, None);
     }
     let req = form.value("req").filter(|r| valid_handle(r));
-    let c = match forced_candidate(&s, &headers, lang, req).await {
+    let c = match forced_candidate(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -175,7 +178,6 @@ async fn submit_forced(
         Err(m) => return refused(StatusCode::BAD_REQUEST, m),
     };
     let meta = s.meta(&headers, peer);
-    let now = now();
     let changed = password_change::change_temporary(&s.provider, &c.user, c.id(), new, &meta, now);
     match changed.await {
         Ok(_) => s.outbox_wake.notify_one(),
@@ -259,9 +261,9 @@ async fn recent_session(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    now: i64,
 ) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let now = now();
     match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
             Err(Redirect::to(&reauth_url(None)).into_response())
@@ -283,11 +285,12 @@ async fn recent_session(
 
 async fn show_own(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
-    let (_, user) = match recent_session(&s, &headers, lang).await {
+    let (_, user) = match recent_session(&s, &headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -303,6 +306,7 @@ async fn show_own(
 
 async fn submit_own(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -314,7 +318,7 @@ async fn submit_own(
     if !form.csrf_ok(&s, &headers) {
         return error_page(&s, lang, "/account/password", ErrorKind::CsrfFailed, None);
     }
-    let (session, user) = match recent_session(&s, &headers, lang).await {
+    let (session, user) = match recent_session(&s, &headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -337,8 +341,7 @@ async fn submit_own(
         return refused(StatusCode::UNAUTHORIZED, text(lang).wrong_current);
     }
     let meta = s.meta(&headers, peer);
-    match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now())
-        .await
+    match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now).await
     {
         Ok(_) => {
             s.outbox_wake.notify_one();

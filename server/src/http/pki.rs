@@ -15,7 +15,7 @@ use serde_json::json;
 use tessera_core::pki::{PkiError, crl, ocsp};
 
 use super::AppState;
-use crate::clock::now;
+use super::extract::Now;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -59,11 +59,15 @@ fn ca_id<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
 }
 
 /// `GET /pki/crl/<ca>.crl`: the CA's current CRL, DER.
-async fn crl_endpoint(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+async fn crl_endpoint(
+    State(s): State<AppState>,
+    Now(now): Now,
+    Path(file): Path<String>,
+) -> Response {
     let Some(id) = ca_id(&file, ".crl") else {
         return error(StatusCode::NOT_FOUND, "no such CRL");
     };
-    match crl::current_crl(&s.provider, id, now()).await {
+    match crl::current_crl(&s.provider, id, now).await {
         Ok(der) => binary("application/pkix-crl", "public, max-age=300", der),
         Err(e) => pki_error(e),
     }
@@ -87,7 +91,12 @@ fn ocsp_response(der: Vec<u8>) -> Response {
 }
 
 /// `POST /pki/ocsp` with a DER `OCSPRequest`.
-async fn ocsp_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ocsp_post(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -102,15 +111,19 @@ async fn ocsp_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
             "send the OCSP request as application/ocsp-request",
         );
     }
-    ocsp_response(ocsp::respond(&s.provider, &body, now()).await)
+    ocsp_response(ocsp::respond(&s.provider, &body, now).await)
 }
 
 /// `GET /pki/ocsp/<base64 of the DER OCSPRequest>` (URL-encoded; RFC 6960 Appendix A.1).
-async fn ocsp_get(State(s): State<AppState>, Path(request): Path<String>) -> Response {
+async fn ocsp_get(
+    State(s): State<AppState>,
+    Now(now): Now,
+    Path(request): Path<String>,
+) -> Response {
     let text = request.trim_start_matches('/');
     let der = STANDARD
         .decode(text)
         .or_else(|_| URL_SAFE.decode(text))
         .unwrap_or_default();
-    ocsp_response(ocsp::respond(&s.provider, &der, now()).await)
+    ocsp_response(ocsp::respond(&s.provider, &der, now).await)
 }
