@@ -16,7 +16,9 @@ use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, 
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::{error_page, factor_json_error, factor_message, json_error, page};
+use super::errors::{
+    error_page, factor_json_error, factor_message, internal_page, json_error, page,
+};
 use super::extract::Now;
 use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
 use super::forms::{Form, valid_handle};
@@ -134,10 +136,13 @@ async fn signed_in(
     match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(s, lang, "/account", ErrorKind::Internal, None))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/account",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 
@@ -159,10 +164,7 @@ async fn render(
             let html = s.pages.strong(lang, "account.html", "/account", &v);
             with_cookies(page(status, html), &set)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "account page failed");
-            error_page(s, lang, "/account", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/account", "account page failed", e),
     }
 }
 
@@ -322,8 +324,13 @@ async fn posted_manage(
     let has = match mfa::enrolled(&s.provider, &user.id).await {
         Ok(e) => e.any(),
         Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            return Err(error_page(s, lang, "/account", ErrorKind::Internal, None));
+            return Err(internal_page(
+                s,
+                lang,
+                "/account",
+                "enrolled factors lookup failed",
+                e,
+            ));
         }
     };
     let c = Candidate {
@@ -346,8 +353,7 @@ fn saved() -> Response {
 }
 
 fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "account change failed");
-    error_page(s, lang, "/account", ErrorKind::Internal, None)
+    internal_page(s, lang, "/account", "account change failed", e)
 }
 
 async fn sign_out(

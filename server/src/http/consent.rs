@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tessera_core::login;
 use tessera_core::oidc::consent;
 
-use super::errors::{authorize_error, error_page, page};
+use super::errors::{authorize_error, error_page, internal_page, page};
 use super::extract::Now;
 use super::flow::decision_response;
 use super::forms::{Form, valid_handle};
@@ -50,16 +50,13 @@ async fn session_or_login(
     match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/authorize/consent",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/authorize/consent",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 

@@ -9,6 +9,7 @@ use tessera_core::OAuthError;
 use tessera_core::admin_api::{ADMIN_SCOPE, AdminApiError};
 use tessera_core::mfa::FactorError;
 use tessera_core::oidc::authorize::{AuthorizeError, PageError};
+use tessera_core::pki::PkiError;
 use tessera_proto::ErrorCode;
 
 use super::{AppState, web};
@@ -121,6 +122,25 @@ impl IntoResponse for AdminApiFailure {
     }
 }
 
+/// The page for an internal failure: the cause is logged with what was being done, the person
+/// sees only that something went wrong.
+pub(super) fn internal_page(
+    s: &AppState,
+    lang: Lang,
+    path: &str,
+    what: &str,
+    cause: impl std::fmt::Display,
+) -> Response {
+    tracing::error!(error = %cause, "{what}");
+    error_page(s, lang, path, ErrorKind::Internal, None)
+}
+
+/// The JSON answer of a page script's request that failed inside: logged, never detailed.
+pub(super) fn internal_json(what: &str, cause: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "{what}");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
 /// A people-facing page with its status.
 pub fn page(status: StatusCode, html: String) -> Response {
     let mut resp = (status, Html(html)).into_response();
@@ -210,6 +230,28 @@ pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) 
     let (lang, _) = web::language(&headers, None);
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     error_page(&s, lang, path, ErrorKind::NotFound, None)
+}
+
+pub(super) fn json_no_store(status: StatusCode, message: &str) -> Response {
+    let mut resp = (status, Json(json!({ "error": message }))).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The JSON answer of the public PKI endpoints (CRL, CA certificate, OCSP).
+pub(super) fn pki_error(e: PkiError) -> Response {
+    match e {
+        PkiError::NotFound(what) => {
+            json_no_store(StatusCode::NOT_FOUND, &format!("{what} not found"))
+        }
+        // e.g. the CRL of an external root, whose key Tessera does not hold.
+        PkiError::Conflict(_) => json_no_store(StatusCode::NOT_FOUND, "not published by Tessera"),
+        other => {
+            tracing::error!(error = %other, "PKI endpoint failed");
+            json_no_store(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
 }
 
 #[cfg(test)]

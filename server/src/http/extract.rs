@@ -12,7 +12,7 @@ use tessera_core::login;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::error_page;
+use super::errors::{error_page, internal_page};
 use super::forms::Form;
 use super::{AppState, web};
 use crate::pages::{ErrorKind, Lang};
@@ -129,15 +129,9 @@ impl FromRequestParts<AppState> for SignedIn {
             Ok(Some((session, user))) => Ok(SignedIn { session, user }),
             Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
             Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
                 let (lang, _) = web::language(&parts.headers, None);
-                Err(error_page(
-                    s,
-                    lang,
-                    parts.uri.path(),
-                    ErrorKind::Internal,
-                    None,
-                ))
+                let path = parts.uri.path();
+                Err(internal_page(s, lang, path, "session lookup failed", e))
             }
         }
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, totp};
 use tessera_core::oidc::authorize::Decision;
 
-use super::errors::{factor_json_error, json_error, page};
+use super::errors::{factor_json_error, internal_json, json_error, page};
 use super::web::PENDING_COOKIE;
 use super::{AppState, web};
 use crate::pages::Lang;
@@ -49,13 +49,7 @@ pub(super) async fn json_candidate(
     match candidate_of(s, headers, now).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            Err(json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            ))
-        }
+        Err(e) => Err(internal_json("candidate lookup failed", e)),
     }
 }
 

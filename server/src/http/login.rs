@@ -14,7 +14,7 @@ use tessera_core::login::{self, LoginError, LoginFailure};
 use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 
-use super::errors::{authorize_error, error_page, page};
+use super::errors::{authorize_error, error_page, internal_page, page};
 use super::extract::Now;
 use super::flow::decision_response;
 use super::forms::Form as Posted;
@@ -104,8 +104,7 @@ async fn show(
                 );
             }
             Err(e) => {
-                tracing::error!(error = %e, "pending request lookup failed");
-                return error_page(&s, lang, path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, path, "pending request lookup failed", e);
             }
         }
     } else if q.reauth.is_none() {
@@ -173,8 +172,7 @@ async fn submit(
             Ok(Some((client, _))) => Some(client.name),
             Ok(None) => return error_page(&s, lang, &path, ErrorKind::RequestExpired, None),
             Err(e) => {
-                tracing::error!(error = %e, "pending request lookup failed");
-                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, &path, "pending request lookup failed", e);
             }
         },
         None => None,
@@ -212,8 +210,7 @@ async fn submit(
             return refused(StatusCode::FORBIDDEN, pages::LoginError::AccountDisabled);
         }
         Err(LoginError::Internal(e)) => {
-            tracing::error!(error = %e, "login failed");
-            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, &path, "login failed", e);
         }
     };
     // A password set by an administrator leads nowhere but to its replacement: the login
@@ -224,18 +221,14 @@ async fn submit(
                 Redirect::to(&web::forced_url(req)).into_response(),
                 &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot park the login");
-                error_page(&s, lang, &path, ErrorKind::Internal, None)
-            }
+            Err(e) => internal_page(&s, lang, &path, "cannot park the login", e),
         };
     }
     // A level above the password's: the login waits for a second factor (or enrolment).
     let needed = match authorize::required_level(&s.provider, req, &user, now).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, "required level lookup failed");
-            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, &path, "required level lookup failed", e);
         }
     };
     if mfa::rank(needed) > 1 {
@@ -247,10 +240,7 @@ async fn submit(
                     &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
                 )
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot park the login");
-                error_page(&s, lang, &path, ErrorKind::Internal, None)
-            }
+            Err(e) => internal_page(&s, lang, &path, "cannot park the login", e),
         };
     }
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
@@ -258,8 +248,7 @@ async fn submit(
         match login::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
             Ok(v) => v,
             Err(e) => {
-                tracing::error!(error = %e, "cannot start session");
-                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, &path, "cannot start session", e);
             }
         };
     let set = vec![

@@ -17,7 +17,7 @@ use tessera_core::provider::RequestMeta;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::{error_page, page};
+use super::errors::{error_page, internal_page, page};
 use super::extract::Now;
 use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
@@ -106,10 +106,7 @@ fn logout_error(s: &AppState, lang: Lang, e: LogoutError) -> Response {
             };
             error_page(s, lang, "/logout", kind, Some(&detail))
         }
-        LogoutError::Internal(e) => {
-            tracing::error!(error = %e, "logout failed");
-            error_page(s, lang, "/logout", ErrorKind::Internal, None)
-        }
+        LogoutError::Internal(e) => internal_page(s, lang, "/logout", "logout failed", e),
     }
 }
 
@@ -121,10 +118,7 @@ async fn session(
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
     login::current_session(&s.provider, cookie.as_deref(), now)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "session lookup failed");
-            error_page(s, Lang::Vi, "/logout", ErrorKind::Internal, None)
-        })
+        .map_err(|e| internal_page(s, Lang::Vi, "/logout", "session lookup failed", e))
 }
 
 async fn end_session(
@@ -271,8 +265,7 @@ async fn finish(
             Ok(Some(ended)) if ended.notifications > 0 => s.outbox_wake.notify_one(),
             Ok(_) => {}
             Err(e) => {
-                tracing::error!(error = %e, "ending the session failed");
-                return error_page(s, lang, "/logout", ErrorKind::Internal, None);
+                return internal_page(s, lang, "/logout", "ending the session failed", e);
             }
         }
     }
@@ -288,10 +281,7 @@ async fn finish(
             );
             page(StatusCode::OK, html)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "post-logout redirect");
-            error_page(s, lang, "/logout", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/logout", "post-logout redirect", e),
     };
     with_cookies(resp, &clear)
 }

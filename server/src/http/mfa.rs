@@ -17,7 +17,8 @@ use tessera_core::mfa::{self, Candidate, Factor, FactorError, Subject, passkey, 
 use tessera_core::oidc::authorize;
 
 use super::errors::{
-    authorize_error, error_page, factor_json_error, factor_message, factor_status, json_error, page,
+    authorize_error, error_page, factor_json_error, factor_message, factor_status, internal_json,
+    internal_page, json_error, page,
 };
 use super::extract::{CsrfForm, Meta, Now};
 use super::flow::{
@@ -84,8 +85,13 @@ async fn render_factor(
     let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) => e,
         Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            return error_page(s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(
+                s,
+                lang,
+                "/login/factor",
+                "enrolled factors lookup failed",
+                e,
+            );
         }
     };
     if !enrolled.any() {
@@ -122,10 +128,7 @@ async fn show_factor(
     match candidate_of(&s, &headers, now).await {
         Ok(Some(c)) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
         Ok(None) => Redirect::to(&login_url(req)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            error_page(&s, lang, "/login/factor", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(&s, lang, "/login/factor", "candidate lookup failed", e),
     }
 }
 
@@ -144,8 +147,7 @@ async fn submit_factor(
         Ok(Some(c)) => c,
         Ok(None) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/factor", "candidate lookup failed", e);
         }
     };
     let code = form.get("code").unwrap_or("");
@@ -165,16 +167,14 @@ async fn submit_factor(
     };
     if let Err(e) = checked {
         if let FactorError::Internal(err) = &e {
-            tracing::error!(error = %err, "second factor check failed");
-            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/factor", "second factor check failed", err);
         }
         match mfa::note_failure(&s.provider, &c).await {
             // Too many wrong codes: the password is asked again.
             Ok(true) => return Redirect::to(&login_url(req)).into_response(),
             Ok(false) => {}
             Err(err) => {
-                tracing::error!(error = %err, "counting a failure failed");
-                return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+                return internal_page(&s, lang, "/login/factor", "counting a failure failed", err);
             }
         }
         let status = factor_status(&e);
@@ -206,10 +206,7 @@ async fn finish(
         Err(FactorError::PasswordChangeRequired) => {
             Redirect::to(&web::forced_url(req)).into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "completing the sign-in failed");
-            error_page(s, lang, "/login/factor", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/login/factor", "completing the sign-in failed", e),
     }
 }
 
@@ -369,8 +366,7 @@ async fn passkey_login_finish(
     let (cookie, session) = match started {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start session");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return internal_json("cannot start session", e);
         }
     };
     if let Err(e) = s
@@ -386,8 +382,7 @@ async fn passkey_login_finish(
         )
         .await
     {
-        tracing::error!(error = %e, "audit failed");
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        return internal_json("audit failed", e);
     }
     with_cookies(
         axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
@@ -420,8 +415,7 @@ async fn render_enrol(
     let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now).await {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "TOTP enrolment lookup failed");
-            return error_page(s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(s, lang, "/login/enrol", "TOTP enrolment lookup failed", e);
         }
     };
     let (csrf, set) = csrf_cookie(s, headers);
@@ -456,13 +450,12 @@ async fn enrolling(
         Ok(Some(c)) => c,
         Ok(None) => return Err(Redirect::to(&login_url(req)).into_response()),
         Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return Err(error_page(
+            return Err(internal_page(
                 s,
                 lang,
                 "/login/enrol",
-                ErrorKind::Internal,
-                None,
+                "candidate lookup failed",
+                e,
             ));
         }
     };
@@ -476,16 +469,13 @@ async fn enrolling(
             Err(Redirect::to(&reauth_url(req)).into_response())
         }
         Ok(_) => Ok(c),
-        Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/login/enrol",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/login/enrol",
+            "enrolled factors lookup failed",
+            e,
+        )),
     }
 }
 
@@ -522,8 +512,7 @@ async fn enrol_totp_begin(
         Err(r) => return r,
     };
     if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now).await {
-        tracing::error!(error = %e, "TOTP enrolment failed");
-        return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+        return internal_page(&s, lang, "/login/enrol", "TOTP enrolment failed", e);
     }
     Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
 }
@@ -551,8 +540,7 @@ async fn enrol_totp_confirm(
     let code = form.get("code").unwrap_or("");
     if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
         if let FactorError::Internal(err) = &e {
-            tracing::error!(error = %err, "TOTP confirmation failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "TOTP confirmation failed", err);
         }
         let msg = factor_message(lang, &e);
         return render_enrol(
@@ -572,15 +560,13 @@ async fn enrol_totp_confirm(
         Ok(cookie) => cookie,
         Err(FactorError::Expired) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "completing the sign-in failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "completing the sign-in failed", e);
         }
     };
     let codes = match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "recovery codes failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "recovery codes failed", e);
         }
     };
     let target = if req.is_some() {
@@ -612,8 +598,7 @@ async fn continue_flow(
         Ok(Some(v)) => v,
         Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return error_page(&s, lang, "/login/continue", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/continue", "session lookup failed", e);
         }
     };
     let meta = s.meta(&headers, peer);

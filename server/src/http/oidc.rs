@@ -14,7 +14,7 @@ use tessera_core::params::Params;
 use tessera_core::{OAuthError, login};
 use tessera_proto::ErrorCode;
 
-use super::errors::{ApiError, authorize_error, error_page};
+use super::errors::{ApiError, authorize_error, error_page, internal_page};
 use super::extract::Now;
 use super::flow::decision_response;
 use super::{AppState, web};
@@ -113,8 +113,7 @@ async fn authorize_any(
     let session = match login::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(sess) => sess,
         Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return error_page(&s, lang, path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, path, "session lookup failed", e);
         }
     };
     match authorize::authorize(&s.provider, &params, session.as_ref(), &meta, now).await {

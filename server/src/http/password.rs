@@ -15,7 +15,7 @@ use tessera_core::oidc::authorize;
 use tessera_core::password_change::{self, ChangeError};
 use tessera_store::users::User;
 
-use super::errors::{authorize_error, error_page, page};
+use super::errors::{authorize_error, error_page, internal_page, page};
 use super::extract::Now;
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
@@ -109,16 +109,13 @@ async fn forced_candidate(
         }
         // Nothing to change here (done already, or no sign-in under way).
         Ok(_) => Err(Redirect::to(&with_req("/login", req)).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/login/password",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/login/password",
+            "candidate lookup failed",
+            e,
+        )),
     }
 }
 
@@ -182,8 +179,7 @@ async fn submit_forced(
     match changed.await {
         Ok(_) => s.outbox_wake.notify_one(),
         Err(ChangeError::Internal(e)) => {
-            tracing::error!(error = %e, "password change failed");
-            return error_page(&s, lang, "/login/password", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/password", "password change failed", e);
         }
         Err(e) => {
             let (status, m) = refusal(lang, &e);
@@ -206,8 +202,7 @@ async fn continue_sign_in(
 ) -> Response {
     let path = forced_url(req);
     let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "sign-in after a password change failed");
-        error_page(s, lang, &path, ErrorKind::Internal, None)
+        internal_page(s, lang, &path, "sign-in after a password change failed", e)
     };
     let user = match s.provider.store.user_by_id(&c.user.id).await {
         Ok(Some(u)) => u,
@@ -270,16 +265,13 @@ async fn recent_session(
         }
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/account/password",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/account/password",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 
@@ -349,8 +341,7 @@ async fn submit_own(
         }
         Err(ChangeError::NotRecent) => Redirect::to(&reauth_url(None)).into_response(),
         Err(ChangeError::Internal(e)) => {
-            tracing::error!(error = %e, "password change failed");
-            error_page(&s, lang, "/account/password", ErrorKind::Internal, None)
+            internal_page(&s, lang, "/account/password", "password change failed", e)
         }
         Err(e) => {
             let (status, m) = refusal(lang, &e);

@@ -2,7 +2,6 @@
 //! (RFC 5280 §4.2.2.1), and the OCSP responder over HTTP (RFC 6960 Appendix A: GET with the
 //! base64 request in the path, POST with `application/ocsp-request`).
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -11,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use serde_json::json;
-use tessera_core::pki::{PkiError, crl, ocsp};
+use tessera_core::pki::{crl, ocsp};
 
 use super::AppState;
+use super::errors::{json_no_store, pki_error};
 use super::extract::Now;
 
 pub fn routes() -> Router<AppState> {
@@ -23,25 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/pki/ca/{file}", get(ca_cert))
         .route("/pki/ocsp", axum::routing::post(ocsp_post))
         .route("/pki/ocsp/{*request}", get(ocsp_get))
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": message }))).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-fn pki_error(e: PkiError) -> Response {
-    match e {
-        PkiError::NotFound(what) => error(StatusCode::NOT_FOUND, &format!("{what} not found")),
-        // e.g. the CRL of an external root, whose key Tessera does not hold.
-        PkiError::Conflict(_) => error(StatusCode::NOT_FOUND, "not published by Tessera"),
-        other => {
-            tracing::error!(error = %other, "PKI endpoint failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
 }
 
 fn binary(content_type: &'static str, cache: &'static str, body: Vec<u8>) -> Response {
@@ -65,7 +45,7 @@ async fn crl_endpoint(
     Path(file): Path<String>,
 ) -> Response {
     let Some(id) = ca_id(&file, ".crl") else {
-        return error(StatusCode::NOT_FOUND, "no such CRL");
+        return json_no_store(StatusCode::NOT_FOUND, "no such CRL");
     };
     match crl::current_crl(&s.provider, id, now).await {
         Ok(der) => binary("application/pkix-crl", "public, max-age=300", der),
@@ -76,11 +56,11 @@ async fn crl_endpoint(
 /// `GET /pki/ca/<ca>.crt`: the CA's certificate, DER.
 async fn ca_cert(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(id) = ca_id(&file, ".crt") else {
-        return error(StatusCode::NOT_FOUND, "no such CA certificate");
+        return json_no_store(StatusCode::NOT_FOUND, "no such CA certificate");
     };
     match s.provider.store.ca(id).await {
         Ok(Some(ca)) => binary("application/pkix-cert", "public, max-age=3600", ca.cert_der),
-        Ok(None) => error(StatusCode::NOT_FOUND, &format!("CA {id} not found")),
+        Ok(None) => json_no_store(StatusCode::NOT_FOUND, &format!("CA {id} not found")),
         Err(e) => pki_error(e.into()),
     }
 }
@@ -106,7 +86,7 @@ async fn ocsp_post(
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ocsp-request"))
     {
-        return error(
+        return json_no_store(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the OCSP request as application/ocsp-request",
         );
