@@ -9,10 +9,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::login;
+use tessera_core::mfa::Candidate;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::errors::{error_page, internal_page};
+use super::flow::candidate_of;
 use super::forms::Form;
 use super::{AppState, web};
 use crate::pages::{ErrorKind, Lang};
@@ -132,6 +134,27 @@ impl FromRequestParts<AppState> for SignedIn {
                 let (lang, _) = web::language(&parts.headers, None);
                 let path = parts.uri.path();
                 Err(internal_page(s, lang, path, "session lookup failed", e))
+            }
+        }
+    }
+}
+
+/// The person in the middle of a sign-in: a pending login (password given, second factor not
+/// yet) or a signed-in session stepping up; `None` when there is neither. For a GET: a posted
+/// form takes [`CsrfForm`] first, so nothing is looked up before the CSRF check.
+pub struct Pending(pub Option<Candidate>);
+
+impl FromRequestParts<AppState> for Pending {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Pending, Response> {
+        let now = Now::of(parts);
+        match candidate_of(s, &parts.headers, now).await {
+            Ok(c) => Ok(Pending(c)),
+            Err(e) => {
+                let (lang, _) = web::language(&parts.headers, None);
+                let path = parts.uri.path();
+                Err(internal_page(s, lang, path, "candidate lookup failed", e))
             }
         }
     }

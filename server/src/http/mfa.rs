@@ -20,7 +20,7 @@ use super::errors::{
     authorize_error, error_page, factor_json_error, factor_message, factor_status, internal_json,
     internal_page, json_error, page,
 };
-use super::extract::{CsrfForm, Meta, Now};
+use super::extract::{CsrfForm, Meta, Now, Pending};
 use super::flow::{
     TotpView, begin_allowed, candidate_of, codes_page, complete_enrolment, decision_response,
     json_candidate,
@@ -119,16 +119,15 @@ async fn render_factor(
 
 async fn show_factor(
     State(s): State<AppState>,
-    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
+    Pending(c): Pending,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = req_of(q.req.as_deref());
-    match candidate_of(&s, &headers, now).await {
-        Ok(Some(c)) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
-        Ok(None) => Redirect::to(&login_url(req)).into_response(),
-        Err(e) => internal_page(&s, lang, "/login/factor", "candidate lookup failed", e),
+    match c {
+        Some(c) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+        None => Redirect::to(&login_url(req)).into_response(),
     }
 }
 
