@@ -194,8 +194,111 @@ impl Bearer {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::body::Body;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn app() -> (axum::Router, AppState, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-extract-test-{}",
+            tessera_core::secrets::random_id().unwrap()
+        ));
+        let settings = crate::settings::Settings::resolve(
+            Some(dir.clone()),
+            None,
+            &crate::settings::FileSettings::default(),
+        )
+        .unwrap();
+        let provider = crate::app::open(&settings, "http://127.0.0.1:1", "test")
+            .await
+            .unwrap();
+        let state = AppState::new(provider, false);
+        // Two handlers only for this test: one that reads `Now` twice, one behind `SignedIn`.
+        let app = crate::http::router(state.clone()).merge(
+            axum::Router::new()
+                .route(
+                    "/test/now",
+                    get(|Now(a): Now, Now(b): Now| async move { format!("{a} {b}") }),
+                )
+                .route(
+                    "/test/me",
+                    get(|me: SignedIn| async move { me.user.username }),
+                )
+                .with_state(state.clone()),
+        );
+        (app, state, dir)
+    }
+
+    fn post_factor(cookie: &str, body: &str, site: Option<&'static str>) -> Request {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/login/factor")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("{}={cookie}", web::CSRF_COOKIE));
+        if let Some(site) = site {
+            b = b.header("sec-fetch-site", site);
+        }
+        b.body(Body::from(body.to_owned())).unwrap()
+    }
+
+    /// A form posted from another site, or without the token of this browser's cookie, is
+    /// refused with the "form expired" page before anything is looked up; a good one reaches
+    /// the handler (which, with no sign-in under way, sends the browser to the login page).
+    #[tokio::test]
+    async fn csrf_form_refuses_forged_posts() {
+        let (app, s, dir) = app().await;
+        let token = s.provider.keyed.csrf_token("c00kie");
+        let good = format!("csrf_token={token}&method=totp&code=123456");
+        let cases = [
+            (
+                post_factor("c00kie", &good, Some("cross-site")),
+                StatusCode::FORBIDDEN,
+            ),
+            (post_factor("other", &good, None), StatusCode::FORBIDDEN),
+            (
+                post_factor("c00kie", "method=totp&code=1", None),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                post_factor("c00kie", &good, Some("same-origin")),
+                StatusCode::SEE_OTHER,
+            ),
+        ];
+        for (i, (req, status)) in cases.into_iter().enumerate() {
+            let resp = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), status, "case {i}");
+        }
+        s.provider.store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn one_instant_per_request_and_signed_in_or_sent_to_login() {
+        let (app, s, dir) = app().await;
+        let req = Request::builder()
+            .uri("/test/now")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 64).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let (a, b) = body.split_once(' ').unwrap();
+        assert_eq!(a, b, "both readers see the same instant");
+        let req = Request::builder()
+            .uri("/test/me")
+            .header(header::COOKIE, format!("{}=forged", web::SESSION_COOKIE))
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()[header::LOCATION], "/login");
+        s.provider.store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn bearer_header_only_and_well_formed() {
