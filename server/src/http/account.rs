@@ -19,7 +19,7 @@ use tessera_store::users::User;
 use super::errors::{
     error_page, factor_json_error, factor_message, internal_page, json_error, page,
 };
-use super::extract::Now;
+use super::extract::{Meta, Now};
 use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
 use super::forms::{Form, valid_handle};
 use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
@@ -359,7 +359,7 @@ fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
 async fn sign_out(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -367,7 +367,6 @@ async fn sign_out(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     if let Err(e) = tessera_core::logout::end_session(&s.provider, &session, None, &meta, now).await
     {
         return internal(&s, lang, e);
@@ -391,7 +390,7 @@ async fn sign_out(
 async fn end_session(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -410,7 +409,6 @@ async fn end_session(
     let Some(target) = sessions.into_iter().find(|x| x.sid == sid) else {
         return saved();
     };
-    let meta = s.meta(&headers, peer);
     if let Err(e) = tessera_core::logout::end_session(&s.provider, &target, None, &meta, now).await
     {
         return internal(&s, lang, e);
@@ -593,7 +591,7 @@ async fn enrol_passkey_finish(
 async fn passkey_rename(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -604,7 +602,6 @@ async fn passkey_rename(
     let (Some(id), Some(name)) = (form.value("id"), form.value("name")) else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let meta = s.meta(&headers, peer);
     match passkey::rename(&s.provider, &user, id, name, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -614,7 +611,7 @@ async fn passkey_rename(
 async fn passkey_remove(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -625,7 +622,6 @@ async fn passkey_remove(
     let Some(id) = form.value("id") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let meta = s.meta(&headers, peer);
     match passkey::remove(&s.provider, &user, id, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -652,7 +648,7 @@ async fn totp_begin(
 async fn totp_confirm(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -660,7 +656,6 @@ async fn totp_confirm(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     let code = form.get("code").unwrap_or("");
     let starter = Some(session.id.as_str());
     if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
@@ -692,7 +687,7 @@ async fn totp_confirm(
 async fn totp_remove(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -700,7 +695,6 @@ async fn totp_remove(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     match totp::remove(&s.provider, &user, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -710,7 +704,7 @@ async fn totp_remove(
 async fn recovery_regenerate(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -718,7 +712,6 @@ async fn recovery_regenerate(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(codes) => codes_page(&s, lang, codes, "/account", None),
         Err(tessera_core::CoreError::Conflict(m)) => {

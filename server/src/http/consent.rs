@@ -1,11 +1,9 @@
 //! `/authorize/consent`: the person approves or refuses an application's request for the
 //! administration scope (see `tessera_core::oidc::consent`).
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -14,7 +12,7 @@ use tessera_core::login;
 use tessera_core::oidc::consent;
 
 use super::errors::{authorize_error, error_page, internal_page, page};
-use super::extract::Now;
+use super::extract::{Meta, Now};
 use super::flow::decision_response;
 use super::forms::{Form, valid_handle};
 use super::web::{csrf_cookie, with_cookies};
@@ -110,7 +108,7 @@ async fn show(
 async fn submit(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -146,7 +144,6 @@ async fn submit(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     match consent::answer(
         &s.provider,
         req,

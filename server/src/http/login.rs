@@ -1,11 +1,9 @@
 //! The login pages: `GET /login` shows the form, `POST /login` checks it and resumes the
 //! pending authorization request.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -15,7 +13,7 @@ use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 
 use super::errors::{authorize_error, error_page, internal_page, page};
-use super::extract::Now;
+use super::extract::{Meta, Now};
 use super::flow::decision_response;
 use super::forms::Form as Posted;
 use super::web::{csrf_cookie, with_cookies};
@@ -137,7 +135,7 @@ async fn show(
 async fn submit(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -177,7 +175,6 @@ async fn submit(
         },
         None => None,
     };
-    let meta = s.meta(&headers, peer);
     let refused = |status: StatusCode, error: pages::LoginError| {
         let form = Form {
             lang,

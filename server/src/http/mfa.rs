@@ -254,7 +254,7 @@ async fn factor_passkey_begin(
 async fn factor_passkey_finish(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -274,7 +274,6 @@ async fn factor_passkey_finish(
             "ceremony and credential are required",
         );
     };
-    let meta = s.meta(&headers, peer);
     let factor = match passkey::finish_authentication(
         &s.provider,
         &c.user,
@@ -336,7 +335,7 @@ async fn passkey_login_begin(
 async fn passkey_login_finish(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -352,7 +351,6 @@ async fn passkey_login_finish(
             "ceremony and credential are required",
         );
     };
-    let meta = s.meta(&headers, peer);
     let (user, authn) =
         match passkey::finish_discoverable(&s.provider, ceremony, credential, &meta, now).await {
             Ok(v) => v,
@@ -519,7 +517,7 @@ async fn enrol_totp_begin(
 async fn enrol_totp_confirm(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -535,7 +533,6 @@ async fn enrol_totp_confirm(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     let code = form.get("code").unwrap_or("");
     if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
         if let FactorError::Internal(err) = &e {
@@ -584,7 +581,7 @@ async fn enrol_totp_confirm(
 async fn continue_flow(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
@@ -600,7 +597,6 @@ async fn continue_flow(
             return internal_page(&s, lang, "/login/continue", "session lookup failed", e);
         }
     };
-    let meta = s.meta(&headers, peer);
     let path = format!("/login/continue?req={req}");
     match authorize::resume(&s.provider, req, &session.0, &session.1, &meta, now).await {
         Ok(d) => decision_response(d),

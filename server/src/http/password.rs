@@ -1,11 +1,9 @@
 //! Password changes: `/login/password`, the change a password set by an administrator demands
 //! before a sign-in goes anywhere, and `/account/password`, the change people make themselves.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -16,7 +14,7 @@ use tessera_core::password_change::{self, ChangeError};
 use tessera_store::users::User;
 
 use super::errors::{authorize_error, error_page, internal_page, page};
-use super::extract::Now;
+use super::extract::{Meta, Now};
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
 use super::web::{
@@ -144,7 +142,7 @@ async fn show_forced(
 async fn submit_forced(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -174,7 +172,6 @@ async fn submit_forced(
         Ok(n) => n,
         Err(m) => return refused(StatusCode::BAD_REQUEST, m),
     };
-    let meta = s.meta(&headers, peer);
     let changed = password_change::change_temporary(&s.provider, &c.user, c.id(), new, &meta, now);
     match changed.await {
         Ok(_) => s.outbox_wake.notify_one(),
@@ -299,7 +296,7 @@ async fn show_own(
 async fn submit_own(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -332,7 +329,6 @@ async fn submit_own(
     if current.len() > 1024 {
         return refused(StatusCode::UNAUTHORIZED, text(lang).wrong_current);
     }
-    let meta = s.meta(&headers, peer);
     match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now).await
     {
         Ok(_) => {
