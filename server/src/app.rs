@@ -1,7 +1,7 @@
 //! Wiring: opens the store and key custody, builds the provider, and serves HTTP.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use tessera_core::jose::TokenSigner;
@@ -14,18 +14,10 @@ use tessera_store::Store;
 use tessera_store::audit::AuditLog;
 use tokio::net::TcpListener;
 
+use crate::clock::now;
 use crate::http::{self, AppState};
 use crate::outbound::GuardedOutbound;
 use crate::settings::{ServeSettings, Settings};
-
-/// Current time in Unix seconds; read once per request and passed down.
-#[allow(clippy::disallowed_methods)] // the one place the server reads the clock
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     let dir = &settings.data_dir;

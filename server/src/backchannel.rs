@@ -10,7 +10,7 @@ use tessera_core::logout::backchannel::{self, Attempt, BATCH};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::app::now;
+use crate::clock::now;
 
 /// Starts the worker; `wake` is signalled when this replica queues notifications.
 pub fn spawn(provider: Provider, wake: Arc<Notify>, owner: String) {

@@ -10,7 +10,8 @@ use serde_json::json;
 use tessera_core::admin::{self, NewClient, NewUser};
 use tessera_core::audit::Event;
 
-use crate::app::{self, now};
+use crate::app;
+use crate::clock::now;
 use crate::settings::{FileSettings, ServeSettings, Settings};
 
 #[derive(Debug, Parser)]

@@ -102,7 +102,10 @@ pub async fn run(p: &Provider, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(print_report(&report, "exported copy"))
         }
         AuditCommand::SealLegacy => {
-            let sealed = p.store.seal_legacy_chains(&key, crate::app::now()).await?;
+            let sealed = p
+                .store
+                .seal_legacy_chains(&key, crate::clock::now())
+                .await?;
             println!("{sealed} unkeyed chain(s) sealed");
             Ok(ExitCode::SUCCESS)
         }

@@ -8,7 +8,8 @@ use clap::Subcommand;
 use serde_json::json;
 use tessera_hsm::pkcs11::{KeyInfo, inspect_module};
 
-use crate::app::{self, now};
+use crate::app;
+use crate::clock::now;
 use crate::custody::open_hsm;
 use crate::settings::Settings;
 

@@ -11,7 +11,7 @@ use tessera_core::pki::{self, Actor, CaInit, CredentialRequest, RevocationReason
 use tessera_hsm::KeyType;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus};
 
-use crate::app::now;
+use crate::clock::now;
 
 const ALGS: [&str; 3] = ["P-256", "RSA-2048", "RSA-3072"];
 

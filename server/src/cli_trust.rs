@@ -9,7 +9,7 @@ use serde_json::json;
 use tessera_core::Provider;
 use tessera_core::pki::{Actor, trust};
 
-use crate::app::now;
+use crate::clock::now;
 
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {

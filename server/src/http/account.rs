@@ -16,16 +16,14 @@ use tessera_core::session::{self, Factor};
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::page;
-use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::mfa::{
-    TotpView, begin_allowed, codes_page, complete_enrolment, continue_url, factor_json_error,
-    factor_message, finishing_cookies, json_candidate, json_error,
+use super::errors::{
+    error_page, factor_json_error, factor_message, internal_page, json_error, page,
 };
-use super::oidc::error_page;
+use super::extract::{Meta, Now};
+use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
+use super::forms::{Form, valid_handle};
+use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
 use super::{AppState, web};
-use crate::app::now;
 use crate::pages::{ErrorKind, Lang, SignedOutView};
 
 pub fn routes() -> Router<AppState> {
@@ -132,15 +130,19 @@ async fn signed_in(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    now: i64,
 ) -> Result<(SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match session::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(s, lang, "/account", ErrorKind::Internal, None))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/account",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 
@@ -151,23 +153,22 @@ async fn render(
     status: StatusCode,
     done: bool,
     error: Option<&'static str>,
+    now: i64,
 ) -> Response {
-    let (session, user) = match signed_in(s, headers, lang).await {
+    let (session, user) = match signed_in(s, headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match view(s, headers, lang, &session, &user, done, error).await {
+    match view(s, headers, lang, &session, &user, done, error, now).await {
         Ok((v, set)) => {
             let html = s.pages.strong(lang, "account.html", "/account", &v);
             with_cookies(page(status, html), &set)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "account page failed");
-            error_page(s, lang, "/account", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/account", "account page failed", e),
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
 async fn view(
     s: &AppState,
     headers: &HeaderMap,
@@ -176,9 +177,9 @@ async fn view(
     user: &User,
     done: bool,
     error: Option<&'static str>,
+    now: i64,
 ) -> Result<(AccountView, Vec<String>), tessera_core::CoreError> {
     let p = &s.provider;
-    let now = now();
     let enrolled = mfa::enrolled(p, &user.id).await?;
     let candidate = Candidate {
         user: user.clone(),
@@ -271,11 +272,21 @@ async fn view(
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<AccountQuery>,
 ) -> Response {
     let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
-    let r = render(&s, &headers, lang, StatusCode::OK, q.done.is_some(), None).await;
+    let r = render(
+        &s,
+        &headers,
+        lang,
+        StatusCode::OK,
+        q.done.is_some(),
+        None,
+        now,
+    )
+    .await;
     if set_lang {
         with_cookies(r, &[web::lang_cookie(lang)])
     } else {
@@ -288,6 +299,7 @@ async fn posted(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
+    now: i64,
 ) -> Result<(Lang, Form, SessionRecord, User), Response> {
     let (lang, _) = web::language(headers, None);
     let Some(form) = Form::parse(body) else {
@@ -296,7 +308,7 @@ async fn posted(
     if !form.csrf_ok(s, headers) {
         return Err(error_page(s, lang, "/account", ErrorKind::CsrfFailed, None));
     }
-    let (session, user) = signed_in(s, headers, lang).await?;
+    let (session, user) = signed_in(s, headers, lang, now).await?;
     Ok((lang, form, session, user))
 }
 
@@ -306,20 +318,26 @@ async fn posted_manage(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
+    now: i64,
 ) -> Result<(Lang, Form, SessionRecord, User), Response> {
-    let (lang, form, session, user) = posted(s, headers, body).await?;
+    let (lang, form, session, user) = posted(s, headers, body, now).await?;
     let has = match mfa::enrolled(&s.provider, &user.id).await {
         Ok(e) => e.any(),
         Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            return Err(error_page(s, lang, "/account", ErrorKind::Internal, None));
+            return Err(internal_page(
+                s,
+                lang,
+                "/account",
+                "enrolled factors lookup failed",
+                e,
+            ));
         }
     };
     let c = Candidate {
         user: user.clone(),
         subject: Subject::Session(session.clone()),
     };
-    if !mfa::may_manage(&c, has, now()) {
+    if !mfa::may_manage(&c, has, now) {
         let again = if has {
             "/login/factor"
         } else {
@@ -335,23 +353,22 @@ fn saved() -> Response {
 }
 
 fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "account change failed");
-    error_page(s, lang, "/account", ErrorKind::Internal, None)
+    internal_page(s, lang, "/account", "account change failed", e)
 }
 
 async fn sign_out(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _form, session, _) = match posted(&s, &headers, &body).await {
+    let (lang, _form, session, _) = match posted(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     if let Err(e) =
-        tessera_core::session::end_session(&s.provider, &session, None, &meta, now()).await
+        tessera_core::session::end_session(&s.provider, &session, None, &meta, now).await
     {
         return internal(&s, lang, e);
     }
@@ -366,25 +383,25 @@ async fn sign_out(
         page(StatusCode::OK, html),
         &[
             s.set_cookie(web::SESSION_COOKIE, "", 0),
-            s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+            s.set_cookie(web::PENDING_COOKIE, "", 0),
         ],
     )
 }
 
 async fn end_session(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, current, user) = match posted(&s, &headers, &body).await {
+    let (lang, form, current, user) = match posted(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Some(sid) = form.value("sid") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let now = now();
     let sessions = match s.provider.store.live_user_sessions(&user.id, now).await {
         Ok(v) => v,
         Err(e) => return internal(&s, lang, e),
@@ -393,7 +410,6 @@ async fn end_session(
     let Some(target) = sessions.into_iter().find(|x| x.sid == sid) else {
         return saved();
     };
-    let meta = s.meta(&headers, peer);
     if let Err(e) = tessera_core::session::end_session(&s.provider, &target, None, &meta, now).await
     {
         return internal(&s, lang, e);
@@ -416,6 +432,7 @@ async fn registering(
     headers: &HeaderMap,
     body: &Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Result<(Form, Candidate), Response> {
     let Some(form) = Form::parse(body) else {
         return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
@@ -427,10 +444,10 @@ async fn registering(
         ));
     }
     let c = if enrolment {
-        json_candidate(s, headers).await?
+        json_candidate(s, headers, now).await?
     } else {
         let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-        match session::current_session(&s.provider, cookie.as_deref(), now()).await {
+        match session::current_session(&s.provider, cookie.as_deref(), now).await {
             Ok(Some((session, user))) => Candidate {
                 user,
                 subject: Subject::Session(session),
@@ -449,7 +466,7 @@ async fn registering(
             "a second factor is already set up: use it to continue",
         ));
     }
-    if !mfa::may_manage(&c, has, now()) {
+    if !mfa::may_manage(&c, has, now) {
         return Err(json_error(
             StatusCode::FORBIDDEN,
             "sign in again (with your second factor, if you have one) before changing sign-in methods",
@@ -464,15 +481,16 @@ async fn passkey_begin(
     headers: HeaderMap,
     body: Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
-    let (_, c) = match registering(&s, &headers, &body, enrolment).await {
+    let (_, c) = match registering(&s, &headers, &body, enrolment, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match passkey::begin_registration(&s.provider, &c.user, now()).await {
+    match passkey::begin_registration(&s.provider, &c.user, now).await {
         Ok((ceremony, options)) => {
             axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
         }
@@ -486,8 +504,9 @@ async fn passkey_finish(
     headers: HeaderMap,
     body: Bytes,
     enrolment: bool,
+    now: i64,
 ) -> Response {
-    let (form, c) = match registering(&s, &headers, &body, enrolment).await {
+    let (form, c) = match registering(&s, &headers, &body, enrolment, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -500,7 +519,6 @@ async fn passkey_finish(
     };
     let name = form.get("name").unwrap_or("");
     let meta = s.meta(&headers, peer);
-    let now = now();
     let record = match passkey::finish_registration(
         &s.provider,
         &c.user,
@@ -533,55 +551,59 @@ async fn passkey_finish(
 
 async fn account_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, false).await
+    passkey_begin(s, peer, headers, body, false, now).await
 }
 
 async fn account_passkey_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, false).await
+    passkey_finish(s, peer, headers, body, false, now).await
 }
 
 async fn enrol_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, true).await
+    passkey_begin(s, peer, headers, body, true, now).await
 }
 
 async fn enrol_passkey_finish(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, true).await
+    passkey_finish(s, peer, headers, body, true, now).await
 }
 
 async fn passkey_rename(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let (Some(id), Some(name)) = (form.value("id"), form.value("name")) else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let meta = s.meta(&headers, peer);
-    match passkey::rename(&s.provider, &user, id, name, &meta, now()).await {
+    match passkey::rename(&s.provider, &user, id, name, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
@@ -589,30 +611,35 @@ async fn passkey_rename(
 
 async fn passkey_remove(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let Some(id) = form.value("id") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let meta = s.meta(&headers, peer);
-    match passkey::remove(&s.provider, &user, id, &meta, now()).await {
+    match passkey::remove(&s.provider, &user, id, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
 }
 
-async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, _, session, user) = match posted_manage(&s, &headers, &body).await {
+async fn totp_begin(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _, session, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match totp::begin(&s.provider, &user, &session.id, now()).await {
+    match totp::begin(&s.provider, &user, &session.id, now).await {
         Ok(_) => Redirect::to("/account#totp").into_response(),
         Err(tessera_core::CoreError::Conflict(_)) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -621,16 +648,15 @@ async fn totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 async fn totp_confirm(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, form, session, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, form, session, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let code = form.get("code").unwrap_or("");
     let starter = Some(session.id.as_str());
     if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
@@ -644,6 +670,7 @@ async fn totp_confirm(
             StatusCode::BAD_REQUEST,
             false,
             Some(factor_message(lang, &e)),
+            now,
         )
         .await;
     }
@@ -660,16 +687,16 @@ async fn totp_confirm(
 
 async fn totp_remove(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
-    match totp::remove(&s.provider, &user, &meta, now()).await {
+    match totp::remove(&s.provider, &user, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
@@ -677,16 +704,16 @@ async fn totp_remove(
 
 async fn recovery_regenerate(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body).await {
+    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
-    match recovery::regenerate(&s.provider, &user, &meta, now()).await {
+    match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(codes) => codes_page(&s, lang, codes, "/account", None),
         Err(tessera_core::CoreError::Conflict(m)) => {
             error_page(&s, lang, "/account", ErrorKind::BadRequest, Some(&m))

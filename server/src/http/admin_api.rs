@@ -8,12 +8,10 @@
 //! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
 //! `admin_api::credentials`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +21,7 @@ use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials,
 
 use super::AppState;
 use super::errors::AdminApiFailure;
-use crate::app::now;
+use super::extract::{Bearer, BearerError, Meta, Now};
 
 /// The OpenAPI 3.1 description of this API, maintained by hand next to the routes.
 pub const OPENAPI: &str = include_str!("admin_openapi.json");
@@ -90,37 +88,22 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Admin, Response> {
-        let now = now();
-        let token = match parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or(""))
-        {
-            None => {
+        let now = Now::of(parts);
+        let token = match Bearer::from_headers(&parts.headers) {
+            Ok(Bearer(token)) => token,
+            Err(BearerError::Missing) => {
                 return Err(
                     AdminApiFailure(AdminApiError::InvalidToken(String::new())).into_response()
                 );
             }
-            Some(v) => match v.split_once(' ') {
-                Some((scheme, tok))
-                    if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() =>
-                {
-                    tok.trim().to_owned()
-                }
-                _ => {
-                    return Err(AdminApiFailure(AdminApiError::InvalidToken(
-                        "the Authorization header must carry a Bearer access token".into(),
-                    ))
-                    .into_response());
-                }
-            },
+            Err(BearerError::Malformed) => {
+                return Err(AdminApiFailure(AdminApiError::InvalidToken(
+                    "the Authorization header must carry a Bearer access token".into(),
+                ))
+                .into_response());
+            }
         };
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let meta = s.meta(&parts.headers, peer);
+        let meta = Meta::of(parts, s);
         let caller = admin_api::authenticate(&s.provider, &token, meta, now)
             .await
             .map_err(|e| AdminApiFailure(e).into_response())?;

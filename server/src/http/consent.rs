@@ -1,11 +1,9 @@
 //! `/authorize/consent`: the person approves or refuses an application's request for the
 //! administration scope (see `tessera_core::oidc::consent`).
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -13,12 +11,12 @@ use serde::Deserialize;
 use tessera_core::oidc::consent;
 use tessera_core::session;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, internal_page, page};
+use super::extract::{Meta, Now};
+use super::flow::decision_response;
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::app::now;
 use crate::pages::consent::{ConsentView, GrantView};
 use crate::pages::{ErrorKind, Lang};
 
@@ -38,6 +36,7 @@ async fn session_or_login(
     headers: &HeaderMap,
     lang: Lang,
     req: &str,
+    now: i64,
 ) -> Result<
     (
         tessera_store::sessions::SessionRecord,
@@ -46,24 +45,22 @@ async fn session_or_login(
     Response,
 > {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match session::current_session(&s.provider, cookie.as_deref(), now()).await {
+    match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/authorize/consent",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/authorize/consent",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ConsentQuery>,
 ) -> Response {
@@ -72,11 +69,11 @@ async fn show(
     let Some(req) = q.req.as_deref().filter(|r| valid_handle(r)) else {
         return error_page(&s, lang, path, ErrorKind::BadRequest, None);
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let prepared = match consent::prepare(&s.provider, req, &session, &user, now()).await {
+    let prepared = match consent::prepare(&s.provider, req, &session, &user, now).await {
         Ok(Ok(p)) => p,
         Ok(Err(decision)) => return decision_response(decision),
         Err(e) => return authorize_error(&s, lang, path, e),
@@ -110,7 +107,8 @@ async fn show(
 
 async fn submit(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -142,11 +140,10 @@ async fn submit(
             );
         }
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
     match consent::answer(
         &s.provider,
         req,
@@ -155,7 +152,7 @@ async fn submit(
         &session,
         &user,
         &meta,
-        now(),
+        now,
     )
     .await
     {

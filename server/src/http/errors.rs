@@ -1,11 +1,20 @@
 //! The one place where errors become HTTP responses.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 use tessera_core::OAuthError;
 use tessera_core::admin_api::{ADMIN_SCOPE, AdminApiError};
+use tessera_core::error::PageError;
+use tessera_core::mfa::FactorError;
+use tessera_core::oidc::authorize::AuthorizeError;
+use tessera_core::pki::PkiError;
 use tessera_proto::ErrorCode;
+
+use super::{AppState, web};
+use crate::pages::{ErrorKind, ErrorView, Lang, strong};
 
 /// Status for an OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1).
 pub fn status_for(code: ErrorCode) -> StatusCode {
@@ -114,12 +123,136 @@ impl IntoResponse for AdminApiFailure {
     }
 }
 
+/// The page for an internal failure: the cause is logged with what was being done, the person
+/// sees only that something went wrong.
+pub(super) fn internal_page(
+    s: &AppState,
+    lang: Lang,
+    path: &str,
+    what: &str,
+    cause: impl std::fmt::Display,
+) -> Response {
+    tracing::error!(error = %cause, "{what}");
+    error_page(s, lang, path, ErrorKind::Internal, None)
+}
+
+/// The JSON answer of a page script's request that failed inside: logged, never detailed.
+pub(super) fn internal_json(what: &str, cause: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "{what}");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
 /// A people-facing page with its status.
 pub fn page(status: StatusCode, html: String) -> Response {
     let mut resp = (status, Html(html)).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+pub(super) fn error_page(
+    s: &AppState,
+    lang: Lang,
+    path: &str,
+    kind: ErrorKind,
+    detail: Option<&str>,
+) -> Response {
+    let html = s.pages.error(
+        lang,
+        &ErrorView {
+            path_and_query: path,
+            kind,
+            detail,
+        },
+    );
+    page(
+        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        html,
+    )
+}
+
+pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page { kind, detail } => {
+            let kind = match kind {
+                PageError::UnknownClient => ErrorKind::UnknownClient,
+                PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
+                PageError::BadRequest => ErrorKind::BadRequest,
+                PageError::RequestExpired => ErrorKind::RequestExpired,
+            };
+            error_page(s, lang, path, kind, Some(&detail))
+        }
+        AuthorizeError::Internal(e) => {
+            tracing::error!(error = %e, "authorization failed");
+            error_page(s, lang, path, ErrorKind::Internal, None)
+        }
+    }
+}
+
+pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
+    let m = strong::text(lang);
+    match e {
+        FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
+        FactorError::TooManyAttempts { .. } => m.too_many,
+        FactorError::Expired | FactorError::PasswordChangeRequired => m.step_expired,
+        FactorError::Internal(_) => m.passkey_failed,
+    }
+}
+
+/// JSON error for the page script (it shows `error` to the person).
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// The JSON answer to a failed factor step: the person's mistake in words, an internal
+/// failure logged and answered without detail.
+pub(super) fn factor_json_error(e: &FactorError) -> Response {
+    match e {
+        FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
+            json_error(StatusCode::BAD_REQUEST, m)
+        }
+        FactorError::Internal(err) => {
+            tracing::error!(error = %err, "passkey step failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        other => json_error(factor_status(other), &other.to_string()),
+    }
+}
+
+pub(super) fn factor_status(e: &FactorError) -> StatusCode {
+    match e {
+        FactorError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        FactorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    error_page(&s, lang, path, ErrorKind::NotFound, None)
+}
+
+pub(super) fn json_no_store(status: StatusCode, message: &str) -> Response {
+    let mut resp = (status, Json(json!({ "error": message }))).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The JSON answer of the public PKI endpoints (CRL, CA certificate, OCSP).
+pub(super) fn pki_error(e: PkiError) -> Response {
+    match e {
+        PkiError::NotFound(what) => {
+            json_no_store(StatusCode::NOT_FOUND, &format!("{what} not found"))
+        }
+        // e.g. the CRL of an external root, whose key Tessera does not hold.
+        PkiError::Conflict(_) => json_no_store(StatusCode::NOT_FOUND, "not published by Tessera"),
+        other => {
+            tracing::error!(error = %other, "PKI endpoint failed");
+            json_no_store(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
 }
 
 #[cfg(test)]

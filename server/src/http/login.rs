@@ -1,11 +1,9 @@
 //! The login pages: `GET /login` shows the form, `POST /login` checks it and resumes the
 //! pending authorization request.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -13,14 +11,14 @@ use serde::Deserialize;
 use tessera_core::login::{self, LoginError, LoginFailure};
 use tessera_core::mfa;
 use tessera_core::oidc::authorize;
-use tessera_core::secrets::random_token;
 use tessera_core::session;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, internal_page, page};
+use super::extract::{Meta, Now};
+use super::flow::decision_response;
 use super::forms::Form as Posted;
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::app::now;
 use crate::pages::{self, ErrorKind, Lang, LoginView, SignedInView};
 
 pub fn routes() -> Router<AppState> {
@@ -35,27 +33,6 @@ pub struct LoginQuery {
     lang: Option<String>,
     /// Ask for the password even in a live session (before changing sign-in methods).
     reauth: Option<String>,
-}
-
-pub(super) fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
-}
-
-/// The CSRF cookie of this browser, created when missing (second value: Set-Cookie to send).
-pub(super) fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match s.read_cookie(headers, web::CSRF_COOKIE) {
-        Some(v) => (v, None),
-        None => {
-            let v = random_token().unwrap_or_default();
-            let set = s.set_cookie(web::CSRF_COOKIE, &v, 86_400);
-            (v, Some(set))
-        }
-    }
 }
 
 struct Form<'a> {
@@ -93,11 +70,11 @@ fn login_form(
 
 async fn show(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let now = now();
     // A malformed query is treated as empty: the form is still useful.
     let q: LoginQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or(LoginQuery {
@@ -126,8 +103,7 @@ async fn show(
                 );
             }
             Err(e) => {
-                tracing::error!(error = %e, "pending request lookup failed");
-                return error_page(&s, lang, path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, path, "pending request lookup failed", e);
             }
         }
     } else if q.reauth.is_none() {
@@ -159,11 +135,11 @@ async fn show(
 
 async fn submit(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let (lang, _) = web::language(&headers, None);
     let Some(posted) = Posted::parse(&body) else {
         return error_page(&s, lang, "/login", ErrorKind::BadRequest, None);
@@ -195,13 +171,11 @@ async fn submit(
             Ok(Some((client, _))) => Some(client.name),
             Ok(None) => return error_page(&s, lang, &path, ErrorKind::RequestExpired, None),
             Err(e) => {
-                tracing::error!(error = %e, "pending request lookup failed");
-                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, &path, "pending request lookup failed", e);
             }
         },
         None => None,
     };
-    let meta = s.meta(&headers, peer);
     let refused = |status: StatusCode, error: pages::LoginError| {
         let form = Form {
             lang,
@@ -234,8 +208,7 @@ async fn submit(
             return refused(StatusCode::FORBIDDEN, pages::LoginError::AccountDisabled);
         }
         Err(LoginError::Internal(e)) => {
-            tracing::error!(error = %e, "login failed");
-            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, &path, "login failed", e);
         }
     };
     // A password set by an administrator leads nowhere but to its replacement: the login
@@ -244,37 +217,30 @@ async fn submit(
         return match mfa::begin_pending(&s.provider, &user, &session::Authn::password(), now).await
         {
             Ok(pending) => with_cookies(
-                Redirect::to(&super::password::forced_url(req)).into_response(),
-                &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+                Redirect::to(&web::forced_url(req)).into_response(),
+                &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot park the login");
-                error_page(&s, lang, &path, ErrorKind::Internal, None)
-            }
+            Err(e) => internal_page(&s, lang, &path, "cannot park the login", e),
         };
     }
     // A level above the password's: the login waits for a second factor (or enrolment).
     let needed = match authorize::required_level(&s.provider, req, &user, now).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, "required level lookup failed");
-            return error_page(&s, lang, &path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, &path, "required level lookup failed", e);
         }
     };
     if mfa::rank(needed) > 1 {
         return match mfa::begin_pending(&s.provider, &user, &session::Authn::password(), now).await
         {
             Ok(pending) => {
-                let next = super::mfa::with_req("/login/factor", req);
+                let next = web::with_req("/login/factor", req);
                 with_cookies(
                     Redirect::to(&next).into_response(),
-                    &[s.set_cookie(super::mfa::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
+                    &[s.set_cookie(web::PENDING_COOKIE, &pending, mfa::PENDING_TTL)],
                 )
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot park the login");
-                error_page(&s, lang, &path, ErrorKind::Internal, None)
-            }
+            Err(e) => internal_page(&s, lang, &path, "cannot park the login", e),
         };
     }
     let previous = s.read_cookie(&headers, web::SESSION_COOKIE);
@@ -282,14 +248,13 @@ async fn submit(
         match session::start_session(&s.provider, &user, previous.as_deref(), &meta, now).await {
             Ok(v) => v,
             Err(e) => {
-                tracing::error!(error = %e, "cannot start session");
-                return error_page(&s, lang, &path, ErrorKind::Internal, None);
+                return internal_page(&s, lang, &path, "cannot start session", e);
             }
         };
     let set = vec![
         s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
         // A sign-in parked earlier in this browser is over.
-        s.set_cookie(super::mfa::PENDING_COOKIE, "", 0),
+        s.set_cookie(web::PENDING_COOKIE, "", 0),
     ];
     let resp = match req {
         Some(r) => match authorize::resume(&s.provider, r, &session, &user, &meta, now).await {
@@ -299,10 +264,4 @@ async fn submit(
         None => Redirect::to("/account").into_response(),
     };
     with_cookies(resp, &set)
-}
-
-pub async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    error_page(&s, lang, path, ErrorKind::NotFound, None)
 }

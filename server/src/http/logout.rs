@@ -17,11 +17,10 @@ use tessera_core::session;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::page;
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::error_page;
+use super::errors::{error_page, internal_page, page};
+use super::extract::Now;
+use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
-use crate::app::now;
 use crate::pages::{ErrorKind, Lang, LogoutConfirmView, SignedOutView};
 
 pub fn routes() -> Router<AppState> {
@@ -32,21 +31,23 @@ pub fn routes() -> Router<AppState> {
 
 async fn logout_get(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    end_session(s, peer, headers, q.unwrap_or_default().into_bytes()).await
+    end_session(s, now, peer, headers, q.unwrap_or_default().into_bytes()).await
 }
 
 /// RP-Initiated Logout 1.0 §2: the endpoint takes GET and POST alike.
 async fn logout_post(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    end_session(s, peer, headers, body.to_vec()).await
+    end_session(s, now, peer, headers, body.to_vec()).await
 }
 
 /// Longest `id_token_hint` accepted (ID tokens can outgrow the usual parameter limit).
@@ -105,10 +106,7 @@ fn logout_error(s: &AppState, lang: Lang, e: LogoutError) -> Response {
             };
             error_page(s, lang, "/logout", kind, Some(&detail))
         }
-        LogoutError::Internal(e) => {
-            tracing::error!(error = %e, "logout failed");
-            error_page(s, lang, "/logout", ErrorKind::Internal, None)
-        }
+        LogoutError::Internal(e) => internal_page(s, lang, "/logout", "logout failed", e),
     }
 }
 
@@ -120,19 +118,16 @@ async fn session(
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
     session::current_session(&s.provider, cookie.as_deref(), now)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "session lookup failed");
-            error_page(s, Lang::Vi, "/logout", ErrorKind::Internal, None)
-        })
+        .map_err(|e| internal_page(s, Lang::Vi, "/logout", "session lookup failed", e))
 }
 
 async fn end_session(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     raw: Vec<u8>,
 ) -> Response {
-    let now = now();
     let pairs = parse(&raw);
     let lang = language(&headers, pairs.as_deref().unwrap_or_default());
     let parsed = pairs
@@ -204,11 +199,11 @@ fn confirm_page(
 /// `POST /logout/confirm`: CSRF first, then the same validation as `/logout`.
 async fn confirm(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let Ok(pairs) = parse(&body) else {
         return error_page(&s, Lang::Vi, "/logout", ErrorKind::BadRequest, None);
     };
@@ -270,8 +265,7 @@ async fn finish(
             Ok(Some(ended)) if ended.notifications > 0 => s.outbox_wake.notify_one(),
             Ok(_) => {}
             Err(e) => {
-                tracing::error!(error = %e, "ending the session failed");
-                return error_page(s, lang, "/logout", ErrorKind::Internal, None);
+                return internal_page(s, lang, "/logout", "ending the session failed", e);
             }
         }
     }
@@ -287,10 +281,7 @@ async fn finish(
             );
             page(StatusCode::OK, html)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "post-logout redirect");
-            error_page(s, lang, "/logout", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/logout", "post-logout redirect", e),
     };
     with_cookies(resp, &clear)
 }

@@ -7,26 +7,31 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use tessera_core::audit::Event;
 use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::oidc::authorize;
 use tessera_core::session::{self, Factor};
 
-use super::errors::page;
+use super::errors::{
+    authorize_error, error_page, factor_json_error, factor_message, factor_status, internal_json,
+    internal_page, json_error, page,
+};
+use super::extract::{CsrfForm, Meta, Now, Pending};
+use super::flow::{
+    TotpView, begin_allowed, candidate_of, codes_page, complete_enrolment, decision_response,
+    json_candidate,
+};
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{
+    ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
+};
 use super::{AppState, web};
-use crate::app::now;
-use crate::pages::strong;
 use crate::pages::{ErrorKind, Lang};
-
-pub const PENDING_COOKIE: &str = "tessera_pending";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,113 +44,14 @@ pub fn routes() -> Router<AppState> {
         .route("/login/enrol/totp", post(enrol_totp_begin))
         .route("/login/enrol/totp/confirm", post(enrol_totp_confirm))
         .route("/login/continue", get(continue_flow))
-        .route("/static/tessera.js", get(script))
-}
-
-async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../static/tessera.js"),
-    )
-        .into_response()
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct ReqQuery {
-    pub(super) req: Option<String>,
-    pub(super) lang: Option<String>,
 }
 
 fn req_of(q: Option<&str>) -> Option<&str> {
     q.filter(|r| valid_handle(r))
 }
 
-/// Where the browser goes once the level is reached: back into the application's request,
-/// or to the account page.
-pub(super) fn continue_url(req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("/login/continue?req={r}"),
-        None => "/account".into(),
-    }
-}
-
-/// `path`, carrying the pending request's handle when there is one.
-pub(super) fn with_req(path: &str, req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("{path}?req={r}"),
-        None => path.to_owned(),
-    }
-}
-
 fn login_url(req: Option<&str>) -> String {
     with_req("/login", req)
-}
-
-/// The password form even for a signed-in person (to authenticate again).
-pub(super) fn reauth_url(req: Option<&str>) -> String {
-    match req {
-        Some(r) => format!("/login?req={r}"),
-        None => "/login?reauth=1".into(),
-    }
-}
-
-pub(super) async fn candidate_of(
-    s: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Candidate>, tessera_core::CoreError> {
-    let pending = s.read_cookie(headers, PENDING_COOKIE);
-    let session = s.read_cookie(headers, web::SESSION_COOKIE);
-    mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now()).await
-}
-
-pub(super) fn factor_message(lang: Lang, e: &FactorError) -> &'static str {
-    let m = strong::text(lang);
-    match e {
-        FactorError::Invalid | FactorError::NotEnrolled => m.wrong_code,
-        FactorError::TooManyAttempts { .. } => m.too_many,
-        FactorError::Expired | FactorError::PasswordChangeRequired => m.step_expired,
-        FactorError::Internal(_) => m.passkey_failed,
-    }
-}
-
-/// JSON error for the page script (it shows `error` to the person).
-pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": message }))).into_response()
-}
-
-/// The JSON answer to a failed factor step: the person's mistake in words, an internal
-/// failure logged and answered without detail.
-pub(super) fn factor_json_error(e: &FactorError) -> Response {
-    match e {
-        FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
-            json_error(StatusCode::BAD_REQUEST, m)
-        }
-        FactorError::Internal(err) => {
-            tracing::error!(error = %err, "passkey step failed");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-        other => json_error(factor_status(other), &other.to_string()),
-    }
-}
-
-fn factor_status(e: &FactorError) -> StatusCode {
-    match e {
-        FactorError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        FactorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-/// Sets the session cookie (when a new session started) and drops the pending-login cookie.
-pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<String> {
-    let mut set = vec![s.set_cookie(PENDING_COOKIE, "", 0)];
-    if let Some(c) = new_session {
-        set.push(s.set_cookie(web::SESSION_COOKIE, c, s.provider.config.session_ttl));
-    }
-    set
 }
 
 /// A sign-in with a password set by an administrator: it is changed before anything else.
@@ -175,13 +81,18 @@ async fn render_factor(
     error: Option<&'static str>,
 ) -> Response {
     if must_change_first(c) {
-        return Redirect::to(&super::password::forced_url(req)).into_response();
+        return Redirect::to(&web::forced_url(req)).into_response();
     }
     let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) => e,
         Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            return error_page(s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(
+                s,
+                lang,
+                "/login/factor",
+                "enrolled factors lookup failed",
+                e,
+            );
         }
     };
     if !enrolled.any() {
@@ -211,47 +122,38 @@ async fn show_factor(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
+    Pending(c): Pending,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = req_of(q.req.as_deref());
-    match candidate_of(&s, &headers).await {
-        Ok(Some(c)) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
-        Ok(None) => Redirect::to(&login_url(req)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            error_page(&s, lang, "/login/factor", ErrorKind::Internal, None)
-        }
+    match c {
+        Some(c) => render_factor(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+        None => Redirect::to(&login_url(req)).into_response(),
     }
 }
 
 async fn submit_factor(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    Now(now): Now,
+    Meta(meta): Meta,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/factor", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
-    let c = match candidate_of(&s, &headers).await {
+    let c = match candidate_of(&s, &headers, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/factor", "candidate lookup failed", e);
         }
     };
     let code = form.get("code").unwrap_or("");
     if code.len() > 64 {
         return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
     }
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let (checked, factor) = match form.get("method") {
         Some("totp") => (
             totp::verify(&s.provider, &c.user, code, None, &meta, now).await,
@@ -265,16 +167,14 @@ async fn submit_factor(
     };
     if let Err(e) = checked {
         if let FactorError::Internal(err) = &e {
-            tracing::error!(error = %err, "second factor check failed");
-            return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/factor", "second factor check failed", err);
         }
         match mfa::note_failure(&s.provider, &c).await {
             // Too many wrong codes: the password is asked again.
             Ok(true) => return Redirect::to(&login_url(req)).into_response(),
             Ok(false) => {}
             Err(err) => {
-                tracing::error!(error = %err, "counting a failure failed");
-                return error_page(&s, lang, "/login/factor", ErrorKind::Internal, None);
+                return internal_page(&s, lang, "/login/factor", "counting a failure failed", err);
             }
         }
         let status = factor_status(&e);
@@ -304,12 +204,9 @@ async fn finish(
         ),
         Err(FactorError::Expired) => Redirect::to(&login_url(req)).into_response(),
         Err(FactorError::PasswordChangeRequired) => {
-            Redirect::to(&super::password::forced_url(req)).into_response()
+            Redirect::to(&web::forced_url(req)).into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "completing the sign-in failed");
-            error_page(s, lang, "/login/factor", ErrorKind::Internal, None)
-        }
+        Err(e) => internal_page(s, lang, "/login/factor", "completing the sign-in failed", e),
     }
 }
 
@@ -328,64 +225,28 @@ fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Re
     Ok(form)
 }
 
-/// The person behind a script's request, or the JSON answer that refuses it.
-pub(super) async fn json_candidate(
-    s: &AppState,
-    headers: &HeaderMap,
-) -> Result<Candidate, Response> {
-    match candidate_of(s, headers).await {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            Err(json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            ))
-        }
-    }
-}
-
-/// Refuses a passkey "begin" from an address that began too many ceremonies (each stores a
-/// challenge); the allowance is counted in the database, across replicas.
-pub(super) async fn begin_allowed(
-    s: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), Response> {
-    match passkey::admit_begin(&s.provider, &s.meta(headers, peer), now()).await {
-        Ok(()) => Ok(()),
-        Err(e @ FactorError::TooManyAttempts { retry_after }) => {
-            let mut r = factor_json_error(&e);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
-            Err(r)
-        }
-        Err(e) => Err(factor_json_error(&e)),
-    }
-}
-
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
     axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
 }
 
 async fn factor_passkey_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
-    let c = match json_candidate(&s, &headers).await {
+    let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    match passkey::begin_authentication(&s.provider, &c.user, now()).await {
+    match passkey::begin_authentication(&s.provider, &c.user, now).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
         Err(e) => factor_json_error(&e),
     }
@@ -393,7 +254,8 @@ async fn factor_passkey_begin(
 
 async fn factor_passkey_finish(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -402,7 +264,7 @@ async fn factor_passkey_finish(
         Err(r) => return r,
     };
     let req = req_of(form.value("req"));
-    let c = match json_candidate(&s, &headers).await {
+    let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -413,8 +275,6 @@ async fn factor_passkey_finish(
             "ceremony and credential are required",
         );
     };
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let factor = match passkey::finish_authentication(
         &s.provider,
         &c.user,
@@ -456,17 +316,18 @@ async fn factor_passkey_finish(
 
 async fn passkey_login_begin(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = begin_allowed(&s, &headers, peer).await {
+    if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
     if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
-    match passkey::begin_discoverable(&s.provider, now()).await {
+    match passkey::begin_discoverable(&s.provider, now).await {
         Ok((ceremony, options)) => ceremony_json(ceremony, options),
         Err(e) => factor_json_error(&FactorError::Internal(e)),
     }
@@ -474,7 +335,8 @@ async fn passkey_login_begin(
 
 async fn passkey_login_finish(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -490,8 +352,6 @@ async fn passkey_login_finish(
             "ceremony and credential are required",
         );
     };
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let (user, authn) =
         match passkey::finish_discoverable(&s.provider, ceremony, credential, &meta, now).await {
             Ok(v) => v,
@@ -504,8 +364,7 @@ async fn passkey_login_finish(
     let (cookie, session) = match started {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start session");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return internal_json("cannot start session", e);
         }
     };
     if let Err(e) = s
@@ -519,8 +378,7 @@ async fn passkey_login_finish(
         )
         .await
     {
-        tracing::error!(error = %e, "audit failed");
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        return internal_json("audit failed", e);
     }
     with_cookies(
         axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
@@ -539,21 +397,7 @@ struct EnrolView<'a> {
     error: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-pub(super) struct TotpView {
-    pub qr_svg: String,
-    pub secret_base32: String,
-}
-
-impl From<totp::Enrolment> for TotpView {
-    fn from(e: totp::Enrolment) -> Self {
-        TotpView {
-            qr_svg: e.qr_svg,
-            secret_base32: e.secret_base32,
-        }
-    }
-}
-
+#[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
 async fn render_enrol(
     s: &AppState,
     headers: &HeaderMap,
@@ -562,12 +406,12 @@ async fn render_enrol(
     c: &Candidate,
     status: StatusCode,
     error: Option<&'static str>,
+    now: i64,
 ) -> Response {
-    let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now()).await {
+    let pending = match totp::pending_enrolment(&s.provider, &c.user, c.id(), now).await {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "TOTP enrolment lookup failed");
-            return error_page(s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(s, lang, "/login/enrol", "TOTP enrolment lookup failed", e);
         }
     };
     let (csrf, set) = csrf_cookie(s, headers);
@@ -596,112 +440,58 @@ async fn enrolling(
     headers: &HeaderMap,
     lang: Lang,
     req: Option<&str>,
+    now: i64,
 ) -> Result<Candidate, Response> {
-    let c = match candidate_of(s, headers).await {
+    let c = match candidate_of(s, headers, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(Redirect::to(&login_url(req)).into_response()),
         Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            return Err(error_page(
+            return Err(internal_page(
                 s,
                 lang,
                 "/login/enrol",
-                ErrorKind::Internal,
-                None,
+                "candidate lookup failed",
+                e,
             ));
         }
     };
     if must_change_first(&c) {
-        return Err(Redirect::to(&super::password::forced_url(req)).into_response());
+        return Err(Redirect::to(&web::forced_url(req)).into_response());
     }
     match mfa::enrolled(&s.provider, &c.user.id).await {
         Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
         // A session authenticated long ago signs in again before enrolling.
-        Ok(_) if !mfa::may_manage(&c, false, now()) => {
+        Ok(_) if !mfa::may_manage(&c, false, now) => {
             Err(Redirect::to(&reauth_url(req)).into_response())
         }
         Ok(_) => Ok(c),
-        Err(e) => {
-            tracing::error!(error = %e, "enrolled factors lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/login/enrol",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/login/enrol",
+            "enrolled factors lookup failed",
+            e,
+        )),
     }
 }
 
 async fn show_enrol(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = req_of(q.req.as_deref());
-    match enrolling(&s, &headers, lang, req).await {
-        Ok(c) => render_enrol(&s, &headers, lang, req, &c, StatusCode::OK, None).await,
+    match enrolling(&s, &headers, lang, req, now).await {
+        Ok(c) => render_enrol(&s, &headers, lang, req, &c, StatusCode::OK, None, now).await,
         Err(r) => r,
     }
 }
 
-async fn enrol_totp_begin(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
-    }
-    let req = req_of(form.value("req"));
-    let c = match enrolling(&s, &headers, lang, req).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now()).await {
-        tracing::error!(error = %e, "TOTP enrolment failed");
-        return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
-    }
-    Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
-}
-
-#[derive(Serialize)]
-struct CodesView<'a> {
-    codes: Vec<String>,
-    continue_path: &'a str,
-    req: Option<&'a str>,
-}
-
-pub(super) fn codes_page(
-    s: &AppState,
-    lang: Lang,
-    codes: Vec<String>,
-    continue_path: &str,
-    req: Option<&str>,
-) -> Response {
-    let html = s.pages.strong(
-        lang,
-        "recovery_codes.html",
-        continue_path,
-        &CodesView {
-            codes,
-            continue_path,
-            req,
-        },
-    );
-    let mut r = page(StatusCode::OK, html);
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
-async fn enrol_totp_confirm(
+async fn enrol_totp_begin(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -713,35 +503,65 @@ async fn enrol_totp_confirm(
         return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
     }
     let req = req_of(form.value("req"));
-    let c = match enrolling(&s, &headers, lang, req).await {
+    let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let meta = s.meta(&headers, peer);
-    let now = now();
+    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now).await {
+        return internal_page(&s, lang, "/login/enrol", "TOTP enrolment failed", e);
+    }
+    Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
+}
+
+async fn enrol_totp_confirm(
+    State(s): State<AppState>,
+    Now(now): Now,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = web::language(&headers, None);
+    let Some(form) = Form::parse(&body) else {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
+    };
+    if !form.csrf_ok(&s, &headers) {
+        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
+    }
+    let req = req_of(form.value("req"));
+    let c = match enrolling(&s, &headers, lang, req, now).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let code = form.get("code").unwrap_or("");
     if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
         if let FactorError::Internal(err) = &e {
-            tracing::error!(error = %err, "TOTP confirmation failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "TOTP confirmation failed", err);
         }
         let msg = factor_message(lang, &e);
-        return render_enrol(&s, &headers, lang, req, &c, factor_status(&e), Some(msg)).await;
+        return render_enrol(
+            &s,
+            &headers,
+            lang,
+            req,
+            &c,
+            factor_status(&e),
+            Some(msg),
+            now,
+        )
+        .await;
     }
     let user = c.user.clone();
     let new_cookie = match complete_enrolment(&s, &headers, c, Factor::Totp, &meta, now).await {
         Ok(cookie) => cookie,
         Err(FactorError::Expired) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "completing the sign-in failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "completing the sign-in failed", e);
         }
     };
     let codes = match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "recovery codes failed");
-            return error_page(&s, lang, "/login/enrol", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/enrol", "recovery codes failed", e);
         }
     };
     let target = if req.is_some() {
@@ -759,7 +579,8 @@ async fn enrol_totp_confirm(
 /// `/authorize` with a session: it only ever redirects to the client's registered URI).
 async fn continue_flow(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
@@ -767,41 +588,17 @@ async fn continue_flow(
     let Some(req) = req_of(q.req.as_deref()) else {
         return Redirect::to("/account").into_response();
     };
-    let now = now();
     let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
     let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => v,
         Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return error_page(&s, lang, "/login/continue", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/continue", "session lookup failed", e);
         }
     };
-    let meta = s.meta(&headers, peer);
     let path = format!("/login/continue?req={req}");
     match authorize::resume(&s.provider, req, &session.0, &session.1, &meta, now).await {
         Ok(d) => decision_response(d),
         Err(e) => authorize_error(&s, lang, &path, e),
     }
-}
-
-/// After a first factor was enrolled during a sign-in: a pending login completes with it
-/// (the password was just given and the new factor is now proven). A session does not: the
-/// request resumes, asks for the factor like any step-up, and only then raises the level.
-/// Returns the new session cookie, if one was started.
-pub(super) async fn complete_enrolment(
-    s: &AppState,
-    headers: &HeaderMap,
-    c: Candidate,
-    factor: Factor,
-    meta: &tessera_core::request::RequestMeta,
-    now: i64,
-) -> Result<Option<String>, FactorError> {
-    if !matches!(c.subject, Subject::Pending(_)) {
-        return Ok(None);
-    }
-    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, _) =
-        mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await?;
-    Ok(cookie)
 }

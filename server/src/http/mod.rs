@@ -2,8 +2,11 @@
 
 mod account;
 pub mod admin_api;
+mod assets;
 mod consent;
 pub mod errors;
+pub mod extract;
+mod flow;
 mod forms;
 pub mod login;
 pub mod logout;
@@ -64,7 +67,8 @@ pub fn router(state: AppState) -> Router {
         .merge(password::routes())
         .merge(admin_api::routes())
         .merge(pki::routes())
-        .fallback(login::not_found)
+        .merge(assets::routes())
+        .fallback(errors::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

@@ -5,21 +5,21 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_core::OAuthError;
-use tessera_core::error::PageError;
-use tessera_core::oidc::authorize::{self, AuthorizeError, Decision};
+use tessera_core::oidc::authorize::{self};
 use tessera_core::oidc::{discovery, introspect, revoke, token, userinfo};
 use tessera_core::params::Params;
 use tessera_core::session;
 use tessera_proto::ErrorCode;
 
-use super::errors::{ApiError, page};
+use super::errors::{ApiError, authorize_error, error_page, internal_page};
+use super::extract::Now;
+use super::flow::decision_response;
 use super::{AppState, web};
-use crate::app::now;
-use crate::pages::{ErrorKind, ErrorView, Lang};
+use crate::pages::ErrorKind;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -51,8 +51,8 @@ async fn configuration(State(s): State<AppState>) -> Response {
     public_json(&discovery::metadata(&s.provider.config))
 }
 
-async fn jwks(State(s): State<AppState>) -> Response {
-    match s.provider.signer.jwks(now()).await {
+async fn jwks(State(s): State<AppState>, Now(now): Now) -> Response {
+    match s.provider.signer.jwks(now).await {
         Ok(keys) => public_json(&keys),
         Err(e) => ApiError {
             error: e.into(),
@@ -67,55 +67,36 @@ fn parse_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
         .map_err(|e| format!("malformed parameters: {e}"))
 }
 
-pub(super) fn error_page(
-    s: &AppState,
-    lang: Lang,
-    path: &str,
-    kind: ErrorKind,
-    detail: Option<&str>,
-) -> Response {
-    let html = s.pages.error(
-        lang,
-        &ErrorView {
-            path_and_query: path,
-            kind,
-            detail,
-        },
-    );
-    page(
-        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-        html,
-    )
-}
-
 async fn authorize_get(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
     let raw = q.unwrap_or_default();
-    authorize_any(s, peer, headers, raw.into_bytes(), Method::GET).await
+    authorize_any(s, now, peer, headers, raw.into_bytes(), Method::GET).await
 }
 
 async fn authorize_post(
     s: State<AppState>,
+    now: Now,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    authorize_any(s, peer, headers, body.to_vec(), Method::POST).await
+    authorize_any(s, now, peer, headers, body.to_vec(), Method::POST).await
 }
 
 /// OIDC Core §3.1.2.1: the authorization endpoint accepts GET and POST alike.
 async fn authorize_any(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     raw: Vec<u8>,
     _m: Method,
 ) -> Response {
-    let now = now();
     let pairs = parse_pairs(&raw);
     let lang_param = pairs.as_ref().ok().and_then(|p| {
         p.iter()
@@ -133,46 +114,12 @@ async fn authorize_any(
     let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(sess) => sess,
         Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return error_page(&s, lang, path, ErrorKind::Internal, None);
+            return internal_page(&s, lang, path, "session lookup failed", e);
         }
     };
     match authorize::authorize(&s.provider, &params, session.as_ref(), &meta, now).await {
         Ok(decision) => decision_response(decision),
         Err(e) => authorize_error(&s, lang, path, e),
-    }
-}
-
-pub(super) fn decision_response(decision: Decision) -> Response {
-    match decision {
-        Decision::Redirect(url) => Redirect::to(&url).into_response(),
-        Decision::Login { handle, .. } => {
-            Redirect::to(&format!("/login?req={handle}")).into_response()
-        }
-        Decision::StepUp { handle } => {
-            Redirect::to(&format!("/login/factor?req={handle}")).into_response()
-        }
-        Decision::Consent { handle } => {
-            Redirect::to(&format!("/authorize/consent?req={handle}")).into_response()
-        }
-    }
-}
-
-pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: AuthorizeError) -> Response {
-    match e {
-        AuthorizeError::Page { kind, detail } => {
-            let kind = match kind {
-                PageError::UnknownClient => ErrorKind::UnknownClient,
-                PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
-                PageError::BadRequest => ErrorKind::BadRequest,
-                PageError::RequestExpired => ErrorKind::RequestExpired,
-            };
-            error_page(s, lang, path, kind, Some(&detail))
-        }
-        AuthorizeError::Internal(e) => {
-            tracing::error!(error = %e, "authorization failed");
-            error_page(s, lang, path, ErrorKind::Internal, None)
-        }
     }
 }
 
@@ -218,11 +165,11 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
 
 async fn token_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -241,10 +188,10 @@ async fn token_endpoint(
 /// RFC 7662.
 async fn introspect_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -262,11 +209,11 @@ async fn introspect_endpoint(
 /// RFC 7009: 200 with an empty body whether or not the token was found.
 async fn revoke_endpoint(
     State(s): State<AppState>,
+    Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now();
     let params = match api_form(&headers, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -314,8 +261,12 @@ fn bearer_token(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, &'st
     }
 }
 
-async fn userinfo_endpoint(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = now();
+async fn userinfo_endpoint(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = match bearer_token(&headers, &body) {
         Ok(Some(t)) => t,
         Ok(None) => {

@@ -1,11 +1,9 @@
 //! Password changes: `/login/password`, the change a password set by an administrator demands
 //! before a sign-in goes anywhere, and `/account/password`, the change people make themselves.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -15,13 +13,14 @@ use tessera_core::password_change::{self, ChangeError};
 use tessera_core::session;
 use tessera_store::users::User;
 
-use super::errors::page;
+use super::errors::{authorize_error, error_page, internal_page, page};
+use super::extract::{Meta, Now};
+use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
-use super::login::{csrf_cookie, with_cookies};
-use super::mfa::{PENDING_COOKIE, ReqQuery, candidate_of, reauth_url, with_req};
-use super::oidc::{authorize_error, decision_response, error_page};
+use super::web::{
+    PENDING_COOKIE, ReqQuery, csrf_cookie, forced_url, reauth_url, with_cookies, with_req,
+};
 use super::{AppState, web};
-use crate::app::now;
 use crate::pages::password::{PasswordView, text};
 use crate::pages::{ErrorKind, Lang};
 
@@ -29,11 +28,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login/password", get(show_forced).post(submit_forced))
         .route("/account/password", get(show_own).post(submit_own))
-}
-
-/// Where a sign-in whose password must change is sent, instead of anywhere else.
-pub(super) fn forced_url(req: Option<&str>) -> String {
-    with_req("/login/password", req)
 }
 
 struct Shown<'a> {
@@ -105,34 +99,33 @@ async fn forced_candidate(
     headers: &HeaderMap,
     lang: Lang,
     req: Option<&str>,
+    now: i64,
 ) -> Result<Candidate, Response> {
-    match candidate_of(s, headers).await {
+    match candidate_of(s, headers, now).await {
         Ok(Some(c)) if c.user.password_must_change && matches!(c.subject, Subject::Pending(_)) => {
             Ok(c)
         }
         // Nothing to change here (done already, or no sign-in under way).
         Ok(_) => Err(Redirect::to(&with_req("/login", req)).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "candidate lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/login/password",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/login/password",
+            "candidate lookup failed",
+            e,
+        )),
     }
 }
 
 async fn show_forced(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let req = q.req.as_deref().filter(|r| valid_handle(r));
-    let c = match forced_candidate(&s, &headers, lang, req).await {
+    let c = match forced_candidate(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -148,7 +141,8 @@ async fn show_forced(
 
 async fn submit_forced(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -160,7 +154,7 @@ async fn submit_forced(
         return error_page(&s, lang, "/login/password", ErrorKind::CsrfFailed, None);
     }
     let req = form.value("req").filter(|r| valid_handle(r));
-    let c = match forced_candidate(&s, &headers, lang, req).await {
+    let c = match forced_candidate(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -178,14 +172,11 @@ async fn submit_forced(
         Ok(n) => n,
         Err(m) => return refused(StatusCode::BAD_REQUEST, m),
     };
-    let meta = s.meta(&headers, peer);
-    let now = now();
     let changed = password_change::change_temporary(&s.provider, &c.user, c.id(), new, &meta, now);
     match changed.await {
         Ok(_) => s.outbox_wake.notify_one(),
         Err(ChangeError::Internal(e)) => {
-            tracing::error!(error = %e, "password change failed");
-            return error_page(&s, lang, "/login/password", ErrorKind::Internal, None);
+            return internal_page(&s, lang, "/login/password", "password change failed", e);
         }
         Err(e) => {
             let (status, m) = refusal(lang, &e);
@@ -208,8 +199,7 @@ async fn continue_sign_in(
 ) -> Response {
     let path = forced_url(req);
     let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "sign-in after a password change failed");
-        error_page(s, lang, &path, ErrorKind::Internal, None)
+        internal_page(s, lang, &path, "sign-in after a password change failed", e)
     };
     let user = match s.provider.store.user_by_id(&c.user.id).await {
         Ok(Some(u)) => u,
@@ -263,35 +253,33 @@ async fn recent_session(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    now: i64,
 ) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
     let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let now = now();
     match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
             Err(Redirect::to(&reauth_url(None)).into_response())
         }
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(error_page(
-                s,
-                lang,
-                "/account/password",
-                ErrorKind::Internal,
-                None,
-            ))
-        }
+        Err(e) => Err(internal_page(
+            s,
+            lang,
+            "/account/password",
+            "session lookup failed",
+            e,
+        )),
     }
 }
 
 async fn show_own(
     State(s): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
-    let (_, user) = match recent_session(&s, &headers, lang).await {
+    let (_, user) = match recent_session(&s, &headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -307,7 +295,8 @@ async fn show_own(
 
 async fn submit_own(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Now(now): Now,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -318,7 +307,7 @@ async fn submit_own(
     if !form.csrf_ok(&s, &headers) {
         return error_page(&s, lang, "/account/password", ErrorKind::CsrfFailed, None);
     }
-    let (session, user) = match recent_session(&s, &headers, lang).await {
+    let (session, user) = match recent_session(&s, &headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -340,9 +329,7 @@ async fn submit_own(
     if current.len() > 1024 {
         return refused(StatusCode::UNAUTHORIZED, text(lang).wrong_current);
     }
-    let meta = s.meta(&headers, peer);
-    match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now())
-        .await
+    match password_change::change_own(&s.provider, &session, &user, current, new, &meta, now).await
     {
         Ok(_) => {
             s.outbox_wake.notify_one();
@@ -350,8 +337,7 @@ async fn submit_own(
         }
         Err(ChangeError::NotRecent) => Redirect::to(&reauth_url(None)).into_response(),
         Err(ChangeError::Internal(e)) => {
-            tracing::error!(error = %e, "password change failed");
-            error_page(&s, lang, "/account/password", ErrorKind::Internal, None)
+            internal_page(&s, lang, "/account/password", "password change failed", e)
         }
         Err(e) => {
             let (status, m) = refusal(lang, &e);

@@ -2,7 +2,6 @@
 //! (RFC 5280 §4.2.2.1), and the OCSP responder over HTTP (RFC 6960 Appendix A: GET with the
 //! base64 request in the path, POST with `application/ocsp-request`).
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -11,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use serde_json::json;
-use tessera_core::pki::{PkiError, crl, ocsp};
+use tessera_core::pki::{crl, ocsp};
 
 use super::AppState;
-use crate::app::now;
+use super::errors::{json_no_store, pki_error};
+use super::extract::Now;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,25 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/pki/ca/{file}", get(ca_cert))
         .route("/pki/ocsp", axum::routing::post(ocsp_post))
         .route("/pki/ocsp/{*request}", get(ocsp_get))
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": message }))).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-fn pki_error(e: PkiError) -> Response {
-    match e {
-        PkiError::NotFound(what) => error(StatusCode::NOT_FOUND, &format!("{what} not found")),
-        // e.g. the CRL of an external root, whose key Tessera does not hold.
-        PkiError::Conflict(_) => error(StatusCode::NOT_FOUND, "not published by Tessera"),
-        other => {
-            tracing::error!(error = %other, "PKI endpoint failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
 }
 
 fn binary(content_type: &'static str, cache: &'static str, body: Vec<u8>) -> Response {
@@ -59,11 +39,15 @@ fn ca_id<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
 }
 
 /// `GET /pki/crl/<ca>.crl`: the CA's current CRL, DER.
-async fn crl_endpoint(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+async fn crl_endpoint(
+    State(s): State<AppState>,
+    Now(now): Now,
+    Path(file): Path<String>,
+) -> Response {
     let Some(id) = ca_id(&file, ".crl") else {
-        return error(StatusCode::NOT_FOUND, "no such CRL");
+        return json_no_store(StatusCode::NOT_FOUND, "no such CRL");
     };
-    match crl::current_crl(&s.provider, id, now()).await {
+    match crl::current_crl(&s.provider, id, now).await {
         Ok(der) => binary("application/pkix-crl", "public, max-age=300", der),
         Err(e) => pki_error(e),
     }
@@ -72,11 +56,11 @@ async fn crl_endpoint(State(s): State<AppState>, Path(file): Path<String>) -> Re
 /// `GET /pki/ca/<ca>.crt`: the CA's certificate, DER.
 async fn ca_cert(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(id) = ca_id(&file, ".crt") else {
-        return error(StatusCode::NOT_FOUND, "no such CA certificate");
+        return json_no_store(StatusCode::NOT_FOUND, "no such CA certificate");
     };
     match s.provider.store.ca(id).await {
         Ok(Some(ca)) => binary("application/pkix-cert", "public, max-age=3600", ca.cert_der),
-        Ok(None) => error(StatusCode::NOT_FOUND, &format!("CA {id} not found")),
+        Ok(None) => json_no_store(StatusCode::NOT_FOUND, &format!("CA {id} not found")),
         Err(e) => pki_error(e.into()),
     }
 }
@@ -87,7 +71,12 @@ fn ocsp_response(der: Vec<u8>) -> Response {
 }
 
 /// `POST /pki/ocsp` with a DER `OCSPRequest`.
-async fn ocsp_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ocsp_post(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -97,20 +86,24 @@ async fn ocsp_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ocsp-request"))
     {
-        return error(
+        return json_no_store(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the OCSP request as application/ocsp-request",
         );
     }
-    ocsp_response(ocsp::respond(&s.provider, &body, now()).await)
+    ocsp_response(ocsp::respond(&s.provider, &body, now).await)
 }
 
 /// `GET /pki/ocsp/<base64 of the DER OCSPRequest>` (URL-encoded; RFC 6960 Appendix A.1).
-async fn ocsp_get(State(s): State<AppState>, Path(request): Path<String>) -> Response {
+async fn ocsp_get(
+    State(s): State<AppState>,
+    Now(now): Now,
+    Path(request): Path<String>,
+) -> Response {
     let text = request.trim_start_matches('/');
     let der = STANDARD
         .decode(text)
         .or_else(|_| URL_SAFE.decode(text))
         .unwrap_or_default();
-    ocsp_response(ocsp::respond(&s.provider, &der, now()).await)
+    ocsp_response(ocsp::respond(&s.provider, &der, now).await)
 }

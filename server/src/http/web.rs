@@ -2,9 +2,12 @@
 
 use std::net::SocketAddr;
 
-use axum::http::HeaderMap;
 use axum::http::header;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde::Deserialize;
 use tessera_core::request::RequestMeta;
+use tessera_core::secrets::random_token;
 
 use super::AppState;
 use crate::pages::Lang;
@@ -103,6 +106,74 @@ pub fn lang_cookie(lang: Lang) -> String {
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
         lang.tag()
     )
+}
+
+pub(super) fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// The CSRF cookie of this browser, created when missing (second value: Set-Cookie to send).
+pub(super) fn csrf_cookie(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match s.read_cookie(headers, CSRF_COOKIE) {
+        Some(v) => (v, None),
+        None => {
+            let v = random_token().unwrap_or_default();
+            let set = s.set_cookie(CSRF_COOKIE, &v, 86_400);
+            (v, Some(set))
+        }
+    }
+}
+
+pub const PENDING_COOKIE: &str = "tessera_pending";
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ReqQuery {
+    pub(super) req: Option<String>,
+    pub(super) lang: Option<String>,
+}
+
+/// Where the browser goes once the level is reached: back into the application's request,
+/// or to the account page.
+pub(super) fn continue_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("/login/continue?req={r}"),
+        None => "/account".into(),
+    }
+}
+
+/// `path`, carrying the pending request's handle when there is one.
+pub(super) fn with_req(path: &str, req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("{path}?req={r}"),
+        None => path.to_owned(),
+    }
+}
+
+/// The password form even for a signed-in person (to authenticate again).
+pub(super) fn reauth_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => format!("/login?req={r}"),
+        None => "/login?reauth=1".into(),
+    }
+}
+
+/// Where a sign-in whose password must change is sent, instead of anywhere else.
+pub(super) fn forced_url(req: Option<&str>) -> String {
+    with_req("/login/password", req)
+}
+
+/// Sets the session cookie (when a new session started) and drops the pending-login cookie.
+pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<String> {
+    let mut set = vec![s.set_cookie(PENDING_COOKIE, "", 0)];
+    if let Some(c) = new_session {
+        set.push(s.set_cookie(SESSION_COOKIE, c, s.provider.config.session_ttl));
+    }
+    set
 }
 
 #[cfg(test)]
