@@ -17,8 +17,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, RawQuery, 
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials, units, users};
 
 use super::AppState;
@@ -174,11 +174,11 @@ fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, AdminA
 }
 
 /// Maps an operation's result; refusals of an authenticated administrator are audited.
-async fn answer(
+async fn answer<T: Serialize>(
     s: &AppState,
     a: &Admin,
     status: StatusCode,
-    result: Result<Option<Value>, AdminApiError>,
+    result: Result<Option<T>, AdminApiError>,
 ) -> Response {
     match result {
         Ok(Some(v)) => {
@@ -200,16 +200,16 @@ async fn answer(
     }
 }
 
-async fn ok(s: &AppState, a: &Admin, r: Result<Value, AdminApiError>) -> Response {
+async fn ok<T: Serialize>(s: &AppState, a: &Admin, r: Result<T, AdminApiError>) -> Response {
     answer(s, a, StatusCode::OK, r.map(Some)).await
 }
 
-async fn created(s: &AppState, a: &Admin, r: Result<Value, AdminApiError>) -> Response {
+async fn created<T: Serialize>(s: &AppState, a: &Admin, r: Result<T, AdminApiError>) -> Response {
     answer(s, a, StatusCode::CREATED, r.map(Some)).await
 }
 
 async fn gone(s: &AppState, a: &Admin, r: Result<(), AdminApiError>) -> Response {
-    answer(s, a, StatusCode::NO_CONTENT, r.map(|()| None)).await
+    answer(s, a, StatusCode::NO_CONTENT, r.map(|()| None::<()>)).await
 }
 
 async fn openapi() -> Response {
