@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// An administrative role held over a unit and the units below it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     /// `admin`, `cert_admin` or `auditor`.
     pub role: String,
@@ -16,6 +17,7 @@ pub struct Grant {
 
 /// `GET /admin/api/me`: the caller's identity and rights.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub user_id: String,
     pub username: String,
@@ -26,6 +28,7 @@ pub struct Me {
 
 /// An organisation unit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unit {
     pub id: String,
     pub name: String,
@@ -36,23 +39,28 @@ pub struct Unit {
 
 /// A unit with the units below it (`GET /admin/api/units`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitNode {
     /// Absent only for a unit created after the caller's request began.
     #[serde(flatten)]
     pub unit: Option<Unit>,
     /// Absent below the depth bound that guards against a corrupt tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // The schema refers to itself here rather than unfolding without end.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub children: Option<Vec<UnitNode>>,
 }
 
 /// `GET /admin/api/units`: trees from the top of each of the caller's scopes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitTree {
     pub units: Vec<UnitNode>,
 }
 
 /// `GET /admin/api/units/{id}`: a unit and the ids of the units right below it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitDetail {
     #[serde(flatten)]
     pub unit: Unit,
@@ -61,6 +69,7 @@ pub struct UnitDetail {
 
 /// A user account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -80,6 +89,7 @@ pub struct User {
 
 /// `GET /admin/api/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserList {
     pub users: Vec<User>,
     pub limit: i64,
@@ -88,6 +98,7 @@ pub struct UserList {
 
 /// Wrong second-factor codes counted and, at the limit, until when the factor is locked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecondFactorLock {
     pub failures: i64,
     pub locked_until: Option<i64>,
@@ -95,6 +106,7 @@ pub struct SecondFactorLock {
 
 /// `GET /admin/api/users/{id}`: the account, its grants the caller can see, and its lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: User,
@@ -104,6 +116,7 @@ pub struct UserDetail {
 
 /// `POST /admin/api/users`: the new account with its temporary password, shown once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     #[serde(flatten)]
     pub user: User,
@@ -112,6 +125,7 @@ pub struct NewUser {
 
 /// `POST /admin/api/users/{id}/password`: the new temporary password, shown once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub id: String,
     pub username: String,
@@ -120,6 +134,7 @@ pub struct PasswordReset {
 
 /// `POST /admin/api/users/{id}/unlock`: which failure counts were cleared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unlocked {
     pub id: String,
     pub username: String,
@@ -129,12 +144,14 @@ pub struct Unlocked {
 
 /// `GET /admin/api/users/{id}/grants`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantList {
     pub grants: Vec<Grant>,
 }
 
 /// `POST /admin/api/users/{id}/grants`: the grant recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleGrant {
     pub user_id: String,
     pub role: String,
@@ -146,6 +163,7 @@ pub struct RoleGrant {
 
 /// A client application's registration (never its secret or keys).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Client {
     pub client_id: String,
     pub name: String,
@@ -167,6 +185,7 @@ pub struct Client {
 
 /// `GET /admin/api/clients`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientList {
     pub clients: Vec<Client>,
 }
@@ -174,6 +193,7 @@ pub struct ClientList {
 /// `POST /admin/api/clients`: the registration and, for a client using a shared secret, that
 /// secret, shown once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewClient {
     #[serde(flatten)]
     pub client: Client,
@@ -183,6 +203,7 @@ pub struct NewClient {
 /// `PATCH /admin/api/clients/{id}`: the registration, or only where it went when the change
 /// moved it out of the caller's sight.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum ClientUpdated {
     Visible(Box<Client>),
@@ -194,6 +215,7 @@ pub enum ClientUpdated {
 
 /// `POST /admin/api/clients/{id}/secret`: the new secret, shown once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientSecret {
     pub client_id: String,
     pub client_secret: String,
@@ -201,6 +223,7 @@ pub struct ClientSecret {
 
 /// The owner of a credential, as a credential shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Owner {
     pub id: String,
     pub username: String,
@@ -210,6 +233,7 @@ pub struct Owner {
 
 /// A signing credential's record (never its key reference).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Credential {
     pub id: String,
     pub user: Owner,
@@ -235,6 +259,7 @@ pub struct Credential {
 
 /// A credential with its CSR, certificate and chain (PEM, the issuing CA first).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CredentialDetail {
     #[serde(flatten)]
     pub credential: Credential,
@@ -245,6 +270,7 @@ pub struct CredentialDetail {
 
 /// `GET /admin/api/credentials`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CredentialList {
     pub credentials: Vec<Credential>,
     pub limit: i64,
@@ -253,6 +279,7 @@ pub struct CredentialList {
 
 /// A certificate that expires within the notice window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpiryNotice {
     pub credential_id: String,
     pub user: Owner,
@@ -267,8 +294,19 @@ pub struct ExpiryNotice {
 
 /// `GET /admin/api/credentials/expiring`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpiryNotices {
     pub days: i64,
     pub now: i64,
     pub notices: Vec<ExpiryNotice>,
+}
+
+/// Every refusal: `error` is `unauthorized`, `invalid_token`, `insufficient_scope`,
+/// `forbidden`, `out_of_scope`, `not_found`, `invalid_request`, `conflict`,
+/// `method_not_allowed` or `server_error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    pub error: String,
+    pub error_description: String,
 }
