@@ -3,8 +3,9 @@
 //! handler authenticates first (the [`Admin`] extractor), then parses its input, then calls one
 //! function of `tessera_core::admin_api`, which applies the unit-scope rules and audits.
 //!
-//! A new endpoint adds its line to [`admin_routes!`] below and its path to
-//! `admin_openapi.json` (the test `openapi_matches_routes` keeps the two equal). The
+//! A new endpoint adds its line to [`admin_routes!`] below, with its success status, its
+//! answer's wire type and a summary: the OpenAPI document is built from that table (see
+//! `admin_openapi`; the test `openapi_matches_routes` checks the two agree). The
 //! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
 //! `admin_api::credentials`.
 
@@ -15,23 +16,37 @@ use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, Stat
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials, units, users};
 
-use super::AppState;
+use tessera_proto::admin as wire;
+
 use super::errors::AdminApiFailure;
 use super::extract::{Bearer, BearerError, Meta, Now};
+use super::{AppState, admin_openapi};
 
-/// The OpenAPI 3.1 description of this API, maintained by hand next to the routes.
-pub const OPENAPI: &str = include_str!("admin_openapi.json");
-
-/// Declares the routes once, so that [`ROUTES`] (checked against the OpenAPI document) is
-/// exactly what the router serves.
+/// Declares the routes once, so that [`ROUTES`] and the OpenAPI document are exactly what the
+/// router serves.
 macro_rules! admin_routes {
-    ($($method:ident $path:literal => $handler:ident;)*) => {
+    (@answer $ty:ty) => { Some(admin_openapi::answer_of::<$ty>()) };
+    (@answer) => { None };
+    ($($method:ident $path:literal => $handler:ident, $status:literal $(($ty:ty))?, $summary:literal;)*) => {
         /// Every route of the administration API as (method, path).
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The OpenAPI 3.1 document of this API, derived from the routes and the wire types.
+        pub fn openapi_document() -> utoipa::openapi::OpenApi {
+            let mut doc = admin_openapi::Document::new();
+            $(doc.route(
+                stringify!($method),
+                $path,
+                $status,
+                $summary,
+                admin_routes!(@answer $($ty)?),
+            );)*
+            doc.finish()
+        }
 
         pub fn routes() -> Router<AppState> {
             Router::new()
@@ -43,38 +58,70 @@ macro_rules! admin_routes {
 }
 
 admin_routes! {
-    get "/admin/api/openapi.json" => openapi;
-    get "/admin/api/me" => me;
-    get "/admin/api/units" => units_tree;
-    post "/admin/api/units" => unit_create;
-    get "/admin/api/units/{id}" => unit_get;
-    patch "/admin/api/units/{id}" => unit_rename;
-    get "/admin/api/users" => users_list;
-    post "/admin/api/users" => user_create;
-    get "/admin/api/users/{id}" => user_get;
-    patch "/admin/api/users/{id}" => user_update;
-    post "/admin/api/users/{id}/disable" => user_disable;
-    post "/admin/api/users/{id}/enable" => user_enable;
-    post "/admin/api/users/{id}/password" => user_password;
-    post "/admin/api/users/{id}/unlock" => user_unlock;
-    get "/admin/api/users/{id}/grants" => grants_list;
-    post "/admin/api/users/{id}/grants" => grant_add;
-    delete "/admin/api/users/{id}/grants/{role}/{unit_id}" => grant_remove;
-    get "/admin/api/clients" => clients_list;
-    post "/admin/api/clients" => client_create;
-    get "/admin/api/clients/{id}" => client_get;
-    patch "/admin/api/clients/{id}" => client_update;
-    delete "/admin/api/clients/{id}" => client_remove;
-    post "/admin/api/clients/{id}/secret" => client_secret;
-    get "/admin/api/credentials" => credentials_list;
-    post "/admin/api/credentials" => credential_create;
-    get "/admin/api/credentials/expiring" => credentials_expiring;
-    get "/admin/api/credentials/{id}" => credential_get;
-    post "/admin/api/credentials/{id}/certificate" => credential_import;
-    post "/admin/api/credentials/{id}/renew" => credential_renew;
-    post "/admin/api/credentials/{id}/suspend" => credential_suspend;
-    post "/admin/api/credentials/{id}/resume" => credential_resume;
-    post "/admin/api/credentials/{id}/revoke" => credential_revoke;
+    get "/admin/api/openapi.json" => openapi, 200,
+        "This document";
+    get "/admin/api/me" => me, 200 (wire::Me),
+        "The calling administrator and their grants";
+    get "/admin/api/units" => units_tree, 200 (wire::UnitTree),
+        "Units within the caller's scope, as trees";
+    post "/admin/api/units" => unit_create, 201 (wire::Unit),
+        "Create a unit below a unit of the caller's scope (admin)";
+    get "/admin/api/units/{id}" => unit_get, 200 (wire::UnitDetail),
+        "One unit and its direct children";
+    patch "/admin/api/units/{id}" => unit_rename, 200 (wire::Unit),
+        "Rename a unit (admin)";
+    get "/admin/api/users" => users_list, 200 (wire::UserList),
+        "Users of a unit and the units below it";
+    post "/admin/api/users" => user_create, 201 (wire::NewUser),
+        "Create a user; the answer carries a one-time password, shown once, to be changed at the first sign-in (admin)";
+    get "/admin/api/users/{id}" => user_get, 200 (wire::UserDetail),
+        "One user, with their grants over units the caller can see";
+    patch "/admin/api/users/{id}" => user_update, 200 (wire::User),
+        "Change a user's profile, unit or application roles; null clears (admin)";
+    post "/admin/api/users/{id}/disable" => user_disable, 200 (wire::User),
+        "Disable a user: ends their sessions, revokes their tokens (admin)";
+    post "/admin/api/users/{id}/enable" => user_enable, 200 (wire::User),
+        "Enable a disabled user (admin)";
+    post "/admin/api/users/{id}/password" => user_password, 200 (wire::PasswordReset),
+        "Reset the password to a one-time value, shown once and to be changed at the next sign-in; ends sessions and tokens (admin)";
+    post "/admin/api/users/{id}/unlock" => user_unlock, 200 (wire::Unlocked),
+        "Clear the account's counts of wrong second-factor codes and wrong passwords, lifting a lockout (admin; audited as user.unlocked)";
+    get "/admin/api/users/{id}/grants" => grants_list, 200 (wire::GrantList),
+        "The user's administrative grants over units the caller can see";
+    post "/admin/api/users/{id}/grants" => grant_add, 201 (wire::RoleGrant),
+        "Grant an administrative role over a unit; the caller must hold that role over that unit (admin)";
+    delete "/admin/api/users/{id}/grants/{role}/{unit_id}" => grant_remove, 204,
+        "Take an administrative role away (admin)";
+    get "/admin/api/clients" => clients_list, 200 (wire::ClientList),
+        "Client applications of a unit and the units below it";
+    post "/admin/api/clients" => client_create, 201 (wire::NewClient),
+        "Register a client; a confidential client's secret is in the answer, once (admin)";
+    get "/admin/api/clients/{id}" => client_get, 200 (wire::Client),
+        "One client";
+    patch "/admin/api/clients/{id}" => client_update, 200 (wire::ClientUpdated),
+        "Change a client's name, URIs, scopes or unit; null clears (admin)";
+    delete "/admin/api/clients/{id}" => client_remove, 204,
+        "Remove a client and everything issued to it (admin)";
+    post "/admin/api/clients/{id}/secret" => client_secret, 200 (wire::ClientSecret),
+        "Replace a confidential client's secret; the new one is shown once (admin)";
+    get "/admin/api/credentials" => credentials_list, 200 (wire::CredentialList),
+        "Signing credentials of the officials in a unit and the units below it";
+    post "/admin/api/credentials" => credential_create, 201 (wire::CredentialDetail),
+        "Create a credential for an official: the key is generated in custody (HSM); with ca internal the certificate is issued at once, with ca external the answer carries the CSR and the credential waits for POST …/certificate (cert_admin; not for oneself)";
+    get "/admin/api/credentials/expiring" => credentials_expiring, 200 (wire::ExpiryNotices),
+        "Expiry notices: active credentials in the caller's scope whose certificate expires within the window, soonest first";
+    get "/admin/api/credentials/{id}" => credential_get, 200 (wire::CredentialDetail),
+        "A credential with its CSR, certificate and chain (PEM)";
+    post "/admin/api/credentials/{id}/certificate" => credential_import, 200 (wire::CredentialDetail),
+        "Import the certificate (or chain) the external CA issued for a pending credential; it must certify the credential's key, name the official, be valid now and chain to a trust anchor (`tessera trust add`) or Tessera's own CAs (cert_admin; not one's own)";
+    post "/admin/api/credentials/{id}/renew" => credential_renew, 200 (wire::CredentialDetail),
+        "Renew an active, suspended or expired credential, with the same key or a new one: an internal credential gets its new certificate at once (the old one is revoked as superseded); an external one answers a pending renewal with its CSR (cert_admin; not for oneself)";
+    post "/admin/api/credentials/{id}/suspend" => credential_suspend, 200 (wire::Credential),
+        "Suspend an active credential (certificateHold in the CRL and OCSP): it cannot sign until resumed (cert_admin)";
+    post "/admin/api/credentials/{id}/resume" => credential_resume, 200 (wire::Credential),
+        "Resume a suspended, unexpired credential (cert_admin; not one's own)";
+    post "/admin/api/credentials/{id}/revoke" => credential_revoke, 200 (wire::Credential),
+        "Revoke a credential for good; the CRL and OCSP say so at once (cert_admin)";
 }
 
 /// An authenticated administrator (RFC 6750 §2.1: the `Authorization` header only).
@@ -157,11 +204,11 @@ fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, AdminA
 }
 
 /// Maps an operation's result; refusals of an authenticated administrator are audited.
-async fn answer(
+async fn answer<T: Serialize>(
     s: &AppState,
     a: &Admin,
     status: StatusCode,
-    result: Result<Option<Value>, AdminApiError>,
+    result: Result<Option<T>, AdminApiError>,
 ) -> Response {
     match result {
         Ok(Some(v)) => {
@@ -183,20 +230,32 @@ async fn answer(
     }
 }
 
-async fn ok(s: &AppState, a: &Admin, r: Result<Value, AdminApiError>) -> Response {
+async fn ok<T: Serialize>(s: &AppState, a: &Admin, r: Result<T, AdminApiError>) -> Response {
     answer(s, a, StatusCode::OK, r.map(Some)).await
 }
 
-async fn created(s: &AppState, a: &Admin, r: Result<Value, AdminApiError>) -> Response {
+async fn created<T: Serialize>(s: &AppState, a: &Admin, r: Result<T, AdminApiError>) -> Response {
     answer(s, a, StatusCode::CREATED, r.map(Some)).await
 }
 
 async fn gone(s: &AppState, a: &Admin, r: Result<(), AdminApiError>) -> Response {
-    answer(s, a, StatusCode::NO_CONTENT, r.map(|()| None)).await
+    answer(s, a, StatusCode::NO_CONTENT, r.map(|()| None::<()>)).await
 }
 
+/// The document, built once: it depends on nothing but the code.
+pub static OPENAPI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    openapi_document().to_json().unwrap_or_else(|e| {
+        serde_json::json!({ "error": "server_error", "error_description": e.to_string() })
+            .to_string()
+    })
+});
+
 async fn openapi() -> Response {
-    let mut r = ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response();
+    let mut r = (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.as_str(),
+    )
+        .into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),

@@ -12,7 +12,7 @@ use super::{OPENAPI, ROUTES};
 
 fn documented() -> BTreeSet<(String, String)> {
     let doc: serde_json::Value =
-        serde_json::from_str(OPENAPI).expect("the OpenAPI document is JSON");
+        serde_json::from_str(&OPENAPI).expect("the OpenAPI document is JSON");
     assert_eq!(doc["openapi"], "3.1.0");
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
@@ -36,7 +36,7 @@ fn openapi_matches_routes() {
     let unrouted: Vec<_> = documented.difference(&routed).collect();
     assert!(
         undocumented.is_empty(),
-        "routes missing from admin_openapi.json: {undocumented:?}"
+        "routes missing from the OpenAPI document: {undocumented:?}"
     );
     assert!(
         unrouted.is_empty(),
@@ -46,7 +46,7 @@ fn openapi_matches_routes() {
 
 #[test]
 fn every_schema_reference_resolves() {
-    let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&OPENAPI).unwrap();
     fn walk(v: &serde_json::Value, doc: &serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
@@ -118,4 +118,37 @@ async fn every_documented_route_is_served() {
     assert_eq!(body["error"], "method_not_allowed");
     provider.store.close().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Each answer is described by its wire type: the success response of every endpoint that
+/// answers a body names a schema of `components`, derived from `tessera_proto::admin`.
+#[test]
+fn answers_name_their_wire_types() {
+    let doc: serde_json::Value = serde_json::from_str(&OPENAPI).unwrap();
+    for (method, path) in ROUTES {
+        let responses = &doc["paths"][path][method]["responses"];
+        let (status, success) = responses
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(s, _)| s.starts_with('2'))
+            .unwrap_or_else(|| panic!("{method} {path}: no success response"));
+        if status == "204" || *path == "/admin/api/openapi.json" {
+            continue;
+        }
+        let schema = success["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: no answer schema"));
+        let name = schema.trim_start_matches("#/components/schemas/");
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+    let user = &doc["paths"]["/admin/api/users/{id}"]["get"]["responses"]["200"];
+    assert_eq!(
+        user["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UserDetail"
+    );
+    let props = &doc["components"]["schemas"]["User"]["properties"];
+    for member in ["id", "username", "name", "status", "password_must_change"] {
+        assert!(props[member].is_object(), "User.{member}");
+    }
 }

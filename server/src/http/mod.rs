@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin_api;
+mod admin_openapi;
 mod assets;
 mod consent;
 pub mod errors;

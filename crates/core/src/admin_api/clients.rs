@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_proto::admin as wire;
 use tessera_store::clients::{Client, ClientUpdate};
 use url::Url;
 
@@ -13,15 +14,24 @@ use crate::admin::{self, NewClient, check_redirect, check_text};
 use crate::audit::Event;
 use crate::secrets::random_token;
 
-pub fn client_json(c: &Client) -> Value {
-    json!({
-        "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public,
-        "redirect_uris": c.redirect_uris, "post_logout_redirect_uris": c.post_logout_redirect_uris,
-        "backchannel_logout_uri": c.backchannel_logout_uri, "scopes": c.allowed_scopes,
-        "grant_types": c.grant_types, "auth_method": c.auth_method, "alg": c.token_alg,
-        "min_acr": c.min_acr, "admin_console": c.admin_console,
-        "created_at": c.created_at, "updated_at": c.updated_at,
-    })
+pub fn client_json(c: &Client) -> wire::Client {
+    wire::Client {
+        client_id: c.id.clone(),
+        name: c.name.clone(),
+        unit_id: c.unit_id.clone(),
+        public: c.public,
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        scopes: c.allowed_scopes.clone(),
+        grant_types: c.grant_types.clone(),
+        auth_method: c.auth_method.clone(),
+        alg: c.token_alg.clone(),
+        min_acr: c.min_acr.clone(),
+        admin_console: c.admin_console,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
 }
 
 /// Checks the scopes the caller gives a client (those it did not hold before). Scopes of the
@@ -109,7 +119,7 @@ pub async fn list(
     p: &Provider,
     caller: &Caller,
     query: ClientQuery,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::ClientList, AdminApiError> {
     let (units, unitless) = match &query.unit_id {
         Some(unit) => {
             visible_unit(p, caller, unit).await?;
@@ -121,10 +131,12 @@ pub async fn list(
         ),
     };
     let clients = p.store.list_clients_in(&units, unitless).await?;
-    Ok(json!({ "clients": clients.iter().map(client_json).collect::<Vec<_>>() }))
+    Ok(wire::ClientList {
+        clients: clients.iter().map(client_json).collect(),
+    })
 }
 
-pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<wire::Client, AdminApiError> {
     Ok(client_json(&visible_client(p, caller, id).await?))
 }
 
@@ -159,7 +171,7 @@ pub async fn create(
     caller: &Caller,
     body: NewClientBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::NewClient, AdminApiError> {
     require_unit(caller, Permission::Manage, body.unit_id.as_deref())?;
     if let Some(scopes) = &body.scopes {
         check_given_scopes(p, caller, scopes, &[]).await?;
@@ -183,9 +195,10 @@ pub async fn create(
         admin_console: false,
     };
     let (client, secret) = admin::add_client_by(p, &caller.acting(), new, now).await?;
-    let mut v = client_json(&client);
-    v["client_secret"] = secret.into();
-    Ok(v)
+    Ok(wire::NewClient {
+        client: client_json(&client),
+        client_secret: secret,
+    })
 }
 
 /// `PATCH /admin/api/clients/{id}`: absent members stay as they are; `null` clears.
@@ -208,7 +221,7 @@ pub async fn update(
     id: &str,
     patch: ClientPatch,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::ClientUpdated, AdminApiError> {
     let c = managed_client(p, caller, id).await?;
     refuse_console(&c)?;
     let mut changed = Vec::new();
@@ -316,8 +329,11 @@ pub async fn update(
     let fresh = visible_client(p, caller, id).await;
     // A client moved out of the caller's sight is no longer theirs to show.
     Ok(match fresh {
-        Ok(fresh) => client_json(&fresh),
-        Err(_) => json!({ "client_id": c.id, "unit_id": update.unit_id }),
+        Ok(fresh) => wire::ClientUpdated::Visible(Box::new(client_json(&fresh))),
+        Err(_) => wire::ClientUpdated::MovedAway {
+            client_id: c.id,
+            unit_id: update.unit_id,
+        },
     })
 }
 
@@ -339,7 +355,7 @@ pub async fn rotate_secret(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::ClientSecret, AdminApiError> {
     let c = managed_client(p, caller, id).await?;
     refuse_console(&c)?;
     if c.public || !c.auth_method.starts_with("client_secret") {
@@ -360,5 +376,8 @@ pub async fn rotate_secret(
         .acting()
         .audit_about(p, now, Event::ClientSecretRotated, Some(&c.id), json!({}))
         .await?;
-    Ok(json!({ "client_id": c.id, "client_secret": secret }))
+    Ok(wire::ClientSecret {
+        client_id: c.id,
+        client_secret: secret,
+    })
 }

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tessera_hsm::KeyType;
+use tessera_proto::admin as wire;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, OwnerUnits};
 use tessera_store::users::User;
 
@@ -49,38 +49,56 @@ fn pem(label: &str, der: &[u8]) -> Result<String, AdminApiError> {
     })
 }
 
-fn owner_json(u: &User) -> Value {
-    json!({ "id": u.id, "username": u.username, "name": u.display_name, "unit_id": u.unit_id })
+fn owner_json(u: &User) -> wire::Owner {
+    wire::Owner {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        name: u.display_name.clone(),
+        unit_id: u.unit_id.clone(),
+    }
 }
 
 /// A credential's record (never its key reference).
-pub fn credential_json(c: &Credential, owner: &User) -> Value {
-    json!({
-        "id": c.id, "user": owner_json(owner), "status": c.status.as_str(), "source": c.source,
-        "ca_id": c.ca_id, "key_alg": c.key_alg, "key_backend": c.key_backend, "serial": c.serial,
-        "issuer": c.issuer, "subject": c.subject, "not_before": c.not_before,
-        "not_after": c.not_after, "revocation_reason": c.revocation_reason,
-        "revoked_at": c.revoked_at, "suspended_at": c.suspended_at,
-        "renewed_from": c.renewed_from, "expiry_notified_at": c.expiry_notified_at,
-        "created_at": c.created_at, "updated_at": c.updated_at,
-    })
+pub fn credential_json(c: &Credential, owner: &User) -> wire::Credential {
+    wire::Credential {
+        id: c.id.clone(),
+        user: owner_json(owner),
+        status: c.status.as_str().to_owned(),
+        source: c.source.clone(),
+        ca_id: c.ca_id.clone(),
+        key_alg: c.key_alg.clone(),
+        key_backend: c.key_backend.clone(),
+        serial: c.serial.clone(),
+        issuer: c.issuer.clone(),
+        subject: c.subject.clone(),
+        not_before: c.not_before,
+        not_after: c.not_after,
+        revocation_reason: c.revocation_reason.clone(),
+        revoked_at: c.revoked_at,
+        suspended_at: c.suspended_at,
+        renewed_from: c.renewed_from.clone(),
+        expiry_notified_at: c.expiry_notified_at,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
 }
 
 /// The record with its CSR, certificate and chain (PEM, the issuing CA first).
-fn full_json(c: &Credential, owner: &User) -> Result<Value, AdminApiError> {
-    let mut v = credential_json(c, owner);
-    v["csr_pem"] = pem("CERTIFICATE REQUEST", &c.csr_der)?.into();
-    v["certificate_pem"] = match &c.cert_der {
-        Some(der) => pem("CERTIFICATE", der)?.into(),
-        None => Value::Null,
+fn full_json(c: &Credential, owner: &User) -> Result<wire::CredentialDetail, AdminApiError> {
+    let certificate_pem = match &c.cert_der {
+        Some(der) => Some(pem("CERTIFICATE", der)?),
+        None => None,
     };
     let chain = pki::import::split_der(c.chain_der.as_deref().unwrap_or_default())?;
-    v["chain_pem"] = chain
-        .iter()
-        .map(|der| pem("CERTIFICATE", der))
-        .collect::<Result<Vec<_>, _>>()?
-        .into();
-    Ok(v)
+    Ok(wire::CredentialDetail {
+        credential: credential_json(c, owner),
+        csr_pem: pem("CERTIFICATE REQUEST", &c.csr_der)?,
+        certificate_pem,
+        chain_pem: chain
+            .iter()
+            .map(|der| pem("CERTIFICATE", der))
+            .collect::<Result<Vec<_>, _>>()?,
+    })
 }
 
 fn credential_not_found(id: &str) -> AdminApiError {
@@ -190,7 +208,7 @@ pub async fn list(
     caller: &Caller,
     query: CredentialQuery,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::CredentialList, AdminApiError> {
     let limit = query.limit.unwrap_or(50);
     let offset = query.offset.unwrap_or(0);
     if !(1..=MAX_PAGE).contains(&limit) || offset < 0 {
@@ -224,11 +242,15 @@ pub async fn list(
     };
     let creds = pki::list_credentials(p, filter, days, now).await?;
     let owners = owners(p, &creds).await?;
-    let items: Vec<Value> = creds
+    let items: Vec<wire::Credential> = creds
         .iter()
         .filter_map(|c| owners.get(&c.user_id).map(|o| credential_json(c, o)))
         .collect();
-    Ok(json!({ "credentials": items, "limit": limit, "offset": offset }))
+    Ok(wire::CredentialList {
+        credentials: items,
+        limit,
+        offset,
+    })
 }
 
 /// Query of `GET /admin/api/credentials/expiring`.
@@ -247,7 +269,7 @@ pub async fn expiring(
     caller: &Caller,
     query: ExpiringQuery,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::ExpiryNotices, AdminApiError> {
     let days = check_days(
         "days",
         query.days.unwrap_or(p.config.pki.expiry_notice_days),
@@ -259,24 +281,31 @@ pub async fn expiring(
     let mut creds = pki::list_credentials(p, filter, Some(days), now).await?;
     creds.sort_by_key(|c| c.not_after);
     let owners = owners(p, &creds).await?;
-    let notices: Vec<Value> = creds
+    let notices: Vec<wire::ExpiryNotice> = creds
         .iter()
         .filter_map(|c| {
             let owner = owners.get(&c.user_id)?;
             let not_after = c.not_after?;
-            Some(json!({
-                "credential_id": c.id, "user": owner_json(owner), "serial": c.serial,
-                "subject": c.subject, "not_after": not_after,
-                "days_left": (not_after - now).div_euclid(86_400),
-                "expired": not_after <= now,
-                "notified_at": c.expiry_notified_at,
-            }))
+            Some(wire::ExpiryNotice {
+                credential_id: c.id.clone(),
+                user: owner_json(owner),
+                serial: c.serial.clone(),
+                subject: c.subject.clone(),
+                not_after,
+                days_left: (not_after - now).div_euclid(86_400),
+                expired: not_after <= now,
+                notified_at: c.expiry_notified_at,
+            })
         })
         .collect();
-    Ok(json!({ "days": days, "now": now, "notices": notices }))
+    Ok(wire::ExpiryNotices { days, now, notices })
 }
 
-pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+pub async fn get(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+) -> Result<wire::CredentialDetail, AdminApiError> {
     let (cred, owner) = visible_credential(p, caller, id).await?;
     full_json(&cred, &owner)
 }
@@ -321,7 +350,7 @@ pub async fn create(
     caller: &Caller,
     body: NewCredentialBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::CredentialDetail, AdminApiError> {
     let owner = visible_user(p, caller, &body.user_id).await?;
     require_user_permission(caller, Permission::Credentials, &owner)?;
     not_self(caller, &owner, "issue")?;
@@ -372,7 +401,7 @@ pub async fn import(
     id: &str,
     bundle: &[u8],
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::CredentialDetail, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     not_self(caller, &owner, "import a certificate for")?;
     if bundle.iter().all(u8::is_ascii_whitespace) {
@@ -401,7 +430,7 @@ pub async fn renew(
     id: &str,
     body: RenewBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::CredentialDetail, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     not_self(caller, &owner, "renew")?;
     let cred = pki::renew(p, &pki_actor(caller), id, body.new_key, now).await?;
@@ -413,7 +442,7 @@ pub async fn suspend(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     let cred = pki::suspend(p, &pki_actor(caller), id, now).await?;
     Ok(credential_json(&cred, &owner))
@@ -424,7 +453,7 @@ pub async fn resume(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     not_self(caller, &owner, "resume")?;
     let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
@@ -472,7 +501,7 @@ pub async fn revoke(
     id: &str,
     body: RevokeBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     let reason = reason(body.reason)?;
     let cred = pki::revoke(p, &pki_actor(caller), id, reason, now).await?;

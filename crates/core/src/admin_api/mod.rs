@@ -324,16 +324,21 @@ pub async fn managed_user(p: &Provider, caller: &Caller, id: &str) -> Result<Use
     Ok(user)
 }
 
+fn grant_json(g: &Grant) -> tessera_proto::admin::Grant {
+    tessera_proto::admin::Grant {
+        role: g.role.as_str().to_owned(),
+        unit_id: g.unit_id.clone(),
+    }
+}
+
 /// What the caller may see of their own identity and rights.
-pub fn whoami(caller: &Caller) -> serde_json::Value {
-    json!({
-        "user_id": caller.actor.user_id,
-        "username": caller.actor.username,
-        "client_id": caller.client_id,
-        "grants": caller.actor.grants.iter()
-            .map(|g| json!({ "role": g.role.as_str(), "unit_id": g.unit_id }))
-            .collect::<Vec<_>>(),
-    })
+pub fn whoami(caller: &Caller) -> tessera_proto::admin::Me {
+    tessera_proto::admin::Me {
+        user_id: caller.actor.user_id.clone(),
+        username: caller.actor.username.clone(),
+        client_id: caller.client_id.clone(),
+        grants: caller.actor.grants.iter().map(grant_json).collect(),
+    }
 }
 
 #[cfg(test)]

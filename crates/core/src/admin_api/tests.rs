@@ -6,6 +6,11 @@ use super::*;
 use crate::admin::{self, Acting, NewClient};
 use crate::testkit::{self, ACTOR, T0};
 
+/// The answer as its JSON body, which is what these tests check.
+fn json_of<T: serde::Serialize>(answer: T) -> serde_json::Value {
+    serde_json::to_value(answer).unwrap()
+}
+
 struct World {
     p: Provider,
     city: String,
@@ -81,9 +86,11 @@ async fn district_admin_reaches_communes_but_not_a_sibling_department() {
     assert!(matches!(err, AdminApiError::OutOfScope(_)), "{err}");
     assert!(require_unit(&c, Permission::Manage, Some("no-such-unit")).is_err());
 
-    let listed = users::list(&w.p, &c, users::UserQuery::default())
-        .await
-        .unwrap();
+    let listed = json_of(
+        users::list(&w.p, &c, users::UserQuery::default())
+            .await
+            .unwrap(),
+    );
     let mut names: Vec<&str> = listed["users"]
         .as_array()
         .unwrap()
@@ -177,9 +184,11 @@ async fn no_escalation_through_grants_or_password_resets() {
         matches!(err, AdminApiError::Forbidden(_)),
         "own password: {err}"
     );
-    let reset = users::reset_password(&w.p, &c, &clerk.id, T0)
-        .await
-        .unwrap();
+    let reset = json_of(
+        users::reset_password(&w.p, &c, &clerk.id, T0)
+            .await
+            .unwrap(),
+    );
     let new = reset["temporary_password"].as_str().unwrap();
     let stored = w.p.store.user_by_id(&clerk.id).await.unwrap().unwrap();
     assert!(crate::password::verify(
@@ -219,9 +228,11 @@ async fn no_escalation_through_grants_or_password_resets() {
         .unwrap_err();
         assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
     }
-    let created = clients::create(&w.p, &top, body("c1", &w.lechan, &["openid"]), T0)
-        .await
-        .unwrap();
+    let created = json_of(
+        clients::create(&w.p, &top, body("c1", &w.lechan, &["openid"]), T0)
+            .await
+            .unwrap(),
+    );
     let patch = clients::ClientPatch {
         scopes: Some(vec!["openid".into(), ADMIN_SCOPE.into()]),
         ..clients::ClientPatch::default()
@@ -290,9 +301,11 @@ async fn credentials_follow_the_owners_unit() {
     };
 
     // The district's certificate administrator issues for a commune official.
-    let issued = credentials::create(&w.p, &cert, body(&commune), T0)
-        .await
-        .unwrap();
+    let issued = json_of(
+        credentials::create(&w.p, &cert, body(&commune), T0)
+            .await
+            .unwrap(),
+    );
     assert_eq!(issued["status"], "active", "{issued}");
     assert_eq!(issued["chain_pem"].as_array().unwrap().len(), 2);
     assert!(
@@ -324,7 +337,7 @@ async fn credentials_follow_the_owners_unit() {
     let mut external = body(&dept);
     external.ca = CaChoice::External;
     external.alg = Some("RSA-2048".into());
-    let pending = credentials::create(&w.p, &top, external, T0).await.unwrap();
+    let pending = json_of(credentials::create(&w.p, &top, external, T0).await.unwrap());
     assert_eq!(pending["status"], "pending");
     assert!(
         pending["csr_pem"]
@@ -375,13 +388,17 @@ async fn credentials_follow_the_owners_unit() {
             .map(|c| c["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let mine = credentials::list(&w.p, &cert, CredentialQuery::default(), T0)
-        .await
-        .unwrap();
+    let mine = json_of(
+        credentials::list(&w.p, &cert, CredentialQuery::default(), T0)
+            .await
+            .unwrap(),
+    );
     assert_eq!(ids(&mine), vec![commune_cred.clone()]);
-    let all = credentials::list(&w.p, &audit, CredentialQuery::default(), T0)
-        .await
-        .unwrap();
+    let all = json_of(
+        credentials::list(&w.p, &audit, CredentialQuery::default(), T0)
+            .await
+            .unwrap(),
+    );
     assert_eq!(all["credentials"].as_array().unwrap().len(), 2);
     let q = CredentialQuery {
         unit_id: Some(w.tuphap.clone()),
@@ -399,7 +416,7 @@ async fn credentials_follow_the_owners_unit() {
         status: Some("pending".into()),
         ..Default::default()
     };
-    let pend = credentials::list(&w.p, &top, q, T0).await.unwrap();
+    let pend = json_of(credentials::list(&w.p, &top, q, T0).await.unwrap());
     assert_eq!(ids(&pend), vec![dept_cred.clone()]);
     let q = CredentialQuery {
         status: Some("lost".into()),
@@ -425,11 +442,11 @@ async fn credentials_follow_the_owners_unit() {
             .await
         }
     };
-    let soon = notices(&top, Some(3650)).await.unwrap();
+    let soon = json_of(notices(&top, Some(3650)).await.unwrap());
     assert_eq!(soon["notices"].as_array().unwrap().len(), 1, "{soon}");
     assert_eq!(soon["notices"][0]["credential_id"], commune_cred.as_str());
     assert!(soon["notices"][0]["days_left"].as_i64().unwrap() > 300);
-    let none = notices(&top, None).await.unwrap();
+    let none = json_of(notices(&top, None).await.unwrap());
     assert_eq!(none["days"], 30);
     assert!(none["notices"].as_array().unwrap().is_empty());
     let err = notices(&top, Some(-1)).await.unwrap_err();
@@ -446,9 +463,11 @@ async fn credentials_follow_the_owners_unit() {
     let key = || RevokeBody {
         reason: Some(ReasonValue::Code(1)),
     };
-    let revoked = credentials::revoke(&w.p, &cert, &commune_cred, key(), T0)
-        .await
-        .unwrap();
+    let revoked = json_of(
+        credentials::revoke(&w.p, &cert, &commune_cred, key(), T0)
+            .await
+            .unwrap(),
+    );
     assert_eq!(revoked["revocation_reason"], "keyCompromise");
     let err = credentials::revoke(&w.p, &cert, &commune_cred, key(), T0)
         .await
@@ -491,7 +510,7 @@ async fn a_unit_admin_sees_and_clears_a_second_factor_lockout() {
             .unwrap();
     }
     let c = caller(&w, &admin).await;
-    let seen = users::get(&w.p, &c, &clerk.id, T0 + 1).await.unwrap();
+    let seen = json_of(users::get(&w.p, &c, &clerk.id, T0 + 1).await.unwrap());
     assert_eq!(
         seen["second_factor_lock"],
         json!({ "failures": 5, "locked_until": T0 + crate::mfa::FACTOR_DECAY_SECS })
@@ -510,9 +529,9 @@ async fn a_unit_admin_sees_and_clears_a_second_factor_lockout() {
         .unwrap_err();
     assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
 
-    let done = users::unlock(&w.p, &c, &clerk.id, T0 + 2).await.unwrap();
+    let done = json_of(users::unlock(&w.p, &c, &clerk.id, T0 + 2).await.unwrap());
     assert_eq!(done["second_factor_cleared"], true);
-    let seen = users::get(&w.p, &c, &clerk.id, T0 + 3).await.unwrap();
+    let seen = json_of(users::get(&w.p, &c, &clerk.id, T0 + 3).await.unwrap());
     assert_eq!(seen["second_factor_lock"], serde_json::Value::Null);
     let audit = w.p.store.recent_audit(5).await.unwrap();
     let entry = audit.iter().find(|e| e.event == "user.unlocked").unwrap();
@@ -542,9 +561,11 @@ async fn no_one_certifies_their_own_credential_by_any_route() {
         ca,
     };
     // Bob makes Alice's key and CSR for an external CA; Alice may not import its answer.
-    let pending = credentials::create(&w.p, &b, body(CaChoice::External), T0)
-        .await
-        .unwrap();
+    let pending = json_of(
+        credentials::create(&w.p, &b, body(CaChoice::External), T0)
+            .await
+            .unwrap(),
+    );
     let pending_id = pending["id"].as_str().unwrap().to_owned();
     let err = credentials::import(&w.p, &a, &pending_id, b"any certificate", T0)
         .await
@@ -570,9 +591,11 @@ async fn no_one_certifies_their_own_credential_by_any_route() {
         tessera_store::pki::CredentialStatus::Pending
     );
     // An issued credential of Alice's: she may neither renew nor resume it.
-    let active = credentials::create(&w.p, &b, body(CaChoice::Internal), T0)
-        .await
-        .unwrap();
+    let active = json_of(
+        credentials::create(&w.p, &b, body(CaChoice::Internal), T0)
+            .await
+            .unwrap(),
+    );
     let active_id = active["id"].as_str().unwrap().to_owned();
     credentials::suspend(&w.p, &b, &active_id, T0)
         .await
@@ -763,9 +786,11 @@ async fn with_two_cities_unitless_objects_belong_to_neither() {
         assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
         let err = visible_user(&w.p, &c, &loose.id).await.unwrap_err();
         assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
-        let listed = clients::list(&w.p, &c, clients::ClientQuery::default())
-            .await
-            .unwrap();
+        let listed = json_of(
+            clients::list(&w.p, &c, clients::ClientQuery::default())
+                .await
+                .unwrap(),
+        );
         assert!(!listed.to_string().contains("unowned"), "{listed}");
         let err = require_unit(&c, Permission::Manage, None).unwrap_err();
         assert!(matches!(err, AdminApiError::OutOfScope(_)), "{err}");

@@ -1,7 +1,8 @@
 //! Organisation units through the administration API.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use tessera_proto::admin as wire;
 use tessera_store::units::Unit;
 
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
@@ -9,12 +10,18 @@ use crate::Provider;
 use crate::admin::{self, check_text};
 use crate::audit::Event;
 
-pub fn unit_json(u: &Unit) -> Value {
-    json!({ "id": u.id, "name": u.name, "parent_id": u.parent_id, "level": u.level, "created_at": u.created_at })
+pub fn unit_json(u: &Unit) -> wire::Unit {
+    wire::Unit {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        parent_id: u.parent_id.clone(),
+        level: u.level.clone(),
+        created_at: u.created_at,
+    }
 }
 
 /// The units the caller can see, as trees from the top of each of their scopes.
-pub async fn tree(p: &Provider, caller: &Caller) -> Result<Value, AdminApiError> {
+pub async fn tree(p: &Provider, caller: &Caller) -> Result<wire::UnitTree, AdminApiError> {
     let units = p.store.list_units().await?;
     let by_id: std::collections::HashMap<&str, &Unit> =
         units.iter().map(|u| (u.id.as_str(), u)).collect();
@@ -23,32 +30,36 @@ pub async fn tree(p: &Provider, caller: &Caller) -> Result<Value, AdminApiError>
         by_id: &std::collections::HashMap<&str, &Unit>,
         t: &super::UnitTree,
         depth: usize,
-    ) -> Value {
-        let mut v = by_id.get(id).map(|u| unit_json(u)).unwrap_or(Value::Null);
+    ) -> wire::UnitNode {
+        let unit = by_id.get(id).map(|u| unit_json(u));
         // The tree is acyclic when written through Tessera; the bound guards corrupt data.
-        if depth < 64 {
-            v["children"] = t
-                .children_of(id)
+        let children = (depth < 64).then(|| {
+            t.children_of(id)
                 .iter()
                 .map(|kid| node(kid, by_id, t, depth + 1))
-                .collect();
-        }
-        v
+                .collect()
+        });
+        wire::UnitNode { unit, children }
     }
-    let roots: Vec<Value> = caller
+    let roots: Vec<wire::UnitNode> = caller
         .actor
         .scope_roots(Permission::Read)
         .iter()
         .map(|r| node(r, &by_id, &caller.actor.tree, 0))
         .collect();
-    Ok(json!({ "units": roots }))
+    Ok(wire::UnitTree { units: roots })
 }
 
-pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+pub async fn get(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+) -> Result<wire::UnitDetail, AdminApiError> {
     let unit = visible_unit(p, caller, id).await?;
-    let mut v = unit_json(&unit);
-    v["children"] = caller.actor.tree.children_of(id).into();
-    Ok(v)
+    Ok(wire::UnitDetail {
+        unit: unit_json(&unit),
+        children: caller.actor.tree.children_of(id).to_vec(),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +76,7 @@ pub async fn create(
     caller: &Caller,
     body: NewUnit,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Unit, AdminApiError> {
     require_unit(caller, Permission::Manage, Some(&body.parent_id))?;
     let unit =
         admin::add_unit_by(p, &caller.acting(), &body.name, Some(&body.parent_id), now).await?;
@@ -84,7 +95,7 @@ pub async fn rename(
     id: &str,
     body: UnitPatch,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Unit, AdminApiError> {
     let unit = visible_unit(p, caller, id).await?;
     if !caller.actor.may(Permission::Manage, Some(id)) {
         return Err(AdminApiError::Forbidden(format!(

@@ -1,7 +1,8 @@
 //! Users and their administrative grants through the administration API.
 
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde_json::json;
+use tessera_proto::admin as wire;
 use tessera_store::users::{ProfileUpdate, User, UserFilter, UserStatus};
 
 use super::{
@@ -13,13 +14,20 @@ use crate::audit::Event;
 use crate::secrets::random_token;
 use crate::{CoreError, Provider, password};
 
-pub fn user_json(u: &User) -> Value {
-    json!({
-        "id": u.id, "username": u.username, "name": u.display_name, "email": u.email,
-        "phone": u.phone, "unit_id": u.unit_id, "roles": u.roles, "status": u.status.as_str(),
-        "password_must_change": u.password_must_change,
-        "created_at": u.created_at, "updated_at": u.updated_at,
-    })
+pub fn user_json(u: &User) -> wire::User {
+    wire::User {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        name: u.display_name.clone(),
+        email: u.email.clone(),
+        phone: u.phone.clone(),
+        unit_id: u.unit_id.clone(),
+        roles: u.roles.clone(),
+        status: u.status.as_str().to_owned(),
+        password_must_change: u.password_must_change,
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+    }
 }
 
 /// Query of `GET /admin/api/users`.
@@ -37,7 +45,11 @@ pub struct UserQuery {
 
 pub const MAX_PAGE: i64 = 200;
 
-pub async fn list(p: &Provider, caller: &Caller, query: UserQuery) -> Result<Value, AdminApiError> {
+pub async fn list(
+    p: &Provider,
+    caller: &Caller,
+    query: UserQuery,
+) -> Result<wire::UserList, AdminApiError> {
     let limit = query.limit.unwrap_or(50);
     let offset = query.offset.unwrap_or(0);
     if !(1..=MAX_PAGE).contains(&limit) || offset < 0 {
@@ -82,10 +94,11 @@ pub async fn list(p: &Provider, caller: &Caller, query: UserQuery) -> Result<Val
             offset,
         })
         .await?;
-    Ok(json!({
-        "users": users.iter().map(user_json).collect::<Vec<_>>(),
-        "limit": limit, "offset": offset,
-    }))
+    Ok(wire::UserList {
+        users: users.iter().map(user_json).collect(),
+        limit,
+        offset,
+    })
 }
 
 pub async fn get(
@@ -93,13 +106,19 @@ pub async fn get(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::UserDetail, AdminApiError> {
     let user = visible_user(p, caller, id).await?;
-    let mut v = user_json(&user);
-    v["grants"] = visible_grants(p, caller, &user).await?;
+    let grants = visible_grants(p, caller, &user).await?;
     // Wrong second-factor codes counted and the lock they caused, for the help desk.
-    v["second_factor_lock"] = json!(crate::mfa::lockout(p, &user.id, now).await?);
-    Ok(v)
+    let lock = crate::mfa::lockout(p, &user.id, now).await?;
+    Ok(wire::UserDetail {
+        user: user_json(&user),
+        grants,
+        second_factor_lock: lock.map(|l| wire::SecondFactorLock {
+            failures: l.failures,
+            locked_until: l.locked_until,
+        }),
+    })
 }
 
 /// A user's grants over units the caller can see (others are not revealed).
@@ -107,12 +126,12 @@ async fn visible_grants(
     p: &Provider,
     caller: &Caller,
     user: &User,
-) -> Result<Value, AdminApiError> {
+) -> Result<Vec<wire::Grant>, AdminApiError> {
     Ok(grants_of(p, &user.id)
         .await?
         .iter()
         .filter(|g| caller.actor.may(Permission::Read, Some(&g.unit_id)))
-        .map(|g| json!({ "role": g.role.as_str(), "unit_id": g.unit_id }))
+        .map(super::grant_json)
         .collect())
 }
 
@@ -139,7 +158,7 @@ pub async fn create(
     caller: &Caller,
     body: NewUserBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::NewUser, AdminApiError> {
     require_unit(caller, Permission::Manage, body.unit_id.as_deref())?;
     let password = temporary_password()?;
     let user = admin::add_user_by(
@@ -159,9 +178,10 @@ pub async fn create(
         now,
     )
     .await?;
-    let mut v = user_json(&user);
-    v["temporary_password"] = password.into();
-    Ok(v)
+    Ok(wire::NewUser {
+        user: user_json(&user),
+        temporary_password: password,
+    })
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the member is absent.
@@ -191,7 +211,7 @@ pub async fn update(
     id: &str,
     patch: UserPatch,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::User, AdminApiError> {
     let user = managed_user(p, caller, id).await?;
     let mut changed = Vec::new();
     let display_name = match &patch.name {
@@ -280,7 +300,7 @@ pub async fn disable(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::User, AdminApiError> {
     let user = managed_user(p, caller, id).await?;
     not_self(caller, &user, "disable")?;
     if user.status == UserStatus::Disabled {
@@ -301,7 +321,7 @@ pub async fn enable(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::User, AdminApiError> {
     let user = managed_user(p, caller, id).await?;
     if user.status == UserStatus::Active {
         return Err(AdminApiError::Conflict(format!(
@@ -329,7 +349,7 @@ pub async fn reset_password(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::PasswordReset, AdminApiError> {
     let user = managed_user(p, caller, id).await?;
     not_self(caller, &user, "reset the password of")?;
     let password = temporary_password()?;
@@ -345,7 +365,11 @@ pub async fn reset_password(
         .acting()
         .audit(p, now, Event::UserPasswordReset, ended.detail(&user.id))
         .await?;
-    Ok(json!({ "id": user.id, "username": user.username, "temporary_password": password }))
+    Ok(wire::PasswordReset {
+        id: user.id,
+        username: user.username,
+        temporary_password: password,
+    })
 }
 
 /// Clears the account's counts of wrong second-factor codes and wrong passwords, once the
@@ -355,7 +379,7 @@ pub async fn unlock(
     caller: &Caller,
     id: &str,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::Unlocked, AdminApiError> {
     let user = managed_user(p, caller, id).await?;
     not_self(caller, &user, "unlock")?;
     let done = crate::mfa::unlock(p, &user).await?;
@@ -368,15 +392,23 @@ pub async fn unlock(
             json!({ "user": user.id, "second_factor": done.second_factor, "password": done.password }),
         )
         .await?;
-    Ok(json!({
-        "id": user.id, "username": user.username,
-        "second_factor_cleared": done.second_factor, "password_cleared": done.password,
-    }))
+    Ok(wire::Unlocked {
+        id: user.id,
+        username: user.username,
+        second_factor_cleared: done.second_factor,
+        password_cleared: done.password,
+    })
 }
 
-pub async fn list_grants(p: &Provider, caller: &Caller, id: &str) -> Result<Value, AdminApiError> {
+pub async fn list_grants(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+) -> Result<wire::GrantList, AdminApiError> {
     let user = visible_user(p, caller, id).await?;
-    Ok(json!({ "grants": visible_grants(p, caller, &user).await? }))
+    Ok(wire::GrantList {
+        grants: visible_grants(p, caller, &user).await?,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -422,7 +454,7 @@ pub async fn add_grant(
     user_id: &str,
     body: GrantBody,
     now: i64,
-) -> Result<Value, AdminApiError> {
+) -> Result<wire::RoleGrant, AdminApiError> {
     let (user, role) = check_grant(p, caller, user_id, &body.role, &body.unit_id).await?;
     let g = admin::grant_role_by(
         p,
@@ -433,9 +465,13 @@ pub async fn add_grant(
         now,
     )
     .await?;
-    Ok(
-        json!({ "user_id": g.user_id, "role": g.role, "unit_id": g.unit_id, "granted_by": g.granted_by, "granted_at": g.granted_at }),
-    )
+    Ok(wire::RoleGrant {
+        user_id: g.user_id,
+        role: g.role,
+        unit_id: g.unit_id,
+        granted_by: g.granted_by,
+        granted_at: g.granted_at,
+    })
 }
 
 pub async fn remove_grant(
