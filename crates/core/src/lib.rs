@@ -2,6 +2,7 @@
 //! administration. Knows nothing of HTTP: handlers pass parsed parameters and `now` (Unix
 //! seconds) in, and get typed results out.
 
+pub mod account;
 pub mod admin;
 pub mod admin_api;
 pub mod audit;

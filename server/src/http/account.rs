@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tessera_core::account;
 use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
 use tessera_core::session::{self, Factor};
 use tessera_store::sessions::SessionRecord;
@@ -180,26 +181,9 @@ async fn view(
     now: i64,
 ) -> Result<(AccountView, Vec<String>), tessera_core::CoreError> {
     let p = &s.provider;
-    let enrolled = mfa::enrolled(p, &user.id).await?;
-    let candidate = Candidate {
-        user: user.clone(),
-        subject: Subject::Session(session.clone()),
-    };
-    let can_manage = mfa::may_manage(&candidate, enrolled.any(), now);
-    // An unfinished authenticator-app set-up is shown only to the session that began it.
-    let pending_totp = if can_manage {
-        totp::pending_enrolment(p, user, &session.id, now).await?
-    } else {
-        None
-    };
-    let unit = match &user.unit_id {
-        Some(u) => p.store.unit(u).await?.map(|u| u.name),
-        None => None,
-    };
-    let passkeys = p
-        .store
-        .webauthn_credentials(&user.id)
-        .await?
+    let o = account::overview(p, session, user, now).await?;
+    let passkeys = o
+        .passkeys
         .into_iter()
         .map(|c| PasskeyRow {
             id: c.id,
@@ -208,13 +192,11 @@ async fn view(
             last_used: c.last_used_at.map(when),
         })
         .collect();
-    let sessions = p
-        .store
-        .live_user_sessions(&user.id, now)
-        .await?
+    let sessions = o
+        .sessions
         .into_iter()
-        .map(|x| SessionRow {
-            current: x.id == session.id,
+        .map(|(x, current)| SessionRow {
+            current,
             sid: x.sid,
             user_agent: x.user_agent.unwrap_or_default(),
             source_ip: x.source_ip.unwrap_or_default(),
@@ -222,10 +204,8 @@ async fn view(
             last_seen: when(x.last_seen_at),
         })
         .collect();
-    let history = p
-        .store
-        .audit_of_actor(&user.id, &["login.", "mfa.", "logout"], 15)
-        .await?
+    let history = o
+        .history
         .into_iter()
         .map(|e| HistoryRow {
             event: e.event,
@@ -242,29 +222,27 @@ async fn view(
             username: user.username.clone(),
             email: user.email.clone(),
             phone: user.phone.clone(),
-            unit,
+            unit: o.unit_name,
             roles: user.roles.clone(),
             level: mfa::rank(&session.acr),
             amr: session.amr.clone(),
-            can_manage,
-            has_factor: enrolled.any(),
+            can_manage: o.can_manage,
+            has_factor: o.enrolled.any(),
             passkeys,
-            totp_on: enrolled.totp,
-            totp: pending_totp.map(TotpView::from),
+            totp_on: o.enrolled.totp,
+            totp: o.pending_totp.map(TotpView::from),
             totp_confirm_action: "/account/totp/confirm",
             req: None,
-            recovery_left: enrolled.recovery_codes_left,
+            recovery_left: o.enrolled.recovery_codes_left,
             sessions,
             history,
             done,
             error,
             pw: crate::pages::password::text(lang),
-            factor_lock: mfa::lockout(p, &user.id, now)
-                .await?
-                .map(|l| FactorLockView {
-                    failures: l.failures,
-                    locked_until: l.locked_until.map(when),
-                }),
+            factor_lock: o.lockout.map(|l| FactorLockView {
+                failures: l.failures,
+                locked_until: l.locked_until.map(when),
+            }),
         },
         set.into_iter().collect(),
     ))
@@ -402,26 +380,22 @@ async fn end_session(
     let Some(sid) = form.value("sid") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
-    let sessions = match s.provider.store.live_user_sessions(&user.id, now).await {
-        Ok(v) => v,
-        Err(e) => return internal(&s, lang, e),
-    };
-    // Only the person's own sessions can be named here.
-    let Some(target) = sessions.into_iter().find(|x| x.sid == sid) else {
-        return saved();
-    };
-    if let Err(e) = tessera_core::session::end_session(&s.provider, &target, None, &meta, now).await
-    {
-        return internal(&s, lang, e);
+    match account::end_my_session(&s.provider, &current, &user, sid, &meta, now).await {
+        Err(e) => internal(&s, lang, e),
+        // Only the person's own sessions can be named here; another sid changes nothing.
+        Ok(account::SessionEnded::NotFound) => saved(),
+        Ok(account::SessionEnded::Other) => {
+            s.outbox_wake.notify_one();
+            saved()
+        }
+        Ok(account::SessionEnded::ThisOne) => {
+            s.outbox_wake.notify_one();
+            with_cookies(
+                Redirect::to("/login").into_response(),
+                &[s.set_cookie(web::SESSION_COOKIE, "", 0)],
+            )
+        }
     }
-    s.outbox_wake.notify_one();
-    if target.id == current.id {
-        return with_cookies(
-            Redirect::to("/login").into_response(),
-            &[s.set_cookie(web::SESSION_COOKIE, "", 0)],
-        );
-    }
-    saved()
 }
 
 /// The person registering a passkey, from a script's request: on `/account` the signed-in
