@@ -6,9 +6,10 @@
 //! cargo build --release --bin tessera --bin bench-ocsp
 //! TESSERA_BIN=target/release/tessera target/release/bench-ocsp [--postgres] [--seconds 10]
 
+#[path = "load.rs"]
+mod load;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use clap::Parser;
@@ -165,61 +166,19 @@ async fn ask(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Result
     Ok(())
 }
 
-/// Runs `op` from `concurrency` workers for the configured time after a 2 s warm-up and prints
-/// the rate and latency percentiles.
+/// Runs `op` under load and prints the rate and latency percentiles.
 async fn phase<F, Fut>(name: &str, args: &Args, op: F) -> anyhow::Result<()>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let op = Arc::new(op);
-    let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for w in 0..args.concurrency {
-        let (op, measuring, stop) = (op.clone(), measuring.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = op(w).await.is_ok();
-                if measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        lat.push(t.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1e3)
-            .unwrap_or(0.0)
-    };
+    let m = load::run(args.concurrency, args.seconds, op).await?;
     println!(
-        "{name}: {:.0} answers/s, p50 {:.2} ms, p99 {:.2} ms, {errors} failures",
-        lat.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.5),
-        pct(0.99)
+        "{name}: {:.0} answers/s, p50 {:.2} ms, p99 {:.2} ms, {} failures",
+        m.rate,
+        m.p50.as_secs_f64() * 1e3,
+        m.p99.as_secs_f64() * 1e3,
+        m.errors
     );
     Ok(())
 }

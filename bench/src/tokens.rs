@@ -7,8 +7,10 @@
 //!
 //! The server is started under `taskset -c 0` (core 0); run this program on the other core.
 
+#[path = "load.rs"]
+mod load;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -251,61 +253,19 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `op` from `concurrency` workers for the configured time after a 2 s warm-up and prints
-/// the rate and latency percentiles.
+/// Runs `op` under load and prints the rate and latency percentiles; any failure fails the run.
 async fn phase<F, Fut>(name: &str, args: &Args, op: F) -> anyhow::Result<()>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let op = Arc::new(op);
-    let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for w in 0..args.concurrency {
-        let (op, measuring, stop) = (op.clone(), measuring.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = op(w).await.is_ok();
-                if measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        lat.push(t.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let elapsed = start.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (lat, e) = w.await?;
-        all.extend(lat);
-        errors += e;
-    }
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let m = load::run(args.concurrency, args.seconds, op).await?;
+    let errors = m.errors;
     println!(
         "{name}: {:.0} per second, p50 {:.2} ms, p99 {:.2} ms, errors {errors}",
-        all.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3
+        m.rate,
+        m.p50.as_secs_f64() * 1e3,
+        m.p99.as_secs_f64() * 1e3
     );
     ensure!(errors == 0, "{name}: {errors} requests failed");
     Ok(())

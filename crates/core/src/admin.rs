@@ -715,11 +715,7 @@ pub async fn set_admin_console(
     on: bool,
     now: i64,
 ) -> Result<Client, AdminError> {
-    let c = p
-        .store
-        .client(id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    let c = client_or_not_found(p, id).await?;
     if on && (c.public || !c.grant_types.iter().any(|g| g == "authorization_code")) {
         return Err(invalid(
             "an administration console is a confidential client using the authorization_code grant",
@@ -749,6 +745,10 @@ pub async fn set_admin_console(
             json!({ "admin_console": on, "scopes": update.allowed_scopes }),
         )
         .await?;
+    client_or_not_found(p, id).await
+}
+
+async fn client_or_not_found(p: &Provider, id: &str) -> Result<Client, AdminError> {
     p.store
         .client(id)
         .await?
@@ -765,11 +765,7 @@ pub async fn set_client_unit(
     unit_id: &str,
     now: i64,
 ) -> Result<Client, AdminError> {
-    let c = p
-        .store
-        .client(id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    let c = client_or_not_found(p, id).await?;
     if p.store.unit(unit_id).await?.is_none() {
         return Err(AdminError::NotFound(format!("unit {unit_id}")));
     }
@@ -791,10 +787,7 @@ pub async fn set_client_unit(
             json!({ "changed": ["unit_id"], "unit": unit_id, "old_unit": c.unit_id }),
         )
         .await?;
-    p.store
-        .client(id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))
+    client_or_not_found(p, id).await
 }
 
 pub async fn set_user_unit(
@@ -843,11 +836,7 @@ pub async fn rotate_client_secret(
     id: &str,
     now: i64,
 ) -> Result<String, AdminError> {
-    let c = p
-        .store
-        .client(id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("client {id}")))?;
+    let c = client_or_not_found(p, id).await?;
     if c.public || !c.auth_method.starts_with("client_secret") {
         return Err(invalid(format!(
             "client {id} does not authenticate with a secret"

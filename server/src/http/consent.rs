@@ -2,7 +2,6 @@
 //! administration scope (see `tessera_core::oidc::consent`).
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,9 +11,9 @@ use tessera_core::oidc::consent;
 use tessera_core::session;
 
 use super::errors::{authorize_error, error_page, internal_page, page};
-use super::extract::{Meta, Now};
+use super::extract::{CsrfForm, Meta, Now};
 use super::flow::decision_response;
-use super::forms::{Form, valid_handle};
+use super::forms::valid_handle;
 use super::web::{csrf_cookie, with_cookies};
 use super::{AppState, web};
 use crate::pages::consent::{ConsentView, GrantView};
@@ -109,18 +108,14 @@ async fn submit(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    // CSRF first (the extractor): a page elsewhere must not approve for the person.
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
     let path = "/authorize/consent";
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, path, ErrorKind::BadRequest, None);
-    };
-    // CSRF first: a page elsewhere must not approve for the person.
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, path, ErrorKind::CsrfFailed, None);
-    }
     let (Some(req), Some(token)) = (
         form.value("req").filter(|r| valid_handle(r)),
         form.value("consent").filter(|t| valid_handle(t)),

@@ -2,7 +2,6 @@
 //! before a sign-in goes anywhere, and `/account/password`, the change people make themselves.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,16 +12,16 @@ use tessera_core::password_change::{self, ChangeError};
 use tessera_core::session;
 use tessera_store::users::User;
 
-use super::errors::{authorize_error, error_page, internal_page, page};
-use super::extract::{Meta, Now};
+use super::errors::{authorize_error, internal_page, page};
+use super::extract::{CsrfForm, Meta, Now};
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
 use super::web::{
     PENDING_COOKIE, ReqQuery, csrf_cookie, forced_url, reauth_url, with_cookies, with_req,
 };
 use super::{AppState, web};
+use crate::pages::Lang;
 use crate::pages::password::{PasswordView, text};
-use crate::pages::{ErrorKind, Lang};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -143,16 +142,12 @@ async fn submit_forced(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/password", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/password", ErrorKind::CsrfFailed, None);
-    }
     let req = form.value("req").filter(|r| valid_handle(r));
     let c = match forced_candidate(&s, &headers, lang, req, now).await {
         Ok(c) => c,
@@ -297,16 +292,12 @@ async fn submit_own(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/account/password", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/account/password", ErrorKind::CsrfFailed, None);
-    }
     let (session, user) = match recent_session(&s, &headers, lang, now).await {
         Ok(v) => v,
         Err(r) => return r,
