@@ -111,17 +111,25 @@ struct FactorLockView {
     locked_until: Option<String>,
 }
 
-/// UTC time as people read it in logs: `2026-11-25 14:03 UTC`.
+/// A time as people in Vietnam read it: Indochina Time (UTC+7, no daylight saving), e.g.
+/// `2026-11-25 21:03 (UTC+7)`.
 fn when(t: i64) -> String {
+    const VIETNAM: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
+        Ok(o) => o,
+        Err(_) => time::UtcOffset::UTC,
+    };
     match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(dt) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute()
-        ),
+        Ok(dt) => {
+            let dt = dt.to_offset(VIETNAM);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} (UTC+7)",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute()
+            )
+        }
         Err(_) => t.to_string(),
     }
 }
@@ -700,8 +708,10 @@ async fn recovery_regenerate(
 mod tests {
     #[test]
     fn times_read_as_utc_dates() {
-        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::when(1_764_079_380), "2025-11-25 14:03 UTC");
-        assert_eq!(super::when(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(super::when(0), "1970-01-01 07:00 (UTC+7)");
+        assert_eq!(super::when(1_764_079_380), "2025-11-25 21:03 (UTC+7)");
+        assert_eq!(super::when(951_782_400), "2000-02-29 07:00 (UTC+7)");
+        // Past midnight in Vietnam while still the day before in UTC.
+        assert_eq!(super::when(1_764_090_000), "2025-11-26 00:00 (UTC+7)");
     }
 }
