@@ -1,0 +1,14 @@
+//! PAdES (ETSI EN 319 142-1) on PDFs: incremental updates that never rewrite the original bytes,
+//! visible appearances by Decree 30/2020/NĐ-CP, the DSS for long-term validation and document
+//! timestamps.
+
+/// A visible signature widget made by an appearance builder: the page it sits on, its rectangle
+/// in the page's default user space (x1, y1, x2, y2; points, origin bottom-left) and the Form
+/// XObject that is its normal appearance (`/AP /N`). The PAdES writer turns each into a widget
+/// annotation of the signature field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedAppearance {
+    pub page: lopdf::ObjectId,
+    pub rect: [f32; 4],
+    pub normal: lopdf::ObjectId,
+}
