@@ -1,0 +1,424 @@
+//! Finding a text on a page, to place a signature by an anchor such as the signer's name under
+//! the title. The page's content stream is interpreted just enough to know where each glyph is
+//! drawn: graphics state (`q`/`Q`/`cm`), text state and positioning (ISO 32000-1 §9.3, §9.4:
+//! `Tm Td TD T* TL Tc Tw Tz Ts Tf`) and the text-showing operators (`Tj TJ ' "`). Codes become
+//! Unicode through the font's `/ToUnicode` CMap when it has one (§9.10.2), else through its
+//! encoding (standard encodings and `/Differences` with glyph names).
+
+use std::collections::BTreeMap;
+
+use lopdf::content::Content;
+use lopdf::{Dictionary, Document, Encoding, Object, ObjectId};
+
+use crate::FormatError;
+
+/// Bound on a page's decoded content, against decompression bombs.
+const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
+
+type Matrix = [f32; 6];
+const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+/// `m × n` with PDF's row-vector convention.
+fn mul(m: &Matrix, n: &Matrix) -> Matrix {
+    [
+        m[0] * n[0] + m[1] * n[2],
+        m[0] * n[1] + m[1] * n[3],
+        m[2] * n[0] + m[3] * n[2],
+        m[2] * n[1] + m[3] * n[3],
+        m[4] * n[0] + m[5] * n[2] + n[4],
+        m[4] * n[1] + m[5] * n[3] + n[5],
+    ]
+}
+
+fn apply(m: &Matrix, x: f32, y: f32) -> (f32, f32) {
+    (x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5])
+}
+
+/// One glyph drawn on a page, in the page's default user space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Glyph {
+    /// The text the glyph stands for (usually one character).
+    pub text: String,
+    /// Start and end of the glyph's advance on the baseline.
+    pub x0: f32,
+    pub x1: f32,
+    /// Baseline height.
+    pub y: f32,
+    /// Font size in user-space units (the text matrix and CTM applied).
+    pub size: f32,
+}
+
+/// Where a text was found: the page (1-based number and object id) and the baseline box of the
+/// match, `[x0, baseline, x1, baseline + font size]` in default user space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextMatch {
+    pub page: u32,
+    pub page_id: ObjectId,
+    pub rect: [f32; 4],
+    pub baseline: f32,
+    pub font_size: f32,
+}
+
+struct FontInfo<'a> {
+    encoding: Option<Encoding<'a>>,
+    two_byte: bool,
+    widths: BTreeMap<u32, f32>,
+    default_width: f32,
+}
+
+fn num(o: &Object) -> Option<f32> {
+    match o {
+        Object::Integer(i) => Some(*i as f32),
+        Object::Real(r) => Some(*r),
+        _ => None,
+    }
+}
+
+fn deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
+    match o {
+        Object::Reference(id) => doc.get_object(*id).ok(),
+        other => Some(other),
+    }
+}
+
+fn font_info<'a>(doc: &'a Document, font: &'a Dictionary) -> FontInfo<'a> {
+    let two_byte = font
+        .get(b"Subtype")
+        .and_then(Object::as_name)
+        .is_ok_and(|s| s == b"Type0");
+    // ToUnicode is the most faithful mapping (ISO 32000-1 §9.10.2): lopdf prefers /Encoding, so
+    // ask it with a copy of the dictionary that has only the ToUnicode.
+    let encoding = if font.has(b"ToUnicode") && font.has(b"Encoding") {
+        let mut only = font.clone();
+        only.remove(b"Encoding");
+        // The copy is leaked into a small arena below; instead decode now and keep the result.
+        match only.get_font_encoding(doc) {
+            Ok(Encoding::UnicodeMapEncoding(map)) => Some(Encoding::UnicodeMapEncoding(map)),
+            _ => font.get_font_encoding(doc).ok(),
+        }
+    } else {
+        font.get_font_encoding(doc).ok()
+    };
+    let mut widths = BTreeMap::new();
+    let mut default_width = 0.0;
+    if two_byte {
+        default_width = 1000.0;
+        let desc = font
+            .get(b"DescendantFonts")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+            .and_then(|a| a.first())
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_dict().ok());
+        if let Some(desc) = desc {
+            if let Some(dw) = desc.get(b"DW").ok().and_then(num) {
+                default_width = dw;
+            }
+            let w = desc
+                .get(b"W")
+                .ok()
+                .and_then(|o| deref(doc, o))
+                .and_then(|o| o.as_array().ok());
+            if let Some(w) = w {
+                let mut i = 0;
+                while i + 1 < w.len() {
+                    let Some(first) = w.get(i).and_then(num) else { break };
+                    match w.get(i + 1).and_then(|o| deref(doc, o)) {
+                        Some(Object::Array(list)) => {
+                            for (k, v) in list.iter().enumerate() {
+                                if let Some(v) = num(v) {
+                                    widths.insert(first as u32 + k as u32, v);
+                                }
+                            }
+                            i += 2;
+                        }
+                        Some(o) => {
+                            let (Some(last), Some(v)) = (num(o), w.get(i + 2).and_then(num))
+                            else {
+                                break;
+                            };
+                            for c in (first as u32)..=(last as u32).min(first as u32 + 65535) {
+                                widths.insert(c, v);
+                            }
+                            i += 3;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+    } else {
+        let first = font.get(b"FirstChar").ok().and_then(num).unwrap_or(0.0) as u32;
+        if let Some(list) = font
+            .get(b"Widths")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+        {
+            for (k, v) in list.iter().enumerate() {
+                if let Some(v) = deref(doc, v).and_then(num) {
+                    widths.insert(first + k as u32, v);
+                }
+            }
+        }
+        if let Some(mw) = font
+            .get(b"FontDescriptor")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_dict().ok())
+            .and_then(|d| d.get(b"MissingWidth").ok())
+            .and_then(num)
+        {
+            default_width = mw;
+        }
+    }
+    FontInfo {
+        encoding,
+        two_byte,
+        widths,
+        default_width,
+    }
+}
+
+#[derive(Clone)]
+struct TextState {
+    ctm: Matrix,
+    char_spacing: f32,
+    word_spacing: f32,
+    scale: f32,
+    leading: f32,
+    rise: f32,
+    font: Vec<u8>,
+    size: f32,
+}
+
+/// The glyphs drawn by a page's content stream (not by Form XObjects or annotations), in the
+/// order they are drawn.
+pub fn page_glyphs(doc: &Document, page_id: ObjectId) -> Result<Vec<Glyph>, FormatError> {
+    let bytes = doc
+        .get_page_content_with_limit(page_id, MAX_CONTENT_BYTES)
+        .map_err(|e| FormatError::Invalid(format!("the page content cannot be read: {e}")))?;
+    let content = Content::decode(&bytes)
+        .map_err(|e| FormatError::Invalid(format!("the page content cannot be parsed: {e}")))?;
+    let font_dicts = doc.get_page_fonts(page_id).unwrap_or_default();
+    let mut fonts: BTreeMap<Vec<u8>, FontInfo> = BTreeMap::new();
+    for (name, dict) in &font_dicts {
+        fonts.insert(name.clone(), font_info(doc, dict));
+    }
+
+    let mut glyphs = Vec::new();
+    let mut stack: Vec<TextState> = Vec::new();
+    let mut st = TextState {
+        ctm: IDENTITY,
+        char_spacing: 0.0,
+        word_spacing: 0.0,
+        scale: 1.0,
+        leading: 0.0,
+        rise: 0.0,
+        font: Vec::new(),
+        size: 0.0,
+    };
+    let mut tm = IDENTITY;
+    let mut tlm = IDENTITY;
+
+    for op in &content.operations {
+        let n = |i: usize| op.operands.get(i).and_then(num).unwrap_or(0.0);
+        let mut show: Vec<&Object> = Vec::new();
+        match op.operator.as_str() {
+            "q" => {
+                if stack.len() < 64 {
+                    stack.push(st.clone());
+                }
+            }
+            "Q" => {
+                if let Some(s) = stack.pop() {
+                    st = s;
+                }
+            }
+            "cm" => st.ctm = mul(&[n(0), n(1), n(2), n(3), n(4), n(5)], &st.ctm),
+            "BT" => {
+                tm = IDENTITY;
+                tlm = IDENTITY;
+            }
+            "Tc" => st.char_spacing = n(0),
+            "Tw" => st.word_spacing = n(0),
+            "Tz" => st.scale = n(0) / 100.0,
+            "TL" => st.leading = n(0),
+            "Ts" => st.rise = n(0),
+            "Tf" => {
+                if let Some(Object::Name(name)) = op.operands.first() {
+                    st.font = name.clone();
+                }
+                st.size = n(1);
+            }
+            "Td" | "TD" => {
+                if op.operator == "TD" {
+                    st.leading = -n(1);
+                }
+                tlm = mul(&[1.0, 0.0, 0.0, 1.0, n(0), n(1)], &tlm);
+                tm = tlm;
+            }
+            "Tm" => {
+                tlm = [n(0), n(1), n(2), n(3), n(4), n(5)];
+                tm = tlm;
+            }
+            "T*" => {
+                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                tm = tlm;
+            }
+            "Tj" => show.extend(op.operands.first()),
+            "'" => {
+                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                tm = tlm;
+                show.extend(op.operands.first());
+            }
+            "\"" => {
+                st.word_spacing = n(0);
+                st.char_spacing = n(1);
+                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                tm = tlm;
+                show.extend(op.operands.get(2));
+            }
+            "TJ" => {
+                if let Some(Object::Array(items)) = op.operands.first() {
+                    show.extend(items.iter());
+                }
+            }
+            _ => {}
+        }
+        let Some(font) = fonts.get(&st.font) else {
+            continue;
+        };
+        for item in show {
+            match item {
+                Object::String(bytes, _) => {
+                    let step = if font.two_byte { 2 } else { 1 };
+                    for code in bytes.chunks(step) {
+                        let c = code.iter().fold(0u32, |a, b| a * 256 + u32::from(*b));
+                        let w0 = font.widths.get(&c).copied().unwrap_or(font.default_width);
+                        let mut tx = w0 / 1000.0 * st.size + st.char_spacing;
+                        if step == 1 && c == 32 {
+                            tx += st.word_spacing;
+                        }
+                        tx *= st.scale;
+                        let text = font
+                            .encoding
+                            .as_ref()
+                            .and_then(|e| e.bytes_to_string(code).ok())
+                            .unwrap_or_default();
+                        let m = mul(&tm, &st.ctm);
+                        let (x0, y) = apply(&m, 0.0, st.rise);
+                        let (x1, _) = apply(&m, tx, st.rise);
+                        let (_, top) = apply(&m, 0.0, st.rise + st.size);
+                        glyphs.push(Glyph {
+                            text,
+                            x0,
+                            x1,
+                            y,
+                            size: (top - y).abs(),
+                        });
+                        tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
+                    }
+                }
+                other => {
+                    if let Some(adj) = num(other) {
+                        let tx = -adj / 1000.0 * st.size * st.scale;
+                        tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
+                    }
+                }
+            }
+        }
+    }
+    Ok(glyphs)
+}
+
+/// Finds `needle` in the glyphs, ignoring white space (producers often move the pen instead of
+/// drawing a space). Answers the indices of the first and last glyph of the LAST match: the
+/// signer's name under the title is the last line of a document, after any mention in the body.
+pub fn find_in_glyphs(glyphs: &[Glyph], needle: &str) -> Option<(usize, usize)> {
+    let want: Vec<char> = needle.chars().filter(|c| !c.is_whitespace()).collect();
+    if want.is_empty() {
+        return None;
+    }
+    let mut hay: Vec<(char, usize)> = Vec::new();
+    for (i, g) in glyphs.iter().enumerate() {
+        for c in g.text.chars().filter(|c| !c.is_whitespace()) {
+            hay.push((c, i));
+        }
+    }
+    if hay.len() < want.len() {
+        return None;
+    }
+    (0..=hay.len() - want.len()).rev().find_map(|start| {
+        let window = hay.get(start..start + want.len())?;
+        if window.iter().map(|(c, _)| *c).eq(want.iter().copied()) {
+            Some((window.first()?.1, window.last()?.1))
+        } else {
+            None
+        }
+    })
+}
+
+/// Finds a text on the given page (1-based), or on any page when `page` is `None` (the last
+/// match in the document wins). Answers `None` when the text is not drawn as text (e.g. the page
+/// is a scanned image or the font has no Unicode mapping).
+pub fn find_text(
+    doc: &Document,
+    needle: &str,
+    page: Option<u32>,
+) -> Result<Option<TextMatch>, FormatError> {
+    let pages = doc.get_pages();
+    let mut found = None;
+    for (&number, &page_id) in &pages {
+        if page.is_some_and(|p| p != number) {
+            continue;
+        }
+        let glyphs = page_glyphs(doc, page_id)?;
+        if let Some((a, b)) = find_in_glyphs(&glyphs, needle) {
+            let run = glyphs.get(a..=b).unwrap_or_default();
+            let Some(first) = run.first() else { continue };
+            let x0 = run.iter().map(|g| g.x0.min(g.x1)).fold(f32::MAX, f32::min);
+            let x1 = run.iter().map(|g| g.x0.max(g.x1)).fold(f32::MIN, f32::max);
+            found = Some(TextMatch {
+                page: number,
+                page_id,
+                rect: [x0, first.y, x1, first.y + first.size],
+                baseline: first.y,
+                font_size: first.size,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The empty space above an anchor line in which a signature goes: from just above the anchor
+/// (e.g. the signer's name) up to just below the nearest text line above it that overlaps it
+/// horizontally (e.g. the title "CHỦ TỊCH"), centred on the anchor and at least `min_width`
+/// wide. When nothing is drawn above within 250 pt, the area is 90 pt high.
+pub fn area_above(glyphs: &[Glyph], m: &TextMatch, min_width: f32) -> [f32; 4] {
+    let [x0, base, x1, _] = m.rect;
+    let bottom = base + 0.75 * m.font_size;
+    let (lo, hi) = (x0 - 60.0, x1 + 60.0);
+    let above = glyphs
+        .iter()
+        .filter(|g| !g.text.trim().is_empty())
+        .filter(|g| g.y > base + m.font_size && g.y < base + 250.0)
+        .filter(|g| g.x1 > lo && g.x0 < hi);
+    let title = above.min_by(|a, b| a.y.total_cmp(&b.y));
+    let (top, title_width) = match title {
+        Some(t) => {
+            let line: Vec<&Glyph> = glyphs
+                .iter()
+                .filter(|g| (g.y - t.y).abs() < 0.5 && g.x1 > lo && g.x0 < hi)
+                .collect();
+            let l0 = line.iter().map(|g| g.x0).fold(f32::MAX, f32::min);
+            let l1 = line.iter().map(|g| g.x1).fold(f32::MIN, f32::max);
+            (t.y - 0.3 * t.size, l1 - l0)
+        }
+        None => (bottom + 90.0, 0.0),
+    };
+    let cx = (x0 + x1) / 2.0;
+    let half = (x1 - x0).max(title_width).max(min_width) / 2.0;
+    [cx - half, bottom, cx + half, top.max(bottom + 20.0)]
+}

@@ -1,0 +1,460 @@
+//! Visible signatures as Decree 30/2020/NĐ-CP, Annex I, section II lays them out:
+//!
+//! - the official's signature: the image of their handwritten signature (blue, transparent),
+//!   centred in the space between their title and their full name;
+//! - the organisation's signature: the image of the red seal at its real size, transparent,
+//!   covering about a third of the official's signature image on its left;
+//! - on an appendix (văn bản kèm theo) in the same file: no image, but the document's number and
+//!   symbol (số và ký hiệu) and the signing time (ISO 8601 with the Vietnam offset `+07:00`) at the
+//!   top right of the appendix's first page, Times New Roman style, upright, 10 pt, black.
+//!
+//! Each appearance is a Form XObject (ISO 32000-1 §8.10) added to the new revision of an
+//! [`lopdf::IncrementalDocument`]; the PAdES writer makes it the normal appearance (`/AP /N`) of a
+//! widget annotation. Nothing on the page itself is changed here.
+
+use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, Stream};
+
+use crate::FormatError;
+use crate::pdf::PlacedAppearance;
+use crate::pdf::anchor;
+use crate::pdf::font::FontBuilder;
+use crate::pdf::image::{RgbaImage, add_image, decode_png};
+
+/// Default seal diameter. Round seals of provincial and district bodies are 35–42 mm across
+/// (Decree 99/2016/NĐ-CP and the Ministry of Public Security's seal specimens); 36 mm is the
+/// common size of a People's Committee seal and the default when the unit has not said.
+pub const DEFAULT_SEAL_DIAMETER_MM: f32 = 36.0;
+/// Font size of the appendix stamp (Decree 30, Annex I: 10 pt).
+pub const APPENDIX_FONT_SIZE: f32 = 10.0;
+/// The appendix stamp's distance from the right and top edges of the page.
+pub const APPENDIX_MARGIN_RIGHT_MM: f32 = 20.0;
+pub const APPENDIX_MARGIN_TOP_MM: f32 = 10.0;
+/// Narrowest signature area found from an anchor, in points (the space a handwritten signature
+/// takes under a title in the Decree 30 layout, about 6 cm).
+pub const MIN_AREA_WIDTH: f32 = 170.0;
+
+const POINTS_PER_MM: f32 = 72.0 / 25.4;
+const VIETNAM_OFFSET_SECONDS: i64 = 7 * 3600;
+
+/// Where the signature area is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placement {
+    /// A rectangle on a page (1-based), `[x1, y1, x2, y2]` in the page's default user space.
+    Rect { page: u32, rect: [f32; 4] },
+    /// The space above a text drawn on the page, typically the signer's full name under the
+    /// title; the area reaches up to the nearest line above. `page: None` searches every page and
+    /// takes the last match.
+    Anchor { text: String, page: Option<u32> },
+}
+
+/// The red seal of the organisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seal {
+    /// PNG, at most 1 MB.
+    pub png: Vec<u8>,
+    /// The seal's real diameter in millimetres ([`DEFAULT_SEAL_DIAMETER_MM`] if unknown).
+    pub diameter_mm: f32,
+}
+
+/// A visible signature in the signature area.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Visible {
+    pub placement: Placement,
+    /// The official's handwritten signature (PNG, at most 1 MB).
+    pub signature_image: Option<Vec<u8>>,
+    /// The organisation's seal, drawn over the left third of the signature image.
+    pub seal: Option<Seal>,
+    /// Lines of text (e.g. the signer's name, the time) drawn at the bottom of the area in
+    /// Liberation Serif; Vietnamese letters are kept (Unicode NFC).
+    pub lines: Vec<String>,
+    /// Font size of `lines`, in points.
+    pub text_size: f32,
+}
+
+/// The stamp on the first page of an appendix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendixStamp {
+    /// The appendix's first page (1-based).
+    pub page: u32,
+    /// Number and symbol of the main document, e.g. "123/QĐ-UBND".
+    pub doc_number: String,
+    /// Signing time, Unix seconds; written in Vietnam time as ISO 8601 with `+07:00`.
+    pub signing_time: i64,
+}
+
+/// Everything one signature shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppearanceSpec {
+    pub visible: Option<Visible>,
+    pub appendices: Vec<AppendixStamp>,
+}
+
+/// Where each element of a visible signature goes, in default user space (`[x1, y1, x2, y2]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub signature: Option<[f32; 4]>,
+    pub seal: Option<[f32; 4]>,
+    /// Baseline origin of each text line and the line's width.
+    pub lines: Vec<(f32, f32)>,
+    /// The union of everything drawn: the widget's rectangle.
+    pub bbox: [f32; 4],
+}
+
+/// Lays out a visible signature in `area`: the text lines at the bottom, the signature image
+/// centred in the rest with its aspect ratio kept (at most 80 % of the width, 90 % of the
+/// height), the seal of `seal_diameter` points centred vertically on the image with its right
+/// edge one third into the image. A seal without an image sits where a 8:3 image would be.
+pub fn layout(
+    area: [f32; 4],
+    signature_aspect: Option<f32>,
+    seal_diameter: Option<f32>,
+    line_widths: &[f32],
+    text_size: f32,
+) -> Layout {
+    let [ax0, ay0, ax1, ay1] = area;
+    let (w, h) = ((ax1 - ax0).abs(), (ay1 - ay0).abs());
+    let (ax0, ay0) = (ax0.min(ax1), ay0.min(ay1));
+    let line_height = text_size * 1.2;
+    let text_h = line_height * line_widths.len() as f32;
+    let cx = ax0 + w / 2.0;
+    let mut lines = Vec::new();
+    for (i, lw) in line_widths.iter().enumerate() {
+        let from_bottom = (line_widths.len() - 1 - i) as f32;
+        lines.push((cx - lw / 2.0, ay0 + text_size * 0.25 + from_bottom * line_height));
+    }
+    let img_area_h = (h - text_h).max(h * 0.3);
+    let img_y0 = ay0 + text_h.min(h * 0.7);
+    let aspect = signature_aspect.unwrap_or(3.0 / 8.0).max(0.01);
+    let iw = (w * 0.8).min(img_area_h * 0.9 / aspect);
+    let ih = iw * aspect;
+    let ix0 = cx - iw / 2.0;
+    let iy0 = img_y0 + (img_area_h - ih) / 2.0;
+    let image = [ix0, iy0, ix0 + iw, iy0 + ih];
+    let seal = seal_diameter.map(|d| {
+        let right = ix0 + iw / 3.0;
+        let cy = iy0 + ih / 2.0;
+        [right - d, cy - d / 2.0, right, cy + d / 2.0]
+    });
+    let signature = signature_aspect.map(|_| image);
+    let mut bbox = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    let mut grow = |r: [f32; 4]| {
+        bbox = [
+            bbox[0].min(r[0]),
+            bbox[1].min(r[1]),
+            bbox[2].max(r[2]),
+            bbox[3].max(r[3]),
+        ];
+    };
+    signature.into_iter().chain(seal).for_each(&mut grow);
+    for ((x, y), lw) in lines.iter().zip(line_widths) {
+        grow([*x, y - text_size * 0.25, x + lw, y + text_size]);
+    }
+    if bbox[0] > bbox[2] {
+        bbox = [ax0, ay0, ax0 + w, ay0 + h];
+    }
+    Layout {
+        signature,
+        seal,
+        lines,
+        bbox,
+    }
+}
+
+/// ISO 8601 in Vietnam time, e.g. `2024-03-15T09:30:00+07:00`.
+pub fn vietnam_time(unix: i64) -> String {
+    let t = unix + VIETNAM_OFFSET_SECONDS;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+07:00",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn page_id(doc: &Document, page: u32) -> Result<ObjectId, FormatError> {
+    let pages = doc.get_pages();
+    pages.get(&page).copied().ok_or_else(|| {
+        FormatError::Invalid(format!(
+            "page {page} does not exist: the document has {} page(s)",
+            pages.len()
+        ))
+    })
+}
+
+/// The page's visible box (CropBox, else MediaBox, inherited through the page tree).
+fn page_box(doc: &Document, page_id: ObjectId) -> [f32; 4] {
+    let mut node = doc.get_dictionary(page_id).ok();
+    for key in [&b"CropBox"[..], b"MediaBox"] {
+        let mut n = node;
+        for _ in 0..32 {
+            let Some(d) = n else { break };
+            if let Ok(obj) = d.get(key) {
+                let arr = match obj {
+                    Object::Reference(id) => doc.get_object(*id).and_then(Object::as_array).ok(),
+                    Object::Array(a) => Some(a),
+                    _ => None,
+                };
+                let v: Vec<f32> = arr
+                    .map(|a| a.iter().filter_map(|o| o.as_float().ok()).collect())
+                    .unwrap_or_default();
+                if let [x0, y0, x1, y1] = v[..] {
+                    return [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)];
+                }
+            }
+            n = d
+                .get(b"Parent")
+                .and_then(Object::as_reference)
+                .and_then(|id| doc.get_dictionary(id))
+                .ok();
+        }
+        node = doc.get_dictionary(page_id).ok();
+    }
+    // A4 portrait, the size of Vietnamese administrative documents.
+    [0.0, 0.0, 595.28, 841.89]
+}
+
+fn fmt(v: f32) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// A Form XObject whose BBox is the widget's rectangle moved to the origin.
+fn add_form(
+    doc: &mut Document,
+    bbox: [f32; 4],
+    content: String,
+    resources: Dictionary,
+) -> Result<ObjectId, FormatError> {
+    let mut dict = Dictionary::new();
+    dict.set("Type", Object::Name(b"XObject".to_vec()));
+    dict.set("Subtype", Object::Name(b"Form".to_vec()));
+    dict.set("FormType", 1);
+    dict.set(
+        "BBox",
+        Object::Array(vec![
+            Object::Real(0.0),
+            Object::Real(0.0),
+            Object::Real(bbox[2] - bbox[0]),
+            Object::Real(bbox[3] - bbox[1]),
+        ]),
+    );
+    dict.set("Resources", resources);
+    let mut stream = Stream::new(dict, content.into_bytes());
+    // Compression failure only leaves the stream uncompressed.
+    let _ = stream.compress();
+    Ok(doc.add_object(stream))
+}
+
+fn image_op(name: &str, r: [f32; 4], origin: [f32; 4]) -> String {
+    format!(
+        "q {} 0 0 {} {} {} cm /{name} Do Q\n",
+        fmt(r[2] - r[0]),
+        fmt(r[3] - r[1]),
+        fmt(r[0] - origin[0]),
+        fmt(r[1] - origin[1])
+    )
+}
+
+fn add_visible(
+    inc: &mut IncrementalDocument,
+    v: &Visible,
+) -> Result<PlacedAppearance, FormatError> {
+    let (page, page_id, area) = match &v.placement {
+        Placement::Rect { page, rect } => {
+            let id = page_id(inc.get_prev_documents(), *page)?;
+            (*page, id, *rect)
+        }
+        Placement::Anchor { text, page } => {
+            let prev = inc.get_prev_documents();
+            let m = anchor::find_text(prev, text, *page)?.ok_or_else(|| {
+                FormatError::Invalid(format!(
+                    "the anchor text {text:?} was not found{}",
+                    page.map(|p| format!(" on page {p}")).unwrap_or_default()
+                ))
+            })?;
+            let glyphs = anchor::page_glyphs(prev, m.page_id)?;
+            (m.page, m.page_id, anchor::area_above(&glyphs, &m, MIN_AREA_WIDTH))
+        }
+    };
+    let _ = page;
+    let signature: Option<RgbaImage> = v.signature_image.as_deref().map(decode_png).transpose()?;
+    let seal: Option<(RgbaImage, f32)> = v
+        .seal
+        .as_ref()
+        .map(|s| {
+            if !(s.diameter_mm > 5.0 && s.diameter_mm < 100.0) {
+                return Err(FormatError::Invalid(format!(
+                    "a seal diameter of {} mm is not plausible (5–100 mm)",
+                    s.diameter_mm
+                )));
+            }
+            Ok((decode_png(&s.png)?, s.diameter_mm * POINTS_PER_MM))
+        })
+        .transpose()?;
+    let mut font = FontBuilder::liberation_serif()?;
+    let widths = v
+        .lines
+        .iter()
+        .map(|l| font.text_width(l, v.text_size))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lay = layout(
+        area,
+        signature.as_ref().map(RgbaImage::aspect),
+        seal.as_ref().map(|(_, d)| *d),
+        &widths,
+        v.text_size,
+    );
+
+    let doc = &mut inc.new_document;
+    let mut xobjects = Dictionary::new();
+    let mut content = String::new();
+    if let (Some(img), Some(r)) = (&signature, lay.signature) {
+        xobjects.set("Sig", Object::Reference(add_image(doc, img)?));
+        content.push_str(&image_op("Sig", r, lay.bbox));
+    }
+    // The seal is stamped over the signature, as on paper.
+    if let (Some((img, _)), Some(r)) = (&seal, lay.seal) {
+        xobjects.set("Seal", Object::Reference(add_image(doc, img)?));
+        content.push_str(&image_op("Seal", r, lay.bbox));
+    }
+    let mut resources = Dictionary::new();
+    if !v.lines.is_empty() {
+        content.push_str(&format!("BT 0 g /F1 {} Tf\n", fmt(v.text_size)));
+        let mut prev = (0.0, 0.0);
+        for (line, (x, y)) in v.lines.iter().zip(&lay.lines) {
+            let (x, y) = (x - lay.bbox[0], y - lay.bbox[1]);
+            let s = font.encode(line)?;
+            content.push_str(&format!(
+                "{} {} Td <{}> Tj\n",
+                fmt(x - prev.0),
+                fmt(y - prev.1),
+                hex(&s)
+            ));
+            prev = (x, y);
+        }
+        content.push_str("ET\n");
+        let mut fonts = Dictionary::new();
+        fonts.set("F1", Object::Reference(font.finish(doc)?));
+        resources.set("Font", fonts);
+    }
+    if !xobjects.is_empty() {
+        resources.set("XObject", xobjects);
+    }
+    let normal = add_form(doc, lay.bbox, content, resources)?;
+    Ok(PlacedAppearance {
+        page: page_id,
+        rect: lay.bbox,
+        normal,
+    })
+}
+
+fn add_appendix(
+    inc: &mut IncrementalDocument,
+    a: &AppendixStamp,
+) -> Result<PlacedAppearance, FormatError> {
+    let prev = inc.get_prev_documents();
+    let page_id = page_id(prev, a.page)?;
+    let [_, _, px1, py1] = page_box(prev, page_id);
+    let lines = [a.doc_number.clone(), vietnam_time(a.signing_time)];
+    let mut font = FontBuilder::liberation_serif()?;
+    let size = APPENDIX_FONT_SIZE;
+    let widths = lines
+        .iter()
+        .map(|l| font.text_width(l, size))
+        .collect::<Result<Vec<_>, _>>()?;
+    let width = widths.iter().copied().fold(0.0, f32::max);
+    let leading = size * 1.2;
+    let (asc, desc) = (font.ascent(size), font.descent(size));
+    let x1 = px1 - APPENDIX_MARGIN_RIGHT_MM * POINTS_PER_MM;
+    let y1 = py1 - APPENDIX_MARGIN_TOP_MM * POINTS_PER_MM;
+    let height = asc + leading * (lines.len() as f32 - 1.0) - desc;
+    let bbox = [x1 - width, y1 - height, x1, y1];
+    let mut content = String::from("BT 0 g\n");
+    content.push_str(&format!("/F1 {} Tf\n", fmt(size)));
+    for (i, (line, w)) in lines.iter().zip(&widths).enumerate() {
+        // Right-aligned lines; Tm restates the position so each line stands alone.
+        let x = width - w;
+        let y = height - asc - leading * i as f32;
+        let s = font.encode(line)?;
+        content.push_str(&format!(
+            "1 0 0 1 {} {} Tm <{}> Tj\n",
+            fmt(x),
+            fmt(y),
+            hex(&s)
+        ));
+    }
+    content.push_str("ET\n");
+    let doc = &mut inc.new_document;
+    let mut fonts = Dictionary::new();
+    fonts.set("F1", Object::Reference(font.finish(doc)?));
+    let mut resources = Dictionary::new();
+    resources.set("Font", fonts);
+    let normal = add_form(doc, bbox, content, resources)?;
+    Ok(PlacedAppearance {
+        page: page_id,
+        rect: bbox,
+        normal,
+    })
+}
+
+/// Adds the appearances of `spec` to the new revision of `doc`: image XObjects, the font subset
+/// and one Form XObject per widget. Answers the widgets to place (the visible signature first,
+/// then the appendix stamps in the order given). The pages are not modified.
+pub fn add_appearances(
+    doc: &mut IncrementalDocument,
+    spec: &AppearanceSpec,
+) -> Result<Vec<PlacedAppearance>, FormatError> {
+    let mut placed = Vec::new();
+    if let Some(v) = &spec.visible {
+        placed.push(add_visible(doc, v)?);
+    }
+    for a in &spec.appendices {
+        placed.push(add_appendix(doc, a)?);
+    }
+    Ok(placed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnam_time_is_iso_8601_with_offset() {
+        // 2024-03-15T02:30:00Z
+        assert_eq!(vietnam_time(1_710_469_800), "2024-03-15T09:30:00+07:00");
+        assert_eq!(vietnam_time(0), "1970-01-01T07:00:00+07:00");
+        // 2024-02-29T20:00:00Z → the next day in Vietnam.
+        assert_eq!(vietnam_time(1_709_236_800), "2024-03-01T03:00:00+07:00");
+    }
+
+    #[test]
+    fn seal_covers_the_left_third_of_the_signature() {
+        let l = layout([322.0, 252.0, 508.0, 344.0], Some(150.0 / 400.0), Some(102.0), &[], 9.0);
+        let sig = l.signature.unwrap();
+        let seal = l.seal.unwrap();
+        let third = (sig[2] - sig[0]) / 3.0;
+        assert!((seal[2] - (sig[0] + third)).abs() < 0.01);
+        assert!((seal[2] - seal[0] - 102.0).abs() < 0.01);
+        // Centred between title and name.
+        assert!(((sig[0] + sig[2]) / 2.0 - 415.0).abs() < 0.01);
+        assert!(((sig[1] + sig[3]) / 2.0 - 298.0).abs() < 0.01);
+        assert!((((sig[3] - sig[1]) / (sig[2] - sig[0])) - 0.375).abs() < 0.001);
+        assert_eq!(l.bbox, [seal[0], seal[1], sig[2], seal[3]]);
+    }
+}
