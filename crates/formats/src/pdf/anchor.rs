@@ -59,11 +59,34 @@ pub struct TextMatch {
     pub font_size: f32,
 }
 
+/// How a font's codes become text: a table for simple fonts (1-byte codes), the font's
+/// ToUnicode CMap for composite ones.
+enum Decoder<'a> {
+    Table(Vec<String>),
+    Map(Option<Encoding<'a>>),
+}
+
 struct FontInfo<'a> {
-    encoding: Option<Encoding<'a>>,
+    decoder: Decoder<'a>,
     two_byte: bool,
     widths: BTreeMap<u32, f32>,
     default_width: f32,
+}
+
+impl FontInfo<'_> {
+    fn text(&self, code: &[u8]) -> String {
+        match &self.decoder {
+            Decoder::Table(t) => code
+                .first()
+                .and_then(|c| t.get(usize::from(*c)))
+                .cloned()
+                .unwrap_or_default(),
+            Decoder::Map(e) => e
+                .as_ref()
+                .and_then(|e| e.bytes_to_string(code).ok())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 fn num(o: &Object) -> Option<f32> {
@@ -81,23 +104,126 @@ fn deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
     }
 }
 
+/// The text a glyph name stands for (Adobe Glyph List specification: `uniXXXX`, `uXXXX[XX]`,
+/// a suffix after a period ignored, else the AGL names lopdf knows, such as `adotbelow`,
+/// `Ohorn`, `dcroat`).
+pub fn glyph_name_text(doc: &Document, name: &[u8]) -> Option<String> {
+    let base = name.split(|b| *b == b'.').next().unwrap_or(name);
+    let s = std::str::from_utf8(base).ok()?;
+    let hex_chars = |h: &str, group: usize| -> Option<String> {
+        if h.is_empty()
+            || !h.len().is_multiple_of(group)
+            || !h.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        let units: Option<Vec<u32>> = (0..h.len() / group)
+            .map(|i| {
+                h.get(i * group..(i + 1) * group)
+                    .and_then(|g| u32::from_str_radix(g, 16).ok())
+            })
+            .collect();
+        units?.into_iter().map(char::from_u32).collect()
+    };
+    if let Some(t) = s.strip_prefix("uni").and_then(|h| hex_chars(h, 4)) {
+        return Some(t);
+    }
+    if let Some(t) = s
+        .strip_prefix('u')
+        .filter(|h| (4..=6).contains(&h.len()))
+        .and_then(|h| hex_chars(h, h.len()))
+    {
+        return Some(t);
+    }
+    // lopdf knows the AGL names but refuses a whole /Differences array for one unknown name,
+    // so ask it one name at a time.
+    let mut enc = Dictionary::new();
+    enc.set(
+        "Differences",
+        Object::Array(vec![Object::Integer(65), Object::Name(base.to_vec())]),
+    );
+    let mut font = Dictionary::new();
+    font.set("Type", Object::Name(b"Font".to_vec()));
+    font.set("Encoding", enc);
+    match font.get_font_encoding(doc) {
+        Ok(e @ Encoding::Differences(_)) => e.bytes_to_string(b"A").ok(),
+        _ => None,
+    }
+}
+
+fn simple_table(doc: &Document, font: &Dictionary) -> Vec<String> {
+    let has_to_unicode = font.has(b"ToUnicode");
+    let encoding_obj = font.get(b"Encoding").ok().and_then(|o| deref(doc, o));
+    let differences = match encoding_obj {
+        Some(Object::Dictionary(d)) if !has_to_unicode => d
+            .get(b"Differences")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok()),
+        _ => None,
+    };
+    // ToUnicode is the most faithful mapping (ISO 32000-1 §9.10.2) but lopdf prefers
+    // /Encoding: ask it with a copy that has only the ToUnicode. With /Differences and no
+    // ToUnicode, ask it for the base encoding and apply the differences here.
+    let mut copy = font.clone();
+    if has_to_unicode {
+        copy.remove(b"Encoding");
+    } else if let Some(Object::Dictionary(d)) = encoding_obj {
+        match d.get(b"BaseEncoding") {
+            Ok(base @ Object::Name(_)) => copy.set("Encoding", base.clone()),
+            _ => {
+                copy.remove(b"Encoding");
+            }
+        }
+    }
+    let encoding = copy.get_font_encoding(doc).ok();
+    let mut table: Vec<String> = (0u8..=255)
+        .map(|c| {
+            encoding
+                .as_ref()
+                .and_then(|e| e.bytes_to_string(&[c]).ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    if let Some(diffs) = differences {
+        let mut code = 0usize;
+        for item in diffs {
+            match item {
+                Object::Integer(i) => code = usize::try_from(*i).unwrap_or(256),
+                Object::Name(name) => {
+                    if let (Some(slot), Some(text)) =
+                        (table.get_mut(code), glyph_name_text(doc, name))
+                    {
+                        *slot = text;
+                    }
+                    code += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    table
+}
+
 fn font_info<'a>(doc: &'a Document, font: &'a Dictionary) -> FontInfo<'a> {
     let two_byte = font
         .get(b"Subtype")
         .and_then(Object::as_name)
         .is_ok_and(|s| s == b"Type0");
-    // ToUnicode is the most faithful mapping (ISO 32000-1 §9.10.2): lopdf prefers /Encoding, so
-    // ask it with a copy of the dictionary that has only the ToUnicode.
-    let encoding = if font.has(b"ToUnicode") && font.has(b"Encoding") {
+    let decoder = if !two_byte {
+        Decoder::Table(simple_table(doc, font))
+    } else if font.has(b"ToUnicode") {
         let mut only = font.clone();
         only.remove(b"Encoding");
-        // The copy is leaked into a small arena below; instead decode now and keep the result.
         match only.get_font_encoding(doc) {
-            Ok(Encoding::UnicodeMapEncoding(map)) => Some(Encoding::UnicodeMapEncoding(map)),
-            _ => font.get_font_encoding(doc).ok(),
+            Ok(Encoding::UnicodeMapEncoding(map)) => {
+                Decoder::Map(Some(Encoding::UnicodeMapEncoding(map)))
+            }
+            _ => Decoder::Map(None),
         }
     } else {
-        font.get_font_encoding(doc).ok()
+        // Identity-H without ToUnicode: the codes are glyph ids, not text.
+        Decoder::Map(None)
     };
     let mut widths = BTreeMap::new();
     let mut default_width = 0.0;
@@ -123,7 +249,9 @@ fn font_info<'a>(doc: &'a Document, font: &'a Dictionary) -> FontInfo<'a> {
             if let Some(w) = w {
                 let mut i = 0;
                 while i + 1 < w.len() {
-                    let Some(first) = w.get(i).and_then(num) else { break };
+                    let Some(first) = w.get(i).and_then(num) else {
+                        break;
+                    };
                     match w.get(i + 1).and_then(|o| deref(doc, o)) {
                         Some(Object::Array(list)) => {
                             for (k, v) in list.iter().enumerate() {
@@ -134,8 +262,7 @@ fn font_info<'a>(doc: &'a Document, font: &'a Dictionary) -> FontInfo<'a> {
                             i += 2;
                         }
                         Some(o) => {
-                            let (Some(last), Some(v)) = (num(o), w.get(i + 2).and_then(num))
-                            else {
+                            let (Some(last), Some(v)) = (num(o), w.get(i + 2).and_then(num)) else {
                                 break;
                             };
                             for c in (first as u32)..=(last as u32).min(first as u32 + 65535) {
@@ -174,7 +301,7 @@ fn font_info<'a>(doc: &'a Document, font: &'a Dictionary) -> FontInfo<'a> {
         }
     }
     FontInfo {
-        encoding,
+        decoder,
         two_byte,
         widths,
         default_width,
@@ -226,11 +353,8 @@ pub fn page_glyphs(doc: &Document, page_id: ObjectId) -> Result<Vec<Glyph>, Form
         let n = |i: usize| op.operands.get(i).and_then(num).unwrap_or(0.0);
         let mut show: Vec<&Object> = Vec::new();
         match op.operator.as_str() {
-            "q" => {
-                if stack.len() < 64 {
-                    stack.push(st.clone());
-                }
-            }
+            // Deeper nesting than 64 is hostile; the extra saves are ignored.
+            "q" if stack.len() < 64 => stack.push(st.clone()),
             "Q" => {
                 if let Some(s) = stack.pop() {
                     st = s;
@@ -302,11 +426,7 @@ pub fn page_glyphs(doc: &Document, page_id: ObjectId) -> Result<Vec<Glyph>, Form
                             tx += st.word_spacing;
                         }
                         tx *= st.scale;
-                        let text = font
-                            .encoding
-                            .as_ref()
-                            .and_then(|e| e.bytes_to_string(code).ok())
-                            .unwrap_or_default();
+                        let text = font.text(code);
                         let m = mul(&tm, &st.ctm);
                         let (x0, y) = apply(&m, 0.0, st.rise);
                         let (x1, _) = apply(&m, tx, st.rise);
@@ -421,4 +541,99 @@ pub fn area_above(glyphs: &[Glyph], m: &TextMatch, min_width: f32) -> [f32; 4] {
     let cx = (x0 + x1) / 2.0;
     let half = (x1 - x0).max(title_width).max(min_width) / 2.0;
     [cx - half, bottom, cx + half, top.max(bottom + 20.0)]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use lopdf::{Stream, dictionary};
+
+    use super::*;
+
+    /// A one-page document whose font re-encodes codes 128… with glyph names, as Ghostscript
+    /// does for Type 42 fonts, and has no ToUnicode.
+    fn differences_doc() -> (Document, ObjectId) {
+        let mut doc = Document::with_version("1.4");
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "TrueType",
+            "BaseFont" => "LiberationSerif",
+            "FirstChar" => 32,
+            "LastChar" => 132,
+            "Widths" => Object::Array((32..=132).map(|_| Object::Integer(500)).collect()),
+            "Encoding" => dictionary! {
+                "Type" => "Encoding",
+                "BaseEncoding" => "WinAnsiEncoding",
+                "Differences" => vec![
+                    Object::Integer(128),
+                    Object::Name(b"Dcroat".to_vec()),
+                    Object::Name(b"uni1EE9".to_vec()),
+                    Object::Name(b"adotbelow".to_vec()),
+                    Object::Name(b"u1EC5".to_vec()),
+                    Object::Name(b"glyph123".to_vec()),
+                ],
+            },
+        });
+        let content = b"q 2 0 0 2 0 0 cm BT /F1 6 Tf 50 300 Td (Ph\x82m \x80\x81c) Tj \
+                        [(Minh) -500 (x)] TJ ET Q"
+            .to_vec();
+        let content = doc.add_object(Stream::new(Dictionary::new(), content));
+        let pages = doc.new_object_id();
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            "Contents" => content,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+        });
+        doc.objects.insert(
+            pages,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages",
+                "Kids" => vec![page.into()],
+                "Count" => 1,
+            }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+        doc.trailer.set("Root", catalog);
+        (doc, page)
+    }
+
+    #[test]
+    fn glyph_names_of_vietnamese_letters() {
+        let (doc, page) = differences_doc();
+        let glyphs = page_glyphs(&doc, page).unwrap();
+        let text: String = glyphs.iter().map(|g| g.text.as_str()).collect();
+        assert_eq!(text, "Phạm ĐứcMinhx");
+        let m = find_text(&doc, "Phạm Đức Minh", None).unwrap().unwrap();
+        // Td 50 300 in a 2× CTM; 6 pt text is 12 units; each glyph 500/1000 em = 6 units.
+        assert_eq!(m.rect, [100.0, 600.0, 100.0 + 12.0 * 6.0, 612.0]);
+        // The TJ adjustment of -500 moves "x" half an em (6 units) further right.
+        let x = glyphs.last().unwrap();
+        assert_eq!(x.x0, 100.0 + 13.0 * 6.0);
+        assert!(find_text(&doc, "Minh x", Some(2)).unwrap().is_none());
+        assert_eq!(glyph_name_text(&doc, b"Ohorn.sc").as_deref(), Some("Ơ"));
+        assert_eq!(glyph_name_text(&doc, b"glyph123"), None);
+    }
+
+    #[test]
+    fn the_last_match_wins() {
+        let g = |t: &str, x: f32| Glyph {
+            text: t.into(),
+            x0: x,
+            x1: x + 1.0,
+            y: 0.0,
+            size: 1.0,
+        };
+        let glyphs = vec![
+            g("a", 0.0),
+            g("b", 1.0),
+            g(" ", 2.0),
+            g("a", 3.0),
+            g("b", 4.0),
+        ];
+        assert_eq!(find_in_glyphs(&glyphs, "ab"), Some((3, 4)));
+        assert_eq!(find_in_glyphs(&glyphs, "b a"), Some((1, 3)));
+        assert_eq!(find_in_glyphs(&glyphs, "  "), None);
+    }
 }

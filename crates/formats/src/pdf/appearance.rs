@@ -120,7 +120,10 @@ pub fn layout(
     let mut lines = Vec::new();
     for (i, lw) in line_widths.iter().enumerate() {
         let from_bottom = (line_widths.len() - 1 - i) as f32;
-        lines.push((cx - lw / 2.0, ay0 + text_size * 0.25 + from_bottom * line_height));
+        lines.push((
+            cx - lw / 2.0,
+            ay0 + text_size * 0.25 + from_bottom * line_height,
+        ));
     }
     let img_area_h = (h - text_h).max(h * 0.3);
     let img_y0 = ay0 + text_h.min(h * 0.7);
@@ -275,10 +278,10 @@ fn add_visible(
     inc: &mut IncrementalDocument,
     v: &Visible,
 ) -> Result<PlacedAppearance, FormatError> {
-    let (page, page_id, area) = match &v.placement {
+    let (page_id, area) = match &v.placement {
         Placement::Rect { page, rect } => {
             let id = page_id(inc.get_prev_documents(), *page)?;
-            (*page, id, *rect)
+            (id, *rect)
         }
         Placement::Anchor { text, page } => {
             let prev = inc.get_prev_documents();
@@ -289,10 +292,9 @@ fn add_visible(
                 ))
             })?;
             let glyphs = anchor::page_glyphs(prev, m.page_id)?;
-            (m.page, m.page_id, anchor::area_above(&glyphs, &m, MIN_AREA_WIDTH))
+            (m.page_id, anchor::area_above(&glyphs, &m, MIN_AREA_WIDTH))
         }
     };
-    let _ = page;
     let signature: Option<RgbaImage> = v.signature_image.as_deref().map(decode_png).transpose()?;
     let seal: Option<(RgbaImage, f32)> = v
         .seal
@@ -431,6 +433,7 @@ pub fn add_appearances(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -445,7 +448,13 @@ mod tests {
 
     #[test]
     fn seal_covers_the_left_third_of_the_signature() {
-        let l = layout([322.0, 252.0, 508.0, 344.0], Some(150.0 / 400.0), Some(102.0), &[], 9.0);
+        let l = layout(
+            [322.0, 252.0, 508.0, 344.0],
+            Some(150.0 / 400.0),
+            Some(102.0),
+            &[],
+            9.0,
+        );
         let sig = l.signature.unwrap();
         let seal = l.seal.unwrap();
         let third = (sig[2] - sig[0]) / 3.0;

@@ -18,7 +18,8 @@ use crate::pdf::image::deflate;
 
 /// Liberation Serif Regular 2.1.5 (Debian `fonts-liberation2`), which has the Vietnamese letters
 /// that 1.07 lacks.
-pub static LIBERATION_SERIF: &[u8] = include_bytes!("../../assets/fonts/LiberationSerif-Regular.ttf");
+pub static LIBERATION_SERIF: &[u8] =
+    include_bytes!("../../assets/fonts/LiberationSerif-Regular.ttf");
 
 const BASE_NAME: &str = "LiberationSerif";
 
@@ -107,7 +108,10 @@ impl FontBuilder {
 
     /// A PDF string operand for [`FontBuilder::encode`]d text.
     pub fn string(&mut self, text: &str) -> Result<Object, FormatError> {
-        Ok(Object::String(self.encode(text)?, StringFormat::Hexadecimal))
+        Ok(Object::String(
+            self.encode(text)?,
+            StringFormat::Hexadecimal,
+        ))
     }
 
     /// Six capital letters derived from the glyph set (ISO 32000-1 §9.6.4 subset tag).
@@ -148,7 +152,12 @@ impl FontBuilder {
         descriptor.set("Flags", 34);
         descriptor.set(
             "FontBBox",
-            Object::Array(vec![u(bbox.x_min), u(bbox.y_min), u(bbox.x_max), u(bbox.y_max)]),
+            Object::Array(vec![
+                u(bbox.x_min),
+                u(bbox.y_min),
+                u(bbox.x_max),
+                u(bbox.y_max),
+            ]),
         );
         descriptor.set("ItalicAngle", 0);
         descriptor.set("Ascent", u(self.face.ascender()));
@@ -229,6 +238,7 @@ fn to_unicode_cmap(used: &BTreeMap<u16, (char, f32)>) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -49,7 +49,8 @@ pub fn decode_png(bytes: &[u8]) -> Result<RgbaImage, FormatError> {
                 .into(),
         ));
     }
-    let bad = |e: png::DecodingError| FormatError::Invalid(format!("the PNG image is damaged: {e}"));
+    let bad =
+        |e: png::DecodingError| FormatError::Invalid(format!("the PNG image is damaged: {e}"));
     let mut decoder = png::Decoder::new_with_limits(
         Cursor::new(bytes),
         png::Limits {
@@ -165,6 +166,7 @@ pub fn add_image(doc: &mut lopdf::Document, img: &RgbaImage) -> Result<ObjectId,
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -193,7 +195,13 @@ mod tests {
 
     #[test]
     fn converts_gray_and_16_bit() {
-        let gray = encode(png::ColorType::Grayscale, png::BitDepth::Eight, 2, 1, &[0, 200]);
+        let gray = encode(
+            png::ColorType::Grayscale,
+            png::BitDepth::Eight,
+            2,
+            1,
+            &[0, 200],
+        );
         let img = decode_png(&gray).unwrap();
         assert_eq!(img.rgb, vec![0, 0, 0, 200, 200, 200]);
         assert!(img.alpha.is_none());
@@ -211,12 +219,15 @@ mod tests {
 
     #[test]
     fn fixture_signature_keeps_its_transparency() {
-        let bytes = std::fs::read("/work/shared/fixtures/pdf/images/chu-ky-xanh.png");
-        let Ok(bytes) = bytes else { return };
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/pdf/images/chu-ky-xanh.png"
+        ))
+        .unwrap();
         let img = decode_png(&bytes).unwrap();
         assert_eq!((img.width, img.height), (400, 150));
         let alpha = img.alpha.unwrap();
         assert_eq!(alpha[0], 0, "the background is transparent");
-        assert!(alpha.iter().any(|&a| a == 255));
+        assert!(alpha.contains(&255));
     }
 }
