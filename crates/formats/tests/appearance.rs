@@ -398,3 +398,46 @@ fn explicit_rectangle_and_bad_input() {
     let e = add_appearances(&mut inc, &page9).unwrap_err();
     assert!(e.to_string().contains("page 9"), "{e}");
 }
+
+#[test]
+fn appendix_stamp_stays_upright_on_a_rotated_page() {
+    let original = fixture("phu-luc-ghostscript.pdf");
+    let mut inc = IncrementalDocument::load_from(&original[..]).unwrap();
+    let page = *inc.get_prev_documents().get_pages().get(&1).unwrap();
+    inc.opt_clone_object_to_new_document(page).unwrap();
+    inc.new_document
+        .get_object_mut(page)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("Rotate", 90);
+    // The new revision's page is what the stamp is laid out on.
+    let mut bytes = Vec::new();
+    inc.save_to(&mut bytes).unwrap();
+    let mut inc = IncrementalDocument::load_from(&bytes[..]).unwrap();
+    let spec = AppearanceSpec {
+        visible: None,
+        appendices: vec![AppendixStamp {
+            page: 1,
+            doc_number: "123/QĐ-UBND".into(),
+            signing_time: SIGNED_AT,
+        }],
+    };
+    let placed = add_appearances(&mut inc, &spec).unwrap();
+    // Displayed top right of a page turned 90° clockwise is the top LEFT of its user space,
+    // and the stamp is taller than wide there.
+    let [x0, y0, x1, y1] = placed[0].rect;
+    assert!(x0 < 70.0 && y1 > 700.0, "{:?}", placed[0].rect);
+    assert!(y1 - y0 > x1 - x0, "{:?}", placed[0].rect);
+    annotate(&mut inc, &placed);
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    let path = artifacts().join("phu-luc-rotated.pdf");
+    std::fs::write(&path, &out).unwrap();
+    let text = page_text(&path, 1);
+    assert!(text.contains("123/QĐ-UBND"), "{text}");
+    assert!(text.contains("2024-03-15T09:30:00+07:00"), "{text}");
+    let rendered = render(&path, 1, &artifacts().join("phu-luc-rotated-page1"));
+    let (w, h, _) = decode_rgb(&rendered);
+    assert!(w > h, "the page is displayed in landscape");
+}

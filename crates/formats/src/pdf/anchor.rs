@@ -15,7 +15,8 @@ use crate::FormatError;
 /// Bound on a page's decoded content, against decompression bombs.
 const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
 
-type Matrix = [f32; 6];
+/// A PDF transformation matrix `[a b c d e f]` (ISO 32000-1 §8.3.4).
+pub type Matrix = [f32; 6];
 const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
 
 /// `m × n` with PDF's row-vector convention.
@@ -30,11 +31,12 @@ fn mul(m: &Matrix, n: &Matrix) -> Matrix {
     ]
 }
 
-fn apply(m: &Matrix, x: f32, y: f32) -> (f32, f32) {
+/// The point `(x, y)` transformed by `m`.
+pub fn apply(m: &Matrix, x: f32, y: f32) -> (f32, f32) {
     (x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5])
 }
 
-/// One glyph drawn on a page, in the page's default user space.
+/// One glyph drawn on a page, in the page's displayed frame (see [`PageFrame`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Glyph {
     /// The text the glyph stands for (usually one character).
@@ -49,7 +51,8 @@ pub struct Glyph {
 }
 
 /// Where a text was found: the page (1-based number and object id) and the baseline box of the
-/// match, `[x0, baseline, x1, baseline + font size]` in default user space.
+/// match, `[x0, baseline, x1, baseline + font size]` in the page's displayed frame (default user
+/// space unless the page has `/Rotate`; see [`PageFrame`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TextMatch {
     pub page: u32,
@@ -320,137 +323,342 @@ struct TextState {
     size: f32,
 }
 
-/// The glyphs drawn by a page's content stream (not by Form XObjects or annotations), in the
-/// order they are drawn.
+/// How deep Form XObjects may nest inside one another before the rest is ignored.
+const MAX_FORM_DEPTH: usize = 8;
+/// How many glyphs a page may draw before the rest is ignored.
+const MAX_GLYPHS: usize = 1_000_000;
+
+/// A page as it is displayed: `/Rotate` applied (ISO 32000-1 §7.7.3.3, clockwise in multiples
+/// of 90°), and the visible box (CropBox, else MediaBox, both inheritable).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageFrame {
+    /// Clockwise rotation in degrees: 0, 90, 180 or 270.
+    pub rotate: i64,
+    /// The visible box in default user space, `[x1, y1, x2, y2]` normalised.
+    pub user_box: [f32; 4],
+    /// The visible box in the displayed frame: the same as `user_box` when the page is not
+    /// rotated, else `[0, 0, displayed width, displayed height]`.
+    pub display_box: [f32; 4],
+    /// From the displayed frame to default user space.
+    pub to_user: Matrix,
+}
+
+impl PageFrame {
+    /// From default user space to the displayed frame.
+    pub fn to_display(&self) -> Matrix {
+        invert(&self.to_user)
+    }
+
+    /// A rectangle of the displayed frame as a rectangle of default user space.
+    pub fn rect_to_user(&self, r: [f32; 4]) -> [f32; 4] {
+        let pts = [
+            apply(&self.to_user, r[0], r[1]),
+            apply(&self.to_user, r[2], r[1]),
+            apply(&self.to_user, r[0], r[3]),
+            apply(&self.to_user, r[2], r[3]),
+        ];
+        let xs = pts.iter().map(|p| p.0);
+        let ys = pts.iter().map(|p| p.1);
+        [
+            xs.clone().fold(f32::MAX, f32::min),
+            ys.clone().fold(f32::MAX, f32::min),
+            xs.fold(f32::MIN, f32::max),
+            ys.fold(f32::MIN, f32::max),
+        ]
+    }
+}
+
+fn invert(m: &Matrix) -> Matrix {
+    let det = m[0] * m[3] - m[1] * m[2];
+    if det.abs() < f32::EPSILON {
+        return IDENTITY;
+    }
+    let (a, b, c, d) = (m[3] / det, -m[1] / det, -m[2] / det, m[0] / det);
+    [a, b, c, d, -(m[4] * a + m[5] * c), -(m[4] * b + m[5] * d)]
+}
+
+/// A page attribute, inherited through the page tree (ISO 32000-1 §7.7.3.4).
+fn inherited<'a>(doc: &'a Document, page_id: ObjectId, key: &[u8]) -> Option<&'a Object> {
+    let mut node = doc.get_dictionary(page_id).ok();
+    for _ in 0..32 {
+        let d = node?;
+        if let Ok(o) = d.get(key) {
+            return deref(doc, o);
+        }
+        node = d
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|id| doc.get_dictionary(id))
+            .ok();
+    }
+    None
+}
+
+/// The page's displayed frame. A page without a usable box is taken as A4 portrait, the size of
+/// Vietnamese administrative documents.
+pub fn page_frame(doc: &Document, page_id: ObjectId) -> PageFrame {
+    let rect = |key: &[u8]| -> Option<[f32; 4]> {
+        let arr = inherited(doc, page_id, key)?.as_array().ok()?;
+        let v: Vec<f32> = arr
+            .iter()
+            .filter_map(|o| deref(doc, o).and_then(num))
+            .collect();
+        match v[..] {
+            [x0, y0, x1, y1] if (x1 - x0).abs() > 1.0 && (y1 - y0).abs() > 1.0 => {
+                Some([x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)])
+            }
+            _ => None,
+        }
+    };
+    let user_box = rect(b"CropBox")
+        .or_else(|| rect(b"MediaBox"))
+        .unwrap_or([0.0, 0.0, 595.28, 841.89]);
+    let rotate = inherited(doc, page_id, b"Rotate")
+        .and_then(|o| o.as_i64().ok())
+        .unwrap_or(0)
+        .rem_euclid(360);
+    let [x0, y0, x1, y1] = user_box;
+    let (w, h) = (x1 - x0, y1 - y0);
+    let (to_user, display_box) = match rotate {
+        // Displayed top edge = user left edge; displayed right = user +y.
+        90 => ([0.0, 1.0, -1.0, 0.0, x1, y0], [0.0, 0.0, h, w]),
+        180 => ([-1.0, 0.0, 0.0, -1.0, x1, y1], [0.0, 0.0, w, h]),
+        270 => ([0.0, -1.0, 1.0, 0.0, x0, y1], [0.0, 0.0, h, w]),
+        _ => (IDENTITY, user_box),
+    };
+    PageFrame {
+        rotate: if matches!(rotate, 90 | 180 | 270) {
+            rotate
+        } else {
+            0
+        },
+        user_box,
+        display_box,
+        to_user,
+    }
+}
+
+/// The nearest `/Resources` of a page (its own, else the nearest ancestor's).
+fn page_resources(doc: &Document, page_id: ObjectId) -> Option<&Dictionary> {
+    inherited(doc, page_id, b"Resources").and_then(|o| o.as_dict().ok())
+}
+
+fn resource<'a>(
+    doc: &'a Document,
+    res: &'a Dictionary,
+    kind: &[u8],
+    name: &[u8],
+) -> Option<&'a Object> {
+    let group = deref(doc, res.get(kind).ok()?)?.as_dict().ok()?;
+    deref(doc, group.get(name).ok()?)
+}
+
+struct Interpreter<'d> {
+    doc: &'d Document,
+    glyphs: Vec<Glyph>,
+    budget: usize,
+}
+
+impl<'d> Interpreter<'d> {
+    /// Interprets a content stream. Only the page's own content must parse; a damaged form is
+    /// skipped.
+    fn run(
+        &mut self,
+        content: &[u8],
+        res: Option<&'d Dictionary>,
+        ctm: Matrix,
+        depth: usize,
+    ) -> Result<(), FormatError> {
+        let doc = self.doc;
+        let content = match Content::decode(content) {
+            Ok(c) => c,
+            Err(e) if depth == 0 => {
+                return Err(FormatError::Invalid(format!(
+                    "the page content cannot be parsed: {e}"
+                )));
+            }
+            Err(_) => return Ok(()),
+        };
+        let mut fonts: BTreeMap<Vec<u8>, Option<FontInfo<'d>>> = BTreeMap::new();
+        let mut stack: Vec<TextState> = Vec::new();
+        let mut st = TextState {
+            ctm,
+            char_spacing: 0.0,
+            word_spacing: 0.0,
+            scale: 1.0,
+            leading: 0.0,
+            rise: 0.0,
+            font: Vec::new(),
+            size: 0.0,
+        };
+        let mut tm = IDENTITY;
+        let mut tlm = IDENTITY;
+
+        for op in &content.operations {
+            let n = |i: usize| op.operands.get(i).and_then(num).unwrap_or(0.0);
+            let mut show: Vec<&Object> = Vec::new();
+            match op.operator.as_str() {
+                // Deeper nesting than 64 is hostile; the extra saves are ignored.
+                "q" if stack.len() < 64 => stack.push(st.clone()),
+                "Q" => {
+                    if let Some(s) = stack.pop() {
+                        st = s;
+                    }
+                }
+                "cm" => st.ctm = mul(&[n(0), n(1), n(2), n(3), n(4), n(5)], &st.ctm),
+                "BT" => {
+                    tm = IDENTITY;
+                    tlm = IDENTITY;
+                }
+                "Tc" => st.char_spacing = n(0),
+                "Tw" => st.word_spacing = n(0),
+                "Tz" => st.scale = n(0) / 100.0,
+                "TL" => st.leading = n(0),
+                "Ts" => st.rise = n(0),
+                "Tf" => {
+                    if let Some(Object::Name(name)) = op.operands.first() {
+                        st.font = name.clone();
+                    }
+                    st.size = n(1);
+                }
+                "Td" | "TD" => {
+                    if op.operator == "TD" {
+                        st.leading = -n(1);
+                    }
+                    tlm = mul(&[1.0, 0.0, 0.0, 1.0, n(0), n(1)], &tlm);
+                    tm = tlm;
+                }
+                "Tm" => {
+                    tlm = [n(0), n(1), n(2), n(3), n(4), n(5)];
+                    tm = tlm;
+                }
+                "T*" => {
+                    tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                    tm = tlm;
+                }
+                "Tj" => show.extend(op.operands.first()),
+                "'" => {
+                    tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                    tm = tlm;
+                    show.extend(op.operands.first());
+                }
+                "\"" => {
+                    st.word_spacing = n(0);
+                    st.char_spacing = n(1);
+                    tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
+                    tm = tlm;
+                    show.extend(op.operands.get(2));
+                }
+                "TJ" => {
+                    if let Some(Object::Array(items)) = op.operands.first() {
+                        show.extend(items.iter());
+                    }
+                }
+                // Text inside a Form XObject (ISO 32000-1 §8.10.1): its /Matrix, then its own
+                // resources or, for old files, the page's.
+                "Do" if depth < MAX_FORM_DEPTH => {
+                    let form = match (res, op.operands.first()) {
+                        (Some(res), Some(Object::Name(name))) => {
+                            resource(doc, res, b"XObject", name).and_then(|o| o.as_stream().ok())
+                        }
+                        _ => None,
+                    };
+                    let is_form = form.is_some_and(|f| {
+                        f.dict
+                            .get(b"Subtype")
+                            .and_then(Object::as_name)
+                            .is_ok_and(|s| s == b"Form")
+                    });
+                    if let (Some(form), true) = (form, is_form) {
+                        let matrix = form
+                            .dict
+                            .get(b"Matrix")
+                            .and_then(Object::as_array)
+                            .ok()
+                            .map(|a| a.iter().filter_map(num).collect::<Vec<_>>())
+                            .and_then(|v| <[f32; 6]>::try_from(v).ok())
+                            .unwrap_or(IDENTITY);
+                        let form_res = form
+                            .dict
+                            .get(b"Resources")
+                            .ok()
+                            .and_then(|o| deref(doc, o))
+                            .and_then(|o| o.as_dict().ok())
+                            .or(res);
+                        if let Ok(bytes) = form.get_plain_content_with_limit(self.budget) {
+                            self.budget = self.budget.saturating_sub(bytes.len());
+                            self.run(&bytes, form_res, mul(&matrix, &st.ctm), depth + 1)?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if show.is_empty() {
+                continue;
+            }
+            let font = fonts.entry(st.font.clone()).or_insert_with(|| {
+                let dict = res.and_then(|r| resource(doc, r, b"Font", &st.font))?;
+                Some(font_info(doc, dict.as_dict().ok()?))
+            });
+            let Some(font) = font.as_ref() else {
+                continue;
+            };
+            for item in show {
+                match item {
+                    Object::String(bytes, _) => {
+                        let step = if font.two_byte { 2 } else { 1 };
+                        for code in bytes.chunks(step) {
+                            let c = code.iter().fold(0u32, |a, b| a * 256 + u32::from(*b));
+                            let w0 = font.widths.get(&c).copied().unwrap_or(font.default_width);
+                            let mut tx = w0 / 1000.0 * st.size + st.char_spacing;
+                            if step == 1 && c == 32 {
+                                tx += st.word_spacing;
+                            }
+                            tx *= st.scale;
+                            if self.glyphs.len() < MAX_GLYPHS {
+                                let m = mul(&tm, &st.ctm);
+                                let (x0, y) = apply(&m, 0.0, st.rise);
+                                let (x1, _) = apply(&m, tx, st.rise);
+                                let (_, top) = apply(&m, 0.0, st.rise + st.size);
+                                self.glyphs.push(Glyph {
+                                    text: font.text(code),
+                                    x0,
+                                    x1,
+                                    y,
+                                    size: (top - y).abs(),
+                                });
+                            }
+                            tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
+                        }
+                    }
+                    other => {
+                        if let Some(adj) = num(other) {
+                            let tx = -adj / 1000.0 * st.size * st.scale;
+                            tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The glyphs a page draws, in its content stream and the Form XObjects it paints (not in
+/// annotations), in the order they are drawn, with positions in the page's displayed frame (see
+/// [`PageFrame`]; default user space for a page without `/Rotate`).
 pub fn page_glyphs(doc: &Document, page_id: ObjectId) -> Result<Vec<Glyph>, FormatError> {
     let bytes = doc
         .get_page_content_with_limit(page_id, MAX_CONTENT_BYTES)
         .map_err(|e| FormatError::Invalid(format!("the page content cannot be read: {e}")))?;
-    let content = Content::decode(&bytes)
-        .map_err(|e| FormatError::Invalid(format!("the page content cannot be parsed: {e}")))?;
-    let font_dicts = doc.get_page_fonts(page_id).unwrap_or_default();
-    let mut fonts: BTreeMap<Vec<u8>, FontInfo> = BTreeMap::new();
-    for (name, dict) in &font_dicts {
-        fonts.insert(name.clone(), font_info(doc, dict));
-    }
-
-    let mut glyphs = Vec::new();
-    let mut stack: Vec<TextState> = Vec::new();
-    let mut st = TextState {
-        ctm: IDENTITY,
-        char_spacing: 0.0,
-        word_spacing: 0.0,
-        scale: 1.0,
-        leading: 0.0,
-        rise: 0.0,
-        font: Vec::new(),
-        size: 0.0,
+    let mut interp = Interpreter {
+        doc,
+        glyphs: Vec::new(),
+        budget: MAX_CONTENT_BYTES.saturating_sub(bytes.len()),
     };
-    let mut tm = IDENTITY;
-    let mut tlm = IDENTITY;
-
-    for op in &content.operations {
-        let n = |i: usize| op.operands.get(i).and_then(num).unwrap_or(0.0);
-        let mut show: Vec<&Object> = Vec::new();
-        match op.operator.as_str() {
-            // Deeper nesting than 64 is hostile; the extra saves are ignored.
-            "q" if stack.len() < 64 => stack.push(st.clone()),
-            "Q" => {
-                if let Some(s) = stack.pop() {
-                    st = s;
-                }
-            }
-            "cm" => st.ctm = mul(&[n(0), n(1), n(2), n(3), n(4), n(5)], &st.ctm),
-            "BT" => {
-                tm = IDENTITY;
-                tlm = IDENTITY;
-            }
-            "Tc" => st.char_spacing = n(0),
-            "Tw" => st.word_spacing = n(0),
-            "Tz" => st.scale = n(0) / 100.0,
-            "TL" => st.leading = n(0),
-            "Ts" => st.rise = n(0),
-            "Tf" => {
-                if let Some(Object::Name(name)) = op.operands.first() {
-                    st.font = name.clone();
-                }
-                st.size = n(1);
-            }
-            "Td" | "TD" => {
-                if op.operator == "TD" {
-                    st.leading = -n(1);
-                }
-                tlm = mul(&[1.0, 0.0, 0.0, 1.0, n(0), n(1)], &tlm);
-                tm = tlm;
-            }
-            "Tm" => {
-                tlm = [n(0), n(1), n(2), n(3), n(4), n(5)];
-                tm = tlm;
-            }
-            "T*" => {
-                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
-                tm = tlm;
-            }
-            "Tj" => show.extend(op.operands.first()),
-            "'" => {
-                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
-                tm = tlm;
-                show.extend(op.operands.first());
-            }
-            "\"" => {
-                st.word_spacing = n(0);
-                st.char_spacing = n(1);
-                tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -st.leading], &tlm);
-                tm = tlm;
-                show.extend(op.operands.get(2));
-            }
-            "TJ" => {
-                if let Some(Object::Array(items)) = op.operands.first() {
-                    show.extend(items.iter());
-                }
-            }
-            _ => {}
-        }
-        let Some(font) = fonts.get(&st.font) else {
-            continue;
-        };
-        for item in show {
-            match item {
-                Object::String(bytes, _) => {
-                    let step = if font.two_byte { 2 } else { 1 };
-                    for code in bytes.chunks(step) {
-                        let c = code.iter().fold(0u32, |a, b| a * 256 + u32::from(*b));
-                        let w0 = font.widths.get(&c).copied().unwrap_or(font.default_width);
-                        let mut tx = w0 / 1000.0 * st.size + st.char_spacing;
-                        if step == 1 && c == 32 {
-                            tx += st.word_spacing;
-                        }
-                        tx *= st.scale;
-                        let text = font.text(code);
-                        let m = mul(&tm, &st.ctm);
-                        let (x0, y) = apply(&m, 0.0, st.rise);
-                        let (x1, _) = apply(&m, tx, st.rise);
-                        let (_, top) = apply(&m, 0.0, st.rise + st.size);
-                        glyphs.push(Glyph {
-                            text,
-                            x0,
-                            x1,
-                            y,
-                            size: (top - y).abs(),
-                        });
-                        tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
-                    }
-                }
-                other => {
-                    if let Some(adj) = num(other) {
-                        let tx = -adj / 1000.0 * st.size * st.scale;
-                        tm = mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm);
-                    }
-                }
-            }
-        }
-    }
-    Ok(glyphs)
+    let frame = page_frame(doc, page_id);
+    interp.run(&bytes, page_resources(doc, page_id), frame.to_display(), 0)?;
+    Ok(interp.glyphs)
 }
 
 /// Finds `needle` in the glyphs, ignoring white space (producers often move the pen instead of

@@ -16,7 +16,7 @@ use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, Stream}
 
 use crate::FormatError;
 use crate::pdf::PlacedAppearance;
-use crate::pdf::anchor;
+use crate::pdf::anchor::{self, PageFrame, page_frame};
 use crate::pdf::font::FontBuilder;
 use crate::pdf::image::{RgbaImage, add_image, decode_png};
 
@@ -195,36 +195,31 @@ fn page_id(doc: &Document, page: u32) -> Result<ObjectId, FormatError> {
     })
 }
 
-/// The page's visible box (CropBox, else MediaBox, inherited through the page tree).
-fn page_box(doc: &Document, page_id: ObjectId) -> [f32; 4] {
-    let mut node = doc.get_dictionary(page_id).ok();
-    for key in [&b"CropBox"[..], b"MediaBox"] {
-        let mut n = node;
-        for _ in 0..32 {
-            let Some(d) = n else { break };
-            if let Ok(obj) = d.get(key) {
-                let arr = match obj {
-                    Object::Reference(id) => doc.get_object(*id).and_then(Object::as_array).ok(),
-                    Object::Array(a) => Some(a),
-                    _ => None,
-                };
-                let v: Vec<f32> = arr
-                    .map(|a| a.iter().filter_map(|o| o.as_float().ok()).collect())
-                    .unwrap_or_default();
-                if let [x0, y0, x1, y1] = v[..] {
-                    return [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)];
-                }
-            }
-            n = d
-                .get(b"Parent")
-                .and_then(Object::as_reference)
-                .and_then(|id| doc.get_dictionary(id))
-                .ok();
-        }
-        node = doc.get_dictionary(page_id).ok();
+/// A caller's rectangle must be finite, at least 10 pt a side, and on the page.
+fn check_rect(r: &[f32; 4], frame: &PageFrame) -> Result<(), FormatError> {
+    let [bx0, by0, bx1, by1] = frame.user_box;
+    let (x0, y0, x1, y1) = (
+        r[0].min(r[2]),
+        r[1].min(r[3]),
+        r[0].max(r[2]),
+        r[1].max(r[3]),
+    );
+    let ok = r.iter().all(|v| v.is_finite())
+        && x1 - x0 >= 10.0
+        && y1 - y0 >= 10.0
+        && x0 >= bx0 - 1.0
+        && y0 >= by0 - 1.0
+        && x1 <= bx1 + 1.0
+        && y1 <= by1 + 1.0;
+    if ok {
+        Ok(())
+    } else {
+        Err(FormatError::Invalid(format!(
+            "the signature rectangle {r:?} is not on the page (page box {:?}) or is smaller than \
+             10 pt",
+            frame.user_box
+        )))
     }
-    // A4 portrait, the size of Vietnamese administrative documents.
-    [0.0, 0.0, 595.28, 841.89]
 }
 
 fn fmt(v: f32) -> String {
@@ -237,9 +232,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// A Form XObject whose BBox is the widget's rectangle moved to the origin.
+/// A Form XObject whose BBox is the widget's rectangle moved to the origin, drawn in the page's
+/// displayed frame: on a page with `/Rotate` its /Matrix turns it back upright (ISO 32000-1
+/// §12.5.5: the BBox transformed by the Matrix is fitted to the annotation's Rect).
 fn add_form(
     doc: &mut Document,
+    frame: &PageFrame,
     bbox: [f32; 4],
     content: String,
     resources: Dictionary,
@@ -257,6 +255,18 @@ fn add_form(
             Object::Real(bbox[3] - bbox[1]),
         ]),
     );
+    if frame.rotate != 0 {
+        let m = frame.to_user;
+        dict.set(
+            "Matrix",
+            Object::Array(
+                [m[0], m[1], m[2], m[3], 0.0, 0.0]
+                    .iter()
+                    .map(|v| Object::Real(*v))
+                    .collect(),
+            ),
+        );
+    }
     dict.set("Resources", resources);
     let mut stream = Stream::new(dict, content.into_bytes());
     // Compression failure only leaves the stream uncompressed.
@@ -278,10 +288,24 @@ fn add_visible(
     inc: &mut IncrementalDocument,
     v: &Visible,
 ) -> Result<PlacedAppearance, FormatError> {
-    let (page_id, area) = match &v.placement {
+    if !(v.text_size >= 4.0 && v.text_size <= 72.0) {
+        return Err(FormatError::Invalid(format!(
+            "a text size of {} pt is not plausible (4–72 pt)",
+            v.text_size
+        )));
+    }
+    let (page_id, frame, area) = match &v.placement {
         Placement::Rect { page, rect } => {
-            let id = page_id(inc.get_prev_documents(), *page)?;
-            (id, *rect)
+            let prev = inc.get_prev_documents();
+            let id = page_id(prev, *page)?;
+            let frame = page_frame(prev, id);
+            check_rect(rect, &frame)?;
+            // The layout happens in the displayed frame.
+            let to_display = frame.to_display();
+            let a = anchor::apply(&to_display, rect[0], rect[1]);
+            let b = anchor::apply(&to_display, rect[2], rect[3]);
+            let area = [a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1)];
+            (id, frame, area)
         }
         Placement::Anchor { text, page } => {
             let prev = inc.get_prev_documents();
@@ -292,7 +316,12 @@ fn add_visible(
                 ))
             })?;
             let glyphs = anchor::page_glyphs(prev, m.page_id)?;
-            (m.page_id, anchor::area_above(&glyphs, &m, MIN_AREA_WIDTH))
+            let frame = page_frame(prev, m.page_id);
+            (
+                m.page_id,
+                frame,
+                anchor::area_above(&glyphs, &m, MIN_AREA_WIDTH),
+            )
         }
     };
     let signature: Option<RgbaImage> = v.signature_image.as_deref().map(decode_png).transpose()?;
@@ -358,10 +387,10 @@ fn add_visible(
     if !xobjects.is_empty() {
         resources.set("XObject", xobjects);
     }
-    let normal = add_form(doc, lay.bbox, content, resources)?;
+    let normal = add_form(doc, &frame, lay.bbox, content, resources)?;
     Ok(PlacedAppearance {
         page: page_id,
-        rect: lay.bbox,
+        rect: frame.rect_to_user(lay.bbox),
         normal,
     })
 }
@@ -372,7 +401,8 @@ fn add_appendix(
 ) -> Result<PlacedAppearance, FormatError> {
     let prev = inc.get_prev_documents();
     let page_id = page_id(prev, a.page)?;
-    let [_, _, px1, py1] = page_box(prev, page_id);
+    let frame = page_frame(prev, page_id);
+    let [_, _, px1, py1] = frame.display_box;
     let lines = [a.doc_number.clone(), vietnam_time(a.signing_time)];
     let mut font = FontBuilder::liberation_serif()?;
     let size = APPENDIX_FONT_SIZE;
@@ -407,10 +437,10 @@ fn add_appendix(
     fonts.set("F1", Object::Reference(font.finish(doc)?));
     let mut resources = Dictionary::new();
     resources.set("Font", fonts);
-    let normal = add_form(doc, bbox, content, resources)?;
+    let normal = add_form(doc, &frame, bbox, content, resources)?;
     Ok(PlacedAppearance {
         page: page_id,
-        rect: bbox,
+        rect: frame.rect_to_user(bbox),
         normal,
     })
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use lopdf::{Dictionary, Object, ObjectId, Stream, StringFormat};
 use sha2::{Digest, Sha256};
 use subsetter::GlyphRemapper;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::FormatError;
 use crate::pdf::image::deflate;
@@ -65,8 +66,7 @@ impl FontBuilder {
     fn glyph(&self, c: char) -> Result<ttf_parser::GlyphId, FormatError> {
         self.face.glyph_index(c).ok_or_else(|| {
             FormatError::Unsupported(format!(
-                "the font {BASE_NAME} has no glyph for {c:?} (U+{:04X}); write Vietnamese text in \
-                 precomposed form (Unicode NFC)",
+                "the font {BASE_NAME} has no glyph for {c:?} (U+{:04X})",
                 u32::from(c)
             ))
         })
@@ -75,7 +75,7 @@ impl FontBuilder {
     /// Width of `text` in points at `size` points.
     pub fn text_width(&self, text: &str, size: f32) -> Result<f32, FormatError> {
         let mut w = 0.0;
-        for c in text.chars() {
+        for c in text.nfc() {
             let g = self.glyph(c)?;
             w += self.units(f32::from(self.face.glyph_hor_advance(g).unwrap_or(0)));
         }
@@ -93,10 +93,11 @@ impl FontBuilder {
     }
 
     /// Encodes `text` as the bytes of a PDF string for this font (2-byte CIDs, big-endian), and
-    /// records its glyphs for the subset.
+    /// records its glyphs for the subset. The text is composed first (Unicode NFC): without a
+    /// shaping engine, "ễ" must be the font's precomposed glyph, not e + ̂ + ̃.
     pub fn encode(&mut self, text: &str) -> Result<Vec<u8>, FormatError> {
         let mut out = Vec::with_capacity(text.len() * 2);
-        for c in text.chars() {
+        for c in text.nfc() {
             let g = self.glyph(c)?;
             let advance = self.units(f32::from(self.face.glyph_hor_advance(g).unwrap_or(0)));
             let cid = self.remapper.remap(g.0);
@@ -250,6 +251,11 @@ mod tests {
         // Glyph ids are renumbered from 1 (.notdef is 0) in order of first use.
         assert_eq!(&a[..4], &[0, 1, 0, 2]);
         assert!(f.text_width("Phạm Đức Minh", 10.0).unwrap() > 40.0);
+        // Decomposed input is composed: e + circumflex + tilde is the glyph of "ễ".
+        assert_eq!(
+            f.encode("Nguye\u{302}\u{303}n").unwrap(),
+            f.encode("Nguyễn").unwrap()
+        );
         let e = f.encode("\u{4e2d}").unwrap_err();
         assert!(e.to_string().contains("no glyph"), "{e}");
         let mut doc = lopdf::Document::with_version("1.7");
