@@ -120,6 +120,11 @@ fn sign_visibly(name: &str, src: &str, spec: &AppearanceSpec) -> (PathBuf, Vec<P
         check.contains("No syntax or stream encoding errors"),
         "{check}"
     );
+    let draws_text =
+        !spec.appendices.is_empty() || spec.visible.as_ref().is_some_and(|v| !v.lines.is_empty());
+    if !draws_text {
+        return (path, placed);
+    }
     let fonts = run("pdffonts", &[p]);
     let ours = fonts
         .lines()
@@ -440,4 +445,73 @@ fn appendix_stamp_stays_upright_on_a_rotated_page() {
     let rendered = render(&path, 1, &artifacts().join("phu-luc-rotated-page1"));
     let (w, h, _) = decode_rgb(&rendered);
     assert!(w > h, "the page is displayed in landscape");
+}
+
+/// Decree 30's usual order: the official signs with the handwritten image, then the clerk signs
+/// for the organisation with the seal, which finds the official's image in the earlier revision
+/// and covers its left third.
+#[test]
+fn seal_signed_later_covers_the_left_third_of_the_officials_image() {
+    let anchor = Placement::Anchor {
+        text: "Phạm Đức Minh".into(),
+        page: Some(2),
+    };
+    let official = AppearanceSpec {
+        visible: Some(Visible {
+            placement: anchor.clone(),
+            signature_image: Some(signature_png()),
+            seal: None,
+            lines: Vec::new(),
+            text_size: 8.0,
+        }),
+        appendices: Vec::new(),
+    };
+    let (first, placed) = sign_visibly("two-revisions-1", "quyet-dinh-libreoffice.pdf", &official);
+    let image = placed[0].rect;
+
+    let bytes = std::fs::read(&first).unwrap();
+    let mut inc = IncrementalDocument::load_from(&bytes[..]).unwrap();
+    let organisation = AppearanceSpec {
+        visible: Some(Visible {
+            placement: anchor,
+            signature_image: None,
+            seal: Some(Seal {
+                png: seal_png(),
+                diameter_mm: DEFAULT_SEAL_DIAMETER_MM,
+            }),
+            lines: Vec::new(),
+            text_size: 8.0,
+        }),
+        appendices: Vec::new(),
+    };
+    let placed = add_appearances(&mut inc, &organisation).unwrap();
+    let seal = placed[0].rect;
+    let third = image[0] + (image[2] - image[0]) / 3.0;
+    assert!(
+        (seal[2] - third).abs() < 0.5,
+        "seal {seal:?} image {image:?}"
+    );
+    let centre = |r: [f32; 4]| (r[1] + r[3]) / 2.0;
+    assert!(
+        (centre(seal) - centre(image)).abs() < 0.5,
+        "seal {seal:?} image {image:?}"
+    );
+    assert!((seal[2] - seal[0] - DEFAULT_SEAL_DIAMETER_MM * 72.0 / 25.4).abs() < 0.5);
+    annotate(&mut inc, &placed);
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    assert!(out.starts_with(&bytes));
+    let path = artifacts().join("two-revisions-2.pdf");
+    std::fs::write(&path, &out).unwrap();
+    let check = run("qpdf", &["--check", path.to_str().unwrap()]);
+    assert!(
+        check.contains("No syntax or stream encoding errors"),
+        "{check}"
+    );
+    compare_with_reference(
+        &path,
+        "quyet-dinh-libreoffice.pdf",
+        2,
+        "two-revisions-page2.png",
+    );
 }

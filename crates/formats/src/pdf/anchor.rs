@@ -19,8 +19,8 @@ const MAX_CONTENT_BYTES: usize = 64 * 1024 * 1024;
 pub type Matrix = [f32; 6];
 const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
 
-/// `m × n` with PDF's row-vector convention.
-fn mul(m: &Matrix, n: &Matrix) -> Matrix {
+/// `m × n` with PDF's row-vector convention: first `m`, then `n`.
+pub fn mul(m: &Matrix, n: &Matrix) -> Matrix {
     [
         m[0] * n[0] + m[1] * n[2],
         m[0] * n[1] + m[1] * n[3],

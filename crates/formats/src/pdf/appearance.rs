@@ -103,10 +103,13 @@ pub struct Layout {
 /// Lays out a visible signature in `area`: the text lines at the bottom, the signature image
 /// centred in the rest with its aspect ratio kept (at most 80 % of the width, 90 % of the
 /// height), the seal of `seal_diameter` points centred vertically on the image with its right
-/// edge one third into the image. A seal without an image sits where a 8:3 image would be.
+/// edge one third into the image. `official_image` is the official's signature image already
+/// on the page (an earlier signature): the seal goes over it. A seal with neither sits where an
+/// 8:3 image would be.
 pub fn layout(
     area: [f32; 4],
     signature_aspect: Option<f32>,
+    official_image: Option<[f32; 4]>,
     seal_diameter: Option<f32>,
     line_widths: &[f32],
     text_size: f32,
@@ -133,9 +136,13 @@ pub fn layout(
     let ix0 = cx - iw / 2.0;
     let iy0 = img_y0 + (img_area_h - ih) / 2.0;
     let image = [ix0, iy0, ix0 + iw, iy0 + ih];
+    let under_seal = match (signature_aspect, official_image) {
+        (None, Some(official)) => official,
+        _ => image,
+    };
     let seal = seal_diameter.map(|d| {
-        let right = ix0 + iw / 3.0;
-        let cy = iy0 + ih / 2.0;
+        let right = under_seal[0] + (under_seal[2] - under_seal[0]) / 3.0;
+        let cy = (under_seal[1] + under_seal[3]) / 2.0;
         [right - d, cy - d / 2.0, right, cy + d / 2.0]
     });
     let signature = signature_aspect.map(|_| image);
@@ -284,6 +291,118 @@ fn image_op(name: &str, r: [f32; 4], origin: [f32; 4]) -> String {
     )
 }
 
+/// The resource name of the official's signature image in an appearance, by which a later
+/// signature (the organisation's seal) finds it.
+const OFFICIAL_IMAGE: &str = "TesseraOfficialSignature";
+
+fn rect_of(o: &Object) -> Option<[f32; 4]> {
+    let v: Vec<f32> = o
+        .as_array()
+        .ok()?
+        .iter()
+        .filter_map(|o| o.as_float().ok())
+        .collect();
+    <[f32; 4]>::try_from(v).ok()
+}
+
+/// The official's signature image drawn by an earlier Tessera appearance on the page, within
+/// `area` (displayed frame), as a rectangle of the displayed frame. Its place is read back from
+/// the annotation: the Rect, the form's BBox and Matrix (ISO 32000-1 §12.5.5) and the `cm` that
+/// paints the image.
+fn official_image(
+    doc: &Document,
+    page_id: ObjectId,
+    frame: &PageFrame,
+    area: [f32; 4],
+) -> Option<[f32; 4]> {
+    let page = doc.get_dictionary(page_id).ok()?;
+    let annots = match page.get(b"Annots").ok()? {
+        Object::Reference(id) => doc.get_object(*id).ok()?.as_array().ok()?,
+        Object::Array(a) => a,
+        _ => return None,
+    };
+    let to_display = frame.to_display();
+    annots.iter().rev().find_map(|a| {
+        let annot = match a {
+            Object::Reference(id) => doc.get_dictionary(*id).ok()?,
+            Object::Dictionary(d) => d,
+            _ => return None,
+        };
+        let rect = rect_of(annot.get(b"Rect").ok()?)?;
+        let ap = match annot.get(b"AP").ok()? {
+            Object::Reference(id) => doc.get_dictionary(*id).ok()?,
+            Object::Dictionary(d) => d,
+            _ => return None,
+        };
+        let form = doc
+            .get_object(ap.get(b"N").ok()?.as_reference().ok()?)
+            .ok()?;
+        let form = form.as_stream().ok()?;
+        let bbox = rect_of(form.dict.get(b"BBox").ok()?)?;
+        let matrix = form
+            .dict
+            .get(b"Matrix")
+            .ok()
+            .and_then(rect6)
+            .unwrap_or([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        // The image's unit square, painted through `w 0 0 h x y cm /Name Do`.
+        let content = form.decompressed_content().ok()?;
+        let ops = lopdf::content::Content::decode(&content).ok()?.operations;
+        let cm = ops.windows(2).find_map(|w| match (w.first(), w.get(1)) {
+            (Some(cm), Some(d))
+                if cm.operator == "cm"
+                    && d.operator == "Do"
+                    && d.operands.first().and_then(|o| o.as_name().ok())
+                        == Some(OFFICIAL_IMAGE.as_bytes()) =>
+            {
+                rect6(&Object::Array(cm.operands.clone()))
+            }
+            _ => None,
+        })?;
+        // Form space → the transformed BBox → fitted to Rect (§12.5.5 algorithm 8.1).
+        let corners = [
+            (bbox[0], bbox[1]),
+            (bbox[2], bbox[1]),
+            (bbox[0], bbox[3]),
+            (bbox[2], bbox[3]),
+        ]
+        .map(|(x, y)| anchor::apply(&matrix, x, y));
+        let (tx0, ty0) = corners
+            .iter()
+            .fold((f32::MAX, f32::MAX), |a, p| (a.0.min(p.0), a.1.min(p.1)));
+        let (tx1, ty1) = corners
+            .iter()
+            .fold((f32::MIN, f32::MIN), |a, p| (a.0.max(p.0), a.1.max(p.1)));
+        let (rx0, ry0) = (rect[0].min(rect[2]), rect[1].min(rect[3]));
+        let (rx1, ry1) = (rect[0].max(rect[2]), rect[1].max(rect[3]));
+        let sx = (rx1 - rx0) / (tx1 - tx0).max(f32::EPSILON);
+        let sy = (ry1 - ry0) / (ty1 - ty0).max(f32::EPSILON);
+        let fit = [sx, 0.0, 0.0, sy, rx0 - tx0 * sx, ry0 - ty0 * sy];
+        let to_page = anchor::mul(&anchor::mul(&cm, &matrix), &fit);
+        let to_page = anchor::mul(&to_page, &to_display);
+        let pts = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
+            .map(|(x, y)| anchor::apply(&to_page, x, y));
+        let (ix0, iy0) = pts
+            .iter()
+            .fold((f32::MAX, f32::MAX), |a, p| (a.0.min(p.0), a.1.min(p.1)));
+        let (ix1, iy1) = pts
+            .iter()
+            .fold((f32::MIN, f32::MIN), |a, p| (a.0.max(p.0), a.1.max(p.1)));
+        let overlaps = ix1 > area[0] && ix0 < area[2] && iy1 > area[1] && iy0 < area[3];
+        overlaps.then_some([ix0, iy0, ix1, iy1])
+    })
+}
+
+fn rect6(o: &Object) -> Option<[f32; 6]> {
+    let v: Vec<f32> = o
+        .as_array()
+        .ok()?
+        .iter()
+        .filter_map(|o| o.as_float().ok())
+        .collect();
+    <[f32; 6]>::try_from(v).ok()
+}
+
 fn add_visible(
     inc: &mut IncrementalDocument,
     v: &Visible,
@@ -344,9 +463,15 @@ fn add_visible(
         .iter()
         .map(|l| font.text_width(l, v.text_size))
         .collect::<Result<Vec<_>, _>>()?;
+    // The organisation signing after the official: its seal goes over the image already there.
+    let official = match (&signature, &seal) {
+        (None, Some(_)) => official_image(inc.get_prev_documents(), page_id, &frame, area),
+        _ => None,
+    };
     let lay = layout(
         area,
         signature.as_ref().map(RgbaImage::aspect),
+        official,
         seal.as_ref().map(|(_, d)| *d),
         &widths,
         v.text_size,
@@ -356,8 +481,8 @@ fn add_visible(
     let mut xobjects = Dictionary::new();
     let mut content = String::new();
     if let (Some(img), Some(r)) = (&signature, lay.signature) {
-        xobjects.set("Sig", Object::Reference(add_image(doc, img)?));
-        content.push_str(&image_op("Sig", r, lay.bbox));
+        xobjects.set(OFFICIAL_IMAGE, Object::Reference(add_image(doc, img)?));
+        content.push_str(&image_op(OFFICIAL_IMAGE, r, lay.bbox));
     }
     // The seal is stamped over the signature, as on paper.
     if let (Some((img, _)), Some(r)) = (&seal, lay.seal) {
@@ -481,6 +606,7 @@ mod tests {
         let l = layout(
             [322.0, 252.0, 508.0, 344.0],
             Some(150.0 / 400.0),
+            None,
             Some(102.0),
             &[],
             9.0,
