@@ -20,14 +20,17 @@ use crate::pdf::anchor::{self, PageFrame, page_frame};
 use crate::pdf::font::FontBuilder;
 use crate::pdf::image::{RgbaImage, add_image, decode_png};
 
-/// Default seal diameter. Round seals of provincial and district bodies are 35–42 mm across
-/// (Decree 99/2016/NĐ-CP and the Ministry of Public Security's seal specimens); 36 mm is the
-/// common size of a People's Committee seal and the default when the unit has not said.
+/// Default seal diameter, used when a unit has not recorded its seal's real size. Decree 30 asks
+/// for the seal image at its real size; round seals of Vietnamese agencies are commonly about
+/// 32–42 mm across, and 36 mm sits in the middle. Units should record their own.
 pub const DEFAULT_SEAL_DIAMETER_MM: f32 = 36.0;
 /// Font size of the appendix stamp (Decree 30, Annex I: 10 pt).
 pub const APPENDIX_FONT_SIZE: f32 = 10.0;
-/// The appendix stamp's distance from the right and top edges of the page.
+/// The appendix stamp's distance from the right edge: Decree 30, Annex I sets the right margin
+/// of a page to 15–20 mm, so the stamp ends where the text does.
 pub const APPENDIX_MARGIN_RIGHT_MM: f32 = 20.0;
+/// The appendix stamp's distance from the top edge: inside the 20–25 mm top margin, so that it
+/// never covers the appendix's own heading.
 pub const APPENDIX_MARGIN_TOP_MM: f32 = 10.0;
 /// Narrowest signature area found from an anchor, in points (the space a handwritten signature
 /// takes under a title in the Decree 30 layout, about 6 cm).
@@ -62,7 +65,8 @@ pub struct Visible {
     pub placement: Placement,
     /// The official's handwritten signature (PNG, at most 1 MB).
     pub signature_image: Option<Vec<u8>>,
-    /// The organisation's seal, drawn over the left third of the signature image.
+    /// The organisation's seal, drawn over the left third of the signature image: the one in
+    /// this spec, else the official's image that an earlier Tessera signature put in the area.
     pub seal: Option<Seal>,
     /// Lines of text (e.g. the signer's name, the time) drawn at the bottom of the area in
     /// Liberation Serif; Vietnamese letters are kept (Unicode NFC).
@@ -89,12 +93,13 @@ pub struct AppearanceSpec {
     pub appendices: Vec<AppendixStamp>,
 }
 
-/// Where each element of a visible signature goes, in default user space (`[x1, y1, x2, y2]`).
+/// Where each element of a visible signature goes, in the page's displayed frame (default user
+/// space unless the page has `/Rotate`), as `[x1, y1, x2, y2]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     pub signature: Option<[f32; 4]>,
     pub seal: Option<[f32; 4]>,
-    /// Baseline origin of each text line and the line's width.
+    /// Baseline origin `(x, y)` of each text line.
     pub lines: Vec<(f32, f32)>,
     /// The union of everything drawn: the widget's rectangle.
     pub bbox: [f32; 4],
@@ -412,6 +417,11 @@ fn add_visible(
             "a text size of {} pt is not plausible (4–72 pt)",
             v.text_size
         )));
+    }
+    if v.signature_image.is_none() && v.seal.is_none() && v.lines.is_empty() {
+        return Err(FormatError::Invalid(
+            "a visible signature needs a signature image, a seal or a line of text".into(),
+        ));
     }
     let (page_id, frame, area) = match &v.placement {
         Placement::Rect { page, rect } => {

@@ -243,6 +243,15 @@ fn to_unicode_cmap(used: &BTreeMap<u16, (char, f32)>) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    struct NoOutline;
+    impl ttf_parser::OutlineBuilder for NoOutline {
+        fn move_to(&mut self, _: f32, _: f32) {}
+        fn line_to(&mut self, _: f32, _: f32) {}
+        fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
+        fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
+        fn close(&mut self) {}
+    }
+
     #[test]
     fn encodes_vietnamese_with_renumbered_glyphs() {
         let mut f = FontBuilder::liberation_serif().unwrap();
@@ -263,5 +272,37 @@ mod tests {
         let font = doc.get_dictionary(id).unwrap();
         let base = font.get(b"BaseFont").unwrap().as_name().unwrap();
         assert!(base.ends_with(b"+LiberationSerif") && base.len() == 22);
+        // The embedded program is a real subset: .notdef, the 16 distinct characters of "Phạm
+        // Đức Minh" and "Nguyễn", and the components of the accented letters (composite glyphs;
+        // the subsetter numbers them after ours, so our CIDs stay valid).
+        let cid_font = font.get(b"DescendantFonts").unwrap().as_array().unwrap()[0]
+            .as_reference()
+            .unwrap();
+        let cid_font = doc.get_dictionary(cid_font).unwrap();
+        let descriptor = doc
+            .get_dictionary(
+                cid_font
+                    .get(b"FontDescriptor")
+                    .unwrap()
+                    .as_reference()
+                    .unwrap(),
+            )
+            .unwrap();
+        let file = descriptor
+            .get(b"FontFile2")
+            .unwrap()
+            .as_reference()
+            .unwrap();
+        let program = doc.get_object(file).unwrap().as_stream().unwrap();
+        let program = program.decompressed_content().unwrap();
+        assert!(program.len() < 20_000, "{} bytes", program.len());
+        let face = ttf_parser::Face::parse(&program, 0).unwrap();
+        let distinct: std::collections::BTreeSet<char> = "Phạm Đức MinhNguyễn".chars().collect();
+        let glyphs = usize::from(face.number_of_glyphs());
+        assert!(glyphs > distinct.len() && glyphs < 40, "{glyphs} glyphs");
+        assert!(
+            face.outline_glyph(ttf_parser::GlyphId(2), &mut NoOutline)
+                .is_some()
+        );
     }
 }
