@@ -12,3 +12,8 @@ pub struct PlacedAppearance {
     pub rect: [f32; 4],
     pub normal: lopdf::ObjectId,
 }
+
+pub mod anchor;
+pub mod appearance;
+pub mod font;
+pub mod image;
