@@ -52,7 +52,8 @@ const CRL_URL: &str = "http://127.0.0.1:9/tessera-test-ca.crl";
 
 fn fixtures_dir() -> PathBuf {
     PathBuf::from(
-        std::env::var("TESSERA_PDF_FIXTURES").unwrap_or_else(|_| "/work/shared/fixtures/pdf".into()),
+        std::env::var("TESSERA_PDF_FIXTURES")
+            .unwrap_or_else(|_| "/work/shared/fixtures/pdf".into()),
     )
 }
 
@@ -115,9 +116,7 @@ impl BuilderProfile for TestProfile {
             .to_extension(s, &[])?,
         ];
         if self.ca {
-            out.push(
-                KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_extension(s, &[])?,
-            );
+            out.push(KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_extension(s, &[])?);
         } else {
             out.push(
                 KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation)
@@ -174,7 +173,8 @@ struct Pki {
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let master = MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let master =
+            MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
         let custody: Arc<dyn KeyCustody> = Arc::new(SoftwareToken::new(&master).unwrap());
         let validity = Validity::from_now(Duration::from_secs(24 * 3600)).unwrap();
         let root_name = Name::from_str("CN=Tessera Test Root,O=UBND TP Hai Phong,C=VN").unwrap();
@@ -282,10 +282,8 @@ fn pades_cms(who: &Signer, hash: HashAlg, digest: &[u8]) -> Vec<u8> {
     let mut info = SignerInfoBuilder::new(sid, digest_alg(hash), &econtent, Some(digest)).unwrap();
     let ess = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(
-                sha2::Sha256::digest(who.cert.to_der().unwrap()).to_vec(),
-            )
-            .unwrap(),
+            cert_hash: OctetString::new(sha2::Sha256::digest(who.cert.to_der().unwrap()).to_vec())
+                .unwrap(),
         }],
     };
     let mut values = SetOfVec::new();
@@ -317,9 +315,7 @@ fn root_crl() -> Vec<u8> {
     use x509_cert::builder::CrlBuilder;
     use x509_cert::ext::pkix::CrlNumber;
     let pki = pki();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    let now = Duration::from_secs(now_unix() as u64);
     let this_update =
         x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + now - Duration::from_secs(60))
             .unwrap();
@@ -327,9 +323,13 @@ fn root_crl() -> Vec<u8> {
         std::time::UNIX_EPOCH + now + Duration::from_secs(7 * 24 * 3600),
     )
     .unwrap();
-    let builder: CrlBuilder = CrlBuilder::new_with_this_update(&pki.root, CrlNumber(der::asn1::Uint::new(&[1]).unwrap()), this_update)
-        .unwrap()
-        .with_next_update(Some(next_update));
+    let builder: CrlBuilder = CrlBuilder::new_with_this_update(
+        &pki.root,
+        CrlNumber(der::asn1::Uint::new(&[1]).unwrap()),
+        this_update,
+    )
+    .unwrap()
+    .with_next_update(Some(next_update));
     builder
         .build::<_, X509Signature>(&pki.root_signer)
         .unwrap()
@@ -337,6 +337,8 @@ fn root_crl() -> Vec<u8> {
         .unwrap()
 }
 
+/// The tests' one reading of the clock: certificates are made from now, so signing times are.
+#[allow(clippy::disallowed_methods)]
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -383,7 +385,11 @@ fn qpdf_check(path: &Path) {
     if !have("qpdf", &["--version"]) {
         return;
     }
-    let out = Command::new("qpdf").arg("--check").arg(path).output().unwrap();
+    let out = Command::new("qpdf")
+        .arg("--check")
+        .arg(path)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "qpdf --check {}: {}{}",
@@ -407,7 +413,8 @@ fn pdfsig(path: &Path, signatures: usize, last_covers_all: bool) -> Option<Strin
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        text.matches("Signature Validation: Signature is Valid.").count(),
+        text.matches("Signature Validation: Signature is Valid.")
+            .count(),
         signatures,
         "{}: {text}",
         path.display()
@@ -508,7 +515,11 @@ with open(sys.argv[1], 'rb') as f:
             "{}: {text}",
             path.display()
         );
-        assert!(!line.contains("docmdp_ok=False"), "{}: {text}", path.display());
+        assert!(
+            !line.contains("docmdp_ok=False"),
+            "{}: {text}",
+            path.display()
+        );
     }
     Some(lines)
 }
@@ -532,12 +543,18 @@ fn every_fixture_is_signed_in_an_incremental_update_that_verifiers_accept() {
         pdfsig(&path, 1, true);
         if let Some(report) = pyhanko(&path) {
             // The summary line: field:fingerprint:INTACT:TRUSTED,UNTOUCHED
-            assert!(report.contains(":INTACT:TRUSTED,UNTOUCHED"), "{name}: {report}");
+            assert!(
+                report.contains(":INTACT:TRUSTED,UNTOUCHED"),
+                "{name}: {report}"
+            );
         }
         let lines = pyhanko_all(&path, false);
         if let Some(lines) = lines {
             assert_eq!(lines.len(), 1, "{name}: {lines:?}");
-            assert!(lines[0].contains("coverage=ENTIRE_FILE"), "{name}: {lines:?}");
+            assert!(
+                lines[0].contains("coverage=ENTIRE_FILE"),
+                "{name}: {lines:?}"
+            );
         }
     }
 }
@@ -580,7 +597,10 @@ fn certification_is_for_the_first_signature_only() {
     }
     // A second certification is refused.
     let again = sign_pdf(&certified, &certify, None, |_| unreachable!());
-    assert!(matches!(again, Err(FormatError::Unsupported(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(FormatError::Unsupported(_))),
+        "{again:?}"
+    );
     // So is certifying a document that already carries a signature.
     let plain = sign_with(0, &original, &options());
     let late = sign_pdf(&plain, &certify, None, |_| unreachable!());
@@ -589,12 +609,17 @@ fn certification_is_for_the_first_signature_only() {
     certify.certify = Some(DocMdp::NoChanges);
     let locked = sign_with(0, &original, &certify);
     let refused = sign_pdf(&locked, &options(), None, |_| unreachable!());
-    assert!(matches!(refused, Err(FormatError::Unsupported(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(FormatError::Unsupported(_))),
+        "{refused:?}"
+    );
 }
 
 /// An appearance hook like the APPEARANCE helper's: a Form XObject per page in `pages`, placed
 /// in the signature area of the LibreOffice fixtures.
-fn boxes_on(pages: &'static [u32]) -> impl Fn(&mut lopdf::IncrementalDocument) -> Result<Vec<PlacedAppearance>, FormatError> {
+fn boxes_on(
+    pages: &'static [u32],
+) -> impl Fn(&mut lopdf::IncrementalDocument) -> Result<Vec<PlacedAppearance>, FormatError> {
     move |inc| {
         let all = inc.get_prev_documents().get_pages();
         let mut placed = Vec::new();
@@ -607,7 +632,9 @@ fn boxes_on(pages: &'static [u32]) -> impl Fn(&mut lopdf::IncrementalDocument) -
                 lopdf::Object::Array(vec![0.into(), 0.into(), 186.into(), 92.into()]),
             );
             let content = b"0 0 1 RG 2 w 4 4 178 84 re S".to_vec();
-            let normal = inc.new_document.add_object(lopdf::Stream::new(dict, content));
+            let normal = inc
+                .new_document
+                .add_object(lopdf::Stream::new(dict, content));
             placed.push(PlacedAppearance {
                 page: all[page],
                 rect: [322.0, 252.0, 508.0, 344.0],
@@ -649,7 +676,11 @@ fn a_visible_appearance_becomes_the_widget_of_the_field() {
                 .and_then(lopdf::Object::as_array)
                 .map(Vec::len)
                 .unwrap_or(0);
-            assert_eq!(annots, usize::from(pages.contains(&number)), "{name} page {number}");
+            assert_eq!(
+                annots,
+                usize::from(pages.contains(&number)),
+                "{name} page {number}"
+            );
         }
     }
 }
@@ -667,7 +698,9 @@ fn the_dss_holds_chain_and_crl_and_merges_with_an_existing_one() {
         ocsps: vec![],
         crls: vec![root_crl()],
     };
-    let with_dss = add_dss(&signed, &data, &Limits::default()).unwrap().to_vec();
+    let with_dss = add_dss(&signed, &data, &Limits::default())
+        .unwrap()
+        .to_vec();
     assert_eq!(&with_dss[..signed.len()], &signed[..]);
     let path = save("cong-van-reportlab-b-lt.pdf", &with_dss);
     qpdf_check(&path);
@@ -676,10 +709,19 @@ fn the_dss_holds_chain_and_crl_and_merges_with_an_existing_one() {
     // Adding the same data again adds no stream; a new item is added beside the old ones.
     let mut more = data.clone();
     more.certs.push(pki.signers[1].cert.to_der().unwrap());
-    let merged = add_dss(&with_dss, &more, &Limits::default()).unwrap().to_vec();
+    let merged = add_dss(&with_dss, &more, &Limits::default())
+        .unwrap()
+        .to_vec();
     let doc = lopdf::Document::load_mem(&merged).unwrap();
     let dss = doc
-        .get_dictionary(doc.catalog().unwrap().get(b"DSS").unwrap().as_reference().unwrap())
+        .get_dictionary(
+            doc.catalog()
+                .unwrap()
+                .get(b"DSS")
+                .unwrap()
+                .as_reference()
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(dss.get(b"Certs").unwrap().as_array().unwrap().len(), 3);
     assert_eq!(dss.get(b"CRLs").unwrap().as_array().unwrap().len(), 1);
@@ -775,17 +817,26 @@ fn bad_inputs_get_clear_errors() {
     let d = Limits::default();
 
     let e = sign_err(b"PK\x03\x04 this is a zip file", d);
-    assert!(matches!(&e, FormatError::Invalid(m) if m.contains("not a PDF")), "{e}");
+    assert!(
+        matches!(&e, FormatError::Invalid(m) if m.contains("not a PDF")),
+        "{e}"
+    );
 
     let e = sign_err(&good[..good.len() / 2], d);
-    assert!(matches!(&e, FormatError::Invalid(m) if m.contains("truncated")), "{e}");
+    assert!(
+        matches!(&e, FormatError::Invalid(m) if m.contains("truncated")),
+        "{e}"
+    );
 
     // A startxref pointing nowhere.
     let at = good.windows(9).rposition(|w| w == b"startxref").unwrap();
     let mut broken = good[..at].to_vec();
     broken.extend_from_slice(b"startxref\n17\n%%EOF\n");
     let e = sign_err(&broken, d);
-    assert!(matches!(&e, FormatError::Invalid(m) if m.contains("cross-reference")), "{e}");
+    assert!(
+        matches!(&e, FormatError::Invalid(m) if m.contains("cross-reference")),
+        "{e}"
+    );
 
     let e = sign_err(
         &good,
@@ -794,7 +845,10 @@ fn bad_inputs_get_clear_errors() {
             ..d
         },
     );
-    assert!(matches!(&e, FormatError::TooLarge(m) if m.contains("limit")), "{e}");
+    assert!(
+        matches!(&e, FormatError::TooLarge(m) if m.contains("limit")),
+        "{e}"
+    );
 
     // The object stream of this fixture decompresses to a few KB.
     let e = sign_err(
@@ -804,10 +858,16 @@ fn bad_inputs_get_clear_errors() {
             ..d
         },
     );
-    assert!(matches!(&e, FormatError::TooLarge(m) if m.contains("decompress")), "{e}");
+    assert!(
+        matches!(&e, FormatError::TooLarge(m) if m.contains("decompress")),
+        "{e}"
+    );
 
     let e = sign_err(&encrypted_pdf(), d);
-    assert!(matches!(&e, FormatError::Unsupported(m) if m.contains("encrypted")), "{e}");
+    assert!(
+        matches!(&e, FormatError::Unsupported(m) if m.contains("encrypted")),
+        "{e}"
+    );
 
     let e = sign_err(&nested_pdf(100_000), d);
     assert!(matches!(e, FormatError::Invalid(_)), "{e}");
@@ -826,7 +886,9 @@ fn hand_pdf(objects: &[&str], trailer_extra: &str) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f\r\n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f\r\n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n\r\n").as_bytes());
     }
@@ -853,7 +915,11 @@ fn encrypted_pdf() -> Vec<u8> {
 }
 
 fn nested_pdf(depth: usize) -> Vec<u8> {
-    let deep = format!("<< /Type /Catalog /Pages 2 0 R /X {}{} >>", "[".repeat(depth), "]".repeat(depth));
+    let deep = format!(
+        "<< /Type /Catalog /Pages 2 0 R /X {}{} >>",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
     hand_pdf(
         &[
             &deep,

@@ -47,7 +47,11 @@ pub fn add_dss<'a>(
         .and_then(|d| update::resolve(&inc, d))
     {
         Some(Object::Dictionary(d)) => d.clone(),
-        Some(_) => return Err(FormatError::Invalid("the PDF's /DSS is not a dictionary".into())),
+        Some(_) => {
+            return Err(FormatError::Invalid(
+                "the PDF's /DSS is not a dictionary".into(),
+            ));
+        }
         None => Dictionary::new(),
     };
     dss.set("Type", Object::Name(b"DSS".to_vec()));
@@ -56,8 +60,7 @@ pub fn add_dss<'a>(
         (b"OCSPs", &data.ocsps),
         (b"CRLs", &data.crls),
     ] {
-        let mut refs: Vec<Object> = match dss.get(key).ok().and_then(|a| update::resolve(&inc, a))
-        {
+        let mut refs: Vec<Object> = match dss.get(key).ok().and_then(|a| update::resolve(&inc, a)) {
             Some(Object::Array(a)) => a.clone(),
             Some(_) => {
                 return Err(FormatError::Invalid(format!(
@@ -73,7 +76,12 @@ pub fn add_dss<'a>(
                 Some(Object::Stream(s)) => s
                     .decompressed_content_with_limit(limits.max_decompressed_stream)
                     .ok()
-                    .or_else(|| s.filters().ok().filter(|f| f.is_empty()).map(|_| s.content.clone())),
+                    .or_else(|| {
+                        s.filters()
+                            .ok()
+                            .filter(|f| f.is_empty())
+                            .map(|_| s.content.clone())
+                    }),
                 _ => None,
             })
             .collect();

@@ -113,7 +113,11 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
     let catalog = doc
         .get_dictionary(root)
         .map_err(|_| FormatError::Invalid("the PDF's document catalog is missing".into()))?;
-    if catalog.get(b"Pages").and_then(Object::as_reference).is_err() {
+    if catalog
+        .get(b"Pages")
+        .and_then(Object::as_reference)
+        .is_err()
+    {
         return Err(FormatError::Invalid("the PDF has no page tree".into()));
     }
     if doc.page_iter().next().is_none() {
@@ -130,10 +134,12 @@ fn ends_with_eof_marker(bytes: &[u8]) -> bool {
 
 fn load_error(e: lopdf::Error) -> FormatError {
     match e {
-        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => FormatError::TooLarge(
-            "a stream of the PDF decompresses beyond the limit (a possible decompression bomb)"
-                .into(),
-        ),
+        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+            FormatError::TooLarge(
+                "a stream of the PDF decompresses beyond the limit (a possible decompression bomb)"
+                    .into(),
+            )
+        }
         e if is_encryption_error(&e) => FormatError::Unsupported(
             "the PDF is encrypted; remove the password protection before signing".into(),
         ),
@@ -144,6 +150,8 @@ fn load_error(e: lopdf::Error) -> FormatError {
 fn is_encryption_error(e: &lopdf::Error) -> bool {
     matches!(
         e,
-        lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword | lopdf::Error::AlreadyEncrypted
+        lopdf::Error::Decryption(_)
+            | lopdf::Error::InvalidPassword
+            | lopdf::Error::AlreadyEncrypted
     )
 }

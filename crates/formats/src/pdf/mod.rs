@@ -10,8 +10,8 @@ mod update;
 
 pub use dss::ValidationData;
 pub use limits::Limits;
-pub use update::PdfUpdate;
 pub use sign::{AppearanceHook, DocMdp, PreparedSignature, SignOptions, SignedUpdate, sign_pdf};
+pub use update::PdfUpdate;
 
 /// A visible signature widget made by an appearance builder: the page it sits on, its rectangle
 /// in the page's default user space (x1, y1, x2, y2; points, origin bottom-left) and the Form

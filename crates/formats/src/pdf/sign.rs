@@ -439,8 +439,7 @@ fn signature_dictionary(kind: &SigKind<'_>, contents_size: usize) -> Result<SigB
     if let SigKind::Cades(o) = kind {
         let mut entry = |key: &str, value: Object| -> Result<(), FormatError> {
             b.extend_from_slice(format!("\n/{key} ").as_bytes());
-            Writer::write_object(&mut b, &value)
-                .map_err(|e| FormatError::Encoding(e.to_string()))
+            Writer::write_object(&mut b, &value).map_err(|e| FormatError::Encoding(e.to_string()))
         };
         entry(
             "M",
@@ -468,7 +467,10 @@ fn signature_dictionary(kind: &SigKind<'_>, contents_size: usize) -> Result<SigB
             reference.set("Type", Object::Name(b"SigRef".to_vec()));
             reference.set("TransformMethod", Object::Name(b"DocMDP".to_vec()));
             reference.set("TransformParams", params);
-            entry("Reference", Object::Array(vec![Object::Dictionary(reference)]))?;
+            entry(
+                "Reference",
+                Object::Array(vec![Object::Dictionary(reference)]),
+            )?;
         }
     }
     b.extend_from_slice(b">>");
@@ -544,11 +546,10 @@ pub(crate) fn existing_fields(inc: &IncrementalDocument, root: ObjectId) -> Exis
             continue;
         };
         if let Ok(Object::String(t, _)) = field.get(b"T") {
-            out.names.push(lopdf::decode_text_string(&Object::String(
-                t.clone(),
-                StringFormat::Literal,
-            ))
-            .unwrap_or_default());
+            out.names.push(
+                lopdf::decode_text_string(&Object::String(t.clone(), StringFormat::Literal))
+                    .unwrap_or_default(),
+            );
         }
         if matches!(field.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig") && field.has(b"V") {
             out.signed += 1;
@@ -604,7 +605,10 @@ fn add_to_acroform(
     root: ObjectId,
     field_id: ObjectId,
 ) -> Result<(), FormatError> {
-    let current = update::dict_in_revision(inc, root)?.get(b"AcroForm").ok().cloned();
+    let current = update::dict_in_revision(inc, root)?
+        .get(b"AcroForm")
+        .ok()
+        .cloned();
     let form_id = match current {
         Some(Object::Reference(id)) => id,
         Some(Object::Dictionary(direct)) => {
@@ -625,6 +629,7 @@ fn add_to_acroform(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -636,6 +641,9 @@ mod tests {
             "D:20261203204920+07'00'"
         );
         assert_eq!(pdf_date(0, 0).unwrap(), "D:19700101000000+00'00'");
-        assert_eq!(pdf_date(951_782_400, -90).unwrap(), "D:20000228223000-01'30'");
+        assert_eq!(
+            pdf_date(951_782_400, -90).unwrap(),
+            "D:20000228223000-01'30'"
+        );
     }
 }

@@ -66,7 +66,7 @@ pub(crate) fn write_revision(
             continue;
         }
         offsets.insert(id, (base + out.len(), generation));
-        write!(out, "{id} {generation} obj\n").map_err(io)?;
+        writeln!(out, "{id} {generation} obj").map_err(io)?;
         match object {
             Object::Stream(stream) => {
                 // A stream changed in memory must say its new length.
@@ -82,7 +82,7 @@ pub(crate) fn write_revision(
     inc.new_document.objects = objects;
     for object in raw {
         offsets.insert(object.id.0, (base + out.len(), object.id.1));
-        write!(out, "{} {} obj\n", object.id.0, object.id.1).map_err(io)?;
+        writeln!(out, "{} {} obj", object.id.0, object.id.1).map_err(io)?;
         raw_body_offsets.push(out.len());
         out.extend_from_slice(&object.body);
         out.extend_from_slice(b"\nendobj\n");
@@ -108,9 +108,9 @@ pub(crate) fn write_revision(
             trailer.set("Size", prev_size.max(i64::from(max_id) + 1));
             out.extend_from_slice(b"xref\n");
             for run in runs(&offsets) {
-                write!(out, "{} {}\n", run[0].0, run.len()).map_err(io)?;
+                writeln!(out, "{} {}", run[0].0, run.len()).map_err(io)?;
                 for (_, (offset, generation)) in run {
-                    write!(out, "{offset:010} {generation:05} n\r\n").map_err(io)?;
+                    writeln!(out, "{offset:010} {generation:05} n\r").map_err(io)?;
                 }
             }
             out.extend_from_slice(b"trailer\n");
@@ -119,9 +119,11 @@ pub(crate) fn write_revision(
         }
         XrefType::CrossReferenceStream => {
             // The stream lists itself too (§7.5.8.3).
-            let stream_id = inc.new_document.max_id.max(
-                offsets.keys().next_back().copied().unwrap_or(0),
-            ) + 1;
+            let stream_id = inc
+                .new_document
+                .max_id
+                .max(offsets.keys().next_back().copied().unwrap_or(0))
+                + 1;
             inc.new_document.max_id = stream_id;
             offsets.insert(stream_id, (xref_start, 0));
             let offset_width = byte_width(xref_start as u64);
@@ -147,7 +149,7 @@ pub(crate) fn write_revision(
                     Object::Integer(2),
                 ]),
             );
-            write!(out, "{stream_id} 0 obj\n").map_err(io)?;
+            writeln!(out, "{stream_id} 0 obj").map_err(io)?;
             Writer::write_object(&mut out, &Object::Stream(Stream::new(trailer, data)))
                 .map_err(io)?;
             out.extend_from_slice(b"\nendobj\n");
@@ -231,9 +233,8 @@ pub(crate) fn push_to_array(
     let current = dict_in_revision(inc, owner)?.get(key).ok().cloned();
     match current {
         Some(Object::Reference(array_id)) => {
-            inc.opt_clone_object_to_new_document(array_id).map_err(|e| {
-                FormatError::Invalid(format!("the PDF's {} array: {e}", show(key)))
-            })?;
+            inc.opt_clone_object_to_new_document(array_id)
+                .map_err(|e| FormatError::Invalid(format!("the PDF's {} array: {e}", show(key))))?;
             match inc.new_document.get_object_mut(array_id) {
                 Ok(Object::Array(items)) => items.push(item),
                 _ => {
