@@ -872,6 +872,21 @@ fn bad_inputs_get_clear_errors() {
     let e = sign_err(&nested_pdf(100_000), d);
     assert!(matches!(e, FormatError::Invalid(_)), "{e}");
 
+    // A page tree whose node is its own kid.
+    let cycle = hand_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [2 0 R] /Count 1 >>",
+        ],
+        "",
+    );
+    let e = sign_err(&cycle, d);
+    assert!(matches!(e, FormatError::Invalid(_)), "{e}");
+
+    // A catalog that is not a dictionary.
+    let e = sign_err(&hand_pdf(&["[1 2 3]"], ""), d);
+    assert!(matches!(e, FormatError::Invalid(_)), "{e}");
+
     let e = sign_err(&[], d);
     assert!(matches!(e, FormatError::Invalid(_)), "{e}");
 }
@@ -938,6 +953,41 @@ fn a_hand_written_pdf_signs_and_the_nesting_limit_is_lopdfs() {
     let path = save("hand-written-signed.pdf", &signed);
     qpdf_check(&path);
     pdfsig(&path, 1, true);
+}
+
+/// Large images are not held in memory twice: their bytes are dropped while loading, so a hook
+/// that tries to change one is refused rather than writing an empty image.
+#[test]
+fn large_images_are_not_copied_and_cannot_be_rewritten() {
+    let image = format!(
+        "<< /Type /XObject /Subtype /Image /Width 256 /Height 256 /ColorSpace /DeviceRGB \
+         /BitsPerComponent 8 /Length {} >>\nstream\n{}\nendstream",
+        256 * 256 * 3,
+        "\u{7f}".repeat(256 * 256 * 3)
+    );
+    let pdf = hand_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> >> >>",
+            &image,
+        ],
+        "",
+    );
+    let signed = sign_with(0, &pdf, &options());
+    let path = save("hand-written-image-signed.pdf", &signed);
+    qpdf_check(&path);
+    pdfsig(&path, 1, true);
+    let touch =
+        |inc: &mut lopdf::IncrementalDocument| -> Result<Vec<PlacedAppearance>, FormatError> {
+            inc.opt_clone_object_to_new_document((4, 0)).unwrap();
+            Ok(Vec::new())
+        };
+    let e = sign_pdf(&pdf, &options(), Some(&touch), |_| unreachable!()).unwrap_err();
+    assert!(
+        matches!(&e, FormatError::Unsupported(m) if m.contains("image")),
+        "{e}"
+    );
 }
 
 mod fuzz {

@@ -18,6 +18,12 @@
 //!   not options. Reading is also guarded against a panic inside the parser, which becomes an
 //!   `Invalid` error.
 //! - **Objects**: at most [`Limits::max_objects`] indirect objects.
+//!
+//! Memory: the original bytes are borrowed, never copied. lopdf copies each stream's bytes
+//! into its object tree; the bulky kinds no update needs (images, embedded font programs,
+//! embedded files, XMP) are emptied as they load when over 64 KiB, so the steady state is the
+//! file plus its small objects, not the file twice. Such a stripped object is marked and
+//! [`super::update`] refuses to write it back.
 
 use lopdf::{Document, LoadOptions, Object};
 
@@ -70,6 +76,7 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
     let options = LoadOptions {
         strict: false,
         max_decompressed_size: Some(limits.max_decompressed_stream),
+        filter: Some(strip_bulk),
         ..LoadOptions::default()
     };
     // lopdf is meant never to panic on bad input; should it, the upload is refused, not the
@@ -124,6 +131,35 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
         return Err(FormatError::Invalid("the PDF has no pages".into()));
     }
     Ok(doc)
+}
+
+/// Marks a stream whose bytes [`strip_bulk`] dropped.
+pub(crate) const STRIPPED: &[u8] = b"TesseraStrippedContent";
+
+const STRIP_ABOVE: usize = 64 * 1024;
+
+/// Drops the bytes of large images, font programs, embedded files and XMP streams while
+/// loading: an incremental update never rewrites them, and the original file holds them
+/// already.
+fn strip_bulk(id: (u32, u16), object: &mut Object) -> Option<((u32, u16), Object)> {
+    if let Object::Stream(stream) = object {
+        let d = &stream.dict;
+        let name_is = |key: &[u8], names: &[&[u8]]| matches!(d.get(key), Ok(Object::Name(n)) if names.contains(&n.as_slice()));
+        let bulky = name_is(
+            b"Subtype",
+            &[b"Image", b"Type1C", b"CIDFontType0C", b"OpenType", b"XML"],
+        ) || name_is(b"Type", &[b"EmbeddedFile", b"Metadata"])
+            || d.has(b"Length1")
+            || d.has(b"Length2");
+        if bulky && stream.content.len() > STRIP_ABOVE {
+            stream.content = Vec::new();
+            stream.dict.set(STRIPPED, true);
+        }
+        // lopdf keeps the object it filtered in place; the answer is read only for objects
+        // inside object streams, which are never streams.
+        return Some((id, Object::Null));
+    }
+    Some((id, object.clone()))
 }
 
 /// `%%EOF` within the last 1024 bytes, where readers look for it.

@@ -65,6 +65,14 @@ pub(crate) fn write_revision(
         if matches!(object.type_name(), Ok(b"ObjStm" | b"XRef" | b"Linearized")) {
             continue;
         }
+        if let Object::Stream(s) = object
+            && s.dict.has(super::limits::STRIPPED)
+        {
+            return Err(FormatError::Unsupported(format!(
+                "object {id} {generation} (an image, font or file) cannot be changed in an \
+                 incremental update"
+            )));
+        }
         offsets.insert(id, (base + out.len(), generation));
         writeln!(out, "{id} {generation} obj").map_err(io)?;
         match object {
