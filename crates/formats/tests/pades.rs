@@ -35,7 +35,9 @@ use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use x509_cert::ext::pkix::{BasicConstraints, CrlDistributionPoints, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{
+    BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -48,6 +50,11 @@ const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101
 /// id-aa-signingCertificateV2 (RFC 5035 §3).
 const ID_SIGNING_CERT_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// id-ct-TSTInfo (RFC 3161 §2.4.2).
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const TEST_TSA_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1");
 const CRL_URL: &str = "http://127.0.0.1:9/tessera-test-ca.crl";
 
 fn fixtures_dir() -> PathBuf {
@@ -92,6 +99,7 @@ struct TestProfile {
     issuer: Name,
     subject: Name,
     ca: bool,
+    tsa: bool,
 }
 
 impl BuilderProfile for TestProfile {
@@ -115,6 +123,15 @@ impl BuilderProfile for TestProfile {
             }
             .to_extension(s, &[])?,
         ];
+        if self.tsa {
+            // RFC 3161 §2.3: the one, critical, extended key usage of a TSA.
+            let eku = ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]);
+            out.push(Extension {
+                extn_id: ID_CE_EXT_KEY_USAGE,
+                critical: true,
+                extn_value: OctetString::new(eku.to_der()?)?,
+            });
+        }
         if self.ca {
             out.push(KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_extension(s, &[])?);
         } else {
@@ -187,6 +204,7 @@ fn pki() -> &'static Pki {
                 issuer: root_name.clone(),
                 subject: root_name.clone(),
                 ca: true,
+                tsa: false,
             },
             SerialNumber::from(1u32),
             validity,
@@ -199,6 +217,10 @@ fn pki() -> &'static Pki {
         for (i, (name, key_type)) in [
             ("CN=Pham Duc Minh,O=UBND TP Hai Phong,C=VN", KeyType::P256),
             ("CN=Nguyen Thi Thu Ha,O=So TTTT,C=VN", KeyType::Rsa2048),
+            (
+                "CN=Tessera Test TSA,O=UBND TP Hai Phong,C=VN",
+                KeyType::P256,
+            ),
         ]
         .into_iter()
         .enumerate()
@@ -216,6 +238,7 @@ fn pki() -> &'static Pki {
                     issuer: root_name.clone(),
                     subject: Name::from_str(name).unwrap(),
                     ca: false,
+                    tsa: i == 2,
                 },
                 SerialNumber::from(10u32 + i as u32),
                 validity,
@@ -270,16 +293,65 @@ fn digest_alg(hash: HashAlg) -> AlgorithmIdentifierOwned {
 
 /// A detached CMS SignedData over a precomputed content digest, PAdES profile.
 fn pades_cms(who: &Signer, hash: HashAlg, digest: &[u8]) -> Vec<u8> {
-    let pki = pki();
     let econtent = EncapsulatedContentInfo {
         econtent_type: ID_DATA,
         econtent: None,
     };
+    signed_data(who, hash, &econtent, Some(digest))
+}
+
+/// MessageImprint (RFC 3161 §2.4.1).
+#[derive(der::Sequence)]
+struct MessageImprint {
+    hash_algorithm: AlgorithmIdentifierOwned,
+    hashed_message: OctetString,
+}
+
+/// TSTInfo (RFC 3161 §2.4.2), the fields a minimal TSA answers.
+#[derive(der::Sequence)]
+struct TstInfo {
+    version: u8,
+    policy: ObjectIdentifier,
+    message_imprint: MessageImprint,
+    serial_number: u32,
+    gen_time: der::asn1::GeneralizedTime,
+}
+
+/// A TimeStampToken (RFC 3161 §2.4.2) by the test TSA for `digest`: test-only, the TSA
+/// helper's `tsp` module makes the real ones.
+fn timestamp_token(hash: HashAlg, digest: &[u8]) -> Vec<u8> {
+    let tst = TstInfo {
+        version: 1,
+        policy: TEST_TSA_POLICY,
+        message_imprint: MessageImprint {
+            hash_algorithm: digest_alg(hash),
+            hashed_message: OctetString::new(digest).unwrap(),
+        },
+        serial_number: 42,
+        gen_time: der::asn1::GeneralizedTime::from_unix_duration(Duration::from_secs(
+            now_unix() as u64
+        ))
+        .unwrap(),
+    };
+    let econtent = EncapsulatedContentInfo {
+        econtent_type: ID_CT_TST_INFO,
+        econtent: Some(Any::new(der::Tag::OctetString, tst.to_der().unwrap()).unwrap()),
+    };
+    signed_data(&pki().signers[2], HashAlg::Sha256, &econtent, None)
+}
+
+fn signed_data(
+    who: &Signer,
+    hash: HashAlg,
+    econtent: &EncapsulatedContentInfo,
+    digest: Option<&[u8]>,
+) -> Vec<u8> {
+    let pki = pki();
     let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
         issuer: who.cert.tbs_certificate().issuer().clone(),
         serial_number: who.cert.tbs_certificate().serial_number().clone(),
     });
-    let mut info = SignerInfoBuilder::new(sid, digest_alg(hash), &econtent, Some(digest)).unwrap();
+    let mut info = SignerInfoBuilder::new(sid, digest_alg(hash), econtent, digest).unwrap();
     let ess = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
             cert_hash: OctetString::new(sha2::Sha256::digest(who.cert.to_der().unwrap()).to_vec())
@@ -295,7 +367,7 @@ fn pades_cms(who: &Signer, hash: HashAlg, digest: &[u8]) -> Vec<u8> {
         values,
     })
     .unwrap();
-    SignedDataBuilder::new(&econtent)
+    SignedDataBuilder::new(econtent)
         .add_digest_algorithm(digest_alg(hash))
         .unwrap()
         .add_certificate(CertificateChoices::Certificate(who.cert.clone()))
@@ -463,7 +535,7 @@ fn pyhanko_all(path: &Path, ltv: bool) -> Option<Vec<String>> {
     let script = r#"
 import sys
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 from asn1crypto import pem, x509
@@ -475,7 +547,11 @@ with open(sys.argv[1], 'rb') as f:
     r = PdfFileReader(f)
     for sig in r.embedded_signatures:
         if sig.sig_object.get('/Type') == '/DocTimeStamp':
-            print(sig.field_name, 'doc-timestamp')
+            vc = ValidationContext(trust_roots=[root], allow_fetching=False,
+                                   revocation_mode='soft-fail')
+            st = validate_pdf_timestamp(sig, vc)
+            print(sig.field_name, 'doc-timestamp intact=%s valid=%s trusted=%s coverage=%s' % (
+                st.intact, st.valid, st.trusted, st.coverage.name))
             continue
         if ltv:
             # Revocation from the DSS only: no fetching, and a missing CRL fails.
@@ -507,9 +583,6 @@ with open(sys.argv[1], 'rb') as f:
     );
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     for line in &lines {
-        if line.contains("doc-timestamp") {
-            continue;
-        }
         assert!(
             line.contains("intact=True valid=True trusted=True"),
             "{}: {text}",
@@ -556,6 +629,29 @@ fn every_fixture_is_signed_in_an_incremental_update_that_verifiers_accept() {
                 "{name}: {lines:?}"
             );
         }
+        // B-LT: the chain and the CA's CRL in the DSS validate it without network access.
+        let lt = add_dss(&signed, &validation_data(), &Limits::default())
+            .unwrap()
+            .to_vec();
+        let path = save(&format!("{name}-b-lt.pdf"), &lt);
+        qpdf_check(&path);
+        pdfsig(&path, 1, false);
+        if let Some(lines) = pyhanko_all(&path, true) {
+            assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        }
+    }
+}
+
+/// The signer's chain and the CA's CRL.
+fn validation_data() -> ValidationData {
+    let pki = pki();
+    ValidationData {
+        certs: vec![
+            pki.signers[0].cert.to_der().unwrap(),
+            pki.root.to_der().unwrap(),
+        ],
+        ocsps: vec![],
+        crls: vec![root_crl()],
     }
 }
 
@@ -647,10 +743,16 @@ fn boxes_on(
 
 #[test]
 fn a_visible_appearance_becomes_the_widget_of_the_field() {
-    for (name, pages) in [
-        ("quyet-dinh-objstm", &[2u32][..]),
-        ("quyet-dinh-libreoffice", &[1u32, 2][..]),
-    ] {
+    let mut cases: Vec<(String, &'static [u32])> = fixtures()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let pages = lopdf::Document::load_mem(&bytes).unwrap().get_pages().len();
+            (name, [&[1u32][..], &[2], &[3]][pages - 1])
+        })
+        .collect();
+    cases.push(("quyet-dinh-libreoffice".into(), &[1, 2]));
+    for (name, pages) in cases {
+        let name = name.as_str();
         let original = fixture(name);
         let hook = boxes_on(pages);
         let signed = sign_pdf(&original, &options(), Some(&hook), |d| {
@@ -739,11 +841,22 @@ fn the_dss_holds_chain_and_crl_and_merges_with_an_existing_one() {
 fn a_document_timestamp_covers_the_whole_file() {
     let original = fixture("phu-luc-ghostscript");
     let signed = sign_with(0, &original, &options());
+    let pki = pki();
+    let data = ValidationData {
+        certs: vec![
+            pki.signers[0].cert.to_der().unwrap(),
+            pki.root.to_der().unwrap(),
+        ],
+        ocsps: vec![],
+        crls: vec![root_crl()],
+    };
+    let lt = add_dss(&signed, &data, &Limits::default())
+        .unwrap()
+        .to_vec();
     let mut seen = Vec::new();
-    let stamped = doc_timestamp::timestamp_pdf(&signed, &TimestampOptions::default(), |d| {
+    let stamped = doc_timestamp::timestamp_pdf(&lt, &TimestampOptions::default(), |d| {
         seen = d.to_vec();
-        // Any DER will do to check the container; the TSA helper makes real tokens.
-        Ok(vec![0x30, 0x03, 0x02, 0x01, 0x05])
+        Ok(timestamp_token(HashAlg::Sha256, d))
     })
     .unwrap();
     let br = stamped.byte_range();
@@ -754,11 +867,21 @@ fn a_document_timestamp_covers_the_whole_file() {
     h.update(&bytes[..br[1] as usize]);
     h.update(&bytes[br[2] as usize..]);
     assert_eq!(h.finalize().to_vec(), seen);
-    let text = String::from_utf8_lossy(&bytes[signed.len()..]);
+    let text = String::from_utf8_lossy(&bytes[lt.len()..]);
     assert!(text.contains("/Type /DocTimeStamp"), "{text}");
     assert!(text.contains("/SubFilter /ETSI.RFC3161"), "{text}");
-    assert!(text.contains("<3003020105000000"), "{text}");
-    qpdf_check(&save("phu-luc-doc-timestamp-container.pdf", &bytes));
+    let path = save("phu-luc-ghostscript-b-lta.pdf", &bytes);
+    qpdf_check(&path);
+    if let Some(lines) = pyhanko_all(&path, false) {
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("Signature1 intact=True"), "{lines:?}");
+        assert!(
+            lines[1].starts_with(
+                "Signature2 doc-timestamp intact=True valid=True trusted=True coverage=ENTIRE_FILE"
+            ),
+            "{lines:?}"
+        );
+    }
 }
 
 #[test]
