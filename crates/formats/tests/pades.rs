@@ -762,13 +762,11 @@ fn a_visible_appearance_becomes_the_widget_of_the_field() {
         .to_vec();
         let path = save(&format!("{name}-visible-{}.pdf", pages.len()), &signed);
         qpdf_check(&path);
-        // poppler 22.12 does not find the value of a signature field whose widgets are
-        // several kids; one widget (merged with the field) it reads.
-        if pages.len() == 1 {
-            pdfsig(&path, 1, true);
+        // poppler lists a field's signature once per widget.
+        pdfsig(&path, pages.len(), true);
+        if let Some(lines) = pyhanko_all(&path, false) {
+            assert_eq!(lines.len(), 1, "{lines:?}");
         }
-        let lines = pyhanko_all(&path, false).unwrap_or_default();
-        assert!(lines.len() <= 1, "{lines:?}");
         let doc = lopdf::Document::load_mem(&signed).unwrap();
         for (number, page) in doc.get_pages() {
             let annots = doc

@@ -351,6 +351,9 @@ pub(crate) fn prepare_kind<'a>(
             for p in many {
                 let mut w = widget(p.page, p.rect, Some(p.normal));
                 w.set("Parent", Object::Reference(field_id));
+                // /V is inherited from the field anyway (ISO 32000-1 §12.7.3.1 table 220);
+                // poppler (22.12) reads it only from the widget when a field has several.
+                w.set("V", Object::Reference(sig_id));
                 let wid = inc.new_document.add_object(w);
                 kids.push(Object::Reference(wid));
                 annotations.push((p.page, wid));
