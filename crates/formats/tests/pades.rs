@@ -911,6 +911,20 @@ fn the_byte_range_is_exact_and_the_digest_is_of_it() {
 }
 
 #[test]
+fn preparing_is_deterministic_and_the_cms_may_come_later() {
+    let original = fixture("quyet-dinh-objstm");
+    let o = options();
+    let first = tessera_formats::pdf::sign::prepare(&original, &o, None).unwrap();
+    let again = tessera_formats::pdf::sign::prepare(&original, &o, None).unwrap();
+    assert_eq!(first.digest(), again.digest());
+    assert_eq!(first.byte_range(), again.byte_range());
+    let cms = pades_cms(&pki().signers[0], HashAlg::Sha256, &first.digest());
+    let signed = again.embed(&cms).unwrap().to_vec();
+    let path = save("quyet-dinh-objstm-prepared.pdf", &signed);
+    pdfsig(&path, 1, true);
+}
+
+#[test]
 fn a_cms_too_big_for_the_placeholder_is_refused() {
     let original = fixture("quyet-dinh-libreoffice");
     let mut o = options();

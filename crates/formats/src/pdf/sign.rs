@@ -5,6 +5,12 @@
 //!
 //! The original bytes are borrowed, never copied or rewritten: the result is the bytes to
 //! append ([`SignedUpdate`]), which the caller writes after the original.
+//!
+//! Two ways in: [`sign_pdf`] with a closure that answers the CMS for the digest at once, or
+//! [`prepare`] → [`PreparedSignature::digest`] → (sign elsewhere, e.g. after a remote approval)
+//! → [`PreparedSignature::embed`]. Preparing is deterministic (same file, options and
+//! appearance, same bytes), so a caller may prepare again when the CMS arrives instead of
+//! keeping the prepared update.
 
 use std::io::Write;
 
@@ -372,7 +378,17 @@ pub(crate) fn prepare_kind<'a>(
         certify: Some(_), ..
     }) = &kind
     {
-        let mut perms = Dictionary::new();
+        // Keep other permissions (e.g. UR3) beside DocMDP (ISO 32000-1 §12.8.4).
+        let mut perms = update::dict_in_revision(&mut inc, root)?
+            .get(b"Perms")
+            .ok()
+            .cloned()
+            .and_then(|p| {
+                update::resolve(&inc, &p)
+                    .and_then(|p| p.as_dict().ok())
+                    .cloned()
+            })
+            .unwrap_or_default();
         perms.set("DocMDP", Object::Reference(sig_id));
         update::dict_in_revision(&mut inc, root)?.set("Perms", perms);
     }
