@@ -526,9 +526,8 @@ fn pyhanko(path: &Path) -> Option<String> {
     Some(text)
 }
 
-/// Every signature of `path` checked through pyHanko's Python API: intact, valid, trusted to
-/// the test root; answers one line per signature.
-fn pyhanko_all(path: &Path, ltv: bool) -> Option<Vec<String>> {
+/// pyHanko's verdict per signature of `path` (Python API), one line each.
+fn pyhanko_lines(path: &Path, ltv: bool) -> Option<Vec<String>> {
     if !have("python3", &["-c", "import pyhanko"]) {
         return None;
     }
@@ -581,7 +580,14 @@ with open(sys.argv[1], 'rb') as f:
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    Some(text.lines().map(str::to_string).collect())
+}
+
+/// Every signature of `path` checked through pyHanko's Python API: intact, valid, trusted to
+/// the test root; answers one line per signature.
+fn pyhanko_all(path: &Path, ltv: bool) -> Option<Vec<String>> {
+    let lines = pyhanko_lines(path, ltv)?;
+    let text = lines.join("\n");
     for line in &lines {
         assert!(
             line.contains("intact=True valid=True trusted=True"),
@@ -830,6 +836,18 @@ fn the_dss_holds_chain_and_crl_and_merges_with_an_existing_one() {
     // LTV: pyHanko validates the signature from the DSS alone (no fetching), at PAdES-LT.
     if let Some(lines) = pyhanko_all(&path, true) {
         assert_eq!(lines.len(), 1, "{lines:?}");
+    }
+    // Without the CRL the same check fails: the DSS is what makes it pass.
+    let certs_only = ValidationData {
+        crls: vec![],
+        ..data.clone()
+    };
+    let no_crl = add_dss(&signed, &certs_only, &Limits::default())
+        .unwrap()
+        .to_vec();
+    let path = save("cong-van-reportlab-dss-without-crl.pdf", &no_crl);
+    if let Some(lines) = pyhanko_lines(&path, true) {
+        assert!(lines[0].contains("trusted=False"), "{lines:?}");
     }
     let empty = add_dss(&signed, &ValidationData::default(), &Limits::default());
     assert!(matches!(empty, Err(FormatError::Invalid(_))));
