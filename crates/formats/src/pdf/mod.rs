@@ -2,6 +2,21 @@
 //! visible appearances by Decree 30/2020/NĐ-CP, the DSS for long-term validation and document
 //! timestamps.
 
+pub mod anchor;
+pub mod appearance;
+pub mod doc_timestamp;
+pub mod dss;
+pub mod font;
+pub mod image;
+pub mod limits;
+pub mod sign;
+mod update;
+
+pub use dss::ValidationData;
+pub use limits::Limits;
+pub use sign::{AppearanceHook, DocMdp, PreparedSignature, SignOptions, SignedUpdate, sign_pdf};
+pub use update::PdfUpdate;
+
 /// A visible signature widget made by an appearance builder: the page it sits on, its rectangle
 /// in the page's default user space (x1, y1, x2, y2; points, origin bottom-left) and the Form
 /// XObject that is its normal appearance (`/AP /N`). The PAdES writer turns each into a widget
@@ -12,8 +27,3 @@ pub struct PlacedAppearance {
     pub rect: [f32; 4],
     pub normal: lopdf::ObjectId,
 }
-
-pub mod anchor;
-pub mod appearance;
-pub mod font;
-pub mod image;
