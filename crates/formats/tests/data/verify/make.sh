@@ -1,0 +1,93 @@
+#!/bin/sh
+# Makes test signatures with tools nobody here wrote (openssl CLI, pyHanko), for the verify
+# tests. Usage: make.sh OUT_DIR INPUT.pdf
+# OUT_DIR gets: root.pem (trust anchor), other-root.pem (not an anchor), root.crl (revokes
+# revoked.pem), and the signed files listed at the end.
+set -eu
+out=$1
+input=$(realpath "$2")
+mkdir -p "$out"
+cd "$out"
+rm -rf ca && mkdir ca && : > ca/index.txt && echo 1000 > ca/serial && echo 1000 > ca/crlnumber
+cat > ca.cnf <<'CNF'
+[ca]
+default_ca = test_ca
+[test_ca]
+dir = ./ca
+database = $dir/index.txt
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+new_certs_dir = ./ca
+certificate = ./root.pem
+private_key = ./root.key
+default_md = sha256
+default_crl_days = 30
+policy = any
+unique_subject = no
+x509_extensions = signer_ext
+[any]
+commonName = supplied
+organizationName = optional
+[signer_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@"; exit 1; }; }
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem \
+  -days 3650 -subj "/CN=Verify Test Root/O=Tessera Test" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-root.key \
+  -out other-root.pem -days 3650 -subj "/CN=Someone Else Root" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+issue() { # name keyalg [ca options...]
+  name=$1; alg=$2; shift 2
+  # shellcheck disable=SC2086
+  q openssl req -new -newkey $alg -nodes -keyout "$name.key" -out "$name.csr" -subj "/CN=Test $name/O=Tessera Test"
+  q openssl ca -batch -config ca.cnf -in "$name.csr" -out "$name.pem" -notext "$@"
+}
+issue signer rsa:2048 -days 365
+issue ecsigner "ec -pkeyopt ec_paramgen_curve:P-256" -days 365
+issue expired rsa:2048 -startdate 20200101000000Z -enddate 20210101000000Z
+issue revoked rsa:2048 -days 365
+q openssl ca -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
+q openssl ca -config ca.cnf -gencrl -out root.crl.pem
+q openssl crl -in root.crl.pem -outform DER -out root.crl
+# A signer under a root that is not a trust anchor.
+q openssl req -new -newkey rsa:2048 -nodes -keyout stranger.key -out stranger.csr -subj "/CN=Stranger"
+q openssl x509 -req -in stranger.csr -CA other-root.pem -CAkey other-root.key -CAcreateserial \
+  -days 365 -out stranger.pem -extfile ca.cnf -extensions signer_ext
+
+sign() { # name out.pdf [in.pdf]
+  q python3 -m pyhanko sign addsig --field "Sig$(date +%N)" pemder --no-pass --key "$1.key" --cert "$1.pem" \
+    --chain root.pem "${3:-$input}" "$2"
+}
+sign signer valid.pdf
+sign ecsigner valid-ec.pdf
+sign expired expired.pdf
+sign revoked revoked.pdf
+q python3 -m pyhanko sign addsig --field Sig1 pemder --no-pass --key stranger.key --cert stranger.pem \
+  --chain other-root.pem "$input" untrusted.pdf
+sign ecsigner two-signatures.pdf valid.pdf
+# Tampered copies of valid.pdf: one byte changed inside the signed range; junk appended after
+# it; one byte changed in the /Contents padding (outside the range).
+python3 - <<'PY'
+data = bytearray(open("valid.pdf", "rb").read())
+i = data.index(b"/Producer")
+j = data.index(b"(", i) + 1
+tampered = bytearray(data)
+tampered[j] = ord("X") if tampered[j] != ord("X") else ord("Y")
+open("tampered-inside.pdf", "wb").write(tampered)
+open("tampered-appended.pdf", "wb").write(data + b"\njunk appended after the signature\n")
+c = data.index(b"/Contents <")
+end = data.index(b">", c)
+pad = bytearray(data)
+pad[end - 2] = ord("1")
+open("tampered-padding.pdf", "wb").write(pad)
+PY
+# Detached CMS over a text file, by openssl.
+printf 'Công văn số 245/STTTT-CĐS\n' > content.txt
+q openssl cms -sign -binary -outform DER -in content.txt -signer signer.pem -inkey signer.key \
+  -certfile root.pem -out content.p7s
+printf 'Công văn số 246/STTTT-CĐS\n' > other-content.txt
