@@ -609,6 +609,13 @@ pub(super) fn verify_signature(
         );
         return r;
     };
+    // The path is reported even when the signature fails, so the report says who signed.
+    let (path, trusted, path_problem) = match chain::build(&cert, &pool, &opts.anchors) {
+        Path::Trusted(p) => (p, true, None),
+        Path::Untrusted(p, why) => (p, false, Some(why)),
+    };
+    r.trusted = trusted;
+    r.chain = path.iter().filter_map(|d| chain::summary(d)).collect();
     if !doc_digest_ok {
         r.verdict = Verdict::failed(
             SubIndication::HashFailure,
@@ -646,12 +653,6 @@ pub(super) fn verify_signature(
     }
 
     // Path, validity and revocation.
-    let (path, trusted, path_problem) = match chain::build(&cert, &pool, &opts.anchors) {
-        Path::Trusted(p) => (p, true, None),
-        Path::Untrusted(p, why) => (p, false, Some(why)),
-    };
-    r.trusted = trusted;
-    r.chain = path.iter().filter_map(|d| chain::summary(d)).collect();
     let mut certs_to_check: Vec<Vec<u8>> = vec![cert.clone()];
     certs_to_check.extend(path.iter().cloned());
 

@@ -67,6 +67,8 @@ fn a_byte_changed_inside_the_range_is_a_hash_failure() {
     assert_eq!(s.verdict.indication, Indication::TotalFailed);
     assert_eq!(s.verdict.sub_indication, Some(SubIndication::HashFailure));
     assert!(!s.integrity);
+    // Who signed is still reported.
+    assert!(s.trusted && s.signer.is_some());
 }
 
 #[test]
