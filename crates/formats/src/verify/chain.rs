@@ -134,9 +134,12 @@ pub(super) enum CertStatusFound {
     None,
 }
 
+/// One set of revocation data: where it came from, its CRLs, its OCSP responses (DER).
+pub(super) type Set<'a> = (RevocationSource, &'a [Vec<u8>], &'a [Vec<u8>]);
+
 /// Revocation data, each set with where it came from.
 pub(super) struct Sources<'a> {
-    pub sets: Vec<(RevocationSource, &'a [Vec<u8>], &'a [Vec<u8>])>,
+    pub sets: Vec<Set<'a>>,
 }
 
 /// The status of `cert` (issued by `issuer`) according to the first CRL or OCSP response that

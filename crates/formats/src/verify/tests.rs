@@ -1,5 +1,6 @@
 //! Unit tests on signatures made by tools nobody here wrote (pyHanko 0.38, openssl 3.0) with
 //! `tests/data/verify/make.sh` on `input.pdf`; the certificates were issued at `ISSUED`.
+#![allow(clippy::panic)]
 
 use super::*;
 
