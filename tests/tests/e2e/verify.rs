@@ -10,11 +10,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
-use tessera_e2e::{Backend, CliOutput, TempDir, TestServer};
+use tessera_e2e::{Backend, CliOutput, NewUser, ServerOptions, TempDir, TestServer, run_tessera};
+use tessera_hsm::softhsm::{SoftHsmToken, module_or_skip};
 
-scenarios!(verify_agrees_with_pyhanko_and_openssl);
+scenarios!(
+    verify_agrees_with_pyhanko_and_openssl,
+    verify_tessera_ca_revocation
+);
 
-fn data_dir() -> PathBuf {
+fn test_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/formats/tests/data/verify")
 }
 
@@ -89,8 +93,8 @@ async fn verify_agrees_with_pyhanko_and_openssl(backend: Backend) -> anyhow::Res
     let server = TestServer::start(backend).await?;
     let dir = TempDir::new("tessera-e2e-verify")?;
     let d = dir.path();
-    let make = data_dir().join("make.sh");
-    let input = data_dir().join("input.pdf");
+    let make = test_data().join("make.sh");
+    let input = test_data().join("input.pdf");
     let (ok, text) = run(
         d,
         "sh",
@@ -382,4 +386,157 @@ fn multipart(fields: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     }
     body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={B}"), body)
+}
+
+/// A credential of Tessera's own CA, its key in SoftHSM2: pyHanko signs a PDF with that key
+/// (through pkcs11-tool), `tessera verify` passes it with Tessera's CRL as the revocation
+/// source; after `tessera cert revoke` the same signature is INDETERMINATE / REVOKED_NO_POE
+/// (no timestamp proves it was made before), and pyHanko, fetching Tessera's CRL or OCSP,
+/// refuses it too.
+async fn verify_tessera_ca_revocation(backend: Backend) -> anyhow::Result<()> {
+    let Some(module) =
+        module_or_skip("verify_tessera_ca_revocation").map_err(|e| anyhow::anyhow!(e))?
+    else {
+        return Ok(());
+    };
+    if !pyhanko_available().await {
+        if std::env::var_os("CI").is_some() {
+            bail!("pyHanko is not installed (pip install pyHanko)");
+        }
+        eprintln!("skipping verify_tessera_ca_revocation: pyHanko is not installed");
+        return Ok(());
+    }
+    const LABEL: &str = "tessera-verify";
+    const PIN: &str = "verify-pin-2468";
+    let token = SoftHsmToken::create(&module, LABEL, PIN).map_err(|e| anyhow::anyhow!(e))?;
+    let env = [
+        ("SOFTHSM2_CONF", token.conf.display().to_string()),
+        ("TESSERA_PKCS11_MODULE", module.display().to_string()),
+        ("TESSERA_PKCS11_TOKEN_LABEL", LABEL.to_owned()),
+        ("TESSERA_PKCS11_PIN", PIN.to_owned()),
+    ];
+    let mut options = ServerOptions::default();
+    for (k, v) in &env {
+        options = options.env(k, v);
+    }
+    let server = TestServer::start_with(backend, options).await?;
+    let dir = TempDir::new("tessera-e2e-verify-ca")?;
+    let d = dir.path();
+    let data_dir = server.data_dir().display().to_string();
+    let db = server.database_url();
+    let mut cli_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    cli_env.push(("TESSERA_DATABASE_URL", &db));
+    let cli = |args: &[&str]| {
+        let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        full.extend(["--data-dir".to_owned(), data_dir.clone()]);
+        let cli_env = cli_env.clone();
+        async move {
+            let full: Vec<&str> = full.iter().map(String::as_str).collect();
+            run_tessera(&full, &cli_env, None).await
+        }
+    };
+    let unit = server.add_unit("Sở Tư pháp", None).await?;
+    let mut user = NewUser::new("an.nv", "Nguyễn Văn An", "mat-khau-rat-dai-2468");
+    user.unit = Some(unit);
+    server.add_user(&user).await?;
+    let init = cli(&["ca", "init", "--base-url", server.issuer()]).await?;
+    ensure!(init.success(), "{init}");
+    let cert_file = d.join("an.pem").display().to_string();
+    let issued = cli(&[
+        "cert", "issue", "--user", "an.nv", "--alg", "RSA-2048", "--out", &cert_file, "--json",
+    ])
+    .await?;
+    ensure!(issued.success(), "{issued}");
+    let id = issued.json()?["id"].as_str().unwrap_or("").to_owned();
+    crate::pki::ca_files(&server, d).await?;
+
+    // The credential's key on the token: the private key labelled for a credential.
+    let module_s = module.display().to_string();
+    let list = tokio::process::Command::new("pkcs11-tool")
+        .args([
+            "--module",
+            &module_s,
+            "--token-label",
+            LABEL,
+            "--login",
+            "--pin",
+            PIN,
+        ])
+        .args(["--list-objects", "--type", "privkey"])
+        .env("SOFTHSM2_CONF", &token.conf)
+        .output()
+        .await
+        .context("pkcs11-tool (apt-get install opensc)")?;
+    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
+    let mut key_id = None;
+    let mut in_cert_key = false;
+    for line in listing.lines() {
+        let line = line.trim();
+        if let Some(label) = line.strip_prefix("label:") {
+            in_cert_key = label.trim().starts_with("tessera:cert");
+        } else if let Some(idv) = line.strip_prefix("ID:")
+            && in_cert_key
+        {
+            key_id = Some(idv.trim().to_owned());
+        }
+    }
+    let key_id = key_id.with_context(|| format!("no credential key on the token:\n{listing}"))?;
+
+    let script = test_data()
+        .join("pyhanko_hsm_sign.py")
+        .display()
+        .to_string();
+    let input = test_data().join("input.pdf").display().to_string();
+    let signed = d.join("signed.pdf").display().to_string();
+    let out = tokio::process::Command::new("python3")
+        .args([
+            &script,
+            &module_s,
+            LABEL,
+            PIN,
+            &key_id,
+            &cert_file,
+            "issuing.pem",
+            "root.pem",
+            &input,
+            &signed,
+        ])
+        .current_dir(d)
+        .env("SOFTHSM2_CONF", &token.conf)
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "pyHanko signing failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Valid: Tessera's root is an anchor by itself, its CRL answers for the credential.
+    let before = cli(&["verify", &signed, "--json"]).await?;
+    ensure!(exit(&before) == 0, "{before}");
+    let report = before.json()?;
+    let sig = &report["signatures"][0];
+    ensure!(sig["revocation"]["status"] == "good", "{report}");
+    ensure!(sig["revocation"]["source"] == "caller", "{report}");
+    ensure!(sig["chain"].as_array().map(Vec::len) == Some(2), "{report}");
+    let (py_valid, py_text) = pyhanko_valid(d, "signed.pdf", "root.pem").await?;
+    ensure!(py_valid, "pyHanko disagrees before revocation:\n{py_text}");
+
+    let revoked = cli(&["cert", "revoke", &id, "--reason", "keyCompromise"]).await?;
+    ensure!(revoked.success(), "{revoked}");
+    let after = cli(&["verify", &signed, "--json"]).await?;
+    ensure!(exit(&after) == 2, "{after}");
+    let report = after.json()?;
+    let sig = &report["signatures"][0];
+    ensure!(
+        sig["verdict"]["sub_indication"] == "REVOKED_NO_POE",
+        "{report}"
+    );
+    ensure!(sig["revocation"]["status"] == "revoked", "{report}");
+    let (py_valid, py_text) = pyhanko_valid(d, "signed.pdf", "root.pem").await?;
+    ensure!(
+        !py_valid,
+        "pyHanko still accepts the revoked signature:\n{py_text}"
+    );
+    Ok(())
 }
