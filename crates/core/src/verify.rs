@@ -6,8 +6,8 @@
 
 use tessera_formats::FormatError;
 pub use tessera_formats::verify::{
-    Coverage, Indication, PdfReport, RevocationSource, RevocationStatus, SignatureKind,
-    SignatureReport, SubIndication, Verdict,
+    CertSummary, Coverage, Indication, PdfReport, RevocationSource, RevocationStatus,
+    SignatureKind, SignatureReport, SubIndication, Verdict,
 };
 use tessera_formats::verify::{Options, overall, verify_detached, verify_pdf};
 

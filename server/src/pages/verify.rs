@@ -448,3 +448,81 @@ impl Pages {
         self.render_or_fallback(lang, "verify.html", ctx)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use tessera_core::verify::{CertSummary, Verdict};
+
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(1)</script>";
+
+    fn report(indication: Indication, sub: Option<SubIndication>) -> SignatureReport {
+        SignatureReport {
+            kind: SignatureKind::Pdf,
+            field: Some(HOSTILE.into()),
+            signer: Some(CertSummary {
+                subject: format!("CN={HOSTILE}"),
+                issuer: "CN=Root".into(),
+                serial: "01".into(),
+                not_before: 0,
+                not_after: 1,
+            }),
+            chain: Vec::new(),
+            trusted: false,
+            integrity: true,
+            coverage: Coverage::AllowedLaterChanges,
+            later_changes: vec![HOSTILE.into()],
+            docmdp: Some(2),
+            claimed_signing_time: Some(1_796_306_341),
+            timestamp: None,
+            revocation: RevocationStatus::NotApplicable,
+            verdict: Verdict {
+                indication,
+                sub_indication: sub,
+                detail: HOSTILE.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_report_renders_in_both_languages_escaped() {
+        let pages = Pages::new();
+        let v = Verification {
+            overall: Some(Indication::Indeterminate),
+            signatures: vec![
+                report(Indication::TotalPassed, None),
+                report(
+                    Indication::Indeterminate,
+                    Some(SubIndication::NoCertificateChainFound),
+                ),
+            ],
+        };
+        for (lang, want) in [
+            (Lang::Vi, "Chưa xác định được"),
+            (Lang::En, "Could not be confirmed"),
+        ] {
+            let view = VerifyView {
+                csrf_token: "tok",
+                error: None,
+                result: Some(result(lang, HOSTILE, &v)),
+            };
+            let html = pages.verify(lang, "/verify", &view);
+            assert!(html.contains(want), "{html}");
+            assert!(html.contains("name=\"csrf_token\" value=\"tok\""), "{html}");
+            assert!(html.contains("2026-12-03 20:59:01 (UTC+7)"), "{html}");
+            assert!(!html.contains(HOSTILE), "unescaped: {html}");
+        }
+        let form = pages.verify(
+            Lang::Vi,
+            "/verify",
+            &VerifyView {
+                csrf_token: "tok",
+                error: Some(VI.no_file),
+                result: None,
+            },
+        );
+        assert!(form.contains("enctype=\"multipart/form-data\"") && form.contains(VI.no_file));
+    }
+}
