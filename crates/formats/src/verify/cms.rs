@@ -2,7 +2,7 @@
 
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
-use der::asn1::{GeneralizedTime, OctetString};
+use der::asn1::OctetString;
 use der::{Any, Decode, Encode, Tag, Tagged};
 use ring::signature as rsig;
 use spki::AlgorithmIdentifierOwned;
@@ -430,14 +430,34 @@ fn tst_info(p: &Parsed) -> Result<TstInfo, String> {
         .map_err(|e| e.to_string())?;
     let gen_time = fields
         .get(4)
-        .ok_or("short TSTInfo")?
-        .decode_as::<GeneralizedTime>()
-        .map_err(|e| e.to_string())?;
+        .and_then(generalized_time)
+        .ok_or("the TSTInfo's genTime is malformed")?;
     Ok(TstInfo {
         hash_alg: alg.oid.to_string(),
         imprint: hashed.as_bytes().to_vec(),
-        gen_time: gen_time.to_unix_duration().as_secs() as i64,
+        gen_time,
     })
+}
+
+/// A GeneralizedTime as RFC 3161 §2.4.2 allows in genTime: `YYYYMMDDhhmmss[.s+]Z`. The
+/// fraction (which DER `GeneralizedTime` decoding refuses) is dropped.
+fn generalized_time(any: &Any) -> Option<i64> {
+    if any.tag() != Tag::GeneralizedTime {
+        return None;
+    }
+    let v = std::str::from_utf8(any.value()).ok()?;
+    let v = v.strip_suffix('Z')?;
+    let main = v.split('.').next()?;
+    if main.len() != 14 || !main.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |a: usize, b: usize| main.get(a..b).and_then(|x| x.parse::<i64>().ok());
+    Some(
+        super::pdf::days_from_civil(n(0, 4)?, n(4, 6)?, n(6, 8)?) * 86_400
+            + n(8, 10)? * 3600
+            + n(10, 12)? * 60
+            + n(12, 14)?,
+    )
 }
 
 /// Checks a TimeStampToken over `imprinted` (RFC 3161 §2.4.2): the TSA's signature, the

@@ -4,7 +4,7 @@
 
 use super::*;
 
-const ISSUED: i64 = 1_796_306_341; // 2026-12-03T13:59:01Z, notBefore of the test certificates
+const ISSUED: i64 = 1_796_308_980; // 2026-12-03T14:43:00Z, notBefore of the test certificates
 const NOW: i64 = ISSUED + 3600;
 
 fn data(name: &str) -> Vec<u8> {
@@ -222,7 +222,60 @@ fn garbage_is_refused_or_a_format_failure() {
 fn pdf_dates_parse() {
     assert_eq!(super::pdf::tests_pdf_date(b"D:19700101000000Z"), Some(0));
     assert_eq!(
-        super::pdf::tests_pdf_date(b"D:20261203205901+07'00'"),
+        super::pdf::tests_pdf_date(b"D:20261203214300+07'00'"),
         Some(ISSUED)
+    );
+}
+
+#[test]
+fn a_timestamp_from_while_the_certificate_was_valid_is_proof_of_existence() {
+    // Signed with the certificate that expired in 2021, time-stamped on 2020-06-01 by a TSA
+    // chaining to the anchor (ETSI EN 319 102-1 §5.5: best-signature-time).
+    let r = verify("expired-ts.pdf", &opts());
+    let s = only(&r);
+    assert_eq!(s.verdict, Verdict::passed(), "{s:#?}");
+    let ts = s.timestamp.as_ref().unwrap_or_else(|| panic!("{s:#?}"));
+    assert!(ts.valid, "{ts:#?}");
+    assert_eq!(ts.time, 1_590_969_600);
+    assert_eq!(ts.tsa.as_deref(), Some("CN=Test tsa, O=Tessera Test"));
+    // Without the TSA's root among the anchors the timestamp proves nothing.
+    let mut o = opts();
+    o.anchors = vec![pem_cert("other-root.pem")];
+    let r = verify("expired-ts.pdf", &o);
+    let s = only(&r);
+    assert!(s.timestamp.as_ref().is_some_and(|t| !t.valid));
+    assert_eq!(s.verdict.indication, Indication::Indeterminate);
+}
+
+#[test]
+fn a_timestamp_after_the_revocation_fails_the_signature() {
+    let mut o = opts();
+    o.crls = vec![data("root.crl")];
+    let r = verify("revoked-ts.pdf", &o);
+    let s = only(&r);
+    assert_eq!(s.verdict.indication, Indication::TotalFailed, "{s:#?}");
+    assert_eq!(s.verdict.sub_indication, Some(SubIndication::Revoked));
+}
+
+#[test]
+fn a_document_timestamp_is_verified_and_allowed_after_a_signature() {
+    let r = verify("doc-ts.pdf", &opts());
+    assert_eq!(r.signatures.len(), 2, "{r:#?}");
+    let (sig, dts) = (&r.signatures[0], &r.signatures[1]);
+    assert_eq!(sig.verdict, Verdict::passed(), "{sig:#?}");
+    assert_eq!(sig.coverage, Coverage::AllowedLaterChanges);
+    assert_eq!(dts.kind, SignatureKind::DocumentTimestamp);
+    assert_eq!(dts.verdict, Verdict::passed(), "{dts:#?}");
+    assert!(dts.timestamp.as_ref().is_some_and(|t| t.valid));
+    // A byte of the time-stamped range changed: the imprint no longer matches.
+    let mut pdf = data("doc-ts.pdf");
+    let i = pdf.windows(9).position(|w| w == b"/Producer").unwrap_or(0) + 12;
+    pdf[i] ^= 0x01;
+    let r = verify_pdf(&pdf, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.signatures
+            .iter()
+            .all(|s| s.verdict.indication == Indication::TotalFailed),
+        "{r:#?}"
     );
 }

@@ -33,6 +33,12 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,nonRepudiation
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[tsa_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 CNF
 q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@"; exit 1; }; }
 q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem \
@@ -51,6 +57,7 @@ issue signer rsa:2048 -days 365
 issue ecsigner "ec -pkeyopt ec_paramgen_curve:P-256" -days 365
 issue expired rsa:2048 -startdate 20200101000000Z -enddate 20210101000000Z
 issue revoked rsa:2048 -days 365
+issue tsa rsa:2048 -startdate 20190101000000Z -enddate 20361231000000Z -extensions tsa_ext
 q openssl ca -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
 q openssl ca -config ca.cnf -gencrl -out root.crl.pem
 q openssl crl -in root.crl.pem -outform DER -out root.crl
@@ -59,6 +66,7 @@ q openssl req -new -newkey rsa:2048 -nodes -keyout stranger.key -out stranger.cs
 q openssl x509 -req -in stranger.csr -CA other-root.pem -CAkey other-root.key -CAcreateserial \
   -days 365 -out stranger.pem -extfile ca.cnf -extensions signer_ext
 
+cp "$input" input-copy.pdf
 sign() { # name out.pdf [in.pdf]
   q python3 -m pyhanko sign addsig --field "Sig$(date +%N)" pemder --no-pass --key "$1.key" --cert "$1.pem" \
     --chain root.pem "${3:-$input}" "$2"
@@ -70,6 +78,32 @@ sign revoked revoked.pdf
 q python3 -m pyhanko sign addsig --field Sig1 pemder --no-pass --key stranger.key --cert stranger.pem \
   --chain other-root.pem "$input" untrusted.pdf
 sign ecsigner two-signatures.pdf valid.pdf
+# Timestamps by pyHanko's test TSA (tsa.pem, valid since 2019): a signature by the expired
+# certificate time-stamped in 2020 (proof of existence while it was valid); a signature by the
+# revoked certificate time-stamped now (after the revocation); valid.pdf plus a document
+# timestamp.
+q python3 - <<'PY'
+from datetime import datetime, timezone
+from pyhanko.keys import load_private_key_from_pemder
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers, timestamps
+from pyhanko.sign.general import load_cert_from_pemder
+def tsa(dt=None):
+    return timestamps.DummyTimeStamper(
+        tsa_cert=load_cert_from_pemder("tsa.pem"),
+        tsa_key=load_private_key_from_pemder("tsa.key", None), fixed_dt=dt)
+def sign(key, cert, src, out, ts):
+    signer = signers.SimpleSigner.load(key, cert, ca_chain_files=("root.pem",))
+    with open(src, "rb") as f, open(out, "wb") as o:
+        signers.sign_pdf(IncrementalPdfFileWriter(f),
+                         signers.PdfSignatureMetadata(field_name="Sig1"),
+                         signer=signer, timestamper=ts, output=o)
+sign("expired.key", "expired.pem", "valid.pdf".replace("valid", "input-copy"), "expired-ts.pdf",
+     tsa(datetime(2020, 6, 1, tzinfo=timezone.utc)))
+sign("revoked.key", "revoked.pem", "input-copy.pdf", "revoked-ts.pdf", tsa())
+with open("valid.pdf", "rb") as f, open("doc-ts.pdf", "wb") as o:
+    signers.PdfTimeStamper(tsa()).timestamp_pdf(IncrementalPdfFileWriter(f), "sha256", output=o)
+PY
 # Tampered copies of valid.pdf: one byte changed inside the signed range; junk appended after
 # it; one byte changed in the /Contents padding (outside the range).
 python3 - <<'PY'
