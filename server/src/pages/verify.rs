@@ -395,7 +395,7 @@ fn signature(lang: Lang, i: usize, s: &SignatureReport) -> SigView {
         },
     );
     SigView {
-        title: format!("{kind} {i}"),
+        title: format!("{i}. {kind}"),
         class,
         verdict: v,
         why: s.verdict.sub_indication.map(|sub| explain(lang, sub)),
