@@ -121,8 +121,10 @@ async fn verify_agrees_with_pyhanko_and_openssl(backend: Backend) -> anyhow::Res
         .await?;
 
     // (file, exit code of tessera verify, sub-indication)
-    let cases: [(&str, i32, Option<&str>); 9] = [
+    let cases: [(&str, i32, Option<&str>); 11] = [
         ("valid.pdf", 0, None),
+        ("certified-p2-then-signed.pdf", 0, None),
+        ("certified-p1-then-ts.pdf", 0, None),
         ("doc-ts.pdf", 0, None),
         ("valid-ec.pdf", 0, None),
         ("two-signatures.pdf", 0, None),

@@ -421,8 +421,10 @@ fn diff(old: &Document, new: &Document, docmdp: Option<u8>) -> (Vec<String>, Vec
             t.map(|t| String::from_utf8_lossy(t).into_owned())
                 .unwrap_or_else(|| "untyped".into())
         );
+        // Writers refresh /ModDate and /Producer with every revision, timestamps included;
+        // pyHanko accepts that even under P=1.
         if Some(*id) == info || t == Some(b"Metadata") {
-            note(!strict, "the document information was updated".into());
+            note(true, "the document information was updated".into());
             continue;
         }
         if let (Object::Array(a), Object::Array(b)) = (prev, obj) {

@@ -4,7 +4,7 @@
 
 use super::*;
 
-const ISSUED: i64 = 1_796_308_980; // 2026-12-03T14:43:00Z, notBefore of the test certificates
+const ISSUED: i64 = 1_796_309_348; // 2026-12-03T14:49:08Z, notBefore of the test certificates
 const NOW: i64 = ISSUED + 3600;
 
 fn data(name: &str) -> Vec<u8> {
@@ -222,7 +222,7 @@ fn garbage_is_refused_or_a_format_failure() {
 fn pdf_dates_parse() {
     assert_eq!(super::pdf::tests_pdf_date(b"D:19700101000000Z"), Some(0));
     assert_eq!(
-        super::pdf::tests_pdf_date(b"D:20261203214300+07'00'"),
+        super::pdf::tests_pdf_date(b"D:20261203214908+07'00'"),
         Some(ISSUED)
     );
 }
@@ -278,4 +278,48 @@ fn a_document_timestamp_is_verified_and_allowed_after_a_signature() {
             .all(|s| s.verdict.indication == Indication::TotalFailed),
         "{r:#?}"
     );
+}
+
+#[test]
+fn certification_signatures_allow_what_their_docmdp_level_allows() {
+    // P=2, then an approval signature: allowed.
+    let r = verify("certified-p2-then-signed.pdf", &opts());
+    assert_eq!(r.signatures.len(), 2);
+    assert_eq!(r.signatures[0].docmdp, Some(2));
+    assert_eq!(r.signatures[0].verdict, Verdict::passed(), "{r:#?}");
+    assert_eq!(r.signatures[0].coverage, Coverage::AllowedLaterChanges);
+    // P=1, then a document timestamp: the one change P=1 still allows.
+    let r = verify("certified-p1-then-ts.pdf", &opts());
+    assert_eq!(r.signatures[0].docmdp, Some(1));
+    assert_eq!(r.overall(), Some(Indication::TotalPassed), "{r:#?}");
+    // P=1, then the page's content replaced: not allowed (nor would it be without P=1).
+    let mut pdf = data("certified-p1.pdf");
+    let doc = lopdf::Document::load_mem(&pdf).unwrap_or_else(|e| panic!("{e}"));
+    let startxref = doc.xref_start;
+    let size = doc
+        .trailer
+        .get(b"Size")
+        .and_then(lopdf::Object::as_i64)
+        .unwrap_or(0);
+    let root = doc
+        .trailer
+        .get(b"Root")
+        .and_then(lopdf::Object::as_reference)
+        .unwrap_or((1, 0));
+    pdf.extend_from_slice(b"\n");
+    let obj_off = pdf.len();
+    let body = b"BT /F1 14 Tf 72 760 Td (Changed) Tj ET";
+    pdf.extend_from_slice(format!("4 0 obj\n<< /Length {} >>\nstream\n", body.len()).as_bytes());
+    pdf.extend_from_slice(body);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n");
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!(
+            "xref\n4 1\n{obj_off:010} 00000 n \ntrailer\n<< /Size {size} /Root {} {} R /Prev {startxref} >>\nstartxref\n{xref}\n%%EOF\n",
+            root.0, root.1
+        )
+        .as_bytes(),
+    );
+    let r = verify_pdf(&pdf, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.signatures[0].coverage, Coverage::Modified, "{r:#?}");
 }

@@ -92,15 +92,29 @@ def tsa(dt=None):
     return timestamps.DummyTimeStamper(
         tsa_cert=load_cert_from_pemder("tsa.pem"),
         tsa_key=load_private_key_from_pemder("tsa.key", None), fixed_dt=dt)
-def sign(key, cert, src, out, ts):
+def sign(key, cert, src, out, ts, field="Sig1"):
     signer = signers.SimpleSigner.load(key, cert, ca_chain_files=("root.pem",))
     with open(src, "rb") as f, open(out, "wb") as o:
         signers.sign_pdf(IncrementalPdfFileWriter(f),
-                         signers.PdfSignatureMetadata(field_name="Sig1"),
+                         signers.PdfSignatureMetadata(field_name=field),
                          signer=signer, timestamper=ts, output=o)
 sign("expired.key", "expired.pem", "valid.pdf".replace("valid", "input-copy"), "expired-ts.pdf",
      tsa(datetime(2020, 6, 1, tzinfo=timezone.utc)))
 sign("revoked.key", "revoked.pem", "input-copy.pdf", "revoked-ts.pdf", tsa())
+# Certification signatures: DocMDP P=2 followed by an approval signature, P=1 followed by a
+# document timestamp (pyHanko refuses to add a signature after P=1).
+from pyhanko.sign.fields import MDPPerm
+for perm, name in ((MDPPerm.NO_CHANGES, "certified-p1"), (MDPPerm.FILL_FORMS, "certified-p2")):
+    signer = signers.SimpleSigner.load("signer.key", "signer.pem", ca_chain_files=("root.pem",))
+    with open("input-copy.pdf", "rb") as f, open(name + ".pdf", "wb") as o:
+        signers.sign_pdf(IncrementalPdfFileWriter(f),
+                         signers.PdfSignatureMetadata(field_name="Cert", certify=True,
+                                                      docmdp_permissions=perm),
+                         signer=signer, output=o)
+    if perm == MDPPerm.FILL_FORMS:
+        sign("ecsigner.key", "ecsigner.pem", name + ".pdf", name + "-then-signed.pdf", None, "Sig2")
+with open("certified-p1.pdf", "rb") as f, open("certified-p1-then-ts.pdf", "wb") as o:
+    signers.PdfTimeStamper(tsa()).timestamp_pdf(IncrementalPdfFileWriter(f), "sha256", output=o)
 with open("valid.pdf", "rb") as f, open("doc-ts.pdf", "wb") as o:
     signers.PdfTimeStamper(tsa()).timestamp_pdf(IncrementalPdfFileWriter(f), "sha256", output=o)
 PY
