@@ -89,6 +89,10 @@ enum Command {
     /// Trust anchors for imported certificates: add, list, remove (audited)
     #[command(subcommand)]
     Trust(crate::cli_trust::TrustCommand),
+    /// Validate the signatures of a PDF or a detached CMS (ETSI EN 319 102-1 verdicts).
+    /// Exit 0: all passed; 1: one failed; 2: indeterminate; 3: no signature; 4: bad input;
+    /// 5: other error
+    Verify(crate::cli_verify::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +377,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Hsm(hsm) = cli.command {
         return crate::cli_hsm::run(&settings, hsm).await;
     }
+    if let Command::Verify(args) = cli.command {
+        return Ok(crate::cli_verify::run(&settings, &file, args).await);
+    }
     // Administrative commands do not issue tokens, so the issuer does not matter to them.
     let issuer = file
         .issuer
@@ -421,6 +428,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Ca(_) | Command::Cert(_) | Command::Trust(_) => {
             bail!("ca, cert and trust are handled by cli_pki and cli_trust")
         }
+        Command::Verify(_) => bail!("verify is handled before administrative commands"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,

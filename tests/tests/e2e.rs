@@ -81,3 +81,5 @@ mod strong_auth;
 mod token_errors;
 #[path = "e2e/userinfo.rs"]
 mod userinfo;
+#[path = "e2e/verify.rs"]
+mod verify;

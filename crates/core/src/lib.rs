@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod session;
 pub mod throttle;
 pub mod username;
+pub mod verify;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -15,6 +15,7 @@ pub mod mfa;
 pub mod oidc;
 mod password;
 pub mod pki;
+pub mod verify;
 pub mod web;
 
 use std::sync::Arc;
@@ -58,7 +59,14 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Signature validation takes whole documents: its routes carry their own, larger limit.
+    let verify = verify::routes()
+        .with_state(state.clone())
+        // Above the handlers' own limit, so that they answer an oversized upload in words.
+        .layer(RequestBodyLimitLayer::new(
+            verify::MAX_VERIFY_BYTES + 1024 * 1024,
+        ));
+    let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
         .merge(login::routes())
@@ -71,7 +79,10 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .fallback(errors::not_found)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    Router::new()
+        .merge(verify)
+        .merge(rest)
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

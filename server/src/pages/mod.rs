@@ -12,6 +12,7 @@ mod i18n;
 mod logout;
 pub mod password;
 pub mod strong;
+pub mod verify;
 mod views;
 
 pub use logout::{LogoutConfirmView, SignedOutView};
@@ -144,7 +145,8 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 14] = [
+    ("verify.html", include_str!("../../templates/verify.html")),
     (
         "totp_setup.html",
         include_str!("../../templates/totp_setup.html"),

@@ -1,0 +1,115 @@
+//! The parts of RFC 6960 §4.2.1 needed to read an OCSP response. No RustCrypto `x509-ocsp`
+//! release matches `der` 0.8 yet; the core's responder declares the same structures, but this
+//! crate does not depend on the core.
+
+use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString};
+use der::{Choice, Enumerated, Sequence};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::Certificate;
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::CrlReason;
+use x509_cert::serial_number::SerialNumber;
+
+/// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).
+pub const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct CertId {
+    pub hash_algorithm: AlgorithmIdentifierOwned,
+    pub issuer_name_hash: OctetString,
+    pub issuer_key_hash: OctetString,
+    pub serial_number: SerialNumber,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct OcspResponse {
+    pub response_status: OcspResponseStatus,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub response_bytes: Option<ResponseBytes>,
+}
+
+#[derive(Enumerated, Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u32)]
+pub enum OcspResponseStatus {
+    Successful = 0,
+    MalformedRequest = 1,
+    InternalError = 2,
+    TryLater = 3,
+    SigRequired = 5,
+    Unauthorized = 6,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct ResponseBytes {
+    pub response_type: ObjectIdentifier,
+    pub response: OctetString,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct BasicOcspResponse {
+    pub tbs_response_data: ResponseData,
+    pub signature_algorithm: AlgorithmIdentifierOwned,
+    pub signature: BitString,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub certs: Option<Vec<Certificate>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Enumerated)]
+#[asn1(type = "INTEGER")]
+#[repr(u8)]
+pub enum Version {
+    #[default]
+    V1 = 0,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct ResponseData {
+    #[asn1(
+        context_specific = "0",
+        default = "Default::default",
+        tag_mode = "EXPLICIT"
+    )]
+    pub version: Version,
+    pub responder_id: ResponderId,
+    pub produced_at: GeneralizedTime,
+    pub responses: Vec<SingleResponse>,
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "EXPLICIT")]
+    pub response_extensions: Option<Extensions>,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Choice)]
+pub enum ResponderId {
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", constructed = "true")]
+    ByName(x509_cert::name::Name),
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", constructed = "true")]
+    ByKey(OctetString),
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct SingleResponse {
+    pub cert_id: CertId,
+    pub cert_status: CertStatus,
+    pub this_update: GeneralizedTime,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub next_update: Option<GeneralizedTime>,
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "EXPLICIT")]
+    pub single_extensions: Option<Extensions>,
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Choice)]
+pub enum CertStatus {
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
+    Good(Null),
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", constructed = "true")]
+    Revoked(RevokedInfo),
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT")]
+    Unknown(Null),
+}
+
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct RevokedInfo {
+    pub revocation_time: GeneralizedTime,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub revocation_reason: Option<CrlReason>,
+}
