@@ -73,6 +73,8 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.pki.crl_validity_secs = settings.pki.crl_validity_secs;
     config.pki.crl_reissue_secs = settings.pki.crl_reissue_secs;
     config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
+    config.pki.tsa_url = settings.pki.tsa_url.clone();
+    config.pki.tsa_policy = settings.pki.tsa_policy.clone();
     let keyed = Keyed::new(&master);
     let audit = AuditLog::start(
         store.clone(),
