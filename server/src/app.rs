@@ -210,6 +210,9 @@ async fn pki_housekeeping(p: Provider) {
         if let Err(e) = tessera_core::pki::ocsp::renew_responders(&p, now()).await {
             tracing::warn!(error = %e, "OCSP responder renewal failed");
         }
+        if let Err(e) = tessera_core::signing::tsa::renew_unit(&p, now()).await {
+            tracing::warn!(error = %e, "time-stamping unit renewal failed");
+        }
         if let Err(e) = p.store.purge_ocsp_cache(now()).await {
             tracing::warn!(error = %e, "OCSP cache housekeeping failed");
         }

@@ -79,5 +79,7 @@ mod sso;
 mod strong_auth;
 #[path = "e2e/token_errors.rs"]
 mod token_errors;
+#[path = "e2e/tsa.rs"]
+mod tsa;
 #[path = "e2e/userinfo.rs"]
 mod userinfo;
