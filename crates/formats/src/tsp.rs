@@ -421,7 +421,7 @@ fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
     }
 }
 
-fn attr<'a>(attrs: Option<&'a SetOfVec<Attribute>>, oid: ObjectIdentifier) -> Option<&'a Any> {
+fn attr(attrs: Option<&SetOfVec<Attribute>>, oid: ObjectIdentifier) -> Option<&Any> {
     attrs?
         .iter()
         .find(|a| a.oid == oid)

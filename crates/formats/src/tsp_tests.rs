@@ -377,3 +377,131 @@ fn openssl_verifies_the_authoritys_answer() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The client side against a TSA nobody here wrote: `openssl ts -reply` with an RSA key
+/// (signatureAlgorithm rsaEncryption), ordering and tsa name set, and the ESS certificate id
+/// in both versions (v1 with SHA-1, v2 with SHA-256).
+#[test]
+fn tokens_of_an_openssl_tsa_are_accepted() {
+    use std::process::Command;
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "openssl is needed in CI");
+        eprintln!("SKIPPED: the openssl CLI is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-tsp-ossl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "[tsa_ext]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-subj",
+        "/CN=Other Root/C=VN",
+        "-days",
+        "30",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "tsa.key",
+        "-out",
+        "tsa.csr",
+        "-subj",
+        "/CN=Other TSA/C=VN",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "tsa.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-out",
+        "tsa.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+        "-extensions",
+        "tsa_ext",
+    ]);
+    for (i, ess) in ["sha1", "sha256"].into_iter().enumerate() {
+        std::fs::write(
+            dir.join("tsa.cnf"),
+            format!(
+                "[tsa]\ndefault_tsa = t\n[t]\nserial = ./serial\ncrypto_device = builtin\n\
+                 signer_cert = ./tsa.pem\ncerts = ./root.pem\nsigner_key = ./tsa.key\n\
+                 signer_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
+                 digests = sha256, sha384, sha512\naccuracy = secs:1, millisecs:500\n\
+                 ordering = yes\ntsa_name = yes\ness_cert_id_chain = no\n\
+                 ess_cert_id_alg = {ess}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("serial"), "01\n").unwrap();
+        let digest = HashAlg::Sha512.digest(format!("signature {i}").as_bytes());
+        let nonce = 0x8000_0000_0000_0001 + i as u64;
+        std::fs::write(
+            dir.join("q.tsq"),
+            request_der(HashAlg::Sha512, &digest, nonce).unwrap(),
+        )
+        .unwrap();
+        run(&[
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            "q.tsq",
+            "-out",
+            "r.tsr",
+        ]);
+        let resp = std::fs::read(dir.join("r.tsr")).unwrap();
+        let token = token_from_response(&resp, HashAlg::Sha512, &digest, nonce).unwrap();
+        let checked = check_token(&token).unwrap();
+        assert!(checked.info.ordering);
+        assert!(checked.info.tsa.is_some());
+        assert_eq!(
+            checked.info.accuracy,
+            Some(Accuracy {
+                seconds: Some(1),
+                millis: Some(500),
+                micros: None
+            })
+        );
+        assert_eq!(checked.certs.len(), 2, "signer and the extra certificate");
+        // The wrong nonce is still caught.
+        assert!(token_from_response(&resp, HashAlg::Sha512, &digest, nonce + 1).is_err());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
