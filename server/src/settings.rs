@@ -483,6 +483,15 @@ mod tests {
         let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
         assert_eq!(s.pki.organization, "Tessera");
         assert_eq!(s.pki.cert_validity_days, 730);
+        assert_eq!(s.pki.tsa_url, None);
+        assert_eq!(s.pki.tsa_policy, "1.3.6.1.4.1.32473.1.3161.1");
+        let file: FileSettings = toml::from_str(
+            "pki_tsa_url = \"https://tsa.ca.gov.vn/tsa\"\npki_tsa_policy = \"2.16.704.1.9.1\"",
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.pki.tsa_url.as_deref(), Some("https://tsa.ca.gov.vn/tsa"));
+        assert_eq!(s.pki.tsa_policy, "2.16.704.1.9.1");
         let file: FileSettings = toml::from_str(
             "pki_organization = \"UBND Thành phố Hải Phòng\"\npki_policies = [\"2.16.704.1.2.3\"]\npki_cert_validity_days = 365",
         )
@@ -496,6 +505,8 @@ mod tests {
             "pki_cert_validity_days = 0",
             "pki_crl_reissue_secs = 10",
             "pki_organization = \"\"",
+            "pki_tsa_url = \"ftp://tsa.example/\"",
+            "pki_tsa_policy = \"tsa-policy\"",
         ] {
             let file: FileSettings = toml::from_str(bad).unwrap();
             assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");

@@ -315,3 +315,103 @@ async fn an_external_certificate_without_reachable_pointers_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Another installation's OCSP responder and CRL endpoints, reached through the transport.
+#[derive(Debug)]
+struct OtherInstallation {
+    other: Arc<Provider>,
+    seen: Mutex<Vec<String>>,
+}
+
+impl Outbound for OtherInstallation {
+    fn post_form<'a>(
+        &'a self,
+        url: &'a str,
+        _form: &'a [(&'a str, &'a str)],
+    ) -> BoxFuture<'a, Result<u16, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
+    fn get_json<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
+    fn post_bytes<'a>(
+        &'a self,
+        url: &'a str,
+        content_type: &'a str,
+        _accept: &'a str,
+        body: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move {
+            self.seen.lock().unwrap().push(format!("POST {url}"));
+            assert_eq!(content_type, "application/ocsp-request");
+            Ok(crate::pki::ocsp::respond(&self.other, body, NOW).await)
+        })
+    }
+    fn get_bytes<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move {
+            self.seen.lock().unwrap().push(format!("GET {url}"));
+            let ca = url
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".crl"))
+                .unwrap_or("");
+            crate::pki::crl::current_crl(&self.other, ca, NOW)
+                .await
+                .map_err(|e| OutboundError::Failed(e.to_string()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn validation_data_of_external_certificates_are_fetched_at_their_pointers() {
+    // The official's certificate is another installation's: OCSP at its AIA URL for it, the
+    // root's CRL at the issuing CA's distribution point.
+    let other = world().await;
+    let unit_id = add_unit(&other, "Sở Tư pháp", NOW).await.id;
+    let user = add_user(&other, "an.nv", Some(&unit_id), &[], NOW).await;
+    let actor = Actor::new("cli:test");
+    let c = create_credential(
+        &other,
+        &actor,
+        CredentialRequest {
+            user: user.id,
+            alg: KeyType::P256,
+            title: None,
+        },
+        "internal",
+        NOW,
+    )
+    .await
+    .unwrap();
+    issue_internal(&other, &actor, &c.id, NOW).await.unwrap();
+    let usable = crate::pki::usable_credential(&other, &c.id, NOW)
+        .await
+        .unwrap();
+    let mut p = world().await;
+    let transport = Arc::new(OtherInstallation {
+        other: Arc::new(other),
+        seen: Mutex::new(Vec::new()),
+    });
+    p.outbound = transport.clone();
+    let vd = ltv::validation_data(&p, &usable.cert_der, &usable.chain, NOW)
+        .await
+        .unwrap();
+    assert_eq!(vd.certs.len(), 3);
+    assert_eq!(vd.ocsps.len(), 1);
+    assert_eq!(vd.crls.len(), 1);
+    assert_eq!(
+        transport.seen.lock().unwrap().as_slice(),
+        &[
+            "POST https://id.haiphong.gov.vn/pki/ocsp".to_owned(),
+            "GET https://id.haiphong.gov.vn/pki/crl/root.crl".to_owned(),
+        ]
+    );
+    let resp = crate::pki::ocsp::OcspResponse::from_der(&vd.ocsps[0]).unwrap();
+    assert_eq!(
+        resp.response_status,
+        crate::pki::ocsp::OcspResponseStatus::Successful
+    );
+}
