@@ -278,7 +278,11 @@ pub async fn timestamp(
     let req =
         tsp::request_der(hash, digest, nonce).map_err(|e| TsaError::Invalid(e.to_string()))?;
     let resp = match &p.config.pki.tsa_url {
-        None => respond(p, &req, now).await,
+        None => {
+            // Says "run `tessera ca init`" rather than the protocol's bare systemFailure.
+            unit(p, now).await?;
+            respond(p, &req, now).await
+        }
         Some(url) => tokio::time::timeout(
             TSA_TIMEOUT,
             p.outbound
