@@ -114,6 +114,8 @@ pub enum KeyPurpose {
     Credential,
     /// A delegated OCSP responder (RFC 6960 §4.2.2.2) of one of Tessera's CAs.
     OcspResponder,
+    /// A time-stamping authority (RFC 3161 §2.3) of Tessera's, certified by an issuing CA.
+    Timestamping,
 }
 
 impl KeyPurpose {
@@ -123,6 +125,7 @@ impl KeyPurpose {
             KeyPurpose::Ca => "ca",
             KeyPurpose::Credential => "cert",
             KeyPurpose::OcspResponder => "ocsp",
+            KeyPurpose::Timestamping => "tsa",
         }
     }
 }

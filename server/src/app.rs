@@ -73,6 +73,8 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.pki.crl_validity_secs = settings.pki.crl_validity_secs;
     config.pki.crl_reissue_secs = settings.pki.crl_reissue_secs;
     config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
+    config.pki.tsa_url = settings.pki.tsa_url.clone();
+    config.pki.tsa_policy = settings.pki.tsa_policy.clone();
     let keyed = Keyed::new(&master);
     let audit = AuditLog::start(
         store.clone(),
@@ -207,6 +209,9 @@ async fn pki_housekeeping(p: Provider) {
         }
         if let Err(e) = tessera_core::pki::ocsp::renew_responders(&p, now()).await {
             tracing::warn!(error = %e, "OCSP responder renewal failed");
+        }
+        if let Err(e) = tessera_core::signing::tsa::renew_unit(&p, now()).await {
+            tracing::warn!(error = %e, "time-stamping unit renewal failed");
         }
         if let Err(e) = p.store.purge_ocsp_cache(now()).await {
             tracing::warn!(error = %e, "OCSP cache housekeeping failed");

@@ -136,6 +136,7 @@ fn describe_use(key_use: Option<&str>) -> &str {
         Some("ca") => "certificate authority",
         Some("cert") => "signing credential",
         Some("ocsp") => "OCSP responder",
+        Some("tsa") => "time-stamping unit",
         Some(other) => other,
         None => "-",
     }

@@ -19,6 +19,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest answer read; the rest is cut off (a logout receiver answers with a few bytes).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Longest binary answer (a time-stamp reply, an OCSP answer, a CRL of a large CA).
+pub const MAX_BINARY_BYTES: usize = 4 * 1024 * 1024;
 
 /// An address range such as `10.20.0.0/16` or `::1/128`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,6 +270,73 @@ impl Outbound for GuardedOutbound {
                 .map_err(|e| OutboundError::Failed(format!("{url}: not JSON: {e}")))
         })
     }
+
+    fn post_bytes<'a>(
+        &'a self,
+        url: &'a str,
+        content_type: &'a str,
+        accept: &'a str,
+        body: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move {
+            let (url, client) = self.checked_client(url).await?;
+            let resp = client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .header(reqwest::header::ACCEPT, accept)
+                .body(body.to_vec())
+                .send()
+                .await
+                .map_err(|e| failed(&url, e))?;
+            binary_answer(&url, resp, Some(accept)).await
+        })
+    }
+
+    fn get_bytes<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move {
+            let (url, client) = self.checked_client(url).await?;
+            let resp = client
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| failed(&url, e))?;
+            binary_answer(&url, resp, None).await
+        })
+    }
+}
+
+/// The body of a 2xx answer, of the `expected` media type when given, at most
+/// [`MAX_BINARY_BYTES`].
+async fn binary_answer(
+    url: &Url,
+    resp: reqwest::Response,
+    expected: Option<&str>,
+) -> Result<Vec<u8>, OutboundError> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(OutboundError::Failed(format!(
+            "{url}: HTTP status {status}"
+        )));
+    }
+    if let Some(expected) = expected {
+        let got = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .unwrap_or("");
+        if !got.eq_ignore_ascii_case(expected) {
+            return Err(OutboundError::Failed(format!(
+                "{url}: the answer is {got:?}, not {expected}"
+            )));
+        }
+    }
+    read_limited(resp, MAX_BINARY_BYTES).await.map_err(|_| {
+        OutboundError::Failed(format!(
+            "{url}: the answer is larger than {MAX_BINARY_BYTES} bytes"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,10 @@ pub struct FileSettings {
     pub pki_crl_reissue_secs: Option<i64>,
     /// Expiry notices for credentials expiring within this many days.
     pub pki_expiry_notice_days: Option<i64>,
+    /// The RFC 3161 TSA that timestamps signatures (B-T); unset: Tessera's own, in-process.
+    pub pki_tsa_url: Option<String>,
+    /// The policy OID of Tessera's own TSA (TSTInfo `policy`).
+    pub pki_tsa_policy: Option<String>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -106,6 +110,8 @@ pub struct PkiSettings {
     pub crl_validity_secs: i64,
     pub crl_reissue_secs: i64,
     pub expiry_notice_days: i64,
+    pub tsa_url: Option<String>,
+    pub tsa_policy: String,
 }
 
 impl PkiSettings {
@@ -149,7 +155,21 @@ impl PkiSettings {
         if !(0..=365).contains(&expiry_notice_days) {
             bail!("the expiry notice window must be between 0 and 365 days");
         }
+        let tsa_url = env("TESSERA_PKI_TSA_URL").or_else(|| file.pki_tsa_url.clone());
+        if let Some(url) = &tsa_url
+            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            bail!("the TSA URL must be an http(s) URL, got {url:?}");
+        }
+        let tsa_policy = env("TESSERA_PKI_TSA_POLICY")
+            .or_else(|| file.pki_tsa_policy.clone())
+            .unwrap_or_else(|| tessera_core::pki::DEFAULT_TSA_POLICY.to_owned());
+        if der_oid_ok(&tsa_policy).is_none() {
+            bail!("the TSA policy {tsa_policy:?} is not an OID (e.g. 1.3.6.1.4.1.32473.1.3161.1)");
+        }
         Ok(PkiSettings {
+            tsa_url,
+            tsa_policy,
             organization: organization.trim().to_owned(),
             cert_validity_days,
             policies,
@@ -463,6 +483,15 @@ mod tests {
         let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
         assert_eq!(s.pki.organization, "Tessera");
         assert_eq!(s.pki.cert_validity_days, 730);
+        assert_eq!(s.pki.tsa_url, None);
+        assert_eq!(s.pki.tsa_policy, "1.3.6.1.4.1.32473.1.3161.1");
+        let file: FileSettings = toml::from_str(
+            "pki_tsa_url = \"https://tsa.ca.gov.vn/tsa\"\npki_tsa_policy = \"2.16.704.1.9.1\"",
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, &file).unwrap();
+        assert_eq!(s.pki.tsa_url.as_deref(), Some("https://tsa.ca.gov.vn/tsa"));
+        assert_eq!(s.pki.tsa_policy, "2.16.704.1.9.1");
         let file: FileSettings = toml::from_str(
             "pki_organization = \"UBND Thành phố Hải Phòng\"\npki_policies = [\"2.16.704.1.2.3\"]\npki_cert_validity_days = 365",
         )
@@ -476,6 +505,8 @@ mod tests {
             "pki_cert_validity_days = 0",
             "pki_crl_reissue_secs = 10",
             "pki_organization = \"\"",
+            "pki_tsa_url = \"ftp://tsa.example/\"",
+            "pki_tsa_policy = \"tsa-policy\"",
         ] {
             let file: FileSettings = toml::from_str(bad).unwrap();
             assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");

@@ -79,6 +79,8 @@ mod sso;
 mod strong_auth;
 #[path = "e2e/token_errors.rs"]
 mod token_errors;
+#[path = "e2e/tsa.rs"]
+mod tsa;
 #[path = "e2e/userinfo.rs"]
 mod userinfo;
 #[path = "e2e/verify.rs"]

@@ -102,6 +102,7 @@ events! {
     PkiCaImported => "pki.ca.imported", Success;
     PkiCrlPublished => "pki.crl.published", Success;
     PkiOcspResponderCertified => "pki.ocsp_responder.certified", Success;
+    PkiTsaUnitCertified => "pki.tsa_unit.certified", Success;
     PkiTrustAdded => "pki.trust.added", Success;
     PkiTrustRemoved => "pki.trust.removed", Success;
     PkiCredentialCreated => "pki.credential.created", Success;

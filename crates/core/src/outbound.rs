@@ -1,4 +1,5 @@
-//! Calls Tessera makes to other servers (back-channel logout, client JWKS URIs).
+//! Calls Tessera makes to other servers (back-channel logout, client JWKS URIs, RFC 3161
+//! time-stamping authorities, OCSP responders and CRL distribution points).
 //!
 //! The core decides *what* to send; the server supplies the transport, which enforces the
 //! administrator's allow-list of schemes, hosts and address ranges (server-side request forgery
@@ -31,6 +32,24 @@ pub trait Outbound: Send + Sync + std::fmt::Debug {
         &'a self,
         url: &'a str,
     ) -> BoxFuture<'a, Result<serde_json::Value, OutboundError>>;
+
+    /// POSTs `body` as `content_type` and answers the body of a 2xx answer whose type is
+    /// `accept` (an RFC 3161 `application/timestamp-query`, an OCSP request). Transports that
+    /// do not carry binary exchanges refuse them.
+    fn post_bytes<'a>(
+        &'a self,
+        url: &'a str,
+        _content_type: &'a str,
+        _accept: &'a str,
+        _body: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
+
+    /// GETs a binary document (a CRL, a CA certificate) from a 2xx answer.
+    fn get_bytes<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Vec<u8>, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
 }
 
 /// The default: no outbound call is allowed until the administrator configures an allow-list.

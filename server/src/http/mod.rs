@@ -15,6 +15,7 @@ pub mod mfa;
 pub mod oidc;
 mod password;
 pub mod pki;
+mod tsa;
 pub mod verify;
 pub mod web;
 
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(password::routes())
         .merge(admin_api::routes())
         .merge(pki::routes())
+        .merge(tsa::routes())
         .merge(assets::routes())
         .fallback(errors::not_found)
         .with_state(state)

@@ -50,6 +50,11 @@ pub struct PkiConfig {
     pub crl_reissue_secs: i64,
     /// Credentials expiring within this many days get an expiry notice in the audit log.
     pub expiry_notice_days: i64,
+    /// The RFC 3161 TSA that timestamps signatures (B-T); `None`: Tessera's own TSA, called
+    /// in-process.
+    pub tsa_url: Option<String>,
+    /// The policy OID of Tessera's own TSA (RFC 3161 §2.4.2 `policy`).
+    pub tsa_policy: String,
 }
 
 impl PkiConfig {
@@ -62,6 +67,8 @@ impl PkiConfig {
             crl_validity_secs: 7 * 86_400,
             crl_reissue_secs: 86_400,
             expiry_notice_days: 30,
+            tsa_url: None,
+            tsa_policy: DEFAULT_TSA_POLICY.to_owned(),
         }
     }
 
@@ -77,6 +84,12 @@ impl PkiConfig {
         format!("{}/pki/ocsp", self.public_base_url)
     }
 }
+
+/// The default policy of Tessera's own TSA. Tessera has no IANA enterprise number yet, so its
+/// arc is `1.3.6.1.4.1.32473.1` under 32473, the number RFC 5612 reserves for documentation
+/// (never assigned to anyone); `.3161.1` is the TSA policy. An installation states its own
+/// policy (`pki_tsa_policy`) once its TSA practice statement has an OID.
+pub const DEFAULT_TSA_POLICY: &str = "1.3.6.1.4.1.32473.1.3161.1";
 
 /// The setting under which `tessera ca init` records the public base URL of the CA endpoints
 /// (it is written into every certificate, so it is fixed with the CA, not per process).

@@ -151,6 +151,8 @@ pub struct Pointers {
 
 /// `id-kp-OCSPSigning` (RFC 5280 §4.2.1.12).
 pub const ID_KP_OCSP_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
+/// `id-kp-timeStamping` (RFC 5280 §4.2.1.12).
+pub const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// `id-pkix-ocsp-nocheck` (RFC 6960 §4.2.2.2.1).
 pub const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5");
@@ -165,6 +167,9 @@ pub enum Kind {
     /// id-pkix-ocsp-nocheck (§4.2.2.2.1: clients do not check its revocation, so it is
     /// short-lived).
     OcspResponder,
+    /// A time-stamping unit (RFC 3161 §2.3): digitalSignature, EKU timeStamping alone and
+    /// critical.
+    Timestamping,
     /// An official's document-signing certificate: digitalSignature and nonRepudiation.
     Signing {
         policies: Vec<ObjectIdentifier>,
@@ -230,7 +235,9 @@ impl CertSpec {
                 Some(*path_len),
                 KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature,
             ),
-            Kind::OcspResponder => (false, None, KeyUsages::DigitalSignature.into()),
+            Kind::OcspResponder | Kind::Timestamping => {
+                (false, None, KeyUsages::DigitalSignature.into())
+            }
             Kind::Signing { .. } => (
                 false,
                 None,
@@ -293,6 +300,12 @@ impl CertSpec {
                 critical: false,
                 extn_value: der::asn1::OctetString::new(der::asn1::Null.to_der()?)?,
             });
+        }
+        if let Kind::Timestamping = &self.kind {
+            let mut eku = ext(&ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]), subject)?;
+            // RFC 3161 §2.3: "This extension MUST be critical."
+            eku.critical = true;
+            out.push(eku);
         }
         if let Kind::Signing { policies, email } = &self.kind {
             if !policies.is_empty() {
