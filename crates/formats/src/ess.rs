@@ -91,6 +91,7 @@ impl SigningCertificateV2 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
