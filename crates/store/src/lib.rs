@@ -15,6 +15,7 @@ pub mod logout;
 pub mod mfa;
 pub mod pki;
 pub mod pki_ocsp;
+pub mod pki_org;
 pub mod refresh;
 pub mod sessions;
 pub mod throttle;
@@ -113,6 +114,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit heads and decaying throttles",
         include_str!("../../../migrations/sqlite/0010_audit_heads_throttle.sql"),
     ),
+    (
+        11,
+        "organisation credentials and signing images",
+        include_str!("../../../migrations/sqlite/0011_organisation_credentials.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -164,6 +170,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "audit heads and decaying throttles",
         include_str!("../../../migrations/postgres/0010_audit_heads_throttle.sql"),
+    ),
+    (
+        11,
+        "organisation credentials and signing images",
+        include_str!("../../../migrations/postgres/0011_organisation_credentials.sql"),
     ),
 ];
 
