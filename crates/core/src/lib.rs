@@ -21,6 +21,7 @@ pub mod provider;
 pub mod request;
 pub mod secrets;
 pub mod session;
+pub mod signing;
 pub mod throttle;
 pub mod username;
 
