@@ -89,6 +89,10 @@ enum Command {
     /// Trust anchors for imported certificates: add, list, remove (audited)
     #[command(subcommand)]
     Trust(crate::cli_trust::TrustCommand),
+    /// Sign documents with an organisation credential (CMS/CAdES); personal credentials sign
+    /// only through remote approval by their holder
+    #[command(subcommand)]
+    Sign(crate::cli_sign::SignCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +387,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ca(ca) => crate::cli_pki::run_ca(&p, ca, file.issuer.clone()).await,
         Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
         Command::Trust(t) => crate::cli_trust::run(&p, t, crate::cli_pki::actor()).await,
+        Command::Sign(s) => crate::cli_sign::run(&p, s).await,
         other => command(&p, other).await,
     };
     p.store.close().await;
@@ -418,8 +423,8 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
     match command {
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
         Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
-        Command::Ca(_) | Command::Cert(_) | Command::Trust(_) => {
-            bail!("ca, cert and trust are handled by cli_pki and cli_trust")
+        Command::Ca(_) | Command::Cert(_) | Command::Trust(_) | Command::Sign(_) => {
+            bail!("ca, cert, trust and sign are handled by cli_pki, cli_trust and cli_sign")
         }
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
