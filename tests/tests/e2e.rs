@@ -73,6 +73,8 @@ mod scale_out;
 mod sdk_logout;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
+#[path = "e2e/signing_cms.rs"]
+mod signing_cms;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/strong_auth.rs"]

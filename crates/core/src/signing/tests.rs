@@ -16,7 +16,10 @@ use crate::pki::{Actor, CaInit, CredentialRequest, create_credential, init_ca, i
 use crate::testkit::{add_unit, add_user, confidential_client, provider};
 
 const NOW: i64 = 1_800_000_000;
-const SEAL: &str = "/work/shared/fixtures/pdf/images/con-dau-do.png";
+const SEAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/pdf/images/con-dau-do.png"
+);
 
 struct World {
     p: crate::Provider,
