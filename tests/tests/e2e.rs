@@ -37,6 +37,8 @@ macro_rules! scenarios {
 mod admin_api;
 #[path = "e2e/admin_api_pki.rs"]
 mod admin_api_pki;
+#[path = "e2e/admin_api_signing.rs"]
+mod admin_api_signing;
 #[path = "e2e/admin_console.rs"]
 mod admin_console;
 #[path = "e2e/audit.rs"]
