@@ -133,6 +133,12 @@ admin_routes! {
         "Allow a client (e.g. the unit's clerk system) to sign with the organisation credential without a per-signature approval; every use is audited (cert_admin)";
     delete "/admin/api/organisation-credentials/{id}/clients/{client_id}" => org_client_disallow, 204,
         "Withdraw a client's permission to sign with the organisation credential (cert_admin)";
+    post "/admin/api/organisation-credentials/{id}/suspend" => org_credential_suspend, 200 (wire::OrganisationCredential),
+        "Suspend an active organisation credential (certificateHold in the CRL and OCSP): it cannot sign until resumed (cert_admin over the unit)";
+    post "/admin/api/organisation-credentials/{id}/resume" => org_credential_resume, 200 (wire::OrganisationCredential),
+        "Resume a suspended, unexpired organisation credential (cert_admin over the unit)";
+    post "/admin/api/organisation-credentials/{id}/revoke" => org_credential_revoke, 200 (wire::OrganisationCredential),
+        "Revoke an organisation credential for good; the CRL and OCSP say so at once (cert_admin over the unit)";
     get "/admin/api/units/{id}/seal" => seal_get, 200 (wire::SigningImage),
         "The unit's seal image record (not its bytes)";
     put "/admin/api/units/{id}/seal" => seal_set, 200 (wire::SigningImage),
@@ -693,4 +699,32 @@ async fn signature_image_remove(
 ) -> Response {
     let r = organisation::remove_image(&s.provider, &a.caller, ImageOwner::User(id), a.now).await;
     gone(&s, &a, r).await
+}
+
+async fn org_credential_suspend(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::suspend(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn org_credential_resume(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::resume(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn org_credential_revoke(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    OptionalBody(b): OptionalBody<credentials::RevokeBody>,
+) -> Response {
+    let r = organisation::revoke(&s.provider, &a.caller, &id, b, a.now).await;
+    ok(&s, &a, r).await
 }

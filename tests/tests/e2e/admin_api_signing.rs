@@ -204,6 +204,32 @@ async fn admin_api_organisation_credentials(backend: Backend) -> anyhow::Result<
     let again = root.delete(&format!("{clients}/vanthu")).await?;
     expect(&again, StatusCode::NOT_FOUND, "disallow twice")?;
 
+    // Life cycle: suspended, resumed, revoked; another department reaches none of it.
+    let life = format!("/organisation-credentials/{cred}");
+    let hidden = cuong.post(&format!("{life}/suspend"), json!({})).await?;
+    expect(
+        &hidden,
+        StatusCode::NOT_FOUND,
+        "suspend from another department",
+    )?;
+    let suspended = root.post(&format!("{life}/suspend"), json!({})).await?;
+    expect(&suspended, StatusCode::OK, "suspend")?;
+    ensure!(
+        suspended.json["status"] == "suspended",
+        "{}",
+        suspended.body
+    );
+    let resumed = root.post(&format!("{life}/resume"), json!({})).await?;
+    ensure!(resumed.json["status"] == "active", "{}", resumed.body);
+    let revoked = root
+        .post(
+            &format!("{life}/revoke"),
+            json!({ "reason": "cessationOfOperation" }),
+        )
+        .await?;
+    expect(&revoked, StatusCode::OK, "revoke")?;
+    ensure!(revoked.json["status"] == "revoked", "{}", revoked.body);
+
     let audit = s
         .cli_ok(&["audit", "export", "--since", "2000-01-01"], None)
         .await?;

@@ -486,7 +486,7 @@ pub struct RevokeBody {
     pub reason: Option<ReasonValue>,
 }
 
-fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {
+pub(crate) fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {
     let parsed = match &v {
         None => Some(RevocationReason::Unspecified),
         Some(ReasonValue::Code(c)) => RevocationReason::from_code(*c),

@@ -278,3 +278,41 @@ pub async fn remove_image(
     }
     Ok(())
 }
+
+/// Suspends an active organisation credential (certificateHold): it cannot sign until resumed.
+pub async fn suspend(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<wire::OrganisationCredential, AdminApiError> {
+    managed_credential(p, caller, id).await?;
+    let cred = pki::suspend(p, &pki_actor(caller), id, now).await?;
+    credential_json(p, &cred).await
+}
+
+/// Resumes a suspended organisation credential.
+pub async fn resume(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<wire::OrganisationCredential, AdminApiError> {
+    managed_credential(p, caller, id).await?;
+    let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
+    credential_json(p, &cred).await
+}
+
+/// Revokes an organisation credential for good.
+pub async fn revoke(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    body: super::credentials::RevokeBody,
+    now: i64,
+) -> Result<wire::OrganisationCredential, AdminApiError> {
+    managed_credential(p, caller, id).await?;
+    let reason = super::credentials::reason(body.reason)?;
+    let cred = pki::revoke(p, &pki_actor(caller), id, reason, now).await?;
+    credential_json(p, &cred).await
+}
