@@ -89,6 +89,10 @@ enum Command {
     /// Trust anchors for imported certificates: add, list, remove (audited)
     #[command(subcommand)]
     Trust(crate::cli_trust::TrustCommand),
+    /// Sign documents with an organisation credential (CMS/CAdES); personal credentials sign
+    /// only through remote approval by their holder
+    #[command(subcommand)]
+    Sign(crate::cli_sign::SignCommand),
     /// Validate the signatures of a PDF or a detached CMS (ETSI EN 319 102-1 verdicts).
     /// Exit 0: all passed; 1: one failed; 2: indeterminate; 3: no signature; 4: bad input;
     /// 5: other error
@@ -390,6 +394,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ca(ca) => crate::cli_pki::run_ca(&p, ca, file.issuer.clone()).await,
         Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
         Command::Trust(t) => crate::cli_trust::run(&p, t, crate::cli_pki::actor()).await,
+        Command::Sign(s) => crate::cli_sign::run(&p, s).await,
         other => command(&p, other).await,
     };
     p.store.close().await;
@@ -425,8 +430,8 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
     match command {
         Command::Serve(_) => bail!("serve is handled before administrative commands"),
         Command::Hsm(_) => bail!("hsm is handled before administrative commands"),
-        Command::Ca(_) | Command::Cert(_) | Command::Trust(_) => {
-            bail!("ca, cert and trust are handled by cli_pki and cli_trust")
+        Command::Ca(_) | Command::Cert(_) | Command::Trust(_) | Command::Sign(_) => {
+            bail!("ca, cert, trust and sign are handled by cli_pki, cli_trust and cli_sign")
         }
         Command::Verify(_) => bail!("verify is handled before administrative commands"),
         Command::Migrate => println!("database is up to date"),

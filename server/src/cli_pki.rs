@@ -8,6 +8,8 @@ use clap::Subcommand;
 use serde_json::json;
 use tessera_core::Provider;
 use tessera_core::pki::{self, Actor, CaInit, CredentialRequest, RevocationReason, credential};
+use tessera_core::signing::images::{self, ImageOwner};
+use tessera_core::signing::organisation::{allow_client, allowed_clients, disallow_client};
 use tessera_hsm::KeyType;
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus};
 
@@ -80,15 +82,23 @@ pub enum CaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Give a user a signing credential from the internal CA: key in the HSM, CSR, certificate
+    /// Give a user a signing credential from the internal CA: key in the HSM, CSR, certificate;
+    /// or, with --unit ID --organization, a unit its organisation credential (the digital form
+    /// of its seal: subject O=<organisation>, OU=<unit>, C=VN)
     Issue {
         /// User id or username
-        #[arg(long)]
-        user: String,
+        #[arg(long, required_unless_present = "unit", conflicts_with_all = ["unit", "organization"])]
+        user: Option<String>,
+        /// Unit id: issue the unit's organisation credential (needs --organization)
+        #[arg(long, requires = "organization")]
+        unit: Option<String>,
+        /// An organisation credential, owned by the unit given with --unit
+        #[arg(long, requires = "unit")]
+        organization: bool,
         #[arg(long, value_parser = ALGS, default_value = "P-256")]
         alg: String,
         /// The official's title (chức vụ), recorded on the user and put in the subject
-        #[arg(long)]
+        #[arg(long, conflicts_with = "unit")]
         title: Option<String>,
         /// Also write the certificate and its chain (PEM) to this file
         #[arg(long)]
@@ -158,6 +168,25 @@ pub enum CertCommand {
     Suspend { id: String },
     /// Resume a suspended credential
     Resume { id: String },
+    /// Allow a client (e.g. the unit's clerk system) to sign with an organisation credential
+    AllowClient {
+        /// Credential id (an organisation credential)
+        credential: String,
+        /// Client id
+        client: String,
+    },
+    /// Withdraw a client's permission to sign with an organisation credential
+    DisallowClient { credential: String, client: String },
+    /// List the clients allowed to sign with an organisation credential
+    Clients {
+        credential: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signature images (an official's) and seal images (a unit's) for visible signatures: PNG,
+    /// at most 1 MB
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Revoke a credential for good
     Revoke {
         id: String,
@@ -165,6 +194,52 @@ pub enum CertCommand {
         /// privilegeWithdrawn, cACompromise or unspecified
         #[arg(long, default_value = "unspecified")]
         reason: String,
+    },
+}
+
+/// Whose image: `--user U` (signature) or `--unit ID` (seal).
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ImageOwnerArgs {
+    /// User id or username: the official's handwritten signature
+    #[arg(long)]
+    user: Option<String>,
+    /// Unit id: the unit's seal
+    #[arg(long)]
+    unit: Option<String>,
+}
+
+impl ImageOwnerArgs {
+    fn owner(self) -> anyhow::Result<ImageOwner> {
+        match (self.user, self.unit) {
+            (Some(u), None) => Ok(ImageOwner::User(u)),
+            (None, Some(u)) => Ok(ImageOwner::Unit(u)),
+            _ => bail!("give --user or --unit"),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Set (or replace) the image from a PNG file (at most 1 MB)
+    Set {
+        #[command(flatten)]
+        owner: ImageOwnerArgs,
+        file: PathBuf,
+    },
+    /// Write the image (PNG) to a file, or print its size and who set it
+    Show {
+        #[command(flatten)]
+        owner: ImageOwnerArgs,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the image
+    Remove {
+        #[command(flatten)]
+        owner: ImageOwnerArgs,
     },
 }
 
@@ -212,7 +287,7 @@ fn cert_pem(c: &Credential, chain: bool) -> anyhow::Result<String> {
 
 fn credential_json(c: &Credential) -> serde_json::Value {
     json!({
-        "id": c.id, "user_id": c.user_id, "status": c.status.as_str(), "source": c.source,
+        "id": c.id, "owner": c.owner_kind.as_str(), "user_id": c.user_id, "unit_id": c.unit_id, "status": c.status.as_str(), "source": c.source,
         "ca": c.ca_id, "key_alg": c.key_alg, "key_backend": c.key_backend, "serial": c.serial,
         "issuer": c.issuer, "subject": c.subject, "not_before": c.not_before,
         "not_after": c.not_after, "revocation_reason": c.revocation_reason,
@@ -364,11 +439,29 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
     let actor = actor();
     match command {
         CertCommand::Issue {
-            user,
+            user: None,
+            unit: Some(unit),
+            organization: true,
+            alg: a,
+            title: _,
+            out,
+            json,
+        } => {
+            pki::issuing_ca(p).await?;
+            let issued =
+                pki::create_organisation_credential(p, &actor, &unit, alg(&a)?, now).await?;
+            if let Some(path) = &out {
+                write_or_print(Some(path), &cert_pem(&issued, true)?)?;
+            }
+            print_credential(&issued, json, "issued the organisation credential");
+        }
+        CertCommand::Issue {
+            user: Some(user),
             alg: a,
             title,
             out,
             json,
+            ..
         } => {
             // Refused before a key is made when there is no CA to issue.
             pki::issuing_ca(p).await?;
@@ -429,6 +522,43 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
                 );
             }
         }
+        CertCommand::Issue { .. } => {
+            bail!("give --user U, or --unit ID --organization for an organisation credential")
+        }
+        CertCommand::AllowClient { credential, client } => {
+            let added = allow_client(p, &actor, &credential, &client, now).await?;
+            if added {
+                eprintln!("client {client} may now sign with credential {credential}");
+            } else {
+                eprintln!(
+                    "client {client} was already allowed to sign with credential {credential}"
+                );
+            }
+        }
+        CertCommand::DisallowClient { credential, client } => {
+            if !disallow_client(p, &actor, &credential, &client, now).await? {
+                bail!("client {client} was not allowed to sign with credential {credential}");
+            }
+            eprintln!("client {client} may no longer sign with credential {credential}");
+        }
+        CertCommand::Clients { credential, json } => {
+            let list = allowed_clients(p, &credential).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(
+                        list.iter()
+                            .map(|c| json!({ "client_id": c.client_id, "allowed_by": c.allowed_by, "created_at": c.created_at }))
+                            .collect()
+                    )
+                );
+            } else {
+                for c in list {
+                    println!("{}\t{}\t{}", c.client_id, c.allowed_by, c.created_at);
+                }
+            }
+        }
+        CertCommand::Image(cmd) => run_image(p, &actor, cmd, now).await?,
         CertCommand::Import { id, file, json } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -527,4 +657,66 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_image(
+    p: &Provider,
+    actor: &Actor,
+    command: ImageCommand,
+    now: i64,
+) -> anyhow::Result<()> {
+    match command {
+        ImageCommand::Set { owner, file } => {
+            let meta = std::fs::metadata(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            // Refused before reading a huge file into memory.
+            if meta.len() > images::MAX_IMAGE_BYTES as u64 {
+                images::check_png(&vec![0; images::MAX_IMAGE_BYTES + 1])?;
+            }
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let image = images::set_image(p, actor, &owner.owner()?, &bytes, now).await?;
+            eprintln!(
+                "{} image set: {}×{} pixels, {} bytes",
+                image.kind.as_str(),
+                image.width,
+                image.height,
+                image.png.len()
+            );
+        }
+        ImageCommand::Show { owner, out, json } => {
+            let owner = owner.owner()?;
+            let Some(image) = images::image(p, &owner).await? else {
+                bail!("no image is set");
+            };
+            if let Some(path) = &out {
+                std::fs::write(path, &image.png)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if json {
+                println!(
+                    "{}",
+                    json!({ "kind": image.kind.as_str(), "owner": image.owner_id, "bytes": image.png.len(), "width": image.width, "height": image.height, "updated_by": image.updated_by, "updated_at": image.updated_at })
+                );
+            } else {
+                println!(
+                    "{}\t{}\t{}x{}\t{} bytes\t{}\t{}",
+                    image.kind.as_str(),
+                    image.owner_id,
+                    image.width,
+                    image.height,
+                    image.png.len(),
+                    image.updated_by,
+                    image.updated_at
+                );
+            }
+        }
+        ImageCommand::Remove { owner } => {
+            if !images::remove_image(p, actor, &owner.owner()?, now).await? {
+                bail!("no image is set");
+            }
+            eprintln!("image removed");
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod cli_hsm;
 pub mod cli_mfa;
 pub mod cli_pki;
 pub mod cli_scope;
+pub mod cli_sign;
 pub mod cli_trust;
 pub mod cli_verify;
 pub mod clock;

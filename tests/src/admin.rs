@@ -202,6 +202,28 @@ impl AdminApi {
         JsonAnswer::read(response).await
     }
 
+    /// `PUT /admin/api{path}` with a non-JSON body (an image, for instance).
+    pub async fn put_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<JsonAnswer> {
+        let url = self.base.join(&format!("admin/api{path}"))?;
+        let mut request = rp_http()?
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("PUT /admin/api{path}"))?;
+        JsonAnswer::read(response).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> anyhow::Result<JsonAnswer> {
         self.call(Method::PATCH, path, Some(body)).await
     }

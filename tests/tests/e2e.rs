@@ -37,6 +37,8 @@ macro_rules! scenarios {
 mod admin_api;
 #[path = "e2e/admin_api_pki.rs"]
 mod admin_api_pki;
+#[path = "e2e/admin_api_signing.rs"]
+mod admin_api_signing;
 #[path = "e2e/admin_console.rs"]
 mod admin_console;
 #[path = "e2e/audit.rs"]
@@ -73,6 +75,8 @@ mod scale_out;
 mod sdk_logout;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
+#[path = "e2e/signing_cms.rs"]
+mod signing_cms;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/strong_auth.rs"]

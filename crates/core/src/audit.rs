@@ -114,6 +114,13 @@ events! {
     PkiCredentialRevoked => "pki.credential.revoked", Success;
     PkiCredentialExpiring => "pki.credential.expiring", Success;
     PkiCredentialExpired => "pki.credential.expired", Success;
+    PkiCredentialClientAllowed => "pki.credential.client_allowed", Success;
+    PkiCredentialClientDisallowed => "pki.credential.client_disallowed", Success;
+    SigningImageSet => "signing.image.set", Success;
+    SigningImageRemoved => "signing.image.removed", Success;
+    SigningImageRefused => "signing.image.refused", Failure;
+    SigningCmsSigned => "signing.cms.signed", Success;
+    SigningRefused => "signing.refused", Failure;
 }
 
 impl Event {

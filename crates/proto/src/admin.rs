@@ -310,3 +310,57 @@ pub struct ApiError {
     pub error: String,
     pub error_description: String,
 }
+
+/// An organisation credential ("chữ ký số của cơ quan, tổ chức"): owned by a unit, subject
+/// `O=<organisation>, OU=<unit>, C=VN`, signing for the clients the unit allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganisationCredential {
+    pub id: String,
+    pub unit_id: String,
+    /// `pending`, `active`, `suspended`, `revoked` or `expired`.
+    pub status: String,
+    pub key_alg: String,
+    pub serial: Option<String>,
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub certificate_pem: Option<String>,
+    /// The issuing CA first.
+    pub chain_pem: Vec<String>,
+    /// Ids of the clients allowed to sign with it.
+    pub allowed_clients: Vec<String>,
+    pub created_at: i64,
+}
+
+/// `GET /admin/api/units/{id}/organisation-credentials`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganisationCredentialList {
+    pub credentials: Vec<OrganisationCredential>,
+}
+
+/// A client allowed to sign with an organisation credential.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AllowedClient {
+    pub credential_id: String,
+    pub client_id: String,
+    pub allowed_by: String,
+    pub created_at: i64,
+}
+
+/// An official's signature image or a unit's seal image (PNG), without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SigningImage {
+    /// `signature` (owner: a user) or `seal` (owner: a unit).
+    pub kind: String,
+    pub owner_id: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    pub updated_by: String,
+    pub updated_at: i64,
+}

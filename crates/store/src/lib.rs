@@ -15,6 +15,7 @@ pub mod logout;
 pub mod mfa;
 pub mod pki;
 pub mod pki_ocsp;
+pub mod pki_org;
 pub mod pki_tsa;
 pub mod refresh;
 pub mod sessions;
@@ -115,6 +116,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0010_audit_heads_throttle.sql"),
     ),
     (
+        11,
+        "organisation credentials and signing images",
+        include_str!("../../../migrations/sqlite/0011_organisation_credentials.sql"),
+    ),
+    (
         12,
         "time-stamping authority",
         include_str!("../../../migrations/sqlite/0012_tsa.sql"),
@@ -170,6 +176,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "audit heads and decaying throttles",
         include_str!("../../../migrations/postgres/0010_audit_heads_throttle.sql"),
+    ),
+    (
+        11,
+        "organisation credentials and signing images",
+        include_str!("../../../migrations/postgres/0011_organisation_credentials.sql"),
     ),
     (
         12,

@@ -86,11 +86,38 @@ impl CredentialStatus {
     }
 }
 
-/// An official's signing credential: an HSM key, its CSR and (once issued) its certificate.
+/// Who a credential belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// An official (`user_id`).
+    Person,
+    /// A unit (`unit_id`): the digital form of its seal ("chữ ký số của cơ quan, tổ chức").
+    Organisation,
+}
+
+impl OwnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::Person => "person",
+            OwnerKind::Organisation => "organisation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OwnerKind> {
+        [OwnerKind::Person, OwnerKind::Organisation]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A signing credential: an HSM key, its CSR and (once issued) its certificate. It belongs to
+/// an official (`user_id`) or, for an organisation credential, to a unit (`unit_id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credential {
     pub id: String,
-    pub user_id: String,
+    pub owner_kind: OwnerKind,
+    pub user_id: Option<String>,
+    pub unit_id: Option<String>,
     pub status: CredentialStatus,
     /// `internal` (issued by Tessera's CA) or `external` (imported from another CA).
     pub source: String,
@@ -116,13 +143,17 @@ pub struct Credential {
     pub updated_at: i64,
 }
 
-const CRED_COLUMNS: &str = "id, user_id, status, source, ca_id, key_alg, key_backend, key_ref, csr_der, cert_der, chain_der, serial, issuer, subject, not_before, not_after, revocation_reason, revoked_at, suspended_at, renewed_from, expiry_notified_at, created_at, updated_at";
+const CRED_COLUMNS: &str = "id, user_id, status, source, ca_id, key_alg, key_backend, key_ref, csr_der, cert_der, chain_der, serial, issuer, subject, not_before, not_after, revocation_reason, revoked_at, suspended_at, renewed_from, expiry_notified_at, created_at, updated_at, owner_kind, unit_id";
 
 fn cred_from_row(row: &AnyRow) -> Result<Credential> {
     let status: String = row.try_get("status")?;
+    let owner_kind: String = row.try_get("owner_kind")?;
     Ok(Credential {
         id: row.try_get("id")?,
+        owner_kind: OwnerKind::parse(&owner_kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("credential owner kind {owner_kind}")))?,
         user_id: row.try_get("user_id")?,
+        unit_id: row.try_get("unit_id")?,
         status: CredentialStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("credential status {status}")))?,
         source: row.try_get("source")?,
@@ -290,7 +321,7 @@ impl Store {
 
     pub async fn insert_credential(&self, c: &Credential) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO pki_credentials ({CRED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+            "INSERT INTO pki_credentials ({CRED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         )))
         .bind(&c.id)
         .bind(&c.user_id)
@@ -315,6 +346,8 @@ impl Store {
         .bind(c.expiry_notified_at)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.owner_kind.as_str())
+        .bind(&c.unit_id)
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -364,7 +397,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let mut sql = format!(
-            "SELECT {cols} FROM pki_credentials c JOIN users u ON u.id = c.user_id WHERE 1 = 1"
+            "SELECT {cols} FROM pki_credentials c LEFT JOIN users u ON u.id = c.user_id WHERE 1 = 1"
         );
         let mut n = 0;
         let mut next = || {
@@ -375,7 +408,10 @@ impl Store {
             sql.push_str(&format!(" AND c.user_id = ${}", next()));
         }
         if f.unit_id.is_some() {
-            sql.push_str(&format!(" AND u.unit_id = ${}", next()));
+            sql.push_str(&format!(
+                " AND COALESCE(c.unit_id, u.unit_id) = ${}",
+                next()
+            ));
         }
         if let Some(owners) = &f.owner_units {
             let mut scope = Vec::new();
@@ -385,10 +421,13 @@ impl Store {
                     .iter()
                     .map(|_| format!("${}", next()))
                     .collect();
-                scope.push(format!("u.unit_id IN ({})", marks.join(", ")));
+                scope.push(format!(
+                    "COALESCE(c.unit_id, u.unit_id) IN ({})",
+                    marks.join(", ")
+                ));
             }
             if owners.unitless {
-                scope.push("u.unit_id IS NULL".to_owned());
+                scope.push("COALESCE(c.unit_id, u.unit_id) IS NULL".to_owned());
             }
             if scope.is_empty() {
                 return Ok(Vec::new());
@@ -656,7 +695,9 @@ mod tests {
     fn cred(id: &str, user: &str) -> Credential {
         Credential {
             id: id.into(),
-            user_id: user.into(),
+            owner_kind: OwnerKind::Person,
+            user_id: Some(user.into()),
+            unit_id: None,
             status: CredentialStatus::Pending,
             source: "internal".into(),
             ca_id: None,

@@ -18,7 +18,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tessera_core::admin_api::{self, AdminApiError, Caller, clients, credentials, units, users};
+use tessera_core::admin_api::{
+    self, AdminApiError, Caller, clients, credentials, organisation, units, users,
+};
+use tessera_core::signing::images::ImageOwner;
 
 use tessera_proto::admin as wire;
 
@@ -122,6 +125,32 @@ admin_routes! {
         "Resume a suspended, unexpired credential (cert_admin; not one's own)";
     post "/admin/api/credentials/{id}/revoke" => credential_revoke, 200 (wire::Credential),
         "Revoke a credential for good; the CRL and OCSP say so at once (cert_admin)";
+    get "/admin/api/units/{id}/organisation-credentials" => org_credentials_list, 200 (wire::OrganisationCredentialList),
+        "The unit's organisation credentials (its digital seal: O=<organisation>, OU=<unit>, C=VN) with the clients allowed to use each";
+    post "/admin/api/units/{id}/organisation-credentials" => org_credential_issue, 201 (wire::OrganisationCredential),
+        "Issue an organisation credential for the unit from the internal CA; the key is generated in custody (cert_admin over the unit)";
+    post "/admin/api/organisation-credentials/{id}/clients" => org_client_allow, 201 (wire::AllowedClient),
+        "Allow a client (e.g. the unit's clerk system) to sign with the organisation credential without a per-signature approval; every use is audited (cert_admin)";
+    delete "/admin/api/organisation-credentials/{id}/clients/{client_id}" => org_client_disallow, 204,
+        "Withdraw a client's permission to sign with the organisation credential (cert_admin)";
+    post "/admin/api/organisation-credentials/{id}/suspend" => org_credential_suspend, 200 (wire::OrganisationCredential),
+        "Suspend an active organisation credential (certificateHold in the CRL and OCSP): it cannot sign until resumed (cert_admin over the unit)";
+    post "/admin/api/organisation-credentials/{id}/resume" => org_credential_resume, 200 (wire::OrganisationCredential),
+        "Resume a suspended, unexpired organisation credential (cert_admin over the unit)";
+    post "/admin/api/organisation-credentials/{id}/revoke" => org_credential_revoke, 200 (wire::OrganisationCredential),
+        "Revoke an organisation credential for good; the CRL and OCSP say so at once (cert_admin over the unit)";
+    get "/admin/api/units/{id}/seal" => seal_get, 200 (wire::SigningImage),
+        "The unit's seal image record (not its bytes)";
+    put "/admin/api/units/{id}/seal" => seal_set, 200 (wire::SigningImage),
+        "Set or replace the unit's seal image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the unit)";
+    delete "/admin/api/units/{id}/seal" => seal_remove, 204,
+        "Remove the unit's seal image (cert_admin over the unit)";
+    get "/admin/api/users/{id}/signature-image" => signature_image_get, 200 (wire::SigningImage),
+        "The official's signature image record (not its bytes)";
+    put "/admin/api/users/{id}/signature-image" => signature_image_set, 200 (wire::SigningImage),
+        "Set or replace the official's handwritten signature image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the official's unit)";
+    delete "/admin/api/users/{id}/signature-image" => signature_image_remove, 204,
+        "Remove the official's signature image (cert_admin over the official's unit)";
 }
 
 /// An authenticated administrator (RFC 6750 §2.1: the `Authorization` header only).
@@ -560,3 +589,142 @@ async fn credential_revoke(
 #[cfg(test)]
 #[path = "admin_api_tests.rs"]
 mod tests;
+
+async fn org_credentials_list(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::list(&s.provider, &a.caller, &id).await;
+    ok(&s, &a, r).await
+}
+
+async fn org_credential_issue(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    OptionalBody(b): OptionalBody<organisation::NewOrganisationCredentialBody>,
+) -> Response {
+    let r = organisation::issue(&s.provider, &a.caller, &id, b, a.now).await;
+    created(&s, &a, r).await
+}
+
+async fn org_client_allow(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    Body(b): Body<organisation::AllowClientBody>,
+) -> Response {
+    let r = organisation::allow_client(&s.provider, &a.caller, &id, b, a.now).await;
+    created(&s, &a, r).await
+}
+
+async fn org_client_disallow(
+    State(s): State<AppState>,
+    a: Admin,
+    Path((id, client_id)): Path<(String, String)>,
+) -> Response {
+    let r = organisation::disallow_client(&s.provider, &a.caller, &id, &client_id, a.now).await;
+    gone(&s, &a, r).await
+}
+
+/// A PNG request body (`Content-Type: image/png`); the image itself is checked in the core.
+async fn png_body(req: Request, s: &AppState) -> Result<Bytes, AdminApiError> {
+    let png = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("image/png"));
+    if !png {
+        return Err(AdminApiError::Invalid(
+            "send the PNG image itself as the body, with Content-Type: image/png".into(),
+        ));
+    }
+    Bytes::from_request(req, s).await.map_err(|e| {
+        AdminApiError::Invalid(format!(
+            "cannot read the body (at most 1 MB is accepted): {e}"
+        ))
+    })
+}
+
+async fn image_set(s: &AppState, a: &Admin, owner: ImageOwner, req: Request) -> Response {
+    let r = match png_body(req, s).await {
+        Ok(bytes) => organisation::set_image(&s.provider, &a.caller, owner, &bytes, a.now).await,
+        Err(e) => Err(e),
+    };
+    ok(s, a, r).await
+}
+
+async fn seal_get(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
+    let r = organisation::get_image(&s.provider, &a.caller, ImageOwner::Unit(id)).await;
+    ok(&s, &a, r).await
+}
+
+async fn seal_set(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    image_set(&s, &a, ImageOwner::Unit(id), req).await
+}
+
+async fn seal_remove(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
+    let r = organisation::remove_image(&s.provider, &a.caller, ImageOwner::Unit(id), a.now).await;
+    gone(&s, &a, r).await
+}
+
+async fn signature_image_get(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::get_image(&s.provider, &a.caller, ImageOwner::User(id)).await;
+    ok(&s, &a, r).await
+}
+
+async fn signature_image_set(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    image_set(&s, &a, ImageOwner::User(id), req).await
+}
+
+async fn signature_image_remove(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::remove_image(&s.provider, &a.caller, ImageOwner::User(id), a.now).await;
+    gone(&s, &a, r).await
+}
+
+async fn org_credential_suspend(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::suspend(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn org_credential_resume(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::resume(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn org_credential_revoke(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    OptionalBody(b): OptionalBody<credentials::RevokeBody>,
+) -> Response {
+    let r = organisation::revoke(&s.provider, &a.caller, &id, b, a.now).await;
+    ok(&s, &a, r).await
+}

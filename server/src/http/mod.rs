@@ -34,6 +34,38 @@ use crate::pages::Pages;
 /// Largest request body accepted (forms and token requests are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Largest body of a signature or seal image upload (`PUT …/seal`, `PUT …/signature-image`):
+/// the 1 MB image limit, so that a larger image gets the core's clear refusal up to there.
+pub const MAX_IMAGE_BODY_BYTES: usize = tessera_core::signing::images::MAX_IMAGE_BYTES + 1;
+
+fn is_image_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::PUT
+        && path.starts_with("/admin/api/")
+        && (path.ends_with("/seal") || path.ends_with("/signature-image"))
+}
+
+/// The request body limit: [`MAX_BODY_BYTES`], or [`MAX_IMAGE_BODY_BYTES`] for image uploads,
+/// applied by tower-http's limit so that both behave alike (413 on a long Content-Length).
+async fn body_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    let limit = if is_image_upload(req.method(), req.uri().path()) {
+        MAX_IMAGE_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let service = tower::ServiceBuilder::new()
+        .layer(RequestBodyLimitLayer::new(limit))
+        .map_request(|r: axum::http::Request<_>| r.map(axum::body::Body::new))
+        .service(next);
+    match service.oneshot(req).await {
+        Ok(resp) => resp.map(axum::body::Body::new),
+        Err(never) => match never {},
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub provider: Provider,
@@ -81,7 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .fallback(errors::not_found)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        .layer(axum::middleware::from_fn(body_limit));
     Router::new()
         .merge(verify)
         .merge(rest)

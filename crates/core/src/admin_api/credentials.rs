@@ -112,10 +112,16 @@ pub async fn visible_credential(
     caller: &Caller,
     id: &str,
 ) -> Result<(Credential, User), AdminApiError> {
-    let Some(cred) = p.store.credential(id).await? else {
+    // Organisation credentials are reached through their unit ([`super::organisation`]).
+    let Some((cred, user_id)) = p
+        .store
+        .credential(id)
+        .await?
+        .and_then(|c| c.user_id.clone().map(|u| (c, u)))
+    else {
         return Err(credential_not_found(id));
     };
-    match visible_user(p, caller, &cred.user_id).await {
+    match visible_user(p, caller, &user_id).await {
         Ok(owner) => Ok((cred, owner)),
         Err(AdminApiError::NotFound(_)) => Err(credential_not_found(id)),
         Err(e) => Err(e),
@@ -194,8 +200,9 @@ async fn owners(
 ) -> Result<HashMap<String, User>, AdminApiError> {
     let mut out = HashMap::new();
     for c in creds {
-        if !out.contains_key(&c.user_id)
-            && let Some(u) = p.store.user_by_id(&c.user_id).await?
+        if let Some(id) = &c.user_id
+            && !out.contains_key(id)
+            && let Some(u) = p.store.user_by_id(id).await?
         {
             out.insert(u.id.clone(), u);
         }
@@ -244,7 +251,10 @@ pub async fn list(
     let owners = owners(p, &creds).await?;
     let items: Vec<wire::Credential> = creds
         .iter()
-        .filter_map(|c| owners.get(&c.user_id).map(|o| credential_json(c, o)))
+        .filter_map(|c| {
+            let owner = owners.get(c.user_id.as_ref()?)?;
+            Some(credential_json(c, owner))
+        })
         .collect();
     Ok(wire::CredentialList {
         credentials: items,
@@ -284,7 +294,7 @@ pub async fn expiring(
     let notices: Vec<wire::ExpiryNotice> = creds
         .iter()
         .filter_map(|c| {
-            let owner = owners.get(&c.user_id)?;
+            let owner = owners.get(c.user_id.as_ref()?)?;
             let not_after = c.not_after?;
             Some(wire::ExpiryNotice {
                 credential_id: c.id.clone(),
@@ -476,7 +486,7 @@ pub struct RevokeBody {
     pub reason: Option<ReasonValue>,
 }
 
-fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {
+pub(crate) fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {
     let parsed = match &v {
         None => Some(RevocationReason::Unspecified),
         Some(ReasonValue::Code(c)) => RevocationReason::from_code(*c),

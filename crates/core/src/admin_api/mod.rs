@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod credentials;
+pub mod organisation;
 pub mod scope;
 pub mod units;
 pub mod users;

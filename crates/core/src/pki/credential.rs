@@ -7,7 +7,8 @@ use der::{Decode, Encode};
 use serde_json::json;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
 use tessera_hsm::{KeyHandle, KeyPurpose, KeyType};
-use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, IssuedCert};
+use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, IssuedCert, OwnerKind};
+use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 use x509_cert::Certificate;
 use x509_cert::builder::Builder;
@@ -35,7 +36,13 @@ pub struct CredentialRequest {
 #[derive(Clone, Debug)]
 pub struct UsableCredential {
     pub id: String,
-    pub user_id: String,
+    /// A personal credential signs only through remote approval by its holder; an
+    /// organisation credential for the clients its unit allowed.
+    pub owner: OwnerKind,
+    /// The official, for a personal credential.
+    pub user_id: Option<String>,
+    /// The unit, for an organisation credential.
+    pub unit_id: Option<String>,
     pub key_alg: KeyType,
     pub key_ref: Vec<u8>,
     pub cert_der: Vec<u8>,
@@ -43,7 +50,7 @@ pub struct UsableCredential {
     pub chain: Vec<Vec<u8>>,
 }
 
-async fn find_user(p: &Provider, user: &str) -> Result<User, PkiError> {
+pub(crate) async fn find_user(p: &Provider, user: &str) -> Result<User, PkiError> {
     if let Some(u) = p.store.user_by_id(user).await? {
         return Ok(u);
     }
@@ -51,6 +58,61 @@ async fn find_user(p: &Provider, user: &str) -> Result<User, PkiError> {
         .user_by_username(&user.to_lowercase())
         .await?
         .ok_or_else(|| PkiError::NotFound(format!("user {user}")))
+}
+
+/// The owner of a credential, loaded.
+#[derive(Clone, Debug)]
+pub(crate) enum Owner {
+    Person(User),
+    Unit(Unit),
+}
+
+impl Owner {
+    fn user_id(&self) -> Option<&str> {
+        match self {
+            Owner::Person(u) => Some(&u.id),
+            Owner::Unit(_) => None,
+        }
+    }
+
+    fn unit_id(&self) -> Option<&str> {
+        match self {
+            Owner::Person(_) => None,
+            Owner::Unit(u) => Some(&u.id),
+        }
+    }
+
+    fn kind(&self) -> OwnerKind {
+        match self {
+            Owner::Person(_) => OwnerKind::Person,
+            Owner::Unit(_) => OwnerKind::Organisation,
+        }
+    }
+}
+
+pub(crate) async fn find_unit(p: &Provider, unit_id: &str) -> Result<Unit, PkiError> {
+    p.store
+        .unit(unit_id)
+        .await?
+        .ok_or_else(|| PkiError::NotFound(format!("unit {unit_id}")))
+}
+
+async fn owner_of(p: &Provider, c: &Credential) -> Result<Owner, PkiError> {
+    match (c.owner_kind, &c.user_id, &c.unit_id) {
+        (OwnerKind::Person, Some(user), _) => Ok(Owner::Person(find_user(p, user).await?)),
+        (OwnerKind::Organisation, _, Some(unit)) => Ok(Owner::Unit(find_unit(p, unit).await?)),
+        _ => Err(super::internal(format!("credential {} has no owner", c.id))),
+    }
+}
+
+async fn owner_subject(p: &Provider, owner: &Owner) -> Result<SubjectInfo, PkiError> {
+    match owner {
+        Owner::Person(u) => user_subject(p, u).await,
+        Owner::Unit(u) => Ok(SubjectInfo::organisation(
+            &p.config.pki.organization,
+            &u.name,
+        )),
+    }
 }
 
 async fn credential(p: &Provider, id: &str) -> Result<Credential, PkiError> {
@@ -93,8 +155,8 @@ fn check_title(title: &str) -> Result<String, PkiError> {
 
 /// Separation of duties, whatever the path: an administrator never creates, certifies, renews
 /// or resumes a credential of their own (the operator's CLI acts as `cli:…`, never a user id).
-fn not_own(actor: &Actor, owner_id: &str, what: &str) -> Result<(), PkiError> {
-    if actor.id == owner_id {
+fn not_own(actor: &Actor, owner_id: Option<&str>, what: &str) -> Result<(), PkiError> {
+    if Some(actor.id.as_str()) == owner_id {
         return Err(PkiError::Forbidden(format!(
             "you cannot {what} your own credential; ask another certificate administrator"
         )));
@@ -126,20 +188,22 @@ async fn audit(
 async fn new_pending(
     p: &Provider,
     actor: &Actor,
-    user: &User,
+    owner: &Owner,
     alg: KeyType,
     key: Option<(Vec<u8>, String)>,
     source: &str,
     renewed_from: Option<String>,
     now: i64,
 ) -> Result<Credential, PkiError> {
-    if user.status != UserStatus::Active {
+    if let Owner::Person(user) = owner
+        && user.status != UserStatus::Active
+    {
         return Err(PkiError::Conflict(format!(
             "user {} is disabled",
             user.username
         )));
     }
-    let subject = user_subject(p, user).await?.to_name()?;
+    let subject = owner_subject(p, owner).await?.to_name()?;
     let custody = p.signer.custody().clone();
     let backend = custody.backend().to_owned();
     let (key_backend, reuse) = match key {
@@ -163,7 +227,9 @@ async fn new_pending(
     .await?;
     let cred = Credential {
         id: random_id()?,
-        user_id: user.id.clone(),
+        owner_kind: owner.kind(),
+        user_id: owner.user_id().map(str::to_owned),
+        unit_id: owner.unit_id().map(str::to_owned),
         status: CredentialStatus::Pending,
         source: source.to_owned(),
         ca_id: None,
@@ -192,7 +258,7 @@ async fn new_pending(
         actor,
         now,
         Event::PkiCredentialCreated,
-        json!({ "credential": cred.id, "user": user.id, "key_alg": cred.key_alg, "key_backend": cred.key_backend, "source": source, "renewed_from": cred.renewed_from }),
+        json!({ "credential": cred.id, "user": cred.user_id, "unit": cred.unit_id, "owner": cred.owner_kind.as_str(), "key_alg": cred.key_alg, "key_backend": cred.key_backend, "source": source, "renewed_from": cred.renewed_from }),
     )
     .await?;
     Ok(cred)
@@ -208,7 +274,7 @@ pub async fn create_credential(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let user = find_user(p, &req.user).await?;
-    not_own(actor, &user.id, "create")?;
+    not_own(actor, Some(&user.id), "create")?;
     if let Some(title) = &req.title {
         let title = check_title(title)?;
         p.store.set_user_title(&user.id, &title, now).await?;
@@ -221,7 +287,43 @@ pub async fn create_credential(
         )
         .await?;
     }
-    new_pending(p, actor, &user, req.alg, None, source, None, now).await
+    new_pending(
+        p,
+        actor,
+        &Owner::Person(user),
+        req.alg,
+        None,
+        source,
+        None,
+        now,
+    )
+    .await
+}
+
+/// Creates an organisation credential for a unit ("chữ ký số của cơ quan, tổ chức"): a key in
+/// custody and a certificate from the internal issuing CA with subject `O=<organisation>,
+/// OU=<unit>, C=VN`. It signs only for the clients the unit's administrators allow
+/// ([`super::organisation::allow_client`]).
+pub async fn create_organisation_credential(
+    p: &Provider,
+    actor: &Actor,
+    unit_id: &str,
+    alg: KeyType,
+    now: i64,
+) -> Result<Credential, PkiError> {
+    let unit = find_unit(p, unit_id).await?;
+    let pending = new_pending(
+        p,
+        actor,
+        &Owner::Unit(unit),
+        alg,
+        None,
+        "internal",
+        None,
+        now,
+    )
+    .await?;
+    issue_internal(p, actor, &pending.id, now).await
 }
 
 /// Issues the certificate of a pending credential from the internal issuing CA.
@@ -232,7 +334,7 @@ pub async fn issue_internal(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, credential_id).await?;
-    not_own(actor, &cred.user_id, "issue")?;
+    not_own(actor, cred.user_id.as_deref(), "issue")?;
     if cred.status != CredentialStatus::Pending {
         return Err(PkiError::Conflict(format!(
             "credential {} is {}, not pending",
@@ -244,7 +346,7 @@ pub async fn issue_internal(
     let signer = ca_signer(p, &ca)?;
     let pki = super::effective_config(p).await?;
     let policies = parse_policies(&pki.policies)?;
-    let user = find_user(p, &cred.user_id).await?;
+    let owner = owner_of(p, &cred).await?;
     let ca_cert = Certificate::from_der(&ca.cert_der)?;
     let not_after = (now + pki.cert_validity_days * 86_400).min(ca.not_after);
     if not_after <= now {
@@ -253,8 +355,11 @@ pub async fn issue_internal(
     let alg = key_alg(&cred)?;
     let custody = p.signer.custody().clone();
     let key_ref = cred.key_ref.clone();
-    let subject = user_subject(p, &user).await?.to_name()?;
-    let email = user.email.clone();
+    let subject = owner_subject(p, &owner).await?.to_name()?;
+    let email = match &owner {
+        Owner::Person(user) => user.email.clone(),
+        Owner::Unit(_) => None,
+    };
     let ca_id = ca.id.clone();
     let cert = blocking(move || {
         let spki = custody.public_key(KeyHandle {
@@ -320,7 +425,7 @@ async fn complete(
         actor,
         now,
         Event::PkiCredentialIssued,
-        json!({ "credential": cred.id, "user": cred.user_id, "via": how, "serial": issued.serial, "issuer": issued.issuer, "subject": issued.subject, "not_after": issued.not_after }),
+        json!({ "credential": cred.id, "user": cred.user_id, "unit": cred.unit_id, "via": how, "serial": issued.serial, "issuer": issued.issuer, "subject": issued.subject, "not_after": issued.not_after }),
     )
     .await?;
     if let Some(old) = &cred.renewed_from {
@@ -354,7 +459,12 @@ pub async fn import_certificate(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, credential_id).await?;
-    not_own(actor, &cred.user_id, "import a certificate for")?;
+    not_own(actor, cred.user_id.as_deref(), "import a certificate for")?;
+    if cred.owner_kind == OwnerKind::Organisation {
+        return Err(PkiError::Conflict(
+            "organisation credentials get their certificate from Tessera's CA".into(),
+        ));
+    }
     if cred.status != CredentialStatus::Pending {
         return Err(PkiError::Conflict(format!(
             "credential {} is {}, not pending: only a credential waiting for its certificate can import one",
@@ -362,7 +472,12 @@ pub async fn import_certificate(
             cred.status.as_str()
         )));
     }
-    let user = find_user(p, &cred.user_id).await?;
+    let Owner::Person(user) = owner_of(p, &cred).await? else {
+        return Err(super::internal(format!(
+            "credential {} has no user",
+            cred.id
+        )));
+    };
     let spki = {
         let custody = p.signer.custody().clone();
         let alg = key_alg(&cred)?;
@@ -455,7 +570,7 @@ async fn transition(
         actor,
         now,
         event,
-        json!({ "credential": id, "user": cred.user_id, "serial": cred.serial, "reason": reason.map(|r| r.as_str()) }),
+        json!({ "credential": id, "user": cred.user_id, "unit": cred.unit_id, "serial": cred.serial, "reason": reason.map(|r| r.as_str()) }),
     )
     .await?;
     // The CRL of the internal CA changes with every revocation, suspension and resumption.
@@ -523,7 +638,7 @@ pub async fn resume(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let cred = credential(p, id).await?;
-    not_own(actor, &cred.user_id, "resume")?;
+    not_own(actor, cred.user_id.as_deref(), "resume")?;
     if cred.not_after.is_some_and(|t| t <= now) {
         return Err(PkiError::Conflict(format!(
             "credential {id} has expired; renew it instead"
@@ -553,7 +668,7 @@ pub async fn renew(
     now: i64,
 ) -> Result<Credential, PkiError> {
     let old = credential(p, id).await?;
-    not_own(actor, &old.user_id, "renew")?;
+    not_own(actor, old.user_id.as_deref(), "renew")?;
     if !matches!(
         old.status,
         CredentialStatus::Active | CredentialStatus::Suspended | CredentialStatus::Expired
@@ -563,7 +678,7 @@ pub async fn renew(
             old.status.as_str()
         )));
     }
-    let user = find_user(p, &old.user_id).await?;
+    let owner = owner_of(p, &old).await?;
     let alg = key_alg(&old)?;
     let key = (!new_key).then(|| (old.key_ref.clone(), old.key_backend.clone()));
     let source = if old.source == "internal" {
@@ -571,7 +686,17 @@ pub async fn renew(
     } else {
         "external"
     };
-    let fresh = new_pending(p, actor, &user, alg, key, source, Some(old.id.clone()), now).await?;
+    let fresh = new_pending(
+        p,
+        actor,
+        &owner,
+        alg,
+        key,
+        source,
+        Some(old.id.clone()),
+        now,
+    )
+    .await?;
     audit(
         p,
         actor,
@@ -643,15 +768,19 @@ pub async fn usable_credential(
     if now >= not_after {
         return Err(PkiError::Unusable(format!("credential {id} has expired")));
     }
-    let user = find_user(p, &cred.user_id).await?;
-    if user.status != UserStatus::Active {
+    // An organisation credential's unit is loaded to be sure it still exists.
+    if let Owner::Person(user) = owner_of(p, &cred).await?
+        && user.status != UserStatus::Active
+    {
         return Err(PkiError::Unusable(format!(
             "the owner of credential {id} is disabled"
         )));
     }
     Ok(UsableCredential {
         id: cred.id.clone(),
+        owner: cred.owner_kind,
         user_id: cred.user_id.clone(),
+        unit_id: cred.unit_id.clone(),
         key_alg: key_alg(&cred)?,
         key_ref: cred.key_ref.clone(),
         cert_der,
@@ -684,7 +813,7 @@ pub async fn expiry_housekeeping(p: &Provider, now: i64) -> Result<(usize, usize
                 &system,
                 now,
                 Event::PkiCredentialExpiring,
-                json!({ "credential": c.id, "user": c.user_id, "serial": c.serial, "not_after": c.not_after, "days_left": c.not_after.map(|t| (t - now) / 86_400) }),
+                json!({ "credential": c.id, "user": c.user_id, "unit": c.unit_id, "serial": c.serial, "not_after": c.not_after, "days_left": c.not_after.map(|t| (t - now) / 86_400) }),
             )
             .await?;
             notices += 1;

@@ -27,8 +27,9 @@ use crate::request::RequestMeta;
 
 pub use ca::{CaInit, import_ca, init_ca, issuing_ca_csr};
 pub use credential::{
-    CredentialRequest, UsableCredential, create_credential, import_certificate, issue_internal,
-    list_credentials, renew, resume, revoke, suspend, usable_credential,
+    CredentialRequest, UsableCredential, create_credential, create_organisation_credential,
+    import_certificate, issue_internal, list_credentials, renew, resume, revoke, suspend,
+    usable_credential,
 };
 pub use crl::RevocationReason;
 pub use issuer::issuing_ca;
@@ -203,6 +204,17 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| internal(format!("custody task: {e}")))?
+}
+
+/// Runs a blocking signing step (file I/O and a custody call) off the async workers.
+pub(crate) async fn blocking_signing<T, F>(f: F) -> Result<T, crate::signing::SigningError>
+where
+    F: FnOnce() -> Result<T, crate::signing::SigningError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(format!("signing task: {e}")))?
 }
 
 /// Lower-case hex.

@@ -62,6 +62,18 @@ fn utf8_atv(oid: ObjectIdentifier, value: &str) -> Result<AttributeTypeAndValue,
 }
 
 impl SubjectInfo {
+    /// The subject of an organisation credential: `O=<organisation>, OU=<unit>, C=VN`, no
+    /// person's name (the seal of a unit, not a signature of an official).
+    pub fn organisation(organization: &str, unit: &str) -> SubjectInfo {
+        SubjectInfo {
+            common_name: String::new(),
+            title: None,
+            unit: Some(unit.to_owned()),
+            organization: organization.to_owned(),
+            uid: None,
+        }
+    }
+
     /// The X.501 name; text attributes are UTF8String (RFC 5280 §4.1.2.6, so Vietnamese names
     /// keep their diacritics), the country a PrintableString.
     pub fn to_name(&self) -> Result<Name, PkiError> {
@@ -76,7 +88,10 @@ impl SubjectInfo {
         if let Some(title) = &self.title {
             atvs.push(utf8_atv(oid::TITLE, title)?);
         }
-        atvs.push(utf8_atv(oid::CN, &self.common_name)?);
+        // An organisation credential has no common name (see [`SubjectInfo::organisation`]).
+        if !self.common_name.is_empty() {
+            atvs.push(utf8_atv(oid::CN, &self.common_name)?);
+        }
         if let Some(uid) = &self.uid {
             atvs.push(utf8_atv(oid::UID, uid)?);
         }

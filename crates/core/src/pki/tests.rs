@@ -319,7 +319,12 @@ async fn rogue_leaf(
 ) -> Vec<u8> {
     use super::issuer::build_certificate;
     use super::profile::{CertSpec, Kind, Pointers, random_serial};
-    let user = p.store.user_by_id(&cred.user_id).await.unwrap().unwrap();
+    let user = p
+        .store
+        .user_by_id(cred.user_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let subject = credential::user_subject(p, &user)
         .await
         .unwrap()

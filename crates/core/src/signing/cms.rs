@@ -1,0 +1,129 @@
+//! `tessera sign cms`: a detached CAdES-B-B signature (ETSI EN 319 122-1) over any file, with
+//! an organisation credential. The file is streamed through the hash once; the signature is
+//! written atomically (temporary file, then rename); the use is audited.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use tessera_formats::cades::{self, Profile};
+use tessera_hsm::HashAlg;
+
+use super::organisation::organisation_signer;
+use super::{SigningError, hash_file, scheme_for, write_atomically};
+use crate::Provider;
+use crate::audit::Event;
+use crate::pki::{Actor, blocking_signing, hex};
+
+/// What to sign and how.
+#[derive(Clone, Debug)]
+pub struct CmsRequest {
+    pub credential_id: String,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub hash: HashAlg,
+    /// RSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
+    pub pss: bool,
+    /// The calling client, which the credential's unit must have allowed; `None` for the
+    /// operator's command line.
+    pub client_id: Option<String>,
+}
+
+/// What was signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CmsSigned {
+    pub credential_id: String,
+    pub unit_id: String,
+    pub output: PathBuf,
+    /// The content's size in bytes and its digest (lower-case hex).
+    pub content_bytes: u64,
+    pub content_digest: String,
+    pub hash: HashAlg,
+    /// The signature algorithm (e.g. `RsaPss(Sha256)`).
+    pub scheme: String,
+    pub signature_bytes: usize,
+}
+
+async fn refused(
+    p: &Provider,
+    actor: &Actor,
+    req: &CmsRequest,
+    err: SigningError,
+    now: i64,
+) -> SigningError {
+    if matches!(err, SigningError::Refused(_) | SigningError::Pki(_)) {
+        let record = Event::SigningRefused
+            .at(now)
+            .actor(&actor.id)
+            .maybe_client(req.client_id.as_deref())
+            .meta(&actor.meta)
+            .detail(json!({ "format": "cms", "credential": req.credential_id, "reason": err.to_string() }));
+        if let Err(e) = p.audit(record).await {
+            return e.into();
+        }
+    }
+    err
+}
+
+/// Signs `req.input` into `req.output` (DER, `.p7s`) at level B-B, with the signing time
+/// `now`. Nothing is written unless the whole signature was made.
+pub async fn sign_cms_file(
+    p: &Provider,
+    actor: &Actor,
+    req: &CmsRequest,
+    now: i64,
+) -> Result<CmsSigned, SigningError> {
+    let signer =
+        match organisation_signer(p, &req.credential_id, req.client_id.as_deref(), now).await {
+            Ok(s) => s,
+            Err(e) => return Err(refused(p, actor, req, e, now).await),
+        };
+    let scheme = scheme_for(signer.credential.key_alg, req.hash, req.pss)?;
+    let (input, output, hash) = (req.input.clone(), req.output.clone(), req.hash);
+    if input == output {
+        return Err(SigningError::Invalid(
+            "the output must be another file than the input".into(),
+        ));
+    }
+    let certs = signer.certs();
+    let custody_signer = signer.custody_signer(scheme)?;
+    let (digest, size, sig_len) = blocking_signing(move || {
+        let (digest, size) = hash_file(hash, &input)?;
+        let cms = cades::sign_detached(
+            &custody_signer,
+            &certs,
+            &digest,
+            Profile::Cades { signing_time: now },
+        )?;
+        write_atomically(&output, &cms)?;
+        Ok((digest, size, cms.len()))
+    })
+    .await?;
+    let signed = CmsSigned {
+        credential_id: req.credential_id.clone(),
+        unit_id: signer.unit_id().to_owned(),
+        output: req.output.clone(),
+        content_bytes: size,
+        content_digest: hex(&digest),
+        hash,
+        scheme: format!("{scheme:?}"),
+        signature_bytes: sig_len,
+    };
+    p.audit(
+        Event::SigningCmsSigned
+            .at(now)
+            .actor(&actor.id)
+            .maybe_client(req.client_id.as_deref())
+            .meta(&actor.meta)
+            .detail(json!({
+                "credential": signed.credential_id,
+                "unit": signed.unit_id,
+                "level": "B-B",
+                "hash": hash.name(),
+                "scheme": signed.scheme,
+                "content_bytes": size,
+                "content_digest": signed.content_digest,
+            })),
+    )
+    .await?;
+    Ok(signed)
+}
