@@ -12,8 +12,11 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_core::account;
-use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
-use tessera_core::session::{self, Factor};
+use tessera_core::mfa::enrol::{self, TotpConfirmed};
+use tessera_core::mfa::{
+    self, Candidate, FactorError, Gate, Place, Subject, passkey, recovery, totp,
+};
+use tessera_core::session;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
@@ -21,7 +24,7 @@ use super::errors::{
     error_page, factor_json_error, factor_message, internal_page, json_error, page,
 };
 use super::extract::{Meta, Now};
-use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
+use super::flow::{TotpView, begin_allowed, codes_page, json_candidate};
 use super::forms::{Form, valid_handle};
 use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
 use super::{AppState, web};
@@ -307,8 +310,14 @@ async fn posted_manage(
     now: i64,
 ) -> Result<(Lang, Form, SessionRecord, User), Response> {
     let (lang, form, session, user) = posted(s, headers, body, now).await?;
-    let has = match mfa::enrolled(&s.provider, &user.id).await {
-        Ok(e) => e.any(),
+    let c = Candidate {
+        user: user.clone(),
+        subject: Subject::Session(session.clone()),
+    };
+    let again = match mfa::enrol::gate(&s.provider, &c, Place::Account, now).await {
+        Ok(Gate::Allowed) => return Ok((lang, form, session, user)),
+        Ok(Gate::StepUpFirst | Gate::HasFactor) => "/login/factor",
+        Ok(Gate::SignInAgain | Gate::PasswordChangeFirst) => "/login?reauth=1",
         Err(e) => {
             return Err(internal_page(
                 s,
@@ -319,19 +328,7 @@ async fn posted_manage(
             ));
         }
     };
-    let c = Candidate {
-        user: user.clone(),
-        subject: Subject::Session(session.clone()),
-    };
-    if !mfa::may_manage(&c, has, now) {
-        let again = if has {
-            "/login/factor"
-        } else {
-            "/login?reauth=1"
-        };
-        return Err(Redirect::to(again).into_response());
-    }
-    Ok((lang, form, session, user))
+    Err(Redirect::to(again).into_response())
 }
 
 fn saved() -> Response {
@@ -438,23 +435,23 @@ async fn registering(
             Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
         }
     };
-    let has = match mfa::enrolled(&s.provider, &c.user.id).await {
-        Ok(e) => e.any(),
-        Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
+    let place = if enrolment {
+        Place::SignIn
+    } else {
+        Place::Account
     };
-    if enrolment && has {
-        return Err(json_error(
+    match mfa::enrol::gate(&s.provider, &c, place, now).await {
+        Ok(Gate::Allowed) => Ok((form, c)),
+        Ok(Gate::HasFactor) => Err(json_error(
             StatusCode::CONFLICT,
             "a second factor is already set up: use it to continue",
-        ));
-    }
-    if !mfa::may_manage(&c, has, now) {
-        return Err(json_error(
+        )),
+        Ok(Gate::PasswordChangeFirst | Gate::StepUpFirst | Gate::SignInAgain) => Err(json_error(
             StatusCode::FORBIDDEN,
             "sign in again (with your second factor, if you have one) before changing sign-in methods",
-        ));
+        )),
+        Err(e) => Err(factor_json_error(&FactorError::Internal(e))),
     }
-    Ok((form, c))
 }
 
 async fn passkey_begin(
@@ -501,34 +498,35 @@ async fn passkey_finish(
     };
     let name = form.get("name").unwrap_or("");
     let meta = s.meta(&headers, peer);
-    let record = match passkey::finish_registration(
+    let place = if enrolment {
+        Place::SignIn
+    } else {
+        Place::Account
+    };
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let added = enrol::enrol_passkey_finish(
         &s.provider,
-        &c.user,
+        c,
         ceremony,
         name,
         credential,
+        place,
+        session_cookie.as_deref(),
         &meta,
         now,
-    )
-    .await
-    {
-        Ok(r) => r,
+    );
+    let new_cookie = match added.await {
+        Ok(added) => added.cookie,
         Err(e) => return factor_json_error(&e),
     };
     if !enrolment {
         return axum::Json(json!({ "redirect": "/account?done=1" })).into_response();
     }
     let req = form.value("req").filter(|r| valid_handle(r));
-    let factor = Factor::Passkey {
-        synced: record.backup_eligible,
-    };
-    match complete_enrolment(&s, &headers, c, factor, &meta, now).await {
-        Ok(new_cookie) => with_cookies(
-            axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
-            &finishing_cookies(&s, new_cookie.as_deref()),
-        ),
-        Err(e) => factor_json_error(&e),
-    }
+    with_cookies(
+        axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+        &finishing_cookies(&s, new_cookie.as_deref()),
+    )
 }
 
 async fn account_passkey_begin(
@@ -640,29 +638,30 @@ async fn totp_confirm(
         Err(r) => return r,
     };
     let code = form.get("code").unwrap_or("");
-    let starter = Some(session.id.as_str());
-    if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
-        if let FactorError::Internal(err) = &e {
-            return internal(&s, lang, err);
+    let c = Candidate {
+        user,
+        subject: Subject::Session(session),
+    };
+    let confirmed =
+        enrol::enrol_totp_confirm(&s.provider, c, code, Place::Account, None, &meta, now);
+    match confirmed.await {
+        Ok(TotpConfirmed::Done {
+            recovery_codes: Some(codes),
+            ..
+        }) => codes_page(&s, lang, codes, "/account", None),
+        Ok(TotpConfirmed::Done { .. } | TotpConfirmed::Expired) => saved(),
+        Ok(TotpConfirmed::Refused(e)) => {
+            render(
+                &s,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                false,
+                Some(factor_message(lang, &e)),
+                now,
+            )
+            .await
         }
-        return render(
-            &s,
-            &headers,
-            lang,
-            StatusCode::BAD_REQUEST,
-            false,
-            Some(factor_message(lang, &e)),
-            now,
-        )
-        .await;
-    }
-    // The first factor of an account comes with recovery codes.
-    match s.provider.store.recovery_codes_left(&user.id).await {
-        Ok(0) => match recovery::regenerate(&s.provider, &user, &meta, now).await {
-            Ok(codes) => codes_page(&s, lang, codes, "/account", None),
-            Err(e) => internal(&s, lang, e),
-        },
-        Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
 }

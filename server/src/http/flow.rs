@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
-use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, totp};
+use tessera_core::mfa::{self, Candidate, FactorError, passkey, totp};
 use tessera_core::oidc::authorize::Decision;
-use tessera_core::session::Factor;
 
 use super::errors::{factor_json_error, internal_json, json_error, page};
 use super::web::PENDING_COOKIE;
@@ -119,25 +118,4 @@ pub(super) fn codes_page(
         axum::http::HeaderValue::from_static("no-store"),
     );
     r
-}
-
-/// After a first factor was enrolled during a sign-in: a pending login completes with it
-/// (the password was just given and the new factor is now proven). A session does not: the
-/// request resumes, asks for the factor like any step-up, and only then raises the level.
-/// Returns the new session cookie, if one was started.
-pub(super) async fn complete_enrolment(
-    s: &AppState,
-    headers: &HeaderMap,
-    c: Candidate,
-    factor: Factor,
-    meta: &tessera_core::request::RequestMeta,
-    now: i64,
-) -> Result<Option<String>, FactorError> {
-    if !matches!(c.subject, Subject::Pending(_)) {
-        return Ok(None);
-    }
-    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, _) =
-        mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await?;
-    Ok(cookie)
 }
