@@ -116,7 +116,7 @@ async fn every_documented_route_is_served() {
     let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"], "method_not_allowed");
-    provider.store.close().await;
+    provider.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

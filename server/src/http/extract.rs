@@ -272,7 +272,7 @@ mod tests {
             let resp = app.clone().oneshot(req).await.unwrap();
             assert_eq!(resp.status(), status, "case {i}");
         }
-        s.provider.store.close().await;
+        s.provider.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -296,7 +296,7 @@ mod tests {
         let resp = app.clone().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(resp.headers()[header::LOCATION], "/login");
-        s.provider.store.close().await;
+        s.provider.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tessera_core::mfa::{self, Candidate, Subject};
 use tessera_core::oidc::authorize;
-use tessera_core::password_change::{self, ChangeError};
+use tessera_core::password_change::{self, AfterChange, ChangeError};
 use tessera_core::session;
 use tessera_store::users::User;
 
@@ -193,36 +193,25 @@ async fn continue_sign_in(
     now: i64,
 ) -> Response {
     let path = forced_url(req);
-    let internal = |e: &dyn std::fmt::Display| {
-        internal_page(s, lang, &path, "sign-in after a password change failed", e)
-    };
-    let user = match s.provider.store.user_by_id(&c.user.id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return Redirect::to(&with_req("/login", req)).into_response(),
-        Err(e) => return internal(&e),
-    };
-    let needed = match authorize::required_level(&s.provider, req, &user, now).await {
-        Ok(l) => l,
-        Err(e) => return internal(&e),
-    };
-    if mfa::rank(needed) > 1 {
-        return Redirect::to(&with_req("/login/factor", req)).into_response();
-    }
-    let Subject::Pending(pending) = &c.subject else {
-        return Redirect::to(&with_req("/login", req)).into_response();
-    };
-    // Exactly one session per pending login, across replicas.
-    match s.provider.store.delete_pending_login(&pending.id).await {
-        Ok(true) => {}
-        Ok(false) => return Redirect::to(&with_req("/login", req)).into_response(),
-        Err(e) => return internal(&e),
-    }
     let previous = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, session) =
-        match session::start_session(&s.provider, &user, previous.as_deref(), meta, now).await {
-            Ok(v) => v,
-            Err(e) => return internal(&e),
-        };
+    let after =
+        password_change::continue_sign_in(&s.provider, &c, req, previous.as_deref(), meta, now);
+    let (cookie, session, user) = match after.await {
+        Ok(AfterChange::SignedIn {
+            cookie,
+            session,
+            user,
+        }) => (cookie, session, user),
+        Ok(AfterChange::SecondFactor) => {
+            return Redirect::to(&with_req("/login/factor", req)).into_response();
+        }
+        Ok(AfterChange::StartAgain) => {
+            return Redirect::to(&with_req("/login", req)).into_response();
+        }
+        Err(e) => {
+            return internal_page(s, lang, &path, "sign-in after a password change failed", e);
+        }
+    };
     let set = [
         s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
         s.set_cookie(PENDING_COOKIE, "", 0),
