@@ -40,13 +40,32 @@ pub(super) async fn candidate_of(
     mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now).await
 }
 
-/// The person behind a script's request, or the JSON answer that refuses it.
+/// The person behind a script's request (pending login or session), or the JSON answer that
+/// refuses it.
 pub(super) async fn json_candidate(
     s: &AppState,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Candidate, Response> {
-    match candidate_of(s, headers, now).await {
+    json_refusal(candidate_of(s, headers, now).await)
+}
+
+/// The signed-in person behind a script's request (a session, not a pending login), or the
+/// JSON answer that refuses it.
+pub(super) async fn json_signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Candidate, Response> {
+    let session = s.read_cookie(headers, web::SESSION_COOKIE);
+    json_refusal(mfa::candidate(&s.provider, None, session.as_deref(), now).await)
+}
+
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
+fn json_refusal(
+    found: Result<Option<Candidate>, tessera_core::CoreError>,
+) -> Result<Candidate, Response> {
+    match found {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
         Err(e) => Err(internal_json("candidate lookup failed", e)),

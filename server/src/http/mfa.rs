@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,11 +23,11 @@ use super::errors::{
     authorize_error, error_page, factor_json_error, factor_message, factor_status, internal_json,
     internal_page, json_error, page,
 };
-use super::extract::{CsrfForm, Meta, Now, Pending};
+use super::extract::{CsrfForm, CsrfJson, Meta, Now, Pending, SignedIn};
 use super::flow::{
     TotpView, begin_allowed, candidate_of, codes_page, decision_response, json_candidate,
 };
-use super::forms::{Form, valid_handle};
+use super::forms::valid_handle;
 use super::web::{
     ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
 };
@@ -184,21 +183,6 @@ async fn submit_factor(
     }
 }
 
-/// Checks the CSRF token of a script's request; the answer is JSON.
-#[allow(clippy::result_large_err)] // the error is the response itself, built once
-fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Response> {
-    let Some(form) = Form::parse(body) else {
-        return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
-    };
-    if !form.csrf_ok(s, headers) {
-        return Err(json_error(
-            StatusCode::FORBIDDEN,
-            "the page expired; reload it and try again",
-        ));
-    }
-    Ok(form)
-}
-
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
     axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
 }
@@ -207,13 +191,9 @@ async fn factor_passkey_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
     if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
-        return r;
-    }
-    if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
     let c = match json_candidate(&s, &headers, now).await {
@@ -230,13 +210,8 @@ async fn factor_passkey_finish(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { form, headers }: CsrfJson,
 ) -> Response {
-    let form = match json_form(&s, &headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let req = req_of(form.value("req"));
     let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
@@ -272,13 +247,9 @@ async fn passkey_login_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
     if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
-        return r;
-    }
-    if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
     match passkey::begin_discoverable(&s.provider, now).await {
@@ -291,13 +262,8 @@ async fn passkey_login_finish(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { form, headers }: CsrfJson,
 ) -> Response {
-    let form = match json_form(&s, &headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let req = req_of(form.value("req"));
     let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
     else {
@@ -444,16 +410,12 @@ async fn show_enrol(
 async fn enrol_totp_begin(
     State(s): State<AppState>,
     Now(now): Now,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
     let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
@@ -469,16 +431,12 @@ async fn enrol_totp_confirm(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
     let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
@@ -529,21 +487,17 @@ async fn continue_flow(
     Meta(meta): Meta,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
+    me: Option<SignedIn>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let Some(req) = req_of(q.req.as_deref()) else {
         return Redirect::to("/account").into_response();
     };
-    let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
-        Err(e) => {
-            return internal_page(&s, lang, "/login/continue", "session lookup failed", e);
-        }
+    let Some(me) = me else {
+        return Redirect::to(&login_url(Some(req))).into_response();
     };
     let path = format!("/login/continue?req={req}");
-    match authorize::resume(&s.provider, req, &session.0, &session.1, &meta, now).await {
+    match authorize::resume(&s.provider, req, &me.session, &me.user, &meta, now).await {
         Ok(d) => decision_response(d),
         Err(e) => authorize_error(&s, lang, &path, e),
     }

@@ -9,11 +9,10 @@ use axum::routing::get;
 use tessera_core::mfa::{self, Candidate, Subject};
 use tessera_core::oidc::authorize;
 use tessera_core::password_change::{self, AfterChange, ChangeError};
-use tessera_core::session;
 use tessera_store::users::User;
 
 use super::errors::{authorize_error, internal_page, page};
-use super::extract::{CsrfForm, Meta, Now};
+use super::extract::{CsrfForm, Meta, Now, SignedIn, SignedInForm};
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
 use super::web::{
@@ -231,29 +230,14 @@ struct LangQuery {
     lang: Option<String>,
 }
 
-/// The signed-in person, authenticated recently enough to change the password; else where to
-/// go (the login page, or the password form again to authenticate anew).
-async fn recent_session(
-    s: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    now: i64,
-) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
-    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match session::current_session(&s.provider, cookie.as_deref(), now).await {
-        Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
-            Err(Redirect::to(&reauth_url(None)).into_response())
-        }
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => Err(internal_page(
-            s,
-            lang,
-            "/account/password",
-            "session lookup failed",
-            e,
-        )),
+/// The password is changed only in a session authenticated recently; else the password form
+/// again, to authenticate anew.
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
+fn recent(me: &SignedIn, now: i64) -> Result<(), Response> {
+    if now - me.session.auth_time > mfa::RECENT_AUTH {
+        return Err(Redirect::to(&reauth_url(None)).into_response());
     }
+    Ok(())
 }
 
 async fn show_own(
@@ -261,16 +245,16 @@ async fn show_own(
     Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
+    me: SignedIn,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
-    let (_, user) = match recent_session(&s, &headers, lang, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    if let Err(r) = recent(&me, now) {
+        return r;
+    }
     let shown = Shown {
         forced: false,
         req: None,
-        user: &user,
+        user: &me.user,
         status: StatusCode::OK,
         error: None,
     };
@@ -281,16 +265,18 @@ async fn submit_own(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    CsrfForm {
+    SignedInForm {
         form,
         lang,
         headers,
-    }: CsrfForm,
+        me,
+        ..
+    }: SignedInForm,
 ) -> Response {
-    let (session, user) = match recent_session(&s, &headers, lang, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    if let Err(r) = recent(&me, now) {
+        return r;
+    }
+    let SignedIn { session, user } = me;
     let refused = |status, error| {
         let shown = Shown {
             forced: false,
