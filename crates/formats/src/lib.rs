@@ -13,8 +13,8 @@
 //! this crate never opens a connection.
 
 pub mod cades;
-mod error;
 pub mod ess;
+mod error;
 pub mod pdf;
 pub mod tsp;
 pub mod verify;
