@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tessera_core::housekeeping;
 use tessera_core::jose::TokenSigner;
 use tessera_core::mfa::relying_party::Passkeys;
 use tessera_core::provider::check_master_key;
@@ -94,17 +95,15 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
         })?;
         passkeys = passkeys.with_allow_list(&text)?;
     }
-    Ok(Provider {
-        passkeys,
+    Ok(Provider::new(
         config,
-        signer: TokenSigner::new(store.clone(), custody),
+        store.clone(),
+        TokenSigner::new(store, custody),
         keyed,
-        store,
         audit,
-        outbound: Arc::new(GuardedOutbound::new(settings.outbound.clone())),
-        jwks_cache: tessera_core::provider::new_jwks_cache(),
-        hash_permits: tessera_core::provider::new_hash_permits(),
-    })
+        Arc::new(GuardedOutbound::new(settings.outbound.clone())),
+        passkeys,
+    ))
 }
 
 fn writer_name(role: &str) -> String {
@@ -142,13 +141,13 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     }
     provider.signer.ensure_keys(now()).await?;
     tessera_core::login::warm_up();
-    tokio::spawn(housekeeping(provider.store.clone()));
+    tokio::spawn(housekeeping(provider.clone()));
     tokio::spawn(pki_housekeeping(provider.clone()));
     if let Some(days) = settings.key_rotation_days {
         tokio::spawn(scheduled_rotation(provider.clone(), days * 86_400));
     }
 
-    let first_run = provider.store.count_users().await? == 0;
+    let first_run = tessera_core::admin::no_users_yet(&provider).await?;
     let worker_provider = provider.clone();
     let state = AppState::new(provider, settings.trust_forwarded_for);
     crate::backchannel::spawn(
@@ -177,19 +176,17 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     Ok(())
 }
 
-async fn housekeeping(store: Store) {
+async fn housekeeping(p: Provider) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        if let Err(e) = store.purge_expired(now()).await {
+        if let Err(e) = housekeeping::purge_expired(&p, now()).await {
             tracing::warn!(error = %e, "housekeeping failed");
         }
-        let stale = now() - tessera_core::mfa::totp::ENROL_TTL;
-        if let Err(e) = store.purge_strong_auth(now(), stale).await {
+        if let Err(e) = housekeeping::purge_strong_auth(&p, now()).await {
             tracing::warn!(error = %e, "sign-in housekeeping failed");
         }
-        // Delivered and abandoned notifications are kept a week (their attempts are audited).
-        if let Err(e) = store.purge_outbox(now() - 7 * 86_400).await {
+        if let Err(e) = housekeeping::purge_outbox(&p, now()).await {
             tracing::warn!(error = %e, "outbox housekeeping failed");
         }
     }
@@ -213,7 +210,7 @@ async fn pki_housekeeping(p: Provider) {
         if let Err(e) = tessera_core::signing::tsa::renew_unit(&p, now()).await {
             tracing::warn!(error = %e, "time-stamping unit renewal failed");
         }
-        if let Err(e) = p.store.purge_ocsp_cache(now()).await {
+        if let Err(e) = housekeeping::purge_ocsp_cache(&p, now()).await {
             tracing::warn!(error = %e, "OCSP cache housekeeping failed");
         }
     }

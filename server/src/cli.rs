@@ -397,7 +397,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(s) => crate::cli_sign::run(&p, s).await,
         other => command(&p, other).await,
     };
-    p.store.close().await;
+    p.close().await;
     result
 }
 
@@ -406,8 +406,7 @@ async fn find_user(
     username: &str,
 ) -> anyhow::Result<tessera_store::users::User> {
     let name = tessera_core::username::normalise_username(username);
-    p.store
-        .user_by_username(&name)
+    admin::find_user(p, &name)
         .await?
         .with_context(|| format!("no user named {name}"))
 }
@@ -492,7 +491,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             }
         }
         Command::User(UserCommand::List { json }) => {
-            let users = p.store.list_users().await?;
+            let users = admin::list_users(p).await?;
             if json {
                 print_json(serde_json::Value::Array(
                     users
@@ -559,7 +558,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         }
         Command::User(UserCommand::Grants { username, json }) => {
             let user = find_user(p, &username).await?;
-            let grants = p.store.role_grants_of(&user.id).await?;
+            let grants = admin::role_grants_of(p, &user.id).await?;
             if json {
                 print_json(serde_json::Value::Array(
                     grants
@@ -587,7 +586,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             }
         }
         Command::Unit(UnitCommand::List { json }) => {
-            let units = p.store.list_units().await?;
+            let units = admin::list_units(p).await?;
             if json {
                 print_json(serde_json::Value::Array(
                     units.iter().map(|u| json!({ "id": u.id, "name": u.name, "parent_id": u.parent_id, "level": u.level })).collect(),
@@ -661,7 +660,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             }
         }
         Command::Client(ClientCommand::List { json }) => {
-            let clients = p.store.list_clients().await?;
+            let clients = admin::list_clients(p).await?;
             if json {
                 print_json(serde_json::Value::Array(
                     clients
@@ -712,7 +711,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             println!("removed client {id}");
         }
         Command::Keys(KeysCommand::List { json }) => {
-            let keys = p.store.list_keys().await?;
+            let keys = p.signer.list_keys().await?;
             if json {
                 print_json(serde_json::Value::Array(
                     keys.iter()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use tessera_core::Provider;
+use tessera_core::{Provider, audit_trail};
 use tessera_store::audit_verify::{self, CSV_HEADER, VerifyReport};
 
 #[derive(Debug, Subcommand)]
@@ -87,10 +87,9 @@ fn print_report(report: &VerifyReport, what: &str) -> ExitCode {
 }
 
 pub async fn run(p: &Provider, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let key = p.keyed.audit_key();
     match cmd {
         AuditCommand::Verify { export: None } => {
-            let report = p.store.verify_audit(&key).await?;
+            let report = audit_trail::verify(p).await?;
             Ok(print_report(&report, "audit log"))
         }
         AuditCommand::Verify { export: Some(path) } => {
@@ -98,20 +97,17 @@ pub async fn run(p: &Provider, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let entries = audit_verify::parse_export(&text)
                 .map_err(|e| anyhow::anyhow!("{} is not an audit export: {e}", path.display()))?;
-            let report = audit_verify::verify_export(&key, &entries);
+            let report = audit_verify::verify_export(&p.keyed.audit_key(), &entries);
             Ok(print_report(&report, "exported copy"))
         }
         AuditCommand::SealLegacy => {
-            let sealed = p
-                .store
-                .seal_legacy_chains(&key, crate::clock::now())
-                .await?;
+            let sealed = audit_trail::seal_legacy(p, crate::clock::now()).await?;
             println!("{sealed} unkeyed chain(s) sealed");
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { since, format } => {
             let since = parse_since(&since)?;
-            let entries = p.store.audit_export(since).await?;
+            let entries = audit_trail::export(p, since).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if let Format::Csv = format {
                 write!(out, "{CSV_HEADER}\r\n")?;

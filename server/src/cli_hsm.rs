@@ -150,8 +150,8 @@ async fn keys(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let on_token = tokio::task::spawn_blocking(move || token.list_keys()).await??;
     // What the database says about them (kid, status).
     let p = app::open(settings, "http://localhost", &app::cli_writer()).await?;
-    let records = p.store.published_keys(now()).await;
-    p.store.close().await;
+    let records = p.signer.published_keys(now()).await;
+    p.close().await;
     let records: Vec<_> = records?
         .into_iter()
         .filter(|r| r.backend == "pkcs11")

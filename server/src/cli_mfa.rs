@@ -5,7 +5,6 @@ use clap::Subcommand;
 use serde_json::json;
 use tessera_core::Provider;
 use tessera_core::mfa::{self, policy};
-use tessera_core::username::normalise_username;
 
 #[derive(Debug, Subcommand)]
 pub enum MfaCommand {
@@ -43,7 +42,7 @@ pub async fn run(p: &Provider, cmd: MfaCommand, actor: &str, now: i64) -> anyhow
             println!("policy {} added", pol.id);
         }
         MfaCommand::Policies { json } => {
-            let list = p.store.acr_policies().await?;
+            let list = policy::list(p).await?;
             if json {
                 let items: Vec<_> = list
                     .iter()
@@ -69,9 +68,7 @@ pub async fn run(p: &Provider, cmd: MfaCommand, actor: &str, now: i64) -> anyhow
             println!("policy {id} removed");
         }
         MfaCommand::Reset { username } => {
-            let user = p
-                .store
-                .user_by_username(&normalise_username(&username))
+            let user = tessera_core::admin::find_user(p, &username)
                 .await?
                 .with_context(|| format!("no user {username}"))?;
             mfa::reset(p, &user, actor, now).await?;

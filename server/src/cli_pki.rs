@@ -396,7 +396,7 @@ pub async fn run_ca(
             }
         }
         CaCommand::List { json } => {
-            let cas = p.store.list_cas().await?;
+            let cas = pki::ca::list_cas(p).await?;
             if json {
                 println!("{}", ca_list_json(&cas));
             } else {
@@ -409,9 +409,7 @@ pub async fn run_ca(
             }
         }
         CaCommand::Export { ca, out } => {
-            let record = p
-                .store
-                .ca(&ca)
+            let record = pki::ca::find_ca(p, &ca)
                 .await?
                 .with_context(|| format!("CA {ca} not found (see `tessera ca list`)"))?;
             write_or_print(out.as_ref(), &pem("CERTIFICATE", &record.cert_der)?)?;
@@ -573,10 +571,12 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
             json,
         } => {
             let user_id = match user {
-                Some(u) => Some(match p.store.user_by_username(&u.to_lowercase()).await? {
-                    Some(found) => found.id,
-                    None => u,
-                }),
+                Some(u) => Some(
+                    match tessera_core::admin::user_by_username(p, &u.to_lowercase()).await? {
+                        Some(found) => found.id,
+                        None => u,
+                    },
+                ),
                 None => None,
             };
             let filter = CredentialFilter {
@@ -611,9 +611,7 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
             no_chain,
             out,
         } => {
-            let c = p
-                .store
-                .credential(&id)
+            let c = pki::credential::find_credential(p, &id)
                 .await?
                 .with_context(|| format!("credential {id} not found"))?;
             let text = if csr {

@@ -51,7 +51,7 @@ pub async fn run(p: &Provider, cmd: ScopeCommand, actor: &str, now: i64) -> anyh
             }
         }
         ScopeCommand::List { json } => {
-            let scopes = p.store.list_api_scopes().await?;
+            let scopes = tessera_core::admin::list_api_scopes(p).await?;
             if json {
                 let v: Vec<_> = scopes
                     .iter()

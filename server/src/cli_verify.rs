@@ -113,7 +113,7 @@ pub async fn run(settings: &Settings, file: &FileSettings, args: VerifyArgs) -> 
         None => Input::Pdf(&bytes),
     };
     let result = verify(&p, input, &trust, now).await;
-    p.store.close().await;
+    p.close().await;
     let v = match result {
         Ok(v) => v,
         Err(tessera_core::verify::VerifyError::BadInput(m)) => {

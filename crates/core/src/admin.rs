@@ -2,7 +2,9 @@
 //! Every change is validated here and audited.
 
 use serde_json::json;
+use tessera_store::api_scopes::ApiScope;
 use tessera_store::clients::Client;
+use tessera_store::grants::RoleGrant;
 use tessera_store::units::Unit;
 use tessera_store::users::{User, UserStatus};
 use url::Url;
@@ -946,6 +948,45 @@ pub async fn remove_client_by(
     by.audit_about(p, now, Event::ClientRemoved, Some(id), json!({}))
         .await?;
     Ok(())
+}
+
+// What the operator reads (the command line's lists). Each is the whole table: the command line
+// acts for the operator, who sees everything.
+
+pub async fn list_users(p: &Provider) -> Result<Vec<User>, CoreError> {
+    Ok(p.store.list_users().await?)
+}
+
+/// Whether the database has no users yet (a first start).
+pub async fn no_users_yet(p: &Provider) -> Result<bool, CoreError> {
+    Ok(p.store.count_users().await? == 0)
+}
+
+/// The user of a user name as typed (normalised first, see [`crate::username`]).
+pub async fn find_user(p: &Provider, username: &str) -> Result<Option<User>, CoreError> {
+    let name = crate::username::normalise_username(username);
+    Ok(p.store.user_by_username(&name).await?)
+}
+
+/// The user of an already normalised user name.
+pub async fn user_by_username(p: &Provider, username: &str) -> Result<Option<User>, CoreError> {
+    Ok(p.store.user_by_username(username).await?)
+}
+
+pub async fn role_grants_of(p: &Provider, user_id: &str) -> Result<Vec<RoleGrant>, CoreError> {
+    Ok(p.store.role_grants_of(user_id).await?)
+}
+
+pub async fn list_units(p: &Provider) -> Result<Vec<Unit>, CoreError> {
+    Ok(p.store.list_units().await?)
+}
+
+pub async fn list_clients(p: &Provider) -> Result<Vec<Client>, CoreError> {
+    Ok(p.store.list_clients().await?)
+}
+
+pub async fn list_api_scopes(p: &Provider) -> Result<Vec<ApiScope>, CoreError> {
+    Ok(p.store.list_api_scopes().await?)
 }
 
 #[cfg(test)]

@@ -78,6 +78,16 @@ impl TokenSigner {
         }
     }
 
+    /// Every token-signing key the database records, retired ones included.
+    pub async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, CoreError> {
+        Ok(self.store.list_keys().await?)
+    }
+
+    /// The keys published in the JWKS at `now`, read from the database (not the cache).
+    pub async fn published_keys(&self, now: i64) -> Result<Vec<SigningKeyRecord>, CoreError> {
+        Ok(self.store.published_keys(now).await?)
+    }
+
     pub fn custody(&self) -> &Arc<dyn KeyCustody> {
         &self.custody
     }

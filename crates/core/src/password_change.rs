@@ -11,7 +11,7 @@ use tessera_store::users::User;
 
 use crate::audit::Event;
 use crate::login::{LoginError, LoginFailure, confirm_password};
-use crate::mfa::RECENT_AUTH;
+use crate::mfa::{Candidate, RECENT_AUTH, Subject};
 use crate::request::RequestMeta;
 use crate::{CoreError, Provider, password};
 
@@ -128,6 +128,55 @@ pub async fn change_temporary(
         now,
     )
     .await
+}
+
+/// Where a sign-in goes after its temporary password was replaced.
+#[derive(Debug)]
+pub enum AfterChange {
+    /// The request needs level 2: the pending login waits for the second factor.
+    SecondFactor,
+    /// Nothing to go on with (the person or the pending login is gone): sign in again.
+    StartAgain,
+    /// Signed in with the new password: the session cookie to set, and the session.
+    SignedIn {
+        cookie: String,
+        session: Box<SessionRecord>,
+        user: Box<User>,
+    },
+}
+
+/// After [`change_temporary`], the sign-in goes on as if the new password had been typed: to
+/// the second factor when the request `handle` (or the person's policy) needs level 2, else
+/// into a session.
+pub async fn continue_sign_in(
+    p: &Provider,
+    c: &Candidate,
+    handle: Option<&str>,
+    session_cookie: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<AfterChange, CoreError> {
+    let Some(user) = p.store.user_by_id(&c.user.id).await? else {
+        return Ok(AfterChange::StartAgain);
+    };
+    let needed = crate::oidc::authorize::required_level(p, handle, &user, now).await?;
+    if crate::mfa::rank(needed) > 1 {
+        return Ok(AfterChange::SecondFactor);
+    }
+    let Subject::Pending(pending) = &c.subject else {
+        return Ok(AfterChange::StartAgain);
+    };
+    // Exactly one session per pending login, across replicas.
+    if !p.store.delete_pending_login(&pending.id).await? {
+        return Ok(AfterChange::StartAgain);
+    }
+    let (cookie, session) =
+        crate::session::start_session(p, &user, session_cookie, meta, now).await?;
+    Ok(AfterChange::SignedIn {
+        cookie,
+        session: Box::new(session),
+        user: Box::new(user),
+    })
 }
 
 /// What a password change leaves running: the session it was made in, or the sign-in it was

@@ -76,7 +76,8 @@ impl Config {
 #[derive(Clone, Debug)]
 pub struct Provider {
     pub config: Config,
-    pub store: Store,
+    /// The database; private to core, so that every use goes through a core function.
+    pub(crate) store: Store,
     pub signer: TokenSigner,
     pub keyed: Keyed,
     pub audit: AuditLog,
@@ -108,6 +109,35 @@ pub fn new_hash_permits() -> Arc<tokio::sync::Semaphore> {
 }
 
 impl Provider {
+    /// A provider over `store`, with an empty JWKS cache and the default password-hash
+    /// permits.
+    pub fn new(
+        config: Config,
+        store: Store,
+        signer: TokenSigner,
+        keyed: Keyed,
+        audit: AuditLog,
+        outbound: Arc<dyn crate::outbound::Outbound>,
+        passkeys: crate::mfa::relying_party::Passkeys,
+    ) -> Provider {
+        Provider {
+            config,
+            store,
+            signer,
+            keyed,
+            audit,
+            outbound,
+            passkeys,
+            jwks_cache: new_jwks_cache(),
+            hash_permits: new_hash_permits(),
+        }
+    }
+
+    /// Closes the database connections (at the end of a command).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     /// Records an audit event and waits until it is committed.
     pub async fn audit(&self, record: crate::audit::Record) -> Result<(), CoreError> {
         self.audit.record(record.into_event()).await?;

@@ -364,3 +364,206 @@ pub struct SigningImage {
     pub updated_by: String,
     pub updated_at: i64,
 }
+
+// Request bodies. Unknown members are refused (`invalid_request`), so a misspelt member is an
+// error rather than silently ignored.
+
+/// `Some(None)` for an explicit `null`, `None` when the member is absent (the `PATCH` bodies:
+/// absent members stay as they are; `null` clears).
+pub fn nullable_field<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `POST /admin/api/units`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUnit {
+    pub name: String,
+    /// Units are created below a unit of the caller's scope; top-level units only with the
+    /// command line.
+    pub parent_id: String,
+}
+
+/// `PATCH /admin/api/units/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnitPatch {
+    pub name: String,
+}
+
+/// `POST /admin/api/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUserBody {
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Required unless the caller administers the root of the unit tree.
+    pub unit_id: Option<String>,
+    /// Application roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// `PATCH /admin/api/users/{id}`: absent members stay as they are; `null` clears.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub unit_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+}
+
+/// `POST /admin/api/users/{id}/grants`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantBody {
+    /// `admin`, `cert_admin` or `auditor`.
+    pub role: String,
+    pub unit_id: String,
+}
+
+/// `POST /admin/api/clients`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewClientBody {
+    pub client_id: String,
+    pub name: String,
+    /// Required unless the caller administers the root of the unit tree.
+    pub unit_id: Option<String>,
+    /// A public client (no secret; PKCE required).
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// Signing algorithm of its ID tokens (`ES256` or `RS256`).
+    pub alg: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    /// The client's public keys (RFC 7517 JWK Set), for `private_key_jwt`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_absolute_ttl: Option<i64>,
+    /// Minimum level of assurance of every login to this client.
+    pub min_acr: Option<String>,
+}
+
+/// `PATCH /admin/api/clients/{id}`: absent members stay as they are; `null` clears.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub unit_id: Option<Option<String>>,
+}
+
+/// Where the certificate of a new credential comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CaChoice {
+    /// Tessera's issuing CA, at once.
+    #[default]
+    Internal,
+    /// Another CA: the answer carries the CSR, and the certificate is imported later.
+    External,
+}
+
+/// `POST /admin/api/credentials`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewCredentialBody {
+    pub user_id: String,
+    /// `P-256` (default), `RSA-2048` or `RSA-3072`.
+    pub alg: Option<String>,
+    /// The official's title (chức vụ), recorded on the user and put in the subject.
+    pub title: Option<String>,
+    #[serde(default)]
+    pub ca: CaChoice,
+}
+
+/// `POST /admin/api/credentials/{id}/renew` (the body may be left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RenewBody {
+    /// A new key (default: a new certificate for the same key).
+    #[serde(default)]
+    pub new_key: bool,
+}
+
+/// A revocation reason by its RFC 5280 §5.3.1 name (`keyCompromise`) or `CRLReason` code (1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReasonValue {
+    Code(u32),
+    Name(String),
+}
+
+/// `POST /admin/api/credentials/{id}/revoke` (the body may be left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokeBody {
+    /// Default: unspecified.
+    pub reason: Option<ReasonValue>,
+}

@@ -4,25 +4,27 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_core::account;
-use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
-use tessera_core::session::{self, Factor};
+use tessera_core::mfa::enrol::{self, TotpConfirmed};
+use tessera_core::mfa::{
+    self, Candidate, FactorError, Gate, Place, Subject, passkey, recovery, totp,
+};
+use tessera_core::request::RequestMeta;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::errors::{
     error_page, factor_json_error, factor_message, internal_page, json_error, page,
 };
-use super::extract::{Meta, Now};
-use super::flow::{TotpView, begin_allowed, codes_page, complete_enrolment, json_candidate};
-use super::forms::{Form, valid_handle};
+use super::extract::{CsrfJson, Meta, Now, SignedIn, SignedInForm};
+use super::flow::{TotpView, begin_allowed, codes_page, json_candidate, json_signed_in};
+use super::forms::valid_handle;
 use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
 use super::{AppState, web};
 use crate::pages::{ErrorKind, Lang, SignedOutView};
@@ -134,41 +136,18 @@ fn when(t: i64) -> String {
     }
 }
 
-/// The signed-in person, or a redirect to the login page.
-async fn signed_in(
-    s: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    now: i64,
-) -> Result<(SessionRecord, User), Response> {
-    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match session::current_session(&s.provider, cookie.as_deref(), now).await {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => Err(internal_page(
-            s,
-            lang,
-            "/account",
-            "session lookup failed",
-            e,
-        )),
-    }
-}
-
+#[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
 async fn render(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    me: &SignedIn,
     status: StatusCode,
     done: bool,
     error: Option<&'static str>,
     now: i64,
 ) -> Response {
-    let (session, user) = match signed_in(s, headers, lang, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match view(s, headers, lang, &session, &user, done, error, now).await {
+    match view(s, headers, lang, &me.session, &me.user, done, error, now).await {
         Ok((v, set)) => {
             let html = s.pages.strong(lang, "account.html", "/account", &v);
             with_cookies(page(status, html), &set)
@@ -261,12 +240,14 @@ async fn show(
     Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<AccountQuery>,
+    me: SignedIn,
 ) -> Response {
     let (lang, set_lang) = web::language(&headers, q.lang.as_deref());
     let r = render(
         &s,
         &headers,
         lang,
+        &me,
         StatusCode::OK,
         q.done.is_some(),
         None,
@@ -280,58 +261,37 @@ async fn show(
     }
 }
 
-/// A checked form from the signed-in person.
-async fn posted(
-    s: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-    now: i64,
-) -> Result<(Lang, Form, SessionRecord, User), Response> {
-    let (lang, _) = web::language(headers, None);
-    let Some(form) = Form::parse(body) else {
-        return Err(error_page(s, lang, "/account", ErrorKind::BadRequest, None));
-    };
-    if !form.csrf_ok(s, headers) {
-        return Err(error_page(s, lang, "/account", ErrorKind::CsrfFailed, None));
-    }
-    let (session, user) = signed_in(s, headers, lang, now).await?;
-    Ok((lang, form, session, user))
-}
+/// A form of the signed-in person that changes their second factors: refused to a
+/// password-only session of someone who has a factor (they step up first) and to a session
+/// authenticated long ago (see [`enrol::gate`]).
+struct Managing(SignedInForm);
 
-/// As [`posted`], for changes to second factors: refused to a password-only session of
-/// someone who has a factor (they step up first).
-async fn posted_manage(
-    s: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-    now: i64,
-) -> Result<(Lang, Form, SessionRecord, User), Response> {
-    let (lang, form, session, user) = posted(s, headers, body, now).await?;
-    let has = match mfa::enrolled(&s.provider, &user.id).await {
-        Ok(e) => e.any(),
-        Err(e) => {
-            return Err(internal_page(
-                s,
-                lang,
-                "/account",
-                "enrolled factors lookup failed",
-                e,
-            ));
-        }
-    };
-    let c = Candidate {
-        user: user.clone(),
-        subject: Subject::Session(session.clone()),
-    };
-    if !mfa::may_manage(&c, has, now) {
-        let again = if has {
-            "/login/factor"
-        } else {
-            "/login?reauth=1"
+impl FromRequest<AppState> for Managing {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Managing, Response> {
+        let f = SignedInForm::from_request(req, s).await?;
+        let c = Candidate {
+            user: f.me.user.clone(),
+            subject: Subject::Session(f.me.session.clone()),
         };
-        return Err(Redirect::to(again).into_response());
+        let again = match enrol::gate(&s.provider, &c, Place::Account, f.now).await {
+            Ok(Gate::Allowed) => return Ok(Managing(f)),
+            Ok(Gate::StepUpFirst | Gate::HasFactor) => "/login/factor",
+            Ok(Gate::SignInAgain | Gate::PasswordChangeFirst) => "/login?reauth=1",
+            Err(e) => {
+                let path = "/account";
+                return Err(internal_page(
+                    s,
+                    f.lang,
+                    path,
+                    "enrolled factors lookup failed",
+                    e,
+                ));
+            }
+        };
+        Err(Redirect::to(again).into_response())
     }
-    Ok((lang, form, session, user))
 }
 
 fn saved() -> Response {
@@ -346,13 +306,13 @@ async fn sign_out(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    f: SignedInForm,
 ) -> Response {
-    let (lang, _form, session, _) = match posted(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let SignedInForm {
+        lang,
+        me: SignedIn { session, .. },
+        ..
+    } = f;
     if let Err(e) =
         tessera_core::session::end_session(&s.provider, &session, None, &meta, now).await
     {
@@ -378,13 +338,17 @@ async fn end_session(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    f: SignedInForm,
 ) -> Response {
-    let (lang, form, current, user) = match posted(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let SignedInForm {
+        form,
+        lang,
+        me: SignedIn {
+            session: current,
+            user,
+        },
+        ..
+    } = f;
     let Some(sid) = form.value("sid") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
@@ -406,70 +370,45 @@ async fn end_session(
     }
 }
 
-/// The person registering a passkey, from a script's request: on `/account` the signed-in
-/// person; during sign-in (`enrolment`) the pending login or session that has no factor yet.
-/// Either way [`mfa::may_manage`] decides.
+/// The person registering a passkey, from a script's request that passed the CSRF check: on
+/// `/account` the signed-in person; during sign-in the pending login or session that has no
+/// factor yet. Either way [`enrol::gate`] decides.
 async fn registering(
     s: &AppState,
     headers: &HeaderMap,
-    body: &Bytes,
-    enrolment: bool,
+    place: Place,
     now: i64,
-) -> Result<(Form, Candidate), Response> {
-    let Some(form) = Form::parse(body) else {
-        return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
+) -> Result<Candidate, Response> {
+    let c = match place {
+        Place::SignIn => json_candidate(s, headers, now).await?,
+        Place::Account => json_signed_in(s, headers, now).await?,
     };
-    if !form.csrf_ok(s, headers) {
-        return Err(json_error(
-            StatusCode::FORBIDDEN,
-            "the page expired; reload it and try again",
-        ));
-    }
-    let c = if enrolment {
-        json_candidate(s, headers, now).await?
-    } else {
-        let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-        match session::current_session(&s.provider, cookie.as_deref(), now).await {
-            Ok(Some((session, user))) => Candidate {
-                user,
-                subject: Subject::Session(session),
-            },
-            Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
-            Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
-        }
-    };
-    let has = match mfa::enrolled(&s.provider, &c.user.id).await {
-        Ok(e) => e.any(),
-        Err(e) => return Err(factor_json_error(&FactorError::Internal(e))),
-    };
-    if enrolment && has {
-        return Err(json_error(
+    match enrol::gate(&s.provider, &c, place, now).await {
+        Ok(Gate::Allowed) => Ok(c),
+        Ok(Gate::HasFactor) => Err(json_error(
             StatusCode::CONFLICT,
             "a second factor is already set up: use it to continue",
-        ));
-    }
-    if !mfa::may_manage(&c, has, now) {
-        return Err(json_error(
+        )),
+        Ok(Gate::PasswordChangeFirst | Gate::StepUpFirst | Gate::SignInAgain) => Err(json_error(
             StatusCode::FORBIDDEN,
             "sign in again (with your second factor, if you have one) before changing sign-in methods",
-        ));
+        )),
+        Err(e) => Err(factor_json_error(&FactorError::Internal(e))),
     }
-    Ok((form, c))
 }
 
 async fn passkey_begin(
     s: AppState,
     peer: SocketAddr,
     headers: HeaderMap,
-    body: Bytes,
-    enrolment: bool,
+    place: Place,
     now: i64,
 ) -> Response {
     if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
         return r;
     }
-    let (_, c) = match registering(&s, &headers, &body, enrolment, now).await {
-        Ok(v) => v,
+    let c = match registering(&s, &headers, place, now).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     match passkey::begin_registration(&s.provider, &c.user, now).await {
@@ -482,14 +421,13 @@ async fn passkey_begin(
 
 async fn passkey_finish(
     s: AppState,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    body: Bytes,
-    enrolment: bool,
+    meta: RequestMeta,
+    CsrfJson { form, headers }: CsrfJson,
+    place: Place,
     now: i64,
 ) -> Response {
-    let (form, c) = match registering(&s, &headers, &body, enrolment, now).await {
-        Ok(v) => v,
+    let c = match registering(&s, &headers, place, now).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
@@ -500,88 +438,79 @@ async fn passkey_finish(
         );
     };
     let name = form.get("name").unwrap_or("");
-    let meta = s.meta(&headers, peer);
-    let record = match passkey::finish_registration(
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let added = enrol::enrol_passkey_finish(
         &s.provider,
-        &c.user,
+        c,
         ceremony,
         name,
         credential,
+        place,
+        session_cookie.as_deref(),
         &meta,
         now,
-    )
-    .await
-    {
-        Ok(r) => r,
+    );
+    let new_cookie = match added.await {
+        Ok(added) => added.cookie,
         Err(e) => return factor_json_error(&e),
     };
-    if !enrolment {
+    if place == Place::Account {
         return axum::Json(json!({ "redirect": "/account?done=1" })).into_response();
     }
     let req = form.value("req").filter(|r| valid_handle(r));
-    let factor = Factor::Passkey {
-        synced: record.backup_eligible,
-    };
-    match complete_enrolment(&s, &headers, c, factor, &meta, now).await {
-        Ok(new_cookie) => with_cookies(
-            axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
-            &finishing_cookies(&s, new_cookie.as_deref()),
-        ),
-        Err(e) => factor_json_error(&e),
-    }
+    with_cookies(
+        axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+        &finishing_cookies(&s, new_cookie.as_deref()),
+    )
 }
 
 async fn account_passkey_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, false, now).await
+    passkey_begin(s, peer, headers, Place::Account, now).await
 }
 
 async fn account_passkey_finish(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    Meta(meta): Meta,
+    form: CsrfJson,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, false, now).await
+    passkey_finish(s, meta, form, Place::Account, now).await
 }
 
 async fn enrol_passkey_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
-    passkey_begin(s, peer, headers, body, true, now).await
+    passkey_begin(s, peer, headers, Place::SignIn, now).await
 }
 
 async fn enrol_passkey_finish(
     State(s): State<AppState>,
     Now(now): Now,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    Meta(meta): Meta,
+    form: CsrfJson,
 ) -> Response {
-    passkey_finish(s, peer, headers, body, true, now).await
+    passkey_finish(s, meta, form, Place::SignIn, now).await
 }
 
 async fn passkey_rename(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        form,
+        lang,
+        me: SignedIn { user, .. },
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (Some(id), Some(name)) = (form.value("id"), form.value("name")) else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
@@ -595,13 +524,13 @@ async fn passkey_remove(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        form,
+        lang,
+        me: SignedIn { user, .. },
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, form, _, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let Some(id) = form.value("id") else {
         return error_page(&s, lang, "/account", ErrorKind::BadRequest, None);
     };
@@ -614,13 +543,12 @@ async fn passkey_remove(
 async fn totp_begin(
     State(s): State<AppState>,
     Now(now): Now,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        lang,
+        me: SignedIn { session, user },
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, _, session, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match totp::begin(&s.provider, &user, &session.id, now).await {
         Ok(_) => Redirect::to("/account#totp").into_response(),
         Err(tessera_core::CoreError::Conflict(_)) => saved(),
@@ -632,37 +560,40 @@ async fn totp_confirm(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        form,
+        lang,
+        headers,
+        me,
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, form, session, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let code = form.get("code").unwrap_or("");
-    let starter = Some(session.id.as_str());
-    if let Err(e) = totp::verify(&s.provider, &user, code, starter, &meta, now).await {
-        if let FactorError::Internal(err) = &e {
-            return internal(&s, lang, err);
+    let c = Candidate {
+        user: me.user.clone(),
+        subject: Subject::Session(me.session.clone()),
+    };
+    let confirmed =
+        enrol::enrol_totp_confirm(&s.provider, c, code, Place::Account, None, &meta, now);
+    match confirmed.await {
+        Ok(TotpConfirmed::Done {
+            recovery_codes: Some(codes),
+            ..
+        }) => codes_page(&s, lang, codes, "/account", None),
+        Ok(TotpConfirmed::Done { .. } | TotpConfirmed::Expired) => saved(),
+        Ok(TotpConfirmed::Refused(e)) => {
+            render(
+                &s,
+                &headers,
+                lang,
+                &me,
+                StatusCode::BAD_REQUEST,
+                false,
+                Some(factor_message(lang, &e)),
+                now,
+            )
+            .await
         }
-        return render(
-            &s,
-            &headers,
-            lang,
-            StatusCode::BAD_REQUEST,
-            false,
-            Some(factor_message(lang, &e)),
-            now,
-        )
-        .await;
-    }
-    // The first factor of an account comes with recovery codes.
-    match s.provider.store.recovery_codes_left(&user.id).await {
-        Ok(0) => match recovery::regenerate(&s.provider, &user, &meta, now).await {
-            Ok(codes) => codes_page(&s, lang, codes, "/account", None),
-            Err(e) => internal(&s, lang, e),
-        },
-        Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
     }
 }
@@ -671,13 +602,12 @@ async fn totp_remove(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        lang,
+        me: SignedIn { user, .. },
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match totp::remove(&s.provider, &user, &meta, now).await {
         Ok(_) => saved(),
         Err(e) => internal(&s, lang, e),
@@ -688,13 +618,12 @@ async fn recovery_regenerate(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    Managing(SignedInForm {
+        lang,
+        me: SignedIn { user, .. },
+        ..
+    }): Managing,
 ) -> Response {
-    let (lang, _, _, user) = match posted_manage(&s, &headers, &body, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match recovery::regenerate(&s.provider, &user, &meta, now).await {
         Ok(codes) => codes_page(&s, lang, codes, "/account", None),
         Err(tessera_core::CoreError::Conflict(m)) => {

@@ -3,8 +3,9 @@
 //! handler authenticates first (the [`Admin`] extractor), then parses its input, then calls one
 //! function of `tessera_core::admin_api`, which applies the unit-scope rules and audits.
 //!
-//! A new endpoint adds its line to [`admin_routes!`] below, with its success status, its
-//! answer's wire type and a summary: the OpenAPI document is built from that table (see
+//! A new endpoint adds its line to [`admin_routes!`] below, with its request body's wire type
+//! (`body`, `optional_body` for one that may be left out, `raw_body` for a certificate), its
+//! success status, its answer's wire type and a summary: the OpenAPI document is built from that table (see
 //! `admin_openapi`; the test `openapi_matches_routes` checks the two agree). The
 //! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
 //! `admin_api::credentials`.
@@ -34,7 +35,13 @@ use super::{AppState, admin_openapi};
 macro_rules! admin_routes {
     (@answer $ty:ty) => { Some(admin_openapi::answer_of::<$ty>()) };
     (@answer) => { None };
-    ($($method:ident $path:literal => $handler:ident, $status:literal $(($ty:ty))?, $summary:literal;)*) => {
+    (@body required $ty:ty) => { Some(admin_openapi::RequestBody::json::<$ty>(true)) };
+    (@body optional $ty:ty) => { Some(admin_openapi::RequestBody::json::<$ty>(false)) };
+    (@body raw $what:literal) => { Some(admin_openapi::RequestBody::certificate($what)) };
+    (@body) => { None };
+    ($($method:ident $path:literal
+        $(body($body:ty))? $(optional_body($obody:ty))? $(raw_body($raw:literal))?
+        => $handler:ident, $status:literal $(($ty:ty))?, $summary:literal;)*) => {
         /// Every route of the administration API as (method, path).
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
@@ -47,6 +54,7 @@ macro_rules! admin_routes {
                 $status,
                 $summary,
                 admin_routes!(@answer $($ty)?),
+                admin_routes!(@body $(required $body)? $(optional $obody)? $(raw $raw)?),
             );)*
             doc.finish()
         }
@@ -67,19 +75,19 @@ admin_routes! {
         "The calling administrator and their grants";
     get "/admin/api/units" => units_tree, 200 (wire::UnitTree),
         "Units within the caller's scope, as trees";
-    post "/admin/api/units" => unit_create, 201 (wire::Unit),
+    post "/admin/api/units" body(wire::NewUnit) => unit_create, 201 (wire::Unit),
         "Create a unit below a unit of the caller's scope (admin)";
     get "/admin/api/units/{id}" => unit_get, 200 (wire::UnitDetail),
         "One unit and its direct children";
-    patch "/admin/api/units/{id}" => unit_rename, 200 (wire::Unit),
+    patch "/admin/api/units/{id}" body(wire::UnitPatch) => unit_rename, 200 (wire::Unit),
         "Rename a unit (admin)";
     get "/admin/api/users" => users_list, 200 (wire::UserList),
         "Users of a unit and the units below it";
-    post "/admin/api/users" => user_create, 201 (wire::NewUser),
+    post "/admin/api/users" body(wire::NewUserBody) => user_create, 201 (wire::NewUser),
         "Create a user; the answer carries a one-time password, shown once, to be changed at the first sign-in (admin)";
     get "/admin/api/users/{id}" => user_get, 200 (wire::UserDetail),
         "One user, with their grants over units the caller can see";
-    patch "/admin/api/users/{id}" => user_update, 200 (wire::User),
+    patch "/admin/api/users/{id}" body(wire::UserPatch) => user_update, 200 (wire::User),
         "Change a user's profile, unit or application roles; null clears (admin)";
     post "/admin/api/users/{id}/disable" => user_disable, 200 (wire::User),
         "Disable a user: ends their sessions, revokes their tokens (admin)";
@@ -91,17 +99,17 @@ admin_routes! {
         "Clear the account's counts of wrong second-factor codes and wrong passwords, lifting a lockout (admin; audited as user.unlocked)";
     get "/admin/api/users/{id}/grants" => grants_list, 200 (wire::GrantList),
         "The user's administrative grants over units the caller can see";
-    post "/admin/api/users/{id}/grants" => grant_add, 201 (wire::RoleGrant),
+    post "/admin/api/users/{id}/grants" body(wire::GrantBody) => grant_add, 201 (wire::RoleGrant),
         "Grant an administrative role over a unit; the caller must hold that role over that unit (admin)";
     delete "/admin/api/users/{id}/grants/{role}/{unit_id}" => grant_remove, 204,
         "Take an administrative role away (admin)";
     get "/admin/api/clients" => clients_list, 200 (wire::ClientList),
         "Client applications of a unit and the units below it";
-    post "/admin/api/clients" => client_create, 201 (wire::NewClient),
+    post "/admin/api/clients" body(wire::NewClientBody) => client_create, 201 (wire::NewClient),
         "Register a client; a confidential client's secret is in the answer, once (admin)";
     get "/admin/api/clients/{id}" => client_get, 200 (wire::Client),
         "One client";
-    patch "/admin/api/clients/{id}" => client_update, 200 (wire::ClientUpdated),
+    patch "/admin/api/clients/{id}" body(wire::ClientPatch) => client_update, 200 (wire::ClientUpdated),
         "Change a client's name, URIs, scopes or unit; null clears (admin)";
     delete "/admin/api/clients/{id}" => client_remove, 204,
         "Remove a client and everything issued to it (admin)";
@@ -109,21 +117,22 @@ admin_routes! {
         "Replace a confidential client's secret; the new one is shown once (admin)";
     get "/admin/api/credentials" => credentials_list, 200 (wire::CredentialList),
         "Signing credentials of the officials in a unit and the units below it";
-    post "/admin/api/credentials" => credential_create, 201 (wire::CredentialDetail),
+    post "/admin/api/credentials" body(wire::NewCredentialBody) => credential_create, 201 (wire::CredentialDetail),
         "Create a credential for an official: the key is generated in custody (HSM); with ca internal the certificate is issued at once, with ca external the answer carries the CSR and the credential waits for POST …/certificate (cert_admin; not for oneself)";
     get "/admin/api/credentials/expiring" => credentials_expiring, 200 (wire::ExpiryNotices),
         "Expiry notices: active credentials in the caller's scope whose certificate expires within the window, soonest first";
     get "/admin/api/credentials/{id}" => credential_get, 200 (wire::CredentialDetail),
         "A credential with its CSR, certificate and chain (PEM)";
-    post "/admin/api/credentials/{id}/certificate" => credential_import, 200 (wire::CredentialDetail),
+    post "/admin/api/credentials/{id}/certificate"
+        raw_body("the certificate or chain the external CA issued: PEM, DER or PKCS#7") => credential_import, 200 (wire::CredentialDetail),
         "Import the certificate (or chain) the external CA issued for a pending credential; it must certify the credential's key, name the official, be valid now and chain to a trust anchor (`tessera trust add`) or Tessera's own CAs (cert_admin; not one's own)";
-    post "/admin/api/credentials/{id}/renew" => credential_renew, 200 (wire::CredentialDetail),
+    post "/admin/api/credentials/{id}/renew" optional_body(wire::RenewBody) => credential_renew, 200 (wire::CredentialDetail),
         "Renew an active, suspended or expired credential, with the same key or a new one: an internal credential gets its new certificate at once (the old one is revoked as superseded); an external one answers a pending renewal with its CSR (cert_admin; not for oneself)";
     post "/admin/api/credentials/{id}/suspend" => credential_suspend, 200 (wire::Credential),
         "Suspend an active credential (certificateHold in the CRL and OCSP): it cannot sign until resumed (cert_admin)";
     post "/admin/api/credentials/{id}/resume" => credential_resume, 200 (wire::Credential),
         "Resume a suspended, unexpired credential (cert_admin; not one's own)";
-    post "/admin/api/credentials/{id}/revoke" => credential_revoke, 200 (wire::Credential),
+    post "/admin/api/credentials/{id}/revoke" optional_body(wire::RevokeBody) => credential_revoke, 200 (wire::Credential),
         "Revoke a credential for good; the CRL and OCSP say so at once (cert_admin)";
     get "/admin/api/units/{id}/organisation-credentials" => org_credentials_list, 200 (wire::OrganisationCredentialList),
         "The unit's organisation credentials (its digital seal: O=<organisation>, OU=<unit>, C=VN) with the clients allowed to use each";
@@ -329,7 +338,7 @@ async fn units_tree(State(s): State<AppState>, a: Admin) -> Response {
 async fn unit_create(
     State(s): State<AppState>,
     a: Admin,
-    Body(b): Body<units::NewUnit>,
+    Body(b): Body<wire::NewUnit>,
 ) -> Response {
     let r = units::create(&s.provider, &a.caller, b, a.now).await;
     created(&s, &a, r).await
@@ -344,7 +353,7 @@ async fn unit_rename(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    Body(b): Body<units::UnitPatch>,
+    Body(b): Body<wire::UnitPatch>,
 ) -> Response {
     let r = units::rename(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
@@ -361,7 +370,7 @@ async fn users_list(State(s): State<AppState>, a: Admin, RawQuery(q): RawQuery) 
 async fn user_create(
     State(s): State<AppState>,
     a: Admin,
-    Body(b): Body<users::NewUserBody>,
+    Body(b): Body<wire::NewUserBody>,
 ) -> Response {
     let r = users::create(&s.provider, &a.caller, b, a.now).await;
     created(&s, &a, r).await
@@ -376,7 +385,7 @@ async fn user_update(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    Body(b): Body<users::UserPatch>,
+    Body(b): Body<wire::UserPatch>,
 ) -> Response {
     let r = users::update(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
@@ -411,7 +420,7 @@ async fn grant_add(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    Body(b): Body<users::GrantBody>,
+    Body(b): Body<wire::GrantBody>,
 ) -> Response {
     let r = users::add_grant(&s.provider, &a.caller, &id, b, a.now).await;
     created(&s, &a, r).await
@@ -437,7 +446,7 @@ async fn clients_list(State(s): State<AppState>, a: Admin, RawQuery(q): RawQuery
 async fn client_create(
     State(s): State<AppState>,
     a: Admin,
-    Body(b): Body<clients::NewClientBody>,
+    Body(b): Body<wire::NewClientBody>,
 ) -> Response {
     let r = clients::create(&s.provider, &a.caller, b, a.now).await;
     created(&s, &a, r).await
@@ -452,7 +461,7 @@ async fn client_update(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    Body(b): Body<clients::ClientPatch>,
+    Body(b): Body<wire::ClientPatch>,
 ) -> Response {
     let r = clients::update(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
@@ -491,7 +500,7 @@ async fn credentials_expiring(
 async fn credential_create(
     State(s): State<AppState>,
     a: Admin,
-    Body(b): Body<credentials::NewCredentialBody>,
+    Body(b): Body<wire::NewCredentialBody>,
 ) -> Response {
     let r = credentials::create(&s.provider, &a.caller, b, a.now).await;
     created(&s, &a, r).await
@@ -552,7 +561,7 @@ async fn credential_renew(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    OptionalBody(b): OptionalBody<credentials::RenewBody>,
+    OptionalBody(b): OptionalBody<wire::RenewBody>,
 ) -> Response {
     let r = credentials::renew(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
@@ -580,7 +589,7 @@ async fn credential_revoke(
     State(s): State<AppState>,
     a: Admin,
     Path(id): Path<String>,
-    OptionalBody(b): OptionalBody<credentials::RevokeBody>,
+    OptionalBody(b): OptionalBody<wire::RevokeBody>,
 ) -> Response {
     let r = credentials::revoke(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await

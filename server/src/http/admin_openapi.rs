@@ -54,6 +54,33 @@ pub fn answer_of<T: ToSchema>() -> Answer {
     Answer { name, schemas }
 }
 
+/// A request body: a wire type as JSON, or a certificate as the external CA issued it.
+pub enum RequestBody {
+    Json { answer: Answer, required: bool },
+    Certificate(&'static str),
+}
+
+impl RequestBody {
+    pub fn json<T: ToSchema>(required: bool) -> RequestBody {
+        RequestBody::Json {
+            answer: answer_of::<T>(),
+            required,
+        }
+    }
+
+    pub fn certificate(description: &'static str) -> RequestBody {
+        RequestBody::Certificate(description)
+    }
+}
+
+/// Media types a certificate import takes; the format is recognised from the bytes.
+const CERTIFICATE_TYPES: [&str; 4] = [
+    "application/pem-certificate-chain",
+    "application/x-pem-file",
+    "application/pkix-cert",
+    "application/pkcs7-mime",
+];
+
 /// The document under construction, a route at a time.
 pub struct Document {
     paths: Paths,
@@ -89,6 +116,7 @@ impl Document {
         status: u16,
         summary: &str,
         answer: Option<Answer>,
+        body: Option<RequestBody>,
     ) {
         let public = path == "/admin/api/openapi.json";
         let success = match answer {
@@ -108,6 +136,9 @@ impl Document {
             .summary(Some(summary))
             .tag(tag_of(path))
             .response(status.to_string(), success);
+        if let Some(body) = body {
+            op = op.request_body(Some(self.request_body(body)));
+        }
         for name in path_parameters(path) {
             op = op.parameter(
                 ParameterBuilder::new()
@@ -130,6 +161,46 @@ impl Document {
         }
         self.paths
             .add_path_operation(path, vec![http_method(method)], op.build());
+    }
+
+    fn request_body(&mut self, body: RequestBody) -> utoipa::openapi::request_body::RequestBody {
+        let builder = utoipa::openapi::request_body::RequestBodyBuilder::new();
+        match body {
+            RequestBody::Json { answer, required } => {
+                let schemas = std::mem::take(&mut self.components);
+                self.components = schemas.schemas_from_iter(answer.schemas);
+                let required = if required {
+                    utoipa::openapi::Required::True
+                } else {
+                    // An empty body means the defaults.
+                    utoipa::openapi::Required::False
+                };
+                builder
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(answer.name)))
+                            .build(),
+                    )
+                    .required(Some(required))
+                    .build()
+            }
+            RequestBody::Certificate(description) => {
+                let bytes = || {
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .content_media_type("application/octet-stream")
+                        .build()
+                };
+                CERTIFICATE_TYPES
+                    .iter()
+                    .fold(builder.description(Some(description)), |b, media| {
+                        b.content(*media, ContentBuilder::new().schema(Some(bytes())).build())
+                    })
+                    .required(Some(utoipa::openapi::Required::True))
+                    .build()
+            }
+        }
     }
 
     pub fn finish(self) -> OpenApi {

@@ -4,16 +4,18 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::mfa::Candidate;
 use tessera_core::session;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
-use super::errors::{error_page, internal_page};
+use super::errors::{error_page, internal_page, json_error};
 use super::flow::candidate_of;
 use super::forms::Form;
 use super::{AppState, web};
@@ -77,6 +79,56 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     }
 }
 
+/// Who answers a refused form: the friendly page of a person's form, or the JSON a page's
+/// script reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Page,
+    Json,
+}
+
+/// A posted form that passed the CSRF check, with what the request said besides.
+struct Checked {
+    form: Form,
+    lang: Lang,
+    headers: HeaderMap,
+    path: String,
+    now: i64,
+}
+
+/// Reads a posted form and checks it against CSRF: the first check of every POST, before
+/// anything is looked up.
+async fn checked_form(req: Request, s: &AppState, answer: Answer) -> Result<Checked, Response> {
+    let (mut parts, body) = req.into_parts();
+    let now = Now::of(&mut parts);
+    let headers = parts.headers.clone();
+    let path = parts.uri.path().to_owned();
+    let (lang, _) = web::language(&headers, None);
+    let req = Request::from_parts(parts, body);
+    // A body over the limit keeps axum's own answer (413), as with a plain `Bytes`.
+    let body = Bytes::from_request(req, s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let form = Form::parse(&body);
+    let ok = form.as_ref().map(|f| f.csrf_ok(s, &headers));
+    match (form, ok, answer) {
+        (Some(form), Some(true), _) => Ok(Checked {
+            form,
+            lang,
+            headers,
+            path,
+            now,
+        }),
+        (None, _, Answer::Page) => Err(error_page(s, lang, &path, ErrorKind::BadRequest, None)),
+        (_, _, Answer::Page) => Err(error_page(s, lang, &path, ErrorKind::CsrfFailed, None)),
+        (None, _, Answer::Json) => Err(json_error(StatusCode::BAD_REQUEST, "malformed request")),
+        (_, _, Answer::Json) => Err(json_error(
+            StatusCode::FORBIDDEN,
+            "the page expired; reload it and try again",
+        )),
+    }
+}
+
 /// A posted form of a people-facing page that passed the CSRF check (double-submit token plus
 /// `Origin`/`Sec-Fetch-Site`, see [`super::forms::csrf_ok`]). Refused before the handler runs,
 /// with the friendly page: "bad request" for a body that does not parse, "page expired" for a
@@ -91,34 +143,60 @@ impl FromRequest<AppState> for CsrfForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, s: &AppState) -> Result<CsrfForm, Response> {
-        let (mut parts, body) = req.into_parts();
-        Now::of(&mut parts);
-        let headers = parts.headers.clone();
-        let path = parts.uri.path().to_owned();
-        let (lang, _) = web::language(&headers, None);
-        let req = Request::from_parts(parts, body);
-        // A body over the limit keeps axum's own answer (413), as with a plain `Bytes`.
-        let body = Bytes::from_request(req, s)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Some(form) = Form::parse(&body) else {
-            return Err(error_page(s, lang, &path, ErrorKind::BadRequest, None));
-        };
-        if !form.csrf_ok(s, &headers) {
-            return Err(error_page(s, lang, &path, ErrorKind::CsrfFailed, None));
-        }
+        let c = checked_form(req, s, Answer::Page).await?;
         Ok(CsrfForm {
-            form,
-            lang,
-            headers,
+            form: c.form,
+            lang: c.lang,
+            headers: c.headers,
         })
     }
 }
 
-/// The signed-in person and their session; without one the browser goes to the sign-in page.
+/// As [`CsrfForm`], for a page's script: refused with a JSON error (400 for a body that does
+/// not parse, 403 for a failed check).
+pub(super) struct CsrfJson {
+    pub(super) form: Form,
+    pub(super) headers: HeaderMap,
+}
+
+impl FromRequest<AppState> for CsrfJson {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<CsrfJson, Response> {
+        let c = checked_form(req, s, Answer::Json).await?;
+        Ok(CsrfJson {
+            form: c.form,
+            headers: c.headers,
+        })
+    }
+}
+
+/// The signed-in person and their session; without one the browser goes to the sign-in page
+/// (as `Option<SignedIn>`, the handler decides).
 pub struct SignedIn {
     pub session: SessionRecord,
     pub user: User,
+}
+
+/// The session of this browser, or the page that says the lookup failed.
+async fn session_of(
+    s: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    now: i64,
+) -> Result<Option<SignedIn>, Response> {
+    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
+    match session::current_session(&s.provider, cookie.as_deref(), now).await {
+        Ok(v) => Ok(v.map(|(session, user)| SignedIn { session, user })),
+        Err(e) => {
+            let (lang, _) = web::language(headers, None);
+            Err(internal_page(s, lang, path, "session lookup failed", e))
+        }
+    }
+}
+
+fn to_login() -> Response {
+    axum::response::Redirect::to("/login").into_response()
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -126,16 +204,50 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<SignedIn, Response> {
         let now = Now::of(parts);
-        let cookie = s.read_cookie(&parts.headers, web::SESSION_COOKIE);
-        match session::current_session(&s.provider, cookie.as_deref(), now).await {
-            Ok(Some((session, user))) => Ok(SignedIn { session, user }),
-            Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
-            Err(e) => {
-                let (lang, _) = web::language(&parts.headers, None);
-                let path = parts.uri.path();
-                Err(internal_page(s, lang, path, "session lookup failed", e))
-            }
-        }
+        session_of(s, &parts.headers, parts.uri.path(), now)
+            .await?
+            .ok_or_else(to_login)
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        s: &AppState,
+    ) -> Result<Option<SignedIn>, Response> {
+        let now = Now::of(parts);
+        session_of(s, &parts.headers, parts.uri.path(), now).await
+    }
+}
+
+/// A form posted by the signed-in person: the CSRF check first (as [`CsrfForm`]), then the
+/// session (as [`SignedIn`]).
+pub(super) struct SignedInForm {
+    pub(super) form: Form,
+    pub(super) lang: Lang,
+    pub(super) headers: HeaderMap,
+    pub(super) me: SignedIn,
+    /// The request's instant (as [`Now`]).
+    pub(super) now: i64,
+}
+
+impl FromRequest<AppState> for SignedInForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<SignedInForm, Response> {
+        let c = checked_form(req, s, Answer::Page).await?;
+        let me = session_of(s, &c.headers, &c.path, c.now)
+            .await?
+            .ok_or_else(to_login)?;
+        Ok(SignedInForm {
+            form: c.form,
+            lang: c.lang,
+            headers: c.headers,
+            me,
+            now: c.now,
+        })
     }
 }
 
@@ -198,7 +310,7 @@ mod tests {
 
     use super::*;
     use axum::body::Body;
-    use axum::http::{HeaderValue, StatusCode};
+    use axum::http::HeaderValue;
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -272,7 +384,7 @@ mod tests {
             let resp = app.clone().oneshot(req).await.unwrap();
             assert_eq!(resp.status(), status, "case {i}");
         }
-        s.provider.store.close().await;
+        s.provider.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -296,7 +408,7 @@ mod tests {
         let resp = app.clone().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(resp.headers()[header::LOCATION], "/login");
-        s.provider.store.close().await;
+        s.provider.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
-use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, totp};
+use tessera_core::mfa::{self, Candidate, FactorError, passkey, totp};
 use tessera_core::oidc::authorize::Decision;
-use tessera_core::session::Factor;
 
 use super::errors::{factor_json_error, internal_json, json_error, page};
 use super::web::PENDING_COOKIE;
@@ -41,13 +40,32 @@ pub(super) async fn candidate_of(
     mfa::candidate(&s.provider, pending.as_deref(), session.as_deref(), now).await
 }
 
-/// The person behind a script's request, or the JSON answer that refuses it.
+/// The person behind a script's request (pending login or session), or the JSON answer that
+/// refuses it.
 pub(super) async fn json_candidate(
     s: &AppState,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Candidate, Response> {
-    match candidate_of(s, headers, now).await {
+    json_refusal(candidate_of(s, headers, now).await)
+}
+
+/// The signed-in person behind a script's request (a session, not a pending login), or the
+/// JSON answer that refuses it.
+pub(super) async fn json_signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Candidate, Response> {
+    let session = s.read_cookie(headers, web::SESSION_COOKIE);
+    json_refusal(mfa::candidate(&s.provider, None, session.as_deref(), now).await)
+}
+
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
+fn json_refusal(
+    found: Result<Option<Candidate>, tessera_core::CoreError>,
+) -> Result<Candidate, Response> {
+    match found {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "sign in first")),
         Err(e) => Err(internal_json("candidate lookup failed", e)),
@@ -119,25 +137,4 @@ pub(super) fn codes_page(
         axum::http::HeaderValue::from_static("no-store"),
     );
     r
-}
-
-/// After a first factor was enrolled during a sign-in: a pending login completes with it
-/// (the password was just given and the new factor is now proven). A session does not: the
-/// request resumes, asks for the factor like any step-up, and only then raises the level.
-/// Returns the new session cookie, if one was started.
-pub(super) async fn complete_enrolment(
-    s: &AppState,
-    headers: &HeaderMap,
-    c: Candidate,
-    factor: Factor,
-    meta: &tessera_core::request::RequestMeta,
-    now: i64,
-) -> Result<Option<String>, FactorError> {
-    if !matches!(c.subject, Subject::Pending(_)) {
-        return Ok(None);
-    }
-    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, _) =
-        mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await?;
-    Ok(cookie)
 }

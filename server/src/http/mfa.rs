@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,20 +12,22 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::json;
 use tessera_core::audit::Event;
-use tessera_core::mfa::{self, Candidate, FactorError, Subject, passkey, recovery, totp};
+use tessera_core::mfa::enrol::{self, TotpConfirmed};
+use tessera_core::mfa::{
+    self, Candidate, FactorError, FactorInput, Gate, Place, Submitted, passkey, totp,
+};
 use tessera_core::oidc::authorize;
-use tessera_core::session::{self, Factor};
+use tessera_core::session;
 
 use super::errors::{
     authorize_error, error_page, factor_json_error, factor_message, factor_status, internal_json,
     internal_page, json_error, page,
 };
-use super::extract::{CsrfForm, Meta, Now, Pending};
+use super::extract::{CsrfForm, CsrfJson, Meta, Now, Pending, SignedIn};
 use super::flow::{
-    TotpView, begin_allowed, candidate_of, codes_page, complete_enrolment, decision_response,
-    json_candidate,
+    TotpView, begin_allowed, candidate_of, codes_page, decision_response, json_candidate,
 };
-use super::forms::{Form, valid_handle};
+use super::forms::valid_handle;
 use super::web::{
     ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
 };
@@ -54,11 +55,6 @@ fn login_url(req: Option<&str>) -> String {
     with_req("/login", req)
 }
 
-/// A sign-in with a password set by an administrator: it is changed before anything else.
-fn must_change_first(c: &Candidate) -> bool {
-    c.user.password_must_change && matches!(c.subject, Subject::Pending(_))
-}
-
 #[derive(Serialize)]
 struct FactorView<'a> {
     req: Option<&'a str>,
@@ -80,7 +76,7 @@ async fn render_factor(
     status: StatusCode,
     error: Option<&'static str>,
 ) -> Response {
-    if must_change_first(c) {
+    if enrol::must_change_first(c) {
         return Redirect::to(&web::forced_url(req)).into_response();
     }
     let enrolled = match mfa::enrolled(&s.provider, &c.user.id).await {
@@ -154,75 +150,37 @@ async fn submit_factor(
     if code.len() > 64 {
         return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None);
     }
-    let (checked, factor) = match form.get("method") {
-        Some("totp") => (
-            totp::verify(&s.provider, &c.user, code, None, &meta, now).await,
-            Factor::Totp,
-        ),
-        Some("recovery") => (
-            recovery::verify(&s.provider, &c.user, code, &meta, now).await,
-            Factor::RecoveryCode,
-        ),
+    let input = match form.get("method") {
+        Some("totp") => FactorInput::Totp(code),
+        Some("recovery") => FactorInput::Recovery(code),
         _ => return error_page(&s, lang, "/login/factor", ErrorKind::BadRequest, None),
     };
-    if let Err(e) = checked {
-        if let FactorError::Internal(err) = &e {
-            return internal_page(&s, lang, "/login/factor", "second factor check failed", err);
-        }
-        match mfa::note_failure(&s.provider, &c).await {
-            // Too many wrong codes: the password is asked again.
-            Ok(true) => return Redirect::to(&login_url(req)).into_response(),
-            Ok(false) => {}
-            Err(err) => {
-                return internal_page(&s, lang, "/login/factor", "counting a failure failed", err);
-            }
-        }
-        let status = factor_status(&e);
-        let msg = factor_message(lang, &e);
-        return render_factor(&s, &headers, lang, req, &c, status, Some(msg)).await;
-    }
-    finish(&s, &headers, lang, req, c, factor, &meta, now).await
-}
-
-/// Completes the login or step-up and sends the browser on.
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    s: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    req: Option<&str>,
-    c: Candidate,
-    factor: Factor,
-    meta: &tessera_core::request::RequestMeta,
-    now: i64,
-) -> Response {
-    let session_cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match mfa::complete(&s.provider, c, factor, session_cookie.as_deref(), meta, now).await {
-        Ok((new_cookie, _)) => with_cookies(
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let submitted = mfa::submit_factor(
+        &s.provider,
+        c.clone(),
+        input,
+        session_cookie.as_deref(),
+        &meta,
+        now,
+    );
+    match submitted.await {
+        Ok(Submitted::Done { cookie, .. }) => with_cookies(
             Redirect::to(&continue_url(req)).into_response(),
-            &finishing_cookies(s, new_cookie.as_deref()),
+            &finishing_cookies(&s, cookie.as_deref()),
         ),
-        Err(FactorError::Expired) => Redirect::to(&login_url(req)).into_response(),
-        Err(FactorError::PasswordChangeRequired) => {
+        Ok(Submitted::Refused(e)) => {
+            let status = factor_status(&e);
+            let msg = factor_message(lang, &e);
+            render_factor(&s, &headers, lang, req, &c, status, Some(msg)).await
+        }
+        // Too many wrong codes, or the sign-in step expired: the password is asked again.
+        Ok(Submitted::StartAgain(_)) => Redirect::to(&login_url(req)).into_response(),
+        Ok(Submitted::PasswordChangeRequired) => {
             Redirect::to(&web::forced_url(req)).into_response()
         }
-        Err(e) => internal_page(s, lang, "/login/factor", "completing the sign-in failed", e),
+        Err(e) => internal_page(&s, lang, "/login/factor", "second factor check failed", e),
     }
-}
-
-/// Checks the CSRF token of a script's request; the answer is JSON.
-#[allow(clippy::result_large_err)] // the error is the response itself, built once
-fn json_form(s: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Form, Response> {
-    let Some(form) = Form::parse(body) else {
-        return Err(json_error(StatusCode::BAD_REQUEST, "malformed request"));
-    };
-    if !form.csrf_ok(s, headers) {
-        return Err(json_error(
-            StatusCode::FORBIDDEN,
-            "the page expired; reload it and try again",
-        ));
-    }
-    Ok(form)
 }
 
 fn ceremony_json(ceremony: String, options: serde_json::Value) -> Response {
@@ -233,13 +191,9 @@ async fn factor_passkey_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
     if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
-        return r;
-    }
-    if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
     let c = match json_candidate(&s, &headers, now).await {
@@ -256,13 +210,8 @@ async fn factor_passkey_finish(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { form, headers }: CsrfJson,
 ) -> Response {
-    let form = match json_form(&s, &headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let req = req_of(form.value("req"));
     let c = match json_candidate(&s, &headers, now).await {
         Ok(c) => c,
@@ -275,42 +224,22 @@ async fn factor_passkey_finish(
             "ceremony and credential are required",
         );
     };
-    let factor = match passkey::finish_authentication(
-        &s.provider,
-        &c.user,
+    let input = FactorInput::Passkey {
         ceremony,
         credential,
-        &meta,
-        now,
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(e) => {
-            if matches!(e, FactorError::Invalid)
-                && let Err(err) = mfa::note_failure(&s.provider, &c).await
-            {
-                tracing::error!(error = %err, "counting a failure failed");
-            }
-            return factor_json_error(&e);
-        }
     };
     let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    match mfa::complete(
-        &s.provider,
-        c,
-        factor,
-        session_cookie.as_deref(),
-        &meta,
-        now,
-    )
-    .await
-    {
-        Ok((new_cookie, _)) => with_cookies(
+    match mfa::submit_factor(&s.provider, c, input, session_cookie.as_deref(), &meta, now).await {
+        Ok(Submitted::Done { cookie, .. }) => with_cookies(
             axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
-            &finishing_cookies(&s, new_cookie.as_deref()),
+            &finishing_cookies(&s, cookie.as_deref()),
         ),
-        Err(e) => factor_json_error(&e),
+        Ok(Submitted::Refused(e) | Submitted::StartAgain(Some(e))) => factor_json_error(&e),
+        Ok(Submitted::StartAgain(None)) => factor_json_error(&FactorError::Expired),
+        Ok(Submitted::PasswordChangeRequired) => {
+            factor_json_error(&FactorError::PasswordChangeRequired)
+        }
+        Err(e) => factor_json_error(&FactorError::Internal(e)),
     }
 }
 
@@ -318,13 +247,9 @@ async fn passkey_login_begin(
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { headers, .. }: CsrfJson,
 ) -> Response {
     if let Err(r) = begin_allowed(&s, &headers, peer, now).await {
-        return r;
-    }
-    if let Err(r) = json_form(&s, &headers, &body) {
         return r;
     }
     match passkey::begin_discoverable(&s.provider, now).await {
@@ -337,13 +262,8 @@ async fn passkey_login_finish(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfJson { form, headers }: CsrfJson,
 ) -> Response {
-    let form = match json_form(&s, &headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let req = req_of(form.value("req"));
     let (Some(ceremony), Some(credential)) = (form.value("ceremony"), form.value("credential"))
     else {
@@ -455,16 +375,14 @@ async fn enrolling(
             ));
         }
     };
-    if must_change_first(&c) {
-        return Err(Redirect::to(&web::forced_url(req)).into_response());
-    }
-    match mfa::enrolled(&s.provider, &c.user.id).await {
-        Ok(e) if e.any() => Err(Redirect::to(&with_req("/login/factor", req)).into_response()),
-        // A session authenticated long ago signs in again before enrolling.
-        Ok(_) if !mfa::may_manage(&c, false, now) => {
-            Err(Redirect::to(&reauth_url(req)).into_response())
+    match mfa::enrol::gate(&s.provider, &c, Place::SignIn, now).await {
+        Ok(Gate::Allowed) => Ok(c),
+        Ok(Gate::PasswordChangeFirst) => Err(Redirect::to(&web::forced_url(req)).into_response()),
+        Ok(Gate::HasFactor | Gate::StepUpFirst) => {
+            Err(Redirect::to(&with_req("/login/factor", req)).into_response())
         }
-        Ok(_) => Ok(c),
+        // A session authenticated long ago signs in again before enrolling.
+        Ok(Gate::SignInAgain) => Err(Redirect::to(&reauth_url(req)).into_response()),
         Err(e) => Err(internal_page(
             s,
             lang,
@@ -492,22 +410,18 @@ async fn show_enrol(
 async fn enrol_totp_begin(
     State(s): State<AppState>,
     Now(now): Now,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
     let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = totp::begin(&s.provider, &c.user, c.id(), now).await {
+    if let Err(e) = enrol::enrol_totp_begin(&s.provider, &c, now).await {
         return internal_page(&s, lang, "/login/enrol", "TOTP enrolment failed", e);
     }
     Redirect::to(&format!("{}#totp", with_req("/login/enrol", req))).into_response()
@@ -517,51 +431,41 @@ async fn enrol_totp_confirm(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        form,
+        lang,
+        headers,
+    }: CsrfForm,
 ) -> Response {
-    let (lang, _) = web::language(&headers, None);
-    let Some(form) = Form::parse(&body) else {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::BadRequest, None);
-    };
-    if !form.csrf_ok(&s, &headers) {
-        return error_page(&s, lang, "/login/enrol", ErrorKind::CsrfFailed, None);
-    }
     let req = req_of(form.value("req"));
     let c = match enrolling(&s, &headers, lang, req, now).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let code = form.get("code").unwrap_or("");
-    if let Err(e) = totp::verify(&s.provider, &c.user, code, Some(c.id()), &meta, now).await {
-        if let FactorError::Internal(err) = &e {
-            return internal_page(&s, lang, "/login/enrol", "TOTP confirmation failed", err);
+    let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
+    let confirmed = enrol::enrol_totp_confirm(
+        &s.provider,
+        c.clone(),
+        code,
+        Place::SignIn,
+        session_cookie.as_deref(),
+        &meta,
+        now,
+    );
+    let (new_cookie, codes) = match confirmed.await {
+        Ok(TotpConfirmed::Done {
+            cookie,
+            recovery_codes,
+        }) => (cookie, recovery_codes.unwrap_or_default()),
+        Ok(TotpConfirmed::Refused(e)) => {
+            let msg = factor_message(lang, &e);
+            let status = factor_status(&e);
+            return render_enrol(&s, &headers, lang, req, &c, status, Some(msg), now).await;
         }
-        let msg = factor_message(lang, &e);
-        return render_enrol(
-            &s,
-            &headers,
-            lang,
-            req,
-            &c,
-            factor_status(&e),
-            Some(msg),
-            now,
-        )
-        .await;
-    }
-    let user = c.user.clone();
-    let new_cookie = match complete_enrolment(&s, &headers, c, Factor::Totp, &meta, now).await {
-        Ok(cookie) => cookie,
-        Err(FactorError::Expired) => return Redirect::to(&login_url(req)).into_response(),
+        Ok(TotpConfirmed::Expired) => return Redirect::to(&login_url(req)).into_response(),
         Err(e) => {
-            return internal_page(&s, lang, "/login/enrol", "completing the sign-in failed", e);
-        }
-    };
-    let codes = match recovery::regenerate(&s.provider, &user, &meta, now).await {
-        Ok(c) => c,
-        Err(e) => {
-            return internal_page(&s, lang, "/login/enrol", "recovery codes failed", e);
+            return internal_page(&s, lang, "/login/enrol", "TOTP enrolment failed", e);
         }
     };
     let target = if req.is_some() {
@@ -583,21 +487,17 @@ async fn continue_flow(
     Meta(meta): Meta,
     headers: HeaderMap,
     Query(q): Query<ReqQuery>,
+    me: Option<SignedIn>,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
     let Some(req) = req_of(q.req.as_deref()) else {
         return Redirect::to("/account").into_response();
     };
-    let cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
-    let session = match session::current_session(&s.provider, cookie.as_deref(), now).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return Redirect::to(&login_url(Some(req))).into_response(),
-        Err(e) => {
-            return internal_page(&s, lang, "/login/continue", "session lookup failed", e);
-        }
+    let Some(me) = me else {
+        return Redirect::to(&login_url(Some(req))).into_response();
     };
     let path = format!("/login/continue?req={req}");
-    match authorize::resume(&s.provider, req, &session.0, &session.1, &meta, now).await {
+    match authorize::resume(&s.provider, req, &me.session, &me.user, &meta, now).await {
         Ok(d) => decision_response(d),
         Err(e) => authorize_error(&s, lang, &path, e),
     }

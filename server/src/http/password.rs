@@ -8,12 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tessera_core::mfa::{self, Candidate, Subject};
 use tessera_core::oidc::authorize;
-use tessera_core::password_change::{self, ChangeError};
-use tessera_core::session;
+use tessera_core::password_change::{self, AfterChange, ChangeError};
 use tessera_store::users::User;
 
 use super::errors::{authorize_error, internal_page, page};
-use super::extract::{CsrfForm, Meta, Now};
+use super::extract::{CsrfForm, Meta, Now, SignedIn, SignedInForm};
 use super::flow::{candidate_of, decision_response};
 use super::forms::{Form, valid_handle};
 use super::web::{
@@ -193,36 +192,25 @@ async fn continue_sign_in(
     now: i64,
 ) -> Response {
     let path = forced_url(req);
-    let internal = |e: &dyn std::fmt::Display| {
-        internal_page(s, lang, &path, "sign-in after a password change failed", e)
-    };
-    let user = match s.provider.store.user_by_id(&c.user.id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return Redirect::to(&with_req("/login", req)).into_response(),
-        Err(e) => return internal(&e),
-    };
-    let needed = match authorize::required_level(&s.provider, req, &user, now).await {
-        Ok(l) => l,
-        Err(e) => return internal(&e),
-    };
-    if mfa::rank(needed) > 1 {
-        return Redirect::to(&with_req("/login/factor", req)).into_response();
-    }
-    let Subject::Pending(pending) = &c.subject else {
-        return Redirect::to(&with_req("/login", req)).into_response();
-    };
-    // Exactly one session per pending login, across replicas.
-    match s.provider.store.delete_pending_login(&pending.id).await {
-        Ok(true) => {}
-        Ok(false) => return Redirect::to(&with_req("/login", req)).into_response(),
-        Err(e) => return internal(&e),
-    }
     let previous = s.read_cookie(headers, web::SESSION_COOKIE);
-    let (cookie, session) =
-        match session::start_session(&s.provider, &user, previous.as_deref(), meta, now).await {
-            Ok(v) => v,
-            Err(e) => return internal(&e),
-        };
+    let after =
+        password_change::continue_sign_in(&s.provider, &c, req, previous.as_deref(), meta, now);
+    let (cookie, session, user) = match after.await {
+        Ok(AfterChange::SignedIn {
+            cookie,
+            session,
+            user,
+        }) => (cookie, session, user),
+        Ok(AfterChange::SecondFactor) => {
+            return Redirect::to(&with_req("/login/factor", req)).into_response();
+        }
+        Ok(AfterChange::StartAgain) => {
+            return Redirect::to(&with_req("/login", req)).into_response();
+        }
+        Err(e) => {
+            return internal_page(s, lang, &path, "sign-in after a password change failed", e);
+        }
+    };
     let set = [
         s.set_cookie(web::SESSION_COOKIE, &cookie, s.provider.config.session_ttl),
         s.set_cookie(PENDING_COOKIE, "", 0),
@@ -242,29 +230,14 @@ struct LangQuery {
     lang: Option<String>,
 }
 
-/// The signed-in person, authenticated recently enough to change the password; else where to
-/// go (the login page, or the password form again to authenticate anew).
-async fn recent_session(
-    s: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    now: i64,
-) -> Result<(tessera_store::sessions::SessionRecord, User), Response> {
-    let cookie = s.read_cookie(headers, web::SESSION_COOKIE);
-    match session::current_session(&s.provider, cookie.as_deref(), now).await {
-        Ok(Some((session, _))) if now - session.auth_time > mfa::RECENT_AUTH => {
-            Err(Redirect::to(&reauth_url(None)).into_response())
-        }
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(Redirect::to("/login").into_response()),
-        Err(e) => Err(internal_page(
-            s,
-            lang,
-            "/account/password",
-            "session lookup failed",
-            e,
-        )),
+/// The password is changed only in a session authenticated recently; else the password form
+/// again, to authenticate anew.
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
+fn recent(me: &SignedIn, now: i64) -> Result<(), Response> {
+    if now - me.session.auth_time > mfa::RECENT_AUTH {
+        return Err(Redirect::to(&reauth_url(None)).into_response());
     }
+    Ok(())
 }
 
 async fn show_own(
@@ -272,16 +245,16 @@ async fn show_own(
     Now(now): Now,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
+    me: SignedIn,
 ) -> Response {
     let (lang, _) = web::language(&headers, q.lang.as_deref());
-    let (_, user) = match recent_session(&s, &headers, lang, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    if let Err(r) = recent(&me, now) {
+        return r;
+    }
     let shown = Shown {
         forced: false,
         req: None,
-        user: &user,
+        user: &me.user,
         status: StatusCode::OK,
         error: None,
     };
@@ -292,16 +265,18 @@ async fn submit_own(
     State(s): State<AppState>,
     Now(now): Now,
     Meta(meta): Meta,
-    CsrfForm {
+    SignedInForm {
         form,
         lang,
         headers,
-    }: CsrfForm,
+        me,
+        ..
+    }: SignedInForm,
 ) -> Response {
-    let (session, user) = match recent_session(&s, &headers, lang, now).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    if let Err(r) = recent(&me, now) {
+        return r;
+    }
+    let SignedIn { session, user } = me;
     let refused = |status, error| {
         let shown = Shown {
             forced: false,

@@ -58,10 +58,10 @@ async fn ca_cert(State(s): State<AppState>, Path(file): Path<String>) -> Respons
     let Some(id) = ca_id(&file, ".crt") else {
         return json_no_store(StatusCode::NOT_FOUND, "no such CA certificate");
     };
-    match s.provider.store.ca(id).await {
+    match tessera_core::pki::ca::find_ca(&s.provider, id).await {
         Ok(Some(ca)) => binary("application/pkix-cert", "public, max-age=3600", ca.cert_der),
         Ok(None) => json_no_store(StatusCode::NOT_FOUND, &format!("CA {id} not found")),
-        Err(e) => pki_error(e.into()),
+        Err(e) => pki_error(e),
     }
 }
 

@@ -2,12 +2,12 @@
 //! administrators of that unit (or of a unit above it) manage it.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tessera_proto::admin as wire;
+pub use tessera_proto::admin::{ClientPatch, NewClientBody};
 use tessera_store::clients::{Client, ClientUpdate};
 use url::Url;
 
-use super::users::nullable_field as nullable;
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
 use crate::Provider;
 use crate::admin::{self, NewClient, check_redirect, check_text};
@@ -140,31 +140,6 @@ pub async fn get(p: &Provider, caller: &Caller, id: &str) -> Result<wire::Client
     Ok(client_json(&visible_client(p, caller, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewClientBody {
-    pub client_id: String,
-    pub name: String,
-    /// Required unless the caller administers the root of the unit tree.
-    pub unit_id: Option<String>,
-    #[serde(default)]
-    pub public: bool,
-    #[serde(default)]
-    pub redirect_uris: Vec<String>,
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-    pub backchannel_logout_uri: Option<String>,
-    pub alg: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub grant_types: Option<Vec<String>>,
-    pub jwks: Option<Value>,
-    pub jwks_uri: Option<String>,
-    pub refresh_idle_ttl: Option<i64>,
-    pub refresh_absolute_ttl: Option<i64>,
-    /// Minimum level of assurance of every login to this client.
-    pub min_acr: Option<String>,
-}
-
 /// Registers a client; a confidential client's secret is in the answer, once.
 pub async fn create(
     p: &Provider,
@@ -199,20 +174,6 @@ pub async fn create(
         client: client_json(&client),
         client_secret: secret,
     })
-}
-
-/// `PATCH /admin/api/clients/{id}`: absent members stay as they are; `null` clears.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientPatch {
-    pub name: Option<String>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub backchannel_logout_uri: Option<Option<String>>,
-    pub scopes: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub unit_id: Option<Option<String>>,
 }
 
 pub async fn update(

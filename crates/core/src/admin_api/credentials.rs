@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use tessera_hsm::KeyType;
 use tessera_proto::admin as wire;
+pub use tessera_proto::admin::{CaChoice, NewCredentialBody, ReasonValue, RenewBody, RevokeBody};
 use tessera_store::pki::{Credential, CredentialFilter, CredentialStatus, OwnerUnits};
 use tessera_store::users::User;
 
@@ -320,30 +321,6 @@ pub async fn get(
     full_json(&cred, &owner)
 }
 
-/// Where the certificate of a new credential comes from.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum CaChoice {
-    /// Tessera's issuing CA, at once.
-    #[default]
-    Internal,
-    /// Another CA: the answer carries the CSR, and the certificate is imported later.
-    External,
-}
-
-/// `POST /admin/api/credentials`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewCredentialBody {
-    pub user_id: String,
-    /// `P-256` (default), `RSA-2048` or `RSA-3072`.
-    pub alg: Option<String>,
-    /// The official's title (chức vụ), recorded on the user and put in the subject.
-    pub title: Option<String>,
-    #[serde(default)]
-    pub ca: CaChoice,
-}
-
 fn key_alg(name: Option<&str>) -> Result<KeyType, AdminApiError> {
     let name = name.unwrap_or("P-256");
     KeyType::from_name(name).ok_or_else(|| {
@@ -423,15 +400,6 @@ pub async fn import(
     full_json(&cred, &owner)
 }
 
-/// `POST /admin/api/credentials/{id}/renew`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenewBody {
-    /// A new key (default: a new certificate for the same key).
-    #[serde(default)]
-    pub new_key: bool,
-}
-
 /// Renews a credential: an internal one gets its new certificate at once, an external one
 /// answers a pending renewal with its CSR.
 pub async fn renew(
@@ -468,22 +436,6 @@ pub async fn resume(
     not_self(caller, &owner, "resume")?;
     let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
     Ok(credential_json(&cred, &owner))
-}
-
-/// A revocation reason by its RFC 5280 name (`keyCompromise`) or `CRLReason` code (1).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum ReasonValue {
-    Code(u32),
-    Name(String),
-}
-
-/// `POST /admin/api/credentials/{id}/revoke`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeBody {
-    /// Default: unspecified.
-    pub reason: Option<ReasonValue>,
 }
 
 pub(crate) fn reason(v: Option<ReasonValue>) -> Result<RevocationReason, AdminApiError> {

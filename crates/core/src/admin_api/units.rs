@@ -1,8 +1,8 @@
 //! Organisation units through the administration API.
 
-use serde::Deserialize;
 use serde_json::json;
 use tessera_proto::admin as wire;
+pub use tessera_proto::admin::{NewUnit, UnitPatch};
 use tessera_store::units::Unit;
 
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
@@ -62,15 +62,6 @@ pub async fn get(
     })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUnit {
-    pub name: String,
-    /// Units are created below a unit of the caller's scope; top-level units only with the
-    /// command line.
-    pub parent_id: String,
-}
-
 pub async fn create(
     p: &Provider,
     caller: &Caller,
@@ -81,12 +72,6 @@ pub async fn create(
     let unit =
         admin::add_unit_by(p, &caller.acting(), &body.name, Some(&body.parent_id), now).await?;
     Ok(unit_json(&unit))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnitPatch {
-    pub name: String,
 }
 
 pub async fn rename(

@@ -1,8 +1,9 @@
 //! Users and their administrative grants through the administration API.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use tessera_proto::admin as wire;
+pub use tessera_proto::admin::{GrantBody, NewUserBody, UserPatch};
 use tessera_store::users::{ProfileUpdate, User, UserFilter, UserStatus};
 
 use super::{
@@ -135,19 +136,6 @@ async fn visible_grants(
         .collect())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserBody {
-    pub username: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    /// Required unless the caller administers the root of the unit tree.
-    pub unit_id: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-}
-
 /// A random one-time password the administrator hands to the user.
 fn temporary_password() -> Result<String, CoreError> {
     random_token()
@@ -182,27 +170,6 @@ pub async fn create(
         user: user_json(&user),
         temporary_password: password,
     })
-}
-
-/// `Some(None)` for an explicit `null`, `None` when the member is absent.
-pub(crate) fn nullable_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// `PATCH /admin/api/users/{id}`: absent members stay as they are; `null` clears.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserPatch {
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable_field")]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable_field")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable_field")]
-    pub unit_id: Option<Option<String>>,
-    pub roles: Option<Vec<String>>,
 }
 
 pub async fn update(
@@ -409,13 +376,6 @@ pub async fn list_grants(
     Ok(wire::GrantList {
         grants: visible_grants(p, caller, &user).await?,
     })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantBody {
-    pub role: String,
-    pub unit_id: String,
 }
 
 /// Checks that the caller may hand `role` over `unit` to `user`, or take it away.

@@ -5,11 +5,16 @@
 //! verification, is level 2. When a login or an existing session is below the level a request
 //! needs, the person proves a second factor (or enrols one) and the request resumes.
 
+pub mod enrol;
 pub mod passkey;
 pub mod policy;
+pub mod prove;
 pub mod recovery;
 pub mod relying_party;
 pub mod totp;
+
+pub use enrol::{Gate, Place};
+pub use prove::{FactorInput, Proof, Submitted, prove_now, submit_factor};
 
 use serde_json::json;
 use tessera_store::mfa::PendingLogin;

@@ -142,3 +142,8 @@ pub async fn remove(p: &Provider, id: &str, actor: &str, now: i64) -> Result<boo
     }
     Ok(done)
 }
+
+/// Every policy, for the operator.
+pub async fn list(p: &Provider) -> Result<Vec<AcrPolicy>, CoreError> {
+    Ok(p.store.acr_policies().await?)
+}

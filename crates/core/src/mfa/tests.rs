@@ -695,3 +695,114 @@ async fn a_factor_reset_lifts_the_lock_of_the_old_factors() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn wrong_factors_start_the_sign_in_again_and_a_right_one_signs_in() {
+    let (p, user) = setup().await;
+    let secret = with_totp(&p, &user).await;
+    let t = T0 + 100;
+    let cookie = begin_pending(&p, &user, &Authn::password(), t)
+        .await
+        .unwrap();
+    let c = candidate(&p, Some(&cookie), None, t)
+        .await
+        .unwrap()
+        .unwrap();
+    let wrong = wrong_code(&secret, t);
+    for _ in 1..MAX_PENDING_FAILURES {
+        let proof = prove_now(&p, &c, FactorInput::Totp(&wrong), &meta(), t)
+            .await
+            .unwrap();
+        assert!(
+            matches!(proof, Proof::Refused(FactorError::Invalid)),
+            "{proof:?}"
+        );
+    }
+    let last = submit_factor(&p, c, FactorInput::Totp(&wrong), None, &meta(), t)
+        .await
+        .unwrap();
+    assert!(
+        matches!(last, Submitted::StartAgain(Some(FactorError::Invalid))),
+        "{last:?}"
+    );
+    assert!(
+        candidate(&p, Some(&cookie), None, t)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Signing in again, the right code completes the login at level 2.
+    let cookie = begin_pending(&p, &user, &Authn::password(), t)
+        .await
+        .unwrap();
+    let c = candidate(&p, Some(&cookie), None, t)
+        .await
+        .unwrap()
+        .unwrap();
+    let code = totp::code_at(&secret, t).unwrap();
+    match submit_factor(&p, c, FactorInput::Totp(&code), None, &meta(), t)
+        .await
+        .unwrap()
+    {
+        Submitted::Done {
+            cookie: Some(_),
+            session,
+        } => assert_eq!(session.acr, acr::LOA2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_enrolment_gate_depends_on_where_and_on_the_factors_held() {
+    let (p, user) = setup().await;
+    let cookie = begin_pending(&p, &user, &Authn::password(), T0)
+        .await
+        .unwrap();
+    let pending = candidate(&p, Some(&cookie), None, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, (session, _)) = testkit::session(&p, &user, T0).await;
+    let mut stepped = session.clone();
+    stepped.acr = acr::LOA2.into();
+    let on = |s: SessionRecord| Candidate {
+        user: user.clone(),
+        subject: Subject::Session(s),
+    };
+    let (plain, stepped) = (on(session), on(stepped));
+    let gate_at = |c, place, now| enrol::gate(&p, c, place, now);
+    let stale = T0 + RECENT_AUTH + 1;
+    // No factor yet: a sign-in enrols one; on the account a recent session does, an old one
+    // signs in again.
+    assert_eq!(
+        gate_at(&pending, Place::SignIn, T0).await.unwrap(),
+        Gate::Allowed
+    );
+    assert_eq!(
+        gate_at(&plain, Place::Account, T0 + 60).await.unwrap(),
+        Gate::Allowed
+    );
+    assert_eq!(
+        gate_at(&plain, Place::Account, stale).await.unwrap(),
+        Gate::SignInAgain
+    );
+    // With a factor: a sign-in proves it instead; a password-only session steps up first,
+    // however recent, and a stepped-up one must be recent too.
+    with_totp(&p, &user).await;
+    assert_eq!(
+        gate_at(&pending, Place::SignIn, T0).await.unwrap(),
+        Gate::HasFactor
+    );
+    assert_eq!(
+        gate_at(&plain, Place::Account, T0 + 60).await.unwrap(),
+        Gate::StepUpFirst
+    );
+    assert_eq!(
+        gate_at(&stepped, Place::Account, T0 + 60).await.unwrap(),
+        Gate::Allowed
+    );
+    assert_eq!(
+        gate_at(&stepped, Place::Account, stale).await.unwrap(),
+        Gate::StepUpFirst
+    );
+}

@@ -412,3 +412,13 @@ pub async fn import_ca(
     crl::publish_crl(p, ISSUING_ID, now).await?;
     Ok(p.store.list_cas().await?)
 }
+
+/// Every CA of the hierarchy (root, issuing, imported).
+pub async fn list_cas(p: &Provider) -> Result<Vec<CaRecord>, PkiError> {
+    Ok(p.store.list_cas().await?)
+}
+
+/// The CA `id`, if there is one.
+pub async fn find_ca(p: &Provider, id: &str) -> Result<Option<CaRecord>, PkiError> {
+    Ok(p.store.ca(id).await?)
+}

@@ -731,6 +731,11 @@ pub async fn list_credentials(
     Ok(p.store.list_credentials(&filter).await?)
 }
 
+/// The credential `id`, if there is one (whatever its state).
+pub async fn find_credential(p: &Provider, id: &str) -> Result<Option<Credential>, PkiError> {
+    Ok(p.store.credential(id).await?)
+}
+
 /// The credential `id` if it may sign now: active, within its validity, and its owner active.
 /// Anything else is refused with the reason — a suspended or revoked credential cannot sign
 /// from the moment it is suspended or revoked.
