@@ -206,17 +206,6 @@ where
         .map_err(|e| internal(format!("custody task: {e}")))?
 }
 
-/// Runs a blocking signing step (file I/O and a custody call) off the async workers.
-pub(crate) async fn blocking_signing<T, F>(f: F) -> Result<T, crate::signing::SigningError>
-where
-    F: FnOnce() -> Result<T, crate::signing::SigningError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| internal(format!("signing task: {e}")))?
-}
-
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -8,11 +8,12 @@ use serde_json::json;
 use tessera_formats::cades::{self, Profile};
 use tessera_hsm::HashAlg;
 
+use super::blocking_signing;
 use super::organisation::organisation_signer;
 use super::{SigningError, hash_file, scheme_for, write_atomically};
 use crate::Provider;
 use crate::audit::Event;
-use crate::pki::{Actor, blocking_signing, hex};
+use crate::pki::{Actor, hex};
 
 /// What to sign and how.
 #[derive(Clone, Debug)]

@@ -150,3 +150,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
     tmp.persist(path).map_err(|e| cannot(&e.error))?;
     Ok(())
 }
+
+/// Runs a blocking signing step (file I/O and a custody call) off the async workers.
+pub(crate) async fn blocking_signing<T, F>(f: F) -> Result<T, SigningError>
+where
+    F: FnOnce() -> Result<T, SigningError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| crate::pki::internal(format!("signing task: {e}")))?
+}

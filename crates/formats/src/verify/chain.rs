@@ -230,7 +230,7 @@ fn ocsp_status(
     }
     let signed = signers.iter().any(|d| {
         parse(d).is_some_and(|pc| {
-            super::cms::verify_raw(pc.public_key(), &alg, None, None, &tbs, sig).is_ok()
+            super::crypto::verify_raw(pc.public_key(), &alg, None, None, &tbs, sig).is_ok()
         })
     });
     if !signed {
@@ -242,7 +242,7 @@ fn ocsp_status(
         if id.serial_number.as_bytes() != cert.raw_serial() {
             continue;
         }
-        let Some(h) = super::cms::digest(&id.hash_algorithm.oid.to_string(), &[key_bits]) else {
+        let Some(h) = super::crypto::digest(&id.hash_algorithm.oid.to_string(), &[key_bits]) else {
             continue;
         };
         if h != id.issuer_key_hash.as_bytes() {

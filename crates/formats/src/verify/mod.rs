@@ -11,6 +11,7 @@
 
 mod chain;
 mod cms;
+mod crypto;
 mod ocsp;
 mod pdf;
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::cms::{self, Context, Extra, Signed};
+use super::crypto::days_from_civil;
 use super::{Coverage, Options, PdfReport, SignatureKind};
 use crate::FormatError;
 
@@ -169,17 +170,6 @@ fn pdf_date(s: &[u8]) -> Option<i64> {
         offset = (oh * 3600 + om * 60) * if sign == "-" { -1 } else { 1 };
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The DocMDP permission (ISO 32000-2 §12.8.2.2) if this is a certification signature.
