@@ -6,6 +6,7 @@
 //! - [`tsp`]: RFC 3161 time-stamp requests, responses and tokens (client and authority side).
 //! - [`pdf`]: PAdES (ETSI EN 319 142-1) incremental updates, visible appearances (Decree
 //!   30/2020/NĐ-CP), the DSS for long-term validation and document timestamps.
+//! - [`ocsp`]: the ASN.1 structures of OCSP (RFC 6960), written by the responder, read by validation.
 //! - [`verify`]: validation of CMS and PDF signatures, with verdicts in the terms of ETSI EN 319
 //!   102-1.
 //!
@@ -15,6 +16,7 @@
 pub mod cades;
 mod error;
 pub mod ess;
+pub mod ocsp;
 pub mod pdf;
 pub mod tsp;
 pub mod verify;

@@ -4,10 +4,10 @@
 use der::{Decode, Encode};
 use x509_parser::certificate::X509Certificate;
 
-use super::ocsp::{
+use super::{CertSummary, RevocationSource};
+use crate::ocsp::{
     BasicOcspResponse, CertStatus, ID_PKIX_OCSP_BASIC, OcspResponse, OcspResponseStatus,
 };
-use super::{CertSummary, RevocationSource};
 
 const MAX_DEPTH: usize = 8;
 

@@ -12,7 +12,6 @@
 mod chain;
 mod cms;
 mod crypto;
-mod ocsp;
 mod pdf;
 #[cfg(test)]
 mod tests;

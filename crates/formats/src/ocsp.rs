@@ -1,6 +1,6 @@
-//! The parts of RFC 6960 §4.2.1 needed to read an OCSP response. No RustCrypto `x509-ocsp`
-//! release matches `der` 0.8 yet; the core's responder declares the same structures, but this
-//! crate does not depend on the core.
+//! The ASN.1 structures of OCSP (RFC 6960 §4.1.1 requests, §4.2.1 responses), declared with
+//! der's derive macros because no RustCrypto `x509-ocsp` release matches `x509-cert` 0.3 /
+//! `der` 0.8 yet. Tessera's responder (core `pki::ocsp`) writes them; validation reads them.
 
 use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString};
 use der::{Choice, Enumerated, Sequence};
@@ -8,12 +8,67 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::CrlReason;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::serial_number::SerialNumber;
 
 /// `id-pkix-ocsp-basic` (RFC 6960 §4.2.1).
 pub const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+/// `id-pkix-ocsp-nonce` (RFC 6960 §4.4.1).
+pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
 
+/// `Version ::= INTEGER { v1(0) }`.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Enumerated)]
+#[asn1(type = "INTEGER")]
+#[repr(u8)]
+pub enum Version {
+    #[default]
+    V1 = 0,
+}
+
+/// `OCSPRequest` (RFC 6960 §4.1.1).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct OcspRequest {
+    pub tbs_request: TbsRequest,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub optional_signature: Option<RequestSignature>,
+}
+
+/// `TBSRequest`.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct TbsRequest {
+    #[asn1(
+        context_specific = "0",
+        default = "Default::default",
+        tag_mode = "EXPLICIT"
+    )]
+    pub version: Version,
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "EXPLICIT")]
+    pub requestor_name: Option<GeneralName>,
+    pub request_list: Vec<Request>,
+    #[asn1(context_specific = "2", optional = "true", tag_mode = "EXPLICIT")]
+    pub request_extensions: Option<Extensions>,
+}
+
+/// `Signature` of a signed request (accepted, not required).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct RequestSignature {
+    pub signature_algorithm: AlgorithmIdentifierOwned,
+    pub signature: BitString,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub certs: Option<Vec<Certificate>>,
+}
+
+/// `Request`.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct Request {
+    pub req_cert: CertId,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    pub single_request_extensions: Option<Extensions>,
+}
+
+/// `CertID`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct CertId {
     pub hash_algorithm: AlgorithmIdentifierOwned,
@@ -22,6 +77,7 @@ pub struct CertId {
     pub serial_number: SerialNumber,
 }
 
+/// `OCSPResponse`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct OcspResponse {
     pub response_status: OcspResponseStatus,
@@ -29,6 +85,7 @@ pub struct OcspResponse {
     pub response_bytes: Option<ResponseBytes>,
 }
 
+/// `OCSPResponseStatus`.
 #[derive(Enumerated, Copy, Clone, Debug, Eq, PartialEq)]
 #[repr(u32)]
 pub enum OcspResponseStatus {
@@ -40,12 +97,14 @@ pub enum OcspResponseStatus {
     Unauthorized = 6,
 }
 
+/// `ResponseBytes`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct ResponseBytes {
     pub response_type: ObjectIdentifier,
     pub response: OctetString,
 }
 
+/// `BasicOCSPResponse`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct BasicOcspResponse {
     pub tbs_response_data: ResponseData,
@@ -55,14 +114,7 @@ pub struct BasicOcspResponse {
     pub certs: Option<Vec<Certificate>>,
 }
 
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Enumerated)]
-#[asn1(type = "INTEGER")]
-#[repr(u8)]
-pub enum Version {
-    #[default]
-    V1 = 0,
-}
-
+/// `ResponseData`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct ResponseData {
     #[asn1(
@@ -78,14 +130,17 @@ pub struct ResponseData {
     pub response_extensions: Option<Extensions>,
 }
 
+/// `ResponderID`.
 #[derive(Clone, Debug, Eq, PartialEq, Choice)]
 pub enum ResponderId {
     #[asn1(context_specific = "1", tag_mode = "EXPLICIT", constructed = "true")]
     ByName(x509_cert::name::Name),
+    /// SHA-1 of the responder's public key (the BIT STRING's value).
     #[asn1(context_specific = "2", tag_mode = "EXPLICIT", constructed = "true")]
     ByKey(OctetString),
 }
 
+/// `SingleResponse`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct SingleResponse {
     pub cert_id: CertId,
@@ -97,6 +152,7 @@ pub struct SingleResponse {
     pub single_extensions: Option<Extensions>,
 }
 
+/// `CertStatus`.
 #[derive(Clone, Debug, Eq, PartialEq, Choice)]
 pub enum CertStatus {
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
@@ -107,6 +163,7 @@ pub enum CertStatus {
     Unknown(Null),
 }
 
+/// `RevokedInfo`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct RevokedInfo {
     pub revocation_time: GeneralizedTime,
