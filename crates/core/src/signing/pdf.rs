@@ -135,18 +135,22 @@ fn read_pdf(input: &PathBuf, output: &PathBuf) -> Result<Vec<u8>, SigningError> 
     Ok(bytes)
 }
 
-/// The common name of a certificate's subject, else the whole subject.
+/// The name a signature shows: the subject's common name (a person), else its unit (OU) or
+/// organisation (O) — an organisation credential has no CN — else the whole subject.
 fn subject_name(cert_der: &[u8]) -> String {
-    match x509_parser::parse_x509_certificate(cert_der) {
-        Ok((_, c)) => c
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| c.subject().to_string()),
-        Err(_) => String::new(),
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(cert_der) else {
+        return String::new();
+    };
+    let subject = c.subject();
+    fn first<'a>(
+        mut it: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
+    ) -> Option<String> {
+        it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
     }
+    first(subject.iter_common_name())
+        .or_else(|| first(subject.iter_organizational_unit()))
+        .or_else(|| first(subject.iter_organization()))
+        .unwrap_or_else(|| subject.to_string())
 }
 
 /// Converts core's validation data to the DSS's (same fields).
