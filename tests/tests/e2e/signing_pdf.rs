@@ -57,7 +57,7 @@ async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<(bool, 
 async fn tools_available() -> bool {
     let py = run(Path::new("."), "python3", &["-m", "pyhanko", "--version"]).await;
     let pdfsig = run(Path::new("."), "pdfsig", &["-v"]).await;
-    matches!(py, Ok((true, _))) && matches!(pdfsig, Ok(_))
+    matches!(py, Ok((true, _))) && pdfsig.is_ok()
 }
 
 /// pyHanko's verdict per signature (Python API), one line each. `ltv`: revocation answers
