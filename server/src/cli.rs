@@ -89,7 +89,7 @@ enum Command {
     /// Trust anchors for imported certificates: add, list, remove (audited)
     #[command(subcommand)]
     Trust(crate::cli_trust::TrustCommand),
-    /// Sign documents with an organisation credential (CMS/CAdES); personal credentials sign
+    /// Sign documents with an organisation credential (CMS/CAdES, PDF/PAdES); personal credentials sign
     /// only through remote approval by their holder
     #[command(subcommand)]
     Sign(crate::cli_sign::SignCommand),

@@ -120,6 +120,8 @@ events! {
     SigningImageRemoved => "signing.image.removed", Success;
     SigningImageRefused => "signing.image.refused", Failure;
     SigningCmsSigned => "signing.cms.signed", Success;
+    SigningPdfSigned => "signing.pdf.signed", Success;
+    SigningPdfExtended => "signing.pdf.extended", Success;
     SigningRefused => "signing.refused", Failure;
 }
 

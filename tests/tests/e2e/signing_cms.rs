@@ -250,7 +250,7 @@ async fn signing_cms_with_an_organisation_credential(backend: Backend) -> anyhow
         .filter(|n| n.ends_with(".part"))
         .collect();
     ensure!(names.is_empty(), "temporary files left: {names:?}");
-    // B-T is not offered yet.
+    // B-T: a signature timestamp (openssl's check is in signing_pdf); B-LT is not offered.
     let bt = server
         .cli(
             &[
@@ -268,7 +268,28 @@ async fn signing_cms_with_an_organisation_credential(backend: Backend) -> anyhow
             None,
         )
         .await?;
-    ensure!(!bt.success() && !d.join("t.p7s").exists(), "{bt}");
+    ensure!(
+        bt.success() && bt.stderr.contains("CAdES-B-T") && d.join("t.p7s").exists(),
+        "{bt}"
+    );
+    let lt = server
+        .cli(
+            &[
+                "sign",
+                "cms",
+                "--credential",
+                &org_id,
+                "--in",
+                &path("quyet-dinh.pdf"),
+                "--out",
+                &path("u.p7s"),
+                "--level",
+                "B-LT",
+            ],
+            None,
+        )
+        .await?;
+    ensure!(!lt.success() && !d.join("u.p7s").exists(), "{lt}");
 
     // Clients allowed to use the organisation credential.
     server

@@ -24,7 +24,9 @@ impl From<SigningError> for AdminApiError {
     fn from(e: SigningError) -> Self {
         match e {
             SigningError::Refused(m) => AdminApiError::Conflict(m),
-            SigningError::Invalid(m) | SigningError::Io(m) => AdminApiError::Invalid(m),
+            SigningError::Invalid(m) | SigningError::Io(m) | SigningError::Unavailable(m) => {
+                AdminApiError::Invalid(m)
+            }
             SigningError::Format(f) => AdminApiError::Invalid(f.to_string()),
             SigningError::Pki(p) => p.into(),
         }

@@ -24,6 +24,8 @@ pub struct CmsRequest {
     pub hash: HashAlg,
     /// RSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
     pub pss: bool,
+    /// Level B-T: add a signature timestamp from the TSA (RFC 3161 Appendix A).
+    pub timestamp: bool,
     /// The calling client, which the credential's unit must have allowed; `None` for the
     /// operator's command line.
     pub client_id: Option<String>,
@@ -65,7 +67,8 @@ async fn refused(
     err
 }
 
-/// Signs `req.input` into `req.output` (DER, `.p7s`) at level B-B, with the signing time
+/// Signs `req.input` into `req.output` (DER, `.p7s`) at level B-B (B-T with
+/// `req.timestamp`), with the signing time
 /// `now`. Nothing is written unless the whole signature was made.
 pub async fn sign_cms_file(
     p: &Provider,
@@ -87,7 +90,7 @@ pub async fn sign_cms_file(
     }
     let certs = signer.certs();
     let custody_signer = signer.custody_signer(scheme)?;
-    let (digest, size, sig_len) = blocking_signing(move || {
+    let (digest, size, cms) = blocking_signing(move || {
         let (digest, size) = hash_file(hash, &input)?;
         let cms = cades::sign_detached(
             &custody_signer,
@@ -95,10 +98,17 @@ pub async fn sign_cms_file(
             &digest,
             Profile::Cades { signing_time: now },
         )?;
-        write_atomically(&output, &cms)?;
-        Ok((digest, size, cms.len()))
+        Ok((digest, size, cms))
     })
     .await?;
+    let cms = if req.timestamp {
+        super::tsa::add_signature_timestamp(p, &cms, now).await?
+    } else {
+        cms
+    };
+    write_atomically(&output, &cms)?;
+    let sig_len = cms.len();
+    let level = if req.timestamp { "B-T" } else { "B-B" };
     let signed = CmsSigned {
         credential_id: req.credential_id.clone(),
         unit_id: signer.unit_id().to_owned(),
@@ -118,7 +128,7 @@ pub async fn sign_cms_file(
             .detail(json!({
                 "credential": signed.credential_id,
                 "unit": signed.unit_id,
-                "level": "B-B",
+                "level": level,
                 "hash": hash.name(),
                 "scheme": signed.scheme,
                 "content_bytes": size,

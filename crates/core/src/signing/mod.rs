@@ -5,7 +5,9 @@
 //! - [`organisation`]: organisation credentials (the unit's seal, "chữ ký số của cơ quan, tổ
 //!   chức") and the clients a unit allowed to use them; [`organisation::organisation_signer`]
 //!   refuses personal credentials, which sign only through remote approval by their holder.
-//! - [`cms`]: detached CAdES-B-B signatures over any file (`tessera sign cms`).
+//! - [`cms`]: detached CAdES-B-B/B-T signatures over any file (`tessera sign cms`).
+//! - [`pdf`]: PAdES B-B to B-LTA signatures of PDFs and their extension (`tessera sign pdf`,
+//!   `tessera sign extend`).
 //! - [`images`]: officials' signature images and units' seal images (PNG, ≤ 1 MB).
 //! - [`tsa`]: RFC 3161 timestamps (Tessera's own TSA and a configured one); [`ltv`]: the
 //!   validation data (chain, OCSP answers, CRLs) that long-term signatures carry.
@@ -14,6 +16,7 @@ pub mod cms;
 pub mod images;
 pub mod ltv;
 pub mod organisation;
+pub mod pdf;
 pub mod tsa;
 
 #[cfg(test)]
@@ -45,6 +48,9 @@ pub enum SigningError {
     /// A file could not be read or written.
     #[error("{0}")]
     Io(String),
+    /// A service the signature needs (the TSA, a revocation responder) failed.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]
@@ -54,6 +60,26 @@ pub enum SigningError {
 impl From<tessera_store::StoreError> for SigningError {
     fn from(e: tessera_store::StoreError) -> Self {
         SigningError::Pki(PkiError::from(e))
+    }
+}
+
+impl From<tsa::TsaError> for SigningError {
+    fn from(e: tsa::TsaError) -> Self {
+        match e {
+            tsa::TsaError::Pki(p) => SigningError::Pki(p),
+            tsa::TsaError::Invalid(m) => SigningError::Invalid(m),
+            other => SigningError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<ltv::LtvError> for SigningError {
+    fn from(e: ltv::LtvError) -> Self {
+        match e {
+            ltv::LtvError::Pki(p) => SigningError::Pki(p),
+            ltv::LtvError::Invalid(m) => SigningError::Invalid(m),
+            other => SigningError::Unavailable(other.to_string()),
+        }
     }
 }
 

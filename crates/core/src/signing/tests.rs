@@ -56,6 +56,7 @@ fn request(w: &World, credential: &str, name: &str) -> CmsRequest {
         input,
         hash: HashAlg::Sha256,
         pss: false,
+        timestamp: false,
         client_id: None,
     }
 }

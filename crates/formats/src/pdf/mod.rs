@@ -27,3 +27,25 @@ pub struct PlacedAppearance {
     pub rect: [f32; 4],
     pub normal: lopdf::ObjectId,
 }
+
+/// The `/Contents` (CMS `SignedData` or TimeStampToken, DER) of every signature and document
+/// timestamp dictionary in `pdf` (ISO 32000-1 §12.8.1), for gathering their validation data
+/// (PAdES B-LT, ETSI EN 319 142-1 §5.4.2). Padding after the DER is left as it is.
+pub fn signature_contents(pdf: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, crate::FormatError> {
+    let doc = limits::load(pdf, limits)?;
+    let mut out = Vec::new();
+    for obj in doc.objects.values() {
+        let Ok(d) = obj.as_dict() else { continue };
+        let is_sig = matches!(
+            d.get(b"Type").and_then(lopdf::Object::as_name),
+            Ok(b"Sig") | Ok(b"DocTimeStamp")
+        ) || (d.has(b"ByteRange") && d.has(b"Filter"));
+        if !is_sig {
+            continue;
+        }
+        if let Ok(lopdf::Object::String(bytes, _)) = d.get(b"Contents") {
+            out.push(bytes.clone());
+        }
+    }
+    Ok(out)
+}
