@@ -25,12 +25,13 @@ use tessera_formats::pdf::sign::{self, SignOptions};
 use tessera_formats::pdf::{Limits, signature_contents};
 use tessera_hsm::HashAlg;
 
+use super::blocking_signing;
 use super::images::{ImageOwner, image};
 use super::organisation::organisation_signer;
 use super::{SigningError, ltv, scheme_for, tsa, write_atomically};
 use crate::Provider;
 use crate::audit::Event;
-use crate::pki::{Actor, blocking_signing};
+use crate::pki::Actor;
 
 pub use tessera_formats::pdf::appearance::Placement;
 pub use tessera_formats::pdf::sign::DocMdp;
