@@ -639,6 +639,9 @@ pub struct Authority<'a> {
     pub signer: &'a CustodySigner,
     /// The TSA certificate (DER), EKU timeStamping critical (RFC 3161 §2.3).
     pub cert_der: &'a [u8],
+    /// The CA certificates above it (DER), sent with it when the request asks (`certReq`), so
+    /// that a verifier can build the path without fetching (RFC 3161 §2.4.1 allows any).
+    pub chain: &'a [Vec<u8>],
     pub policy: ObjectIdentifier,
 }
 
@@ -785,6 +788,13 @@ pub fn grant(
         builder
             .add_certificate(CertificateChoices::Certificate(cert.clone()))
             .map_err(|e| FormatError::Encoding(format!("SignedData: {e}")))?;
+        for der_bytes in authority.chain {
+            builder
+                .add_certificate(CertificateChoices::Certificate(Certificate::from_der(
+                    der_bytes,
+                )?))
+                .map_err(|e| FormatError::Encoding(format!("SignedData: {e}")))?;
+        }
     }
     builder
         .add_signer_info::<_, tessera_hsm::x509::X509Signature>(si, authority.signer)

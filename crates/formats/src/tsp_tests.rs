@@ -101,6 +101,7 @@ fn authority(t: &Tsa) -> Authority<'_> {
     Authority {
         signer: &t.signer,
         cert_der: &t.cert_der,
+        chain: &[],
         policy: POLICY,
     }
 }

@@ -24,7 +24,8 @@ use x509_cert::Certificate;
 
 use crate::Provider;
 use crate::audit::Event;
-use crate::pki::issuer::{build_certificate, issuing_ca};
+use crate::pki::import::split_der;
+use crate::pki::issuer::{build_certificate, chain_from, issuing_ca};
 use crate::pki::profile::{CertSpec, Kind, Pointers, SubjectInfo, name_attr, oid, random_serial};
 use crate::pki::{PkiError, blocking, hex, internal, issuer::ca_signer};
 use crate::secrets::random_id;
@@ -244,11 +245,15 @@ async fn grant(
     now: i64,
 ) -> Result<Vec<u8>, PkiError> {
     let (signer, cert_der) = unit(p, now).await?;
+    // The units are certified by the issuing CA: send the CAs below the root with the token.
+    let mut chain = split_der(&chain_from(p, &issuing_ca(p).await?).await?)?;
+    chain.pop();
     let serial = random_serial()?;
     blocking(move || {
         let authority = tsp::Authority {
             signer: &signer,
             cert_der: &cert_der,
+            chain: &chain,
             policy,
         };
         tsp::grant(&authority, &req, serial.as_bytes(), now)

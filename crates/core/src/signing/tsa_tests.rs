@@ -153,6 +153,7 @@ impl Outbound for FakeTsa {
             let authority = tsp::Authority {
                 signer: &self.signer,
                 cert_der: &self.cert_der,
+                chain: &[],
                 policy: ObjectIdentifier::new_unwrap("1.2.3.4.5"),
             };
             Ok(tsp::respond(&authority, body, &[1; 16], self.gen_time))
