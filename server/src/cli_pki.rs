@@ -451,7 +451,7 @@ pub async fn run_cert(p: &Provider, command: CertCommand) -> anyhow::Result<Exit
             if let Some(path) = &out {
                 write_or_print(Some(path), &cert_pem(&issued, true)?)?;
             }
-            print_credential(&issued, json, "issued the organisation credential");
+            print_credential(&issued, json, "issued the organisation");
         }
         CertCommand::Issue {
             user: Some(user),
