@@ -30,37 +30,12 @@ const OCSP_REQUEST_TYPE: &str = "application/ocsp-request";
 const OCSP_RESPONSE_TYPE: &str = "application/ocsp-response";
 
 /// What a validator needs besides the signature (the DSS's `/Certs`, `/OCSPs`, `/CRLs`; ISO
-/// 32000-2 §12.8.4.3). All DER. The lead merges this with
-/// `tessera_formats::pdf::dss::ValidationData`, which has the same fields.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ValidationData {
-    pub certs: Vec<Vec<u8>>,
-    pub ocsps: Vec<Vec<u8>>,
-    pub crls: Vec<Vec<u8>>,
-}
+/// 32000-2 §12.8.4.3). All DER.
+pub use tessera_formats::pdf::ValidationData;
 
-impl ValidationData {
-    fn add_cert(&mut self, der: Vec<u8>) {
-        if !self.certs.contains(&der) {
-            self.certs.push(der);
-        }
-    }
-
-    /// Adds `other`'s entries that are not there yet.
-    pub fn merge(&mut self, other: ValidationData) {
-        for c in other.certs {
-            self.add_cert(c);
-        }
-        for o in other.ocsps {
-            if !self.ocsps.contains(&o) {
-                self.ocsps.push(o);
-            }
-        }
-        for c in other.crls {
-            if !self.crls.contains(&c) {
-                self.crls.push(c);
-            }
-        }
+fn add_cert(out: &mut ValidationData, der: Vec<u8>) {
+    if !out.certs.contains(&der) {
+        out.certs.push(der);
     }
 }
 
@@ -276,9 +251,9 @@ pub async fn validation_data(
         path.push(parse(c)?);
     }
     let cas = p.store.list_cas().await.map_err(PkiError::from)?;
-    out.add_cert(cert_der.to_vec());
+    add_cert(&mut out, cert_der.to_vec());
     for c in chain {
-        out.add_cert(c.clone());
+        add_cert(&mut out, c.clone());
     }
     for (i, cert) in path.iter().enumerate() {
         let tbs = cert.tbs_certificate();
