@@ -31,40 +31,13 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::pages::Pages;
 
-/// Largest request body accepted (forms and token requests are small).
+/// Largest request body accepted (forms and token requests are small) outside the route
+/// groups with their own limit (document verification, image uploads).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Largest body of a signature or seal image upload (`PUT …/seal`, `PUT …/signature-image`):
 /// the 1 MB image limit, so that a larger image gets the core's clear refusal up to there.
 pub const MAX_IMAGE_BODY_BYTES: usize = tessera_core::signing::images::MAX_IMAGE_BYTES + 1;
-
-fn is_image_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::PUT
-        && path.starts_with("/admin/api/")
-        && (path.ends_with("/seal") || path.ends_with("/signature-image"))
-}
-
-/// The request body limit: [`MAX_BODY_BYTES`], or [`MAX_IMAGE_BODY_BYTES`] for image uploads,
-/// applied by tower-http's limit so that both behave alike (413 on a long Content-Length).
-async fn body_limit(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use tower::ServiceExt;
-    let limit = if is_image_upload(req.method(), req.uri().path()) {
-        MAX_IMAGE_BODY_BYTES
-    } else {
-        MAX_BODY_BYTES
-    };
-    let service = tower::ServiceBuilder::new()
-        .layer(RequestBodyLimitLayer::new(limit))
-        .map_request(|r: axum::http::Request<_>| r.map(axum::body::Body::new))
-        .service(next);
-    match service.oneshot(req).await {
-        Ok(resp) => resp.map(axum::body::Body::new),
-        Err(never) => match never {},
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -112,11 +85,12 @@ pub fn router(state: AppState) -> Router {
         .merge(tsa::routes())
         .merge(assets::routes())
         .fallback(errors::not_found)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(body_limit));
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     Router::new()
         .merge(verify)
+        .merge(uploads)
         .merge(rest)
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
