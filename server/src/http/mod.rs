@@ -49,6 +49,18 @@ pub struct AppState {
     /// Wakes this replica's back-channel worker when a logout queued notifications (the others
     /// find them when they next poll the outbox).
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Bounds the signature verifications (`POST /api/verify`) run at once, see
+    /// [`verify_permits`]; when none is free the API answers 503 with Retry-After.
+    pub verify_permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// Verifications allowed at once: one per core, as each parses and hashes up to 32 MB off
+/// the async workers.
+pub fn verify_permits() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    Arc::new(tokio::sync::Semaphore::new(cores))
 }
 
 impl AppState {
@@ -60,18 +72,19 @@ impl AppState {
             secure_cookies,
             trust_forwarded_for,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            verify_permits: verify_permits(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    // Signature validation takes whole documents: its routes carry their own, larger limit.
-    let verify = verify::routes()
-        .with_state(state.clone())
-        // Above the handlers' own limit, so that they answer an oversized upload in words.
-        .layer(RequestBodyLimitLayer::new(
-            verify::MAX_VERIFY_BYTES + 1024 * 1024,
-        ));
+    // One mechanism for body limits: each route group carries tower-http's limit (413 on a
+    // long Content-Length), above the handlers' own limits so that they answer in words.
+    let verify = verify::routes().layer(RequestBodyLimitLayer::new(
+        verify::MAX_VERIFY_BYTES + 1024 * 1024,
+    ));
+    let uploads =
+        admin_api::image_upload_routes().layer(RequestBodyLimitLayer::new(MAX_IMAGE_BODY_BYTES));
     let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
