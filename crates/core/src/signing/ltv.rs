@@ -237,6 +237,20 @@ async fn external(
     })
 }
 
+/// Revocation data of the external certificate `cert_der` issued by `issuer_der`, fetched as
+/// for signing (OCSP at the AIA URL, else the CRL at the distribution point): signature
+/// verification calls it for certificates that name a service but came with no data.
+pub(crate) async fn fetch_external(
+    p: &Provider,
+    cert_der: &[u8],
+    issuer_der: &[u8],
+) -> Result<ValidationData, LtvError> {
+    let (cert, issuer) = (parse(cert_der)?, parse(issuer_der)?);
+    let mut out = ValidationData::default();
+    external(p, &cert, Some(&issuer), &mut out).await?;
+    Ok(out)
+}
+
 /// The validation data of the path `cert_der` → `chain` (issuers up to the root, DER): every
 /// certificate, and an OCSP answer or CRL for each one below the (self-signed) root.
 pub async fn validation_data(
