@@ -249,3 +249,22 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
 }
+
+/// A provider on a fresh SQLite database in a new directory under the temporary one (named
+/// `prefix-<random>`), for the HTTP layer's unit tests; the caller removes the directory.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) async fn test_provider(prefix: &str) -> (Provider, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}",
+        tessera_core::secrets::random_id().unwrap()
+    ));
+    let settings = crate::settings::Settings::resolve(
+        Some(dir.clone()),
+        None,
+        &crate::settings::FileSettings::default(),
+    )
+    .unwrap();
+    let provider = open(&settings, "http://127.0.0.1:1", "test").await.unwrap();
+    (provider, dir)
+}

@@ -1,15 +1,17 @@
 //! Signature validation for people and programs (`tessera verify`, `POST /api/verify`, the
 //! `/verify` page): the trust anchors are the operator's (`tessera trust add`) plus Tessera's
 //! own root CAs; Tessera's issuing CAs help build chains; the revocation status of Tessera's
-//! own certificates is answered locally from its CRLs, with no network. The checks themselves
-//! are `tessera_formats::verify` (ETSI EN 319 102-1 verdicts).
+//! own certificates is answered locally from its CRLs, with no network; for other certificates
+//! that name a CRL or OCSP service and come with no data, it is fetched as for signing
+//! (`signing::ltv`, through the outbound allow-list) and the signatures verified again. The
+//! checks themselves are `tessera_formats::verify` (ETSI EN 319 102-1 verdicts).
 
 use tessera_formats::FormatError;
 pub use tessera_formats::verify::{
     CertSummary, Coverage, Indication, PdfReport, RevocationSource, RevocationStatus,
     SignatureKind, SignatureReport, SubIndication, Verdict,
 };
-use tessera_formats::verify::{Options, overall, verify_detached, verify_pdf};
+use tessera_formats::verify::{Options, WantedRevocation, overall, verify_detached, verify_pdf};
 
 use crate::Provider;
 
@@ -85,25 +87,54 @@ pub async fn verify(
             opts.crls.push(crl);
         }
     }
+    let mut signatures = check(input, &opts).await?;
+    // Revocation data the signatures point to but do not carry: fetched once, then checked
+    // again. What cannot be fetched stays INDETERMINATE/TRY_LATER.
+    let mut wanted: Vec<WantedRevocation> = Vec::new();
+    for s in &signatures {
+        if s.verdict.sub_indication == Some(SubIndication::TryLater) {
+            for w in &s.revocation_wanted {
+                if !wanted.contains(w) {
+                    wanted.push(w.clone());
+                }
+            }
+        }
+    }
+    let mut fetched = false;
+    for w in &wanted {
+        if let Ok(data) = crate::signing::ltv::fetch_external(p, &w.cert, &w.issuer).await {
+            opts.crls.extend(data.crls);
+            opts.ocsps.extend(data.ocsps);
+            fetched = true;
+        }
+    }
+    if fetched {
+        signatures = check(input, &opts).await?;
+    }
+    Ok(Verification {
+        overall: overall(signatures.iter()),
+        signatures,
+    })
+}
+
+/// One run of the format checks on `input`, off the async workers (hashing megabytes and
+/// parsing PDFs).
+async fn check(input: Input<'_>, opts: &Options) -> Result<Vec<SignatureReport>, VerifyError> {
     let (pdf, cms, content) = match input {
         Input::Pdf(b) => (Some(b.to_vec()), Vec::new(), Vec::new()),
         Input::Detached { cms, content } => (None, cms.to_vec(), content.to_vec()),
     };
-    // Hashing megabytes and parsing PDFs: off the async workers.
+    let opts = opts.clone();
     let result = tokio::task::spawn_blocking(move || match pdf {
         Some(pdf) => verify_pdf(&pdf, &opts).map(|r| r.signatures),
         None => verify_detached(&cms, &content, &opts).map(|r| vec![r]),
     })
     .await
     .map_err(|e| VerifyError::Internal(format!("verification task: {e}")))?;
-    let signatures = result.map_err(|e| match e {
+    result.map_err(|e| match e {
         FormatError::Invalid(m) | FormatError::Unsupported(m) | FormatError::TooLarge(m) => {
             VerifyError::BadInput(m)
         }
         other => VerifyError::Internal(other.to_string()),
-    })?;
-    Ok(Verification {
-        overall: overall(signatures.iter()),
-        signatures,
     })
 }

@@ -1,6 +1,7 @@
-//! The ESS signing-certificate-v2 attribute (RFC 5035 §3), which binds a CAdES or PAdES
-//! signature to its signer's certificate (ETSI EN 319 122-1 §5.2.2.3). The `cms` crate has no
-//! types for it, so they are declared here with `der`'s derive.
+//! The ESS signing-certificate attributes, which bind a signature to its signer's certificate:
+//! v2 (RFC 5035 §3) for CAdES and PAdES (ETSI EN 319 122-1 §5.2.2.3) and RFC 3161 tokens,
+//! v1 (RFC 2634 §5.4, SHA-1) as many time-stamping authorities still send it. The `cms` crate
+//! has no types for them, so they are declared here with `der`'s derive.
 
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence};
@@ -14,6 +15,9 @@ use x509_cert::serial_number::SerialNumber;
 
 use crate::FormatError;
 
+/// `id-aa-signingCertificate` (RFC 2634 §5.4).
+pub const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 /// `id-aa-signingCertificateV2` (RFC 5035 §3).
 pub const ID_AA_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
@@ -57,6 +61,32 @@ pub struct EssCertIdV2 {
 pub struct IssuerSerial {
     pub issuer: Vec<GeneralName>,
     pub serial_number: SerialNumber,
+}
+
+/// ```text
+/// SigningCertificate ::= SEQUENCE {
+///     certs        SEQUENCE OF ESSCertID,
+///     policies     SEQUENCE OF PolicyInformation OPTIONAL }
+/// ```
+/// (RFC 2634 §5.4): read only, never written.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct SigningCertificate {
+    pub certs: Vec<EssCertId>,
+    #[asn1(optional = "true")]
+    pub policies: Option<Vec<PolicyInformation>>,
+}
+
+/// ```text
+/// ESSCertID ::= SEQUENCE {
+///     certHash        Hash,   -- SHA-1
+///     issuerSerial    IssuerSerial OPTIONAL }
+/// ```
+/// (RFC 2634 §5.4.1)
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct EssCertId {
+    pub cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    pub issuer_serial: Option<IssuerSerial>,
 }
 
 impl SigningCertificateV2 {

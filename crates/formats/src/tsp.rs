@@ -21,9 +21,10 @@ use x509_cert::attr::Attribute;
 use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
-use x509_cert::serial_number::SerialNumber;
 
 use crate::FormatError;
+pub use crate::ess::{ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2};
+use crate::ess::{SigningCertificate, SigningCertificateV2};
 
 /// `id-ct-TSTInfo` (RFC 3161 §2.4.2).
 pub const ID_CT_TST_INFO: ObjectIdentifier =
@@ -33,11 +34,6 @@ pub const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 /// `id-aa-signatureTimeStampToken` (RFC 3161 Appendix A).
 pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
-/// `id-aa-signingCertificate` (RFC 2634 §5.4) and `id-aa-signingCertificateV2` (RFC 5035 §3).
-pub const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
-pub const ID_AA_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 /// `id-kp-timeStamping` (RFC 5280 §4.2.1.12); RFC 3161 §2.3 wants it alone and critical.
 pub const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
@@ -231,47 +227,6 @@ impl TstInfo {
     pub fn gen_time_unix(&self) -> i64 {
         self.gen_time.to_unix_duration().as_secs() as i64
     }
-}
-
-/// `IssuerSerial` (RFC 5035 §4).
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct IssuerSerial {
-    issuer: Vec<GeneralName>,
-    serial_number: SerialNumber,
-}
-
-/// `ESSCertIDv2` (RFC 5035 §4); `hashAlgorithm` DEFAULT id-sha256, so absent for SHA-256.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct EssCertIdV2 {
-    #[asn1(optional = "true")]
-    hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    cert_hash: OctetString,
-    #[asn1(optional = "true")]
-    issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificateV2` (RFC 5035 §3); policies are not used.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct SigningCertificateV2 {
-    certs: Vec<EssCertIdV2>,
-    #[asn1(optional = "true")]
-    policies: Option<Vec<Any>>,
-}
-
-/// `ESSCertID` (RFC 2634 §5.4.1): a SHA-1 hash, still what many TSAs send.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct EssCertId {
-    cert_hash: OctetString,
-    #[asn1(optional = "true")]
-    issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificate` (RFC 2634 §5.4).
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct SigningCertificate {
-    certs: Vec<EssCertId>,
-    #[asn1(optional = "true")]
-    policies: Option<Vec<Any>>,
 }
 
 fn invalid(msg: impl Into<String>) -> FormatError {
@@ -753,17 +708,7 @@ pub fn grant(
         econtent: Some(Any::encode_from(&OctetString::new(info.to_der()?)?)?),
     };
     let tbs = cert.tbs_certificate();
-    let ess = SigningCertificateV2 {
-        certs: vec![EssCertIdV2 {
-            hash_algorithm: None,
-            cert_hash: OctetString::new(HashAlg::Sha256.digest(authority.cert_der))?,
-            issuer_serial: Some(IssuerSerial {
-                issuer: vec![GeneralName::DirectoryName(tbs.issuer().clone())],
-                serial_number: tbs.serial_number().clone(),
-            }),
-        }],
-        policies: None,
-    };
+    let ess = SigningCertificateV2::for_certificate(authority.cert_der)?;
     let hash = authority.signer.scheme().hash();
     let mut si = SignerInfoBuilder::new(
         SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -775,11 +720,8 @@ pub fn grant(
         None,
     )
     .map_err(|e| FormatError::Encoding(format!("SignerInfo: {e}")))?;
-    si.add_signed_attribute(Attribute {
-        oid: ID_AA_SIGNING_CERTIFICATE_V2,
-        values: SetOfVec::try_from(vec![Any::encode_from(&ess)?])?,
-    })
-    .map_err(|e| FormatError::Encoding(format!("SignerInfo: {e}")))?;
+    si.add_signed_attribute(ess.to_attribute()?)
+        .map_err(|e| FormatError::Encoding(format!("SignerInfo: {e}")))?;
     let mut builder = SignedDataBuilder::new(&content);
     builder
         .add_digest_algorithm(hash_algorithm_identifier(hash))

@@ -6,7 +6,8 @@
 //! A new endpoint adds its line to [`admin_routes!`] below, with its request body's wire type
 //! (`body`, `optional_body` for one that may be left out, `raw_body` for a certificate), its
 //! success status, its answer's wire type and a summary: the OpenAPI document is built from that table (see
-//! `admin_openapi`; the test `openapi_matches_routes` checks the two agree). The
+//! `admin_openapi`; the test `openapi_matches_routes` checks the two agree). `limit(image)`
+//! puts a route in the group whose body limit is an image's, not a form's. The
 //! credential endpoints (`/admin/api/credentials…`) check the owner's unit in
 //! `admin_api::credentials`.
 
@@ -39,8 +40,15 @@ macro_rules! admin_routes {
     (@body optional $ty:ty) => { Some(admin_openapi::RequestBody::json::<$ty>(false)) };
     (@body raw $what:literal) => { Some(admin_openapi::RequestBody::certificate($what)) };
     (@body) => { None };
+    (@route $plain:ident $uploads:ident $method:ident $path:literal $handler:ident image) => {
+        $uploads = $uploads.route($path, axum::routing::$method($handler));
+    };
+    (@route $plain:ident $uploads:ident $method:ident $path:literal $handler:ident) => {
+        $plain = $plain.route($path, axum::routing::$method($handler));
+    };
     ($($method:ident $path:literal
         $(body($body:ty))? $(optional_body($obody:ty))? $(raw_body($raw:literal))?
+        $(limit($limit:ident))?
         => $handler:ident, $status:literal $(($ty:ty))?, $summary:literal;)*) => {
         /// Every route of the administration API as (method, path).
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
@@ -59,10 +67,27 @@ macro_rules! admin_routes {
             doc.finish()
         }
 
+        /// The routes in two groups, each to get its own body limit (see `http::router`):
+        /// those marked `limit(image)` (image uploads) and all the others.
+        fn groups() -> (Router<AppState>, Router<AppState>) {
+            let mut plain = Router::new();
+            let mut uploads = Router::new();
+            $(admin_routes!(@route plain uploads $method $path $handler $($limit)?);)*
+            (plain, uploads)
+        }
+
+        /// Every route but the image uploads (small bodies).
         pub fn routes() -> Router<AppState> {
-            Router::new()
-                $(.route($path, axum::routing::$method($handler)))*
+            groups()
+                .0
                 .route("/admin/api/{*rest}", axum::routing::any(unknown))
+                .layer(axum::middleware::map_response(method_not_allowed_as_json))
+        }
+
+        /// The image uploads (`limit(image)`): bodies up to the image limit.
+        pub fn image_upload_routes() -> Router<AppState> {
+            groups()
+                .1
                 .layer(axum::middleware::map_response(method_not_allowed_as_json))
         }
     };
@@ -150,13 +175,13 @@ admin_routes! {
         "Revoke an organisation credential for good; the CRL and OCSP say so at once (cert_admin over the unit)";
     get "/admin/api/units/{id}/seal" => seal_get, 200 (wire::SigningImage),
         "The unit's seal image record (not its bytes)";
-    put "/admin/api/units/{id}/seal" => seal_set, 200 (wire::SigningImage),
+    put "/admin/api/units/{id}/seal" limit(image) => seal_set, 200 (wire::SigningImage),
         "Set or replace the unit's seal image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the unit)";
     delete "/admin/api/units/{id}/seal" => seal_remove, 204,
         "Remove the unit's seal image (cert_admin over the unit)";
     get "/admin/api/users/{id}/signature-image" => signature_image_get, 200 (wire::SigningImage),
         "The official's signature image record (not its bytes)";
-    put "/admin/api/users/{id}/signature-image" => signature_image_set, 200 (wire::SigningImage),
+    put "/admin/api/users/{id}/signature-image" limit(image) => signature_image_set, 200 (wire::SigningImage),
         "Set or replace the official's handwritten signature image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the official's unit)";
     delete "/admin/api/users/{id}/signature-image" => signature_image_remove, 204,
         "Remove the official's signature image (cert_admin over the official's unit)";

@@ -67,19 +67,7 @@ fn every_schema_reference_resolves() {
 /// challenge (the document itself is public), never the catch-all 404 or a 405.
 #[tokio::test]
 async fn every_documented_route_is_served() {
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-admin-api-test-{}",
-        tessera_core::secrets::random_id().unwrap()
-    ));
-    let settings = crate::settings::Settings::resolve(
-        Some(dir.clone()),
-        None,
-        &crate::settings::FileSettings::default(),
-    )
-    .unwrap();
-    let provider = crate::app::open(&settings, "http://127.0.0.1:1", "test")
-        .await
-        .unwrap();
+    let (provider, dir) = crate::app::test_provider("tessera-admin-api-test").await;
     let app = crate::http::router(crate::http::AppState::new(provider.clone(), false));
     for (method, path) in documented() {
         let uri = path.replace('{', "x").replace('}', "");

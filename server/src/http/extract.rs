@@ -315,19 +315,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn app() -> (axum::Router, AppState, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "tessera-extract-test-{}",
-            tessera_core::secrets::random_id().unwrap()
-        ));
-        let settings = crate::settings::Settings::resolve(
-            Some(dir.clone()),
-            None,
-            &crate::settings::FileSettings::default(),
-        )
-        .unwrap();
-        let provider = crate::app::open(&settings, "http://127.0.0.1:1", "test")
-            .await
-            .unwrap();
+        let (provider, dir) = crate::app::test_provider("tessera-extract-test").await;
         let state = AppState::new(provider, false);
         // Two handlers only for this test: one that reads `Now` twice, one behind `SignedIn`.
         let app = crate::http::router(state.clone()).merge(

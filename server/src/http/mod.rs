@@ -31,40 +31,13 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::pages::Pages;
 
-/// Largest request body accepted (forms and token requests are small).
+/// Largest request body accepted (forms and token requests are small) outside the route
+/// groups with their own limit (document verification, image uploads).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Largest body of a signature or seal image upload (`PUT …/seal`, `PUT …/signature-image`):
 /// the 1 MB image limit, so that a larger image gets the core's clear refusal up to there.
 pub const MAX_IMAGE_BODY_BYTES: usize = tessera_core::signing::images::MAX_IMAGE_BYTES + 1;
-
-fn is_image_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::PUT
-        && path.starts_with("/admin/api/")
-        && (path.ends_with("/seal") || path.ends_with("/signature-image"))
-}
-
-/// The request body limit: [`MAX_BODY_BYTES`], or [`MAX_IMAGE_BODY_BYTES`] for image uploads,
-/// applied by tower-http's limit so that both behave alike (413 on a long Content-Length).
-async fn body_limit(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use tower::ServiceExt;
-    let limit = if is_image_upload(req.method(), req.uri().path()) {
-        MAX_IMAGE_BODY_BYTES
-    } else {
-        MAX_BODY_BYTES
-    };
-    let service = tower::ServiceBuilder::new()
-        .layer(RequestBodyLimitLayer::new(limit))
-        .map_request(|r: axum::http::Request<_>| r.map(axum::body::Body::new))
-        .service(next);
-    match service.oneshot(req).await {
-        Ok(resp) => resp.map(axum::body::Body::new),
-        Err(never) => match never {},
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -76,6 +49,18 @@ pub struct AppState {
     /// Wakes this replica's back-channel worker when a logout queued notifications (the others
     /// find them when they next poll the outbox).
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Bounds the signature verifications (`POST /api/verify`) run at once, see
+    /// [`verify_permits`]; when none is free the API answers 503 with Retry-After.
+    pub verify_permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// Verifications allowed at once: one per core, as each parses and hashes up to 32 MB off
+/// the async workers.
+pub fn verify_permits() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    Arc::new(tokio::sync::Semaphore::new(cores))
 }
 
 impl AppState {
@@ -87,18 +72,19 @@ impl AppState {
             secure_cookies,
             trust_forwarded_for,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            verify_permits: verify_permits(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    // Signature validation takes whole documents: its routes carry their own, larger limit.
-    let verify = verify::routes()
-        .with_state(state.clone())
-        // Above the handlers' own limit, so that they answer an oversized upload in words.
-        .layer(RequestBodyLimitLayer::new(
-            verify::MAX_VERIFY_BYTES + 1024 * 1024,
-        ));
+    // One mechanism for body limits: each route group carries tower-http's limit (413 on a
+    // long Content-Length), above the handlers' own limits so that they answer in words.
+    let verify = verify::routes().layer(RequestBodyLimitLayer::new(
+        verify::MAX_VERIFY_BYTES + 1024 * 1024,
+    ));
+    let uploads =
+        admin_api::image_upload_routes().layer(RequestBodyLimitLayer::new(MAX_IMAGE_BODY_BYTES));
     let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
@@ -112,11 +98,12 @@ pub fn router(state: AppState) -> Router {
         .merge(tsa::routes())
         .merge(assets::routes())
         .fallback(errors::not_found)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(body_limit));
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     Router::new()
         .merge(verify)
+        .merge(uploads)
         .merge(rest)
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

@@ -218,7 +218,9 @@ async fn submit(
 }
 
 fn api_error(status: StatusCode, description: &str) -> Response {
-    let code = if status.is_server_error() {
+    let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "temporarily_unavailable"
+    } else if status.is_server_error() {
         "server_error"
     } else {
         "invalid_request"
@@ -247,7 +249,22 @@ enum Owned {
     Detached(Bytes, Bytes),
 }
 
+/// Seconds a client is asked to wait when every verification permit is taken.
+const BUSY_RETRY_AFTER_SECS: u32 = 5;
+
 async fn api(State(s): State<AppState>, Now(now): Now, req: Request) -> Response {
+    // Before reading the body: a saturated server should not buffer 32 MB it will not verify.
+    let Ok(_permit) = s.verify_permits.clone().try_acquire_owned() else {
+        let mut r = api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many verifications are running; try again shortly",
+        );
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+        );
+        return r;
+    };
     let too_large = || {
         api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -364,3 +381,7 @@ async fn api(State(s): State<AppState>, Now(now): Now, req: Request) -> Response
         }
     }
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;

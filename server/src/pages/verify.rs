@@ -483,6 +483,7 @@ mod tests {
                 sub_indication: sub,
                 detail: HOSTILE.into(),
             },
+            revocation_wanted: Vec::new(),
         }
     }
 

@@ -15,7 +15,8 @@ use tessera_hsm::softhsm::{SoftHsmToken, module_or_skip};
 
 scenarios!(
     verify_agrees_with_pyhanko_and_openssl,
-    verify_tessera_ca_revocation
+    verify_tessera_ca_revocation,
+    verify_fetches_an_external_crl
 );
 
 fn test_data() -> PathBuf {
@@ -540,6 +541,147 @@ async fn verify_tessera_ca_revocation(backend: Backend) -> anyhow::Result<()> {
     ensure!(
         !py_valid,
         "pyHanko still accepts the revoked signature:\n{py_text}"
+    );
+    Ok(())
+}
+
+/// A tiny HTTP server answering every GET with the current `body` (a CRL), counting requests.
+struct CrlServer {
+    body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CrlServer {
+    fn start(listener: tokio::net::TcpListener) -> CrlServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (b, h) = (body.clone(), hits.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (b, h) = (b.clone(), h.clone());
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 2048];
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = b.lock().map(|v| v.clone()).unwrap_or_default();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(&body).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        CrlServer { body, hits, task }
+    }
+
+    fn serve(&self, der: Vec<u8>) {
+        if let Ok(mut b) = self.body.lock() {
+            *b = der;
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CrlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A second CA, made with the openssl CLI, whose signer certificate names a CRL on a local
+/// HTTP server: `POST /api/verify` fetches that CRL through the outbound allow-list (loopback
+/// allowed here) and passes the detached CMS; once the CRL lists the certificate the same
+/// signature is REVOKED_NO_POE.
+async fn verify_fetches_an_external_crl(backend: Backend) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let crl_url = format!(
+        "http://127.0.0.1:{}/other.crl",
+        listener.local_addr()?.port()
+    );
+    let dir = TempDir::new("tessera-e2e-verify-crl")?;
+    let d = dir.path();
+    let script = r#"set -e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+  -subj "/CN=Other CA/O=Other/C=VN" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout signer.key -out signer.csr -subj "/CN=Other signer/O=Other/C=VN" 2>/dev/null
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\ncrlDistributionPoints=URI:%s\n' "$CRL_URL" > ext.cnf
+openssl x509 -req -in signer.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile ext.cnf -out signer.pem 2>/dev/null
+: > index.txt; echo 01 > crlnumber
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=30\n' > ca.cnf
+openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.pem -out good.crl 2>/dev/null
+openssl crl -in good.crl -outform DER -out good.der
+openssl ca -config ca.cnf -keyfile ca.key -cert ca.pem -revoke signer.pem 2>/dev/null
+openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.pem -out revoked.crl 2>/dev/null
+openssl crl -in revoked.crl -outform DER -out revoked.der
+printf 'Quyet dinh so 12' > content.txt
+openssl cms -sign -binary -in content.txt -signer signer.pem -inkey signer.key -outform DER -out sig.der
+"#;
+    let out = tokio::process::Command::new("sh")
+        .args(["-c", script])
+        .env("CRL_URL", &crl_url)
+        .current_dir(d)
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crls = CrlServer::start(listener);
+    crls.serve(std::fs::read(d.join("good.der"))?);
+
+    let server =
+        TestServer::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
+    let root = d.join("ca.pem").display().to_string();
+    server
+        .cli_ok(&["trust", "add", "--file", &root], None)
+        .await?;
+    use base64::Engine;
+    let b64 = |p: &str| -> anyhow::Result<String> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(d.join(p))?))
+    };
+    let body = serde_json::json!({"signature": b64("sig.der")?, "content": b64("content.txt")?});
+    let http = reqwest::Client::new();
+    let check = || async {
+        let resp = http
+            .post(server.url("/api/verify"))
+            .json(&body)
+            .send()
+            .await?;
+        ensure!(resp.status() == 200, "{}", resp.status());
+        Ok::<Value, anyhow::Error>(resp.json().await?)
+    };
+
+    let v = check().await?;
+    ensure!(v["overall"] == "TOTAL-PASSED", "{v}");
+    ensure!(
+        v["signatures"][0]["revocation"]["status"] == "good",
+        "the fetched CRL says good: {v}"
+    );
+    ensure!(crls.hits() >= 1, "the CRL was not fetched");
+
+    // The CRL now lists the signer: no timestamp proves the signature came before.
+    crls.serve(std::fs::read(d.join("revoked.der"))?);
+    let v = check().await?;
+    ensure!(v["overall"] == "INDETERMINATE", "{v}");
+    ensure!(
+        v["signatures"][0]["verdict"]["sub_indication"] == "REVOKED_NO_POE",
+        "{v}"
     );
     Ok(())
 }

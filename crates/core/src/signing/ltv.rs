@@ -30,37 +30,12 @@ const OCSP_REQUEST_TYPE: &str = "application/ocsp-request";
 const OCSP_RESPONSE_TYPE: &str = "application/ocsp-response";
 
 /// What a validator needs besides the signature (the DSS's `/Certs`, `/OCSPs`, `/CRLs`; ISO
-/// 32000-2 §12.8.4.3). All DER. The lead merges this with
-/// `tessera_formats::pdf::dss::ValidationData`, which has the same fields.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ValidationData {
-    pub certs: Vec<Vec<u8>>,
-    pub ocsps: Vec<Vec<u8>>,
-    pub crls: Vec<Vec<u8>>,
-}
+/// 32000-2 §12.8.4.3). All DER.
+pub use tessera_formats::pdf::ValidationData;
 
-impl ValidationData {
-    fn add_cert(&mut self, der: Vec<u8>) {
-        if !self.certs.contains(&der) {
-            self.certs.push(der);
-        }
-    }
-
-    /// Adds `other`'s entries that are not there yet.
-    pub fn merge(&mut self, other: ValidationData) {
-        for c in other.certs {
-            self.add_cert(c);
-        }
-        for o in other.ocsps {
-            if !self.ocsps.contains(&o) {
-                self.ocsps.push(o);
-            }
-        }
-        for c in other.crls {
-            if !self.crls.contains(&c) {
-                self.crls.push(c);
-            }
-        }
+fn add_cert(out: &mut ValidationData, der: Vec<u8>) {
+    if !out.certs.contains(&der) {
+        out.certs.push(der);
     }
 }
 
@@ -262,6 +237,20 @@ async fn external(
     })
 }
 
+/// Revocation data of the external certificate `cert_der` issued by `issuer_der`, fetched as
+/// for signing (OCSP at the AIA URL, else the CRL at the distribution point): signature
+/// verification calls it for certificates that name a service but came with no data.
+pub(crate) async fn fetch_external(
+    p: &Provider,
+    cert_der: &[u8],
+    issuer_der: &[u8],
+) -> Result<ValidationData, LtvError> {
+    let (cert, issuer) = (parse(cert_der)?, parse(issuer_der)?);
+    let mut out = ValidationData::default();
+    external(p, &cert, Some(&issuer), &mut out).await?;
+    Ok(out)
+}
+
 /// The validation data of the path `cert_der` → `chain` (issuers up to the root, DER): every
 /// certificate, and an OCSP answer or CRL for each one below the (self-signed) root.
 pub async fn validation_data(
@@ -276,9 +265,9 @@ pub async fn validation_data(
         path.push(parse(c)?);
     }
     let cas = p.store.list_cas().await.map_err(PkiError::from)?;
-    out.add_cert(cert_der.to_vec());
+    add_cert(&mut out, cert_der.to_vec());
     for c in chain {
-        out.add_cert(c.clone());
+        add_cert(&mut out, c.clone());
     }
     for (i, cert) in path.iter().enumerate() {
         let tbs = cert.tbs_certificate();

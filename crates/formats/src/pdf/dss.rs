@@ -21,6 +21,21 @@ impl ValidationData {
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty() && self.ocsps.is_empty() && self.crls.is_empty()
     }
+
+    /// Adds `other`'s entries that are not there yet (byte for byte), keeping the order.
+    pub fn merge(&mut self, other: ValidationData) {
+        for (mine, theirs) in [
+            (&mut self.certs, other.certs),
+            (&mut self.ocsps, other.ocsps),
+            (&mut self.crls, other.crls),
+        ] {
+            for item in theirs {
+                if !mine.contains(&item) {
+                    mine.push(item);
+                }
+            }
+        }
+    }
 }
 
 /// Appends a revision whose catalog has a `/DSS` holding `data`, merged with the DSS already

@@ -450,6 +450,7 @@ pub(super) fn verify_signature(
         timestamp: None,
         revocation: RevocationStatus::NotApplicable,
         verdict: Verdict::passed(),
+        revocation_wanted: Vec::new(),
     };
     let p = match parse(der_bytes) {
         Ok(p) => p,
@@ -604,12 +605,17 @@ pub(super) fn verify_signature(
             CertStatusFound::None => {
                 if let Some(pc) = chain::parse(c)
                     && chain::has_revocation_pointers(&pc)
-                    && unknown.is_none()
                 {
-                    unknown = Some(format!(
-                        "no revocation data for {} (its CRL or OCSP service was not consulted)",
-                        pc.subject()
-                    ));
+                    if unknown.is_none() {
+                        unknown = Some(format!(
+                            "no revocation data for {} (its CRL or OCSP service was not consulted)",
+                            pc.subject()
+                        ));
+                    }
+                    r.revocation_wanted.push(super::WantedRevocation {
+                        cert: c.clone(),
+                        issuer: issuer.clone(),
+                    });
                 }
             }
         }

@@ -229,6 +229,17 @@ pub struct SignatureReport {
     pub timestamp: Option<TimestampReport>,
     pub revocation: RevocationStatus,
     pub verdict: Verdict,
+    /// Certificates of the path that name a CRL or OCSP service but had no revocation data
+    /// at hand: what a caller may fetch before verifying again (not part of the report).
+    #[serde(skip)]
+    pub revocation_wanted: Vec<WantedRevocation>,
+}
+
+/// A certificate and its issuer (both DER) whose revocation status is wanted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedRevocation {
+    pub cert: Vec<u8>,
+    pub issuer: Vec<u8>,
 }
 
 /// The report on a whole PDF.
