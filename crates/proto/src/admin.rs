@@ -559,6 +559,23 @@ pub enum ReasonValue {
     Name(String),
 }
 
+/// `POST /admin/api/units/{id}/organisation-credentials` (the body may be left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewOrganisationCredentialBody {
+    /// `P-256` (default), `RSA-2048` or `RSA-3072`.
+    pub alg: Option<String>,
+}
+
+/// `POST /admin/api/organisation-credentials/{id}/clients`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AllowClientBody {
+    pub client_id: String,
+}
+
 /// `POST /admin/api/credentials/{id}/revoke` (the body may be left out).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -161,9 +161,9 @@ admin_routes! {
         "Revoke a credential for good; the CRL and OCSP say so at once (cert_admin)";
     get "/admin/api/units/{id}/organisation-credentials" => org_credentials_list, 200 (wire::OrganisationCredentialList),
         "The unit's organisation credentials (its digital seal: O=<organisation>, OU=<unit>, C=VN) with the clients allowed to use each";
-    post "/admin/api/units/{id}/organisation-credentials" => org_credential_issue, 201 (wire::OrganisationCredential),
+    post "/admin/api/units/{id}/organisation-credentials" optional_body(wire::NewOrganisationCredentialBody) => org_credential_issue, 201 (wire::OrganisationCredential),
         "Issue an organisation credential for the unit from the internal CA; the key is generated in custody (cert_admin over the unit)";
-    post "/admin/api/organisation-credentials/{id}/clients" => org_client_allow, 201 (wire::AllowedClient),
+    post "/admin/api/organisation-credentials/{id}/clients" body(wire::AllowClientBody) => org_client_allow, 201 (wire::AllowedClient),
         "Allow a client (e.g. the unit's clerk system) to sign with the organisation credential without a per-signature approval; every use is audited (cert_admin)";
     delete "/admin/api/organisation-credentials/{id}/clients/{client_id}" => org_client_disallow, 204,
         "Withdraw a client's permission to sign with the organisation credential (cert_admin)";
@@ -171,7 +171,7 @@ admin_routes! {
         "Suspend an active organisation credential (certificateHold in the CRL and OCSP): it cannot sign until resumed (cert_admin over the unit)";
     post "/admin/api/organisation-credentials/{id}/resume" => org_credential_resume, 200 (wire::OrganisationCredential),
         "Resume a suspended, unexpired organisation credential (cert_admin over the unit)";
-    post "/admin/api/organisation-credentials/{id}/revoke" => org_credential_revoke, 200 (wire::OrganisationCredential),
+    post "/admin/api/organisation-credentials/{id}/revoke" optional_body(wire::RevokeBody) => org_credential_revoke, 200 (wire::OrganisationCredential),
         "Revoke an organisation credential for good; the CRL and OCSP say so at once (cert_admin over the unit)";
     get "/admin/api/units/{id}/seal" => seal_get, 200 (wire::SigningImage),
         "The unit's seal image record (not its bytes)";

@@ -142,7 +142,7 @@ fn answers_name_their_wire_types() {
 }
 
 /// POST and PATCH routes that act on the object the path names and take no body.
-const BODYLESS: [&str; 7] = [
+const BODYLESS: [&str; 9] = [
     "/admin/api/users/{id}/disable",
     "/admin/api/users/{id}/enable",
     "/admin/api/users/{id}/password",
@@ -150,6 +150,8 @@ const BODYLESS: [&str; 7] = [
     "/admin/api/clients/{id}/secret",
     "/admin/api/credentials/{id}/suspend",
     "/admin/api/credentials/{id}/resume",
+    "/admin/api/organisation-credentials/{id}/suspend",
+    "/admin/api/organisation-credentials/{id}/resume",
 ];
 
 /// Every POST and PATCH route documents its request body (a wire type of

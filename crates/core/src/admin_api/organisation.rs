@@ -4,7 +4,6 @@
 //! official's signature image by whoever holds it over the official's unit. Outside the
 //! caller's reach the answer is 404, as for units and users.
 
-use serde::Deserialize;
 use tessera_hsm::KeyType;
 use tessera_proto::admin as wire;
 use tessera_store::pki::{Credential, CredentialFilter, OwnerKind};
@@ -40,20 +39,7 @@ fn pki_actor(caller: &Caller) -> pki::Actor {
     }
 }
 
-/// Body of `POST /admin/api/units/{id}/organisation-credentials`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewOrganisationCredentialBody {
-    /// `P-256` (default), `RSA-2048` or `RSA-3072`.
-    pub alg: Option<String>,
-}
-
-/// Body of `POST /admin/api/organisation-credentials/{id}/clients`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowClientBody {
-    pub client_id: String,
-}
+pub use wire::{AllowClientBody, NewOrganisationCredentialBody};
 
 /// A unit the caller sees (404 otherwise) and holds `cert_admin` over (403 otherwise).
 async fn managed_unit(p: &Provider, caller: &Caller, id: &str) -> Result<Unit, AdminApiError> {
