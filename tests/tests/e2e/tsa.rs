@@ -117,11 +117,30 @@ async fn tsa_openssl_round_trip(backend: Backend) -> anyhow::Result<()> {
     ]
     .concat();
     std::fs::write(d.join("untrusted.pem"), untrusted)?;
-    let tsa_cert = openssl_ok(d, &["x509", "-in", "tsa.pem", "-noout", "-text"]).await?;
+    // The token carries the TSA's certificate and the issuing CA's (certReq), in DER SET order.
+    let carried = std::fs::read_to_string(d.join("tsa.pem"))?;
+    let blocks: Vec<String> = carried
+        .split_inclusive("-----END CERTIFICATE-----")
+        .filter(|b| b.contains("-----BEGIN CERTIFICATE-----"))
+        .map(|b| b.trim_start().to_owned() + "\n")
+        .collect();
+    ensure!(
+        blocks.len() == 2,
+        "the token should carry 2 certificates: {carried}"
+    );
+    let mut tsa_cert = String::new();
+    for (i, block) in blocks.iter().enumerate() {
+        let file = format!("carried-{i}.pem");
+        std::fs::write(d.join(&file), block)?;
+        let text = openssl_ok(d, &["x509", "-in", &file, "-noout", "-text"]).await?;
+        if text.contains("Time Stamping") {
+            tsa_cert = text;
+        }
+    }
     ensure!(
         tsa_cert.contains("X509v3 Extended Key Usage: critical")
             && tsa_cert.contains("Time Stamping"),
-        "{tsa_cert}"
+        "no time-stamping certificate in the token: {carried}"
     );
     let verify = |data: &'static str| {
         let d = d.to_path_buf();
