@@ -9,7 +9,7 @@ use tessera_formats::cades::{self, Profile};
 use tessera_hsm::HashAlg;
 
 use super::blocking_signing;
-use super::organisation::organisation_signer;
+use super::organisation::audited_signer;
 use super::{SigningError, hash_file, scheme_for, write_atomically};
 use crate::Provider;
 use crate::audit::Event;
@@ -46,27 +46,6 @@ pub struct CmsSigned {
     pub signature_bytes: usize,
 }
 
-async fn refused(
-    p: &Provider,
-    actor: &Actor,
-    req: &CmsRequest,
-    err: SigningError,
-    now: i64,
-) -> SigningError {
-    if matches!(err, SigningError::Refused(_) | SigningError::Pki(_)) {
-        let record = Event::SigningRefused
-            .at(now)
-            .actor(&actor.id)
-            .maybe_client(req.client_id.as_deref())
-            .meta(&actor.meta)
-            .detail(json!({ "format": "cms", "credential": req.credential_id, "reason": err.to_string() }));
-        if let Err(e) = p.audit(record).await {
-            return e.into();
-        }
-    }
-    err
-}
-
 /// Signs `req.input` into `req.output` (DER, `.p7s`) at level B-B (B-T with
 /// `req.timestamp`), with the signing time
 /// `now`. Nothing is written unless the whole signature was made.
@@ -76,11 +55,15 @@ pub async fn sign_cms_file(
     req: &CmsRequest,
     now: i64,
 ) -> Result<CmsSigned, SigningError> {
-    let signer =
-        match organisation_signer(p, &req.credential_id, req.client_id.as_deref(), now).await {
-            Ok(s) => s,
-            Err(e) => return Err(refused(p, actor, req, e, now).await),
-        };
+    let signer = audited_signer(
+        p,
+        actor,
+        "cms",
+        &req.credential_id,
+        req.client_id.as_deref(),
+        now,
+    )
+    .await?;
     let scheme = scheme_for(signer.credential.key_alg, req.hash, req.pss)?;
     let (input, output, hash) = (req.input.clone(), req.output.clone(), req.hash);
     if input == output {

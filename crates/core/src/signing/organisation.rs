@@ -159,3 +159,31 @@ pub async fn allowed_clients(
     organisation_unit(p, credential_id).await?;
     Ok(p.store.credential_clients(credential_id).await?)
 }
+
+/// [`organisation_signer`] for a signing use case: a refusal (personal credential, client not
+/// allowed, unusable credential) is audited as `signing.refused` with the format asked for.
+pub async fn audited_signer(
+    p: &Provider,
+    actor: &Actor,
+    format: &str,
+    credential_id: &str,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<OrganisationSigner, SigningError> {
+    let err = match organisation_signer(p, credential_id, client_id, now).await {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    if matches!(err, SigningError::Refused(_) | SigningError::Pki(_)) {
+        let record = Event::SigningRefused
+            .at(now)
+            .actor(&actor.id)
+            .maybe_client(client_id)
+            .meta(&actor.meta)
+            .detail(
+                json!({ "format": format, "credential": credential_id, "reason": err.to_string() }),
+            );
+        p.audit(record).await?;
+    }
+    Err(err)
+}

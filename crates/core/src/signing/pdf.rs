@@ -27,7 +27,7 @@ use tessera_hsm::HashAlg;
 
 use super::blocking_signing;
 use super::images::{ImageOwner, image};
-use super::organisation::organisation_signer;
+use super::organisation::audited_signer;
 use super::{SigningError, ltv, scheme_for, tsa, write_atomically};
 use crate::Provider;
 use crate::audit::Event;
@@ -238,27 +238,6 @@ async fn pool_validation_data(
     Ok(to_dss(all))
 }
 
-async fn refused(
-    p: &Provider,
-    actor: &Actor,
-    req: &PdfRequest,
-    err: SigningError,
-    now: i64,
-) -> SigningError {
-    if matches!(err, SigningError::Refused(_) | SigningError::Pki(_)) {
-        let record = Event::SigningRefused
-            .at(now)
-            .actor(&actor.id)
-            .maybe_client(req.client_id.as_deref())
-            .meta(&actor.meta)
-            .detail(json!({ "format": "pdf", "credential": req.credential_id, "reason": err.to_string() }));
-        if let Err(e) = p.audit(record).await {
-            return e.into();
-        }
-    }
-    err
-}
-
 /// Signs `req.input` into `req.output` at `req.level`, at time `now`. Nothing is written
 /// unless the whole signature (and its timestamps and DSS) was made.
 pub async fn sign_pdf_file(
@@ -267,11 +246,15 @@ pub async fn sign_pdf_file(
     req: &PdfRequest,
     now: i64,
 ) -> Result<PdfSigned, SigningError> {
-    let signer =
-        match organisation_signer(p, &req.credential_id, req.client_id.as_deref(), now).await {
-            Ok(s) => s,
-            Err(e) => return Err(refused(p, actor, req, e, now).await),
-        };
+    let signer = audited_signer(
+        p,
+        actor,
+        "pdf",
+        &req.credential_id,
+        req.client_id.as_deref(),
+        now,
+    )
+    .await?;
     let original = read_pdf(&req.input, &req.output)?;
     let scheme = scheme_for(signer.credential.key_alg, req.hash, false)?;
     let certs = signer.certs();
