@@ -192,7 +192,8 @@ async fn housekeeping(p: Provider) {
     }
 }
 
-/// CRLs due for reissue, expired credentials, expiry notices and stale OCSP answers. Every replica checks each
+/// CRLs due for reissue, expired credentials, expiry notices, stale OCSP answers, and signing
+/// requests that expired or are past retention. Every replica checks each
 /// minute; the database lets one of them publish each CRL number and give each notice.
 async fn pki_housekeeping(p: Provider) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -212,6 +213,10 @@ async fn pki_housekeeping(p: Provider) {
         }
         if let Err(e) = housekeeping::purge_ocsp_cache(&p, now()).await {
             tracing::warn!(error = %e, "OCSP cache housekeeping failed");
+        }
+        // Undecided signing requests expire within a minute of their time (and notify).
+        if let Err(e) = tessera_core::signing::remote::lifecycle::housekeeping(&p, now()).await {
+            tracing::warn!(error = %e, "signing-request housekeeping failed");
         }
     }
 }

@@ -123,6 +123,17 @@ events! {
     SigningPdfSigned => "signing.pdf.signed", Success;
     SigningPdfExtended => "signing.pdf.extended", Success;
     SigningRefused => "signing.refused", Failure;
+    SigningRequestCreated => "signing.request.created", Success;
+    SigningRequestApproved => "signing.request.approved", Success;
+    SigningRequestRejected => "signing.request.rejected", Success;
+    SigningRequestCancelled => "signing.request.cancelled", Success;
+    SigningRequestExpired => "signing.request.expired", Success;
+    SigningRequestRefused => "signing.request.refused", Failure;
+    SigningDocumentSigned => "signing.document.signed", Success;
+    SigningDocumentFailed => "signing.document.failed", Failure;
+    SigningSadRefused => "signing.sad.refused", Failure;
+    SigningRequestClientAllowed => "signing.request_client.allowed", Success;
+    SigningRequestClientDisallowed => "signing.request_client.disallowed", Success;
 }
 
 impl Event {

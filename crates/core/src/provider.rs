@@ -39,6 +39,8 @@ pub struct Config {
     pub backchannel_give_up: i64,
     /// Certificates: CA URLs, subject organisation, validity, CRL schedule.
     pub pki: crate::pki::PkiConfig,
+    /// Remote signing: limits, lifetimes, retention.
+    pub signing: crate::signing::remote::RemoteConfig,
 }
 
 impl Config {
@@ -59,6 +61,7 @@ impl Config {
             backchannel_retry_max: 600,
             backchannel_give_up: 86_400,
             pki: crate::pki::PkiConfig::new(issuer),
+            signing: crate::signing::remote::RemoteConfig::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod csc;
 pub mod oidc;
+pub mod signing;
 
 // The OIDC types predate the split and are used everywhere by their short paths.
 pub use oidc::*;

@@ -19,6 +19,7 @@ pub mod pki_org;
 pub mod pki_tsa;
 pub mod refresh;
 pub mod sessions;
+pub mod signing_requests;
 pub mod throttle;
 pub mod units;
 pub mod users;
@@ -125,6 +126,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "time-stamping authority",
         include_str!("../../../migrations/sqlite/0012_tsa.sql"),
     ),
+    (
+        13,
+        "remote signing requests",
+        include_str!("../../../migrations/sqlite/0013_signing_requests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -186,6 +192,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "time-stamping authority",
         include_str!("../../../migrations/postgres/0012_tsa.sql"),
+    ),
+    (
+        13,
+        "remote signing requests",
+        include_str!("../../../migrations/postgres/0013_signing_requests.sql"),
     ),
 ];
 

@@ -9,6 +9,8 @@
 //! - [`pdf`]: PAdES B-B to B-LTA signatures of PDFs and their extension (`tessera sign pdf`,
 //!   `tessera sign extend`).
 //! - [`images`]: officials' signature images and units' seal images (PNG, ≤ 1 MB).
+//! - [`remote`]: remote signing (issue 13): applications ask, officials approve with a second
+//!   factor, personal credentials sign only what was approved.
 //! - [`tsa`]: RFC 3161 timestamps (Tessera's own TSA and a configured one); [`ltv`]: the
 //!   validation data (chain, OCSP answers, CRLs) that long-term signatures carry.
 
@@ -17,6 +19,7 @@ pub mod images;
 pub mod ltv;
 pub mod organisation;
 pub mod pdf;
+pub mod remote;
 pub mod tsa;
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use tessera_formats::cades::{self, Profile};
+use tessera_formats::cades::{self, Profile, SignerCerts};
 use tessera_formats::pdf::appearance::{
     AppearanceSpec, AppendixStamp, DEFAULT_SEAL_DIAMETER_MM, Seal, Visible, add_appearances,
     vietnam_time,
@@ -138,7 +138,7 @@ fn read_pdf(input: &PathBuf, output: &PathBuf) -> Result<Vec<u8>, SigningError> 
 
 /// The name a signature shows: the subject's common name (a person), else its unit (OU) or
 /// organisation (O) — an organisation credential has no CN — else the whole subject.
-fn subject_name(cert_der: &[u8]) -> String {
+pub(crate) fn subject_name(cert_der: &[u8]) -> String {
     let Ok((_, c)) = x509_parser::parse_x509_certificate(cert_der) else {
         return String::new();
     };
@@ -291,43 +291,14 @@ pub async fn sign_pdf_file(
     options.reason = req.reason.clone();
     options.location = req.location.clone();
     options.certify = req.certify;
-    let hook: &sign::AppearanceHook<'_> = &|inc| add_appearances(inc, &spec);
-    let hook_ref = (spec.visible.is_some() || !spec.appendices.is_empty()).then_some(hook);
-    let prepared = sign::prepare(&original, &options, hook_ref)?;
-    let digest = prepared.digest();
-    let custody_signer = signer.custody_signer(scheme)?;
-    let cms_certs = certs.clone();
-    let mut cms = blocking_signing(move || {
-        Ok(cades::sign_detached(
-            &custody_signer,
-            &cms_certs,
-            &digest,
-            Profile::Pades,
-        )?)
-    })
-    .await?;
-    if req.level != PadesLevel::BB {
-        cms = tsa::add_signature_timestamp(p, &cms, now).await?;
-    }
-    let update = prepared.embed(&cms)?;
-    let mut out = original.clone();
-    out.extend_from_slice(update.appended());
-    drop(update);
-
-    if matches!(req.level, PadesLevel::BLT | PadesLevel::BLTA) {
-        let mut pool = vec![certs.cert_der.clone()];
-        pool.extend(certs.chain.iter().cloned());
-        for c in cms_certificates_with_tst(&cms)? {
-            if !pool.contains(&c) {
-                pool.push(c);
-            }
-        }
-        let data = pool_validation_data(p, &pool, now).await?;
-        out = append_dss(out, &data)?;
-    }
-    if req.level == PadesLevel::BLTA {
-        out = add_document_timestamp(p, out, now).await?;
-    }
+    let job = PadesJob {
+        custody_signer: signer.custody_signer(scheme)?,
+        certs,
+        spec,
+        options,
+        level: req.level,
+    };
+    let out = make_pades(p, &original, job, now).await?;
     write_atomically(&req.output, &out)?;
 
     let signed = PdfSigned {
@@ -359,6 +330,69 @@ pub async fn sign_pdf_file(
     )
     .await?;
     Ok(signed)
+}
+
+/// What one PAdES signature is made with.
+pub(crate) struct PadesJob {
+    pub custody_signer: tessera_hsm::x509::CustodySigner,
+    pub certs: SignerCerts,
+    pub spec: AppearanceSpec,
+    pub options: SignOptions,
+    pub level: PadesLevel,
+}
+
+/// Signs `original` (already known to be a PDF) as `job` says: the signed file, with its
+/// timestamps and DSS as the level asks.
+pub(crate) async fn make_pades(
+    p: &Provider,
+    original: &[u8],
+    job: PadesJob,
+    now: i64,
+) -> Result<Vec<u8>, SigningError> {
+    let PadesJob {
+        custody_signer,
+        certs,
+        spec,
+        options,
+        level,
+    } = job;
+    let hook: &sign::AppearanceHook<'_> = &|inc| add_appearances(inc, &spec);
+    let hook_ref = (spec.visible.is_some() || !spec.appendices.is_empty()).then_some(hook);
+    let prepared = sign::prepare(original, &options, hook_ref)?;
+    let digest = prepared.digest();
+    let cms_certs = certs.clone();
+    let mut cms = blocking_signing(move || {
+        Ok(cades::sign_detached(
+            &custody_signer,
+            &cms_certs,
+            &digest,
+            Profile::Pades,
+        )?)
+    })
+    .await?;
+    if level != PadesLevel::BB {
+        cms = tsa::add_signature_timestamp(p, &cms, now).await?;
+    }
+    let update = prepared.embed(&cms)?;
+    let mut out = original.to_vec();
+    out.extend_from_slice(update.appended());
+    drop(update);
+
+    if matches!(level, PadesLevel::BLT | PadesLevel::BLTA) {
+        let mut pool = vec![certs.cert_der.clone()];
+        pool.extend(certs.chain.iter().cloned());
+        for c in cms_certificates_with_tst(&cms)? {
+            if !pool.contains(&c) {
+                pool.push(c);
+            }
+        }
+        let data = pool_validation_data(p, &pool, now).await?;
+        out = append_dss(out, &data)?;
+    }
+    if level == PadesLevel::BLTA {
+        out = add_document_timestamp(p, out, now).await?;
+    }
+    Ok(out)
 }
 
 /// The certificates of a CMS signature and of its signature timestamp tokens (found by

@@ -1,0 +1,67 @@
+//! What happens to requests with time: expiry of undecided ones, the outcome webhook's queue,
+//! and deletion of contents and results after retention. Run by housekeeping on any replica;
+//! every step is a conditional update, so replicas never do it twice.
+
+use serde_json::json;
+use tessera_store::signing_requests::RequestRecord;
+
+use super::{RemoteError, Status};
+use crate::Provider;
+use crate::audit::Event;
+
+/// Queues the webhook announcing `status` to the request's `callback_uri`, if it has one. The
+/// delivery worker signs the JWT when it sends it.
+pub async fn announce(
+    p: &Provider,
+    request: &RequestRecord,
+    status: Status,
+    now: i64,
+) -> Result<(), RemoteError> {
+    if let Some(uri) = &request.callback_uri {
+        p.store
+            .enqueue_signing_webhook(
+                &request.id,
+                status.as_str(),
+                &request.client_id,
+                uri,
+                now,
+                now + p.config.backchannel_give_up,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Expires one pending request whose time ran out; `false` when it was decided meanwhile.
+pub async fn expire(p: &Provider, request: &RequestRecord, now: i64) -> Result<bool, RemoteError> {
+    if !p
+        .store
+        .transition_signing_request(&request.id, "pending", "expired", None, now)
+        .await?
+    {
+        return Ok(false);
+    }
+    p.audit(
+        Event::SigningRequestExpired
+            .at(now)
+            .actor(&request.client_id)
+            .client(&request.client_id)
+            .detail(json!({ "request": request.id, "signer": request.user_id })),
+    )
+    .await?;
+    announce(p, request, Status::Expired, now).await?;
+    Ok(true)
+}
+
+/// Housekeeping: expires undecided requests and deletes contents past retention; answers
+/// (expired, purged).
+pub async fn housekeeping(p: &Provider, now: i64) -> Result<(usize, u64), RemoteError> {
+    let mut expired = 0;
+    for r in p.store.expired_signing_requests(now, 500).await? {
+        if expire(p, &r, now).await? {
+            expired += 1;
+        }
+    }
+    let purged = p.store.purge_signing_contents(now).await?;
+    Ok((expired, purged))
+}
