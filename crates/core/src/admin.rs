@@ -461,7 +461,9 @@ pub(crate) async fn check_client_scopes(
         if !crate::oidc::valid_scope_name(s) {
             return Err(invalid(format!("invalid scope name {s:?}")));
         }
-        if crate::oidc::SCOPES.contains(&s.as_str()) {
+        if crate::oidc::SCOPES.contains(&s.as_str())
+            || crate::signing::remote::SCOPES.contains(&s.as_str())
+        {
             continue;
         }
         if s.starts_with("tessera:") {

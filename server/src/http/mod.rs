@@ -15,6 +15,7 @@ pub mod mfa;
 pub mod oidc;
 mod password;
 pub mod pki;
+pub mod signing_api;
 mod tsa;
 pub mod verify;
 pub mod web;
@@ -85,6 +86,8 @@ pub fn router(state: AppState) -> Router {
     ));
     let uploads =
         admin_api::image_upload_routes().layer(RequestBodyLimitLayer::new(MAX_IMAGE_BODY_BYTES));
+    // Documents to sign: the handler answers an oversized body with a JSON 413 itself.
+    let signing = signing_api::routes(&state.provider.config.signing);
     let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
@@ -102,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(verify)
         .merge(uploads)
+        .merge(signing)
         .merge(rest)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

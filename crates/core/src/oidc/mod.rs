@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod issue;
 pub mod pkce;
 pub mod refresh;
+pub mod resource;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -2,6 +2,7 @@
 //! approves with a second factor proven at that moment, and the signatures are made with the
 //! official's credential in custody — only for exactly what was approved.
 //!
+//! - [`auth`]: the callers of the API and their scopes.
 //! - [`submit`]: the signing-requests API's use cases (create, read, cancel, fetch results),
 //!   with its limits; documents are sealed at rest under the master key.
 //! - [`approval`]: approve (second factor → SAD) or reject, as the official.
@@ -16,6 +17,7 @@
 //! database, so any replica can serve any step.
 
 pub mod approval;
+pub mod auth;
 pub mod execute;
 pub mod lifecycle;
 pub mod permissions;
@@ -31,6 +33,15 @@ use tessera_store::signing_requests::{DocumentRecord, RequestRecord};
 use super::SigningError;
 use crate::CoreError;
 use crate::pki::PkiError;
+
+/// Scopes of Tessera's signing APIs, which any client may be given: the signing-requests API's
+/// ([`auth::SIGN_SCOPE`], [`auth::REQUEST_SCOPE`]) and the CSC API's (`service`, `credential`).
+pub const SCOPES: &[&str] = &[
+    auth::SIGN_SCOPE,
+    auth::REQUEST_SCOPE,
+    "service",
+    "credential",
+];
 
 /// Limits and lifetimes of remote signing.
 #[derive(Clone, Debug)]
@@ -116,6 +127,12 @@ impl Status {
 /// layer maps these to status codes and OAuth/CSC error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
+    /// The access token is not valid (`401 invalid_token`).
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The access token lacks the scope (`403 insufficient_scope`).
+    #[error("{0}")]
+    InsufficientScope(String),
     /// A malformed or unacceptable request (`400 invalid_request`).
     #[error("{0}")]
     Invalid(String),
