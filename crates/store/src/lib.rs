@@ -13,6 +13,7 @@ pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
+pub mod otp_tokens;
 pub mod pki;
 pub mod pki_ocsp;
 pub mod pki_org;
@@ -125,6 +126,12 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "time-stamping authority",
         include_str!("../../../migrations/sqlite/0012_tsa.sql"),
     ),
+    // 13 is reserved for another change.
+    (
+        14,
+        "hardware otp tokens",
+        include_str!("../../../migrations/sqlite/0014_otp_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -186,6 +193,12 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "time-stamping authority",
         include_str!("../../../migrations/postgres/0012_tsa.sql"),
+    ),
+    // 13 is reserved for another change.
+    (
+        14,
+        "hardware otp tokens",
+        include_str!("../../../migrations/postgres/0014_otp_tokens.sql"),
     ),
 ];
 
