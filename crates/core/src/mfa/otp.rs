@@ -57,6 +57,18 @@ fn generator(secret: &[u8], spec: Spec, step: u64, skew: u16) -> Result<Totp, Co
 /// Whether a secret and a spec (and, for TOTP, a period in seconds) make a usable generator;
 /// the reason when they do not.
 pub fn check_params(secret: &[u8], spec: Spec, period: Option<i64>) -> Result<(), CoreError> {
+    if secret.len() < 16 {
+        return Err(CoreError::Invalid(format!(
+            "the secret has {} bits; RFC 4226 asks for at least 128",
+            secret.len() * 8
+        )));
+    }
+    if !(6..=8).contains(&spec.digits) {
+        return Err(CoreError::Invalid(format!(
+            "{} digits; a code has 6, 7 or 8",
+            spec.digits
+        )));
+    }
     let step = match period {
         Some(p) => u64::try_from(p)
             .ok()
