@@ -1,4 +1,5 @@
-//! `tessera mfa …`: levels of assurance by unit and role, and resetting a user's factors.
+//! `tessera mfa …`: levels of assurance by unit and role, hardware OTP tokens, and resetting a
+//! user's factors.
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -28,8 +29,13 @@ pub enum MfaCommand {
     },
     /// Remove a policy by id
     Unrequire { id: String },
-    /// Remove every passkey, authenticator app and recovery code of a user who lost them
+    /// Remove every passkey, authenticator app, OTP token and recovery code of a user who lost
+    /// them
     Reset { username: String },
+    /// Hardware OTP tokens (HOTP/TOTP) from the vendor's seed file: import, list, remove,
+    /// disable, enable, resync
+    #[command(subcommand)]
+    Token(crate::cli_otp_token::TokenCommand),
 }
 
 pub async fn run(p: &Provider, cmd: MfaCommand, actor: &str, now: i64) -> anyhow::Result<()> {
@@ -74,6 +80,7 @@ pub async fn run(p: &Provider, cmd: MfaCommand, actor: &str, now: i64) -> anyhow
             mfa::reset(p, &user, actor, now).await?;
             println!("second factors of {} removed", user.username);
         }
+        MfaCommand::Token(cmd) => crate::cli_otp_token::run(p, cmd, actor, now).await?,
     }
     Ok(())
 }

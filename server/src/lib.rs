@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cli_audit;
 pub mod cli_hsm;
 pub mod cli_mfa;
+pub mod cli_otp_token;
 pub mod cli_pki;
 pub mod cli_scope;
 pub mod cli_sign;

@@ -63,6 +63,8 @@ mod key_rotation;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/otp_tokens.rs"]
+mod otp_tokens;
 #[path = "e2e/passwords_sessions.rs"]
 mod passwords_sessions;
 #[path = "e2e/pki.rs"]

@@ -6,6 +6,7 @@ use tessera_store::mfa::WebauthnCredential;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
+use crate::mfa::otp_token::{self, TokenInfo};
 use crate::mfa::totp::Enrolment;
 use crate::mfa::{self, Candidate, Enrolled, Lockout, Subject, totp};
 use crate::request::RequestMeta;
@@ -25,6 +26,8 @@ pub struct Overview {
     /// An unfinished authenticator-app set-up, shown only to the session that began it.
     pub pending_totp: Option<Enrolment>,
     pub passkeys: Vec<WebauthnCredential>,
+    /// Hardware OTP tokens the administrators gave the person.
+    pub otp_tokens: Vec<TokenInfo>,
     /// The person's live sessions, newest first, with whether each is this one.
     pub sessions: Vec<(SessionRecord, bool)>,
     pub history: Vec<AuditEntry>,
@@ -79,6 +82,7 @@ pub async fn overview(
         can_manage,
         pending_totp,
         passkeys: p.store.webauthn_credentials(&user.id).await?,
+        otp_tokens: otp_token::list(p, user).await?,
         sessions,
         history: p
             .store

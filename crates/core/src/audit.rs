@@ -51,6 +51,11 @@ events! {
     MfaReset => "mfa.reset", Success;
     MfaTotpEnrolled => "mfa.totp.enrolled", Success;
     MfaTotpRemoved => "mfa.totp.removed", Success;
+    MfaOtpTokenImported => "mfa.otp_token.imported", Success;
+    MfaOtpTokenRemoved => "mfa.otp_token.removed", Success;
+    MfaOtpTokenDisabled => "mfa.otp_token.disabled", Success;
+    MfaOtpTokenEnabled => "mfa.otp_token.enabled", Success;
+    MfaOtpTokenResynced => "mfa.otp_token.resynced", Success;
     MfaPasskeyRegistered => "mfa.passkey.registered", Success;
     MfaPasskeyRenamed => "mfa.passkey.renamed", Success;
     MfaPasskeyRemoved => "mfa.passkey.removed", Success;

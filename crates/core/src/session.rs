@@ -60,15 +60,19 @@ fn key_amr(synced: bool) -> &'static str {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Factor {
     Totp,
+    /// A hardware OTP token.
+    OtpToken,
     RecoveryCode,
-    Passkey { synced: bool },
+    Passkey {
+        synced: bool,
+    },
 }
 
 impl Factor {
     pub fn amr(self) -> &'static str {
         match self {
             // A recovery code is a one-time password from a printed list.
-            Factor::Totp | Factor::RecoveryCode => "otp",
+            Factor::Totp | Factor::OtpToken | Factor::RecoveryCode => "otp",
             Factor::Passkey { synced } => key_amr(synced),
         }
     }
@@ -76,6 +80,7 @@ impl Factor {
     pub fn name(self) -> &'static str {
         match self {
             Factor::Totp => "totp",
+            Factor::OtpToken => "otp_token",
             Factor::RecoveryCode => "recovery_code",
             Factor::Passkey { .. } => "passkey",
         }

@@ -13,6 +13,7 @@ pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
+pub mod otp_tokens;
 pub mod pki;
 pub mod pki_ocsp;
 pub mod pki_org;
@@ -131,6 +132,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "remote signing requests",
         include_str!("../../../migrations/sqlite/0013_signing_requests.sql"),
     ),
+    (
+        14,
+        "hardware otp tokens",
+        include_str!("../../../migrations/sqlite/0014_otp_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -197,6 +203,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "remote signing requests",
         include_str!("../../../migrations/postgres/0013_signing_requests.sql"),
+    ),
+    (
+        14,
+        "hardware otp tokens",
+        include_str!("../../../migrations/postgres/0014_otp_tokens.sql"),
     ),
 ];
 

@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tessera_store::Store;
 
+mod support;
+
 /// Everything compared about one table.
 #[derive(Debug, Default, PartialEq)]
 struct Table {
@@ -328,58 +330,22 @@ fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
     out
 }
 
-async fn fresh_postgres(admin_url: &str) -> (AnyPool, String, String) {
-    sqlx::any::install_default_drivers();
-    let mut bytes = [0u8; 6];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).unwrap();
-    let name = format!(
-        "tessera_schema_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let admin = AnyPool::connect(admin_url).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').expect("a database in the URL");
-    (
-        AnyPool::connect(&format!("{base}/{name}")).await.unwrap(),
-        format!("{base}/{name}"),
-        name,
-    )
-}
-
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_make_the_same_schema() {
-    let Some(admin_url) = std::env::var("TESSERA_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set TESSERA_TEST_DATABASE_URL"
-        );
-        eprintln!("skipped: TESSERA_TEST_DATABASE_URL not set");
+    let Some(admin_url) = support::postgres_admin_url() else {
         return;
     };
     let lite = Store::connect("sqlite::memory:").await.unwrap();
     lite.migrate().await.unwrap();
     let sqlite = sqlite_schema(lite.pool()).await;
 
-    let (pool, url, name) = fresh_postgres(&admin_url).await;
-    let pg = Store::connect(&url).await.unwrap();
+    let db = support::PgDatabase::create(&admin_url).await;
+    let pool = AnyPool::connect(&db.url).await.unwrap();
+    let pg = Store::connect(&db.url).await.unwrap();
     pg.migrate().await.unwrap();
     let postgres = postgres_schema(&pool).await;
     pool.close().await;
     pg.close().await;
-    let admin = AnyPool::connect(&admin_url).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
 
     assert!(
         sqlite.len() > 20,

@@ -61,6 +61,14 @@ struct PasskeyRow {
 }
 
 #[derive(Serialize)]
+struct TokenRow {
+    serial: String,
+    kind: String,
+    last_used: Option<String>,
+    disabled: bool,
+}
+
+#[derive(Serialize)]
 struct SessionRow {
     sid: String,
     current: bool,
@@ -94,6 +102,7 @@ struct AccountView {
     passkeys: Vec<PasskeyRow>,
     totp_on: bool,
     totp: Option<TotpView>,
+    otp_tokens: Vec<TokenRow>,
     totp_confirm_action: &'static str,
     req: Option<String>,
     recovery_left: i64,
@@ -179,6 +188,16 @@ async fn view(
             last_used: c.last_used_at.map(when),
         })
         .collect();
+    let otp_tokens = o
+        .otp_tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            serial: t.serial,
+            kind: t.kind.to_uppercase(),
+            last_used: t.last_used_at.map(when),
+            disabled: t.disabled,
+        })
+        .collect();
     let sessions = o
         .sessions
         .into_iter()
@@ -218,6 +237,7 @@ async fn view(
             passkeys,
             totp_on: o.enrolled.totp,
             totp: o.pending_totp.map(TotpView::from),
+            otp_tokens,
             totp_confirm_action: "/account/totp/confirm",
             req: None,
             recovery_left: o.enrolled.recovery_codes_left,

@@ -1,6 +1,6 @@
-//! The second step of a sign-in: proving a second factor (TOTP, recovery code, passkey),
-//! enrolling one when a policy demands it, signing in with a passkey alone, and resuming the
-//! application's request afterwards.
+//! The second step of a sign-in: proving a second factor (a one-time code of the authenticator
+//! app or of a hardware token, a recovery code, a passkey), enrolling one when a policy demands
+//! it, signing in with a passkey alone, and resuming the application's request afterwards.
 
 use std::net::SocketAddr;
 
@@ -63,6 +63,7 @@ struct FactorView<'a> {
     username: &'a str,
     has_passkey: bool,
     has_totp: bool,
+    has_token: bool,
     recovery_left: i64,
     error: Option<&'static str>,
 }
@@ -107,6 +108,7 @@ async fn render_factor(
             username: &c.user.username,
             has_passkey: enrolled.passkeys > 0,
             has_totp: enrolled.totp,
+            has_token: enrolled.otp_tokens > 0,
             recovery_left: enrolled.recovery_codes_left,
             error,
         },

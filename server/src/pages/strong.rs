@@ -15,6 +15,10 @@ pub struct StrongText {
     pub use_passkey_help: &'static str,
     pub totp_label: &'static str,
     pub totp_help: &'static str,
+    pub token_label: &'static str,
+    pub token_help: &'static str,
+    pub code_label_any: &'static str,
+    pub code_help_any: &'static str,
     pub verify_button: &'static str,
     pub recovery_label: &'static str,
     pub recovery_help: &'static str,
@@ -72,6 +76,9 @@ pub struct StrongText {
     pub totp_heading: &'static str,
     pub totp_on: &'static str,
     pub totp_off: &'static str,
+    pub tokens_heading: &'static str,
+    pub tokens_note: &'static str,
+    pub token_disabled: &'static str,
     pub recovery_heading: &'static str,
     pub recovery_left: &'static str,
     pub regenerate: &'static str,
@@ -89,6 +96,10 @@ pub const VI: StrongText = StrongText {
     use_passkey_help: "Điện thoại, máy tính hoặc khóa bảo mật của bạn sẽ hỏi vân tay, khuôn mặt hoặc mã PIN.",
     totp_label: "Mã 6 số từ ứng dụng xác thực",
     totp_help: "Mở ứng dụng xác thực (Google Authenticator, Microsoft Authenticator…) và nhập mã đang hiển thị.",
+    token_label: "Mã từ thiết bị OTP",
+    token_help: "Nhập mã đang hiển thị trên thiết bị OTP do đơn vị cấp (nhấn nút trên thiết bị trước, nếu có).",
+    code_label_any: "Mã từ ứng dụng xác thực hoặc thiết bị OTP",
+    code_help_any: "Nhập mã đang hiển thị trên ứng dụng xác thực, hoặc trên thiết bị OTP do đơn vị cấp.",
     verify_button: "Xác nhận",
     recovery_label: "Mã khôi phục",
     recovery_help: "Mỗi mã khôi phục chỉ dùng được một lần.",
@@ -144,6 +155,9 @@ pub const VI: StrongText = StrongText {
     totp_heading: "Ứng dụng xác thực",
     totp_on: "Đang bật.",
     totp_off: "Chưa thiết lập.",
+    tokens_heading: "Thiết bị OTP",
+    tokens_note: "Thiết bị do quản trị viên đơn vị cấp. Nếu mất thiết bị, hãy báo ngay để quản trị viên thu hồi.",
+    token_disabled: "đang tạm khóa",
     recovery_heading: "Mã khôi phục",
     recovery_left: "Số mã còn lại",
     regenerate: "Tạo bộ mã mới",
@@ -161,6 +175,10 @@ pub const EN: StrongText = StrongText {
     use_passkey_help: "Your phone, computer or security key will ask for a fingerprint, your face or a PIN.",
     totp_label: "6-digit code from your authenticator app",
     totp_help: "Open your authenticator app (Google Authenticator, Microsoft Authenticator…) and type the code it shows.",
+    token_label: "Code from your OTP token",
+    token_help: "Type the code your OTP token from your unit shows (press its button first, if it has one).",
+    code_label_any: "Code from your authenticator app or OTP token",
+    code_help_any: "Type the code your authenticator app, or the OTP token from your unit, shows.",
     verify_button: "Confirm",
     recovery_label: "Recovery code",
     recovery_help: "Each recovery code works once.",
@@ -216,6 +234,9 @@ pub const EN: StrongText = StrongText {
     totp_heading: "Authenticator app",
     totp_on: "On.",
     totp_off: "Not set up.",
+    tokens_heading: "OTP tokens",
+    tokens_note: "Your unit's administrator gave you these. If you lose one, tell them at once so that they withdraw it.",
+    token_disabled: "turned off",
     recovery_heading: "Recovery codes",
     recovery_left: "Codes left",
     regenerate: "Make new codes",
@@ -281,6 +302,7 @@ mod tests {
             "level": 1, "amr": ["pwd"], "can_manage": true, "has_factor": true,
             "passkeys": [{ "id": HOSTILE, "name": HOSTILE, "synced": true, "last_used": null }],
             "totp_on": false, "totp": totp, "totp_confirm_action": "/account/totp/confirm",
+            "otp_tokens": [{ "serial": HOSTILE, "kind": "HOTP", "last_used": null, "disabled": true }],
             "req": null, "recovery_left": 3,
             "sessions": [{ "sid": HOSTILE, "current": true, "user_agent": HOSTILE,
                            "source_ip": HOSTILE, "created": "x", "last_seen": "y" }],
@@ -291,7 +313,7 @@ mod tests {
         });
         let factor = json!({
             "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
-            "has_passkey": true, "has_totp": true, "recovery_left": 2, "error": HOSTILE,
+            "has_passkey": true, "has_totp": true, "has_token": true, "recovery_left": 2, "error": HOSTILE,
         });
         let enrol = json!({
             "req": HOSTILE, "csrf_token": HOSTILE, "display_name": HOSTILE, "username": HOSTILE,
@@ -311,6 +333,9 @@ mod tests {
                 assert!(html.contains("&lt;script&gt;"), "{name}");
                 let m = text(lang);
                 assert!(html.contains(m.continue_button) || name != "recovery_codes.html");
+                // Hardware tokens: listed on the account, and their codes asked for with the app's.
+                assert!(name != "account.html" || html.contains(m.token_disabled));
+                assert!(name != "factor.html" || html.contains(m.code_label_any));
             }
         }
     }

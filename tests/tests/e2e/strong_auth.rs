@@ -140,7 +140,7 @@ pub(crate) async fn follow_to_client(
 
 /// Password login to `rp` in `browser`, which must stop at the second-factor step; returns
 /// the factor page and the pending request handle.
-async fn password_then_factor_page(
+pub(crate) async fn password_then_factor_page(
     browser: &Browser,
     fx: &Fixture,
     rp: &RelyingParty,

@@ -106,7 +106,7 @@ pub async fn enrol_totp_confirm(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<TotpConfirmed, CoreError> {
-    match totp::verify(p, &c.user, code, Some(c.id()), meta, now).await {
+    match totp::confirm(p, &c.user, code, c.id(), meta, now).await {
         Ok(()) => {}
         Err(FactorError::Internal(e)) => return Err(e),
         Err(e) => return Ok(TotpConfirmed::Refused(e)),

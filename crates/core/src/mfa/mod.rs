@@ -5,12 +5,16 @@
 //! verification, is level 2. When a login or an existing session is below the level a request
 //! needs, the person proves a second factor (or enrols one) and the request resumes.
 
+pub mod code;
 pub mod enrol;
+pub mod otp;
+pub mod otp_token;
 pub mod passkey;
 pub mod policy;
 pub mod prove;
 pub mod recovery;
 pub mod relying_party;
+pub mod seed_file;
 pub mod totp;
 
 pub use enrol::{Gate, Place};
@@ -82,13 +86,15 @@ impl From<tessera_store::StoreError> for FactorError {
 pub struct Enrolled {
     pub passkeys: usize,
     pub totp: bool,
+    /// Hardware OTP tokens that are not disabled.
+    pub otp_tokens: i64,
     pub recovery_codes_left: i64,
 }
 
 impl Enrolled {
     /// Whether the person can prove a second factor (recovery codes back up the others).
     pub fn any(&self) -> bool {
-        self.passkeys > 0 || self.totp
+        self.passkeys > 0 || self.totp || self.otp_tokens > 0
     }
 }
 
@@ -96,12 +102,13 @@ pub async fn enrolled(p: &Provider, user_id: &str) -> Result<Enrolled, CoreError
     Ok(Enrolled {
         passkeys: p.store.webauthn_credentials(user_id).await?.len(),
         totp: p.store.totp(user_id).await?.is_some_and(|t| t.confirmed),
+        otp_tokens: p.store.enabled_otp_tokens(user_id).await?,
         recovery_codes_left: p.store.recovery_codes_left(user_id).await?,
     })
 }
 
-/// The counter of wrong codes an account has tried (authenticator app and recovery codes
-/// together, so the two cannot be played against each other).
+/// The counter of wrong codes an account has tried (authenticator app, hardware tokens and
+/// recovery codes together, so that they cannot be played against each other).
 pub(crate) fn factor_key(user_id: &str) -> String {
     format!("factor:{user_id}")
 }
@@ -395,6 +402,7 @@ pub async fn complete(
 pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(), CoreError> {
     let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
+    let otp_tokens = p.store.delete_user_otp_tokens(&user.id).await?;
     p.store.delete_recovery_codes(&user.id).await?;
     // A lock on the old factors must not hold back enrolling new ones.
     p.store.clear_failures(&factor_key(&user.id)).await?;
@@ -404,6 +412,7 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
         .map_err(|e| CoreError::Internal(e.to_string()))?;
     p.audit(Event::MfaReset.at(now).actor(actor).detail(json!({
         "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
+        "otp_tokens_removed": otp_tokens,
         "access_ended": ended.detail(&user.id),
     })))
     .await

@@ -5,7 +5,7 @@
 
 use tessera_store::sessions::SessionRecord;
 
-use super::{Candidate, FactorError, note_failure, passkey, recovery, totp};
+use super::{Candidate, FactorError, code, note_failure, passkey, recovery};
 use crate::request::RequestMeta;
 use crate::session::Factor;
 use crate::{CoreError, Provider};
@@ -13,7 +13,8 @@ use crate::{CoreError, Provider};
 /// What the person offers as a second factor.
 #[derive(Clone, Copy, Debug)]
 pub enum FactorInput<'a> {
-    /// A code of the authenticator app (RFC 6238).
+    /// A one-time code: of the authenticator app (RFC 6238) or of a hardware OTP token
+    /// (RFC 4226, RFC 6238).
     Totp(&'a str),
     /// One of the person's recovery codes.
     Recovery(&'a str),
@@ -48,9 +49,7 @@ pub async fn prove_now(
     now: i64,
 ) -> Result<Proof, CoreError> {
     let checked = match input {
-        FactorInput::Totp(code) => totp::verify(p, &c.user, code, None, meta, now)
-            .await
-            .map(|()| Factor::Totp),
+        FactorInput::Totp(code) => code::verify(p, &c.user, code, meta, now).await,
         FactorInput::Recovery(code) => recovery::verify(p, &c.user, code, meta, now)
             .await
             .map(|()| Factor::RecoveryCode),

@@ -27,7 +27,7 @@ async fn with_totp(p: &Provider, user: &User) -> String {
     assert!(e.uri.starts_with("otpauth://totp/"));
     assert!(e.qr_svg.contains("<svg"));
     let code = totp::code_at(&e.secret_base32, T0).unwrap();
-    totp::verify(p, user, &code, Some("session-1"), &meta(), T0)
+    totp::confirm(p, user, &code, "session-1", &meta(), T0)
         .await
         .unwrap();
     e.secret_base32
@@ -51,20 +51,20 @@ async fn totp_codes_work_once_within_one_step_of_the_clock() {
     // The confirmation code is spent: the same code is refused at once.
     let confirm_code = totp::code_at(&secret, T0).unwrap();
     assert!(matches!(
-        totp::verify(&p, &user, &confirm_code, None, &meta(), T0 + 1).await,
+        code::verify(&p, &user, &confirm_code, &meta(), T0 + 1).await,
         Err(FactorError::Invalid)
     ));
     // The next step's code works one step early (skew), once.
     let next = totp::code_at(&secret, T0 + 30).unwrap();
-    totp::verify(&p, &user, &next, None, &meta(), T0 + 5)
+    code::verify(&p, &user, &next, &meta(), T0 + 5)
         .await
         .unwrap();
-    let replay = totp::verify(&p, &user, &next, None, &meta(), T0 + 31).await;
+    let replay = code::verify(&p, &user, &next, &meta(), T0 + 31).await;
     assert!(matches!(replay, Err(FactorError::Invalid)), "{replay:?}");
     // Two steps away is outside the window.
     let far = totp::code_at(&secret, T0 + 150).unwrap();
     assert!(matches!(
-        totp::verify(&p, &user, &far, None, &meta(), T0 + 60).await,
+        code::verify(&p, &user, &far, &meta(), T0 + 60).await,
         Err(FactorError::Invalid)
     ));
     let ev = events(&p).await;
@@ -93,12 +93,12 @@ async fn wrong_totp_codes_lock_the_second_factor() {
     let secret = with_totp(&p, &user).await;
     let t = T0 + 100;
     for _ in 0..FACTOR_FREE_FAILURES {
-        let r = totp::verify(&p, &user, &wrong_code(&secret, t), None, &meta(), t).await;
+        let r = code::verify(&p, &user, &wrong_code(&secret, t), &meta(), t).await;
         assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
     }
     // Locked now, even for the right code; recovery codes share the count.
     let right = totp::code_at(&secret, t + 1).unwrap();
-    let r = totp::verify(&p, &user, &right, None, &meta(), t + 1).await;
+    let r = code::verify(&p, &user, &right, &meta(), t + 1).await;
     let Err(FactorError::TooManyAttempts { retry_after }) = r else {
         panic!("expected a lockout, got {r:?}");
     };
@@ -124,10 +124,10 @@ async fn wrong_totp_codes_lock_the_second_factor() {
             .locked_until,
         None
     );
-    let r = totp::verify(&p, &user, &wrong_code(&secret, later), None, &meta(), later).await;
+    let r = code::verify(&p, &user, &wrong_code(&secret, later), &meta(), later).await;
     assert!(matches!(r, Err(FactorError::Invalid)), "{r:?}");
     let right = totp::code_at(&secret, later + 1).unwrap();
-    let r = totp::verify(&p, &user, &right, None, &meta(), later + 1).await;
+    let r = code::verify(&p, &user, &right, &meta(), later + 1).await;
     assert!(
         matches!(r, Err(FactorError::TooManyAttempts { .. })),
         "{r:?}"
@@ -136,7 +136,7 @@ async fn wrong_totp_codes_lock_the_second_factor() {
     let cleared = unlock(&p, &user).await.unwrap();
     assert!(cleared.second_factor);
     assert_eq!(lockout(&p, &user.id, later + 1).await.unwrap(), None);
-    totp::verify(&p, &user, &right, None, &meta(), later + 1)
+    code::verify(&p, &user, &right, &meta(), later + 1)
         .await
         .unwrap();
 }
@@ -151,7 +151,7 @@ async fn at_most_ten_codes_are_checked_in_any_hour() {
     let mut checked = Vec::new();
     for i in 0..(3 * 360) {
         let at = start + i * 10;
-        match totp::verify(&p, &user, &wrong_code(&secret, at), None, &meta(), at).await {
+        match code::verify(&p, &user, &wrong_code(&secret, at), &meta(), at).await {
             Err(FactorError::Invalid) => checked.push(at),
             Err(FactorError::TooManyAttempts { .. }) => {}
             other => panic!("unexpected {other:?}"),
@@ -364,7 +364,7 @@ async fn step_up_from_level_1_to_level_2_keeps_the_request() {
         .unwrap()
         .unwrap();
     let code = totp::code_at(&secret, T0 + 60).unwrap();
-    totp::verify(&p, &user, &code, None, &meta(), T0 + 60)
+    code::verify(&p, &user, &code, &meta(), T0 + 60)
         .await
         .unwrap();
     let (new_cookie, upgraded) = complete(&p, c, Factor::Totp, Some(&cookie), &meta(), T0 + 60)
@@ -597,12 +597,12 @@ async fn an_unfinished_totp_enrolment_is_seen_only_by_its_starter_and_expires() 
             .is_none()
     );
     let code = totp::code_at(&e.secret_base32, T0 + 2).unwrap();
-    let r = totp::verify(&p, &user, &code, Some("session-2"), &meta(), T0 + 2).await;
+    let r = totp::confirm(&p, &user, &code, "session-2", &meta(), T0 + 2).await;
     assert!(matches!(r, Err(FactorError::NotEnrolled)), "{r:?}");
     // Nor does its starter once the enrolment is stale.
     let late = T0 + totp::ENROL_TTL + 1;
     let code = totp::code_at(&e.secret_base32, late).unwrap();
-    let r = totp::verify(&p, &user, &code, Some("session-1"), &meta(), late).await;
+    let r = totp::confirm(&p, &user, &code, "session-1", &meta(), late).await;
     assert!(matches!(r, Err(FactorError::NotEnrolled)), "{r:?}");
     assert!(!enrolled(&p, &user.id).await.unwrap().totp);
 }
@@ -678,7 +678,7 @@ async fn a_factor_reset_lifts_the_lock_of_the_old_factors() {
     let secret = with_totp(&p, &user).await;
     let t = T0 + 100;
     for _ in 0..FACTOR_FREE_FAILURES {
-        let _ = totp::verify(&p, &user, &wrong_code(&secret, t), None, &meta(), t).await;
+        let _ = code::verify(&p, &user, &wrong_code(&secret, t), &meta(), t).await;
     }
     assert!(
         lockout(&p, &user.id, t)
@@ -691,7 +691,7 @@ async fn a_factor_reset_lifts_the_lock_of_the_old_factors() {
     // Enrolling again is not held back by the old count.
     let e = totp::begin(&p, &user, "session-2", t).await.unwrap();
     let code = totp::code_at(&e.secret_base32, t).unwrap();
-    totp::verify(&p, &user, &code, Some("session-2"), &meta(), t)
+    totp::confirm(&p, &user, &code, "session-2", &meta(), t)
         .await
         .unwrap();
 }

@@ -1,10 +1,13 @@
 //! Time-based one-time passwords (RFC 6238): SHA-1, 6 digits, 30 s steps, ±1 step of skew.
-//! Each code is spent once: the store keeps the last accepted step.
+//! Each code is spent once: the store keeps the last accepted step. Codes are computed by
+//! [`super::otp`], as for hardware tokens; a code typed at sign-in is checked by
+//! [`super::code::verify`].
 
 use ring::rand::{SecureRandom, SystemRandom};
 use tessera_store::users::User;
 use totp_rs::{Builder, Totp};
 
+use super::otp::{self, Spec, Spent};
 use super::{FactorError, admit_attempt, audit_failure, audit_wrong_code, factor_key};
 use crate::audit::Event;
 use crate::request::RequestMeta;
@@ -36,12 +39,17 @@ fn totp_for(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Totp, CoreErro
         .map_err(|e| CoreError::Internal(format!("TOTP: {e}")))
 }
 
-async fn secret_of(p: &Provider, user: &User) -> Result<Option<(Vec<u8>, bool)>, CoreError> {
-    let Some(rec) = p.store.totp(&user.id).await? else {
-        return Ok(None);
-    };
-    let secret = p.keyed.open(&format!("totp:{}", user.id), &rec.secret)?;
-    Ok(Some((secret, rec.confirmed)))
+/// The secret of a confirmed authenticator app.
+pub(crate) async fn confirmed_secret(
+    p: &Provider,
+    user: &User,
+) -> Result<Option<Vec<u8>>, CoreError> {
+    match p.store.totp(&user.id).await? {
+        Some(rec) if rec.confirmed => Ok(Some(
+            p.keyed.open(&format!("totp:{}", user.id), &rec.secret)?,
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// How long an enrolment waits for its confirmation code.
@@ -120,28 +128,43 @@ fn enrolment(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Enrolment, Co
     })
 }
 
-/// Checks `code` against the confirmed secret or, with `confirm` naming the session or
-/// pending login that began it, against the enrolment's secret; spends its time step.
-/// Throttled and audited.
-pub async fn verify(
+/// Seconds per code of an authenticator app.
+const PERIOD: u64 = 30;
+
+/// Checks `code` against `secret` and spends its time step: the confirmed app's or, with
+/// `confirm`, the enrolment's (which it confirms). Not throttled here.
+pub(crate) async fn spend(
+    p: &Provider,
+    user: &User,
+    secret: &[u8],
+    code: &str,
+    confirm: bool,
+    now: i64,
+) -> Result<Spent, CoreError> {
+    let Some(step) = otp::totp_step(secret, Spec::APP, PERIOD, code, now)? else {
+        return Ok(Spent::NoMatch);
+    };
+    Ok(if p.store.spend_totp_step(&user.id, step, confirm).await? {
+        Spent::Accepted
+    } else {
+        Spent::Replayed
+    })
+}
+
+/// Confirms the enrolment begun by the session or pending login `starter` with a first code
+/// of the app. Throttled and audited.
+pub async fn confirm(
     p: &Provider,
     user: &User,
     code: &str,
-    confirm: Option<&str>,
+    starter: &str,
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(), FactorError> {
-    let secret = match confirm {
-        Some(starter) => enrolling_secret(p, user, starter, now).await?,
-        None => match secret_of(p, user).await? {
-            Some((secret, true)) => Some(secret),
-            _ => None,
-        },
-    };
-    let Some(secret) = secret else {
+    let Some(secret) = enrolling_secret(p, user, starter, now).await? else {
         return Err(FactorError::NotEnrolled);
     };
-    let first_factor = confirm.is_some() && !super::enrolled(p, &user.id).await?.any();
+    let first_factor = !super::enrolled(p, &user.id).await?.any();
     let count = match admit_attempt(p, &user.id, now).await {
         Ok(n) => n,
         Err(e) => {
@@ -149,32 +172,21 @@ pub async fn verify(
             return Err(e);
         }
     };
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    let totp = totp_for(p, user, secret)?;
-    let step = u64::try_from(now)
-        .ok()
-        .and_then(|t| totp.check(&code, t))
-        .and_then(|s| i64::try_from(s).ok());
-    let Some(step) = step else {
-        audit_wrong_code(p, &user.id, "totp", "wrong code", count, meta, now).await?;
-        return Err(FactorError::Invalid);
+    let reason = match spend(p, user, &secret, &otp::normalise(code), true, now).await? {
+        Spent::Accepted => None,
+        Spent::Replayed => Some("code already used"),
+        Spent::NoMatch => Some("wrong code"),
     };
-    if !p
-        .store
-        .spend_totp_step(&user.id, step, confirm.is_some())
-        .await?
-    {
-        audit_wrong_code(p, &user.id, "totp", "code already used", count, meta, now).await?;
+    if let Some(reason) = reason {
+        audit_wrong_code(p, &user.id, "totp", reason, count, meta, now).await?;
         return Err(FactorError::Invalid);
     }
     p.store.clear_failures(&factor_key(&user.id)).await?;
     if first_factor {
         p.store.delete_recovery_codes(&user.id).await?;
     }
-    if confirm.is_some() {
-        p.audit(Event::MfaTotpEnrolled.at(now).actor(&user.id).meta(meta))
-            .await?;
-    }
+    p.audit(Event::MfaTotpEnrolled.at(now).actor(&user.id).meta(meta))
+        .await?;
     Ok(())
 }
 
@@ -197,9 +209,10 @@ pub async fn remove(
 pub fn code_at(secret_base32: &str, time: i64) -> Result<String, CoreError> {
     let secret = totp_rs::Secret::try_from_base32(secret_base32)
         .map_err(|e| CoreError::Internal(format!("TOTP secret: {e:?}")))?;
-    let totp = Builder::new()
-        .with_secret(secret.as_bytes().to_vec())
-        .build()
-        .map_err(|e| CoreError::Internal(format!("TOTP: {e}")))?;
-    Ok(totp.generate(u64::try_from(time).unwrap_or(0)).to_string())
+    otp::totp(
+        secret.as_bytes(),
+        Spec::APP,
+        PERIOD,
+        u64::try_from(time).unwrap_or(0),
+    )
 }

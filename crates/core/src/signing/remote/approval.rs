@@ -33,6 +33,7 @@ pub enum Approval {
 fn factor_name(f: Factor) -> &'static str {
     match f {
         Factor::Totp => "totp",
+        Factor::OtpToken => "otp_token",
         Factor::RecoveryCode => "recovery_code",
         Factor::Passkey { .. } => "passkey",
     }

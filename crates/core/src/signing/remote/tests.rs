@@ -72,7 +72,7 @@ async fn world() -> World {
         .id;
     let e = totp::begin(&p, &official, "s", T0 - 900).await.unwrap();
     let code = totp::code_at(&e.secret_base32, T0 - 900).unwrap();
-    totp::verify(&p, &official, &code, Some("s"), &meta(), T0 - 900)
+    totp::confirm(&p, &official, &code, "s", &meta(), T0 - 900)
         .await
         .unwrap();
     let (_, (session, _)) = session(&p, &official, T0 - 800).await;
