@@ -30,6 +30,30 @@ pub struct Review {
     pub credential: CredentialSummary,
 }
 
+impl Review {
+    /// Whether the official can still decide: the request is pending (an expired one says
+    /// so) and its credential can sign.
+    pub fn decidable(&self) -> Result<(), RemoteError> {
+        let id = &self.view.request.id;
+        match self.view.status() {
+            Status::Pending => {}
+            Status::Expired => {
+                return Err(RemoteError::WrongState(format!("request {id} expired")));
+            }
+            other => {
+                return Err(RemoteError::WrongState(format!(
+                    "request {id} is {} and can no longer be decided",
+                    other.as_str()
+                )));
+            }
+        }
+        match &self.credential.unusable {
+            Some(why) => Err(RemoteError::Unusable(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Request `id` of `user_id`, expired first when its time ran out undecided (so that the page
 /// says so). Someone else's request is "not found".
 pub async fn review(
@@ -111,6 +135,37 @@ pub async fn original_pdf(
     Ok(p.keyed.open(&seal_context(id, idx, "content"), &sealed)?)
 }
 
+/// The official's requests waiting for a decision, newest first, each with its application's
+/// name.
+pub async fn waiting(
+    p: &Provider,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<(RequestView, String)>, RemoteError> {
+    let mut names = Names::default();
+    let mut out = Vec::new();
+    for v in super::submit::list_for_signer(p, user_id, true, now).await? {
+        let name = names.of(p, &v.request.client_id).await?;
+        out.push((v, name));
+    }
+    Ok(out)
+}
+
+/// Application names, each looked up once.
+#[derive(Default)]
+struct Names(Vec<(String, String)>);
+
+impl Names {
+    async fn of(&mut self, p: &Provider, client_id: &str) -> Result<String, RemoteError> {
+        if let Some((_, name)) = self.0.iter().find(|(id, _)| id == client_id) {
+            return Ok(name.clone());
+        }
+        let name = client_name(p, client_id).await?;
+        self.0.push((client_id.to_owned(), name.clone()));
+        Ok(name)
+    }
+}
+
 /// One line of the official's signing history.
 #[derive(Clone, Debug)]
 pub struct HistoryEntry {
@@ -125,17 +180,10 @@ pub async fn history(
     limit: i64,
 ) -> Result<Vec<HistoryEntry>, RemoteError> {
     let records = p.store.user_signing_requests(user_id, None, limit).await?;
-    let mut names: Vec<(String, String)> = Vec::new();
+    let mut names = Names::default();
     let mut out = Vec::with_capacity(records.len());
     for request in records {
-        let client_name = match names.iter().find(|(id, _)| *id == request.client_id) {
-            Some((_, name)) => name.clone(),
-            None => {
-                let name = client_name(p, &request.client_id).await?;
-                names.push((request.client_id.clone(), name.clone()));
-                name
-            }
-        };
+        let client_name = names.of(p, &request.client_id).await?;
         out.push(HistoryEntry {
             request,
             client_name,

@@ -660,3 +660,34 @@ async fn the_official_reviews_the_request_and_its_credential() {
             .is_empty()
     );
 }
+
+/// A credential suspended before the decision: approving is refused as unusable before the
+/// code is looked at (it stays usable), and the request stays pending.
+#[tokio::test]
+async fn approving_with_an_unusable_credential_is_refused_first() {
+    let w = world().await;
+    let id = submitted(&w, vec![pdf_doc("qd.pdf")]).await;
+    crate::pki::credential::suspend(&w.p, &Actor::new("cli:test"), &w.credential, T0 + 5)
+        .await
+        .unwrap();
+    let code = totp::code_at(&w.secret, T0 + 10).unwrap();
+    let refused = approve(
+        &w.p,
+        &w.official,
+        &w.session,
+        &id,
+        FactorInput::Totp(&code),
+        &meta(),
+        T0 + 10,
+    )
+    .await;
+    assert!(matches!(refused, Err(RemoteError::Unusable(ref m)) if m.contains("suspended")));
+    let v = view(&w.p, Viewer::Signer(&w.official.id), &id)
+        .await
+        .unwrap();
+    assert_eq!(v.status(), Status::Pending);
+    crate::pki::credential::resume(&w.p, &Actor::new("cli:test"), &w.credential, T0 + 11)
+        .await
+        .unwrap();
+    approved(&w, &id, T0 + 10).await;
+}
