@@ -77,6 +77,8 @@ mod sdk_logout;
 mod service_clients;
 #[path = "e2e/signing_cms.rs"]
 mod signing_cms;
+#[path = "e2e/signing_pages.rs"]
+mod signing_pages;
 #[path = "e2e/signing_pdf.rs"]
 mod signing_pdf;
 #[path = "e2e/sso.rs"]
