@@ -49,6 +49,8 @@ mod authorize_errors;
 mod backchannel;
 #[path = "e2e/browser_passkey.rs"]
 mod browser_passkey;
+#[path = "e2e/browser_signing.rs"]
+mod browser_signing;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/code_flow.rs"]
