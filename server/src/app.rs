@@ -149,11 +149,12 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
 
     let first_run = tessera_core::admin::no_users_yet(&provider).await?;
     let worker_provider = provider.clone();
-    let state = AppState::new(provider, settings.trust_forwarded_for);
+    let mut state = AppState::new(provider, settings.trust_forwarded_for);
+    state.instance = format!("{}/{}", writer_name("serve"), random_id()?).into();
     crate::backchannel::spawn(
         worker_provider,
         state.outbox_wake.clone(),
-        format!("{}/{}", writer_name("serve"), random_id()?),
+        state.instance.to_string(),
     );
     let app = http::router(state);
     println!(

@@ -313,6 +313,14 @@ enum ClientCommand {
         #[arg(long)]
         unit: String,
     },
+    /// Allow a client to ask the people of a unit (and its sub-units) for signatures with its
+    /// own client-credentials token (scope sign:request)
+    AllowSigningRequests {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        unit: String,
+    },
     /// List clients
     List {
         #[arg(long)]
@@ -705,6 +713,19 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::User(UserCommand::SetUnit { username, unit }) => {
             admin::set_user_unit(p, &actor(), &username, &unit, now).await?;
             println!("user {username} now belongs to unit {unit}");
+        }
+        Command::Client(ClientCommand::AllowSigningRequests { client, unit }) => {
+            let actor = crate::cli_pki::actor();
+            let added =
+                tessera_core::signing::remote::permissions::allow(p, &actor, &client, &unit, now)
+                    .await?;
+            if added {
+                println!("client {client} may now ask the people of unit {unit} for signatures");
+            } else {
+                println!(
+                    "client {client} already may ask the people of unit {unit} for signatures"
+                );
+            }
         }
         Command::Client(ClientCommand::Remove { id }) => {
             admin::remove_client(p, &actor(), &id, now).await?;

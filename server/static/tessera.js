@@ -1,6 +1,7 @@
 // Passkey (WebAuthn) ceremonies for Tessera's pages. A button with data-webauthn="create" or
 // "get" asks the server for options (data-begin), runs the browser ceremony, sends the answer
-// (data-finish) and follows the redirect the server returns. No other script runs on the pages.
+// (data-finish) and follows the redirect the server returns. The only other script is signing.js,
+// which keeps a signing request's page current.
 "use strict";
 
 (function () {

@@ -49,6 +49,8 @@ mod authorize_errors;
 mod backchannel;
 #[path = "e2e/browser_passkey.rs"]
 mod browser_passkey;
+#[path = "e2e/browser_signing.rs"]
+mod browser_signing;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/code_flow.rs"]
@@ -79,6 +81,8 @@ mod sdk_logout;
 mod service_clients;
 #[path = "e2e/signing_cms.rs"]
 mod signing_cms;
+#[path = "e2e/signing_pages.rs"]
+mod signing_pages;
 #[path = "e2e/signing_pdf.rs"]
 mod signing_pdf;
 #[path = "e2e/sso.rs"]

@@ -20,6 +20,7 @@ pub mod password;
 pub mod password_change;
 pub mod pki;
 pub mod provider;
+pub mod qr;
 pub mod request;
 pub mod secrets;
 pub mod session;

@@ -16,6 +16,8 @@ use tessera_core::mfa::{
     self, Candidate, FactorError, Gate, Place, Subject, passkey, recovery, totp,
 };
 use tessera_core::request::RequestMeta;
+use tessera_core::signing::remote::RemoteError;
+use tessera_core::signing::remote::review;
 use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
@@ -25,7 +27,7 @@ use super::errors::{
 use super::extract::{CsrfJson, Meta, Now, SignedIn, SignedInForm};
 use super::flow::{TotpView, begin_allowed, codes_page, json_candidate, json_signed_in};
 use super::forms::valid_handle;
-use super::web::{continue_url, csrf_cookie, finishing_cookies, with_cookies};
+use super::web::{csrf_cookie, finishing_cookies, landing, when, with_cookies};
 use super::{AppState, web};
 use crate::pages::{ErrorKind, Lang, SignedOutView};
 
@@ -86,6 +88,20 @@ struct HistoryRow {
     outcome: String,
 }
 
+/// One of the official's signing requests, as `/account` lists them.
+#[derive(Serialize)]
+struct SigningRow {
+    id: String,
+    title: String,
+    client_name: String,
+    status: String,
+    status_text: &'static str,
+    at: String,
+}
+
+/// The official's most recent signing requests shown on `/account`.
+const SIGNING_HISTORY: i64 = 20;
+
 #[derive(Serialize)]
 struct AccountView {
     csrf_token: String,
@@ -108,6 +124,7 @@ struct AccountView {
     recovery_left: i64,
     sessions: Vec<SessionRow>,
     history: Vec<HistoryRow>,
+    signing: Vec<SigningRow>,
     done: bool,
     error: Option<&'static str>,
     /// Words of the password section (the change has its own page).
@@ -120,29 +137,6 @@ struct AccountView {
 struct FactorLockView {
     failures: i64,
     locked_until: Option<String>,
-}
-
-/// A time as people in Vietnam read it: Indochina Time (UTC+7, no daylight saving), e.g.
-/// `2026-11-25 21:03 (UTC+7)`.
-fn when(t: i64) -> String {
-    const VIETNAM: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
-        Ok(o) => o,
-        Err(_) => time::UtcOffset::UTC,
-    };
-    match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(dt) => {
-            let dt = dt.to_offset(VIETNAM);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02} (UTC+7)",
-                dt.year(),
-                u8::from(dt.month()),
-                dt.day(),
-                dt.hour(),
-                dt.minute()
-            )
-        }
-        Err(_) => t.to_string(),
-    }
 }
 
 #[allow(clippy::too_many_arguments)] // the request's parts, read once by the handler
@@ -220,6 +214,23 @@ async fn view(
             outcome: e.outcome,
         })
         .collect();
+    let words = crate::pages::signing::text(lang);
+    let signing = review::history(p, &user.id, SIGNING_HISTORY)
+        .await
+        .map_err(|e| match e {
+            RemoteError::Internal(e) => e,
+            other => tessera_core::CoreError::Internal(other.to_string()),
+        })?
+        .into_iter()
+        .map(|h| SigningRow {
+            status_text: words.status(&h.request.status),
+            at: when(h.request.decided_at.unwrap_or(h.request.created_at)),
+            id: h.request.id,
+            title: h.request.title,
+            client_name: h.client_name,
+            status: h.request.status,
+        })
+        .collect();
     let (csrf, set) = csrf_cookie(s, headers);
     Ok((
         AccountView {
@@ -243,6 +254,7 @@ async fn view(
             recovery_left: o.enrolled.recovery_codes_left,
             sessions,
             history,
+            signing,
             done,
             error,
             pw: crate::pages::password::text(lang),
@@ -479,7 +491,7 @@ async fn passkey_finish(
     }
     let req = form.value("req").filter(|r| valid_handle(r));
     with_cookies(
-        axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+        axum::Json(json!({ "redirect": landing(&s, &headers, req) })).into_response(),
         &finishing_cookies(&s, new_cookie.as_deref()),
     )
 }

@@ -8,16 +8,24 @@ use axum::routing::get;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/static/tessera.js", get(script))
+    Router::new()
+        .route(
+            "/static/tessera.js",
+            get(|| script(include_str!("../../static/tessera.js"))),
+        )
+        .route(
+            "/static/signing.js",
+            get(|| script(include_str!("../../static/signing.js"))),
+        )
 }
 
-async fn script() -> Response {
+async fn script(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/tessera.js"),
+        source,
     )
         .into_response()
 }

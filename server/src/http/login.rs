@@ -261,7 +261,7 @@ async fn submit(
             Ok(decision) => decision_response(decision),
             Err(e) => authorize_error(&s, lang, &path, e),
         },
-        None => Redirect::to("/account").into_response(),
+        None => Redirect::to(&web::landing(&s, &headers, None)).into_response(),
     };
     with_cookies(resp, &set)
 }

@@ -29,7 +29,7 @@ use super::flow::{
 };
 use super::forms::valid_handle;
 use super::web::{
-    ReqQuery, continue_url, csrf_cookie, finishing_cookies, reauth_url, with_cookies, with_req,
+    ReqQuery, csrf_cookie, finishing_cookies, landing, reauth_url, with_cookies, with_req,
 };
 use super::{AppState, web};
 use crate::pages::{ErrorKind, Lang};
@@ -168,7 +168,7 @@ async fn submit_factor(
     );
     match submitted.await {
         Ok(Submitted::Done { cookie, .. }) => with_cookies(
-            Redirect::to(&continue_url(req)).into_response(),
+            Redirect::to(&landing(&s, &headers, req)).into_response(),
             &finishing_cookies(&s, cookie.as_deref()),
         ),
         Ok(Submitted::Refused(e)) => {
@@ -233,7 +233,7 @@ async fn factor_passkey_finish(
     let session_cookie = s.read_cookie(&headers, web::SESSION_COOKIE);
     match mfa::submit_factor(&s.provider, c, input, session_cookie.as_deref(), &meta, now).await {
         Ok(Submitted::Done { cookie, .. }) => with_cookies(
-            axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+            axum::Json(json!({ "redirect": landing(&s, &headers, req) })).into_response(),
             &finishing_cookies(&s, cookie.as_deref()),
         ),
         Ok(Submitted::Refused(e) | Submitted::StartAgain(Some(e))) => factor_json_error(&e),
@@ -303,7 +303,7 @@ async fn passkey_login_finish(
         return internal_json("audit failed", e);
     }
     with_cookies(
-        axum::Json(json!({ "redirect": continue_url(req) })).into_response(),
+        axum::Json(json!({ "redirect": landing(&s, &headers, req) })).into_response(),
         &finishing_cookies(&s, Some(&cookie)),
     )
 }
@@ -471,12 +471,12 @@ async fn enrol_totp_confirm(
         }
     };
     let target = if req.is_some() {
-        "/login/continue"
+        "/login/continue".to_owned()
     } else {
-        "/account"
+        landing(&s, &headers, None)
     };
     with_cookies(
-        codes_page(&s, lang, codes, target, req),
+        codes_page(&s, lang, codes, &target, req),
         &finishing_cookies(&s, new_cookie.as_deref()),
     )
 }

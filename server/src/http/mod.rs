@@ -16,6 +16,7 @@ pub mod oidc;
 mod password;
 pub mod pki;
 pub mod signing_api;
+mod signing_pages;
 mod tsa;
 pub mod verify;
 pub mod web;
@@ -40,6 +41,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// the 1 MB image limit, so that a larger image gets the core's clear refusal up to there.
 pub const MAX_IMAGE_BODY_BYTES: usize = tessera_core::signing::images::MAX_IMAGE_BYTES + 1;
 
+/// The pages' Content-Security-Policy: their own scripts only, no frames.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`CSP`] for the approval page, which frames its documents' previews (same origin only).
+pub const CSP_WITH_FRAMES: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 #[derive(Clone)]
 pub struct AppState {
     pub provider: Provider,
@@ -53,6 +60,9 @@ pub struct AppState {
     /// Bounds the signature verifications (`POST /api/verify`) run at once, see
     /// [`verify_permits`]; when none is free the API answers 503 with Retry-After.
     pub verify_permits: Arc<tokio::sync::Semaphore>,
+    /// This replica's name, as the owner of the work it claims (approved signing requests,
+    /// back-channel deliveries).
+    pub instance: Arc<str>,
 }
 
 /// Verifications allowed at once: one per core, as each parses and hashes up to 32 MB off
@@ -74,6 +84,11 @@ impl AppState {
             trust_forwarded_for,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             verify_permits: verify_permits(),
+            instance: format!(
+                "serve/{}",
+                tessera_core::secrets::random_id().unwrap_or_default()
+            )
+            .into(),
         }
     }
 }
@@ -95,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logout::routes())
         .merge(mfa::routes())
         .merge(account::routes())
+        .merge(signing_pages::routes())
         .merge(password::routes())
         .merge(admin_api::routes())
         .merge(pki::routes())
@@ -108,12 +124,24 @@ pub fn router(state: AppState) -> Router {
         .merge(signing)
         .merge(rest)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"),
+            HeaderValue::from_static(CSP),
         ))
 }

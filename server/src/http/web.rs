@@ -176,6 +176,64 @@ pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<
     set
 }
 
+/// A time as people in Vietnam read it: Indochina Time (UTC+7, no daylight saving), e.g.
+/// `2026-11-25 21:03 (UTC+7)`.
+pub(super) fn when(t: i64) -> String {
+    const VIETNAM: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
+        Ok(o) => o,
+        Err(_) => time::UtcOffset::UTC,
+    };
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(dt) => {
+            let dt = dt.to_offset(VIETNAM);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} (UTC+7)",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute()
+            )
+        }
+        Err(_) => t.to_string(),
+    }
+}
+
+pub const RETURN_COOKIE: &str = "tessera_return";
+
+/// A page that may ask to be come back to after signing in: the official's signing pages only
+/// (plain paths, no query), so the cookie can never send anyone elsewhere.
+pub(super) fn return_path_ok(path: &str) -> bool {
+    path.strip_prefix("/sign/requests").is_some_and(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('/')
+                .is_some_and(super::forms::valid_handle)
+    })
+}
+
+/// Sends the browser to sign in, to come back to `path` afterwards (see [`landing`]).
+pub(super) fn sign_in_first(s: &AppState, path: &str) -> Response {
+    use axum::response::IntoResponse;
+    let resp = axum::response::Redirect::to("/login").into_response();
+    if !return_path_ok(path) {
+        return resp;
+    }
+    with_cookies(resp, &[s.set_cookie(RETURN_COOKIE, path, 1800)])
+}
+
+/// Where a finished sign-in goes: back into the application's request, else to the page that
+/// sent the person to sign in (a signing request opened from a link or a QR code), else to the
+/// account page.
+pub(super) fn landing(s: &AppState, headers: &HeaderMap, req: Option<&str>) -> String {
+    if req.is_some() {
+        return continue_url(req);
+    }
+    s.read_cookie(headers, RETURN_COOKIE)
+        .filter(|p| return_path_ok(p))
+        .unwrap_or_else(|| continue_url(None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +268,24 @@ mod tests {
         assert_eq!(cookie(&h, "missing"), None);
         assert_eq!(language(&h, None), (Lang::En, false));
         assert_eq!(language(&h, Some("vi")), (Lang::Vi, true));
+    }
+
+    #[test]
+    fn only_signing_pages_are_returned_to() {
+        for ok in ["/sign/requests", "/sign/requests/abc-DEF_123"] {
+            assert!(return_path_ok(ok), "{ok}");
+        }
+        for bad in [
+            "/sign/requests/",
+            "/sign/requests/a/b",
+            "/sign/requestsx",
+            "/sign/requests/a?x=1",
+            "//evil.example",
+            "/account",
+            "https://evil.example/sign/requests",
+            "/sign/requests/a%2F",
+        ] {
+            assert!(!return_path_ok(bad), "{bad}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod consent;
 mod i18n;
 mod logout;
 pub mod password;
+pub mod signing;
 pub mod strong;
 pub mod verify;
 mod views;
@@ -145,7 +146,15 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 16] = [
+    (
+        "sign_list.html",
+        include_str!("../../templates/sign_list.html"),
+    ),
+    (
+        "sign_request.html",
+        include_str!("../../templates/sign_request.html"),
+    ),
     ("verify.html", include_str!("../../templates/verify.html")),
     (
         "totp_setup.html",

@@ -160,17 +160,17 @@ async fn stored_passkeys(
 }
 
 /// `tests/browser`: the script, its package.json and lock file.
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
 
-struct Tools {
-    node: PathBuf,
-    chromium: PathBuf,
+pub(crate) struct Tools {
+    pub(crate) node: PathBuf,
+    pub(crate) chromium: PathBuf,
 }
 
 /// `node` and `chromium`, or `None` (after saying so) when one is missing and `CI` is unset.
-fn tools_or_skip(test: &str) -> anyhow::Result<Option<Tools>> {
+pub(crate) fn tools_or_skip(test: &str) -> anyhow::Result<Option<Tools>> {
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
@@ -213,7 +213,7 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
 
 /// `npm ci` in `tests/browser` unless `node_modules` already holds the locked playwright-core;
 /// once per test process (the SQLite and PostgreSQL variants run in parallel threads).
-async fn npm_ci_once() -> anyhow::Result<()> {
+pub(crate) async fn npm_ci_once() -> anyhow::Result<()> {
     static DONE: OnceCell<Result<(), String>> = OnceCell::const_new();
     DONE.get_or_init(|| async { npm_ci().await.map_err(|e| format!("{e:#}")) })
         .await

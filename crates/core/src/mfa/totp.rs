@@ -116,11 +116,7 @@ fn enrolment(p: &Provider, user: &User, secret: Vec<u8>) -> Result<Enrolment, Co
     let uri = totp
         .to_url()
         .map_err(|e| CoreError::Internal(format!("TOTP URI: {e}")))?;
-    let qr_svg = qrcode::QrCode::new(uri.as_bytes())
-        .map_err(|e| CoreError::Internal(format!("QR code: {e}")))?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(220, 220)
-        .build();
+    let qr_svg = crate::qr::svg(&uri, 220)?;
     Ok(Enrolment {
         uri,
         secret_base32: totp.secret().to_base32(),

@@ -73,6 +73,9 @@ pub async fn approve(
     now: i64,
 ) -> Result<Approval, RemoteError> {
     let v = pending(p, user, request_id, now).await?;
+    // A credential that cannot sign gets no approval (and the code is not spent): the official
+    // is told now rather than by a failed signature afterwards.
+    crate::pki::usable_credential(p, &v.request.credential_id, now).await?;
     let candidate = Candidate {
         user: user.clone(),
         subject: Subject::Session(session.clone()),

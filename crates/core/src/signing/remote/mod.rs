@@ -12,6 +12,7 @@
 //!   fails alone.
 //! - [`lifecycle`]: expiry, retention, and the outcome webhook's queue.
 //! - [`permissions`]: the applications a unit allowed to ask its people for signatures.
+//! - [`review`]: what the official sees before deciding, and their signing history.
 //!
 //! Nothing here is kept in process memory: every state change is a conditional update in the
 //! database, so any replica can serve any step.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod execute;
 pub mod lifecycle;
 pub mod permissions;
+pub mod review;
 pub mod sad;
 pub mod submit;
 

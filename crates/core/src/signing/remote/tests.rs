@@ -588,3 +588,106 @@ async fn an_authorization_hands_its_sad_to_the_client_once() {
     .await
     .unwrap();
 }
+
+/// The official's review: the application's name, the credential with its subject and
+/// validity (and why it cannot sign once suspended), the PDF's own bytes and nothing else;
+/// an undecided request past its time reads as expired; someone else sees nothing.
+#[tokio::test]
+async fn the_official_reviews_the_request_and_its_credential() {
+    let w = world().await;
+    let data = NewDocument {
+        name: "data".into(),
+        data: Some(STANDARD.encode(b"<html>x</html>")),
+        ..NewDocument::default()
+    };
+    let id = submitted(&w, vec![pdf_doc("qd.pdf"), data]).await;
+    let r = review::review(&w.p, &w.official.id, &id, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(r.client_name, "Ứng dụng vanban");
+    assert_eq!(r.view.status(), Status::Pending);
+    assert_eq!(r.credential.id, w.credential);
+    assert!(
+        r.credential.subject.contains("CN="),
+        "{}",
+        r.credential.subject
+    );
+    assert!(!r.credential.serial.is_empty());
+    assert!(r.credential.not_after.unwrap() > T0);
+    assert_eq!(r.credential.unusable, None);
+
+    let pdf = review::original_pdf(&w.p, &w.official.id, &id, 0)
+        .await
+        .unwrap();
+    assert_eq!(pdf, std::fs::read(PDF).unwrap());
+    for (user, idx) in [
+        (w.official.id.as_str(), 1),
+        (w.official.id.as_str(), 2),
+        ("someone", 0),
+    ] {
+        assert!(matches!(
+            review::original_pdf(&w.p, user, &id, idx).await,
+            Err(RemoteError::NotFound(_))
+        ));
+    }
+    assert!(matches!(
+        review::review(&w.p, "someone", &id, T0 + 1).await,
+        Err(RemoteError::NotFound(_))
+    ));
+
+    crate::pki::credential::suspend(&w.p, &Actor::new("cli:test"), &w.credential, T0 + 2)
+        .await
+        .unwrap();
+    let r = review::review(&w.p, &w.official.id, &id, T0 + 3)
+        .await
+        .unwrap();
+    assert!(r.credential.unusable.unwrap().contains("suspended"));
+
+    let expires = r.view.request.expires_at;
+    let r = review::review(&w.p, &w.official.id, &id, expires)
+        .await
+        .unwrap();
+    assert_eq!(r.view.status(), Status::Expired);
+
+    let h = review::history(&w.p, &w.official.id, 10).await.unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].request.id, id);
+    assert_eq!(h[0].request.status, "expired");
+    assert!(
+        review::history(&w.p, "someone", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A credential suspended before the decision: approving is refused as unusable before the
+/// code is looked at (it stays usable), and the request stays pending.
+#[tokio::test]
+async fn approving_with_an_unusable_credential_is_refused_first() {
+    let w = world().await;
+    let id = submitted(&w, vec![pdf_doc("qd.pdf")]).await;
+    crate::pki::credential::suspend(&w.p, &Actor::new("cli:test"), &w.credential, T0 + 5)
+        .await
+        .unwrap();
+    let code = totp::code_at(&w.secret, T0 + 10).unwrap();
+    let refused = approve(
+        &w.p,
+        &w.official,
+        &w.session,
+        &id,
+        FactorInput::Totp(&code),
+        &meta(),
+        T0 + 10,
+    )
+    .await;
+    assert!(matches!(refused, Err(RemoteError::Unusable(ref m)) if m.contains("suspended")));
+    let v = view(&w.p, Viewer::Signer(&w.official.id), &id)
+        .await
+        .unwrap();
+    assert_eq!(v.status(), Status::Pending);
+    crate::pki::credential::resume(&w.p, &Actor::new("cli:test"), &w.credential, T0 + 11)
+        .await
+        .unwrap();
+    approved(&w, &id, T0 + 10).await;
+}

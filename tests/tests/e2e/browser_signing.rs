@@ -1,0 +1,163 @@
+//! Remote signing in Chromium (`tests/browser/signing.mjs`): the official approves with a
+//! passkey on a phone-sized page opened from the desktop page's hand-off link, and the
+//! desktop page updates by itself. Screenshots at 390 px and 1280 px, in Vietnamese and
+//! English, are kept in `target/signing-screenshots` (the script fails when a page is wider
+//! than its viewport). Skipped like `browser_passkey` when node or chromium is missing.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use tessera_e2e::lifecycle::{Auth, client_credentials};
+use tessera_e2e::{Backend, NewUser, RegisteredClient, ServerOptions, TestServer};
+use tokio::process::Command;
+
+use crate::browser_passkey::{browser_dir, npm_ci_once, tools_or_skip};
+
+scenarios!(passkey_approval_on_the_phone_updates_the_desktop);
+
+const USERNAME: &str = "lan.pt";
+const PASSWORD: &str = "mat-khau-cua-lan-2024";
+
+async fn passkey_approval_on_the_phone_updates_the_desktop(backend: Backend) -> anyhow::Result<()> {
+    let test = "browser_signing::passkey_approval_on_the_phone_updates_the_desktop";
+    let Some(tools) = tools_or_skip(test)? else {
+        return Ok(());
+    };
+    npm_ci_once().await?;
+    let server =
+        TestServer::start_with(backend, ServerOptions::default().localhost_issuer()?).await?;
+    server
+        .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
+        .await?;
+    let unit = server.add_unit("Sở Tài chính", None).await?;
+    let mut user = NewUser::new(USERNAME, "Phạm Thị Lan", PASSWORD);
+    user.unit = Some(unit.clone());
+    server.add_user(&user).await?;
+    server
+        .cli_ok(&["cert", "issue", "--user", USERNAME], None)
+        .await?;
+    let out = server
+        .cli_ok(
+            &[
+                "client",
+                "add",
+                "--id",
+                "ketoan",
+                "--name",
+                "Phần mềm kế toán ngân sách",
+                "--grant-type",
+                "client_credentials",
+                "--scopes",
+                "sign:request",
+                "--json",
+            ],
+            None,
+        )
+        .await?
+        .json()?;
+    server
+        .cli_ok(
+            &[
+                "client",
+                "allow-signing-requests",
+                "--client",
+                "ketoan",
+                "--unit",
+                &unit,
+            ],
+            None,
+        )
+        .await?;
+    let client = RegisteredClient {
+        client_id: "ketoan".into(),
+        client_secret: out["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: String::new(),
+    };
+    let token = client_credentials(&server, &Auth::basic(&client)?, Some("sign:request"))
+        .await?
+        .str("access_token")?
+        .to_owned();
+    let pdf = |name: &str| -> anyhow::Result<String> {
+        let path = format!(
+            "{}/../crates/formats/tests/fixtures/pdf/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Ok(STANDARD.encode(std::fs::read(path)?))
+    };
+    let documents: Vec<_> = [
+        "quyet-dinh-libreoffice.pdf",
+        "cong-van-reportlab.pdf",
+        "phu-luc-ghostscript.pdf",
+    ]
+    .iter()
+    .map(|n| Ok(json!({ "name": format!("Hồ sơ thanh toán — {n}"), "pdf": pdf(n)? })))
+    .collect::<anyhow::Result<_>>()?;
+    let http = reqwest::Client::new();
+    let created: serde_json::Value = http
+        .post(server.url("/api/signing/requests"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "title": "Duyệt chi tạm ứng kinh phí hoạt động quý III năm 2026 cho các đơn vị trực thuộc",
+            "signer": USERNAME,
+            "documents": documents,
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["id"]
+        .as_str()
+        .with_context(|| format!("{created}"))?;
+
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/signing-screenshots")
+        .join(backend_name(backend));
+    std::fs::create_dir_all(&shots)?;
+    let script = browser_dir().join("signing.mjs");
+    let mut cmd = Command::new(&tools.node);
+    cmd.arg(&script)
+        .args([server.issuer(), USERNAME, PASSWORD, id])
+        .arg(&shots)
+        .env("CHROMIUM", &tools.chromium)
+        .current_dir(browser_dir())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
+        .await
+        .context("signing.mjs did not finish in 300 s")??;
+    let printed = format!(
+        "--- signing.mjs stdout ---\n{}--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(out.status.success(), "the browser test failed:\n{printed}");
+    eprintln!("{printed}");
+
+    // The signatures were made with a passkey proven at approval.
+    let approved = server.audit("signing.request.approved").await?;
+    ensure!(
+        approved.len() == 1 && approved[0].detail["factor"] == "passkey",
+        "{approved:?}"
+    );
+    let state: serde_json::Value = http
+        .get(server.url(&format!("/api/signing/requests/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(state["status"] == "signed" && state["done"] == 3, "{state}");
+    Ok(())
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
