@@ -423,6 +423,42 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
+    /// Approved requests decided before `before` that are still not finished: their signing
+    /// was interrupted (the replica stopped) and their SAD has expired.
+    pub async fn interrupted_signing_requests(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM signing_requests WHERE status = 'approved' AND purpose = 'sign' AND decided_at <= $1 ORDER BY decided_at LIMIT $2"
+        )))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    /// Fails every still-pending document of a request with `reason`; answers how many of its
+    /// documents were signed.
+    pub async fn fail_pending_documents(&self, request_id: &str, reason: &str) -> Result<i64> {
+        sqlx::query(
+            "UPDATE signing_documents SET status = 'failed', error = $1 WHERE request_id = $2 AND status = 'pending'",
+        )
+        .bind(reason)
+        .bind(request_id)
+        .execute(self.pool())
+        .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM signing_documents WHERE request_id = $1 AND status = 'signed'",
+        )
+        .bind(request_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Deletes contents and results of requests past retention (their records and hashes
     /// stay, for the audit and the official's history); answers how many requests were purged.
     pub async fn purge_signing_contents(&self, now: i64) -> Result<u64> {

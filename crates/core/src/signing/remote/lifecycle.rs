@@ -9,6 +9,9 @@ use super::{RemoteError, Status};
 use crate::Provider;
 use crate::audit::Event;
 
+/// Why documents of an interrupted request were not signed.
+pub const INTERRUPTED: &str = "signing was interrupted (a server stopped) and the approval expired; submit the document again";
+
 /// Queues the webhook announcing `status` to the request's `callback_uri`, if it has one. The
 /// delivery worker signs the JWT when it sends it.
 pub async fn announce(
@@ -60,6 +63,26 @@ pub async fn housekeeping(p: &Provider, now: i64) -> Result<(usize, u64), Remote
     for r in p.store.expired_signing_requests(now, 500).await? {
         if expire(p, &r, now).await? {
             expired += 1;
+        }
+    }
+    // A replica that stopped while signing leaves its request approved; once the SAD has
+    // expired nothing more can be signed for it, so it ends with what was done.
+    for r in p
+        .store
+        .interrupted_signing_requests(now - p.config.signing.sad_ttl - 60, 500)
+        .await?
+    {
+        let signed = p.store.fail_pending_documents(&r.id, INTERRUPTED).await?;
+        let to = if signed > 0 {
+            Status::Signed
+        } else {
+            Status::Failed
+        };
+        if p.store
+            .transition_signing_request(&r.id, "approved", to.as_str(), None, now)
+            .await?
+        {
+            announce(p, &r, to, now).await?;
         }
     }
     let purged = p.store.purge_signing_contents(now).await?;

@@ -691,3 +691,24 @@ async fn approving_with_an_unusable_credential_is_refused_first() {
         .unwrap();
     approved(&w, &id, T0 + 10).await;
 }
+
+#[tokio::test]
+async fn an_interrupted_signing_ends_once_its_sad_expired() {
+    let w = world().await;
+    let id = submitted(&w, vec![pdf_doc("qd.pdf")]).await;
+    // Approved, but the replica that was to sign stopped before it began.
+    let _sad = approved(&w, &id, T0 + 10).await;
+    let (expired, _) = lifecycle::housekeeping(&w.p, T0 + 20).await.unwrap();
+    assert_eq!(expired, 0);
+    let v = view(&w.p, Viewer::Client("vanban"), &id).await.unwrap();
+    assert_eq!(v.status(), Status::Approved, "the SAD still runs");
+    lifecycle::housekeeping(&w.p, T0 + 10 + w.p.config.signing.sad_ttl + 61)
+        .await
+        .unwrap();
+    let v = view(&w.p, Viewer::Client("vanban"), &id).await.unwrap();
+    assert_eq!(v.status(), Status::Failed);
+    assert_eq!(
+        v.documents[0].error.as_deref(),
+        Some(lifecycle::INTERRUPTED)
+    );
+}
