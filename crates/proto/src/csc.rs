@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct InfoResponse {
     pub specs: String,
     pub name: String,
-    pub logo: String,
+    /// Absent: Tessera serves no logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
     pub region: String,
     pub lang: String,
     pub description: String,
