@@ -37,7 +37,11 @@ fn id_of(out: &CliOutput) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no id in {out}"))
 }
 
-async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<(bool, String)> {
+pub(crate) async fn run(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+) -> anyhow::Result<(bool, String)> {
     let out = tokio::process::Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -54,7 +58,7 @@ async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<(bool, 
     ))
 }
 
-async fn tools_available() -> bool {
+pub(crate) async fn tools_available() -> bool {
     let py = run(Path::new("."), "python3", &["-m", "pyhanko", "--version"]).await;
     let pdfsig = run(Path::new("."), "pdfsig", &["-v"]).await;
     matches!(py, Ok((true, _))) && pdfsig.is_ok()
@@ -120,7 +124,7 @@ async fn pyhanko_all(dir: &Path, file: &str, ltv: bool) -> anyhow::Result<Vec<St
 }
 
 /// pyHanko's command line too: `sign validate --trust root.pem`.
-async fn pyhanko_cli(dir: &Path, file: &str) -> anyhow::Result<()> {
+pub(crate) async fn pyhanko_cli(dir: &Path, file: &str) -> anyhow::Result<()> {
     let (ok, text) = run(
         dir,
         "python3",
@@ -144,7 +148,7 @@ async fn pyhanko_cli(dir: &Path, file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn pdfsig_valid(dir: &Path, file: &str) -> anyhow::Result<()> {
+pub(crate) async fn pdfsig_valid(dir: &Path, file: &str) -> anyhow::Result<()> {
     let (_, text) = run(dir, "pdfsig", &[file]).await?;
     ensure!(
         text.contains("Signature Validation: Signature is Valid."),
