@@ -83,6 +83,8 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// `--min-acr`: the level every login to this client must reach.
     pub min_acr: Option<String>,
+    /// `--scopes`, space separated; the server's default when `None`.
+    pub scopes: Option<String>,
 }
 
 impl NewClient {
@@ -97,7 +99,14 @@ impl NewClient {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             min_acr: None,
+            scopes: None,
         }
+    }
+
+    /// Allows `scopes` (space separated) instead of the default ones.
+    pub fn scopes(mut self, scopes: &str) -> Self {
+        self.scopes = Some(scopes.to_owned());
+        self
     }
 
     /// Requires `level` (e.g. `urn:tessera:loa:2`) of every login to this client.
@@ -226,6 +235,9 @@ impl TestServer {
         }
         if let Some(uri) = &client.backchannel_logout_uri {
             args.push(flag("--backchannel-logout-uri", uri));
+        }
+        if let Some(scopes) = &client.scopes {
+            args.push(flag("--scopes", scopes));
         }
         let args: Vec<&str> = ["client", "add"]
             .into_iter()

@@ -137,6 +137,9 @@ events! {
     SigningDocumentSigned => "signing.document.signed", Success;
     SigningDocumentFailed => "signing.document.failed", Failure;
     SigningSadRefused => "signing.sad.refused", Failure;
+    SigningCscAuthorized => "signing.csc.authorized", Success;
+    SigningCscSigned => "signing.csc.signed", Success;
+    SigningCscRefused => "signing.csc.refused", Failure;
     SigningRequestClientAllowed => "signing.request_client.allowed", Success;
     SigningRequestClientDisallowed => "signing.request_client.disallowed", Success;
 }

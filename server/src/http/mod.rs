@@ -5,6 +5,7 @@ pub mod admin_api;
 mod admin_openapi;
 mod assets;
 mod consent;
+pub mod csc;
 pub mod errors;
 pub mod extract;
 mod flow;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         admin_api::image_upload_routes().layer(RequestBodyLimitLayer::new(MAX_IMAGE_BODY_BYTES));
     // Documents to sign: the handler answers an oversized body with a JSON 413 itself.
     let signing = signing_api::routes(&state.provider.config.signing);
+    let csc = csc::routes(&state.provider.config.signing);
     let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
@@ -122,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(verify)
         .merge(uploads)
         .merge(signing)
+        .merge(csc)
         .merge(rest)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

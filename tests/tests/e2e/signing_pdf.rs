@@ -37,7 +37,11 @@ fn id_of(out: &CliOutput) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no id in {out}"))
 }
 
-async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<(bool, String)> {
+pub(crate) async fn run(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+) -> anyhow::Result<(bool, String)> {
     let out = tokio::process::Command::new(program)
         .args(args)
         .current_dir(dir)

@@ -180,7 +180,7 @@ async fn sign_document(
     made.map_err(|e| e.to_string())
 }
 
-fn custody_signer(
+pub(super) fn custody_signer(
     p: &Provider,
     credential: &UsableCredential,
     hash: HashAlg,
@@ -196,7 +196,7 @@ fn custody_signer(
     .map_err(|e| SigningError::Format(e.into()))
 }
 
-fn certs(credential: &UsableCredential) -> SignerCerts {
+pub(super) fn certs(credential: &UsableCredential) -> SignerCerts {
     SignerCerts {
         cert_der: credential.cert_der.clone(),
         chain: credential.chain.clone(),

@@ -19,6 +19,7 @@
 
 pub mod approval;
 pub mod auth;
+pub mod csc;
 pub mod execute;
 pub mod lifecycle;
 pub mod permissions;

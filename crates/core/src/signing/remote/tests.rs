@@ -21,25 +21,26 @@ use crate::pki::{Actor, CaInit, CredentialRequest, create_credential, init_ca, i
 use crate::request::RequestMeta;
 use crate::testkit::{T0, add_unit, add_user, confidential_client, session};
 
-const PDF: &str = concat!(
+pub(super) const PDF: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../formats/tests/fixtures/pdf/quyet-dinh-libreoffice.pdf"
 );
 
-struct World {
-    p: Provider,
-    official: User,
-    session: SessionRecord,
-    secret: String,
-    credential: String,
-    unit: String,
+/// Shared with the CSC API's tests.
+pub(super) struct World {
+    pub(super) p: Provider,
+    pub(super) official: User,
+    pub(super) session: SessionRecord,
+    pub(super) secret: String,
+    pub(super) credential: String,
+    pub(super) unit: String,
 }
 
-fn meta() -> RequestMeta {
+pub(super) fn meta() -> RequestMeta {
     RequestMeta::default()
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     let mut p = crate::testkit::provider(T0 - 1000).await;
     p.config.pki.organization = "UBND Thành phố Hải Phòng".into();
     let unit = add_unit(&p, "Sở Nội vụ", T0 - 1000).await;
