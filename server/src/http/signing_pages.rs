@@ -246,8 +246,10 @@ fn request_page(
         status: v.request.status.clone(),
         status_text: g.status(&v.request.status),
         pending,
-        show_progress: matches!(status, Status::Approved | Status::Signed | Status::Failed),
-        refresh: status == Status::Approved,
+        // An authorization (CSC) is signed by the application afterwards: nothing to follow.
+        show_progress: v.request.purpose == "sign"
+            && matches!(status, Status::Approved | Status::Signed | Status::Failed),
+        refresh: v.request.purpose == "sign" && status == Status::Approved,
         done: v.done(),
         total: v.documents.len(),
         created_at: when(v.request.created_at),
