@@ -309,10 +309,12 @@ pub async fn sign_pdf_file(
     if req.level != PadesLevel::BB {
         cms = tsa::add_signature_timestamp(p, &cms, now).await?;
     }
-    let update = prepared.embed(&cms)?;
-    let mut out = original.clone();
-    out.extend_from_slice(update.appended());
-    drop(update);
+    let appended = prepared.embed(&cms)?.into_appended();
+    let input_bytes = original.len();
+    // The original's buffer takes the update: no second copy of the file.
+    let mut out = original;
+    out.extend_from_slice(&appended);
+    drop(appended);
 
     if matches!(req.level, PadesLevel::BLT | PadesLevel::BLTA) {
         let mut pool = vec![certs.cert_der.clone()];
@@ -336,7 +338,7 @@ pub async fn sign_pdf_file(
         output: req.output.clone(),
         level: req.level,
         signer: name,
-        input_bytes: original.len(),
+        input_bytes,
         output_bytes: out.len(),
     };
     p.audit(
