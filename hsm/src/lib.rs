@@ -10,6 +10,7 @@ mod hash;
 pub mod master;
 pub mod pkcs11;
 pub mod public_key;
+mod sign_check;
 pub mod soft;
 pub mod softhsm;
 pub mod x509;

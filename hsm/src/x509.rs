@@ -13,8 +13,10 @@ use spki::{
     SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
 };
 
+use crate::sign_check::{self, SignatureCheck};
 use crate::{
-    EcdsaForm, HashAlg, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, SignInput, SignScheme,
+    EcdsaForm, HashAlg, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, PublicKey, SignInput,
+    SignScheme,
 };
 
 /// `ecdsa-with-SHA256` (RFC 5758 §3.2).
@@ -93,7 +95,8 @@ impl EncodePublicKey for SpkiKey {
 }
 
 /// A key held by a [`KeyCustody`], signing in one scheme. Its signatures are checked against
-/// the public key before they are answered.
+/// the public key before they are answered ([`crate::sign_check`]); open it once and sign many
+/// times: the public key is read and parsed when it is opened.
 #[derive(Clone, Debug)]
 pub struct CustodySigner {
     custody: Arc<dyn KeyCustody>,
@@ -102,6 +105,7 @@ pub struct CustodySigner {
     key_ref: Vec<u8>,
     scheme: SignScheme,
     spki: Vec<u8>,
+    check: SignatureCheck,
 }
 
 impl CustodySigner {
@@ -140,6 +144,7 @@ impl CustodySigner {
             purpose,
             key_ref,
         })?;
+        let check = SignatureCheck::new(scheme, &spki)?;
         Ok(CustodySigner {
             custody,
             key_type,
@@ -147,6 +152,7 @@ impl CustodySigner {
             key_ref: key_ref.to_vec(),
             scheme,
             spki,
+            check,
         })
     }
 
@@ -176,8 +182,7 @@ impl CustodySigner {
             key_ref: &self.key_ref,
         };
         let sig = self.custody.sign(handle, self.scheme, input)?;
-        let digest = input.digest(self.scheme.hash())?;
-        verify_digest(self.scheme, &self.spki, &digest, &sig).map_err(|_| {
+        self.check.check(input, &sig).map_err(|_| {
             HsmError::Sign("the key custodian returned an invalid signature".into())
         })?;
         Ok(sig)
@@ -202,43 +207,7 @@ pub fn verify_digest(
     digest: &[u8],
     sig: &[u8],
 ) -> Result<(), HsmError> {
-    use crate::PublicKey;
-    use signature::hazmat::PrehashVerifier;
-    let bad = |e: &dyn std::fmt::Display| HsmError::Sign(format!("signature does not verify: {e}"));
-    match (PublicKey::from_spki_der(spki_der)?, scheme) {
-        (PublicKey::P256(k), SignScheme::Ecdsa(_, form)) => {
-            let sig = match form {
-                EcdsaForm::Raw => p256::ecdsa::Signature::from_slice(sig),
-                EcdsaForm::Der => p256::ecdsa::Signature::from_der(sig),
-            }
-            .map_err(|e| bad(&e))?;
-            p256::ecdsa::VerifyingKey::from(k)
-                .verify_prehash(digest, &sig)
-                .map_err(|e| bad(&e))
-        }
-        (PublicKey::Rsa(k), SignScheme::RsaPkcs1v15(h)) => {
-            use rsa10::Pkcs1v15Sign;
-            let pad = match h {
-                HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-                HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-                HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-            };
-            k.verify(pad, digest, sig).map_err(|e| bad(&e))
-        }
-        (PublicKey::Rsa(k), SignScheme::RsaPss(h)) => {
-            use rsa10::Pss;
-            match h {
-                HashAlg::Sha256 => k.verify(Pss::<sha2::Sha256>::new(), digest, sig),
-                HashAlg::Sha384 => k.verify(Pss::<sha2::Sha384>::new(), digest, sig),
-                HashAlg::Sha512 => k.verify(Pss::<sha2::Sha512>::new(), digest, sig),
-            }
-            .map_err(|e| bad(&e))
-        }
-        (key, scheme) => Err(HsmError::Sign(format!(
-            "a {} key does not make {scheme:?} signatures",
-            key.name()
-        ))),
-    }
+    sign_check::verify_digest_with(&PublicKey::from_spki_der(spki_der)?, scheme, digest, sig)
 }
 
 impl Keypair for CustodySigner {

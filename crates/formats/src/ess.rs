@@ -95,6 +95,11 @@ impl SigningCertificateV2 {
     pub fn for_certificate(cert_der: &[u8]) -> Result<SigningCertificateV2, FormatError> {
         let cert = Certificate::from_der(cert_der)
             .map_err(|e| FormatError::Invalid(format!("the signer's certificate: {e}")))?;
+        Self::of(&cert, cert_der)
+    }
+
+    /// [`Self::for_certificate`] for a certificate already parsed from `cert_der`.
+    pub fn of(cert: &Certificate, cert_der: &[u8]) -> Result<SigningCertificateV2, FormatError> {
         let tbs = cert.tbs_certificate();
         Ok(SigningCertificateV2 {
             certs: vec![EssCertIdV2 {

@@ -298,7 +298,8 @@ pub async fn sign_pdf_file(
         options,
         level: req.level,
     };
-    let out = make_pades(p, &original, job, now).await?;
+    let input_bytes = original.len();
+    let out = make_pades(p, original, job, now).await?;
     write_atomically(&req.output, &out)?;
 
     let signed = PdfSigned {
@@ -307,7 +308,7 @@ pub async fn sign_pdf_file(
         output: req.output.clone(),
         level: req.level,
         signer: name,
-        input_bytes: original.len(),
+        input_bytes,
         output_bytes: out.len(),
     };
     p.audit(
@@ -345,7 +346,7 @@ pub(crate) struct PadesJob {
 /// timestamps and DSS as the level asks.
 pub(crate) async fn make_pades(
     p: &Provider,
-    original: &[u8],
+    original: Vec<u8>,
     job: PadesJob,
     now: i64,
 ) -> Result<Vec<u8>, SigningError> {
@@ -358,7 +359,7 @@ pub(crate) async fn make_pades(
     } = job;
     let hook: &sign::AppearanceHook<'_> = &|inc| add_appearances(inc, &spec);
     let hook_ref = (spec.visible.is_some() || !spec.appendices.is_empty()).then_some(hook);
-    let prepared = sign::prepare(original, &options, hook_ref)?;
+    let prepared = sign::prepare(&original, &options, hook_ref)?;
     let digest = prepared.digest();
     let cms_certs = certs.clone();
     let mut cms = blocking_signing(move || {
@@ -373,10 +374,11 @@ pub(crate) async fn make_pades(
     if level != PadesLevel::BB {
         cms = tsa::add_signature_timestamp(p, &cms, now).await?;
     }
-    let update = prepared.embed(&cms)?;
-    let mut out = original.to_vec();
-    out.extend_from_slice(update.appended());
-    drop(update);
+    let appended = prepared.embed(&cms)?.into_appended();
+    // The original's buffer takes the update: no second copy of the file.
+    let mut out = original;
+    out.extend_from_slice(&appended);
+    drop(appended);
 
     if matches!(level, PadesLevel::BLT | PadesLevel::BLTA) {
         let mut pool = vec![certs.cert_der.clone()];

@@ -8,10 +8,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::signed_data::SignedData;
 use der::asn1::OctetString;
 use sha2::{Digest, Sha256};
 use tessera_hsm::soft::SoftwareToken;
+use tessera_hsm::x509::X509Signature;
 use tessera_hsm::{EcdsaForm, KeyCustody, KeyPurpose, KeyType, MasterKey, SignScheme};
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::profile::cabf::Root;
@@ -323,4 +325,69 @@ fn bad_input_is_refused() {
         err.to_string().starts_with("the signer's certificate:"),
         "{err}"
     );
+}
+
+#[test]
+fn the_signature_is_the_one_the_cms_builder_makes() {
+    // RSASSA-PKCS1-v1_5 is deterministic: the same signed attributes give the same bytes.
+    let ca = ca();
+    let (key_ref, cert_der) = credential(&ca, KeyType::Rsa2048, 40);
+    let signer = CustodySigner::open(
+        ca.custody.clone(),
+        KeyType::Rsa2048,
+        KeyPurpose::Credential,
+        &key_ref,
+    )
+    .unwrap();
+    let certs = SignerCerts {
+        cert_der: cert_der.clone(),
+        chain: vec![ca.root_der.clone()],
+    };
+    let prepared = CadesSigner::new(signer.clone(), &certs).unwrap();
+    let digest = Sha256::digest(b"content").to_vec();
+    for profile in [
+        Profile::Pades,
+        Profile::Cades {
+            signing_time: 1_796_000_000,
+        },
+    ] {
+        let ours = prepared.sign_detached(&digest, profile).unwrap();
+        let cert = Certificate::from_der(&cert_der).unwrap();
+        let econtent = EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent: None,
+        };
+        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: cert.tbs_certificate().issuer().clone(),
+            serial_number: cert.tbs_certificate().serial_number().clone(),
+        });
+        let alg = digest_algorithm(HashAlg::Sha256);
+        let mut info = SignerInfoBuilder::new(sid, alg.clone(), &econtent, Some(&digest)).unwrap();
+        if let Profile::Cades { signing_time } = profile {
+            info.add_signed_attribute(signing_time_attribute(signing_time).unwrap())
+                .unwrap();
+        }
+        info.add_signed_attribute(
+            SigningCertificateV2::for_certificate(&cert_der)
+                .unwrap()
+                .to_attribute()
+                .unwrap(),
+        )
+        .unwrap();
+        let root = Certificate::from_der(&ca.root_der).unwrap();
+        let theirs = SignedDataBuilder::new(&econtent)
+            .add_digest_algorithm(alg)
+            .unwrap()
+            .add_certificate(CertificateChoices::Certificate(cert))
+            .unwrap()
+            .add_certificate(CertificateChoices::Certificate(root))
+            .unwrap()
+            .add_signer_info::<_, X509Signature>(info, &signer)
+            .unwrap()
+            .build()
+            .unwrap()
+            .to_der()
+            .unwrap();
+        assert_eq!(ours, theirs, "{profile:?}");
+    }
 }

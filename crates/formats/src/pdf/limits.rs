@@ -19,11 +19,14 @@
 //!   `Invalid` error.
 //! - **Objects**: at most [`Limits::max_objects`] indirect objects.
 //!
-//! Memory: the original bytes are borrowed, never copied. lopdf copies each stream's bytes
-//! into its object tree; the bulky kinds no update needs (images, embedded font programs,
-//! embedded files, XMP) are emptied as they load when over 64 KiB, so the steady state is the
-//! file plus its small objects, not the file twice. Such a stripped object is marked and
-//! [`super::update`] refuses to write it back.
+//! Memory and time: the original bytes are borrowed, never copied. A signature without a
+//! visible appearance reads only the objects its update needs ([`load_for_update`], see
+//! `partial`), so neither parses nor copies content streams, images or fonts. A full load
+//! (appearances, DSS, reading signatures) lets lopdf copy each stream's bytes into its object
+//! tree; the bulky kinds no update needs (images, embedded font programs, embedded files, XMP)
+//! are emptied as they load when over 64 KiB, so the steady state is the file plus its small
+//! objects, not the file twice. Such a stripped object is marked and [`super::update`] refuses
+//! to write it back.
 
 use lopdf::{Document, LoadOptions, Object};
 
@@ -56,23 +59,7 @@ impl Default for Limits {
 
 /// Reads `bytes` as a PDF that can take an incremental update, or says clearly why not.
 pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
-    if bytes.len() > limits.max_file_size {
-        return Err(FormatError::TooLarge(format!(
-            "the PDF is {} bytes; the limit is {} bytes",
-            bytes.len(),
-            limits.max_file_size
-        )));
-    }
-    if !bytes.starts_with(b"%PDF-") {
-        return Err(FormatError::Invalid(
-            "not a PDF: the file does not start with %PDF-".into(),
-        ));
-    }
-    if !ends_with_eof_marker(bytes) {
-        return Err(FormatError::Invalid(
-            "the PDF is truncated: it does not end with %%EOF".into(),
-        ));
-    }
+    check_bytes(bytes, limits)?;
     let options = LoadOptions {
         strict: false,
         max_decompressed_size: Some(limits.max_decompressed_stream),
@@ -93,6 +80,49 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
             ));
         }
     };
+    check_document(&doc, limits)?;
+    Ok(doc)
+}
+
+/// [`load`] for an update that reads only the catalog, the form, the permissions and the first
+/// page (no appearance): just those objects are read when the file's structure is clean (see
+/// `partial`), the whole file otherwise. Accepts and refuses the same files as [`load`].
+pub(crate) fn load_for_update(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
+    check_bytes(bytes, limits)?;
+    match super::partial::read(bytes, limits) {
+        Some(doc) => {
+            check_document(&doc, limits)?;
+            Ok(doc)
+        }
+        None => load(bytes, limits),
+    }
+}
+
+/// What is refused before any parsing: size, header and trailer.
+fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<(), FormatError> {
+    if bytes.len() > limits.max_file_size {
+        return Err(FormatError::TooLarge(format!(
+            "the PDF is {} bytes; the limit is {} bytes",
+            bytes.len(),
+            limits.max_file_size
+        )));
+    }
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(FormatError::Invalid(
+            "not a PDF: the file does not start with %PDF-".into(),
+        ));
+    }
+    if !ends_with_eof_marker(bytes) {
+        return Err(FormatError::Invalid(
+            "the PDF is truncated: it does not end with %%EOF".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What is refused once the document is read: encryption, a repaired cross-reference table,
+/// too many objects, no catalog or no pages.
+fn check_document(doc: &Document, limits: &Limits) -> Result<(), FormatError> {
     if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
         return Err(FormatError::Unsupported(
             "the PDF is encrypted; remove the password protection before signing".into(),
@@ -130,7 +160,7 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
     if doc.page_iter().next().is_none() {
         return Err(FormatError::Invalid("the PDF has no pages".into()));
     }
-    Ok(doc)
+    Ok(())
 }
 
 /// Marks a stream whose bytes [`strip_bulk`] dropped.

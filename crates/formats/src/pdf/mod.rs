@@ -9,7 +9,9 @@ pub mod dss;
 pub mod font;
 pub mod image;
 pub mod limits;
+mod partial;
 pub mod sign;
+mod syntax;
 mod update;
 
 pub use dss::ValidationData;

@@ -271,7 +271,12 @@ pub(crate) fn prepare_kind<'a>(
             "the contents size must be between 1 byte and 1 MB".into(),
         ));
     }
-    let doc = limits::load(original, limits)?;
+    // Appearance hooks read any object of the page (content, resources, fonts): they get the
+    // whole file; otherwise only what the update touches is read.
+    let doc = match appearance {
+        Some(_) => limits::load(original, limits)?,
+        None => limits::load_for_update(original, limits)?,
+    };
     let mut inc = update::incremental(doc);
     let root = update::root_id(inc.get_prev_documents())?;
     let existing = existing_fields(&inc, root);

@@ -160,7 +160,7 @@ async fn sign_document(
     };
     let level = PadesLevel::parse(&shared.request.level).unwrap_or(PadesLevel::BB);
     let made = match (doc.kind.as_str(), content) {
-        ("pdf", Some(pdf)) => sign_pdf(p, shared, credential, &pdf, &options, level, now)
+        ("pdf", Some(pdf)) => sign_pdf(p, shared, credential, pdf, &options, level, now)
             .await
             .map(|b| (b, PDF)),
         ("data", Some(_)) | ("hash", None) if options.raw => {
@@ -209,7 +209,7 @@ async fn sign_pdf(
     p: &Provider,
     shared: &Shared,
     credential: &UsableCredential,
-    pdf: &[u8],
+    pdf: Vec<u8>,
     options: &DocumentOptions,
     level: PadesLevel,
     now: i64,

@@ -305,7 +305,7 @@ async fn sign_docs(
             options: SignOptions::new(name.clone(), now),
             level,
         };
-        out.push(make_pades(p, pdf, job, now).await?);
+        out.push(make_pades(p, pdf.clone(), job, now).await?);
     }
     Ok(out)
 }
