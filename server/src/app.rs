@@ -151,8 +151,12 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     let worker_provider = provider.clone();
     let state = AppState::new(provider, settings.trust_forwarded_for);
     crate::backchannel::spawn(
-        worker_provider,
+        worker_provider.clone(),
         state.outbox_wake.clone(),
+        format!("{}/{}", writer_name("serve"), random_id()?),
+    );
+    crate::signing_webhooks::spawn(
+        worker_provider,
         format!("{}/{}", writer_name("serve"), random_id()?),
     );
     let app = http::router(state);

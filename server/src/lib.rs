@@ -17,3 +17,4 @@ pub mod http;
 pub mod outbound;
 pub mod pages;
 pub mod settings;
+pub mod signing_webhooks;

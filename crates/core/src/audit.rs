@@ -134,6 +134,9 @@ events! {
     SigningSadRefused => "signing.sad.refused", Failure;
     SigningRequestClientAllowed => "signing.request_client.allowed", Success;
     SigningRequestClientDisallowed => "signing.request_client.disallowed", Success;
+    SigningWebhookDelivered => "signing.webhook.delivered", Success;
+    SigningWebhookFailed => "signing.webhook.failed", Failure;
+    SigningWebhookAbandoned => "signing.webhook.abandoned", Failure;
 }
 
 impl Event {

@@ -11,6 +11,7 @@
 //! - [`execute`]: signing an approved request's documents concurrently; one bad document
 //!   fails alone.
 //! - [`lifecycle`]: expiry, retention, and the outcome webhook's queue.
+//! - [`webhook`]: delivery of the signed JWT announcing an outcome, with lease and retries.
 //! - [`permissions`]: the applications a unit allowed to ask its people for signatures.
 //!
 //! Nothing here is kept in process memory: every state change is a conditional update in the
@@ -23,6 +24,7 @@ pub mod lifecycle;
 pub mod permissions;
 pub mod sad;
 pub mod submit;
+pub mod webhook;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -588,3 +588,6 @@ async fn an_authorization_hands_its_sad_to_the_client_once() {
     .await
     .unwrap();
 }
+
+#[path = "webhook_tests.rs"]
+mod webhook_tests;
