@@ -76,6 +76,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
     config.pki.tsa_url = settings.pki.tsa_url.clone();
     config.pki.tsa_policy = settings.pki.tsa_policy.clone();
+    config.signing = settings.signing.remote_config(custody.parallelism());
     let keyed = Keyed::new(&master);
     let audit = AuditLog::start(
         store.clone(),
