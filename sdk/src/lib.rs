@@ -43,6 +43,7 @@ mod backchannel;
 mod claims;
 mod config;
 mod error;
+mod jws;
 mod login;
 mod rp;
 mod service;
