@@ -79,6 +79,8 @@ mod service_clients;
 mod signing_cms;
 #[path = "e2e/signing_pdf.rs"]
 mod signing_pdf;
+#[path = "e2e/signing_requests.rs"]
+mod signing_requests;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/strong_auth.rs"]

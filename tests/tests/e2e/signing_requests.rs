@@ -1,0 +1,513 @@
+//! The signing-requests API end to end: an application asks an official for signatures with
+//! its own client-credentials token (scope `sign:request`, once a unit allowed it) or with the
+//! official's token from the code flow (scope `sign`); the answers to missing, bad and
+//! unscoped tokens, another application's request, a document over the configured limit and
+//! one that is not a PDF; cancellation announced by a webhook whose JWT verifies against the
+//! JWKS; and the SDK's `SigningClient` doing the same. Approval happens on the official's
+//! pages (tested there); signing itself is covered by the core's tests.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tessera_e2e::admin::login_token;
+use tessera_e2e::lifecycle::{self, Auth};
+use tessera_e2e::oauth::{self, JsonAnswer};
+
+use tessera_e2e::{Backend, LogoutReceiver, NewUser, RegisteredClient, ServerOptions, TestServer};
+use tessera_proto::signing::{NewSigningRequest, SIGNING_EVENT, SIGNING_EVENT_TYP};
+use tessera_sdk::signing::{Caller, SigningClient, document};
+use tessera_sdk::{SdkError, ServiceClient};
+
+scenarios!(signing_requests_api, signing_requests_with_the_sdk);
+
+const PASSWORD: &str = "mat-khau-rat-dai-2468";
+const PDF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/pdf/quyet-dinh-libreoffice.pdf"
+);
+/// Above the fixture PDF (60 kB), well below the default.
+const MAX_DOCUMENT: usize = 70_000;
+
+struct World {
+    s: TestServer,
+    unit: String,
+    vanban: RegisteredClient,
+    motcua: RegisteredClient,
+    hooks: LogoutReceiver,
+}
+
+/// A unit with the official an.nv holding a personal credential from Tessera's CA, and two
+/// applications allowed both signing scopes and both grants.
+async fn world(backend: Backend) -> anyhow::Result<World> {
+    let s = TestServer::start_with(
+        backend,
+        ServerOptions::default().allow_loopback_calls().env(
+            "TESSERA_SIGNING_MAX_DOCUMENT_BYTES",
+            &MAX_DOCUMENT.to_string(),
+        ),
+    )
+    .await?;
+    let unit = s.add_unit("Sở Tư pháp", None).await?;
+    let mut an = NewUser::new("an.nv", "Nguyễn Văn An", PASSWORD);
+    an.unit = Some(unit.clone());
+    s.add_user(&an).await?;
+    s.cli_ok(&["ca", "init", "--base-url", s.issuer()], None)
+        .await?;
+    s.cli_ok(&["cert", "issue", "--user", "an.nv"], None)
+        .await?;
+    let vanban = app(&s, "vanban").await?;
+    let motcua = app(&s, "motcua").await?;
+    Ok(World {
+        s,
+        unit,
+        vanban,
+        motcua,
+        hooks: LogoutReceiver::start().await?,
+    })
+}
+
+async fn app(s: &TestServer, id: &str) -> anyhow::Result<RegisteredClient> {
+    let redirect_uri = format!("http://127.0.0.1:9/{id}/cb");
+    let json = s
+        .cli_ok(
+            &[
+                "client",
+                "add",
+                &format!("--id={id}"),
+                &format!("--name=Ứng dụng {id}"),
+                &format!("--redirect-uri={redirect_uri}"),
+                "--scopes=openid profile sign sign:request",
+                "--grant-type=authorization_code",
+                "--grant-type=client_credentials",
+                "--json",
+            ],
+            None,
+        )
+        .await?
+        .json()?;
+    Ok(RegisteredClient {
+        client_id: id.to_owned(),
+        client_secret: json["client_secret"].as_str().map(str::to_owned),
+        redirect_uri,
+    })
+}
+
+async fn app_token(s: &TestServer, client: &RegisteredClient) -> anyhow::Result<String> {
+    let answer =
+        lifecycle::client_credentials(s, &Auth::basic(client)?, Some("sign:request")).await?;
+    ensure!(answer.status == StatusCode::OK, "{answer}");
+    Ok(answer.str("access_token")?.to_owned())
+}
+
+async fn call(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> anyhow::Result<JsonAnswer> {
+    let mut req = oauth::rp_http()?.request(method, s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    JsonAnswer::read(req.send().await?).await
+}
+
+fn request(documents: Value, signer: Option<&str>, callback: Option<&str>) -> Value {
+    let mut v = json!({ "title": "Quyết định bổ nhiệm", "documents": documents });
+    if let Some(signer) = signer {
+        v["signer"] = json!(signer);
+    }
+    if let Some(uri) = callback {
+        v["callback_uri"] = json!(uri);
+    }
+    v
+}
+
+fn pdf_documents() -> anyhow::Result<Value> {
+    let pdf = std::fs::read(PDF)?;
+    Ok(json!([{ "name": "qd.pdf", "pdf": STANDARD.encode(pdf) }]))
+}
+
+fn expect_error(a: &JsonAnswer, status: StatusCode, error: &str) -> anyhow::Result<()> {
+    ensure!(
+        a.status == status && a.error() == Some(error),
+        "expected {status} {error}, got {a}"
+    );
+    ensure!(
+        a.json["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "no description in {a}"
+    );
+    Ok(())
+}
+
+const REQUESTS: &str = "/api/signing/requests";
+
+async fn signing_requests_api(backend: Backend) -> anyhow::Result<()> {
+    let w = world(backend).await?;
+    let s = &w.s;
+    let docs = pdf_documents()?;
+    let body = request(docs.clone(), Some("an.nv"), None);
+
+    // No token, a bad one.
+    let a = call(s, reqwest::Method::POST, REQUESTS, None, Some(&body)).await?;
+    expect_error(&a, StatusCode::UNAUTHORIZED, "invalid_token")?;
+    ensure!(
+        a.header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer")),
+        "{a}"
+    );
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some("not-a-token"),
+        Some(&body),
+    )
+    .await?;
+    expect_error(&a, StatusCode::UNAUTHORIZED, "invalid_token")?;
+    // The official's token without the sign scope.
+    let plain = login_token(s, &w.vanban, "openid profile", "an.nv", PASSWORD).await?;
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&plain),
+        Some(&body),
+    )
+    .await?;
+    expect_error(&a, StatusCode::FORBIDDEN, "insufficient_scope")?;
+    // The application's token before any unit allowed it.
+    let vanban = app_token(s, &w.vanban).await?;
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&body),
+    )
+    .await?;
+    expect_error(&a, StatusCode::FORBIDDEN, "access_denied")?;
+
+    s.cli_ok(
+        &[
+            "client",
+            "allow-signing-requests",
+            "--client",
+            "vanban",
+            "--unit",
+            &w.unit,
+        ],
+        None,
+    )
+    .await?;
+    let shown = s
+        .cli_ok(&["client", "show", "vanban", "--json"], None)
+        .await?
+        .json()?;
+    ensure!(shown["signing_units"] == json!([w.unit]), "{shown}");
+
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&body),
+    )
+    .await?;
+    ensure!(a.status == StatusCode::CREATED, "{a}");
+    let id = a.str("id")?.to_owned();
+    ensure!(a.json["status"] == "pending", "{a}");
+    ensure!(
+        a.json["approval_url"] == format!("{}/sign/requests/{id}", s.issuer()).as_str(),
+        "{a}"
+    );
+    ensure!(a.json["expires_at"].as_i64().is_some(), "{a}");
+    ensure!(
+        a.header("location") == Some(format!("{}{REQUESTS}/{id}", s.issuer()).as_str()),
+        "{a}"
+    );
+    ensure!(a.header("cache-control") == Some("no-store"), "{a}");
+
+    let path = format!("{REQUESTS}/{id}");
+    let got = call(s, reqwest::Method::GET, &path, Some(&vanban), None).await?;
+    ensure!(got.status == StatusCode::OK, "{got}");
+    ensure!(
+        got.json["status"] == "pending" && got.json["signer"] == "an.nv",
+        "{got}"
+    );
+    ensure!(
+        got.json["client_id"] == "vanban" && got.json["done"] == 0,
+        "{got}"
+    );
+    let d = &got.json["documents"][0];
+    ensure!(
+        d["name"] == "qd.pdf" && d["kind"] == "pdf" && d["status"] == "pending",
+        "{got}"
+    );
+    ensure!(d["result_url"].is_null(), "{got}");
+    // Another application sees nothing, and cancels nothing.
+    let motcua = app_token(s, &w.motcua).await?;
+    let a = call(s, reqwest::Method::GET, &path, Some(&motcua), None).await?;
+    expect_error(&a, StatusCode::NOT_FOUND, "not_found")?;
+    let cancel = format!("{path}/cancel");
+    let a = call(s, reqwest::Method::POST, &cancel, Some(&motcua), None).await?;
+    expect_error(&a, StatusCode::NOT_FOUND, "not_found")?;
+
+    // Over the configured document limit; not a PDF.
+    let big = json!([{ "name": "big.bin", "data": STANDARD.encode(vec![7u8; MAX_DOCUMENT + 1]) }]);
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&request(big, Some("an.nv"), None)),
+    )
+    .await?;
+    expect_error(&a, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")?;
+    let fake = json!([{ "name": "fake.pdf", "pdf": STANDARD.encode(b"<html>not a pdf</html>") }]);
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&request(fake, Some("an.nv"), None)),
+    )
+    .await?;
+    expect_error(&a, StatusCode::BAD_REQUEST, "invalid_request")?;
+    ensure!(
+        a.json["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a PDF"),
+        "{a}"
+    );
+
+    // The official's own token with scope sign: no signer named, the token's user signs.
+    let own = login_token(s, &w.vanban, "openid sign", "an.nv", PASSWORD).await?;
+    let hook = w.hooks.url("/hooks/signing");
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&own),
+        Some(&request(docs, None, Some(&hook))),
+    )
+    .await?;
+    ensure!(a.status == StatusCode::CREATED, "{a}");
+    let own_id = a.str("id")?.to_owned();
+
+    // Cancelled, and announced by a webhook signed with the provider's key.
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        &format!("{REQUESTS}/{own_id}/cancel"),
+        Some(&own),
+        None,
+    )
+    .await?;
+    ensure!(
+        a.status == StatusCode::OK && a.json["status"] == "cancelled",
+        "{a}"
+    );
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        &format!("{REQUESTS}/{own_id}/cancel"),
+        Some(&own),
+        None,
+    )
+    .await?;
+    expect_error(&a, StatusCode::CONFLICT, "invalid_state")?;
+    let a = call(s, reqwest::Method::POST, &cancel, Some(&vanban), None).await?;
+    ensure!(
+        a.status == StatusCode::OK && a.json["status"] == "cancelled",
+        "{a}"
+    );
+
+    let got = w.hooks.wait_for(1, Duration::from_secs(20)).await?;
+    let hit = &got[0];
+    ensure!(hit.path == "/hooks/signing", "{hit:?}");
+    ensure!(
+        hit.content_type.as_deref() == Some("application/jwt"),
+        "{hit:?}"
+    );
+    let jwks = oauth::get_json(s, "/jwks").await?.json;
+    oauth::verify_jws(&hit.body, &jwks)?;
+    let (header, claims) = oauth::jwt_parts(&hit.body)?;
+    ensure!(header["typ"] == SIGNING_EVENT_TYP, "{header}");
+    ensure!(
+        claims["iss"] == s.issuer() && claims["aud"] == "vanban",
+        "{claims}"
+    );
+    ensure!(
+        claims["events"][SIGNING_EVENT] == json!({ "id": own_id, "status": "cancelled" }),
+        "{claims}"
+    );
+    let exp = claims["exp"].as_i64().context("exp")?;
+    let iat = claims["iat"].as_i64().context("iat")?;
+    ensure!(exp > iat && exp - iat <= 300, "{claims}");
+    // The first request had no callback URI: nothing more arrives.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(w.hooks.received().len() == 1, "{:?}", w.hooks.received());
+
+    // Withdrawn, the application is refused again.
+    s.cli_ok(
+        &[
+            "client",
+            "disallow-signing-requests",
+            "--client",
+            "vanban",
+            "--unit",
+            &w.unit,
+        ],
+        None,
+    )
+    .await?;
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&body),
+    )
+    .await?;
+    expect_error(&a, StatusCode::FORBIDDEN, "access_denied")?;
+    Ok(())
+}
+
+async fn signing_requests_with_the_sdk(backend: Backend) -> anyhow::Result<()> {
+    let w = world(backend).await?;
+    let s = &w.s;
+    s.cli_ok(
+        &[
+            "client",
+            "allow-signing-requests",
+            "--client",
+            "vanban",
+            "--unit",
+            &w.unit,
+        ],
+        None,
+    )
+    .await?;
+    let secret = w.vanban.client_secret.as_deref().context("secret")?;
+    let service = ServiceClient::discover(s.issuer(), "vanban", secret).await?;
+    let client =
+        SigningClient::discover(s.issuer(), "vanban", Caller::Application(service.into())).await?;
+    let hook = w.hooks.url("/hooks/sdk");
+    let created = client
+        .submit(&NewSigningRequest {
+            title: "Công văn".into(),
+            signer: Some("an.nv".into()),
+            documents: vec![
+                document("qd.pdf", &std::fs::read(PDF)?),
+                document("cv.txt", "Công văn số 45/STP-VP".as_bytes()),
+            ],
+            callback_uri: Some(hook),
+            ..NewSigningRequest::default()
+        })
+        .await?;
+    let state = client.status(&created.id).await?;
+    ensure!(
+        state.status == "pending" && state.documents.len() == 2,
+        "{state:?}"
+    );
+    ensure!(state.documents[1].kind == "data", "{state:?}");
+    // Waiting on a pending request ends at the deadline, having reported it once.
+    let mut seen = Vec::new();
+    let waited = client
+        .wait(&created.id, Duration::from_secs(2), |s| {
+            seen.push(s.status.clone())
+        })
+        .await;
+    ensure!(matches!(waited, Err(SdkError::Timeout(_))), "{waited:?}");
+    ensure!(seen == ["pending"], "{seen:?}");
+
+    let cancelled = client.cancel(&created.id).await?;
+    ensure!(cancelled.status == "cancelled", "{cancelled:?}");
+    let done = client
+        .wait(&created.id, Duration::from_secs(5), |_| {})
+        .await?;
+    ensure!(done.status == "cancelled", "{done:?}");
+    let again = client.cancel(&created.id).await;
+    ensure!(
+        matches!(&again, Err(SdkError::SigningApi { status: 409, error, .. }) if error == "invalid_state"),
+        "{again:?}"
+    );
+
+    let got = w.hooks.wait_for(1, Duration::from_secs(20)).await?;
+    let event = client.verify_webhook(&got[0].body).await?;
+    ensure!(
+        event.event.id == created.id && event.event.status == "cancelled",
+        "{event:?}"
+    );
+    // Not for another application, not later than its lifetime, not tampered with.
+    let other_secret = w.motcua.client_secret.as_deref().context("secret")?;
+    let other = SigningClient::discover(
+        s.issuer(),
+        "motcua",
+        Caller::Application(
+            ServiceClient::discover(s.issuer(), "motcua", other_secret)
+                .await?
+                .into(),
+        ),
+    )
+    .await?;
+    let r = other.verify_webhook(&got[0].body).await;
+    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
+    let r = client
+        .verify_webhook_at(&got[0].body, event.issued_at + 3600)
+        .await;
+    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
+    let mut parts: Vec<String> = got[0].body.split('.').map(str::to_owned).collect();
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&parts[1])?,
+    )?;
+    claims["events"][SIGNING_EVENT]["status"] = json!("signed");
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+    let r = client.verify_webhook(&parts.join(".")).await;
+    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
+    // A logout token or an ID token never passes for a webhook (explicit typing).
+    let login = login_token(s, &w.vanban, "openid", "an.nv", PASSWORD).await?;
+    let r = client.verify_webhook(&login).await;
+    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
+
+    // The official's own token works as well; a result before signing is refused clearly.
+    let own = login_token(s, &w.vanban, "openid sign", "an.nv", PASSWORD).await?;
+    let official = SigningClient::discover(s.issuer(), "vanban", Caller::Official(own)).await?;
+    let mine = official
+        .submit(&NewSigningRequest {
+            title: "Tờ trình".into(),
+            documents: vec![document("tt.pdf", &std::fs::read(PDF)?)],
+            ..NewSigningRequest::default()
+        })
+        .await?;
+    let r = official.result(&mine.id, 0).await;
+    ensure!(matches!(r, Err(SdkError::SigningApi { .. })), "{r:?}");
+
+    // /api/verify through the SDK: the unsigned fixture has no signature to report, a
+    // detached "signature" that is none fails, an empty document is refused with the reason.
+    let report = client.verify(&std::fs::read(PDF)?, None).await?;
+    ensure!(
+        report["overall"].is_null() && report["signatures"] == json!([]),
+        "{report}"
+    );
+    let report = client.verify(b"not a signature", Some(b"content")).await?;
+    ensure!(report["overall"] == "TOTAL-FAILED", "{report}");
+    let r = client.verify(b"", None).await;
+    ensure!(
+        matches!(&r, Err(SdkError::SigningApi { status: 400, error, description: Some(_) }) if error == "invalid_request"),
+        "{r:?}"
+    );
+    Ok(())
+}
