@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera_e2e::admin::login_token;
+use tessera_e2e::admin::{ADMIN_SCOPE, AdminApi, login_token};
 use tessera_e2e::lifecycle::{self, Auth};
 use tessera_e2e::oauth::{self, JsonAnswer};
 
@@ -22,7 +22,11 @@ use tessera_proto::signing::{NewSigningRequest, SIGNING_EVENT, SIGNING_EVENT_TYP
 use tessera_sdk::signing::{Caller, SigningClient, document};
 use tessera_sdk::{SdkError, ServiceClient};
 
-scenarios!(signing_requests_api, signing_requests_with_the_sdk);
+scenarios!(
+    signing_requests_api,
+    signing_requests_with_the_sdk,
+    signing_units_through_the_admin_api
+);
 
 const PASSWORD: &str = "mat-khau-rat-dai-2468";
 const PDF: &str = concat!(
@@ -508,6 +512,89 @@ async fn signing_requests_with_the_sdk(backend: Backend) -> anyhow::Result<()> {
     ensure!(
         matches!(&r, Err(SdkError::SigningApi { status: 400, error, description: Some(_) }) if error == "invalid_request"),
         "{r:?}"
+    );
+    Ok(())
+}
+
+/// A department's administrator lets an application ask the department's people for
+/// signatures through the administration API; another department's administrator cannot; the
+/// application's token then works.
+async fn signing_units_through_the_admin_api(backend: Backend) -> anyhow::Result<()> {
+    let w = world(backend).await?;
+    let s = &w.s;
+    let other = s.add_unit("Sở Nội vụ", None).await?;
+    for (name, unit) in [("quan.tri", &w.unit), ("lan.tt", &other)] {
+        let mut u = NewUser::new(name, name, PASSWORD);
+        u.unit = Some(unit.clone());
+        s.add_user(&u).await?;
+        s.grant(name, "admin", unit).await?;
+    }
+    let console = s
+        .add_console("console", &format!("openid profile {ADMIN_SCOPE}"))
+        .await?;
+    let scope = format!("openid {ADMIN_SCOPE}");
+    let ours = AdminApi::new(
+        s,
+        Some(&login_token(s, &console, &scope, "quan.tri", PASSWORD).await?),
+    );
+    let theirs = AdminApi::new(
+        s,
+        Some(&login_token(s, &console, &scope, "lan.tt", PASSWORD).await?),
+    );
+    let path = format!("/clients/vanban/signing-units/{}", w.unit);
+
+    let refused = theirs.call(reqwest::Method::PUT, &path, None).await?;
+    ensure!(refused.status == StatusCode::NOT_FOUND, "{refused}");
+    let allowed = ours.call(reqwest::Method::PUT, &path, None).await?;
+    ensure!(allowed.status == StatusCode::OK, "{allowed}");
+    ensure!(
+        allowed.json == json!({ "client_id": "vanban", "unit_ids": [w.unit] }),
+        "{allowed}"
+    );
+    let unknown = ours
+        .call(
+            reqwest::Method::PUT,
+            &format!("/clients/nobody/signing-units/{}", w.unit),
+            None,
+        )
+        .await?;
+    ensure!(unknown.status == StatusCode::NOT_FOUND, "{unknown}");
+    let listed = theirs.get("/clients/vanban/signing-units").await?;
+    ensure!(
+        listed.status == StatusCode::OK && listed.json["unit_ids"] == json!([]),
+        "{listed}"
+    );
+
+    let vanban = app_token(s, &w.vanban).await?;
+    let body = request(pdf_documents()?, Some("an.nv"), None);
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&body),
+    )
+    .await?;
+    ensure!(a.status == StatusCode::CREATED, "{a}");
+
+    let gone = ours.delete(&path).await?;
+    ensure!(gone.status == StatusCode::NO_CONTENT, "{gone}");
+    let again = ours.delete(&path).await?;
+    ensure!(again.status == StatusCode::NOT_FOUND, "{again}");
+    let a = call(
+        s,
+        reqwest::Method::POST,
+        REQUESTS,
+        Some(&vanban),
+        Some(&body),
+    )
+    .await?;
+    expect_error(&a, StatusCode::FORBIDDEN, "access_denied")?;
+    // The OpenAPI document lists the routes.
+    let doc = oauth::get_json(s, "/admin/api/openapi.json").await?.json;
+    ensure!(
+        doc["paths"]["/admin/api/clients/{id}/signing-units/{unit_id}"]["put"].is_object(),
+        "no PUT signing-units in the OpenAPI document"
     );
     Ok(())
 }
