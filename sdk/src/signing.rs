@@ -71,7 +71,7 @@ const FIRST_POLL: Duration = Duration::from_secs(1);
 const LONGEST_POLL: Duration = Duration::from_secs(15);
 
 /// Whose token calls the API.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Caller {
     /// The application, with client-credentials tokens of scope `sign:request` (renewed by
     /// the [`ServiceClient`] as they expire).
@@ -79,6 +79,16 @@ pub enum Caller {
     /// The official's access token (scope `sign`), obtained by the application in the code
     /// flow.
     Official(String),
+}
+
+impl std::fmt::Debug for Caller {
+    // The official's token never goes to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Application(service) => f.debug_tuple("Application").field(service).finish(),
+            Caller::Official(_) => f.write_str("Official(***)"),
+        }
+    }
 }
 
 /// A verified webhook.
@@ -459,5 +469,7 @@ mod tests {
         );
         assert!(matches!(api_error(502, b"<html>"), SdkError::Protocol(_)));
         assert!(is_final("cancelled") && is_final("signed") && !is_final("approved"));
+        let official = format!("{:?}", Caller::Official("eyJ.secret.token".into()));
+        assert!(!official.contains("secret"), "{official}");
     }
 }

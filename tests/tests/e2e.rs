@@ -73,6 +73,8 @@ mod refresh;
 mod scale_out;
 #[path = "e2e/sdk_logout.rs"]
 mod sdk_logout;
+#[path = "e2e/sdk_signing.rs"]
+mod sdk_signing;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
 #[path = "e2e/signing_cms.rs"]

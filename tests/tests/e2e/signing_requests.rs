@@ -3,8 +3,9 @@
 //! official's token from the code flow (scope `sign`); the answers to missing, bad and
 //! unscoped tokens, another application's request, a document over the configured limit and
 //! one that is not a PDF; cancellation announced by a webhook whose JWT verifies against the
-//! JWKS; and the SDK's `SigningClient` doing the same. Approval happens on the official's
-//! pages (tested there); signing itself is covered by the core's tests.
+//! JWKS; the permission given through the administration API. `sdk_signing` drives the same
+//! with the SDK. Approval happens on the official's pages (tested there); signing itself is
+//! covered by the core's tests.
 
 use std::time::Duration;
 
@@ -18,35 +19,29 @@ use tessera_e2e::lifecycle::{self, Auth};
 use tessera_e2e::oauth::{self, JsonAnswer};
 
 use tessera_e2e::{Backend, LogoutReceiver, NewUser, RegisteredClient, ServerOptions, TestServer};
-use tessera_proto::signing::{NewSigningRequest, SIGNING_EVENT, SIGNING_EVENT_TYP};
-use tessera_sdk::signing::{Caller, SigningClient, document};
-use tessera_sdk::{SdkError, ServiceClient};
+use tessera_proto::signing::{SIGNING_EVENT, SIGNING_EVENT_TYP};
 
-scenarios!(
-    signing_requests_api,
-    signing_requests_with_the_sdk,
-    signing_units_through_the_admin_api
-);
+scenarios!(signing_requests_api, signing_units_through_the_admin_api);
 
-const PASSWORD: &str = "mat-khau-rat-dai-2468";
-const PDF: &str = concat!(
+pub(crate) const PASSWORD: &str = "mat-khau-rat-dai-2468";
+pub(crate) const PDF: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/fixtures/pdf/quyet-dinh-libreoffice.pdf"
 );
 /// Above the fixture PDF (60 kB), well below the default.
-const MAX_DOCUMENT: usize = 70_000;
+pub(crate) const MAX_DOCUMENT: usize = 70_000;
 
-struct World {
-    s: TestServer,
-    unit: String,
-    vanban: RegisteredClient,
-    motcua: RegisteredClient,
-    hooks: LogoutReceiver,
+pub(crate) struct World {
+    pub(crate) s: TestServer,
+    pub(crate) unit: String,
+    pub(crate) vanban: RegisteredClient,
+    pub(crate) motcua: RegisteredClient,
+    pub(crate) hooks: LogoutReceiver,
 }
 
 /// A unit with the official an.nv holding a personal credential from Tessera's CA, and two
 /// applications allowed both signing scopes and both grants.
-async fn world(backend: Backend) -> anyhow::Result<World> {
+pub(crate) async fn world(backend: Backend) -> anyhow::Result<World> {
     let s = TestServer::start_with(
         backend,
         ServerOptions::default().allow_loopback_calls().env(
@@ -100,14 +95,14 @@ async fn app(s: &TestServer, id: &str) -> anyhow::Result<RegisteredClient> {
     })
 }
 
-async fn app_token(s: &TestServer, client: &RegisteredClient) -> anyhow::Result<String> {
+pub(crate) async fn app_token(s: &TestServer, client: &RegisteredClient) -> anyhow::Result<String> {
     let answer =
         lifecycle::client_credentials(s, &Auth::basic(client)?, Some("sign:request")).await?;
     ensure!(answer.status == StatusCode::OK, "{answer}");
     Ok(answer.str("access_token")?.to_owned())
 }
 
-async fn call(
+pub(crate) async fn call(
     s: &TestServer,
     method: reqwest::Method,
     path: &str,
@@ -124,7 +119,7 @@ async fn call(
     JsonAnswer::read(req.send().await?).await
 }
 
-fn request(documents: Value, signer: Option<&str>, callback: Option<&str>) -> Value {
+pub(crate) fn request(documents: Value, signer: Option<&str>, callback: Option<&str>) -> Value {
     let mut v = json!({ "title": "Quyết định bổ nhiệm", "documents": documents });
     if let Some(signer) = signer {
         v["signer"] = json!(signer);
@@ -135,12 +130,12 @@ fn request(documents: Value, signer: Option<&str>, callback: Option<&str>) -> Va
     v
 }
 
-fn pdf_documents() -> anyhow::Result<Value> {
+pub(crate) fn pdf_documents() -> anyhow::Result<Value> {
     let pdf = std::fs::read(PDF)?;
     Ok(json!([{ "name": "qd.pdf", "pdf": STANDARD.encode(pdf) }]))
 }
 
-fn expect_error(a: &JsonAnswer, status: StatusCode, error: &str) -> anyhow::Result<()> {
+pub(crate) fn expect_error(a: &JsonAnswer, status: StatusCode, error: &str) -> anyhow::Result<()> {
     ensure!(
         a.status == status && a.error() == Some(error),
         "expected {status} {error}, got {a}"
@@ -154,7 +149,7 @@ fn expect_error(a: &JsonAnswer, status: StatusCode, error: &str) -> anyhow::Resu
     Ok(())
 }
 
-const REQUESTS: &str = "/api/signing/requests";
+pub(crate) const REQUESTS: &str = "/api/signing/requests";
 
 async fn signing_requests_api(backend: Backend) -> anyhow::Result<()> {
     let w = world(backend).await?;
@@ -386,133 +381,6 @@ async fn signing_requests_api(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     expect_error(&a, StatusCode::FORBIDDEN, "access_denied")?;
-    Ok(())
-}
-
-async fn signing_requests_with_the_sdk(backend: Backend) -> anyhow::Result<()> {
-    let w = world(backend).await?;
-    let s = &w.s;
-    s.cli_ok(
-        &[
-            "client",
-            "allow-signing-requests",
-            "--client",
-            "vanban",
-            "--unit",
-            &w.unit,
-        ],
-        None,
-    )
-    .await?;
-    let secret = w.vanban.client_secret.as_deref().context("secret")?;
-    let service = ServiceClient::discover(s.issuer(), "vanban", secret).await?;
-    let client =
-        SigningClient::discover(s.issuer(), "vanban", Caller::Application(service.into())).await?;
-    let hook = w.hooks.url("/hooks/sdk");
-    let created = client
-        .submit(&NewSigningRequest {
-            title: "Công văn".into(),
-            signer: Some("an.nv".into()),
-            documents: vec![
-                document("qd.pdf", &std::fs::read(PDF)?),
-                document("cv.txt", "Công văn số 45/STP-VP".as_bytes()),
-            ],
-            callback_uri: Some(hook),
-            ..NewSigningRequest::default()
-        })
-        .await?;
-    let state = client.status(&created.id).await?;
-    ensure!(
-        state.status == "pending" && state.documents.len() == 2,
-        "{state:?}"
-    );
-    ensure!(state.documents[1].kind == "data", "{state:?}");
-    // Waiting on a pending request ends at the deadline, having reported it once.
-    let mut seen = Vec::new();
-    let waited = client
-        .wait(&created.id, Duration::from_secs(2), |s| {
-            seen.push(s.status.clone())
-        })
-        .await;
-    ensure!(matches!(waited, Err(SdkError::Timeout(_))), "{waited:?}");
-    ensure!(seen == ["pending"], "{seen:?}");
-
-    let cancelled = client.cancel(&created.id).await?;
-    ensure!(cancelled.status == "cancelled", "{cancelled:?}");
-    let done = client
-        .wait(&created.id, Duration::from_secs(5), |_| {})
-        .await?;
-    ensure!(done.status == "cancelled", "{done:?}");
-    let again = client.cancel(&created.id).await;
-    ensure!(
-        matches!(&again, Err(SdkError::SigningApi { status: 409, error, .. }) if error == "invalid_state"),
-        "{again:?}"
-    );
-
-    let got = w.hooks.wait_for(1, Duration::from_secs(20)).await?;
-    let event = client.verify_webhook(&got[0].body).await?;
-    ensure!(
-        event.event.id == created.id && event.event.status == "cancelled",
-        "{event:?}"
-    );
-    // Not for another application, not later than its lifetime, not tampered with.
-    let other_secret = w.motcua.client_secret.as_deref().context("secret")?;
-    let other = SigningClient::discover(
-        s.issuer(),
-        "motcua",
-        Caller::Application(
-            ServiceClient::discover(s.issuer(), "motcua", other_secret)
-                .await?
-                .into(),
-        ),
-    )
-    .await?;
-    let r = other.verify_webhook(&got[0].body).await;
-    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
-    let r = client
-        .verify_webhook_at(&got[0].body, event.issued_at + 3600)
-        .await;
-    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
-    let mut parts: Vec<String> = got[0].body.split('.').map(str::to_owned).collect();
-    let mut claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&parts[1])?,
-    )?;
-    claims["events"][SIGNING_EVENT]["status"] = json!("signed");
-    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
-    let r = client.verify_webhook(&parts.join(".")).await;
-    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
-    // A logout token or an ID token never passes for a webhook (explicit typing).
-    let login = login_token(s, &w.vanban, "openid", "an.nv", PASSWORD).await?;
-    let r = client.verify_webhook(&login).await;
-    ensure!(matches!(r, Err(SdkError::Webhook(_))), "{r:?}");
-
-    // The official's own token works as well; a result before signing is refused clearly.
-    let own = login_token(s, &w.vanban, "openid sign", "an.nv", PASSWORD).await?;
-    let official = SigningClient::discover(s.issuer(), "vanban", Caller::Official(own)).await?;
-    let mine = official
-        .submit(&NewSigningRequest {
-            title: "Tờ trình".into(),
-            documents: vec![document("tt.pdf", &std::fs::read(PDF)?)],
-            ..NewSigningRequest::default()
-        })
-        .await?;
-    let r = official.result(&mine.id, 0).await;
-    ensure!(matches!(r, Err(SdkError::SigningApi { .. })), "{r:?}");
-
-    // /api/verify through the SDK: the unsigned fixture has no signature to report, a
-    // detached "signature" that is none fails, an empty document is refused with the reason.
-    let report = client.verify(&std::fs::read(PDF)?, None).await?;
-    ensure!(
-        report["overall"].is_null() && report["signatures"] == json!([]),
-        "{report}"
-    );
-    let report = client.verify(b"not a signature", Some(b"content")).await?;
-    ensure!(report["overall"] == "TOTAL-FAILED", "{report}");
-    let r = client.verify(b"", None).await;
-    ensure!(
-        matches!(&r, Err(SdkError::SigningApi { status: 400, error, description: Some(_) }) if error == "invalid_request"),
-        "{r:?}"
-    );
     Ok(())
 }
 
