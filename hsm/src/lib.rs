@@ -241,4 +241,9 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
         scheme: SignScheme,
         input: SignInput<'_>,
     ) -> Result<Vec<u8>, HsmError>;
+
+    /// Signatures this custody makes at once: an HSM's session pool, else one per core.
+    fn parallelism(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }

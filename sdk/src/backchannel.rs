@@ -103,7 +103,7 @@ impl std::fmt::Debug for BackchannelLogout {
 }
 
 #[allow(clippy::disallowed_methods)] // a relying party checks tokens against its own clock
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

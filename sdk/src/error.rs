@@ -54,6 +54,24 @@ pub enum SdkError {
     #[error("ending the local sessions failed: {0}")]
     LogoutFailed(String),
 
+    /// The signing-requests API or `/api/verify` refused the call: the HTTP status, the
+    /// `error` code (`invalid_token`, `insufficient_scope`, `access_denied`, `not_found`,
+    /// `invalid_request`, `invalid_state`, ...) and the server's explanation.
+    #[error("signing API answered {status} `{error}`{}", fmt_description(.description))]
+    SigningApi {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+
+    /// A signing-request webhook failed validation.
+    #[error("signing webhook rejected: {0}")]
+    Webhook(String),
+
+    /// Waiting for a signing request to end took longer than allowed.
+    #[error("timed out: {0}")]
+    Timeout(String),
+
     /// Transport failure talking to the provider (connection refused, TLS, timeout, ...).
     #[error("HTTP request failed: {0}")]
     Http(String),

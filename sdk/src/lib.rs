@@ -8,7 +8,8 @@
 //! It is framework-free: the application keeps the [`PendingLogin`] in its own session
 //! between the redirect to the provider and the callback. Single logout: send the browser to
 //! [`RelyingParty::end_session_url`], and receive the provider's back-channel logouts with
-//! [`BackchannelLogout`] (an axum handler is behind the `axum` feature).
+//! [`BackchannelLogout`] (an axum handler is behind the `axum` feature). Remote signing:
+//! [`SigningClient`] asks officials for signatures and verifies the outcome webhooks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tessera_sdk::SdkError> {
@@ -43,9 +44,11 @@ mod backchannel;
 mod claims;
 mod config;
 mod error;
+mod jws;
 mod login;
 mod rp;
 mod service;
+pub mod signing;
 mod transport;
 mod types;
 
@@ -58,3 +61,4 @@ pub use error::SdkError;
 pub use login::{LoginResult, PendingLogin, Refreshed};
 pub use rp::RelyingParty;
 pub use service::{Introspection, ServiceClient};
+pub use signing::{SigningClient, WebhookEvent};

@@ -76,6 +76,7 @@ pub async fn open(settings: &Settings, issuer: &str, writer: &str) -> anyhow::Re
     config.pki.expiry_notice_days = settings.pki.expiry_notice_days;
     config.pki.tsa_url = settings.pki.tsa_url.clone();
     config.pki.tsa_policy = settings.pki.tsa_policy.clone();
+    config.signing = settings.signing.remote_config(custody.parallelism());
     let keyed = Keyed::new(&master);
     let audit = AuditLog::start(
         store.clone(),
@@ -152,9 +153,13 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     let mut state = AppState::new(provider, settings.trust_forwarded_for);
     state.instance = format!("{}/{}", writer_name("serve"), random_id()?).into();
     crate::backchannel::spawn(
-        worker_provider,
+        worker_provider.clone(),
         state.outbox_wake.clone(),
         state.instance.to_string(),
+    );
+    crate::signing_webhooks::spawn(
+        worker_provider,
+        format!("{}/{}", writer_name("serve"), random_id()?),
     );
     let app = http::router(state);
     println!(

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tessera_core::admin::{self, NewClient, NewUser};
 use tessera_core::audit::Event;
+use tessera_core::signing::remote::permissions;
 
 use crate::app;
 use crate::clock::now;
@@ -313,18 +314,33 @@ enum ClientCommand {
         #[arg(long)]
         unit: String,
     },
-    /// Allow a client to ask the people of a unit (and its sub-units) for signatures with its
-    /// own client-credentials token (scope sign:request)
-    AllowSigningRequests {
-        #[arg(long)]
-        client: String,
-        #[arg(long)]
-        unit: String,
-    },
     /// List clients
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Show one client, with the units whose people it may ask for signatures
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a client ask the people of a unit (and the units below it) for signatures with its
+    /// own client-credentials token (scope sign:request)
+    AllowSigningRequests {
+        #[arg(long)]
+        client: String,
+        /// Unit id
+        #[arg(long)]
+        unit: String,
+    },
+    /// Withdraw that permission
+    DisallowSigningRequests {
+        #[arg(long)]
+        client: String,
+        /// Unit id
+        #[arg(long)]
+        unit: String,
     },
     /// Remove a client and everything issued to it
     Remove { id: String },
@@ -362,6 +378,19 @@ fn init_logging(server: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// A client as `client list --json` and `client show --json` print it.
+async fn client_json(
+    p: &tessera_core::Provider,
+    c: &tessera_store::clients::Client,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(json!({
+        "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public,
+        "redirect_uris": c.redirect_uris, "grant_types": c.grant_types, "alg": c.token_alg,
+        "scopes": c.allowed_scopes, "admin_console": c.admin_console,
+        "signing_units": permissions::units(p, &c.id).await?,
+    }))
 }
 
 fn actor() -> String {
@@ -670,12 +699,11 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Client(ClientCommand::List { json }) => {
             let clients = admin::list_clients(p).await?;
             if json {
-                print_json(serde_json::Value::Array(
-                    clients
-                        .iter()
-                        .map(|c| json!({ "client_id": c.id, "name": c.name, "unit_id": c.unit_id, "public": c.public, "redirect_uris": c.redirect_uris, "alg": c.token_alg, "scopes": c.allowed_scopes, "admin_console": c.admin_console }))
-                        .collect(),
-                ));
+                let mut out = Vec::with_capacity(clients.len());
+                for c in &clients {
+                    out.push(client_json(p, c).await?);
+                }
+                print_json(serde_json::Value::Array(out));
             } else {
                 for c in clients {
                     let kind = if c.public { "public" } else { "confidential" };
@@ -688,6 +716,59 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                         c.name
                     );
                 }
+            }
+        }
+        Command::Client(ClientCommand::Show { id, json }) => {
+            let clients = admin::list_clients(p).await?;
+            let Some(c) = clients.into_iter().find(|c| c.id == id) else {
+                bail!("no client {id}");
+            };
+            let v = client_json(p, &c).await?;
+            if json {
+                print_json(v);
+            } else {
+                let list = |k: &str| {
+                    v[k].as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default()
+                };
+                println!("client_id\t{}", c.id);
+                println!("name\t{}", c.name);
+                println!("kind\t{}", if c.public { "public" } else { "confidential" });
+                println!("unit\t{}", c.unit_id.as_deref().unwrap_or("-"));
+                println!("alg\t{}", c.token_alg);
+                println!("redirect_uris\t{}", list("redirect_uris"));
+                println!("grant_types\t{}", list("grant_types"));
+                println!("scopes\t{}", list("scopes"));
+                println!("admin_console\t{}", c.admin_console);
+                println!("signing_units\t{}", list("signing_units"));
+            }
+        }
+        Command::Client(ClientCommand::AllowSigningRequests { client, unit }) => {
+            let actor = crate::cli_pki::actor();
+            if permissions::allow(p, &actor, &client, &unit, now).await? {
+                println!("client {client} may now ask the people of unit {unit} for signatures");
+            } else {
+                println!(
+                    "client {client} already could ask the people of unit {unit} for signatures"
+                );
+            }
+        }
+        Command::Client(ClientCommand::DisallowSigningRequests { client, unit }) => {
+            let actor = crate::cli_pki::actor();
+            if permissions::disallow(p, &actor, &client, &unit, now).await? {
+                println!(
+                    "client {client} may no longer ask the people of unit {unit} for signatures"
+                );
+            } else {
+                println!(
+                    "client {client} could not ask the people of unit {unit} for signatures; nothing to do"
+                );
             }
         }
         Command::Client(ClientCommand::AdminConsole { id, off }) => {
@@ -713,19 +794,6 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::User(UserCommand::SetUnit { username, unit }) => {
             admin::set_user_unit(p, &actor(), &username, &unit, now).await?;
             println!("user {username} now belongs to unit {unit}");
-        }
-        Command::Client(ClientCommand::AllowSigningRequests { client, unit }) => {
-            let actor = crate::cli_pki::actor();
-            let added =
-                tessera_core::signing::remote::permissions::allow(p, &actor, &client, &unit, now)
-                    .await?;
-            if added {
-                println!("client {client} may now ask the people of unit {unit} for signatures");
-            } else {
-                println!(
-                    "client {client} already may ask the people of unit {unit} for signatures"
-                );
-            }
         }
         Command::Client(ClientCommand::Remove { id }) => {
             admin::remove_client(p, &actor(), &id, now).await?;

@@ -18,3 +18,4 @@ pub mod http;
 pub mod outbound;
 pub mod pages;
 pub mod settings;
+pub mod signing_webhooks;

@@ -243,6 +243,27 @@ impl Outbound for GuardedOutbound {
         })
     }
 
+    fn post_body<'a>(
+        &'a self,
+        url: &'a str,
+        content_type: &'a str,
+        body: &'a [u8],
+    ) -> BoxFuture<'a, Result<u16, OutboundError>> {
+        Box::pin(async move {
+            let (url, client) = self.checked_client(url).await?;
+            let resp = client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body.to_vec())
+                .send()
+                .await
+                .map_err(|e| failed(&url, e))?;
+            let status = resp.status().as_u16();
+            let _ = read_limited(resp, MAX_RESPONSE_BYTES).await;
+            Ok(status)
+        })
+    }
+
     fn get_json<'a>(
         &'a self,
         url: &'a str,

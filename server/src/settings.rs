@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use tessera_core::signing::remote::RemoteConfig;
 use tessera_hsm::pkcs11::Pin;
 
 use crate::outbound::{Cidr, OutboundPolicy};
@@ -58,6 +59,16 @@ pub struct FileSettings {
     pub pki_tsa_url: Option<String>,
     /// The policy OID of Tessera's own TSA (TSTInfo `policy`).
     pub pki_tsa_policy: Option<String>,
+    /// Remote signing: largest document, in bytes.
+    pub signing_max_document_bytes: Option<i64>,
+    /// Remote signing: largest request (all its documents), in bytes.
+    pub signing_max_request_bytes: Option<i64>,
+    /// Remote signing: most documents in one request.
+    pub signing_max_documents: Option<i64>,
+    /// Remote signing: contents and results are deleted this many days after a request ends.
+    pub signing_retention_days: Option<i64>,
+    /// Remote signing: documents signed at once; default the HSM's session pool.
+    pub signing_concurrency: Option<i64>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -99,6 +110,91 @@ pub struct Settings {
     /// Only attested authenticators of these models may register passkeys.
     pub webauthn_allowed_authenticators: Option<PathBuf>,
     pub pki: PkiSettings,
+    pub signing: SigningSettings,
+}
+
+/// Remote-signing limits (`TESSERA_SIGNING_*`, or `signing_*` in the file).
+#[derive(Debug, Clone)]
+pub struct SigningSettings {
+    pub max_document_bytes: usize,
+    pub max_request_bytes: usize,
+    pub max_documents: usize,
+    pub retention_secs: i64,
+    /// `None`: as many as the key custody signs at once.
+    pub concurrency: Option<usize>,
+}
+
+impl SigningSettings {
+    fn resolve(file: &FileSettings) -> anyhow::Result<SigningSettings> {
+        let defaults = RemoteConfig::default();
+        let number = |name: &str, from_file: Option<i64>, default: i64, range: (i64, i64)| {
+            let v = env_number(name)?.or(from_file).unwrap_or(default);
+            if !(range.0..=range.1).contains(&v) {
+                bail!(
+                    "{name} (or {}) must be between {} and {}, got {v}",
+                    name.trim_start_matches("TESSERA_").to_ascii_lowercase(),
+                    range.0,
+                    range.1
+                );
+            }
+            Ok(v)
+        };
+        const GIB: i64 = 1024 * 1024 * 1024;
+        let max_document_bytes = number(
+            "TESSERA_SIGNING_MAX_DOCUMENT_BYTES",
+            file.signing_max_document_bytes,
+            defaults.max_document_bytes as i64,
+            (1024, GIB),
+        )?;
+        let max_request_bytes = number(
+            "TESSERA_SIGNING_MAX_REQUEST_BYTES",
+            file.signing_max_request_bytes,
+            (defaults.max_request_bytes as i64).max(max_document_bytes),
+            (1024, 4 * GIB),
+        )?;
+        if max_request_bytes < max_document_bytes {
+            bail!(
+                "the signing request limit ({max_request_bytes} bytes) is below the document limit ({max_document_bytes} bytes)"
+            );
+        }
+        let max_documents = number(
+            "TESSERA_SIGNING_MAX_DOCUMENTS",
+            file.signing_max_documents,
+            defaults.max_documents as i64,
+            (1, 1000),
+        )?;
+        let retention_days = number(
+            "TESSERA_SIGNING_RETENTION_DAYS",
+            file.signing_retention_days,
+            defaults.retention / 86_400,
+            (1, 3650),
+        )?;
+        let concurrency =
+            match env_number("TESSERA_SIGNING_CONCURRENCY")?.or(file.signing_concurrency) {
+                Some(n) if (1..=256).contains(&n) => Some(n as usize),
+                Some(n) => bail!("TESSERA_SIGNING_CONCURRENCY must be between 1 and 256, got {n}"),
+                None => None,
+            };
+        Ok(SigningSettings {
+            max_document_bytes: max_document_bytes as usize,
+            max_request_bytes: max_request_bytes as usize,
+            max_documents: max_documents as usize,
+            retention_secs: retention_days * 86_400,
+            concurrency,
+        })
+    }
+
+    /// The core's configuration; `parallelism` is the key custody's.
+    pub fn remote_config(&self, parallelism: usize) -> RemoteConfig {
+        RemoteConfig {
+            max_document_bytes: self.max_document_bytes,
+            max_request_bytes: self.max_request_bytes,
+            max_documents: self.max_documents,
+            retention: self.retention_secs,
+            concurrency: self.concurrency.unwrap_or(parallelism).max(1),
+            ..RemoteConfig::default()
+        }
+    }
 }
 
 /// Certificate settings (`TESSERA_PKI_*`, or `pki_*` in the file).
@@ -223,6 +319,15 @@ fn env_i64(name: &str) -> anyhow::Result<Option<i64>> {
         .transpose()
 }
 
+fn env_number(name: &str) -> anyhow::Result<Option<i64>> {
+    env(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .with_context(|| format!("{name} must be a whole number"))
+        })
+        .transpose()
+}
+
 fn env_flag(name: &str) -> Option<bool> {
     env(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
@@ -337,6 +442,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .or_else(|| file.webauthn_allowed_authenticators.clone()),
             pki: PkiSettings::resolve(file)?,
+            signing: SigningSettings::resolve(file)?,
         })
     }
 
@@ -469,6 +575,63 @@ mod tests {
         for bad in [
             "outbound_allow_cidrs = [\"10.20.0.0/40\"]",
             "outbound_allow_hosts = [\"https://vanban.gov.vn/\"]",
+        ] {
+            let file: FileSettings = toml::from_str(bad).unwrap();
+            assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signing_limits_from_the_file() {
+        if std::env::vars().any(|(k, _)| k.starts_with("TESSERA_SIGNING_")) {
+            return;
+        }
+        let s = Settings::resolve(None, None, &FileSettings::default()).unwrap();
+        let c = s.signing.remote_config(3);
+        let d = RemoteConfig::default();
+        assert_eq!(
+            (
+                c.max_document_bytes,
+                c.max_request_bytes,
+                c.max_documents,
+                c.retention
+            ),
+            (
+                d.max_document_bytes,
+                d.max_request_bytes,
+                d.max_documents,
+                d.retention
+            )
+        );
+        // Unset, the concurrency is the custody's.
+        assert_eq!(c.concurrency, 3);
+        let file: FileSettings = toml::from_str(
+            "signing_max_document_bytes = 4096\nsigning_max_request_bytes = 8192\n\
+             signing_max_documents = 5\nsigning_retention_days = 2\nsigning_concurrency = 7",
+        )
+        .unwrap();
+        let c = Settings::resolve(None, None, &file)
+            .unwrap()
+            .signing
+            .remote_config(3);
+        assert_eq!(
+            (
+                c.max_document_bytes,
+                c.max_request_bytes,
+                c.max_documents,
+                c.retention,
+                c.concurrency
+            ),
+            (4096, 8192, 5, 2 * 86_400, 7)
+        );
+        // The lifetimes the API promises are not settings.
+        assert_eq!((c.sad_ttl, c.max_expires_in), (d.sad_ttl, d.max_expires_in));
+        for bad in [
+            "signing_max_document_bytes = 10",
+            "signing_max_document_bytes = 8192\nsigning_max_request_bytes = 4096",
+            "signing_max_documents = 0",
+            "signing_retention_days = 0",
+            "signing_concurrency = 0",
         ] {
             let file: FileSettings = toml::from_str(bad).unwrap();
             assert!(Settings::resolve(None, None, &file).is_err(), "{bad}");

@@ -1,6 +1,7 @@
-//! A relying party's back-channel logout endpoint, as small as it gets: a raw loopback HTTP
-//! server that records every POSTed `logout_token`, and can play dead (closes connections
-//! without answering) to test the provider's retries.
+//! A relying party's back-channel logout endpoint (or signing-request webhook), as small as it
+//! gets: a raw loopback HTTP server that records every POST (its `logout_token`, or its whole
+//! body), and can play dead (closes connections without answering) to test the provider's
+//! retries.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ pub struct Received {
     pub path: String,
     pub content_type: Option<String>,
     pub logout_token: Option<String>,
+    /// The whole body (a webhook's JWT).
+    pub body: String,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +138,7 @@ async fn serve(mut sock: TcpStream, state: &Shared) {
             path,
             content_type: header(&head, "content-type"),
             logout_token,
+            body,
         });
     }
     let _ = sock

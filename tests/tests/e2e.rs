@@ -79,6 +79,8 @@ mod refresh;
 mod scale_out;
 #[path = "e2e/sdk_logout.rs"]
 mod sdk_logout;
+#[path = "e2e/sdk_signing.rs"]
+mod sdk_signing;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
 #[path = "e2e/signing_cms.rs"]
@@ -87,6 +89,8 @@ mod signing_cms;
 mod signing_pages;
 #[path = "e2e/signing_pdf.rs"]
 mod signing_pdf;
+#[path = "e2e/signing_requests.rs"]
+mod signing_requests;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/strong_auth.rs"]

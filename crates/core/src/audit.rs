@@ -142,6 +142,9 @@ events! {
     SigningCscRefused => "signing.csc.refused", Failure;
     SigningRequestClientAllowed => "signing.request_client.allowed", Success;
     SigningRequestClientDisallowed => "signing.request_client.disallowed", Success;
+    SigningWebhookDelivered => "signing.webhook.delivered", Success;
+    SigningWebhookFailed => "signing.webhook.failed", Failure;
+    SigningWebhookAbandoned => "signing.webhook.abandoned", Failure;
 }
 
 impl Event {

@@ -1,4 +1,4 @@
-//! Calls Tessera makes to other servers (back-channel logout, client JWKS URIs, RFC 3161
+//! Calls Tessera makes to other servers (back-channel logout, signing-request webhooks, client JWKS URIs, RFC 3161
 //! time-stamping authorities, OCSP responders and CRL distribution points).
 //!
 //! The core decides *what* to send; the server supplies the transport, which enforces the
@@ -32,6 +32,17 @@ pub trait Outbound: Send + Sync + std::fmt::Debug {
         &'a self,
         url: &'a str,
     ) -> BoxFuture<'a, Result<serde_json::Value, OutboundError>>;
+
+    /// POSTs `body` as `content_type` (a signing-request webhook's JWT); returns the HTTP
+    /// status code. Transports that do not carry such calls refuse them.
+    fn post_body<'a>(
+        &'a self,
+        url: &'a str,
+        _content_type: &'a str,
+        _body: &'a [u8],
+    ) -> BoxFuture<'a, Result<u16, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(url.to_owned())) })
+    }
 
     /// POSTs `body` as `content_type` and answers the body of a 2xx answer whose type is
     /// `accept` (an RFC 3161 `application/timestamp-query`, an OCSP request). Transports that

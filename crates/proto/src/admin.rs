@@ -221,6 +221,16 @@ pub struct ClientSecret {
     pub client_secret: String,
 }
 
+/// `GET|PUT /admin/api/clients/{id}/signing-units[/{unit}]`: the units whose people the client
+/// may ask for signatures with its own token (scope `sign:request`), among those the caller
+/// can see. Each covers the units below it too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SigningUnits {
+    pub client_id: String,
+    pub unit_ids: Vec<String>,
+}
+
 /// The owner of a credential, as a credential shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

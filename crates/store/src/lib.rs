@@ -21,6 +21,7 @@ pub mod pki_tsa;
 pub mod refresh;
 pub mod sessions;
 pub mod signing_requests;
+pub mod signing_webhooks;
 pub mod throttle;
 pub mod units;
 pub mod users;

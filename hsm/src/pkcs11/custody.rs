@@ -47,6 +47,10 @@ impl KeyCustody for Pkcs11Token {
         true
     }
 
+    fn parallelism(&self) -> usize {
+        self.max_sessions()
+    }
+
     /// Key pairs are token objects: private, sensitive, never extractable, sign only.
     fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError> {
         let id = random_id()?;

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_core::admin_api::{
-    self, AdminApiError, Caller, clients, credentials, organisation, units, users,
+    self, AdminApiError, Caller, clients, credentials, organisation, signing_units, units, users,
 };
 use tessera_core::signing::images::ImageOwner;
 
@@ -140,6 +140,12 @@ admin_routes! {
         "Remove a client and everything issued to it (admin)";
     post "/admin/api/clients/{id}/secret" => client_secret, 200 (wire::ClientSecret),
         "Replace a confidential client's secret; the new one is shown once (admin)";
+    get "/admin/api/clients/{id}/signing-units" => signing_units_list, 200 (wire::SigningUnits),
+        "Units whose people the client may ask for signatures with its own token (scope sign:request), among those the caller sees";
+    put "/admin/api/clients/{id}/signing-units/{unit_id}" => signing_unit_allow, 200 (wire::SigningUnits),
+        "Let the client ask the people of the unit and the units below it for signatures with its own token; audited as signing.request_client.allowed (admin over the unit)";
+    delete "/admin/api/clients/{id}/signing-units/{unit_id}" => signing_unit_disallow, 204,
+        "Withdraw that permission (admin over the unit)";
     get "/admin/api/credentials" => credentials_list, 200 (wire::CredentialList),
         "Signing credentials of the officials in a unit and the units below it";
     post "/admin/api/credentials" body(wire::NewCredentialBody) => credential_create, 201 (wire::CredentialDetail),
@@ -494,6 +500,33 @@ async fn client_update(
 
 async fn client_remove(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
     let r = clients::remove(&s.provider, &a.caller, &id, a.now).await;
+    gone(&s, &a, r).await
+}
+
+async fn signing_units_list(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = signing_units::list(&s.provider, &a.caller, &id).await;
+    ok(&s, &a, r).await
+}
+
+async fn signing_unit_allow(
+    State(s): State<AppState>,
+    a: Admin,
+    Path((id, unit_id)): Path<(String, String)>,
+) -> Response {
+    let r = signing_units::allow(&s.provider, &a.caller, &id, &unit_id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn signing_unit_disallow(
+    State(s): State<AppState>,
+    a: Admin,
+    Path((id, unit_id)): Path<(String, String)>,
+) -> Response {
+    let r = signing_units::disallow(&s.provider, &a.caller, &id, &unit_id, a.now).await;
     gone(&s, &a, r).await
 }
 

@@ -37,13 +37,6 @@ impl From<PkiError> for AdminApiError {
 }
 
 /// The PKI functions' actor: the administrator's user id and their request.
-fn pki_actor(caller: &Caller) -> pki::Actor {
-    pki::Actor {
-        id: caller.actor.user_id.clone(),
-        meta: caller.meta.clone(),
-    }
-}
-
 fn pem(label: &str, der: &[u8]) -> Result<String, AdminApiError> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| {
         AdminApiError::Internal(crate::CoreError::Internal(format!("PEM encoding: {e}")))
@@ -342,7 +335,7 @@ pub async fn create(
     require_user_permission(caller, Permission::Credentials, &owner)?;
     not_self(caller, &owner, "issue")?;
     let alg = key_alg(body.alg.as_deref())?;
-    let actor = pki_actor(caller);
+    let actor = caller.pki_actor();
     let req = CredentialRequest {
         user: owner.id.clone(),
         alg,
@@ -396,7 +389,7 @@ pub async fn import(
             "the body must carry the certificate (PEM, DER or PKCS#7)".into(),
         ));
     }
-    let cred = pki::import_certificate(p, &pki_actor(caller), id, bundle, now).await?;
+    let cred = pki::import_certificate(p, &caller.pki_actor(), id, bundle, now).await?;
     full_json(&cred, &owner)
 }
 
@@ -411,7 +404,7 @@ pub async fn renew(
 ) -> Result<wire::CredentialDetail, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     not_self(caller, &owner, "renew")?;
-    let cred = pki::renew(p, &pki_actor(caller), id, body.new_key, now).await?;
+    let cred = pki::renew(p, &caller.pki_actor(), id, body.new_key, now).await?;
     full_json(&cred, &owner)
 }
 
@@ -422,7 +415,7 @@ pub async fn suspend(
     now: i64,
 ) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
-    let cred = pki::suspend(p, &pki_actor(caller), id, now).await?;
+    let cred = pki::suspend(p, &caller.pki_actor(), id, now).await?;
     Ok(credential_json(&cred, &owner))
 }
 
@@ -434,7 +427,7 @@ pub async fn resume(
 ) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     not_self(caller, &owner, "resume")?;
-    let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
+    let cred = pki::resume(p, &caller.pki_actor(), id, now).await?;
     Ok(credential_json(&cred, &owner))
 }
 
@@ -466,6 +459,6 @@ pub async fn revoke(
 ) -> Result<wire::Credential, AdminApiError> {
     let (_, owner) = managed_credential(p, caller, id).await?;
     let reason = reason(body.reason)?;
-    let cred = pki::revoke(p, &pki_actor(caller), id, reason, now).await?;
+    let cred = pki::revoke(p, &caller.pki_actor(), id, reason, now).await?;
     Ok(credential_json(&cred, &owner))
 }

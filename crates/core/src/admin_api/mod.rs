@@ -12,6 +12,7 @@ pub mod clients;
 pub mod credentials;
 pub mod organisation;
 pub mod scope;
+pub mod signing_units;
 pub mod units;
 pub mod users;
 
@@ -109,6 +110,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the PKI and signing use cases record an actor.
+    pub fn pki_actor(&self) -> crate::pki::Actor {
+        crate::pki::Actor {
+            id: self.actor.user_id.clone(),
+            meta: self.meta.clone(),
+        }
+    }
+
     pub fn acting(&self) -> Acting<'_> {
         Acting {
             actor: &self.actor.user_id,

@@ -32,13 +32,6 @@ impl From<SigningError> for AdminApiError {
     }
 }
 
-fn pki_actor(caller: &Caller) -> pki::Actor {
-    pki::Actor {
-        id: caller.actor.user_id.clone(),
-        meta: caller.meta.clone(),
-    }
-}
-
 pub use wire::{AllowClientBody, NewOrganisationCredentialBody};
 
 /// A unit the caller sees (404 otherwise) and holds `cert_admin` over (403 otherwise).
@@ -124,7 +117,7 @@ pub async fn issue(
     })?;
     pki::issuing_ca(p).await?;
     let cred =
-        pki::create_organisation_credential(p, &pki_actor(caller), &unit.id, alg, now).await?;
+        pki::create_organisation_credential(p, &caller.pki_actor(), &unit.id, alg, now).await?;
     credential_json(p, &cred).await
 }
 
@@ -166,7 +159,7 @@ pub async fn allow_client(
             )));
         }
     }
-    organisation::allow_client(p, &pki_actor(caller), &cred.id, &body.client_id, now).await?;
+    organisation::allow_client(p, &caller.pki_actor(), &cred.id, &body.client_id, now).await?;
     p.store
         .credential_clients(&cred.id)
         .await?
@@ -190,7 +183,7 @@ pub async fn disallow_client(
     now: i64,
 ) -> Result<(), AdminApiError> {
     let cred = managed_credential(p, caller, credential_id).await?;
-    if !organisation::disallow_client(p, &pki_actor(caller), &cred.id, client_id, now).await? {
+    if !organisation::disallow_client(p, &caller.pki_actor(), &cred.id, client_id, now).await? {
         return Err(AdminApiError::NotFound(format!(
             "client {client_id} is not allowed to use credential {credential_id}"
         )));
@@ -236,7 +229,7 @@ pub async fn set_image(
     now: i64,
 ) -> Result<wire::SigningImage, AdminApiError> {
     let owner = image_owner(p, caller, &owner).await?;
-    let image = images::set_image(p, &pki_actor(caller), &owner, png, now).await?;
+    let image = images::set_image(p, &caller.pki_actor(), &owner, png, now).await?;
     Ok(image_json(&image))
 }
 
@@ -261,7 +254,7 @@ pub async fn remove_image(
     now: i64,
 ) -> Result<(), AdminApiError> {
     let owner = image_owner(p, caller, &owner).await?;
-    if !images::remove_image(p, &pki_actor(caller), &owner, now).await? {
+    if !images::remove_image(p, &caller.pki_actor(), &owner, now).await? {
         return Err(AdminApiError::NotFound("no image is set".into()));
     }
     Ok(())
@@ -275,7 +268,7 @@ pub async fn suspend(
     now: i64,
 ) -> Result<wire::OrganisationCredential, AdminApiError> {
     managed_credential(p, caller, id).await?;
-    let cred = pki::suspend(p, &pki_actor(caller), id, now).await?;
+    let cred = pki::suspend(p, &caller.pki_actor(), id, now).await?;
     credential_json(p, &cred).await
 }
 
@@ -287,7 +280,7 @@ pub async fn resume(
     now: i64,
 ) -> Result<wire::OrganisationCredential, AdminApiError> {
     managed_credential(p, caller, id).await?;
-    let cred = pki::resume(p, &pki_actor(caller), id, now).await?;
+    let cred = pki::resume(p, &caller.pki_actor(), id, now).await?;
     credential_json(p, &cred).await
 }
 
@@ -301,6 +294,6 @@ pub async fn revoke(
 ) -> Result<wire::OrganisationCredential, AdminApiError> {
     managed_credential(p, caller, id).await?;
     let reason = super::credentials::reason(body.reason)?;
-    let cred = pki::revoke(p, &pki_actor(caller), id, reason, now).await?;
+    let cred = pki::revoke(p, &caller.pki_actor(), id, reason, now).await?;
     credential_json(p, &cred).await
 }

@@ -866,3 +866,110 @@ async fn the_api_takes_tokens_of_pinned_consoles_at_level_2_only() {
         "{err}"
     );
 }
+
+/// A district administrator lets the city's document system ask the district's people for
+/// signatures, but not the department's; the city's auditor sees the permission only.
+#[tokio::test]
+async fn only_a_units_administrators_let_a_client_ask_its_people_for_signatures() {
+    let w = world().await;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "vanban".into(),
+            name: "Văn bản".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            unit_id: Some(w.city.clone()),
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    testkit::client(
+        &w.p,
+        NewClient {
+            id: "tuphap-app".into(),
+            name: "Tư pháp".into(),
+            redirect_uris: vec![testkit::REDIRECT.into()],
+            unit_id: Some(w.tuphap.clone()),
+            ..NewClient::default()
+        },
+        T0,
+    )
+    .await;
+    let district = user_with(&w, "quan.huyen", Some(&w.lechan), &[("admin", &w.lechan)]).await;
+    let reader = user_with(&w, "doc.vien", Some(&w.city), &[("auditor", &w.city)]).await;
+    let d = caller(&w, &district).await;
+    let r = caller(&w, &reader).await;
+
+    // Any existing client may be allowed, the city's as the department's.
+    let got = signing_units::allow(&w.p, &d, "vanban", &w.lechan, T0)
+        .await
+        .unwrap();
+    assert_eq!(got.unit_ids, vec![w.lechan.clone()]);
+    // Twice changes nothing, and is audited once.
+    signing_units::allow(&w.p, &d, "vanban", &w.lechan, T0)
+        .await
+        .unwrap();
+    let err = signing_units::allow(&w.p, &d, "no-such-app", &w.lechan, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    // Another unit's people are not the district's to give.
+    let err = signing_units::allow(&w.p, &d, "vanban", &w.tuphap, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    // The city's auditor sees both, and changes nothing.
+    signing_units::allow(&w.p, &d, "tuphap-app", &w.an_bien, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        signing_units::list(&w.p, &r, "vanban")
+            .await
+            .unwrap()
+            .unit_ids,
+        vec![w.lechan.clone()]
+    );
+    assert_eq!(
+        signing_units::list(&w.p, &r, "tuphap-app")
+            .await
+            .unwrap()
+            .unit_ids,
+        vec![w.an_bien.clone()]
+    );
+    // The district administrator does not see what the department decided elsewhere.
+    let tuphap_admin = user_with(&w, "tu.phap.qt", Some(&w.tuphap), &[("admin", &w.tuphap)]).await;
+    let t = caller(&w, &tuphap_admin).await;
+    assert!(
+        signing_units::list(&w.p, &t, "tuphap-app")
+            .await
+            .unwrap()
+            .unit_ids
+            .is_empty()
+    );
+    let err = signing_units::disallow(&w.p, &r, "vanban", &w.lechan, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::Forbidden(_)), "{err}");
+    assert_eq!(
+        w.p.store.signing_request_units("vanban").await.unwrap(),
+        vec![w.lechan.clone()]
+    );
+    signing_units::disallow(&w.p, &d, "vanban", &w.lechan, T0)
+        .await
+        .unwrap();
+    let err = signing_units::disallow(&w.p, &d, "vanban", &w.lechan, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminApiError::NotFound(_)), "{err}");
+    let audit = w.p.store.recent_audit(50).await.unwrap();
+    let count = |e: &str| audit.iter().filter(|a| a.event == e).count();
+    assert_eq!(count("signing.request_client.allowed"), 2);
+    assert_eq!(count("signing.request_client.disallowed"), 1);
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.event == "signing.request_client.allowed"
+                && a.actor.as_deref() == Some(district.id.as_str()))
+    );
+}

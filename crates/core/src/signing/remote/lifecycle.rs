@@ -86,5 +86,9 @@ pub async fn housekeeping(p: &Provider, now: i64) -> Result<(usize, u64), Remote
         }
     }
     let purged = p.store.purge_signing_contents(now).await?;
+    // Delivered and abandoned webhooks are kept as long as the back-channel outbox's rows.
+    p.store
+        .purge_signing_webhooks(now - crate::housekeeping::OUTBOX_KEEP)
+        .await?;
     Ok((expired, purged))
 }

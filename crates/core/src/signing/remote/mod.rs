@@ -11,6 +11,7 @@
 //! - [`execute`]: signing an approved request's documents concurrently; one bad document
 //!   fails alone.
 //! - [`lifecycle`]: expiry, retention, and the outcome webhook's queue.
+//! - [`webhook`]: delivery of the signed JWT announcing an outcome, with lease and retries.
 //! - [`permissions`]: the applications a unit allowed to ask its people for signatures.
 //! - [`review`]: what the official sees before deciding, and their signing history.
 //!
@@ -26,6 +27,7 @@ pub mod permissions;
 pub mod review;
 pub mod sad;
 pub mod submit;
+pub mod webhook;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

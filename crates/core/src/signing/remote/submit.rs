@@ -552,9 +552,11 @@ pub async fn cancel(
         .transition_signing_request(id, "pending", "cancelled", None, now)
         .await?
     {
+        // Read again: the state that won (another replica's approval, expiry) is the answer.
+        let now_state = view(p, Viewer::Client(client_id), id).await?;
         return Err(RemoteError::WrongState(format!(
             "request {id} is {} and can no longer be cancelled",
-            v.request.status
+            now_state.request.status
         )));
     }
     p.audit(
@@ -566,5 +568,8 @@ pub async fn cancel(
             .detail(json!({ "request": id, "signer": v.request.user_id })),
     )
     .await?;
+    // Announced like every other final state: the application's other parts (a worker
+    // waiting on the webhook) learn of it the same way.
+    super::lifecycle::announce(p, &v.request, Status::Cancelled, now).await?;
     view(p, Viewer::Client(client_id), id).await
 }

@@ -713,3 +713,6 @@ async fn an_interrupted_signing_ends_once_its_sad_expired() {
         Some(lifecycle::INTERRUPTED)
     );
 }
+
+#[path = "webhook_tests.rs"]
+mod webhook_tests;
