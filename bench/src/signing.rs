@@ -257,23 +257,24 @@ fn enlarge_pdf(original: &[u8], pages: usize, target: usize) -> anyhow::Result<V
     build(pad)
 }
 
-/// Peak resident memory (VmHWM) of this process, in KiB.
-fn vm_hwm_kib() -> anyhow::Result<u64> {
+/// A `/proc/self/status` figure in KiB: `VmHWM` (peak resident memory), `RssAnon` (resident
+/// anonymous memory: heap and stacks, not code or mapped files).
+fn status_kib(field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM in /proc/self/status")?;
-    Ok(line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?)
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .with_context(|| format!("no {field} in /proc/self/status"))?;
+    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
 }
 
-/// The memory child: opens the token (baseline), then reads the PDF from disk, signs it
-/// (PAdES-B-B, RSA-2048) and writes the signed copy to disk; prints both peaks in KiB.
+fn memory_now() -> anyhow::Result<[u64; 2]> {
+    Ok([status_kib("VmHWM")?, status_kib("RssAnon")?])
+}
+
+/// The memory child: opens the token and signs once (baseline), then reads the PDF from disk,
+/// signs it (PAdES-B-B, RSA-2048) and writes the signed copy to disk; prints the peak and the
+/// anonymous memory at the three points, in KiB.
 fn memory_child(module: &Path, dir: &Path) -> anyhow::Result<()> {
     let token = open_token(module)?;
     let key_ref = std::fs::read(dir.join("key_ref"))?;
@@ -285,9 +286,9 @@ fn memory_child(module: &Path, dir: &Path) -> anyhow::Result<()> {
     // One signature first, as a server has made before: the token's and the crypto libraries'
     // one-time set-up belongs to the baseline, not to the PDF.
     cades::sign_detached(&signer, &certs, &[0u8; 32], Profile::Pades)?;
-    let baseline = vm_hwm_kib()?;
+    let baseline = memory_now()?;
     let pdf = std::fs::read(dir.join("bench.pdf"))?;
-    let read = vm_hwm_kib()?;
+    let read = memory_now()?;
     let signed = sign_pdf(
         &pdf,
         &SignOptions::new("Van thu", SIGNING_TIME),
@@ -298,7 +299,11 @@ fn memory_child(module: &Path, dir: &Path) -> anyhow::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
     signed.write_to(&mut file)?;
     drop(file);
-    println!("{baseline} {read} {}", vm_hwm_kib()?);
+    let end = memory_now()?;
+    for [peak, anon] in [baseline, read, end] {
+        print!("{peak} {anon} ");
+    }
+    println!();
     Ok(())
 }
 
@@ -570,22 +575,22 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .with_context(|| format!("the memory child answered {text:?}"))?;
-    let [baseline, read, peak] = fields.as_slice() else {
+    let [hwm_base, anon_base, hwm_read, anon_read, hwm_end, anon_end] = fields.as_slice() else {
         bail!("the memory child answered {text:?}");
     };
     let kib = pdf.len() as f64 / 1024.0;
+    let x = |k: u64| k as f64 / kib;
     println!(
-        "peak RSS signing the {}-page PDF ({:.0} KiB) in a child (RSA-2048): {} KiB; {} KiB after \
-         opening the token and one signature, {} KiB after reading the file; signing added {} KiB \
-         = {:.2} x the file size beyond reading it, {:.2} x in all",
-        pages,
-        kib,
-        peak,
-        baseline,
-        read,
-        peak.saturating_sub(*read),
-        peak.saturating_sub(*read) as f64 / kib,
-        peak.saturating_sub(*baseline) as f64 / kib
+        "peak RSS signing the {pages}-page PDF ({kib:.0} KiB) in a child (RSA-2048): {hwm_end} KiB; \
+         {hwm_base} KiB after opening the token and one signature, {hwm_read} KiB after reading \
+         the file; signing added {} KiB = {:.2} x the file size, {:.2} x with the read. \
+         Anonymous memory (heap, stacks): {anon_base} KiB, {anon_read} KiB, {anon_end} KiB: \
+         reading added {:.2} x the file size, signing {:.2} x",
+        hwm_end.saturating_sub(*hwm_read),
+        x(hwm_end.saturating_sub(*hwm_read)),
+        x(hwm_end.saturating_sub(*hwm_base)),
+        x(anon_read.saturating_sub(*anon_base)),
+        x(anon_end.saturating_sub(*anon_read)),
     );
     let signed = std::fs::read(dir.join("signed-rss.pdf"))?;
     if !signed.starts_with(&pdf) || signed.len() <= pdf.len() {
