@@ -462,7 +462,7 @@ pub(crate) async fn check_client_scopes(
             return Err(invalid(format!("invalid scope name {s:?}")));
         }
         if crate::oidc::SCOPES.contains(&s.as_str())
-            || crate::signing::remote::SCOPES.contains(&s.as_str())
+            || crate::oidc::SIGNING_SCOPES.contains(&s.as_str())
         {
             continue;
         }

@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 
+pub(super) use super::web::valid_handle;
 use super::{AppState, web};
 
 pub(super) struct Form(Vec<(String, String)>);
@@ -51,15 +52,6 @@ pub(super) fn csrf_ok(s: &AppState, headers: &HeaderMap, token: Option<&str>) ->
         (Some(cookie), Some(token)) => s.provider.keyed.verify_csrf(&cookie, token),
         _ => false,
     }
-}
-
-/// A pending-request handle as it may appear in a URL: base64url, bounded.
-pub(super) fn valid_handle(req: &str) -> bool {
-    !req.is_empty()
-        && req.len() <= 64
-        && req
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether an `Origin` header names the issuer's origin (scheme, host and port).

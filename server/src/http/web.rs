@@ -204,12 +204,8 @@ pub const RETURN_COOKIE: &str = "tessera_return";
 /// A page that may ask to be come back to after signing in: the official's signing pages only
 /// (plain paths, no query), so the cookie can never send anyone elsewhere.
 pub(super) fn return_path_ok(path: &str) -> bool {
-    path.strip_prefix("/sign/requests").is_some_and(|rest| {
-        rest.is_empty()
-            || rest
-                .strip_prefix('/')
-                .is_some_and(super::forms::valid_handle)
-    })
+    path.strip_prefix("/sign/requests")
+        .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('/').is_some_and(valid_handle))
 }
 
 /// Sends the browser to sign in, to come back to `path` afterwards (see [`landing`]).
@@ -232,6 +228,15 @@ pub(super) fn landing(s: &AppState, headers: &HeaderMap, req: Option<&str>) -> S
     s.read_cookie(headers, RETURN_COOKIE)
         .filter(|p| return_path_ok(p))
         .unwrap_or_else(|| continue_url(None))
+}
+
+/// A pending-request handle as it may appear in a URL: base64url, bounded.
+pub fn valid_handle(req: &str) -> bool {
+    !req.is_empty()
+        && req.len() <= 64
+        && req
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

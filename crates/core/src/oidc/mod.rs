@@ -29,6 +29,16 @@ pub const SCOPES: &[&str] = &[
     "offline_access",
 ];
 
+/// Scope of an official's token that lets an application ask that official for signatures
+/// (`/api/signing/requests`).
+pub const SIGN_SCOPE: &str = "sign";
+/// Scope of an application's own token that lets it ask a unit's people for signatures.
+pub const SIGN_REQUEST_SCOPE: &str = "sign:request";
+
+/// Scopes of Tessera's signing APIs, which any client may be given: the signing-requests API's
+/// and the CSC API's (`service`, `credential`).
+pub const SIGNING_SCOPES: &[&str] = &[SIGN_SCOPE, SIGN_REQUEST_SCOPE, "service", "credential"];
+
 /// Scopes about a person; meaningless (and refused) in a client-credentials grant.
 pub const USER_SCOPES: &[&str] = SCOPES;
 

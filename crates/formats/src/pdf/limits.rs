@@ -20,8 +20,8 @@
 //! - **Objects**: at most [`Limits::max_objects`] indirect objects.
 //!
 //! Memory and time: the original bytes are borrowed, never copied. A signature without a
-//! visible appearance reads only the objects its update needs ([`load_for_update`], see
-//! `partial`), so neither parses nor copies content streams, images or fonts. A full load
+//! visible appearance reads only the objects its update needs (`partial::load_for_update`,
+//! which checks the same limits), so neither parses nor copies content streams, images or fonts. A full load
 //! (appearances, DSS, reading signatures) lets lopdf copy each stream's bytes into its object
 //! tree; the bulky kinds no update needs (images, embedded font programs, embedded files, XMP)
 //! are emptied as they load when over 64 KiB, so the steady state is the file plus its small
@@ -84,22 +84,8 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
     Ok(doc)
 }
 
-/// [`load`] for an update that reads only the catalog, the form, the permissions and the first
-/// page (no appearance): just those objects are read when the file's structure is clean (see
-/// `partial`), the whole file otherwise. Accepts and refuses the same files as [`load`].
-pub(crate) fn load_for_update(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
-    check_bytes(bytes, limits)?;
-    match super::partial::read(bytes, limits) {
-        Some(doc) => {
-            check_document(&doc, limits)?;
-            Ok(doc)
-        }
-        None => load(bytes, limits),
-    }
-}
-
 /// What is refused before any parsing: size, header and trailer.
-fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<(), FormatError> {
+pub(super) fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<(), FormatError> {
     if bytes.len() > limits.max_file_size {
         return Err(FormatError::TooLarge(format!(
             "the PDF is {} bytes; the limit is {} bytes",
@@ -122,7 +108,7 @@ fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<(), FormatError> {
 
 /// What is refused once the document is read: encryption, a repaired cross-reference table,
 /// too many objects, no catalog or no pages.
-fn check_document(doc: &Document, limits: &Limits) -> Result<(), FormatError> {
+pub(super) fn check_document(doc: &Document, limits: &Limits) -> Result<(), FormatError> {
     if doc.trailer.has(b"Encrypt") || doc.encryption_state.is_some() {
         return Err(FormatError::Unsupported(
             "the PDF is encrypted; remove the password protection before signing".into(),

@@ -17,8 +17,9 @@ use std::collections::{BTreeMap, HashSet};
 use lopdf::xref::{Xref, XrefEntry, XrefType};
 use lopdf::{Dictionary, Document, Object, ObjectId, ObjectStream, Stream};
 
-use super::limits::Limits;
+use super::limits::{self, Limits};
 use super::syntax::Parser;
+use crate::FormatError;
 
 /// lopdf's bound on chained references (`Document::DEREF_LIMIT` is private).
 const MAX_REFERENCE_CHAIN: usize = 128;
@@ -28,6 +29,20 @@ const MAX_PAGE_TREE_DEPTH: usize = 256;
 const MAX_SECTIONS: usize = 10_000;
 /// `existing_fields` reads at most this many top-level fields.
 const MAX_FIELDS: usize = 100_000;
+
+/// [`limits::load`] for an update that reads only the catalog, the form, the permissions and the first
+/// page (no appearance): just those objects are read when the file's structure is clean (see
+/// [`read`]), the whole file otherwise. Accepts and refuses the same files as [`limits::load`].
+pub(crate) fn load_for_update(bytes: &[u8], limits: &Limits) -> Result<Document, FormatError> {
+    limits::check_bytes(bytes, limits)?;
+    match read(bytes, limits) {
+        Some(doc) => {
+            limits::check_document(&doc, limits)?;
+            Ok(doc)
+        }
+        None => limits::load(bytes, limits),
+    }
+}
 
 /// The document an incremental update of `bytes` needs, or `None` if the whole file must be
 /// loaded (see the module documentation).
@@ -662,7 +677,7 @@ mod tests {
             ("a damaged table", no_eol),
         ] {
             assert!(read(&bad, &Limits::default()).is_none(), "{what}");
-            let fast = limits::load_for_update(&bad, &Limits::default()).map(|_| ());
+            let fast = load_for_update(&bad, &Limits::default()).map(|_| ());
             let whole = limits::load(&bad, &Limits::default()).map(|_| ());
             assert_eq!(format!("{fast:?}"), format!("{whole:?}"), "{what}");
         }
@@ -723,7 +738,7 @@ mod tests {
             ),
         ] {
             let pdf = hand_pdf(&objects);
-            let fast = limits::load_for_update(&pdf, &Limits::default()).map(|_| ());
+            let fast = load_for_update(&pdf, &Limits::default()).map(|_| ());
             let whole = limits::load(&pdf, &Limits::default()).map(|_| ());
             assert_eq!(format!("{fast:?}"), format!("{whole:?}"), "{what}");
         }

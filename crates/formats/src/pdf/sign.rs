@@ -275,7 +275,7 @@ pub(crate) fn prepare_kind<'a>(
     // whole file; otherwise only what the update touches is read.
     let doc = match appearance {
         Some(_) => limits::load(original, limits)?,
-        None => limits::load_for_update(original, limits)?,
+        None => super::partial::load_for_update(original, limits)?,
     };
     let mut inc = update::incremental(doc);
     let root = update::root_id(inc.get_prev_documents())?;

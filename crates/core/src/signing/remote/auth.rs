@@ -7,10 +7,7 @@ use super::submit::{Requester, Viewer};
 use crate::Provider;
 use crate::oidc::resource::{TokenError, access_token};
 
-/// Scope of an official's token that lets an application ask that official for signatures.
-pub const SIGN_SCOPE: &str = "sign";
-/// Scope of an application's own token that lets it ask a unit's people for signatures.
-pub const REQUEST_SCOPE: &str = "sign:request";
+pub use crate::oidc::{SIGN_REQUEST_SCOPE as REQUEST_SCOPE, SIGN_SCOPE};
 
 /// An authenticated caller of the signing-requests API.
 #[derive(Clone, Debug)]

@@ -39,14 +39,7 @@ use super::SigningError;
 use crate::CoreError;
 use crate::pki::PkiError;
 
-/// Scopes of Tessera's signing APIs, which any client may be given: the signing-requests API's
-/// ([`auth::SIGN_SCOPE`], [`auth::REQUEST_SCOPE`]) and the CSC API's (`service`, `credential`).
-pub const SCOPES: &[&str] = &[
-    auth::SIGN_SCOPE,
-    auth::REQUEST_SCOPE,
-    "service",
-    "credential",
-];
+pub use crate::oidc::SIGNING_SCOPES as SCOPES;
 
 /// Limits and lifetimes of remote signing.
 #[derive(Clone, Debug)]
