@@ -17,7 +17,7 @@ use openidconnect::{
 };
 
 use crate::error::{SdkError, body_preview, chain};
-use crate::transport::{check_secure, http_client};
+use crate::transport::{check_secure, http_client_trusting};
 use crate::types::ClientT;
 use crate::{AuthOptions, PendingLogin, RpConfig};
 
@@ -59,11 +59,18 @@ impl RelyingParty {
     /// The issuer and every discovered endpoint must be `https`, or plain `http` on a
     /// loopback host.
     pub async fn discover(config: RpConfig) -> Result<Self, SdkError> {
+        Self::discover_trusting(config, &[]).await
+    }
+
+    /// [`RelyingParty::discover`] when the provider's TLS certificate comes from a private
+    /// certificate authority (a province's own CA, not one of the public web's): every request
+    /// of this relying party also trusts the CA certificates in `roots_pem` (PEM).
+    pub async fn discover_trusting(config: RpConfig, roots_pem: &[u8]) -> Result<Self, SdkError> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|e| SdkError::Config(format!("issuer `{}`: {e}", config.issuer)))?;
         check_secure(issuer.url(), "issuer").map_err(SdkError::Config)?;
         validate_client(&config)?;
-        let http = http_client()?;
+        let http = http_client_trusting(roots_pem)?;
         let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
             .await
             .map_err(discovery_error)?;

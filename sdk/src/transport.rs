@@ -7,18 +7,36 @@ use url::{Host, Url};
 
 use crate::error::{SdkError, chain};
 
-/// Builds the HTTP client used for every back-channel request.
+/// Builds the HTTP client used for every back-channel request, trusting the public web's
+/// certificate authorities.
+pub(crate) fn http_client() -> Result<reqwest::Client, SdkError> {
+    http_client_trusting(&[])
+}
+
+/// [`http_client`] that also trusts the certificate authorities in `roots_pem` (PEM, one or
+/// more certificates): a province's own CA in front of its provider.
 ///
 /// Redirects are disabled, as the `openidconnect` documentation requires, so that a
 /// provider endpoint cannot bounce a request (carrying a client secret or an access token)
 /// to another origin (OAuth 2.0 Security BCP, RFC 9700 §4.11).
-pub(crate) fn http_client() -> Result<reqwest::Client, SdkError> {
-    reqwest::ClientBuilder::new()
+pub(crate) fn http_client_trusting(roots_pem: &[u8]) -> Result<reqwest::Client, SdkError> {
+    let mut builder = reqwest::ClientBuilder::new()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| SdkError::Http(chain(&e)))
+        .timeout(Duration::from_secs(30));
+    if !roots_pem.is_empty() {
+        let roots = reqwest::Certificate::from_pem_bundle(roots_pem)
+            .map_err(|e| SdkError::Config(format!("trusted CA certificates: {}", chain(&e))))?;
+        if roots.is_empty() {
+            return Err(SdkError::Config(
+                "trusted CA certificates: no PEM certificate found".into(),
+            ));
+        }
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    builder.build().map_err(|e| SdkError::Http(chain(&e)))
 }
 
 /// TLS is required for every provider URL (OIDC Core §16.17, Discovery §4.3 and §7),
@@ -55,6 +73,18 @@ pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn trusted_roots_must_be_pem_certificates() {
+        assert!(http_client_trusting(&[]).is_ok());
+        for bad in [
+            &b"not a certificate"[..],
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = http_client_trusting(bad).unwrap_err();
+            assert!(matches!(err, SdkError::Config(_)), "{err:?}");
+        }
+    }
 
     #[test]
     fn https_anywhere_http_only_on_loopback() {

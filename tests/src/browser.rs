@@ -38,7 +38,7 @@ pub struct LoginForm {
 impl Browser {
     pub fn new() -> anyhow::Result<Self> {
         let jar = Arc::new(Jar::default());
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()?
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))

@@ -175,13 +175,13 @@ pub async fn relying_party(
     server: &TestServer,
     client: &RegisteredClient,
 ) -> anyhow::Result<RelyingParty> {
-    Ok(RelyingParty::discover(RpConfig {
+    let config = RpConfig {
         issuer: server.issuer().to_owned(),
         client_id: client.client_id.clone(),
         client_secret: client.client_secret.clone(),
         redirect_uri: client.redirect_uri.clone(),
-    })
-    .await?)
+    };
+    Ok(RelyingParty::discover_trusting(config, &crate::tls::trusted_roots_pem()).await?)
 }
 
 /// A full SDK login with a password prompt; returns the verified result.

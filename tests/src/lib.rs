@@ -25,6 +25,7 @@ pub mod oauth;
 mod receiver;
 mod server;
 mod tempdir;
+pub mod tls;
 
 pub use backend::{Backend, PG_URL_ENV};
 pub use browser::{Browser, LoginForm, Page};

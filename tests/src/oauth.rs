@@ -178,7 +178,7 @@ pub enum ClientAuth<'a> {
 
 /// A plain HTTP client for relying-party calls (no cookies, no redirects).
 pub fn rp_http() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(crate::tls::client_builder()?
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(30))
         .build()?)

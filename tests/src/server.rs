@@ -253,6 +253,14 @@ impl TestServer {
         &self.issuer
     }
 
+    /// Sends this server's requests to `issuer` from now on, the public URL of a load balancer
+    /// in front of it (the server was started with it as `TESSERA_ISSUER`).
+    pub fn route_through(&mut self, issuer: &str) -> anyhow::Result<()> {
+        self.base = Url::parse(issuer)?;
+        self.issuer = issuer.trim_end_matches('/').to_owned();
+        Ok(())
+    }
+
     /// An absolute URL on this server, e.g. `url("/token")`.
     pub fn url(&self, path: &str) -> Url {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())

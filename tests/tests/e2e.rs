@@ -63,6 +63,8 @@ mod discovery;
 mod hsm;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
+#[path = "e2e/load_balancer.rs"]
+mod load_balancer;
 #[path = "e2e/login.rs"]
 mod login;
 #[path = "e2e/logout.rs"]
