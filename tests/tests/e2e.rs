@@ -61,6 +61,8 @@ mod csc;
 mod discovery;
 #[path = "e2e/hsm.rs"]
 mod hsm;
+#[path = "e2e/hsm_outage.rs"]
+mod hsm_outage;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
 #[path = "e2e/login.rs"]
