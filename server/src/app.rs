@@ -133,7 +133,21 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
-    let provider = open(&settings, &issuer, &writer_name("serve")).await?;
+    // Metrics first, so that what opening records (the HSM's state) is seen.
+    let metrics = match serve.metrics_addr {
+        Some(addr) => Some((
+            crate::metrics::bind(addr).await?,
+            crate::metrics::install()?,
+        )),
+        None => None,
+    };
+    let mut provider = open(&settings, &issuer, &writer_name("serve")).await?;
+    if let Some((listener, handle)) = metrics {
+        let addr = listener.local_addr()?;
+        provider.observer = Some(crate::metrics::observer());
+        crate::metrics::serve(listener, handle, provider.clone());
+        println!("Tessera metrics on http://{addr}/metrics");
+    }
     if !provider.signer.custody().is_hardware() {
         tracing::warn!(
             "token-signing keys are held by the SOFTWARE TOKEN (encrypted at rest under the master key); \

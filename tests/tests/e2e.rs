@@ -69,6 +69,8 @@ mod key_rotation;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/operations.rs"]
+mod operations;
 #[path = "e2e/otp_tokens.rs"]
 mod otp_tokens;
 #[path = "e2e/passwords_sessions.rs"]

@@ -11,9 +11,10 @@ use anyhow::{Context, ensure};
 use reqwest::StatusCode;
 use tessera_e2e::fixture::Fixture;
 use tessera_e2e::lifecycle::{self, Auth, ServiceClient};
-use tessera_e2e::{Backend, TempDir, TestServer};
+use tessera_e2e::{Backend, TempDir, TestServer, oauth};
 
 use crate::hsm::{hsm_env, hsm_options};
+use crate::operations::{sample, scrape};
 
 scenarios!(hsm_outage_heals_under_load);
 
@@ -56,7 +57,8 @@ async fn hsm_outage_heals_under_load(backend: Backend) -> anyhow::Result<()> {
     let Some((token, env)) = hsm_env("hsm_outage_heals_under_load", &pin_dir)? else {
         return Ok(());
     };
-    let fx = Fixture::start_with(backend, hsm_options(&env)).await?;
+    let options = hsm_options(&env).env("TESSERA_METRICS_ADDR", "127.0.0.1:0");
+    let fx = Fixture::start_with(backend, options).await?;
     let lgsp = ServiceClient::new("lgsp", "Nền tảng tích hợp LGSP", "lgsp.read")
         .register(&fx.server)
         .await?;
@@ -74,7 +76,17 @@ async fn hsm_outage_heals_under_load(backend: Backend) -> anyhow::Result<()> {
     let aside = token.dir.join("tokens.aside");
     std::fs::rename(&tokens, &aside).context("moving the token directory aside")?;
     let gone = Instant::now();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A load balancer is told to send traffic elsewhere.
+    let ready = oauth::get_json(&server, "/health/ready").await?;
+    ensure!(
+        ready.status == StatusCode::SERVICE_UNAVAILABLE && ready.json["checks"]["hsm"] == "failing",
+        "ready during the outage: {ready}"
+    );
+    ensure!(ready.json["checks"]["database"] == "ok", "{ready}");
+    let down = scrape(&server).await?;
+    ensure!(sample(&down, "tessera_hsm_up") == Some(0.0), "{down}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
     std::fs::rename(&aside, &tokens).context("putting the token directory back")?;
     let back = Instant::now();
     tokio::time::sleep(Duration::from_secs(7)).await;
@@ -133,8 +145,35 @@ async fn hsm_outage_heals_under_load(backend: Backend) -> anyhow::Result<()> {
         "{} answers, {refused} refused during the outage, healed {healed:?} after the return",
         seen.len()
     );
-    // The same process serves on.
+    // The same process serves on, ready again, each recovery step counted (logging in again
+    // is skipped: the new session's failure already called for re-initialising).
     let after = lifecycle::client_credentials(&server, &auth, None).await?;
     ensure!(after.status == StatusCode::OK, "{after}");
+    let ready = oauth::get_json(&server, "/health/ready").await?;
+    ensure!(
+        ready.status == StatusCode::OK,
+        "ready after the outage: {ready}"
+    );
+    let text = scrape(&server).await?;
+    ensure!(sample(&text, "tessera_hsm_up") == Some(1.0), "{text}");
+    for step in ["find_key", "new_session", "reinitialize"] {
+        let prefix = format!("tessera_hsm_recoveries_total{{step=\"{step}\"}}");
+        ensure!(
+            sample(&text, &prefix).is_some_and(|n| n >= 1.0),
+            "{prefix} not counted:\n{text}"
+        );
+    }
+    for prefix in [
+        "tessera_hsm_operation_duration_seconds_count{mechanism=\"CKM_ECDSA\"}",
+        "tessera_hsm_operation_failures_total{mechanism=\"CKM_ECDSA\"}",
+        "tessera_hsm_sessions_open",
+        "tessera_signatures_total{purpose=\"oidc\",backend=\"pkcs11\"}",
+        "tessera_signature_failures_total{purpose=\"oidc\",backend=\"pkcs11\"}",
+    ] {
+        ensure!(
+            sample(&text, prefix).is_some_and(|n| n >= 1.0),
+            "{prefix} missing:\n{text}"
+        );
+    }
     Ok(())
 }
