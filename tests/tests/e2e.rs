@@ -87,6 +87,8 @@ mod sdk_logout;
 mod sdk_signing;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
+#[path = "e2e/shutdown.rs"]
+mod shutdown;
 #[path = "e2e/signing_cms.rs"]
 mod signing_cms;
 #[path = "e2e/signing_pages.rs"]
