@@ -13,19 +13,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::error::{Pkcs11Error, Recovery};
-use super::session::{Pool, PooledSession, lock};
+use super::session::{Outage, Pool, PooledSession, lock};
 
 /// While the token is out of service, one call this often tries to bring it back.
 pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(250);
-
-/// The token is out of service.
-#[derive(Debug)]
-pub(crate) struct Outage {
-    since: Instant,
-    /// When the last call tried to bring it back.
-    last_try: Instant,
-    cause: String,
-}
 
 fn unavailable(cause: impl std::fmt::Display) -> Pkcs11Error {
     Pkcs11Error::Unavailable {

@@ -17,7 +17,6 @@ use cryptoki::slot::Slot;
 
 use super::config::Pkcs11Config;
 use super::error::Pkcs11Error;
-use super::recovery::Outage;
 use super::slot_token::{find_token, load_module, token_label};
 
 /// One loaded module and the slot holding our token. A new generation starts whenever the
@@ -30,6 +29,15 @@ pub(crate) struct Connection {
     pub(crate) label: String,
     /// `CK_TOKEN_INFO.manufacturerID` and `model`, e.g. "SoftHSM project SoftHSM v2".
     pub(crate) maker: String,
+}
+
+/// The token is out of service (see [`super::recovery`]).
+#[derive(Debug)]
+pub(crate) struct Outage {
+    pub(crate) since: std::time::Instant,
+    /// When the last call tried to bring it back.
+    pub(crate) last_try: std::time::Instant,
+    pub(crate) cause: String,
 }
 
 /// A session borrowed from the pool.
