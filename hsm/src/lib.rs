@@ -220,6 +220,14 @@ pub enum HsmError {
     Pkcs11(#[from] pkcs11::Pkcs11Error),
 }
 
+impl HsmError {
+    /// Whether the custodian could not be reached at all (an HSM outage), so that the caller
+    /// should try again later rather than treat the request as failed for good.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, HsmError::Pkcs11(e) if e.is_unavailable())
+    }
+}
+
 /// Holder of private keys: generates a key for a purpose, gives its public half, and signs.
 /// Implementations never return private key material.
 pub trait KeyCustody: Send + Sync + std::fmt::Debug {

@@ -793,3 +793,62 @@ hsm_test!(
         let _ = std::fs::remove_dir_all(&dir);
     }
 );
+
+/// The token directory named in the `SOFTHSM2_CONF` of this (child) process.
+fn token_dir() -> PathBuf {
+    let conf = std::fs::read_to_string(std::env::var_os("SOFTHSM2_CONF").unwrap()).unwrap();
+    let line = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("directories.tokendir = "))
+        .unwrap();
+    PathBuf::from(line.trim())
+}
+
+hsm_test!(
+    /// The token directory moved aside and put back, as a rebooting network HSM looks to the
+    /// application: while it is gone every signature fails as "unavailable" (quickly, without
+    /// retrying the PIN), and once it is back signatures succeed again by themselves.
+    token_outage_heals_by_itself,
+    |env| {
+        let token = env.open();
+        let id = [0x40];
+        token.generate_key_pair(KeySpec::P256, "k", &id).unwrap();
+        let der = spki(&token, &id);
+        let sign = |what: &str| {
+            let digest = HashAlg::Sha256.digest(what.as_bytes());
+            token
+                .sign_digest(&id, DigestScheme::Ecdsa, &digest)
+                .map(|raw| ring_verify(&rs::ECDSA_P256_SHA256_FIXED, &der, what.as_bytes(), &raw))
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| sign("warm-up").unwrap());
+            }
+        });
+        let dir = token_dir();
+        let aside = dir.with_extension("aside");
+        std::fs::rename(&dir, &aside).unwrap();
+        let err = sign("outage").unwrap_err();
+        eprintln!("during the outage: {err} ({err:?})");
+        assert!(err.is_unavailable(), "{err:?}");
+        std::fs::rename(&aside, &dir).unwrap();
+        let back = std::time::Instant::now();
+        loop {
+            match sign("after") {
+                Ok(()) => break,
+                Err(e) if back.elapsed() < std::time::Duration::from_secs(5) => {
+                    assert!(e.is_unavailable(), "{e:?}");
+                    // Real time: the custodian retries a dead token on a wall-clock interval.
+                    #[allow(clippy::disallowed_methods)]
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("still failing 5 s after the token came back: {e}"),
+            }
+        }
+        eprintln!("healed {:?} after the token came back", back.elapsed());
+        for i in 0..8 {
+            sign(&format!("after {i}")).unwrap();
+        }
+        assert!(token.find_key(&id).unwrap().is_some());
+    }
+);

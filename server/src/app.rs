@@ -1,7 +1,7 @@
 //! Wiring: opens the store and key custody, builds the provider, and serves HTTP.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tessera_core::housekeeping;
@@ -133,7 +133,21 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
-    let provider = open(&settings, &issuer, &writer_name("serve")).await?;
+    // Metrics first, so that what opening records (the HSM's state) is seen.
+    let metrics = match serve.metrics_addr {
+        Some(addr) => Some((
+            crate::metrics::bind(addr).await?,
+            crate::metrics::install()?,
+        )),
+        None => None,
+    };
+    let mut provider = open(&settings, &issuer, &writer_name("serve")).await?;
+    if let Some((listener, handle)) = metrics {
+        let addr = listener.local_addr()?;
+        provider.observer = Some(crate::metrics::observer());
+        crate::metrics::serve(listener, handle, provider.clone());
+        println!("Tessera metrics on http://{addr}/metrics");
+    }
     if !provider.signer.custody().is_hardware() {
         tracing::warn!(
             "token-signing keys are held by the SOFTWARE TOKEN (encrypted at rest under the master key); \
@@ -173,14 +187,38 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         );
     }
     tracing::info!(%bound, %issuer, backend = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "serving");
-    axum::serve(
+    // On SIGTERM: stop accepting, let the requests in flight finish (each has committed its
+    // audit entries before it answers; outbox entries live in the database and are delivered
+    // by the other replicas or after a restart), and exit within SHUTDOWN_GRACE in any case.
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(Instant::now());
+    });
+    let deadline = async move {
+        match stopped.await {
+            Ok(since) => tokio::time::sleep_until((since + SHUTDOWN_GRACE).into()).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::warn!(
+            "requests still running {} s after the shutdown signal; exiting anyway",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long requests in flight may take to finish after SIGTERM (orchestrators commonly kill
+/// at 10 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
 
 async fn housekeeping(p: Provider) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));

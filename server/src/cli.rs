@@ -124,6 +124,10 @@ struct ServeArgs {
     /// Public issuer URL, e.g. https://id.haiphong.gov.vn [default: http://<listen address>]
     #[arg(long, env = "TESSERA_ISSUER")]
     issuer: Option<String>,
+    /// Address and port of the Prometheus metrics endpoint (`GET /metrics`), kept apart from
+    /// the public one [default: no metrics endpoint]
+    #[arg(long, env = "TESSERA_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -411,7 +415,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         &file,
     )?;
     if let Command::Serve(args) = cli.command {
-        let serve = ServeSettings::resolve(args.listen, args.issuer, &file)?;
+        let serve = ServeSettings::resolve(args.listen, args.issuer, args.metrics_addr, &file)?;
         app::serve(settings, serve).await?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -7,15 +7,62 @@ use std::sync::Arc;
 use anyhow::Context;
 use tessera_hsm::pkcs11::{Pkcs11Config, Pkcs11Token, TokenSelector};
 use tessera_hsm::soft::SoftwareToken;
-use tessera_hsm::{KeyCustody, MasterKey};
+use tessera_hsm::{
+    GeneratedKey, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, MasterKey, SignInput,
+    SignScheme,
+};
 
 use crate::settings::{Pkcs11Settings, Settings};
 
-/// The custodian chosen by `settings`.
+/// The custodian chosen by `settings`, counting its signatures in the metrics.
 pub fn custody(settings: &Settings, master: &MasterKey) -> anyhow::Result<Arc<dyn KeyCustody>> {
-    match &settings.pkcs11 {
-        Some(hsm) => Ok(Arc::new(open_hsm(hsm)?)),
-        None => Ok(Arc::new(SoftwareToken::new(master)?)),
+    let inner: Arc<dyn KeyCustody> = match &settings.pkcs11 {
+        Some(hsm) => Arc::new(open_hsm(hsm)?),
+        None => Arc::new(SoftwareToken::new(master)?),
+    };
+    Ok(Arc::new(Counted(inner)))
+}
+
+/// A custodian whose signatures are counted (`tessera_signatures_total`, by key purpose).
+#[derive(Debug)]
+struct Counted(Arc<dyn KeyCustody>);
+
+impl KeyCustody for Counted {
+    fn backend(&self) -> &'static str {
+        self.0.backend()
+    }
+
+    fn is_hardware(&self) -> bool {
+        self.0.is_hardware()
+    }
+
+    fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError> {
+        self.0.generate(key_type, purpose)
+    }
+
+    fn public_key(&self, key: KeyHandle<'_>) -> Result<Vec<u8>, HsmError> {
+        self.0.public_key(key)
+    }
+
+    fn sign(
+        &self,
+        key: KeyHandle<'_>,
+        scheme: SignScheme,
+        input: SignInput<'_>,
+    ) -> Result<Vec<u8>, HsmError> {
+        let result = self.0.sign(key, scheme, input);
+        let family = if result.is_ok() {
+            "tessera_signatures_total"
+        } else {
+            "tessera_signature_failures_total"
+        };
+        metrics::counter!(family, "purpose" => key.purpose.label(), "backend" => self.0.backend())
+            .increment(1);
+        result
+    }
+
+    fn parallelism(&self) -> usize {
+        self.0.parallelism()
     }
 }
 

@@ -15,6 +15,7 @@ pub mod cli_verify;
 pub mod clock;
 pub mod custody;
 pub mod http;
+pub mod metrics;
 pub mod outbound;
 pub mod pages;
 pub mod settings;

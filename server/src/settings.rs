@@ -17,6 +17,7 @@ use crate::outbound::{Cidr, OutboundPolicy};
 pub struct FileSettings {
     pub listen: Option<String>,
     pub issuer: Option<String>,
+    pub metrics_addr: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub master_key: Option<String>,
@@ -301,6 +302,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     /// `None`: derived from the bound address once listening.
     pub issuer: Option<String>,
+    /// Where `GET /metrics` is served, apart from the public listener; `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
@@ -503,6 +506,7 @@ impl ServeSettings {
     pub fn resolve(
         listen: Option<String>,
         issuer: Option<String>,
+        metrics_addr: Option<String>,
         file: &FileSettings,
     ) -> anyhow::Result<ServeSettings> {
         let listen_text = listen
@@ -526,9 +530,21 @@ impl ServeSettings {
                 );
             }
         }
+        let metrics_addr = metrics_addr
+            .or_else(|| file.metrics_addr.clone())
+            .map(|text| {
+                text.parse::<SocketAddr>().with_context(|| {
+                    format!("TESSERA_METRICS_ADDR must be an address:port such as 127.0.0.1:9464, got {text:?}")
+                })
+            })
+            .transpose()?;
+        if metrics_addr.is_some_and(|m| m == listen && m.port() != 0) {
+            bail!("TESSERA_METRICS_ADDR must differ from the public listen address {listen}");
+        }
         Ok(ServeSettings {
             listen,
             issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
+            metrics_addr,
         })
     }
 }
@@ -550,13 +566,25 @@ mod tests {
                 .unwrap();
         let s = Settings::resolve(None, None, &file).unwrap();
         assert_eq!(s.database_url, "postgres://u@h/db");
-        let serve = ServeSettings::resolve(None, None, &file).unwrap();
+        let serve = ServeSettings::resolve(None, None, None, &file).unwrap();
         assert_eq!(serve.listen.port(), 9000);
-        assert!(ServeSettings::resolve(Some("nonsense".into()), None, &file).is_err());
+        assert_eq!(serve.metrics_addr, None);
+        assert!(ServeSettings::resolve(Some("nonsense".into()), None, None, &file).is_err());
         assert!(
-            ServeSettings::resolve(None, Some("https://id.haiphong.gov.vn/?x=1".into()), &file)
-                .is_err()
+            ServeSettings::resolve(
+                None,
+                Some("https://id.haiphong.gov.vn/?x=1".into()),
+                None,
+                &file
+            )
+            .is_err()
         );
+        let metrics = Some("127.0.0.1:9464".to_owned());
+        let serve = ServeSettings::resolve(None, None, metrics, &file).unwrap();
+        assert_eq!(serve.metrics_addr.map(|a| a.port()), Some(9464));
+        assert!(ServeSettings::resolve(None, None, Some("9464".into()), &file).is_err());
+        let same = Some("0.0.0.0:9000".to_owned());
+        assert!(ServeSettings::resolve(None, None, same, &file).is_err());
         assert!(toml::from_str::<FileSettings>("unknown = 1").is_err());
     }
 

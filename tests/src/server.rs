@@ -157,6 +157,35 @@ impl TestServer {
         Self::spawn(self.backend, options, None, Some(shared)).await
     }
 
+    /// Sends SIGTERM, as an orchestrator stopping a replica does.
+    pub fn terminate(&self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -TERM {} failed: {status}", self.child.id());
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for the process to exit: its exit status, or `None` if it still runs.
+    pub async fn wait_exit(
+        &mut self,
+        limit: Duration,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Kills the server process (its data stays until the value is dropped).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

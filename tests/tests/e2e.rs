@@ -61,6 +61,8 @@ mod csc;
 mod discovery;
 #[path = "e2e/hsm.rs"]
 mod hsm;
+#[path = "e2e/hsm_outage.rs"]
+mod hsm_outage;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
 #[path = "e2e/load_balancer.rs"]
@@ -69,6 +71,8 @@ mod load_balancer;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/operations.rs"]
+mod operations;
 #[path = "e2e/otp_tokens.rs"]
 mod otp_tokens;
 #[path = "e2e/passwords_sessions.rs"]
@@ -85,6 +89,8 @@ mod sdk_logout;
 mod sdk_signing;
 #[path = "e2e/service_clients.rs"]
 mod service_clients;
+#[path = "e2e/shutdown.rs"]
+mod shutdown;
 #[path = "e2e/signing_cms.rs"]
 mod signing_cms;
 #[path = "e2e/signing_pages.rs"]

@@ -18,6 +18,17 @@ pub enum CoreError {
     Conflict(String),
 }
 
+/// What a caller is told while the HSM is out of service.
+pub const UNAVAILABLE: &str = "the key store (HSM) is temporarily unavailable; try again shortly";
+
+impl CoreError {
+    /// Whether the key custodian (the HSM) is out of service: a fault that passes, which
+    /// callers answer with "try again later" (`503`, `temporarily_unavailable`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, CoreError::Hsm(e) if e.is_unavailable())
+    }
+}
+
 /// An OAuth 2.0 error answer (RFC 6749 §5.2, RFC 6750 §3.1), or an internal failure.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -41,6 +52,7 @@ impl OAuthError {
     pub fn code(&self) -> ErrorCode {
         match self {
             OAuthError::Protocol { code, .. } => *code,
+            OAuthError::Internal(e) if e.is_unavailable() => ErrorCode::TemporarilyUnavailable,
             OAuthError::Internal(_) => ErrorCode::ServerError,
         }
     }
@@ -51,6 +63,10 @@ impl OAuthError {
             OAuthError::Protocol { code, description } => ErrorBody {
                 error: *code,
                 error_description: Some(description.clone()),
+            },
+            OAuthError::Internal(e) if e.is_unavailable() => ErrorBody {
+                error: ErrorCode::TemporarilyUnavailable,
+                error_description: Some(UNAVAILABLE.into()),
             },
             OAuthError::Internal(_) => ErrorBody {
                 error: ErrorCode::ServerError,

@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 pub mod mfa;
 pub mod oidc;
+pub mod operations;
 pub mod outbound;
 pub mod params;
 pub mod password;

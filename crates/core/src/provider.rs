@@ -92,6 +92,14 @@ pub struct Provider {
     pub jwks_cache: Arc<JwksCache>,
     /// Bounds the password hashes computed at once (see [`new_hash_permits`]).
     pub hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Told of every audit event (the server counts them in its metrics).
+    pub observer: Option<Arc<dyn AuditObserver>>,
+}
+
+/// Sees each audit event as it is recorded; how the server derives logins, grants and second
+/// factors for its metrics without the domain code knowing about metrics.
+pub trait AuditObserver: Send + Sync + std::fmt::Debug {
+    fn recorded(&self, event: &tessera_store::audit::AuditEvent);
 }
 
 /// Client JWKS by URI, with when each was fetched.
@@ -133,6 +141,7 @@ impl Provider {
             passkeys,
             jwks_cache: new_jwks_cache(),
             hash_permits: new_hash_permits(),
+            observer: None,
         }
     }
 
@@ -143,7 +152,11 @@ impl Provider {
 
     /// Records an audit event and waits until it is committed.
     pub async fn audit(&self, record: crate::audit::Record) -> Result<(), CoreError> {
-        self.audit.record(record.into_event()).await?;
+        let event = record.into_event();
+        if let Some(observer) = &self.observer {
+            observer.recorded(&event);
+        }
+        self.audit.record(event).await?;
         Ok(())
     }
 }

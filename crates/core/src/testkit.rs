@@ -123,6 +123,7 @@ async fn assemble(store: Store, now: i64) -> Provider {
         passkeys: crate::mfa::relying_party::Passkeys::new(ISSUER).expect("relying party"),
         jwks_cache: crate::provider::new_jwks_cache(),
         hash_permits: crate::provider::new_hash_permits(),
+        observer: None,
     }
 }
 

@@ -280,6 +280,9 @@ async fn run_writer(
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let attempts = if head.0 == 0 { REGISTER_ATTEMPTS } else { 1 };
+        // Group commit: the batch size and how long its transaction took, for the metrics.
+        metrics::histogram!("tessera_audit_batch_size").record(batch.len() as f64);
+        let started = std::time::Instant::now();
         let mut result = write_batch(&store, &key, &chain, &head, &batch).await;
         for _ in 1..attempts {
             if result.is_ok() {
@@ -287,6 +290,8 @@ async fn run_writer(
             }
             result = write_batch(&store, &key, &chain, &head, &batch).await;
         }
+        metrics::histogram!("tessera_audit_flush_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         match result {
             Ok(new_head) => {
                 head = new_head;

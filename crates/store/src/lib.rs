@@ -13,6 +13,7 @@ pub mod grants;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
+pub mod ops;
 pub mod otp_tokens;
 pub mod pki;
 pub mod pki_ocsp;

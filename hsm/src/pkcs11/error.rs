@@ -42,21 +42,50 @@ pub enum Pkcs11Error {
     Invalid(String),
     #[error("refusing to destroy key {id}: the confirmation must repeat its label {label:?}")]
     NotConfirmed { id: String, label: String },
+    /// The token cannot be used now (every recovery step failed, or the last one did moments
+    /// ago): a fault of the HSM, not of the request. Callers answer "try again later".
+    #[error("the HSM is unavailable: {cause}")]
+    Unavailable { cause: String },
 }
 
-/// What may cure a failed call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What may cure a failed call, in the order recovery escalates: when a step does not cure
+/// the fault, the next one is tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Recovery {
-    /// The session is gone: open another one (and log in again).
-    NewSession,
-    /// The application was logged out: log in again on the same session.
-    Login,
-    /// A cached object handle is stale: look the key up again.
-    FindKey,
-    /// The module lost the token or was finalized: reload it.
-    Reload,
     /// Nothing: report the error.
     None,
+    /// A cached object handle is stale: look the key up again.
+    FindKey,
+    /// The session is gone: open new ones (and log in again).
+    NewSession,
+    /// The application was logged out: log in again.
+    Login,
+    /// The module lost the token or was finalized: `C_Finalize`, then `C_Initialize` again.
+    Reinitialize,
+}
+
+impl Recovery {
+    /// The step after this one, if any.
+    pub(crate) fn next(self) -> Option<Recovery> {
+        match self {
+            Recovery::None => Some(Recovery::FindKey),
+            Recovery::FindKey => Some(Recovery::NewSession),
+            Recovery::NewSession => Some(Recovery::Login),
+            Recovery::Login => Some(Recovery::Reinitialize),
+            Recovery::Reinitialize => None,
+        }
+    }
+
+    /// Name in logs and in the `step` label of `tessera_hsm_recoveries_total`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Recovery::None => "none",
+            Recovery::FindKey => "find_key",
+            Recovery::NewSession => "new_session",
+            Recovery::Login => "login",
+            Recovery::Reinitialize => "reinitialize",
+        }
+    }
 }
 
 impl Pkcs11Error {
@@ -68,18 +97,20 @@ impl Pkcs11Error {
         }
     }
 
-    pub(crate) fn rv(&self) -> Option<RvError> {
+    pub(crate) fn recovery(&self) -> Recovery {
         match self {
-            Pkcs11Error::Call { rv, .. } => Some(*rv),
-            _ => None,
+            Pkcs11Error::Call { rv, .. } => recovery_for(*rv),
+            // Met while reconnecting: the module or the token is not (yet) back.
+            Pkcs11Error::ModuleLoad { .. } | Pkcs11Error::TokenNotFound { .. } => {
+                Recovery::Reinitialize
+            }
+            _ => Recovery::None,
         }
     }
 
-    pub(crate) fn recovery(&self) -> Recovery {
-        match self.rv() {
-            Some(rv) => recovery_for(rv),
-            None => Recovery::None,
-        }
+    /// Whether the HSM could not be used at all (rather than this request being wrong).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Pkcs11Error::Unavailable { .. })
     }
 }
 
@@ -93,9 +124,11 @@ pub(crate) fn recovery_for(rv: RvError) -> Recovery {
         RvError::CryptokiNotInitialized
         | RvError::DeviceRemoved
         | RvError::DeviceError
+        | RvError::DeviceMemory
+        | RvError::GeneralError
         | RvError::TokenNotPresent
         | RvError::TokenNotRecognized
-        | RvError::SlotIdInvalid => Recovery::Reload,
+        | RvError::SlotIdInvalid => Recovery::Reinitialize,
         _ => Recovery::None,
     }
 }
@@ -185,9 +218,9 @@ mod tests {
             (RvError::SessionClosed, Recovery::NewSession),
             (RvError::UserNotLoggedIn, Recovery::Login),
             (RvError::KeyHandleInvalid, Recovery::FindKey),
-            (RvError::DeviceRemoved, Recovery::Reload),
-            (RvError::CryptokiNotInitialized, Recovery::Reload),
-            (RvError::TokenNotPresent, Recovery::Reload),
+            (RvError::DeviceRemoved, Recovery::Reinitialize),
+            (RvError::CryptokiNotInitialized, Recovery::Reinitialize),
+            (RvError::TokenNotPresent, Recovery::Reinitialize),
             (RvError::PinIncorrect, Recovery::None),
             (RvError::PinLocked, Recovery::None),
             (RvError::MechanismInvalid, Recovery::None),
@@ -195,5 +228,17 @@ mod tests {
         for (rv, expected) in cases {
             assert_eq!(recovery_for(rv), expected, "{rv:?}");
         }
+    }
+
+    #[test]
+    fn recovery_escalates_to_reinitialisation_and_stops() {
+        let mut steps = vec![];
+        let mut step = Recovery::None;
+        while let Some(next) = step.next() {
+            steps.push(next.name());
+            step = next;
+        }
+        assert_eq!(steps, ["find_key", "new_session", "login", "reinitialize"]);
+        assert!(Recovery::FindKey < Recovery::Reinitialize);
     }
 }

@@ -19,6 +19,7 @@ pub mod key_management;
 pub mod mechanism;
 pub mod object;
 pub mod public_key;
+mod recovery;
 pub(crate) mod session;
 pub mod signing;
 pub mod slot_token;
@@ -85,8 +86,8 @@ impl Pkcs11Token {
         self.token_maker().contains("SoftHSM")
     }
 
-    /// How many faults (lost sessions, logouts, stale handles, module reloads) were recovered
-    /// from since the token was opened.
+    /// How many recovery steps (finding a key again, new sessions, logging in again,
+    /// re-initialising the module) were taken since the token was opened.
     pub fn recoveries(&self) -> u64 {
         self.pool.recoveries()
     }

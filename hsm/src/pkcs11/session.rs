@@ -5,9 +5,9 @@
 //! A `Session` is `Send` but not `Sync`: each signature borrows a whole session from the pool
 //! and gives it back, so as many signatures run at once as there are sessions.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
@@ -16,11 +16,8 @@ use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 
 use super::config::Pkcs11Config;
-use super::error::{Pkcs11Error, Recovery};
+use super::error::Pkcs11Error;
 use super::slot_token::{find_token, load_module, token_label};
-
-/// How many times one request is retried after a recoverable fault.
-const MAX_RECOVERIES: usize = 3;
 
 /// One loaded module and the slot holding our token. A new generation starts whenever the
 /// module has to be reloaded; sessions and object handles of older generations are never used.
@@ -32,6 +29,15 @@ pub(crate) struct Connection {
     pub(crate) label: String,
     /// `CK_TOKEN_INFO.manufacturerID` and `model`, e.g. "SoftHSM project SoftHSM v2".
     pub(crate) maker: String,
+}
+
+/// The token is out of service (see [`super::recovery`]).
+#[derive(Debug)]
+pub(crate) struct Outage {
+    pub(crate) since: std::time::Instant,
+    /// When the last call tried to bring it back.
+    pub(crate) last_try: std::time::Instant,
+    pub(crate) cause: String,
 }
 
 /// A session borrowed from the pool.
@@ -59,12 +65,22 @@ pub(crate) struct Pool {
     freed: Condvar,
     generation: AtomicU64,
     /// Faults recovered from, for logs and tests.
-    recoveries: AtomicU64,
+    pub(crate) recoveries: AtomicU64,
     /// Private-key handles by CKA_ID, valid for one generation.
     keys: Mutex<HashMap<Vec<u8>, (u64, ObjectHandle)>>,
+    /// CKA_IDs (hex) of keys found on the token since it was opened: one of these missing is a
+    /// fault of the token, not a wrong reference.
+    pub(crate) known_keys: Mutex<HashSet<String>>,
+    /// Every call into the module holds this shared; `C_Finalize` holds it exclusively, as a
+    /// module may free what another thread is using.
+    pub(crate) gate: RwLock<()>,
+    /// Set while the token cannot be used (see [`super::recovery`]).
+    pub(crate) outage: Mutex<Option<Outage>>,
+    /// The token refused the PIN while recovering: never try it again (it would lock).
+    pub(crate) pin_refused: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned lock still holds consistent data.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -85,9 +101,14 @@ impl Pool {
             generation: AtomicU64::new(1),
             recoveries: AtomicU64::new(0),
             keys: Mutex::new(HashMap::new()),
+            known_keys: Mutex::new(HashSet::new()),
+            gate: RwLock::new(()),
+            outage: Mutex::new(None),
+            pin_refused: AtomicBool::new(false),
         };
         let first = pool.checkout()?;
         pool.checkin(first);
+        metrics::gauge!("tessera_hsm_up").set(1.0);
         Ok(pool)
     }
 
@@ -162,6 +183,8 @@ impl Pool {
         let mut st = lock(&self.state);
         loop {
             if let Some(s) = st.idle.pop() {
+                drop(st);
+                self.sessions_gauge();
                 return Ok(s);
             }
             if st.open < self.config.max_sessions.max(1) {
@@ -176,7 +199,10 @@ impl Pool {
                 st.open += 1;
                 drop(st);
                 return match self.new_session(&conn) {
-                    Ok(s) => Ok(s),
+                    Ok(s) => {
+                        self.sessions_gauge();
+                        Ok(s)
+                    }
                     Err(e) => {
                         let mut st = lock(&self.state);
                         st.open = st.open.saturating_sub(1);
@@ -199,6 +225,8 @@ impl Pool {
         let mut st = lock(&self.state);
         st.idle.push(s);
         self.wake(&st);
+        drop(st);
+        self.sessions_gauge();
     }
 
     fn wake(&self, st: &State) {
@@ -210,93 +238,70 @@ impl Pool {
     /// Forgets a broken or stale session without calling the module about it.
     pub(crate) fn discard(&self, s: PooledSession) {
         drop(s);
+        self.forget_one();
+    }
+
+    fn forget_one(&self) {
         let mut st = lock(&self.state);
         st.open = st.open.saturating_sub(1);
         self.wake(&st);
+        drop(st);
+        self.sessions_gauge();
     }
 
-    /// Starts a new generation: every session and handle of `failed` is abandoned and the
-    /// module is loaded again (initialising it if it was finalised) on the next checkout.
-    fn reload(&self, failed: u64) {
+    /// Closes every idle session of the current generation and forgets them (a fault that a
+    /// new session may cure: the others are likely broken the same way).
+    pub(crate) fn close_idle(&self) {
         let mut st = lock(&self.state);
-        if self.generation.load(Ordering::SeqCst) != failed {
-            return; // another thread already did
+        let current = self.generation.load(Ordering::SeqCst);
+        let idle: Vec<PooledSession> = st.idle.drain(..).collect();
+        st.open = st.open.saturating_sub(idle.len());
+        self.wake(&st);
+        drop(st);
+        for s in idle {
+            if s.conn.generation == current {
+                let _ = s.session.close();
+            }
         }
-        self.generation.store(failed + 1, Ordering::SeqCst);
+        self.sessions_gauge();
+    }
+
+    /// Closes a session of the current generation and forgets it.
+    pub(crate) fn close(&self, s: PooledSession) {
+        let PooledSession { session, conn } = s;
+        if conn.generation == self.generation.load(Ordering::SeqCst) {
+            let _ = session.close();
+        }
+        self.forget_one();
+    }
+
+    /// `C_Finalize`, and a new generation: every session and handle of the old one is
+    /// abandoned, and the next checkout runs `C_Initialize` and finds the token again. The
+    /// caller holds the exclusive gate, so no other thread is inside the module.
+    pub(crate) fn reinitialize(&self) {
+        let mut st = lock(&self.state);
+        self.generation.fetch_add(1, Ordering::SeqCst);
         let stale = st.idle.len();
         st.idle.clear();
         st.open = st.open.saturating_sub(stale);
-        st.conn = None;
-        lock(&self.keys).clear();
-        self.freed.notify_all();
-        tracing::warn!(
-            token = %self.config.token,
-            "reloading the PKCS#11 module after a device fault"
-        );
-    }
-
-    /// Runs `op` on a pooled session; recovers from faults that reopening a session, logging
-    /// in again or reloading the module cures, without failing the request.
-    pub(crate) fn run<T>(
-        &self,
-        mut op: impl FnMut(&PooledSession) -> Result<T, Pkcs11Error>,
-    ) -> Result<T, Pkcs11Error> {
-        let mut recoveries = 0;
-        let mut next: Option<PooledSession> = None;
-        loop {
-            let s = match next.take() {
-                Some(s) => s,
-                None => self.checkout()?,
-            };
-            if s.conn.generation != self.generation.load(Ordering::SeqCst) {
-                self.discard(s);
-                continue;
-            }
-            let err = match op(&s) {
-                Ok(v) => {
-                    self.checkin(s);
-                    return Ok(v);
-                }
-                Err(e) => e,
-            };
-            let recovery = err.recovery();
-            if recovery == Recovery::None {
-                self.checkin(s);
-                return Err(err);
-            }
-            recoveries += 1;
-            if recoveries > MAX_RECOVERIES {
-                self.discard(s);
-                return Err(err);
-            }
-            self.recoveries.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %err, ?recovery, "PKCS#11 fault; recovering");
-            match recovery {
-                Recovery::Login => match self.login(&s) {
-                    Ok(()) => next = Some(s),
-                    Err(e) if e.recovery() == Recovery::None => {
-                        self.checkin(s);
-                        return Err(e);
-                    }
-                    Err(_) => self.discard(s),
-                },
-                Recovery::FindKey => {
-                    lock(&self.keys).clear();
-                    next = Some(s);
-                }
-                Recovery::NewSession => {
-                    // Lost sessions often mean a module re-initialised under us, which also
-                    // renumbers objects: look keys up again too.
-                    lock(&self.keys).clear();
-                    self.discard(s);
-                }
-                Recovery::Reload | Recovery::None => {
-                    let generation = s.conn.generation;
-                    self.discard(s);
-                    self.reload(generation);
-                }
+        if let Some(conn) = st.conn.take() {
+            // Fails with CKR_CRYPTOKI_NOT_INITIALIZED when someone else finalised it already.
+            if let Err(e) = conn.ctx.clone().finalize() {
+                tracing::debug!(error = %e, "C_Finalize before re-initialising");
             }
         }
+        lock(&self.keys).clear();
+        self.freed.notify_all();
+        drop(st);
+        self.sessions_gauge();
+    }
+
+    /// Records the pool's use in the metrics.
+    pub(crate) fn sessions_gauge(&self) {
+        let st = lock(&self.state);
+        metrics::gauge!("tessera_hsm_sessions_open").set(st.open as f64);
+        metrics::gauge!("tessera_hsm_sessions_busy")
+            .set(st.open.saturating_sub(st.idle.len()) as f64);
     }
 
     pub(crate) fn cached_key(&self, s: &PooledSession, id: &[u8]) -> Option<ObjectHandle> {
@@ -308,10 +313,16 @@ impl Pool {
 
     pub(crate) fn cache_key(&self, s: &PooledSession, id: &[u8], handle: ObjectHandle) {
         lock(&self.keys).insert(id.to_vec(), (s.conn.generation, handle));
+        lock(&self.known_keys).insert(super::hex(id));
+    }
+
+    pub(crate) fn forget_cached_keys(&self) {
+        lock(&self.keys).clear();
     }
 
     pub(crate) fn forget_key(&self, id: &[u8]) {
         lock(&self.keys).remove(id);
+        lock(&self.known_keys).remove(&super::hex(id));
     }
 
     /// Whether the session has lost its login (private objects are then invisible, so a key

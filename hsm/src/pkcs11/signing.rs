@@ -38,16 +38,29 @@ pub enum DigestScheme {
 }
 
 impl Pkcs11Token {
+    /// Signs on the token; `name` labels the latency and failure metrics (`CKM_ECDSA`…).
     fn sign_raw(
         &self,
         id: &[u8],
-        mechanism: &Mechanism<'_>,
+        (mechanism, name): (&Mechanism<'_>, &'static str),
         data: &[u8],
     ) -> Result<Vec<u8>, Pkcs11Error> {
-        self.pool.run(|s| {
+        let started = std::time::Instant::now();
+        let result = self.pool.run(|s| {
             let key = self.private_key(s, id)?;
             Ok(s.session.sign(mechanism, key, data)?)
-        })
+        });
+        match &result {
+            Ok(_) => {
+                metrics::histogram!("tessera_hsm_operation_duration_seconds", "mechanism" => name)
+                    .record(started.elapsed().as_secs_f64())
+            }
+            Err(_) => {
+                metrics::counter!("tessera_hsm_operation_failures_total", "mechanism" => name)
+                    .increment(1)
+            }
+        }
+        result
     }
 
     /// Signs a precomputed `digest` with key `id`. RSA answers the signature; ECDSA answers r‖s
@@ -74,17 +87,18 @@ impl Pkcs11Token {
                 check_len(hash)?;
                 let mut info = hash.digest_info_prefix().into_vec();
                 info.extend_from_slice(digest);
-                self.sign_raw(id, &Mechanism::RsaPkcs, &info)
+                self.sign_raw(id, (&Mechanism::RsaPkcs, "CKM_RSA_PKCS"), &info)
             }
             DigestScheme::RsaPss(hash) => {
                 check_len(hash)?;
-                self.sign_raw(id, &Mechanism::RsaPkcsPss(pss_params(hash)), digest)
+                let pss = Mechanism::RsaPkcsPss(pss_params(hash));
+                self.sign_raw(id, (&pss, "CKM_RSA_PKCS_PSS"), digest)
             }
             DigestScheme::Ecdsa => {
                 if digest.is_empty() {
                     return Err(Pkcs11Error::Invalid("empty digest".into()));
                 }
-                self.sign_raw(id, &Mechanism::Ecdsa, digest)
+                self.sign_raw(id, (&Mechanism::Ecdsa, "CKM_ECDSA"), digest)
             }
         }
     }
@@ -92,7 +106,7 @@ impl Pkcs11Token {
     /// Ed25519 (RFC 8032 §5.1.6, "pure": the whole message goes to the token).
     pub fn sign_ed25519(&self, id: &[u8], message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
         let params = EddsaParams::new(EddsaSignatureScheme::Pure);
-        self.sign_raw(id, &Mechanism::Eddsa(params), message)
+        self.sign_raw(id, (&Mechanism::Eddsa(params), "CKM_EDDSA"), message)
     }
 }
 

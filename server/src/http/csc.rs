@@ -66,12 +66,19 @@ pub fn error(e: CscError) -> Response {
         CscError::Unusable(_) => (StatusCode::BAD_REQUEST, "credential_unusable"),
         CscError::Denied(_) => (StatusCode::FORBIDDEN, "access_denied"),
         CscError::RequestEnded(_) => (StatusCode::BAD_REQUEST, "expired_request"),
+        CscError::Internal(c) if c.is_unavailable() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
         CscError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     };
     let description = match &e {
         CscError::Internal(cause) => {
-            tracing::error!(error = %cause, "CSC call failed");
-            "internal error".to_owned()
+            super::errors::log_internal("CSC call failed", cause);
+            if cause.is_unavailable() {
+                tessera_core::error::UNAVAILABLE.to_owned()
+            } else {
+                "internal error".to_owned()
+            }
         }
         // Each SAD refusal says which rule it broke (replay, hash, expiry, credential, client).
         CscError::Sad(s) => format!("SAD refused ({}): {s}", s.code()),
@@ -91,6 +98,9 @@ pub fn error(e: CscError) -> Response {
         ))
     {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r = super::errors::retry_later(r);
     }
     r
 }

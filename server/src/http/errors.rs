@@ -33,6 +33,29 @@ fn quote(s: &str) -> String {
         .collect()
 }
 
+/// Seconds a client is asked to wait while the HSM is out of service: it is retried every
+/// quarter second, and a rebooting HSM is back in seconds or not soon at all.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// Marks an answer as "try again later": `503` with `Retry-After`, never cached.
+pub fn retry_later(mut resp: Response) -> Response {
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Logs an internal failure as an error; an HSM outage only at debug level, as the custodian
+/// logs its start and end once, and a line per refused request would flood the log.
+pub fn log_internal(what: &str, cause: &tessera_core::CoreError) {
+    if cause.is_unavailable() {
+        tracing::debug!(error = %cause, "{what}: HSM unavailable");
+    } else {
+        tracing::error!(error = %cause, "{what}");
+    }
+}
+
 /// JSON error answer of an API endpoint. Internal causes are logged, never sent.
 pub struct ApiError {
     pub error: OAuthError,
@@ -43,11 +66,14 @@ pub struct ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let OAuthError::Internal(cause) = &self.error {
-            tracing::error!(error = %cause, "internal error");
+            log_internal("internal error", cause);
         }
         let body = self.error.body();
         let status = status_for(body.error);
         let mut resp = (status, Json(&body)).into_response();
+        if body.error == ErrorCode::TemporarilyUnavailable {
+            resp = retry_later(resp);
+        }
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -78,7 +104,14 @@ impl IntoResponse for AdminApiFailure {
     fn into_response(self) -> Response {
         let e = self.0;
         if let AdminApiError::Internal(cause) = &e {
-            tracing::error!(error = %cause, "internal error");
+            log_internal("internal error", cause);
+            if cause.is_unavailable() {
+                let body = serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": tessera_core::error::UNAVAILABLE,
+                });
+                return retry_later((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+            }
         }
         let status = match &e {
             AdminApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
@@ -294,6 +327,16 @@ mod tests {
         }
         .into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let outage = tessera_hsm::HsmError::Pkcs11(tessera_hsm::pkcs11::Pkcs11Error::Unavailable {
+            cause: "C_Initialize failed: CKR_GENERAL_ERROR".into(),
+        });
+        let resp = ApiError {
+            error: OAuthError::Internal(outage.into()),
+            bearer: false,
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
     }
 
     #[test]

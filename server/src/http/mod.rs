@@ -10,6 +10,7 @@ pub mod errors;
 pub mod extract;
 mod flow;
 mod forms;
+mod health;
 pub mod login;
 pub mod logout;
 pub mod mfa;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pki::routes())
         .merge(tsa::routes())
         .merge(assets::routes())
+        .merge(health::routes())
         .fallback(errors::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     Router::new()
@@ -127,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(csc)
         .merge(rest)
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -45,12 +45,19 @@ pub fn error(e: RemoteError) -> Response {
         RemoteError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         RemoteError::WrongState(_) => (StatusCode::CONFLICT, "invalid_state"),
         RemoteError::Unusable(_) => (StatusCode::CONFLICT, "credential_unusable"),
+        RemoteError::Internal(c) if c.is_unavailable() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
         RemoteError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     };
     let description = match &e {
         RemoteError::Internal(cause) => {
-            tracing::error!(error = %cause, "signing request failed");
-            "internal error".to_owned()
+            super::errors::log_internal("signing request failed", cause);
+            if cause.is_unavailable() {
+                tessera_core::error::UNAVAILABLE.to_owned()
+            } else {
+                "internal error".to_owned()
+            }
         }
         other => other.to_string(),
     };
@@ -68,6 +75,9 @@ pub fn error(e: RemoteError) -> Response {
         ))
     {
         h.insert(header::WWW_AUTHENTICATE, v);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r = super::errors::retry_later(r);
     }
     r
 }

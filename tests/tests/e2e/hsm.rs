@@ -13,10 +13,13 @@ const LABEL: &str = "tessera-e2e";
 const PIN: &str = "mat-ma-pin-2468";
 
 /// Environment variables for a process.
-type Env = Vec<(String, String)>;
+pub(crate) type Env = Vec<(String, String)>;
 
 /// A fresh token, and the `TESSERA_PKCS11_*` environment for it (PIN in a file).
-fn hsm_env(test: &str, pin_dir: &TempDir) -> anyhow::Result<Option<(SoftHsmToken, Env)>> {
+pub(crate) fn hsm_env(
+    test: &str,
+    pin_dir: &TempDir,
+) -> anyhow::Result<Option<(SoftHsmToken, Env)>> {
     let Some(module) = module_or_skip(test).map_err(|e| anyhow!(e))? else {
         return Ok(None);
     };
@@ -35,6 +38,12 @@ fn hsm_env(test: &str, pin_dir: &TempDir) -> anyhow::Result<Option<(SoftHsmToken
     Ok(Some((token, env)))
 }
 
+/// Server options with the `TESSERA_PKCS11_*` environment `env`.
+pub(crate) fn hsm_options(env: &Env) -> ServerOptions {
+    env.iter()
+        .fold(ServerOptions::default(), |o, (k, v)| o.env(k, v))
+}
+
 /// ID tokens signed inside the HSM (ES256 and RS256) verify in the SDK against the JWKS, and
 /// `tessera hsm keys` shows the very keys whose ids the tokens name.
 async fn hsm_signs_id_tokens(backend: Backend) -> anyhow::Result<()> {
@@ -42,11 +51,7 @@ async fn hsm_signs_id_tokens(backend: Backend) -> anyhow::Result<()> {
     let Some((_token, env)) = hsm_env("hsm_signs_id_tokens", &pin_dir)? else {
         return Ok(());
     };
-    let mut options = ServerOptions::default();
-    for (k, v) in &env {
-        options = options.env(k, v);
-    }
-    let fx = Fixture::start_with(backend, options).await?;
+    let fx = Fixture::start_with(backend, hsm_options(&env)).await?;
     let server = &fx.server;
     let startup = server.output();
     ensure!(
