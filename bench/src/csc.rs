@@ -231,7 +231,7 @@ async fn bench(args: &Args, module: &Path) -> anyhow::Result<()> {
     println!(
         "{}, {backend:?}, {} s per line, {threads} bare threads (the server's \
          HSM sessions and signing concurrency), calls interleaved (http, bare, bare, http, …)",
-        bare::describe(&ctx, &module)?,
+        bare::describe(&ctx, module)?,
         args.seconds,
     );
     println!(
