@@ -8,7 +8,10 @@
 //! one HSM session per core by default), the order swapped every round; each side is timed
 //! alone, so the shared machine's speed affects both alike. The SADs the calls spend come from
 //! `credentials/authorize` with a code of the official's HOTP token (a new code for each SAD of
-//! up to 100 hashes), outside the timed part; their cost is shown on its own line.
+//! up to 100 hashes), outside the timed part; their cost is shown in its own column. Also
+//! timed: the check the server makes after every signature (the RustCrypto verifier over the
+//! digest), on the first signature of each answer; "of b+chk" is the HTTP rate over that of a
+//! checked signature (bare plus check, on the same threads).
 //!
 //! cargo build --release --bin tessera --bin bench-csc
 //! TESSERA_BIN=target/release/tessera target/release/bench-csc [--seconds 10] [--postgres]
@@ -235,13 +238,21 @@ async fn bench(args: &Args, module: &Path) -> anyhow::Result<()> {
         args.seconds,
     );
     println!(
-        "{:<9} {:>5} {:>12} {:>12} {:>8} {:>11} {:>13}",
-        "key", "batch", "bare sig/s", "http sig/s", "of bare", "http ms", "authorize ms"
+        "{:<9} {:>5} {:>11} {:>11} {:>8} {:>10} {:>10} {:>12} {:>10}",
+        "key",
+        "batch",
+        "bare sig/s",
+        "http sig/s",
+        "of bare",
+        "check ms",
+        "of b+chk",
+        "http ms/call",
+        "authz ms"
     );
     let duration = Duration::from_secs(args.seconds);
     for cred in &creds {
         for &batch in &args.batches {
-            let (bare, http, auth) = run(
+            let r = run(
                 &mut service,
                 &pool,
                 cred,
@@ -250,15 +261,25 @@ async fn bench(args: &Args, module: &Path) -> anyhow::Result<()> {
                 args.only.as_deref(),
             )
             .await?;
+            // A checked signature costs a bare one plus the check (on as many threads).
+            let threads = pool.threads(batch) as f64;
+            let checked = 1.0 / (1.0 / r.bare.rate() + r.check.ms() / 1000.0 / threads);
             println!(
-                "{:<9} {:>5} {:>12.0} {:>12.0} {:>7.1}% {:>11.3} {:>13.2}",
+                "{:<9} {:>5} {:>11.0} {:>11.0} {:>7.1}% {:>10.3} {:>9.1}% {:>12.3} {:>10}",
                 cred.name,
                 batch,
-                bare.rate(),
-                http.rate(),
-                http.rate() / bare.rate() * 100.0,
-                http.ms(),
-                auth.ms(),
+                r.bare.rate(),
+                r.http.rate(),
+                r.http.rate() / r.bare.rate() * 100.0,
+                r.check.ms(),
+                r.http.rate() / checked * 100.0,
+                r.http.ms(),
+                // Each SAD covers 100 hashes: a short run may need none after the warm-up.
+                if r.auth.calls > 0 {
+                    format!("{:.2}", r.auth.ms())
+                } else {
+                    "-".to_owned()
+                },
             );
         }
     }
@@ -266,7 +287,7 @@ async fn bench(args: &Args, module: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One configuration: answers the bare, signHash and authorize tallies.
+/// One configuration.
 async fn run(
     s: &mut Service,
     pool: &BarePool,
@@ -274,7 +295,7 @@ async fn run(
     batch: usize,
     duration: Duration,
     only: Option<&str>,
-) -> anyhow::Result<(Tally, Tally, Tally)> {
+) -> anyhow::Result<Runs> {
     let (run_bare, run_http) = match only {
         Some("bare") => (true, false),
         Some("http") => (false, true),
@@ -293,6 +314,8 @@ async fn run(
         _ => digest,
     };
     let (mut bare, mut http, mut auth) = (Tally::default(), Tally::default(), Tally::default());
+    let mut check = Tally::default();
+    let checker = Check::of(&s.certificate(&cred.id).await?)?;
     // The SAD in hand and the hashes it still covers.
     let mut sad: Option<(String, Vec<String>)> = None;
     // A few rounds unmeasured first: connections, caches, the database's pages.
@@ -313,10 +336,16 @@ async fn run(
             if side && run_http {
                 let (key, left) = sad.as_mut().context("no SAD")?;
                 let hashes: Vec<String> = left.drain(..batch).collect();
+                let first = STANDARD.decode(&hashes[0])?;
                 let t = Instant::now();
-                s.sign_hash(cred, key, hashes).await?;
+                let sigs = s.sign_hash(cred, key, hashes).await?;
                 if counted {
                     http.add(batch, t.elapsed());
+                }
+                let t = Instant::now();
+                checker.verify(&first, &sigs[0])?;
+                if counted {
+                    check.add(1, t.elapsed());
                 }
             } else if !side && run_bare {
                 let t = Instant::now();
@@ -328,7 +357,56 @@ async fn run(
         }
         round += 1;
     }
-    Ok((bare, http, auth))
+    Ok(Runs {
+        bare,
+        http,
+        auth,
+        check,
+    })
+}
+
+/// The tallies of one configuration.
+struct Runs {
+    bare: Tally,
+    http: Tally,
+    auth: Tally,
+    check: Tally,
+}
+
+/// The check the server makes after every signature of a digest (`CustodySigner::sign_checked`:
+/// the RustCrypto verifier, the key prepared once), timed here on the signatures signHash
+/// answers, which it thereby also checks.
+enum Check {
+    P256(p256::ecdsa::VerifyingKey),
+    Rsa(rsa10::RsaPublicKey),
+}
+
+impl Check {
+    fn of(cert_der: &[u8]) -> anyhow::Result<Check> {
+        use der::{Decode, Encode};
+        let cert = x509_cert::Certificate::from_der(cert_der)?;
+        let spki = cert.tbs_certificate().subject_public_key_info().to_der()?;
+        match tessera_hsm::PublicKey::from_spki_der(&spki)? {
+            tessera_hsm::PublicKey::P256(k) => Ok(Check::P256(k.into())),
+            tessera_hsm::PublicKey::Rsa(k) => Ok(Check::Rsa(k)),
+            other => Err(anyhow!("unexpected credential key {}", other.name())),
+        }
+    }
+
+    fn verify(&self, digest: &[u8], sig: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Check::P256(k) => {
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                k.verify_prehash(digest, &p256::ecdsa::Signature::from_der(sig)?)?;
+            }
+            Check::Rsa(k) => k.verify(
+                rsa10::pkcs1v15::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                digest,
+                sig,
+            )?,
+        }
+        Ok(())
+    }
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {
@@ -365,12 +443,13 @@ impl Service {
         Ok((answer.sad, hashes))
     }
 
+    /// The signatures of `hashes`, decoded.
     async fn sign_hash(
         &self,
         cred: &Credential,
         sad: &str,
         hashes: Vec<String>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
         let n = hashes.len();
         let body = SignHashRequest {
             credential_id: cred.id.clone(),
@@ -387,7 +466,25 @@ impl Service {
             "signHash answered {} signatures for {n} hashes",
             answer.signatures.len()
         );
-        Ok(())
+        Ok(answer
+            .signatures
+            .iter()
+            .map(|s| STANDARD.decode(s))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The credential's certificate (`credentials/info`).
+    async fn certificate(&self, cred_id: &str) -> anyhow::Result<Vec<u8>> {
+        let info: serde_json::Value = self
+            .post(
+                "credentials/info",
+                &serde_json::json!({ "credentialID": cred_id }),
+            )
+            .await?;
+        let b64 = info["cert"]["certificates"][0]
+            .as_str()
+            .context("credentials/info has no certificate")?;
+        Ok(STANDARD.decode(b64)?)
     }
 
     async fn post<T: serde::de::DeserializeOwned>(
@@ -491,9 +588,14 @@ impl BarePool {
         Ok(found[0])
     }
 
+    /// The threads a batch of `n` is spread over.
+    fn threads(&self, n: usize) -> usize {
+        self.workers.len().clamp(1, n.max(1))
+    }
+
     /// `n` signatures of `input` spread over the threads, as the server spreads a batch.
     fn sign(&self, cred: &Credential, input: &[u8], n: usize) -> anyhow::Result<()> {
-        let workers = self.workers.len().clamp(1, n.max(1));
+        let workers = self.threads(n);
         let per = n.div_ceil(workers);
         let (done, results) = mpsc::channel();
         let mut jobs = 0;
