@@ -9,21 +9,21 @@
 //! since the module reads its configuration once per process.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use clap::Parser;
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
-use cryptoki::session::UserType;
 use tessera_hsm::pkcs11::{
     DigestScheme, HashAlg, KeySpec, Pin, Pkcs11Config, Pkcs11Token, TokenSelector,
 };
-use tessera_hsm::softhsm::{SoftHsmToken, module_path};
+use tessera_hsm::softhsm::module_path;
 use tessera_hsm::{KeyAlgorithm, KeyCustody, KeyHandle, KeyPurpose, SignInput};
+
+mod bare;
 
 const LABEL: &str = "bench";
 const PIN: &str = "bench-1234";
@@ -52,16 +52,7 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os(CHILD).is_some() {
         return bench(&args, module);
     }
-    let token = SoftHsmToken::create(&module, LABEL, PIN).map_err(|e| anyhow!(e))?;
-    let status = Command::new(std::env::current_exe()?)
-        .args(std::env::args_os().skip(1))
-        .env(CHILD, "1")
-        .env("SOFTHSM2_CONF", &token.conf)
-        .status()?;
-    if !status.success() {
-        bail!("benchmark failed ({status})");
-    }
-    Ok(())
+    bare::rerun_with_token(&module, LABEL, PIN, CHILD)
 }
 
 #[derive(Clone, Copy)]
@@ -96,31 +87,11 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
         .into_vec();
     digest_info.extend_from_slice(&digest);
 
-    let ctx = Pkcs11::new(&module)?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(())
-        | Err(cryptoki::error::Error::Pkcs11(
-            cryptoki::error::RvError::CryptokiAlreadyInitialized,
-            _,
-        )) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let slot = ctx
-        .get_slots_with_token()?
-        .into_iter()
-        .find(|s| {
-            ctx.get_token_info(*s)
-                .is_ok_and(|i| i.label().trim_end() == LABEL)
-        })
-        .context("bench token not found")?;
+    let (ctx, slot) = bare::open(&module, LABEL)?;
 
-    let info = ctx.get_library_info()?;
     println!(
-        "module {} ({} {}.{}), {} s per configuration, calls interleaved (bare, crate, crate, bare, …)",
-        module.display(),
-        info.library_description().trim_end(),
-        info.library_version().major(),
-        info.library_version().minor(),
+        "{}, {} s per configuration, calls interleaved (bare, crate, crate, bare, …)",
+        bare::describe(&ctx, &module)?,
         args.seconds,
     );
     println!(
@@ -240,15 +211,7 @@ impl Pair<'_> {
         } else {
             Mechanism::Ecdsa
         };
-        let session = self.ctx.open_rw_session(self.slot)?;
-        match session.login(UserType::User, Some(&cryptoki::types::AuthPin::from(PIN))) {
-            Ok(())
-            | Err(cryptoki::error::Error::Pkcs11(
-                cryptoki::error::RvError::UserAlreadyLoggedIn,
-                _,
-            )) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let session = bare::login(self.ctx, self.slot, PIN)?;
         let key = *session
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),

@@ -71,14 +71,7 @@ fn hash_cost(n: u32) -> anyhow::Result<()> {
 }
 
 async fn logins(args: &Args) -> anyhow::Result<()> {
-    let backend = if args.postgres {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    if !backend.available() {
-        bail!("PostgreSQL benchmark needs TESSERA_TEST_DATABASE_URL");
-    }
+    let backend = Backend::chosen(args.postgres)?;
     let fx = Arc::new(Fixture::start(backend).await.context("starting tessera")?);
     let mut users = Vec::new();
     for i in 0..args.users {

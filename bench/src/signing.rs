@@ -25,16 +25,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
-use cryptoki::session::UserType;
 use der::{Decode, Encode};
 use lopdf::{Dictionary, Object, ObjectId, Stream};
 use tessera_formats::cades::{self, CadesSigner, Profile, SignerCerts};
 use tessera_formats::pdf::{SignOptions, sign_pdf};
 use tessera_hsm::pkcs11::{Pin, Pkcs11Config, Pkcs11Token, TokenSelector};
-use tessera_hsm::softhsm::{SoftHsmToken, module_path};
+use tessera_hsm::softhsm::module_path;
 use tessera_hsm::x509::{CustodySigner, X509Signature};
 use tessera_hsm::{HashAlg, KeyCustody, KeyPurpose, KeyType};
 use x509_cert::builder::profile::BuilderProfile;
@@ -44,6 +42,8 @@ use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
+
+mod bare;
 
 const LABEL: &str = "bench-signing";
 const PIN: &str = "bench-1234";
@@ -88,16 +88,7 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os(CHILD).is_some() {
         return bench(&args, module);
     }
-    let token = SoftHsmToken::create(&module, LABEL, PIN).map_err(|e| anyhow!(e))?;
-    let status = Command::new(std::env::current_exe()?)
-        .args(std::env::args_os().skip(1))
-        .env(CHILD, "1")
-        .env("SOFTHSM2_CONF", &token.conf)
-        .status()?;
-    if !status.success() {
-        bail!("benchmark failed ({status})");
-    }
-    Ok(())
+    bare::rerun_with_token(&module, LABEL, PIN, CHILD)
 }
 
 fn open_token(module: &Path) -> anyhow::Result<Arc<Pkcs11Token>> {
@@ -363,38 +354,12 @@ fn bench(args: &Args, module: PathBuf) -> anyhow::Result<()> {
     std::fs::write(dir.join("bench.pdf"), &pdf)?;
     std::fs::write(dir.join("root.der"), &ca.root_der)?;
 
-    let ctx = Pkcs11::new(&module)?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(())
-        | Err(cryptoki::error::Error::Pkcs11(
-            cryptoki::error::RvError::CryptokiAlreadyInitialized,
-            _,
-        )) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let slot = ctx
-        .get_slots_with_token()?
-        .into_iter()
-        .find(|s| {
-            ctx.get_token_info(*s)
-                .is_ok_and(|i| i.label().trim_end() == LABEL)
-        })
-        .context("bench token not found")?;
-    let session = ctx.open_rw_session(slot)?;
-    match session.login(UserType::User, Some(&cryptoki::types::AuthPin::from(PIN))) {
-        Ok(())
-        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
-        }
-        Err(e) => return Err(e.into()),
-    }
+    let (ctx, slot) = bare::open(&module, LABEL)?;
+    let session = bare::login(&ctx, slot, PIN)?;
 
-    let info = ctx.get_library_info()?;
     println!(
-        "module {} ({} {}.{}), {} s per key type, calls interleaved in rotating order",
-        module.display(),
-        info.library_description().trim_end(),
-        info.library_version().major(),
-        info.library_version().minor(),
+        "{}, {} s per key type, calls interleaved in rotating order",
+        bare::describe(&ctx, &module)?,
         args.seconds,
     );
     println!(

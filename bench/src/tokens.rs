@@ -13,7 +13,7 @@ mod load;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use clap::Parser;
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
 use tessera_e2e::oauth::{AuthRequest, ClientAuth, exchange};
@@ -76,14 +76,7 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 
 /// The wrapper `exec`s, so the child's pid is the server's own.
 async fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = if args.postgres {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    if !backend.available() {
-        bail!("PostgreSQL benchmark needs TESSERA_TEST_DATABASE_URL");
-    }
+    let backend = Backend::chosen(args.postgres)?;
     let (_wrapper_dir, wrapper) = pinned_binary(args.server_cpu)?;
     let options = ServerOptions::default().program(wrapper);
     let started = Instant::now();

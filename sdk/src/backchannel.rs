@@ -22,12 +22,12 @@
 //! ```
 //! With the `axum` feature, [`crate::axum::backchannel_logout_router`] does the HTTP part.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::replay::{InMemoryJtiStore, JtiStore};
 use crate::{RelyingParty, SdkError};
 
 /// The `events` member of a logout token (§2.4).
@@ -44,45 +44,6 @@ pub struct LogoutEvent {
     pub jti: String,
     pub issued_at: i64,
     pub expires_at: i64,
-}
-
-/// Remembers the `jti` of accepted logout tokens while they are valid, so that a captured
-/// token cannot be replayed (§2.6 step 6). Use a shared store (database, cache) when the
-/// application runs as several instances.
-pub trait JtiStore: Send + Sync {
-    /// Records `jti` until `until` (Unix seconds); `Ok(false)` if it is already recorded.
-    fn remember<'a>(
-        &'a self,
-        jti: &'a str,
-        until: i64,
-        now: i64,
-    ) -> BoxFuture<'a, Result<bool, SdkError>>;
-}
-
-/// A [`JtiStore`] in process memory: right for an application that runs as one instance.
-#[derive(Debug, Default)]
-pub struct InMemoryJtiStore {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl JtiStore for InMemoryJtiStore {
-    fn remember<'a>(
-        &'a self,
-        jti: &'a str,
-        until: i64,
-        now: i64,
-    ) -> BoxFuture<'a, Result<bool, SdkError>> {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.retain(|_, until| *until > now);
-        let fresh = match seen.get(jti) {
-            Some(_) => false,
-            None => {
-                seen.insert(jti.to_owned(), until);
-                true
-            }
-        };
-        Box::pin(async move { Ok(fresh) })
-    }
 }
 
 type Callback = dyn Fn(LogoutEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync;

@@ -46,19 +46,19 @@ mod config;
 mod error;
 mod jws;
 mod login;
+pub mod replay;
 mod rp;
 mod service;
 pub mod signing;
 mod transport;
 mod types;
 
-pub use backchannel::{
-    BACKCHANNEL_LOGOUT_EVENT, BackchannelLogout, BoxFuture, InMemoryJtiStore, JtiStore, LogoutEvent,
-};
+pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogout, BoxFuture, LogoutEvent};
 pub use claims::IdentityClaims;
 pub use config::{AuthOptions, RpConfig};
 pub use error::SdkError;
 pub use login::{LoginResult, PendingLogin, Refreshed};
+pub use replay::{InMemoryJtiStore, JtiStore};
 pub use rp::RelyingParty;
 pub use service::{Introspection, ServiceClient};
 pub use signing::{SigningClient, WebhookEvent};

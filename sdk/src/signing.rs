@@ -37,6 +37,8 @@
 //! }
 //! // In the handler of the callback URI (body: the JWT, Content-Type application/jwt):
 //! # let body = "";
+//! // A webhook is accepted once (by its `jti`); with several replicas of the application, give
+//! // the client a shared store: `SigningClient::with_jti_store` (see `tessera_sdk::replay`).
 //! let event = client.verify_webhook(body).await?;
 //! println!("request {} is {}", event.event.id, event.event.status);
 //! # Ok(()) }
@@ -60,6 +62,7 @@ use tessera_proto::signing::{
 use crate::ServiceClient;
 use crate::error::{SdkError, body_preview, chain};
 use crate::jws::{self, Signature};
+use crate::replay::{InMemoryJtiStore, JtiStore};
 use crate::transport::{check_secure, http_client};
 
 /// Scope of the application's own token.
@@ -110,6 +113,8 @@ pub struct SigningClient {
     jwks_uri: String,
     algs: Vec<CoreJwsSigningAlgorithm>,
     jwks: RwLock<CoreJsonWebKeySet>,
+    /// Webhooks already accepted, by `jti`.
+    jtis: Arc<dyn JtiStore>,
 }
 
 impl std::fmt::Debug for SigningClient {
@@ -191,6 +196,7 @@ impl SigningClient {
             jwks_uri: metadata.jwks_uri,
             algs,
             jwks: RwLock::new(jwks),
+            jtis: Arc::new(InMemoryJtiStore::default()),
         })
     }
 
@@ -345,6 +351,13 @@ impl SigningClient {
             .map_err(|e| SdkError::Protocol(format!("verification report: {e}")))
     }
 
+    /// Replaces the in-memory replay guard of webhooks: an application running as several
+    /// replicas needs one they share (see [`crate::replay`]).
+    pub fn with_jti_store(mut self, store: Arc<dyn JtiStore>) -> SigningClient {
+        self.jtis = store;
+        self
+    }
+
     /// Verifies a webhook's body (the JWT) now. See [`verify_webhook_at`](Self::verify_webhook_at).
     pub async fn verify_webhook(&self, jwt: &str) -> Result<WebhookEvent, SdkError> {
         self.verify_webhook_at(jwt, crate::backchannel::unix_now())
@@ -354,7 +367,9 @@ impl SigningClient {
     /// Checks a webhook JWT at `now` (Unix seconds): signed by the provider with an
     /// algorithm it announces, typed `signing-event+jwt` (so neither an ID token nor a logout
     /// token passes), `iss` the provider, `aud` this application, unexpired, with the
-    /// signing-request event.
+    /// signing-request event, and not seen before (its `jti`, kept by the replay guard until
+    /// it expires). Each delivery attempt has its own `jti`, so a retried announcement of the
+    /// same outcome passes: handle an outcome idempotently.
     pub async fn verify_webhook_at(&self, jwt: &str, now: i64) -> Result<WebhookEvent, SdkError> {
         let jws = jws::parse(jwt.trim(), &self.algs, webhook_error)?;
         if jws::typ(&jws).as_deref() != Some(SIGNING_EVENT_TYP) {
@@ -397,6 +412,11 @@ impl SigningClient {
             .filter(|j| !j.is_empty())
             .ok_or_else(|| webhook_error("jti is required".into()))?
             .to_owned();
+        if !self.jtis.remember(&jti, exp + LEEWAY_SECS, now).await? {
+            return Err(webhook_error(
+                "this webhook was already received (its jti is replayed)".into(),
+            ));
+        }
         Ok(WebhookEvent {
             event,
             jti,

@@ -25,6 +25,19 @@ impl Backend {
             .filter(|url| !url.trim().is_empty())
     }
 
+    /// PostgreSQL when `postgres` (a benchmark's `--postgres`), else SQLite; an error when
+    /// PostgreSQL is asked for and [`PG_URL_ENV`] is not set.
+    pub fn chosen(postgres: bool) -> anyhow::Result<Backend> {
+        if !postgres {
+            return Ok(Backend::Sqlite);
+        }
+        anyhow::ensure!(
+            Self::postgres_admin_url().is_some(),
+            "PostgreSQL needs {PG_URL_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+        Ok(Backend::Postgres)
+    }
+
     /// Whether this backend can be tested here. For PostgreSQL without [`PG_URL_ENV`] it
     /// prints the "skipped" line and answers `false`.
     pub fn available(self) -> bool {

@@ -57,6 +57,8 @@ mod cli;
 mod code_flow;
 #[path = "e2e/csc.rs"]
 mod csc;
+#[path = "e2e/csc_async.rs"]
+mod csc_async;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]

@@ -298,6 +298,7 @@ impl Store {
 
     /// Moves a request from `from` to `to` (with the decision's time and factor when given);
     /// `false` when it was no longer in `from` — another replica or the clock got there first.
+    /// A request that ends forgets the sealed SAD of an authorization not yet handed out.
     pub async fn transition_signing_request(
         &self,
         id: &str,
@@ -312,7 +313,8 @@ impl Store {
         };
         let done = sqlx::query(
             "UPDATE signing_requests SET status = $1, decided_at = COALESCE($2, decided_at), factor = COALESCE($3, factor), \
-             finished_at = CASE WHEN $1 IN ('signed', 'failed', 'rejected', 'expired', 'cancelled') THEN $4 ELSE finished_at END \
+             finished_at = CASE WHEN $1 IN ('signed', 'failed', 'rejected', 'expired', 'cancelled') THEN $4 ELSE finished_at END, \
+             sad_sealed = CASE WHEN $1 IN ('signed', 'failed', 'rejected', 'expired', 'cancelled') THEN NULL ELSE sad_sealed END \
              WHERE id = $5 AND status = $6",
         )
         .bind(to)
@@ -423,21 +425,48 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
-    /// Approved requests decided before `before` that are still not finished: their signing
-    /// was interrupted (the replica stopped) and their SAD has expired.
-    pub async fn interrupted_signing_requests(
+    /// Approved requests of `purpose` decided before `before` that are still not finished,
+    /// their SAD expired: for `sign`, signing was interrupted (the replica stopped); for
+    /// `authorize`, the CSC client did not sign every hash in time.
+    pub async fn lapsed_signing_requests(
         &self,
+        purpose: &str,
         before: i64,
         limit: i64,
     ) -> Result<Vec<RequestRecord>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM signing_requests WHERE status = 'approved' AND purpose = 'sign' AND decided_at <= $1 ORDER BY decided_at LIMIT $2"
+            "SELECT {REQUEST_COLUMNS} FROM signing_requests WHERE status = 'approved' AND purpose = $1 AND decided_at <= $2 ORDER BY decided_at LIMIT $3"
         )))
+        .bind(purpose)
         .bind(before)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(request_from_row).collect()
+    }
+
+    /// Marks documents `idxs` of a request signed, with no result kept (the hashes of an
+    /// authorization, signed by the CSC client); answers how many of its documents are still
+    /// pending.
+    pub async fn mark_documents_signed(&self, request_id: &str, idxs: &[i64]) -> Result<i64> {
+        let mut tx = self.pool().begin().await?;
+        for idx in idxs {
+            sqlx::query(
+                "UPDATE signing_documents SET status = 'signed' WHERE request_id = $1 AND idx = $2 AND status = 'pending'",
+            )
+            .bind(request_id)
+            .bind(idx)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM signing_documents WHERE request_id = $1 AND status = 'pending'",
+        )
+        .bind(request_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Fails every still-pending document of a request with `reason`; answers how many of its
@@ -709,6 +738,61 @@ mod tests {
         assert_eq!(s.signing_document_content("r1", 1).await.unwrap(), None);
         // The record and the hashes stay for the history.
         assert_eq!(s.signing_documents("r1").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_authorization_ends_and_forgets_its_sad() {
+        let s = store().await;
+        let mut r = request("a1");
+        r.purpose = "authorize".into();
+        s.insert_signing_request(&r, &[document(0), document(1)])
+            .await
+            .unwrap();
+        assert!(
+            s.transition_signing_request("a1", "pending", "approved", Some((20, "totp")), 20)
+                .await
+                .unwrap()
+        );
+        s.set_request_sad("a1", &[7, 7]).await.unwrap();
+        // Lapsed once decided before the cut-off, and only for its purpose.
+        assert!(
+            s.lapsed_signing_requests("sign", 30, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.lapsed_signing_requests("authorize", 19, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.lapsed_signing_requests("authorize", 30, 10)
+                .await
+                .unwrap()[0]
+                .id,
+            "a1"
+        );
+        assert_eq!(s.mark_documents_signed("a1", &[1]).await.unwrap(), 1);
+        // Again, or unknown positions: nothing changes.
+        assert_eq!(s.mark_documents_signed("a1", &[1, 5]).await.unwrap(), 1);
+        assert_eq!(s.mark_documents_signed("a1", &[0]).await.unwrap(), 0);
+        let docs = s.signing_documents("a1").await.unwrap();
+        assert!(docs.iter().all(|d| d.status == "signed" && !d.has_result));
+        assert!(
+            s.transition_signing_request("a1", "approved", "signed", None, 40)
+                .await
+                .unwrap()
+        );
+        // The SAD not handed out is gone with the request's end.
+        assert_eq!(s.take_request_sad("a1").await.unwrap(), None);
+        assert!(
+            s.lapsed_signing_requests("authorize", 50, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

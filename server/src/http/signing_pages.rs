@@ -151,8 +151,10 @@ struct RequestPage {
     documents: Vec<DocumentRow>,
     credential: CredentialView,
     csrf_token: String,
+    /// The factors the official has: only those are offered.
     has_passkey: bool,
     has_totp: bool,
+    has_otp_token: bool,
     qr_svg: String,
     error: Option<&'static str>,
     code_error: bool,
@@ -267,6 +269,7 @@ fn request_page(
         csrf_token: s.provider.keyed.csrf_token(csrf),
         has_passkey: enrolled.passkeys > 0,
         has_totp: enrolled.totp,
+        has_otp_token: enrolled.otp_tokens > 0,
         qr_svg,
         error,
         code_error,

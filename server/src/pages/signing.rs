@@ -36,13 +36,19 @@ pub struct SigningText {
     pub approve_heading: &'static str,
     pub approve_lead: &'static str,
     pub use_passkey: &'static str,
+    /// The code field's label for an official with an authenticator app and an OTP token,
+    /// the app only, the token only.
     pub code_label: &'static str,
+    pub code_label_app: &'static str,
+    pub code_label_token: &'static str,
     pub approve_button: &'static str,
     pub reject_heading: &'static str,
     pub reject_help: &'static str,
     pub reject_button: &'static str,
     pub handoff_heading: &'static str,
+    /// The hand-off's help for an official with a passkey, and without one.
     pub handoff_help: &'static str,
+    pub handoff_help_code: &'static str,
     pub progress_label: &'static str,
     pub status_pending: &'static str,
     pub status_approved: &'static str,
@@ -87,15 +93,18 @@ pub const VI: SigningText = SigningText {
     validity_to: "đến",
     credential_unusable: "Chứng thư số này hiện không dùng để ký được. Hãy liên hệ quản trị viên chứng thư số của đơn vị. Lý do:",
     approve_heading: "Phê duyệt và ký",
-    approve_lead: "Để ký, bạn cần xác thực ngay lúc này bằng khóa truy cập hoặc mã từ ứng dụng xác thực — phiên đăng nhập hiện tại là chưa đủ.",
+    approve_lead: "Để ký, bạn cần xác thực ngay lúc này — phiên đăng nhập hiện tại là chưa đủ.",
     use_passkey: "Phê duyệt bằng khóa truy cập (passkey)",
     code_label: "Mã 6 số từ ứng dụng xác thực hoặc thiết bị tạo mã OTP",
+    code_label_app: "Mã 6 số từ ứng dụng xác thực",
+    code_label_token: "Mã từ thiết bị tạo mã OTP",
     approve_button: "Phê duyệt và ký",
     reject_heading: "Không đồng ý ký?",
     reject_help: "Ứng dụng sẽ được thông báo rằng bạn từ chối.",
     reject_button: "Từ chối",
     handoff_heading: "Ký trên điện thoại",
     handoff_help: "Máy tính này không có khóa truy cập? Quét mã QR bằng điện thoại, đăng nhập nếu được hỏi rồi phê duyệt trên điện thoại. Trang này sẽ tự cập nhật.",
+    handoff_help_code: "Muốn phê duyệt trên điện thoại? Quét mã QR bằng điện thoại, đăng nhập nếu được hỏi rồi phê duyệt ở đó. Trang này sẽ tự cập nhật.",
     progress_label: "Đã xử lý",
     status_pending: "Đang chờ bạn quyết định",
     status_approved: "Đã phê duyệt, đang ký…",
@@ -111,7 +120,7 @@ pub const VI: SigningText = SigningText {
     error_decided: "Yêu cầu này đã được quyết định hoặc đã bị hủy, nên không thể phê duyệt hay từ chối nữa.",
     error_unusable: "Chứng thư số của bạn hiện không dùng để ký được. Hãy liên hệ quản trị viên chứng thư số của đơn vị.",
     error_passkey_none: "Tài khoản của bạn chưa có khóa truy cập; hãy dùng mã từ ứng dụng xác thực.",
-    no_factor: "Để ký, bạn cần một yếu tố xác thực thứ hai (khóa truy cập hoặc ứng dụng xác thực). Hãy thiết lập trong trang",
+    no_factor: "Để ký, bạn cần một yếu tố xác thực thứ hai (khóa truy cập, ứng dụng xác thực hoặc thiết bị tạo mã OTP). Hãy thiết lập trong trang",
 };
 
 pub const EN: SigningText = SigningText {
@@ -140,15 +149,18 @@ pub const EN: SigningText = SigningText {
     validity_to: "to",
     credential_unusable: "This certificate cannot sign now. Contact your unit's certificate administrator. Reason:",
     approve_heading: "Approve and sign",
-    approve_lead: "To sign, prove it is you right now with a passkey or a code from your authenticator app — being signed in is not enough.",
+    approve_lead: "To sign, prove it is you right now — being signed in is not enough.",
     use_passkey: "Approve with a passkey",
     code_label: "6-digit code from your authenticator app or OTP token",
+    code_label_app: "6-digit code from your authenticator app",
+    code_label_token: "Code from your OTP token",
     approve_button: "Approve and sign",
     reject_heading: "Do not want to sign?",
     reject_help: "The application will be told that you rejected it.",
     reject_button: "Reject",
     handoff_heading: "Sign on your phone",
     handoff_help: "No passkey on this computer? Scan the QR code with your phone, sign in there if asked, and approve on the phone. This page updates by itself.",
+    handoff_help_code: "Rather approve on your phone? Scan the QR code with it, sign in there if asked, and approve there. This page updates by itself.",
     progress_label: "Done",
     status_pending: "Waiting for your decision",
     status_approved: "Approved, signing…",
@@ -164,7 +176,7 @@ pub const EN: SigningText = SigningText {
     error_decided: "This request was already decided or cancelled; it can no longer be approved or rejected.",
     error_unusable: "Your certificate cannot sign now. Contact your unit's certificate administrator.",
     error_passkey_none: "Your account has no passkey; use a code from your authenticator app.",
-    no_factor: "Signing needs a second factor (a passkey or an authenticator app). Set one up on",
+    no_factor: "Signing needs a second factor (a passkey, an authenticator app or an OTP token). Set one up on",
 };
 
 pub fn text(lang: Lang) -> &'static SigningText {
@@ -261,7 +273,7 @@ mod tests {
                                 "preview_url": "/sign/requests/r1/documents/0/preview" }],
                 "credential": { "subject": HOSTILE, "issuer": HOSTILE, "serial": "01",
                                 "not_before": "c", "not_after": "d", "unusable": HOSTILE },
-                "csrf_token": "tok", "has_passkey": true, "has_totp": true,
+                "csrf_token": "tok", "has_passkey": true, "has_totp": true, "has_otp_token": true,
                 "qr_svg": "<svg id=\"q\"></svg>", "error": "wrong", "code_error": true,
             })
         };
@@ -287,6 +299,26 @@ mod tests {
             }
             assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
             assert!(!html.contains("http-equiv"));
+
+            // Only the factors the official has are offered, each with its own words.
+            let factors = |passkey: bool, totp: bool, token: bool| {
+                let mut v = request("pending", true);
+                v["has_passkey"] = json!(passkey);
+                v["has_totp"] = json!(totp);
+                v["has_otp_token"] = json!(token);
+                pages.signing(lang, "sign_request.html", "/x", &v)
+            };
+            let html = factors(false, true, false);
+            assert!(!html.contains("passkey-approve") && !html.contains(g.handoff_help));
+            assert!(html.contains(g.code_label_app) && html.contains(g.handoff_help_code));
+            let html = factors(false, false, true);
+            assert!(!html.contains("passkey-approve") && html.contains(g.code_label_token));
+            let html = factors(true, false, false);
+            assert!(html.contains("passkey-approve") && !html.contains("approve-form"));
+            assert!(html.contains(g.handoff_help));
+            let html = factors(false, false, false);
+            assert!(html.contains("id=\"no-factor\"") && !html.contains("approve-form"));
+            assert!(!html.contains("passkey-approve"));
 
             let html = pages.signing(lang, "sign_request.html", "/x", &request("approved", false));
             assert!(html.contains("<progress id=\"progress\" max=\"2\" value=\"1\">"));

@@ -26,8 +26,12 @@ const PDF: &str = concat!(
     "/../crates/formats/tests/fixtures/pdf/quyet-dinh-libreoffice.pdf"
 );
 
-/// Enrols an authenticator app for the official in a browser session; answers its secret.
-async fn enrol_totp(server: &TestServer, client: &RegisteredClient) -> anyhow::Result<String> {
+/// Enrols an authenticator app for the official in a browser session; answers the browser,
+/// signed in, and the app's secret.
+pub(crate) async fn enrol_totp(
+    server: &TestServer,
+    client: &RegisteredClient,
+) -> anyhow::Result<(tessera_e2e::Browser, String)> {
     let browser = tessera_e2e::Browser::new()?;
     let request = tessera_e2e::oauth::AuthRequest::new(client);
     tessera_e2e::flow::browser_login(&browser, server, &request.url(server), "minh.pd", PASSWORD)
@@ -52,10 +56,10 @@ async fn enrol_totp(server: &TestServer, client: &RegisteredClient) -> anyhow::R
         )
         .await?;
     ensure!(done.status == StatusCode::OK, "TOTP confirmation: {done}");
-    Ok(secret)
+    Ok((browser, secret))
 }
 
-async fn post(
+pub(crate) async fn post(
     server: &TestServer,
     token: Option<&str>,
     path: &str,
@@ -165,7 +169,7 @@ async fn csc_api_with_pyhanko(backend: Backend) -> anyhow::Result<()> {
         .add_client(&NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service"))
         .await?;
     let token = login_token(&server, &client, "openid service", "minh.pd", PASSWORD).await?;
-    let secret = enrol_totp(&server, &client).await?;
+    let (_, secret) = enrol_totp(&server, &client).await?;
 
     // info needs no token; the rest need the official's token with scope service.
     let (status, info) = post(&server, None, "/csc/v2/info", json!({})).await?;

@@ -1,8 +1,10 @@
 //! The SDK's `SigningClient` against the real server: submit as the application (scope
 //! `sign:request`) and as the official (scope `sign`), read, wait until a deadline, cancel,
-//! verify the outcome webhook (and refuse it for another application, too late, tampered
-//! with, or a token of another kind), and check documents with `/api/verify`.
+//! verify the outcome webhook (and refuse it replayed — also to another replica sharing the
+//! replay guard —, for another application, too late, tampered with, or a token of another
+//! kind), and check documents with `/api/verify`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -13,7 +15,7 @@ use tessera_e2e::Backend;
 use tessera_e2e::admin::login_token;
 use tessera_proto::signing::{NewSigningRequest, SIGNING_EVENT};
 use tessera_sdk::signing::{Caller, SigningClient, document};
-use tessera_sdk::{SdkError, ServiceClient};
+use tessera_sdk::{InMemoryJtiStore, JtiStore, SdkError, ServiceClient};
 
 use crate::signing_requests::{PASSWORD, PDF, world};
 
@@ -84,6 +86,30 @@ async fn signing_requests_with_the_sdk(backend: Backend) -> anyhow::Result<()> {
     ensure!(
         event.event.id == created.id && event.event.status == "cancelled",
         "{event:?}"
+    );
+    // The same webhook again is a replay.
+    let r = client.verify_webhook(&got[0].body).await;
+    ensure!(
+        matches!(&r, Err(SdkError::Webhook(m)) if m.contains("replayed")),
+        "{r:?}"
+    );
+    // Two replicas of the application sharing their replay guard (as a database would):
+    // what one accepted, the other refuses.
+    let shared: Arc<dyn JtiStore> = Arc::new(InMemoryJtiStore::default());
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let service = ServiceClient::discover(s.issuer(), "vanban", secret).await?;
+        replicas.push(
+            SigningClient::discover(s.issuer(), "vanban", Caller::Application(service.into()))
+                .await?
+                .with_jti_store(shared.clone()),
+        );
+    }
+    replicas[0].verify_webhook(&got[0].body).await?;
+    let r = replicas[1].verify_webhook(&got[0].body).await;
+    ensure!(
+        matches!(&r, Err(SdkError::Webhook(m)) if m.contains("replayed")),
+        "{r:?}"
     );
     // Not for another application, not later than its lifetime, not tampered with.
     let other_secret = w.motcua.client_secret.as_deref().context("secret")?;

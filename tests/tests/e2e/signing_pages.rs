@@ -3,8 +3,10 @@
 //! in and comes back to it, sees the documents, their SHA-256 and the certificate, approves
 //! with an authenticator-app code (a wrong one re-shows the form), and the page follows the
 //! signing; the application fetches the signed PDFs, which pdfsig and pyHanko call valid.
-//! Rejection is one click and final; someone else's request is "not found". On PostgreSQL the
-//! approval goes through a second replica.
+//! Rejection is one click and final; someone else's request is "not found". The application's
+//! webhook receives a `signed` event after the approval and a `rejected` one after the
+//! rejection, each a JWT that verifies against the JWKS. On PostgreSQL the approval goes
+//! through a second replica.
 
 use std::time::Duration;
 
@@ -14,10 +16,12 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_e2e::lifecycle::{Auth, client_credentials};
+use tessera_e2e::oauth;
 use tessera_e2e::{
-    Backend, Browser, NewUser, Page, RegisteredClient, ServerOptions, TempDir, TestServer,
-    hidden_input,
+    Backend, Browser, LogoutReceiver, NewUser, Page, RegisteredClient, ServerOptions, TempDir,
+    TestServer, hidden_input,
 };
+use tessera_proto::signing::{SIGNING_EVENT, SIGNING_EVENT_TYP};
 
 use crate::signing_pdf::{pdfsig_valid, pyhanko_cli, tools_available};
 
@@ -39,7 +43,7 @@ fn fixture(name: &str) -> String {
 /// The code an authenticator app shows `steps` time steps from now (a later step than the one
 /// spent at enrolment, within the server's one-step skew).
 #[allow(clippy::disallowed_methods)] // the server checks codes against the real clock
-fn totp_at(secret: &str, steps: u64) -> anyhow::Result<String> {
+pub(crate) fn totp_at(secret: &str, steps: u64) -> anyhow::Result<String> {
     let secret =
         totp_rs::Secret::try_from_base32(secret).map_err(|e| anyhow::anyhow!("secret: {e:?}"))?;
     let totp = totp_rs::Builder::new()
@@ -57,7 +61,7 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&html[from..from + len])
 }
 
-fn csrf(page: &Page) -> anyhow::Result<String> {
+pub(crate) fn csrf(page: &Page) -> anyhow::Result<String> {
     hidden_input(&page.body, "csrf_token").with_context(|| format!("no CSRF token in {page}"))
 }
 
@@ -94,6 +98,23 @@ async fn enrol_totp(browser: &Browser, server: &TestServer) -> anyhow::Result<St
         .await?;
     ensure!(done.status == StatusCode::OK, "TOTP confirmation: {done}");
     Ok(secret)
+}
+
+/// Checks a webhook body: a signing-event JWT of the provider, verified against its JWKS,
+/// telling that request `id` is now `status`.
+fn signing_event(jwt: &str, jwks: &Value, id: &str, status: &str) -> anyhow::Result<()> {
+    oauth::verify_jws(jwt, jwks)?;
+    let (header, claims) = oauth::jwt_parts(jwt)?;
+    ensure!(header["typ"] == SIGNING_EVENT_TYP, "{header}");
+    ensure!(
+        claims["iss"] == ISSUER && claims["aud"] == "vanban",
+        "{claims}"
+    );
+    ensure!(
+        claims["events"][SIGNING_EVENT] == json!({ "id": id, "status": status }),
+        "{claims}"
+    );
+    Ok(())
 }
 
 struct App {
@@ -155,7 +176,9 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
         }
         return Ok(());
     }
-    let options = ServerOptions::default().env("TESSERA_ISSUER", ISSUER);
+    let options = ServerOptions::default()
+        .env("TESSERA_ISSUER", ISSUER)
+        .allow_loopback_calls();
     let a = TestServer::start_with(backend, options.clone()).await?;
     // On PostgreSQL the official's browser talks to another replica than the application.
     let replica = match backend {
@@ -230,12 +253,15 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
         .map(|n| std::fs::read(fixture(n)))
         .collect::<Result<_, _>>()?;
     let app = App::new(&a, &client).await?;
+    let hooks = LogoutReceiver::start().await?;
+    let hook = hooks.url("/hooks/signing");
     let created = app
         .submit(
             &a,
             &json!({
                 "title": TITLE,
                 "signer": OFFICIAL,
+                "callback_uri": hook,
                 "documents": [
                     { "name": pdfs[0], "pdf": STANDARD.encode(&originals[0]),
                       "appearance": { "anchor": "Phạm Đức Minh", "reason": "Phê duyệt" } },
@@ -393,12 +419,15 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
         approved.len() == 1 && approved[0].detail["factor"] == "totp",
         "{approved:?}"
     );
+    let jwks = oauth::get_json(&a, "/jwks").await?.json;
+    let got = hooks.wait_for(1, Duration::from_secs(20)).await?;
+    signing_event(&got[0].body, &jwks, &id, "signed")?;
 
     // A second request: rejected in one click, and then final.
     let second = app
         .submit(
             &a,
-            &json!({ "title": "Công văn gửi Sở", "signer": OFFICIAL,
+            &json!({ "title": "Công văn gửi Sở", "signer": OFFICIAL, "callback_uri": hook,
                      "documents": [{ "name": pdfs[1], "pdf": STANDARD.encode(&originals[1]) }] }),
         )
         .await?;
@@ -426,6 +455,8 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
         "{rejected}"
     );
     ensure!(app.state(&a, &id2).await?["status"] == "rejected");
+    let got = hooks.wait_for(2, Duration::from_secs(20)).await?;
+    signing_event(&got[1].body, &jwks, &id2, "rejected")?;
     let late = phone
         .post_form(
             &b.url(&format!("/sign/requests/{id2}/approve")),

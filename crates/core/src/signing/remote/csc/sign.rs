@@ -13,8 +13,10 @@ use tessera_formats::pdf::appearance::AppearanceSpec;
 use tessera_formats::pdf::sign::SignOptions;
 use tessera_hsm::{HashAlg, SignInput, SignScheme};
 use tessera_proto::csc::{SignDocRequest, SignHashRequest};
+use tessera_store::signing_requests::SadRecord;
 
 use super::super::execute::{certs, custody_signer};
+use super::super::lifecycle;
 use super::super::sad::{self, Presented};
 use super::authorize::refused;
 use super::{CscCaller, CscError, MULTISIGN, SignAlgo, decode_hashes, hash_by_oid, own_credential};
@@ -69,7 +71,7 @@ async fn sign_hashes(
     let hash = scheme.hash();
     let digests = decode_hashes(hash, &req.hashes)?;
     let entries: Vec<String> = digests.iter().map(|d| sad::entry(hash, d, None)).collect();
-    sad::redeem(
+    let spent = sad::redeem(
         p,
         &Presented {
             sad: &req.sad,
@@ -89,7 +91,22 @@ async fn sign_hashes(
         scheme,
     )
     .map_err(|e| SigningError::Format(e.into()))?;
-    sign_concurrently(p.config.signing.concurrency, signer, digests).await
+    let signatures = sign_concurrently(p.config.signing.concurrency, signer, digests).await?;
+    authorization_used(p, &spent, &entries, now).await?;
+    Ok(signatures)
+}
+
+/// With the SAD of an asynchronous authorization, its request notes what was signed.
+async fn authorization_used(
+    p: &Provider,
+    spent: &SadRecord,
+    entries: &[String],
+    now: i64,
+) -> Result<(), CscError> {
+    if let Some(request_id) = &spent.request_id {
+        lifecycle::authorization_used(p, request_id, entries, now).await?;
+    }
+    Ok(())
 }
 
 /// The scheme `signAlgo` (with `hashAlgorithmOID` and `signAlgoParams`) asks for, if the
@@ -283,7 +300,7 @@ async fn sign_docs(
         .iter()
         .map(|pdf| sad::entry(HashAlg::Sha256, &HashAlg::Sha256.digest(pdf), None))
         .collect();
-    sad::redeem(
+    let spent = sad::redeem(
         p,
         &Presented {
             sad: &req.sad,
@@ -307,6 +324,7 @@ async fn sign_docs(
         };
         out.push(make_pades(p, pdf.clone(), job, now).await?);
     }
+    authorization_used(p, &spent, &entries, now).await?;
     Ok(out)
 }
 

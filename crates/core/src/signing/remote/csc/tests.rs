@@ -309,6 +309,15 @@ async fn suspended_and_revoked_credentials_have_their_own_errors() {
     assert!(listed.is_empty());
 }
 
+async fn status(w: &World, request_id: &str) -> String {
+    w.p.store
+        .signing_request(request_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
 #[tokio::test]
 async fn without_otp_the_official_approves_and_the_sad_is_handed_out_once() {
     let w = world().await;
@@ -344,10 +353,65 @@ async fn without_otp_the_official_approves_and_the_sad_is_handed_out_once() {
         check(&w.p, &c, &request_id, T0 + 32).await,
         Err(CscError::RequestEnded(_))
     ));
-    let sigs = sign_hash(&w.p, &c, &sign_req(&w, &sad, &ds), &meta(), T0 + 33)
+    // Signed hash by hash: the request stays approved until the last one, then is signed.
+    let sigs = sign_hash(&w.p, &c, &sign_req(&w, &sad, &ds[..1]), &meta(), T0 + 33)
         .await
         .unwrap();
-    assert_eq!(sigs.len(), 2);
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(status(&w, &request_id).await, "approved");
+    let sigs = sign_hash(&w.p, &c, &sign_req(&w, &sad, &ds[1..]), &meta(), T0 + 34)
+        .await
+        .unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(status(&w, &request_id).await, "signed");
+    let docs = w.p.store.signing_documents(&request_id).await.unwrap();
+    assert!(docs.iter().all(|d| d.status == "signed"), "{docs:?}");
+    assert!(matches!(
+        check(&w.p, &c, &request_id, T0 + 35).await,
+        Err(CscError::RequestEnded(m)) if m.contains("signed")
+    ));
+
+    // One whose SAD the client never used ends expired once the SAD has lapsed.
+    let Authorized::Pending {
+        request_id: unused, ..
+    } = authorize(
+        &w.p,
+        &c,
+        &authorize_req(&w, &digests(3), None),
+        &meta(),
+        T0 + 36,
+    )
+    .await
+    .unwrap()
+    else {
+        panic!("expected a pending authorization");
+    };
+    let code = totp::code_at(&w.secret, T0 + 60).unwrap();
+    approve(
+        &w.p,
+        &w.official,
+        &w.session,
+        &unused,
+        FactorInput::Totp(&code),
+        &meta(),
+        T0 + 60,
+    )
+    .await
+    .unwrap();
+    super::super::lifecycle::housekeeping(&w.p, T0 + 60 + 300)
+        .await
+        .unwrap();
+    assert_eq!(status(&w, &unused).await, "approved");
+    super::super::lifecycle::housekeeping(&w.p, T0 + 60 + 361)
+        .await
+        .unwrap();
+    assert_eq!(status(&w, &unused).await, "expired");
+    let docs = w.p.store.signing_documents(&unused).await.unwrap();
+    assert!(docs.iter().all(|d| d.status == "failed"), "{docs:?}");
+    assert!(matches!(
+        check(&w.p, &c, &unused, T0 + 362).await,
+        Err(CscError::RequestEnded(m)) if m.contains("expired")
+    ));
 
     // A rejected one.
     let Authorized::Pending { request_id, .. } = authorize(
