@@ -55,6 +55,8 @@ mod browser_signing;
 mod cli;
 #[path = "e2e/code_flow.rs"]
 mod code_flow;
+#[path = "e2e/console.rs"]
+mod console;
 #[path = "e2e/csc.rs"]
 mod csc;
 #[path = "e2e/discovery.rs"]

@@ -1,0 +1,256 @@
+//! The built-in administration console (`/admin`) over real HTTP: reaching it (a grant and
+//! level 2), its pages, its forms (CSRF first), and its refusals — a department's
+//! administrator neither sees nor changes another department's users — with the same audit
+//! entries as the JSON administration API.
+
+use anyhow::{Context, ensure};
+use reqwest::StatusCode;
+use tessera_e2e::console::{ConsoleSession, one_time_secret};
+use tessera_e2e::{Backend, Browser, NewUser, TestServer};
+
+scenarios!(console_users_and_refusals);
+
+struct City {
+    root: String,
+    noivu: String,
+    taichinh: String,
+}
+
+async fn city(s: &TestServer) -> anyhow::Result<City> {
+    let root = s.add_unit("Thành phố Hải Phòng", None).await?;
+    let noivu = s.add_unit("Sở Nội vụ", Some(&root)).await?;
+    let taichinh = s.add_unit("Sở Tài chính", Some(&root)).await?;
+    Ok(City {
+        root,
+        noivu,
+        taichinh,
+    })
+}
+
+async fn person(s: &TestServer, name: &str, unit: &str) -> anyhow::Result<String> {
+    let mut u = NewUser::new(
+        name,
+        &format!("Cán bộ {name}"),
+        &format!("mat-khau-cua-{name}"),
+    );
+    u.unit = Some(unit.to_owned());
+    s.add_user(&u).await
+}
+
+fn expect(page: &tessera_e2e::Page, status: StatusCode, what: &str) -> anyhow::Result<()> {
+    ensure!(
+        page.status == status,
+        "{what}: expected {status}, got {page}"
+    );
+    Ok(())
+}
+
+async fn console_users_and_refusals(backend: Backend) -> anyhow::Result<()> {
+    let s = TestServer::start(backend).await?;
+    let c = city(&s).await?;
+    person(&s, "nv.admin", &c.noivu).await?;
+    s.grant("nv.admin", "admin", &c.noivu).await?;
+    person(&s, "tp.admin", &c.root).await?;
+    s.grant("tp.admin", "admin", &c.root).await?;
+    let nv_staff = person(&s, "nv.canbo", &c.noivu).await?;
+    let tc_staff = person(&s, "tc.canbo", &c.taichinh).await?;
+    person(&s, "khong.quyen", &c.noivu).await?;
+
+    // Without a grant: refused before any second factor is asked for, and audited.
+    let b = Browser::new()?;
+    let first = b.get(&s.url("/admin/users")).await?;
+    ensure!(
+        first.see_other()?.path() == "/login",
+        "signed out, the console sends to the sign-in page: {first}"
+    );
+    let login = b.get(&s.url("/login")).await?;
+    let answer = b
+        .submit_login(
+            &s,
+            &login.login_form()?,
+            "khong.quyen",
+            "mat-khau-cua-khong.quyen",
+        )
+        .await?;
+    let back = answer.see_other()?;
+    ensure!(
+        back.path() == "/admin/users",
+        "back to the console: {answer}"
+    );
+    let refused = b.get(&back).await?;
+    expect(&refused, StatusCode::FORBIDDEN, "a person without a grant")?;
+    let refusals = s.audit("admin.refused").await?;
+    ensure!(
+        refusals
+            .iter()
+            .any(|r| r.client_id.as_deref() == Some("tessera:console")),
+        "the refusal is audited under the console: {refusals:?}"
+    );
+
+    // The department's administrator: a second factor (enrolled now), then the console.
+    let nv = ConsoleSession::sign_in(&s, "nv.admin", "mat-khau-cua-nv.admin").await?;
+    let units = nv.get(&s, "/admin/units").await?;
+    expect(&units, StatusCode::OK, "unit tree")?;
+    ensure!(
+        units.body.contains("Sở Nội vụ") && !units.body.contains("Sở Tài chính"),
+        "a department's administrator sees their unit only: {units}"
+    );
+    let csp = units.header("content-security-policy").context("no CSP")?;
+    ensure!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    ensure!(
+        !units.body.contains("<script"),
+        "the console runs no script"
+    );
+
+    let list = nv.get(&s, "/admin/users?q=canbo").await?;
+    expect(&list, StatusCode::OK, "user search")?;
+    ensure!(
+        list.body.contains("nv.canbo") && !list.body.contains("tc.canbo"),
+        "search within the administrator's units only: {list}"
+    );
+
+    // Another department's user: not found, on the page and through its forms.
+    let other = nv.get(&s, &format!("/admin/users/{tc_staff}")).await?;
+    expect(&other, StatusCode::NOT_FOUND, "another unit's user")?;
+    let disable_other = nv
+        .post(
+            &s,
+            "/admin/users",
+            &format!("/admin/users/{tc_staff}/disable"),
+            &[],
+        )
+        .await?;
+    expect(
+        &disable_other,
+        StatusCode::NOT_FOUND,
+        "disabling another unit's user",
+    )?;
+    let create_other = nv
+        .post(
+            &s,
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("username", "tc.moi"),
+                ("name", "Cán bộ mới"),
+                ("unit_id", &c.taichinh),
+            ],
+        )
+        .await?;
+    expect(
+        &create_other,
+        StatusCode::FORBIDDEN,
+        "creating a user in another unit",
+    )?;
+    let refusals = s.audit("admin.refused").await?;
+    ensure!(
+        refusals.iter().any(|r| r.detail["error"] == "out_of_scope"
+            && r.client_id.as_deref() == Some("tessera:console")),
+        "the out-of-scope creation is audited: {refusals:?}"
+    );
+
+    // A form without the page's token is refused before anything is looked up.
+    let forged = nv
+        .browser
+        .post_form(
+            &s.url(&format!("/admin/users/{nv_staff}/disable")),
+            &[("csrf_token", "forged")],
+        )
+        .await?;
+    expect(
+        &forged,
+        StatusCode::FORBIDDEN,
+        "a form without the CSRF token",
+    )?;
+    let still = nv.get(&s, &format!("/admin/users/{nv_staff}")).await?;
+    ensure!(still.body.contains("data-status=\"active\""), "{still}");
+
+    // Creating a user shows the one-time password once; it signs the person in.
+    let created = nv
+        .post(
+            &s,
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("username", "nv.moi"),
+                ("name", "Nguyễn Văn Mới"),
+                ("email", "nv.moi@haiphong.gov.vn"),
+                ("unit_id", &c.noivu),
+            ],
+        )
+        .await?;
+    expect(&created, StatusCode::OK, "creating a user")?;
+    ensure!(
+        created
+            .header("cache-control")
+            .is_some_and(|v| v.contains("no-store")),
+        "the one-time password page is not stored"
+    );
+    let password = one_time_secret(&created)?;
+    let fresh = Browser::new()?;
+    let login = fresh.get(&s.url("/login")).await?;
+    let answer = fresh
+        .submit_login(&s, &login.login_form()?, "nv.moi", &password)
+        .await?;
+    ensure!(
+        answer.see_other()?.path() == "/login/password",
+        "the one-time password works and must be changed: {answer}"
+    );
+
+    // Disable, end sessions, reset factors: done, and audited under the console.
+    for action in [
+        "disable",
+        "enable",
+        "end-sessions",
+        "reset-factors",
+        "unlock",
+    ] {
+        let page = format!("/admin/users/{nv_staff}");
+        let done = nv.post(&s, &page, &format!("{page}/{action}"), &[]).await?;
+        let to = done.see_other()?;
+        ensure!(
+            to.path() == page && to.query() == Some("done=1"),
+            "{action}: {done}"
+        );
+    }
+    for event in [
+        "user.created",
+        "user.disabled",
+        "user.enabled",
+        "user.sessions_ended",
+        "mfa.reset",
+        "user.unlocked",
+    ] {
+        let rows = s.audit(event).await?;
+        ensure!(
+            rows.iter()
+                .any(|r| r.client_id.as_deref() == Some("tessera:console")),
+            "{event} is audited under the console: {rows:?}"
+        );
+    }
+    let reset = nv
+        .post(
+            &s,
+            &format!("/admin/users/{nv_staff}"),
+            &format!("/admin/users/{nv_staff}/password"),
+            &[],
+        )
+        .await?;
+    expect(&reset, StatusCode::OK, "password reset")?;
+    ensure!(!one_time_secret(&reset)?.is_empty());
+
+    // The city's administrator sees both departments.
+    let tp = ConsoleSession::sign_in(&s, "tp.admin", "mat-khau-cua-tp.admin").await?;
+    let all = tp.get(&s, "/admin/users?q=canbo").await?;
+    ensure!(
+        all.body.contains("nv.canbo") && all.body.contains("tc.canbo"),
+        "{all}"
+    );
+    let paged = tp.get(&s, "/admin/users?page=0").await?;
+    expect(&paged, StatusCode::BAD_REQUEST, "page 0")?;
+    let _ = c.root;
+    Ok(())
+}
