@@ -162,7 +162,27 @@ pub fn text(lang: Lang) -> &'static ConsoleText {
 }
 
 /// The console's templates, added to the page environment with the others.
-pub const TEMPLATES: [(&str, &str); 7] = [
+pub const TEMPLATES: [(&str, &str); 12] = [
+    (
+        "console/clients.html",
+        include_str!("../../templates/console/clients.html"),
+    ),
+    (
+        "console/client.html",
+        include_str!("../../templates/console/client.html"),
+    ),
+    (
+        "console/credentials.html",
+        include_str!("../../templates/console/credentials.html"),
+    ),
+    (
+        "console/audit.html",
+        include_str!("../../templates/console/audit.html"),
+    ),
+    (
+        "console/signing.html",
+        include_str!("../../templates/console/signing.html"),
+    ),
     (
         "console/pager.html",
         include_str!("../../templates/console/pager.html"),
@@ -230,5 +250,125 @@ impl Pages {
             view,
         }));
         self.render_or_fallback(lang, template, ctx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+
+    /// Every console page renders in both languages (not the fallback page), with the
+    /// navigation, and escapes what administrators and users typed.
+    #[test]
+    fn console_pages_render_in_both_languages_escaped() {
+        let pages = Pages::new();
+        let frame = Frame {
+            username: HOSTILE.into(),
+            roles: vec![HOSTILE.into()],
+            section: "users",
+            csrf_token: HOSTILE.into(),
+        };
+        let unit = json!({ "id": "u1", "label": HOSTILE });
+        let pager = json!({ "page": 2, "prev_url": "/admin/users?page=1", "next_url": null });
+        let user = json!({
+            "id": "x", "username": HOSTILE, "name": HOSTILE, "email": HOSTILE, "phone": null,
+            "unit_id": "u1", "roles": [HOSTILE], "status": "active", "password_must_change": true,
+            "created_at": 0, "updated_at": 0,
+        });
+        let client = json!({
+            "client_id": "app", "name": HOSTILE, "unit_id": null, "public": false,
+            "redirect_uris": [HOSTILE], "post_logout_redirect_uris": [], "backchannel_logout_uri": null,
+            "scopes": ["openid"], "grant_types": [], "auth_method": "client_secret_basic",
+            "alg": "ES256", "min_acr": null, "admin_console": false, "created_at": 0, "updated_at": 0,
+        });
+        let views = [
+            (
+                "console/units.html",
+                json!({
+                "tree": [{ "id": "u1", "name": HOSTILE, "level": "city", "manage": true,
+                           "children": [{ "id": "u2", "name": "Sở", "level": "department", "manage": false, "children": [] }] }],
+                "parents": [unit], "done": true }),
+            ),
+            (
+                "console/users.html",
+                json!({
+                "q": HOSTILE, "unit_id": "u1", "status": "active", "units": [unit], "manage_units": [unit],
+                "rows": [{ "id": "x", "username": HOSTILE, "name": HOSTILE, "unit": HOSTILE, "active": false }],
+                "page": pager["page"], "prev_url": pager["prev_url"], "next_url": pager["next_url"] }),
+            ),
+            (
+                "console/user.html",
+                json!({
+                "user": user, "unit": HOSTILE, "created": "x", "grants": [HOSTILE],
+                "lock": { "failures": 3, "until": "y" }, "manage": true,
+                "actions": [{ "path": "disable", "label": "x", "help": HOSTILE }], "done": true }),
+            ),
+            (
+                "console/secret.html",
+                json!({
+                "heading": "h", "lead": "l", "subject": HOSTILE, "secret": HOSTILE, "back": "/admin/users" }),
+            ),
+            (
+                "console/error.html",
+                json!({
+                "heading": "h", "code": "forbidden", "message": HOSTILE, "back": "/admin/users" }),
+            ),
+            (
+                "console/clients.html",
+                json!({
+                "q": HOSTILE, "unit_id": "", "units": [unit], "manage_units": [unit],
+                "rows": [{ "id": "app", "name": HOSTILE, "unit": HOSTILE, "public": true }], "done": true,
+                "page": 1, "prev_url": null, "next_url": "/admin/clients?page=2" }),
+            ),
+            (
+                "console/client.html",
+                json!({
+                "client": client, "unit": HOSTILE, "min_level": null, "redirect_uris": HOSTILE,
+                "logout_uris": "", "scopes": "openid", "manage": true,
+                "signing_units": [{ "id": "u1", "name": HOSTILE }], "allow_units": [unit], "done": false }),
+            ),
+            (
+                "console/credentials.html",
+                json!({
+                "unit_id": "", "status": "", "units": [unit], "statuses": [["active", "x"]],
+                "reasons": ["unspecified", "keyCompromise"],
+                "rows": [{ "id": "k", "owner": HOSTILE, "owner_name": HOSTILE, "unit": HOSTILE,
+                           "status": "active", "status_text": "x", "serial": "01", "valid_until": "d",
+                           "actions": ["suspend", "revoke"] }],
+                "expiring": [{ "owner": HOSTILE, "serial": "01", "valid_until": "d", "days_left": 3 }],
+                "may_issue": true, "done": true, "page": 1, "prev_url": null, "next_url": null }),
+            ),
+            (
+                "console/audit.html",
+                json!({
+                "actor": HOSTILE, "event": "login.", "unit_id": "", "since": "", "until": "",
+                "units": [unit], "event_names": ["login.success"],
+                "rows": [{ "at": "x", "event": "login.success", "what": "x", "actor": HOSTILE,
+                           "client": HOSTILE, "source_ip": "::1", "failed": true, "detail": HOSTILE }],
+                "chains": { "ok": false, "chains": 1, "entries": 2, "problems": [HOSTILE] },
+                "export_jsonl": "/admin/audit/export?format=jsonl", "export_csv": "/admin/audit/export?format=csv",
+                "page": 1, "prev_url": null, "next_url": null }),
+            ),
+            (
+                "console/signing.html",
+                json!({
+                "unit_id": "", "days": 30, "since": "d", "units": [unit],
+                "rows": [{ "unit": HOSTILE, "signed": 1, "rejected": 0, "waiting": 2, "other": 0, "documents": 3 }] }),
+            ),
+        ];
+        for lang in [Lang::Vi, Lang::En] {
+            for (name, view) in &views {
+                let html = pages.console(lang, name, "/admin/users", &frame, view);
+                assert!(html.contains("nav class=\"console\""), "{name}: {html}");
+                assert!(html.contains(text(lang).nav_audit), "{name}");
+                assert!(!html.contains("<script>"), "{name}: {html}");
+                assert!(html.contains("&lt;script&gt;"), "{name}");
+            }
+        }
     }
 }

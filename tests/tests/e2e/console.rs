@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use tessera_e2e::console::{ConsoleSession, one_time_secret};
 use tessera_e2e::{Backend, Browser, NewUser, TestServer};
 
-scenarios!(console_users_and_refusals);
+scenarios!(console_users_and_refusals, console_apps_certificates_audit);
 
 struct City {
     root: String,
@@ -252,5 +252,215 @@ async fn console_users_and_refusals(backend: Backend) -> anyhow::Result<()> {
     let paged = tp.get(&s, "/admin/users?page=0").await?;
     expect(&paged, StatusCode::BAD_REQUEST, "page 0")?;
     let _ = c.root;
+    Ok(())
+}
+
+async fn console_apps_certificates_audit(backend: Backend) -> anyhow::Result<()> {
+    let s = TestServer::start(backend).await?;
+    s.cli_ok(&["ca", "init", "--base-url", s.issuer()], None)
+        .await?;
+    let c = city(&s).await?;
+    person(&s, "nv.admin", &c.noivu).await?;
+    s.grant("nv.admin", "admin", &c.noivu).await?;
+    s.grant("nv.admin", "cert_admin", &c.noivu).await?;
+    person(&s, "tp.admin", &c.root).await?;
+    s.grant("tp.admin", "admin", &c.root).await?;
+    person(&s, "nv.canbo", &c.noivu).await?;
+    person(&s, "tc.canbo", &c.taichinh).await?;
+    let nv = ConsoleSession::sign_in(&s, "nv.admin", "mat-khau-cua-nv.admin").await?;
+    let tp = ConsoleSession::sign_in(&s, "tp.admin", "mat-khau-cua-tp.admin").await?;
+
+    // Applications: registered with the secret shown once, edited, its secret rotated.
+    let created = nv
+        .post(
+            &s,
+            "/admin/clients",
+            "/admin/clients",
+            &[
+                ("client_id", "motcua-noivu"),
+                ("name", "Một cửa Sở Nội vụ"),
+                ("unit_id", &c.noivu),
+                ("redirect_uris", "https://motcua.noivu.example/cb\r\n"),
+                ("scopes", "openid profile"),
+                ("min_acr", "urn:tessera:loa:2"),
+            ],
+        )
+        .await?;
+    expect(&created, StatusCode::OK, "registering an application")?;
+    let first = one_time_secret(&created)?;
+    let edited = nv
+        .post(
+            &s,
+            "/admin/clients/motcua-noivu",
+            "/admin/clients/motcua-noivu",
+            &[
+                ("name", "Một cửa điện tử Sở Nội vụ"),
+                (
+                    "redirect_uris",
+                    "https://motcua.noivu.example/cb\nhttps://motcua.noivu.example/cb2",
+                ),
+                ("post_logout_redirect_uris", "https://motcua.noivu.example/"),
+                ("backchannel_logout_uri", ""),
+                ("scopes", "openid profile email"),
+            ],
+        )
+        .await?;
+    edited.see_other()?;
+    let page = nv.get(&s, "/admin/clients/motcua-noivu").await?;
+    ensure!(
+        page.body.contains("Một cửa điện tử Sở Nội vụ") && page.body.contains("cb2"),
+        "{page}"
+    );
+    let rotated = nv
+        .post(
+            &s,
+            "/admin/clients/motcua-noivu",
+            "/admin/clients/motcua-noivu/secret",
+            &[],
+        )
+        .await?;
+    ensure!(one_time_secret(&rotated)? != first, "a new secret");
+    let tc_app = tp
+        .post(
+            &s,
+            "/admin/clients",
+            "/admin/clients",
+            &[
+                ("client_id", "ketoan-taichinh"),
+                ("name", "Kế toán Sở Tài chính"),
+                ("unit_id", &c.taichinh),
+                ("redirect_uris", "https://ketoan.example/cb"),
+            ],
+        )
+        .await?;
+    expect(
+        &tc_app,
+        StatusCode::OK,
+        "the city registers another unit's app",
+    )?;
+    let hidden = nv.get(&s, "/admin/clients/ketoan-taichinh").await?;
+    expect(&hidden, StatusCode::NOT_FOUND, "another unit's application")?;
+    let listed = nv.get(&s, "/admin/clients?q=a").await?;
+    ensure!(
+        listed.body.contains("motcua-noivu") && !listed.body.contains("ketoan-taichinh"),
+        "{listed}"
+    );
+
+    // Certificates: issued, suspended, resumed, revoked with a reason; not for another unit.
+    let issued = nv
+        .post(
+            &s,
+            "/admin/credentials",
+            "/admin/credentials",
+            &[
+                ("username", "nv.canbo"),
+                ("title", "Chuyên viên"),
+                ("alg", "P-256"),
+            ],
+        )
+        .await?;
+    issued.see_other()?;
+    let list = nv.get(&s, "/admin/credentials?status=active").await?;
+    let id = list
+        .body
+        .split("/admin/credentials/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .with_context(|| format!("no credential listed: {list}"))?
+        .to_owned();
+    for (action, reason) in [("suspend", ""), ("resume", ""), ("revoke", "keyCompromise")] {
+        let done = nv
+            .post(
+                &s,
+                "/admin/credentials",
+                &format!("/admin/credentials/{id}/{action}"),
+                &[("reason", reason)],
+            )
+            .await?;
+        done.see_other()?;
+    }
+    let revoked = s.audit("pki.credential.revoked").await?;
+    ensure!(
+        revoked
+            .iter()
+            .any(|r| r.detail.to_string().contains("keyCompromise")
+                && r.client_id
+                    .as_deref()
+                    .is_none_or(|c| c == "tessera:console")),
+        "{revoked:?}"
+    );
+    let other = nv
+        .post(
+            &s,
+            "/admin/credentials",
+            "/admin/credentials",
+            &[("username", "tc.canbo")],
+        )
+        .await?;
+    expect(
+        &other,
+        StatusCode::NOT_FOUND,
+        "a certificate for another unit's user",
+    )?;
+
+    // Audit log: the department sees its own people's acts, not the city's; the city sees
+    // the chains' state; exports carry the chain data.
+    let nv_log = nv.get(&s, "/admin/audit?event=client.").await?;
+    expect(&nv_log, StatusCode::OK, "audit log")?;
+    ensure!(
+        nv_log.body.contains("data-event=\"client.created\"")
+            && !nv_log.body.contains("id=\"chain-status\""),
+        "{nv_log}"
+    );
+    let created_rows = nv_log.body.matches("data-event=\"client.created\"").count();
+    ensure!(
+        created_rows == 1,
+        "the city's registration is not shown: {nv_log}"
+    );
+    let tp_log = tp.get(&s, "/admin/audit?event=client.created").await?;
+    ensure!(
+        tp_log.body.matches("data-event=\"client.created\"").count() == 2
+            && tp_log.body.contains("data-ok=\"yes\""),
+        "{tp_log}"
+    );
+    let jsonl = tp
+        .get(&s, "/admin/audit/export?event=client.created&format=jsonl")
+        .await?;
+    let lines: Vec<serde_json::Value> = jsonl
+        .body
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        lines.len() == 2
+            && lines
+                .iter()
+                .all(|l| l["hash"].is_string() && l["event"] == "client.created"),
+        "{}",
+        jsonl.body
+    );
+    let csv = tp
+        .get(&s, "/admin/audit/export?format=csv&since=2000-01-01")
+        .await?;
+    ensure!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+            && csv.body.starts_with("chain_id,seq,at,event"),
+        "{csv}"
+    );
+    let bad = tp.get(&s, "/admin/audit?since=hom-qua").await?;
+    expect(&bad, StatusCode::BAD_REQUEST, "a malformed date")?;
+
+    // Signing activity per unit, within the caller's scope.
+    let activity = nv.get(&s, "/admin/signing").await?;
+    expect(&activity, StatusCode::OK, "signing activity")?;
+    ensure!(
+        activity.body.contains("Sở Nội vụ") && !activity.body.contains("Sở Tài chính"),
+        "{activity}"
+    );
+    let out = nv
+        .get(&s, &format!("/admin/signing?unit_id={}", c.taichinh))
+        .await?;
+    expect(&out, StatusCode::NOT_FOUND, "another unit's activity")?;
     Ok(())
 }

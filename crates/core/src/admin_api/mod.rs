@@ -8,10 +8,12 @@
 //! [`require_user_permission`] with [`Permission::Credentials`], which the `cert_admin` role
 //! carries; the same unit rules then apply as for users.
 
+pub mod audit;
 pub mod clients;
 pub mod credentials;
 pub mod organisation;
 pub mod scope;
+pub mod signing_activity;
 pub mod signing_units;
 pub mod units;
 pub mod users;

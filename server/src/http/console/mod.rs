@@ -7,6 +7,10 @@
 //! browser is sent to step up, and comes back). Every form carries the CSRF token, checked
 //! before anything else; the pages run no script.
 
+mod audit;
+mod clients;
+mod credentials;
+mod signing;
 mod units;
 mod users;
 
@@ -38,6 +42,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(|| async { Redirect::to("/admin/units") }))
         .merge(units::routes())
         .merge(users::routes())
+        .merge(clients::routes())
+        .merge(credentials::routes())
+        .merge(audit::routes())
+        .merge(signing::routes())
 }
 
 /// An administrator at the console, checked like a console's token is: a grant, level 2.
@@ -253,6 +261,27 @@ impl Console {
         with_cookies(page(status, html), &self.cookies)
     }
 
+    /// A secret shown once (a one-time password, a client secret), on the answer to the form
+    /// itself: never in a URL, never stored (the page is `no-store`).
+    pub(super) fn secret_page(
+        &self,
+        s: &AppState,
+        section: &'static str,
+        (heading, lead): (&'static str, &'static str),
+        subject: String,
+        secret: String,
+        back: String,
+    ) -> Response {
+        let view = SecretView {
+            heading,
+            lead,
+            subject,
+            secret,
+            back,
+        };
+        self.render(s, section, "console/secret.html", &view)
+    }
+
     /// After a change: back to `to`, which says it was done.
     pub(super) fn done(&self, to: &str) -> Response {
         let sep = if to.contains('?') { '&' } else { '?' };
@@ -310,6 +339,15 @@ pub(super) fn role_name(lang: Lang, role: &str) -> &'static str {
         "cert_admin" => c.role_cert_admin,
         _ => c.role_auditor,
     }
+}
+
+#[derive(Serialize)]
+struct SecretView {
+    heading: &'static str,
+    lead: &'static str,
+    subject: String,
+    secret: String,
+    back: String,
 }
 
 #[derive(Serialize)]

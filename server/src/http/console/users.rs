@@ -109,16 +109,7 @@ async fn list(State(s): State<AppState>, con: Console, RawQuery(raw): RawQuery) 
     }
 }
 
-#[derive(Serialize)]
-struct SecretView {
-    heading: &'static str,
-    lead: &'static str,
-    subject: String,
-    secret: String,
-    back: String,
-}
-
-/// The one-time password, on the answer to the form itself (never in a URL, never again).
+/// The one-time password, shown once.
 fn one_time_password(
     s: &AppState,
     con: &Console,
@@ -127,14 +118,14 @@ fn one_time_password(
     pw: String,
 ) -> Response {
     let c = text(con.lang);
-    let view = SecretView {
-        heading: c.one_time_title,
-        lead: c.one_time_lead,
-        subject: format!("{}: {username}", c.username),
-        secret: pw,
-        back: format!("/admin/users/{id}"),
-    };
-    con.render(s, "users", "console/secret.html", &view)
+    con.secret_page(
+        s,
+        "users",
+        (c.one_time_title, c.one_time_lead),
+        format!("{}: {username}", c.username),
+        pw,
+        format!("/admin/users/{id}"),
+    )
 }
 
 async fn create(State(s): State<AppState>, f: ConsoleForm) -> Response {
