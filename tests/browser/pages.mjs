@@ -13,9 +13,8 @@
 
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { runInChromium } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_TIMEOUT = 20000;
 const UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
@@ -150,32 +149,4 @@ async function run(browser) {
   log('ok');
 }
 
-let browser;
-let code = 0;
-const overall = setTimeout(() => {
-  console.error(`pages.mjs: gave up at step "${step}"`);
-  process.exit(1);
-}, 15 * STEP_TIMEOUT);
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await run(browser);
-} catch (e) {
-  console.error(`pages.mjs: FAILED at step "${step}": ${e && e.stack ? e.stack : e}`);
-  code = 1;
-} finally {
-  clearTimeout(overall);
-  if (browser) await browser.close().catch(() => {});
-}
-process.exit(code);
+await runInChromium('pages.mjs', run, 15 * STEP_TIMEOUT, () => step);
