@@ -106,6 +106,8 @@ admin_routes! {
         "One unit and its direct children";
     patch "/admin/api/units/{id}" body(wire::UnitPatch) => unit_rename, 200 (wire::Unit),
         "Rename a unit (admin)";
+    post "/admin/api/units/{id}/level" body(wire::LevelBody) => unit_level, 200 (wire::Unit),
+        "Require a level of assurance at every login of the unit's people and those of the units below it (admin; audited as policy.acr.added)";
     get "/admin/api/users" => users_list, 200 (wire::UserList),
         "Users of a unit and the units below it";
     post "/admin/api/users" body(wire::NewUserBody) => user_create, 201 (wire::NewUser),
@@ -391,6 +393,16 @@ async fn unit_rename(
     Body(b): Body<wire::UnitPatch>,
 ) -> Response {
     let r = units::rename(&s.provider, &a.caller, &id, b, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn unit_level(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    Body(b): Body<wire::LevelBody>,
+) -> Response {
+    let r = units::require_level(&s.provider, &a.caller, &id, b, a.now).await;
     ok(&s, &a, r).await
 }
 

@@ -61,6 +61,7 @@ console_text! {
     unit_parent: "Thuộc đơn vị", "Parent unit";
     unit_name: "Tên đơn vị", "Unit name";
     unit_rename: "Đổi tên", "Rename";
+    require_level_2: "Bắt buộc xác thực hai bước cho người dùng của đơn vị", "Require two factors of the unit's people";
     users_title: "Người dùng", "Users";
     user_new: "Tạo người dùng", "Create a user";
     username: "Tên đăng nhập", "Username";

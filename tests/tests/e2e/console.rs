@@ -242,6 +242,40 @@ async fn console_users_and_refusals(backend: Backend) -> anyhow::Result<()> {
     expect(&reset, StatusCode::OK, "password reset")?;
     ensure!(!one_time_secret(&reset)?.is_empty());
 
+    // Requiring two factors of a unit's people: their own unit, not another's.
+    let level = nv
+        .post(
+            &s,
+            "/admin/units",
+            &format!("/admin/units/{}/level", c.noivu),
+            &[("min_acr", "urn:tessera:loa:2")],
+        )
+        .await?;
+    level.see_other()?;
+    let policies = s.audit("policy.acr.added").await?;
+    ensure!(
+        policies.len() == 1 && policies[0].detail["unit"] == c.noivu.as_str(),
+        "{policies:?}"
+    );
+    let other_level = nv
+        .post(
+            &s,
+            "/admin/units",
+            &format!("/admin/units/{}/level", c.taichinh),
+            &[("min_acr", "urn:tessera:loa:2")],
+        )
+        .await?;
+    expect(&other_level, StatusCode::NOT_FOUND, "another unit's level")?;
+    let staff = Browser::new()?;
+    let login = staff.get(&s.url("/login")).await?;
+    let answer = staff
+        .submit_login(&s, &login.login_form()?, "nv.moi", &password)
+        .await?;
+    ensure!(
+        answer.see_other()?.path() == "/login/password",
+        "the new person still changes the one-time password first: {answer}"
+    );
+
     // The city's administrator sees both departments.
     let tp = ConsoleSession::sign_in(&s, "tp.admin", "mat-khau-cua-tp.admin").await?;
     let all = tp.get(&s, "/admin/users?q=canbo").await?;

@@ -15,6 +15,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/units", get(show).post(create))
         .route("/admin/units/{id}/rename", post(rename))
+        .route("/admin/units/{id}/level", post(level))
 }
 
 #[derive(Serialize)]
@@ -80,6 +81,17 @@ async fn rename(State(s): State<AppState>, Path(id): Path<String>, f: ConsoleFor
         name: f.form.get("name").unwrap_or("").to_owned(),
     };
     match units::rename(&s.provider, &con.caller, &id, body, con.now).await {
+        Ok(_) => con.done("/admin/units"),
+        Err(e) => con.refused(&s, "units", e).await,
+    }
+}
+
+async fn level(State(s): State<AppState>, Path(id): Path<String>, f: ConsoleForm) -> Response {
+    let con = f.console;
+    let body = wire::LevelBody {
+        min_acr: f.form.get("min_acr").unwrap_or("").to_owned(),
+    };
+    match units::require_level(&s.provider, &con.caller, &id, body, con.now).await {
         Ok(_) => con.done("/admin/units"),
         Err(e) => con.refused(&s, "units", e).await,
     }
