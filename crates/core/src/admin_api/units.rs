@@ -74,6 +74,17 @@ pub async fn create(
     Ok(unit_json(&unit))
 }
 
+/// A unit the caller sees (else 404) and administers (else 403).
+async fn managed_unit(p: &Provider, caller: &Caller, id: &str) -> Result<Unit, AdminApiError> {
+    let unit = visible_unit(p, caller, id).await?;
+    if !caller.actor.may(Permission::Manage, Some(id)) {
+        return Err(AdminApiError::Forbidden(format!(
+            "your role does not allow changing unit {id}"
+        )));
+    }
+    Ok(unit)
+}
+
 pub async fn rename(
     p: &Provider,
     caller: &Caller,
@@ -81,12 +92,7 @@ pub async fn rename(
     body: UnitPatch,
     now: i64,
 ) -> Result<wire::Unit, AdminApiError> {
-    let unit = visible_unit(p, caller, id).await?;
-    if !caller.actor.may(Permission::Manage, Some(id)) {
-        return Err(AdminApiError::Forbidden(format!(
-            "your role does not allow changing unit {id}"
-        )));
-    }
+    let unit = managed_unit(p, caller, id).await?;
     let name = check_text("unit name", &body.name)?;
     p.store.rename_unit(id, &name).await?;
     caller
@@ -111,12 +117,7 @@ pub async fn require_level(
     body: LevelBody,
     now: i64,
 ) -> Result<wire::Unit, AdminApiError> {
-    let unit = visible_unit(p, caller, id).await?;
-    if !caller.actor.may(Permission::Manage, Some(id)) {
-        return Err(AdminApiError::Forbidden(format!(
-            "your role does not allow changing unit {id}"
-        )));
-    }
+    let unit = managed_unit(p, caller, id).await?;
     if !crate::acr::SUPPORTED.contains(&body.min_acr.as_str()) {
         return Err(AdminApiError::Invalid(format!(
             "min_acr must be one of {}",
