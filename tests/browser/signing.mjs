@@ -13,9 +13,8 @@
 
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { runInChromium } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_TIMEOUT = Number(process.env.PASSKEY_TIMEOUT_MS || 20000);
 
 const [base, username, password, requestId, shots] = process.argv.slice(2);
@@ -138,33 +137,4 @@ async function run(browser) {
   log('ok');
 }
 
-let browser;
-let code = 0;
-const overall = setTimeout(() => {
-  console.error(`signing.mjs: gave up at step "${step}"`);
-  process.exit(1);
-}, 10 * STEP_TIMEOUT);
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await run(browser);
-} catch (e) {
-  console.error(`signing.mjs: FAILED at step "${step}": ${e && e.stack ? e.stack : e}`);
-  code = 1;
-} finally {
-  clearTimeout(overall);
-  if (browser) await browser.close().catch(() => {});
-}
-process.exit(code);
+await runInChromium('signing.mjs', run, 10 * STEP_TIMEOUT, () => step);

@@ -256,13 +256,13 @@ pub fn totp_now(secret: &str) -> anyhow::Result<String> {
     Ok(totp.generate(now).to_string())
 }
 
-fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = html.find(start)? + start.len();
     let len = html[from..].find(end)?;
     Some(&html[from..from + len])
 }
 
-fn csrf(page: &Page) -> anyhow::Result<String> {
+pub(crate) fn csrf(page: &Page) -> anyhow::Result<String> {
     hidden_input(&page.body, "csrf_token").with_context(|| format!("no CSRF token in {page}"))
 }
 
@@ -306,38 +306,7 @@ async fn factor_and_consent(
         // No factor yet: enrol an authenticator app, keep the recovery codes.
         let enrol_url = factor.see_other()?;
         ensure!(enrol_url.path() == "/login/enrol", "{factor}");
-        let enrol = browser.get(&enrol_url).await?;
-        let token = csrf(&enrol)?;
-        browser
-            .post_form(
-                &server.url("/login/enrol/totp"),
-                &[("csrf_token", &token), ("req", &req)],
-            )
-            .await?
-            .see_other()?;
-        let enrol = browser.get(&enrol_url).await?;
-        let secret = between(&enrol.body, "<code id=\"totp-secret\">", "</code>")
-            .with_context(|| format!("no TOTP secret: {enrol}"))?
-            .to_owned();
-        let codes = browser
-            .post_form(
-                &server.url("/login/enrol/totp/confirm"),
-                &[
-                    ("csrf_token", &token),
-                    ("req", &req),
-                    ("code", &totp_now(&secret)?),
-                ],
-            )
-            .await?;
-        let list = between(&codes.body, "id=\"recovery-codes\">", "</ol>")
-            .with_context(|| format!("no recovery codes: {codes}"))?;
-        let codes: Vec<String> = list
-            .split("<code>")
-            .skip(1)
-            .filter_map(|c| c.split("</code>").next())
-            .map(str::to_owned)
-            .collect();
-        ensure!(!codes.is_empty(), "no recovery codes");
+        let (_, codes) = enrol_totp(browser, server, &enrol_url, Some(&req)).await?;
         recovery_codes()
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -377,6 +346,45 @@ async fn factor_and_consent(
     let page = browser.get(&consent_url).await?;
     ensure!(page.status == StatusCode::OK, "{page}");
     Ok(page)
+}
+
+/// Enrols an authenticator app on the enrolment page at `enrol_url` (within the sign-in of the
+/// pending request `req`, if any): its secret and the recovery codes shown once.
+pub(crate) async fn enrol_totp(
+    browser: &Browser,
+    server: &TestServer,
+    enrol_url: &Url,
+    req: Option<&str>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let enrol = browser.get(enrol_url).await?;
+    let token = csrf(&enrol)?;
+    let mut form = vec![("csrf_token", token.as_str())];
+    if let Some(req) = req {
+        form.push(("req", req));
+    }
+    browser
+        .post_form(&server.url("/login/enrol/totp"), &form)
+        .await?
+        .see_other()?;
+    let enrol = browser.get(enrol_url).await?;
+    let secret = between(&enrol.body, "<code id=\"totp-secret\">", "</code>")
+        .with_context(|| format!("no TOTP secret: {enrol}"))?
+        .to_owned();
+    let code = totp_now(&secret)?;
+    form.push(("code", &code));
+    let codes = browser
+        .post_form(&server.url("/login/enrol/totp/confirm"), &form)
+        .await?;
+    let list = between(&codes.body, "id=\"recovery-codes\">", "</ol>")
+        .with_context(|| format!("no recovery codes: {codes}"))?;
+    let codes: Vec<String> = list
+        .split("<code>")
+        .skip(1)
+        .filter_map(|c| c.split("</code>").next())
+        .map(str::to_owned)
+        .collect();
+    ensure!(!codes.is_empty(), "no recovery codes");
+    Ok((secret, codes))
 }
 
 /// Answers a consent page (`decision`: approve or deny); returns the server's answer.

@@ -16,6 +16,7 @@ pub mod admin;
 mod backend;
 mod browser;
 mod cli;
+pub mod console;
 mod db;
 pub mod fixture;
 pub mod flow;

@@ -47,6 +47,8 @@ mod audit;
 mod authorize_errors;
 #[path = "e2e/backchannel.rs"]
 mod backchannel;
+#[path = "e2e/browser_pages.rs"]
+mod browser_pages;
 #[path = "e2e/browser_passkey.rs"]
 mod browser_passkey;
 #[path = "e2e/browser_signing.rs"]
@@ -55,6 +57,8 @@ mod browser_signing;
 mod cli;
 #[path = "e2e/code_flow.rs"]
 mod code_flow;
+#[path = "e2e/console.rs"]
+mod console;
 #[path = "e2e/csc.rs"]
 mod csc;
 #[path = "e2e/csc_async.rs"]

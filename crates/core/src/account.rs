@@ -13,7 +13,7 @@ use crate::request::RequestMeta;
 use crate::{CoreError, Provider, session};
 
 /// Events of the person's own history shown on the page (name prefixes).
-const HISTORY: [&str; 3] = ["login.", "mfa.", "logout"];
+pub const HISTORY: [&str; 4] = ["login.", "mfa.", "logout", "password."];
 const HISTORY_LEN: i64 = 15;
 
 /// Everything `/account` shows about the signed-in person.

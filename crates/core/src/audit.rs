@@ -91,6 +91,7 @@ events! {
     UserPasswordSet => "user.password_set", Success;
     UserPasswordReset => "user.password_reset", Success;
     UserUnlocked => "user.unlocked", Success;
+    UserSessionsEnded => "user.sessions_ended", Success;
     UserTitleSet => "user.title_set", Success;
     GrantAdded => "grant.added", Success;
     GrantRemoved => "grant.removed", Success;

@@ -405,6 +405,15 @@ pub struct UnitPatch {
     pub name: String,
 }
 
+/// `POST /admin/api/units/{id}/level`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LevelBody {
+    /// The level every login of the unit's people must reach (`urn:tessera:loa:2`).
+    pub min_acr: String,
+}
+
 /// `POST /admin/api/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -575,6 +575,26 @@ pub(crate) fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
+/// What [`Store::audit_search`] looks for; `None` is "any".
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// Events whose name starts with this (`login.`, `user.created`).
+    pub event_prefix: Option<String>,
+    /// Only entries whose actor is a user of one of these units.
+    pub actor_units: Option<Vec<String>>,
+    pub since: Option<i64>,
+    /// Exclusive.
+    pub until: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+enum BindValue {
+    Text(String),
+    Int(i64),
+}
+
 pub(crate) const ENTRY_COLUMNS: &str =
     "chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash, hash";
 
@@ -600,6 +620,70 @@ impl Store {
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(actor).bind(limit);
         for p in prefixes {
             q = q.bind(format!("{p}%"));
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
+    /// Entries matching `f`, newest first (the console's audit page and its exports).
+    pub async fn audit_search(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<BindValue> = Vec::new();
+        let next = |v: BindValue, binds: &mut Vec<BindValue>| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        if let Some(actor) = &f.actor {
+            clauses.push(format!(
+                "actor = {}",
+                next(BindValue::Text(actor.clone()), &mut binds)
+            ));
+        }
+        if let Some(event) = &f.event_prefix {
+            let like = format!("{}%", event.replace('%', "").replace('_', "\\_"));
+            clauses.push(format!(
+                "event LIKE {} ESCAPE '\\'",
+                next(BindValue::Text(like), &mut binds)
+            ));
+        }
+        if let Some(since) = f.since {
+            clauses.push(format!("at >= {}", next(BindValue::Int(since), &mut binds)));
+        }
+        if let Some(until) = f.until {
+            clauses.push(format!("at < {}", next(BindValue::Int(until), &mut binds)));
+        }
+        if let Some(units) = &f.actor_units {
+            if units.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks: Vec<String> = units
+                .iter()
+                .map(|u| next(BindValue::Text(u.clone()), &mut binds))
+                .collect();
+            clauses.push(format!(
+                "actor IN (SELECT id FROM users WHERE unit_id IN ({}))",
+                marks.join(", ")
+            ));
+        }
+        let limit = next(BindValue::Int(f.limit), &mut binds);
+        let offset = next(BindValue::Int(f.offset), &mut binds);
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE {} ORDER BY at DESC, chain_id, seq DESC LIMIT {limit} OFFSET {offset}",
+            if clauses.is_empty() {
+                "1 = 1".to_owned()
+            } else {
+                clauses.join(" AND ")
+            }
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                BindValue::Text(t) => q.bind(t),
+                BindValue::Int(i) => q.bind(i),
+            };
         }
         q.fetch_all(self.pool())
             .await?

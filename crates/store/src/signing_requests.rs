@@ -822,3 +822,73 @@ mod tests {
         assert!(s.spend_sad("sad1", &["bb".into()], 4).await.unwrap());
     }
 }
+
+/// Signing activity of one unit's officials since a time: requests by status, documents signed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitActivity {
+    pub unit_id: String,
+    /// `(status, requests)`.
+    pub requests: Vec<(String, i64)>,
+    pub documents_signed: i64,
+}
+
+impl Store {
+    /// The signing activity of the officials of each of `units` (requests created at or after
+    /// `since`), for the units with any.
+    pub async fn signing_activity(
+        &self,
+        units: &[String],
+        since: i64,
+    ) -> Result<Vec<UnitActivity>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..units.len()).map(|i| format!("${}", i + 2)).collect();
+        let scope = format!(
+            "FROM signing_requests r JOIN users u ON u.id = r.user_id WHERE r.created_at >= $1 AND u.unit_id IN ({})",
+            marks.join(", ")
+        );
+        let bind = |sql: String| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
+            for u in units {
+                q = q.bind(u.clone());
+            }
+            q
+        };
+        let by_status = bind(format!(
+            "SELECT u.unit_id AS unit_id, r.status AS status, COUNT(*) AS n {scope} GROUP BY u.unit_id, r.status"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        let signed = bind(format!(
+            "SELECT u.unit_id AS unit_id, COUNT(*) AS n FROM signing_documents d JOIN signing_requests r ON r.id = d.request_id JOIN users u ON u.id = r.user_id WHERE d.status = 'signed' AND r.created_at >= $1 AND u.unit_id IN ({}) GROUP BY u.unit_id",
+            marks.join(", ")
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<UnitActivity> = Vec::new();
+        let entry = |out: &mut Vec<UnitActivity>, unit: String| -> usize {
+            match out.iter().position(|a| a.unit_id == unit) {
+                Some(i) => i,
+                None => {
+                    out.push(UnitActivity {
+                        unit_id: unit,
+                        ..UnitActivity::default()
+                    });
+                    out.len() - 1
+                }
+            }
+        };
+        for row in &by_status {
+            let i = entry(&mut out, row.try_get("unit_id")?);
+            out[i]
+                .requests
+                .push((row.try_get("status")?, row.try_get("n")?));
+        }
+        for row in &signed {
+            let i = entry(&mut out, row.try_get("unit_id")?);
+            out[i].documents_signed = row.try_get("n")?;
+        }
+        Ok(out)
+    }
+}

@@ -29,7 +29,7 @@ use super::flow::{TotpView, begin_allowed, codes_page, json_candidate, json_sign
 use super::forms::valid_handle;
 use super::web::{csrf_cookie, finishing_cookies, landing, when, with_cookies};
 use super::{AppState, web};
-use crate::pages::{ErrorKind, Lang, SignedOutView};
+use crate::pages::{ErrorKind, Lang, SignedOutView, device, events};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,6 +74,8 @@ struct TokenRow {
 struct SessionRow {
     sid: String,
     current: bool,
+    /// "Chrome 156 trên Linux"; the raw User-Agent goes in the tooltip.
+    device: String,
     user_agent: String,
     source_ip: String,
     created: String,
@@ -82,10 +84,14 @@ struct SessionRow {
 
 #[derive(Serialize)]
 struct HistoryRow {
+    /// The stable name, kept in a data attribute for scripts and support calls.
     event: String,
+    /// What happened, in the page's language.
+    what: String,
     at: String,
     source_ip: String,
-    outcome: String,
+    outcome: &'static str,
+    failed: bool,
 }
 
 /// One of the official's signing requests, as `/account` lists them.
@@ -198,6 +204,7 @@ async fn view(
         .map(|(x, current)| SessionRow {
             current,
             sid: x.sid,
+            device: device::describe(x.user_agent.as_deref(), lang),
             user_agent: x.user_agent.unwrap_or_default(),
             source_ip: x.source_ip.unwrap_or_default(),
             created: when(x.created_at),
@@ -208,10 +215,12 @@ async fn view(
         .history
         .into_iter()
         .map(|e| HistoryRow {
+            what: events::phrase(&e.event, lang),
             event: e.event,
             at: when(e.at),
             source_ip: e.source_ip.unwrap_or_default(),
-            outcome: e.outcome,
+            outcome: events::outcome(&e.outcome, lang),
+            failed: e.outcome != "success",
         })
         .collect();
     let words = crate::pages::signing::text(lang);
@@ -662,17 +671,5 @@ async fn recovery_regenerate(
             error_page(&s, lang, "/account", ErrorKind::BadRequest, Some(&m))
         }
         Err(e) => internal(&s, lang, e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(super::when(0), "1970-01-01 07:00 (UTC+7)");
-        assert_eq!(super::when(1_764_079_380), "2025-11-25 21:03 (UTC+7)");
-        assert_eq!(super::when(951_782_400), "2000-02-29 07:00 (UTC+7)");
-        // Past midnight in Vietnam while still the day before in UTC.
-        assert_eq!(super::when(1_764_090_000), "2025-11-26 00:00 (UTC+7)");
     }
 }

@@ -106,6 +106,8 @@ admin_routes! {
         "One unit and its direct children";
     patch "/admin/api/units/{id}" body(wire::UnitPatch) => unit_rename, 200 (wire::Unit),
         "Rename a unit (admin)";
+    post "/admin/api/units/{id}/level" body(wire::LevelBody) => unit_level, 200 (wire::Unit),
+        "Require a level of assurance at every login of the unit's people and those of the units below it (admin; audited as policy.acr.added)";
     get "/admin/api/users" => users_list, 200 (wire::UserList),
         "Users of a unit and the units below it";
     post "/admin/api/users" body(wire::NewUserBody) => user_create, 201 (wire::NewUser),
@@ -122,6 +124,10 @@ admin_routes! {
         "Reset the password to a one-time value, shown once and to be changed at the next sign-in; ends sessions and tokens (admin)";
     post "/admin/api/users/{id}/unlock" => user_unlock, 200 (wire::Unlocked),
         "Clear the account's counts of wrong second-factor codes and wrong passwords, lifting a lockout (admin; audited as user.unlocked)";
+    post "/admin/api/users/{id}/reset-factors" => user_reset_factors, 200 (wire::User),
+        "Remove every second factor of the user (passkeys, authenticator app, hardware tokens, recovery codes) and end their sessions; they enrol again at the next sign-in (admin; audited as mfa.reset)";
+    post "/admin/api/users/{id}/end-sessions" => user_end_sessions, 200 (wire::User),
+        "End every session and token of the user, with back-channel logout; the password stays (admin; audited as user.sessions_ended)";
     get "/admin/api/users/{id}/grants" => grants_list, 200 (wire::GrantList),
         "The user's administrative grants over units the caller can see";
     post "/admin/api/users/{id}/grants" body(wire::GrantBody) => grant_add, 201 (wire::RoleGrant),
@@ -390,6 +396,16 @@ async fn unit_rename(
     ok(&s, &a, r).await
 }
 
+async fn unit_level(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+    Body(b): Body<wire::LevelBody>,
+) -> Response {
+    let r = units::require_level(&s.provider, &a.caller, &id, b, a.now).await;
+    ok(&s, &a, r).await
+}
+
 async fn users_list(State(s): State<AppState>, a: Admin, RawQuery(q): RawQuery) -> Response {
     let r = match query(q) {
         Ok(q) => users::list(&s.provider, &a.caller, q).await,
@@ -439,6 +455,24 @@ async fn user_password(State(s): State<AppState>, a: Admin, Path(id): Path<Strin
 
 async fn user_unlock(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
     let r = users::unlock(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn user_reset_factors(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = users::reset_factors(&s.provider, &a.caller, &id, a.now).await;
+    ok(&s, &a, r).await
+}
+
+async fn user_end_sessions(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = users::end_sessions(&s.provider, &a.caller, &id, a.now).await;
     ok(&s, &a, r).await
 }
 

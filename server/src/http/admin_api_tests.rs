@@ -142,8 +142,10 @@ fn answers_name_their_wire_types() {
 }
 
 /// POST and PATCH routes that act on the object the path names and take no body.
-const BODYLESS: [&str; 9] = [
+const BODYLESS: [&str; 11] = [
     "/admin/api/users/{id}/disable",
+    "/admin/api/users/{id}/reset-factors",
+    "/admin/api/users/{id}/end-sessions",
     "/admin/api/users/{id}/enable",
     "/admin/api/users/{id}/password",
     "/admin/api/users/{id}/unlock",

@@ -100,6 +100,30 @@ impl IntoResponse for ApiError {
 /// with an RFC 6750 §3 challenge on 401 and on a missing scope.
 pub struct AdminApiFailure(pub AdminApiError);
 
+/// The status of a refused administration request, for the API and the console alike.
+fn admin_status(e: &AdminApiError) -> StatusCode {
+    match e {
+        AdminApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        AdminApiError::InsufficientScope
+        | AdminApiError::Forbidden(_)
+        | AdminApiError::OutOfScope(_) => StatusCode::FORBIDDEN,
+        AdminApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        AdminApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AdminApiError::Conflict(_) => StatusCode::CONFLICT,
+        AdminApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// How the console shows a refused administration request: the status, the code and the
+/// core's explanation (an internal failure is logged, and only its code shown).
+pub(super) fn console_failure(e: &AdminApiError) -> (StatusCode, &'static str, String) {
+    if let AdminApiError::Internal(cause) = e {
+        tracing::error!(error = %cause, "console: internal error");
+        return (admin_status(e), e.code(), String::new());
+    }
+    (admin_status(e), e.code(), e.to_string())
+}
+
 impl IntoResponse for AdminApiFailure {
     fn into_response(self) -> Response {
         let e = self.0;
@@ -113,16 +137,7 @@ impl IntoResponse for AdminApiFailure {
                 return retry_later((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
             }
         }
-        let status = match &e {
-            AdminApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            AdminApiError::InsufficientScope
-            | AdminApiError::Forbidden(_)
-            | AdminApiError::OutOfScope(_) => StatusCode::FORBIDDEN,
-            AdminApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            AdminApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AdminApiError::Conflict(_) => StatusCode::CONFLICT,
-            AdminApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = admin_status(&e);
         let (code, description) = match &e {
             // RFC 6750 §3.1: a request without credentials gets a bare challenge.
             AdminApiError::InvalidToken(d) if d.is_empty() => (

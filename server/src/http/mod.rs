@@ -5,6 +5,7 @@ pub mod admin_api;
 mod admin_openapi;
 mod assets;
 mod consent;
+mod console;
 pub mod csc;
 pub mod errors;
 pub mod extract;
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(signing_pages::routes())
         .merge(password::routes())
         .merge(admin_api::routes())
+        .merge(console::routes())
         .merge(pki::routes())
         .merge(tsa::routes())
         .merge(assets::routes())

@@ -176,42 +176,38 @@ pub(super) fn finishing_cookies(s: &AppState, new_session: Option<&str>) -> Vec<
     set
 }
 
-/// A time as people in Vietnam read it: Indochina Time (UTC+7, no daylight saving), e.g.
-/// `2026-11-25 21:03 (UTC+7)`.
-pub(super) fn when(t: i64) -> String {
-    const VIETNAM: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
-        Ok(o) => o,
-        Err(_) => time::UtcOffset::UTC,
-    };
-    match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(dt) => {
-            let dt = dt.to_offset(VIETNAM);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02} (UTC+7)",
-                dt.year(),
-                u8::from(dt.month()),
-                dt.day(),
-                dt.hour(),
-                dt.minute()
-            )
-        }
-        Err(_) => t.to_string(),
-    }
-}
+pub(super) use crate::pages::when::when;
 
 pub const RETURN_COOKIE: &str = "tessera_return";
 
-/// A page that may ask to be come back to after signing in: the official's signing pages only
-/// (plain paths, no query), so the cookie can never send anyone elsewhere.
+/// A page that may ask to be come back to after signing in: the official's signing pages and
+/// the console's pages (plain paths of handles, no query), so the cookie can never send anyone
+/// elsewhere.
 pub(super) fn return_path_ok(path: &str) -> bool {
+    let handles = |rest: &str| rest.split('/').all(valid_handle);
     path.strip_prefix("/sign/requests")
         .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('/').is_some_and(valid_handle))
+        || path.strip_prefix("/admin").is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix('/')
+                    .is_some_and(|r| !r.starts_with("api") && handles(r))
+        })
 }
 
 /// Sends the browser to sign in, to come back to `path` afterwards (see [`landing`]).
 pub(super) fn sign_in_first(s: &AppState, path: &str) -> Response {
+    go_then_return(s, "/login", path)
+}
+
+/// Sends a signed-in browser to prove a second factor (or enrol one), to come back to `path`.
+pub(super) fn step_up_first(s: &AppState, path: &str) -> Response {
+    go_then_return(s, "/login/factor", path)
+}
+
+fn go_then_return(s: &AppState, to: &str, path: &str) -> Response {
     use axum::response::IntoResponse;
-    let resp = axum::response::Redirect::to("/login").into_response();
+    let resp = axum::response::Redirect::to(to).into_response();
     if !return_path_ok(path) {
         return resp;
     }
@@ -276,8 +272,14 @@ mod tests {
     }
 
     #[test]
-    fn only_signing_pages_are_returned_to() {
-        for ok in ["/sign/requests", "/sign/requests/abc-DEF_123"] {
+    fn only_signing_and_console_pages_are_returned_to() {
+        for ok in [
+            "/sign/requests",
+            "/sign/requests/abc-DEF_123",
+            "/admin",
+            "/admin/users",
+            "/admin/users/0123abcd",
+        ] {
             assert!(return_path_ok(ok), "{ok}");
         }
         for bad in [
@@ -289,6 +291,11 @@ mod tests {
             "/account",
             "https://evil.example/sign/requests",
             "/sign/requests/a%2F",
+            "/admin/",
+            "/admin/api/me",
+            "/admin//evil.example",
+            "/adminx",
+            "/admin/users?q=1",
         ] {
             assert!(!return_path_ok(bad), "{bad}");
         }

@@ -8,6 +8,9 @@
 //! `?lang=vi` / `?lang=en` (see [`lang_switch_url`]).
 
 pub mod consent;
+pub mod console;
+pub mod device;
+pub mod events;
 mod i18n;
 mod logout;
 pub mod password;
@@ -15,6 +18,7 @@ pub mod signing;
 pub mod strong;
 pub mod verify;
 mod views;
+pub mod when;
 
 pub use logout::{LogoutConfirmView, SignedOutView};
 
@@ -314,7 +318,7 @@ fn build_env() -> Result<Environment<'static>, minijinja::Error> {
             .lstrip_blocks(true)
             .build()?,
     );
-    for (name, source) in TEMPLATES {
+    for (name, source) in TEMPLATES.into_iter().chain(console::TEMPLATES) {
         env.add_template(name, source)?;
     }
     Ok(env)

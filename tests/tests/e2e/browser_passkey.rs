@@ -164,6 +164,46 @@ pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
 
+/// Runs `tests/browser/<script>` with `args` in Chromium; fails with its output unless it
+/// exits 0 within five minutes, and prints that output otherwise.
+pub(crate) async fn run_script(
+    tools: &Tools,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+) -> anyhow::Result<()> {
+    let mut cmd = Command::new(&tools.node);
+    cmd.arg(browser_dir().join(script))
+        .args(args)
+        .env("CHROMIUM", &tools.chromium)
+        .current_dir(browser_dir())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
+        .await
+        .with_context(|| format!("{script} did not finish in 300 s"))??;
+    let printed = format!(
+        "--- {script} stdout ---\n{}--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(out.status.success(), "the browser test failed:\n{printed}");
+    eprintln!("{printed}");
+    Ok(())
+}
+
+/// Where a browser test keeps its screenshots: `target/<dir>/<backend>`.
+pub(crate) fn screenshot_dir(dir: &str, backend: Backend) -> anyhow::Result<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(dir)
+        .join(match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        });
+    std::fs::create_dir_all(&path)?;
+    Ok(path)
+}
+
 pub(crate) struct Tools {
     pub(crate) node: PathBuf,
     pub(crate) chromium: PathBuf,

@@ -4,19 +4,14 @@
 //! English, are kept in `target/signing-screenshots` (the script fails when a page is wider
 //! than its viewport). Skipped like `browser_passkey` when node or chromium is missing.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-
 use anyhow::{Context, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use tessera_e2e::lifecycle::{Auth, client_credentials};
 use tessera_e2e::{Backend, NewUser, RegisteredClient, ServerOptions, TestServer};
-use tokio::process::Command;
 
-use crate::browser_passkey::{browser_dir, npm_ci_once, tools_or_skip};
+use crate::browser_passkey::{npm_ci_once, run_script, screenshot_dir, tools_or_skip};
 
 scenarios!(passkey_approval_on_the_phone_updates_the_desktop);
 
@@ -114,29 +109,11 @@ async fn passkey_approval_on_the_phone_updates_the_desktop(backend: Backend) -> 
         .as_str()
         .with_context(|| format!("{created}"))?;
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/signing-screenshots")
-        .join(backend_name(backend));
-    std::fs::create_dir_all(&shots)?;
-    let script = browser_dir().join("signing.mjs");
-    let mut cmd = Command::new(&tools.node);
-    cmd.arg(&script)
-        .args([server.issuer(), USERNAME, PASSWORD, id])
-        .arg(&shots)
-        .env("CHROMIUM", &tools.chromium)
-        .current_dir(browser_dir())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
-        .await
-        .context("signing.mjs did not finish in 300 s")??;
-    let printed = format!(
-        "--- signing.mjs stdout ---\n{}--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ensure!(out.status.success(), "the browser test failed:\n{printed}");
-    eprintln!("{printed}");
+    let shots = screenshot_dir("signing-screenshots", backend)?;
+    let args = [server.issuer(), USERNAME, PASSWORD, id];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(shots.as_os_str());
+    run_script(&tools, "signing.mjs", &args).await?;
 
     // The signatures were made with a passkey proven at approval.
     let approved = server.audit("signing.request.approved").await?;
@@ -153,11 +130,4 @@ async fn passkey_approval_on_the_phone_updates_the_desktop(backend: Backend) -> 
         .await?;
     ensure!(state["status"] == "signed" && state["done"] == 3, "{state}");
     Ok(())
-}
-
-fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    }
 }

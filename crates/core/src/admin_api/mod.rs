@@ -8,10 +8,12 @@
 //! [`require_user_permission`] with [`Permission::Credentials`], which the `cert_admin` role
 //! carries; the same unit rules then apply as for users.
 
+pub mod audit;
 pub mod clients;
 pub mod credentials;
 pub mod organisation;
 pub mod scope;
+pub mod signing_activity;
 pub mod signing_units;
 pub mod units;
 pub mod users;
@@ -26,7 +28,7 @@ use crate::audit::Event;
 use crate::error::AdminError;
 use crate::request::RequestMeta;
 use crate::{CoreError, Provider};
-pub use scope::{ADMIN_SCOPE, Actor, AdminRole, Grant, Permission, UnitTree};
+pub use scope::{ADMIN_AUTH_MAX_AGE, ADMIN_SCOPE, Actor, AdminRole, Grant, Permission, UnitTree};
 
 /// Why an administration request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +207,51 @@ pub async fn authenticate(
     if user.status != UserStatus::Active {
         return Err(invalid_token("the user is disabled"));
     }
+    caller_of(p, user, &rec.client_id, meta, now).await
+}
+
+/// The client id the built-in console (`/admin`) records in the audit log: not a registrable
+/// client id (those have no ':'), so its entries cannot be confused with a registered client's.
+pub const CONSOLE_CLIENT_ID: &str = "tessera:console";
+
+/// Why the built-in console cannot act for a signed-in person yet.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConsoleGate {
+    /// The session is not at level 2, or its level was proven more than
+    /// [`ADMIN_AUTH_MAX_AGE`] seconds ago: the
+    /// same condition under which a console's token is approved.
+    StepUp,
+}
+
+/// The signed-in person as an administrator of the built-in console: the same rules as a
+/// console's token ([`authenticate`]) — an active user holding a grant, at level 2 proven
+/// recently — with [`CONSOLE_CLIENT_ID`] as the client.
+pub async fn console_caller(
+    p: &Provider,
+    session: &tessera_store::sessions::SessionRecord,
+    user: User,
+    meta: RequestMeta,
+    now: i64,
+) -> Result<Result<Caller, ConsoleGate>, AdminApiError> {
+    if user.status != UserStatus::Active {
+        return Err(invalid_token("the user is disabled"));
+    }
+    // The grant first: someone without one is not asked for a second factor in vain.
+    let caller = caller_of(p, user, CONSOLE_CLIENT_ID, meta, now).await?;
+    if crate::mfa::rank(&session.acr) < 2 || now - session.auth_time > ADMIN_AUTH_MAX_AGE {
+        return Ok(Err(ConsoleGate::StepUp));
+    }
+    Ok(Ok(caller))
+}
+
+/// The caller `user` is, through `client_id`; a user without grants is refused (and audited).
+async fn caller_of(
+    p: &Provider,
+    user: User,
+    client_id: &str,
+    meta: RequestMeta,
+    now: i64,
+) -> Result<Caller, AdminApiError> {
     let grants = grants_of(p, &user.id).await?;
     if grants.is_empty() {
         let err = AdminApiError::Forbidden("you hold no administrative role".into());
@@ -212,7 +259,7 @@ pub async fn authenticate(
             Event::AdminRefused
                 .at(now)
                 .actor(&user.id)
-                .client(&rec.client_id)
+                .client(client_id)
                 .meta(&meta)
                 .detail(json!({ "error": err.code(), "reason": err.to_string() })),
         )
@@ -227,7 +274,7 @@ pub async fn authenticate(
             grants,
             tree,
         },
-        client_id: rec.client_id,
+        client_id: client_id.to_owned(),
         meta,
     })
 }

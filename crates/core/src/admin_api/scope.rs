@@ -16,6 +16,10 @@ use tessera_store::units::Unit;
 /// by the operator get it (`tessera client add --admin-console`).
 pub const ADMIN_SCOPE: &str = "tessera:admin";
 
+/// How recent a level-2 authentication must be to administer: to approve a console's request
+/// for [`ADMIN_SCOPE`], and for each page of the built-in console (seconds).
+pub const ADMIN_AUTH_MAX_AGE: i64 = 900;
+
 /// Administrative roles. Application roles (the `roles` claim) are a different thing and may
 /// not use these names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

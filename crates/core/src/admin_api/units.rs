@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tessera_proto::admin as wire;
-pub use tessera_proto::admin::{NewUnit, UnitPatch};
+pub use tessera_proto::admin::{LevelBody, NewUnit, UnitPatch};
 use tessera_store::units::Unit;
 
 use super::{AdminApiError, Caller, Permission, require_unit, visible_unit};
@@ -74,6 +74,17 @@ pub async fn create(
     Ok(unit_json(&unit))
 }
 
+/// A unit the caller sees (else 404) and administers (else 403).
+async fn managed_unit(p: &Provider, caller: &Caller, id: &str) -> Result<Unit, AdminApiError> {
+    let unit = visible_unit(p, caller, id).await?;
+    if !caller.actor.may(Permission::Manage, Some(id)) {
+        return Err(AdminApiError::Forbidden(format!(
+            "your role does not allow changing unit {id}"
+        )));
+    }
+    Ok(unit)
+}
+
 pub async fn rename(
     p: &Provider,
     caller: &Caller,
@@ -81,12 +92,7 @@ pub async fn rename(
     body: UnitPatch,
     now: i64,
 ) -> Result<wire::Unit, AdminApiError> {
-    let unit = visible_unit(p, caller, id).await?;
-    if !caller.actor.may(Permission::Manage, Some(id)) {
-        return Err(AdminApiError::Forbidden(format!(
-            "your role does not allow changing unit {id}"
-        )));
-    }
+    let unit = managed_unit(p, caller, id).await?;
     let name = check_text("unit name", &body.name)?;
     p.store.rename_unit(id, &name).await?;
     caller
@@ -99,4 +105,25 @@ pub async fn rename(
         )
         .await?;
     Ok(unit_json(&Unit { name, ..unit }))
+}
+
+/// Requires `body.min_acr` at every login of the people of unit `id` and the units below it
+/// (a level policy on the unit, as `tessera mfa policy add --unit`), audited as
+/// `policy.acr.added` under the administrator.
+pub async fn require_level(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    body: LevelBody,
+    now: i64,
+) -> Result<wire::Unit, AdminApiError> {
+    let unit = managed_unit(p, caller, id).await?;
+    if !crate::acr::SUPPORTED.contains(&body.min_acr.as_str()) {
+        return Err(AdminApiError::Invalid(format!(
+            "min_acr must be one of {}",
+            crate::acr::SUPPORTED.join(", ")
+        )));
+    }
+    crate::mfa::policy::add(p, Some(id), None, &body.min_acr, &caller.actor.user_id, now).await?;
+    Ok(unit_json(&unit))
 }

@@ -339,6 +339,39 @@ pub async fn reset_password(
     })
 }
 
+/// Removes every second factor of a person who lost theirs (passkeys, authenticator app,
+/// hardware tokens, recovery codes); their sessions end. They enrol again at the next sign-in
+/// that needs level 2.
+pub async fn reset_factors(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<wire::User, AdminApiError> {
+    let user = managed_user(p, caller, id).await?;
+    not_self(caller, &user, "reset the second factors of")?;
+    let a = caller.acting();
+    crate::mfa::reset_by(p, &user, a.actor, a.client_id, a.meta, now).await?;
+    Ok(user_json(&user))
+}
+
+/// Ends every session and token of the account (a lost phone, a shared computer), with
+/// back-channel logout to the applications; the password stays.
+pub async fn end_sessions(
+    p: &Provider,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+) -> Result<wire::User, AdminApiError> {
+    let user = managed_user(p, caller, id).await?;
+    let ended = crate::session::end_user_access(p, &user, "admin_logout", now).await?;
+    caller
+        .acting()
+        .audit(p, now, Event::UserSessionsEnded, ended.detail(&user.id))
+        .await?;
+    Ok(user_json(&user))
+}
+
 /// Clears the account's counts of wrong second-factor codes and wrong passwords, once the
 /// administrator has checked with the person that the failures were theirs.
 pub async fn unlock(

@@ -400,6 +400,18 @@ pub async fn complete(
 /// Removes every second factor of a person who lost them (an administrator's act, after
 /// checking who is asking). The person enrols again at the next login their policy demands.
 pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(), CoreError> {
+    reset_by(p, user, actor, None, &RequestMeta::default(), now).await
+}
+
+/// As [`reset`], audited with the administrator's client and address.
+pub async fn reset_by(
+    p: &Provider,
+    user: &User,
+    actor: &str,
+    client_id: Option<&str>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(), CoreError> {
     let passkeys = p.store.delete_user_webauthn_credentials(&user.id).await?;
     let totp = p.store.delete_totp(&user.id).await?;
     let otp_tokens = p.store.delete_user_otp_tokens(&user.id).await?;
@@ -410,11 +422,18 @@ pub async fn reset(p: &Provider, user: &User, actor: &str, now: i64) -> Result<(
     let ended = crate::session::end_user_access(p, user, "mfa_reset", now)
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?;
-    p.audit(Event::MfaReset.at(now).actor(actor).detail(json!({
-        "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
-        "otp_tokens_removed": otp_tokens,
-        "access_ended": ended.detail(&user.id),
-    })))
+    p.audit(
+        Event::MfaReset
+            .at(now)
+            .actor(actor)
+            .maybe_client(client_id)
+            .meta(meta)
+            .detail(json!({
+                "user": user.id, "passkeys_removed": passkeys, "totp_removed": totp,
+                "otp_tokens_removed": otp_tokens,
+                "access_ended": ended.detail(&user.id),
+            })),
+    )
     .await
 }
 

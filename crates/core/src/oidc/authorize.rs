@@ -87,8 +87,7 @@ pub enum Decision {
     Consent { handle: String },
 }
 
-/// How recent a level-2 authentication must be for the administration scope (seconds).
-pub const ADMIN_AUTH_MAX_AGE: i64 = 900;
+pub use crate::admin_api::ADMIN_AUTH_MAX_AGE;
 
 /// Whether the request asks for the administration API's scope.
 pub fn wants_admin(req: &AuthRequest) -> bool {
