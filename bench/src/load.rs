@@ -57,16 +57,21 @@ where
         all.extend(lat);
         errors += e;
     }
+    Ok(summarize(all, elapsed, errors))
+}
+
+/// Rate and percentiles of the latencies of one phase.
+pub fn summarize(mut all: Vec<Duration>, elapsed: Duration, errors: u64) -> Phase {
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
-    Ok(Phase {
+    Phase {
         rate: all.len() as f64 / elapsed.as_secs_f64(),
         p50: pct(0.5),
         p99: pct(0.99),
         errors,
-    })
+    }
 }
