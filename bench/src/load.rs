@@ -50,6 +50,14 @@ where
     measuring.store(false, Ordering::Relaxed);
     let elapsed = start.elapsed();
     stop.store(true, Ordering::Relaxed);
+    let (all, errors) = gather(workers).await?;
+    Ok(summarize(all, elapsed, errors))
+}
+
+/// The latencies and error counts of all workers.
+pub async fn gather(
+    workers: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
     let mut all = Vec::new();
     let mut errors = 0;
     for w in workers {
@@ -57,7 +65,7 @@ where
         all.extend(lat);
         errors += e;
     }
-    Ok(summarize(all, elapsed, errors))
+    Ok((all, errors))
 }
 
 /// Rate and percentiles of the latencies of one phase.

@@ -447,7 +447,13 @@ async fn write_batch(
     let chain_id = chain.id.as_str();
     let (mut seq, mut prev) = head.clone();
     let mut tx = store.pool().begin().await?;
-    if seq == 0 {
+    let now = batch.iter().map(|(ev, _, _)| ev.at).max().unwrap_or(0);
+    let writes: Vec<&Writes> = batch.iter().map(|(_, w, _)| w).collect();
+    let applied = group_commit::apply(&mut tx, &writes, now).await?;
+    // A chain is registered with its first entry; a batch whose every spend was lost writes
+    // none, so it leaves the chain unregistered (and its head unwritten) for the next batch.
+    let writes_entries = applied.iter().any(|ok| *ok);
+    if seq == 0 && writes_entries {
         sqlx::query(
             "INSERT INTO audit_chains (id, writer, created_at, version) VALUES ($1, $2, $3, $4)",
         )
@@ -467,9 +473,6 @@ async fn write_batch(
         )
         .await?;
     }
-    let now = batch.iter().map(|(ev, _, _)| ev.at).max().unwrap_or(0);
-    let writes: Vec<&Writes> = batch.iter().map(|(_, w, _)| w).collect();
-    let applied = group_commit::apply(&mut tx, &writes, now).await?;
     // Hash the chain in order, then write it with one multi-row INSERT per chunk: one round
     // trip for many events keeps the writer ahead of thousands of events per second.
     let mut rows = Vec::with_capacity(batch.len());
@@ -526,7 +529,9 @@ async fn write_batch(
         }
         q.execute(&mut *tx).await?;
     }
-    write_head(&mut tx, key, chain_id, seq, &prev, last_at).await?;
+    if writes_entries {
+        write_head(&mut tx, key, chain_id, seq, &prev, last_at).await?;
+    }
     tx.commit().await?;
     Ok(((seq, prev), applied))
 }

@@ -308,4 +308,21 @@ mod tests {
         assert_eq!(report.entries, 1);
         assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
+
+    /// A first batch whose every spend is lost writes no entry, so it must leave the chain
+    /// unregistered for the next batch (which then registers it with its first entry).
+    #[tokio::test]
+    async fn a_chain_whose_first_batch_wrote_nothing_still_starts() {
+        let store = world().await;
+        let key = AuditKey::new(b"group-commit-test-key");
+        let log = AuditLog::start(store.clone(), key.clone(), "replica", T, "chain".into())
+            .await
+            .unwrap();
+        let lost = Writes::spending(Spend::Code("no-such-code".into()));
+        assert!(!log.commit(event(0), lost).await.unwrap());
+        log.record(event(1)).await.unwrap();
+        let report = store.verify_audit(&key).await.unwrap();
+        assert_eq!((report.chains, report.entries), (1, 1));
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
 }

@@ -92,6 +92,18 @@ pub async fn access_token(
     Ok((token, record))
 }
 
+/// An access token recorded at once, outside any grant (tests).
+#[cfg(test)]
+pub async fn recorded_access_token(
+    p: &Provider,
+    g: &AccessGrant<'_>,
+    now: i64,
+) -> Result<String, CoreError> {
+    let (token, record) = access_token(p, g, now).await?;
+    p.store.insert_token(&record).await?;
+    Ok(token)
+}
+
 /// An ID token (OIDC Core §2) with the claims the scopes allow.
 pub async fn id_token(
     p: &Provider,
