@@ -50,6 +50,14 @@ where
     measuring.store(false, Ordering::Relaxed);
     let elapsed = start.elapsed();
     stop.store(true, Ordering::Relaxed);
+    let (all, errors) = gather(workers).await?;
+    Ok(summarize(all, elapsed, errors))
+}
+
+/// The latencies and error counts of all workers.
+pub async fn gather(
+    workers: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
     let mut all = Vec::new();
     let mut errors = 0;
     for w in workers {
@@ -57,16 +65,21 @@ where
         all.extend(lat);
         errors += e;
     }
+    Ok((all, errors))
+}
+
+/// Rate and percentiles of the latencies of one phase.
+pub fn summarize(mut all: Vec<Duration>, elapsed: Duration, errors: u64) -> Phase {
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
-    Ok(Phase {
+    Phase {
         rate: all.len() as f64 / elapsed.as_secs_f64(),
         p50: pct(0.5),
         p99: pct(0.99),
         errors,
-    })
+    }
 }

@@ -105,6 +105,8 @@ mod signing_pages;
 mod signing_pdf;
 #[path = "e2e/signing_requests.rs"]
 mod signing_requests;
+#[path = "e2e/spend_once.rs"]
+mod spend_once;
 #[path = "e2e/sso.rs"]
 mod sso;
 #[path = "e2e/strong_auth.rs"]

@@ -159,6 +159,17 @@ impl Provider {
         self.audit.record(event).await?;
         Ok(())
     }
+
+    /// Records an audit event together with a request's writes, in one shared transaction (see
+    /// `tessera_store::group_commit`), and waits until it is committed. `false`: the writes'
+    /// spend was lost to another request and nothing was written.
+    pub async fn commit(
+        &self,
+        record: crate::audit::Record,
+        writes: tessera_store::group_commit::Writes,
+    ) -> Result<bool, CoreError> {
+        Ok(self.audit.commit(record.into_event(), writes).await?)
+    }
 }
 
 // Here, so that `audit` depends on nothing else in this crate.

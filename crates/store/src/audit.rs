@@ -20,6 +20,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::group_commit::{self, Writes};
 use crate::{Result, Store, StoreError};
 
 const MAX_BATCH: usize = 256;
@@ -210,7 +211,9 @@ pub(crate) const REGISTRY: &str = "chains";
 /// so that verification reports it (it is never a chain id).
 pub(crate) const REGISTRY_WAS_MISSING: &str = "!registry-missing";
 
-type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
+/// An event, the writes that go with it (see [`group_commit`]), and where to say whether they
+/// were applied.
+type Job = (AuditEvent, Writes, oneshot::Sender<Result<bool, String>>);
 
 struct Chain {
     id: String,
@@ -253,13 +256,20 @@ impl AuditLog {
 
     /// Appends an event; returns once it is committed.
     pub async fn record(&self, event: AuditEvent) -> Result<()> {
+        self.commit(event, Writes::default()).await.map(drop)
+    }
+
+    /// Appends an event with `writes`, in the next batch's transaction; returns once it is
+    /// committed: `true` if they were applied, `false` if their spend was lost to another
+    /// request (then neither the writes nor the event were).
+    pub async fn commit(&self, event: AuditEvent, writes: Writes) -> Result<bool> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send((event, done))
+            .send((event, writes, done))
             .await
             .map_err(|_| StoreError::Corrupt("audit writer stopped".into()))?;
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(applied)) => Ok(applied),
             Ok(Err(msg)) => Err(StoreError::Corrupt(format!("audit append failed: {msg}"))),
             Err(_) => Err(StoreError::Corrupt("audit writer stopped".into())),
         }
@@ -292,17 +302,34 @@ async fn run_writer(
         }
         metrics::histogram!("tessera_audit_flush_duration_seconds")
             .record(started.elapsed().as_secs_f64());
+        if result.is_err() && batch.len() > 1 {
+            // One job's writes can fail the batch (a client or user deleted meanwhile): write
+            // each alone, so that only that request fails.
+            for job in batch.drain(..) {
+                let one = [job];
+                let result = write_batch(&store, &key, &chain, &head, &one).await;
+                let [(_, _, done)] = one;
+                let _ = done.send(match result {
+                    Ok((new_head, applied)) => {
+                        head = new_head;
+                        Ok(applied.first().copied().unwrap_or(false))
+                    }
+                    Err(e) => Err(e.to_string()),
+                });
+            }
+            continue;
+        }
         match result {
-            Ok(new_head) => {
+            Ok((new_head, applied)) => {
                 head = new_head;
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Ok(()));
+                for ((_, _, done), ok) in batch.drain(..).zip(applied) {
+                    let _ = done.send(Ok(ok));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit batch failed; the requests it records fail too");
                 let msg = e.to_string();
-                for (_, done) in batch.drain(..) {
+                for (_, _, done) in batch.drain(..) {
                     let _ = done.send(Err(msg.clone()));
                 }
             }
@@ -421,11 +448,17 @@ async fn write_batch(
     chain: &Chain,
     head: &(i64, String),
     batch: &[Job],
-) -> Result<(i64, String)> {
+) -> Result<((i64, String), Vec<bool>)> {
     let chain_id = chain.id.as_str();
     let (mut seq, mut prev) = head.clone();
     let mut tx = store.pool().begin().await?;
-    if seq == 0 {
+    let now = batch.iter().map(|(ev, _, _)| ev.at).max().unwrap_or(0);
+    let writes: Vec<&Writes> = batch.iter().map(|(_, w, _)| w).collect();
+    let applied = group_commit::apply(&mut tx, &writes, now).await?;
+    // A chain is registered with its first entry; a batch whose every spend was lost writes
+    // none, so it leaves the chain unregistered (and its head unwritten) for the next batch.
+    let writes_entries = applied.iter().any(|ok| *ok);
+    if seq == 0 && writes_entries {
         sqlx::query(
             "INSERT INTO audit_chains (id, writer, created_at, version) VALUES ($1, $2, $3, $4)",
         )
@@ -449,7 +482,12 @@ async fn write_batch(
     // trip for many events keeps the writer ahead of thousands of events per second.
     let mut rows = Vec::with_capacity(batch.len());
     let mut last_at = chain.created_at;
-    for (ev, _) in batch {
+    let events = batch
+        .iter()
+        .zip(&applied)
+        .filter(|(_, ok)| **ok)
+        .map(|((ev, _, _), _)| ev);
+    for ev in events {
         seq += 1;
         let detail = ev.detail.to_string();
         let hash = Fields {
@@ -475,16 +513,9 @@ async fn write_batch(
         ));
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let b = r * 11;
-                let params: Vec<String> = (1..=11).map(|k| format!("${}", b + k)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO audit_log (chain_id, seq, at, event, actor, client_id, source_ip, outcome, detail, prev_hash, hash) VALUES {}",
-            values.join(", ")
+            group_commit::values(chunk.len(), 11)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (seq, ev, detail, prev_hash, hash) in chunk {
@@ -503,9 +534,11 @@ async fn write_batch(
         }
         q.execute(&mut *tx).await?;
     }
-    write_head(&mut tx, key, chain_id, seq, &prev, last_at).await?;
+    if writes_entries {
+        write_head(&mut tx, key, chain_id, seq, &prev, last_at).await?;
+    }
     tx.commit().await?;
-    Ok((seq, prev))
+    Ok(((seq, prev), applied))
 }
 
 impl Store {

@@ -42,6 +42,14 @@ pub struct Client {
 
 const COLUMNS: &str = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, allowed_scopes, token_alg, min_acr, created_at, updated_at, grant_types, auth_method, jwks, jwks_uri, refresh_idle_ttl, refresh_absolute_ttl, unit_id, admin_console";
 
+pub(crate) fn batch_kind() -> crate::batch_read::Kind<Client> {
+    crate::batch_read::Kind {
+        select: format!("SELECT {COLUMNS} FROM clients WHERE id IN"),
+        key: "id",
+        decode: from_row,
+    }
+}
+
 fn from_row(row: &AnyRow) -> Result<Client> {
     let kind: String = row.try_get("client_type")?;
     let scopes: String = row.try_get("allowed_scopes")?;
@@ -113,16 +121,9 @@ impl Store {
         Ok(())
     }
 
+    /// A client by id; concurrent lookups share one query.
     pub async fn client(&self, id: &str) -> Result<Option<Client>> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM clients WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        self.reads.clients.get(id).await
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {

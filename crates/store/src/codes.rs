@@ -72,6 +72,32 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
 }
 
+const TOKEN_COLUMNS: &str = "jti, kind, client_id, user_id, session_id, code_id, family_id, scope, issued_at, expires_at, revoked_at";
+
+pub(crate) fn token_batch_kind() -> crate::batch_read::Kind<TokenRecord> {
+    crate::batch_read::Kind {
+        select: format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti IN"),
+        key: "jti",
+        decode: token_from_row,
+    }
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        jti: row.try_get("jti")?,
+        kind: row.try_get("kind")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        session_id: row.try_get("session_id")?,
+        code_id: row.try_get("code_id")?,
+        family_id: row.try_get("family_id")?,
+        scope: row.try_get("scope")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
 impl Store {
     pub async fn insert_code(&self, c: &AuthCodeRecord) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
@@ -152,29 +178,9 @@ impl Store {
         Ok(())
     }
 
+    /// An access-token record by `jti`; concurrent lookups share one query.
     pub async fn token(&self, jti: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(
-            "SELECT jti, kind, client_id, user_id, session_id, code_id, family_id, scope, issued_at, expires_at, revoked_at FROM tokens WHERE jti = $1",
-        )
-        .bind(jti)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|row| -> Result<TokenRecord> {
-            Ok(TokenRecord {
-                jti: row.try_get("jti")?,
-                kind: row.try_get("kind")?,
-                client_id: row.try_get("client_id")?,
-                user_id: row.try_get("user_id")?,
-                session_id: row.try_get("session_id")?,
-                code_id: row.try_get("code_id")?,
-                family_id: row.try_get("family_id")?,
-                scope: row.try_get("scope")?,
-                issued_at: row.try_get("issued_at")?,
-                expires_at: row.try_get("expires_at")?,
-                revoked_at: row.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
+        self.reads.tokens.get(jti).await
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: a replayed code): the access

@@ -7,9 +7,11 @@
 pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
+mod batch_read;
 pub mod clients;
 pub mod codes;
 pub mod grants;
+pub mod group_commit;
 pub mod keys;
 pub mod logout;
 pub mod mfa;
@@ -66,6 +68,14 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Lookups batched across concurrent requests (see [`batch_read`]).
+    reads: std::sync::Arc<Reads>,
+}
+
+#[derive(Debug)]
+struct Reads {
+    clients: batch_read::BatchRead<clients::Client>,
+    tokens: batch_read::BatchRead<codes::TokenRecord>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -249,7 +259,15 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(32).connect(url).await?,
         };
-        Ok(Store { pool, backend })
+        let reads = std::sync::Arc::new(Reads {
+            clients: batch_read::BatchRead::start(pool.clone(), clients::batch_kind()),
+            tokens: batch_read::BatchRead::start(pool.clone(), codes::token_batch_kind()),
+        });
+        Ok(Store {
+            pool,
+            backend,
+            reads,
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -326,4 +326,4 @@ impl Store {
 
 #[cfg(test)]
 #[path = "logout_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ use crate::users::{User, UserStatus};
 const T: i64 = 1_750_000_000;
 const GIVE_UP: i64 = T + 86_400;
 
-async fn world() -> Store {
+pub(crate) async fn world() -> Store {
     let store = testdb::store().await;
     store
         .insert_user(&User {

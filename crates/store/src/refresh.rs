@@ -124,25 +124,36 @@ impl Store {
         .transpose()
     }
 
-    /// A refresh token and its family, without spending it.
+    /// A refresh token and its family, without spending it (one query).
     pub async fn refresh_token(
         &self,
         id: &str,
     ) -> Result<Option<(RefreshTokenRecord, RefreshFamily)>> {
-        let Some(row) = sqlx::query(
-            "SELECT id, family_id, issued_at, expires_at, used_at FROM refresh_tokens WHERE id = $1",
-        )
+        let family_columns: Vec<String> = FAMILY_COLUMNS
+            .split(", ")
+            .map(|c| format!("f.{c}"))
+            .collect();
+        let Some(row) = sqlx::query(AssertSqlSafe(format!(
+            "SELECT t.id AS token_id, t.issued_at AS token_issued_at, t.expires_at AS token_expires_at, \
+             t.used_at AS token_used_at, {} FROM refresh_tokens t \
+             JOIN refresh_families f ON f.id = t.family_id WHERE t.id = $1",
+            family_columns.join(", ")
+        )))
         .bind(id)
         .fetch_optional(self.pool())
         .await?
         else {
             return Ok(None);
         };
-        let token = token_from_row(&row)?;
-        Ok(self
-            .refresh_family(&token.family_id)
-            .await?
-            .map(|f| (token, f)))
+        let family = family_from_row(&row)?;
+        let token = RefreshTokenRecord {
+            id: row.try_get("token_id")?,
+            family_id: family.id.clone(),
+            issued_at: row.try_get("token_issued_at")?,
+            expires_at: row.try_get("token_expires_at")?,
+            used_at: row.try_get("token_used_at")?,
+        };
+        Ok(Some((token, family)))
     }
 
     /// Spends a refresh token atomically: of two concurrent uses (even on two replicas) exactly

@@ -840,7 +840,7 @@ async fn the_api_takes_tokens_of_pinned_consoles_at_level_2_only() {
                 code_id: None,
                 family_id: None,
             };
-            issue::access_token(p, &grant, T0).await.unwrap()
+            issue::recorded_access_token(p, &grant, T0).await.unwrap()
         }
     };
     let strong = token(crate::acr::LOA2).await;

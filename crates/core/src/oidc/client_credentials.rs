@@ -4,6 +4,7 @@
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
+use tessera_store::group_commit::Writes;
 
 use super::USER_SCOPES;
 use super::issue::{self, AccessGrant};
@@ -72,14 +73,18 @@ pub async fn grant(
         code_id: None,
         family_id: None,
     };
-    let access_token = issue::access_token(p, &grant, now).await?;
-    p.audit(
+    let (access_token, record) = issue::access_token(p, &grant, now).await?;
+    p.commit(
         Event::TokenIssued
             .at(now)
             .actor(&client.id)
             .client(&client.id)
             .meta(meta)
             .detail(json!({ "grant_type": "client_credentials", "scope": scope })),
+        Writes {
+            tokens: vec![record],
+            ..Writes::default()
+        },
     )
     .await?;
     Ok(issue::bearer(p, access_token, None, None, scope))

@@ -47,12 +47,13 @@ pub struct AccessGrant<'a> {
     pub family_id: Option<&'a str>,
 }
 
-/// A JWT access token (RFC 9068), recorded so that it can be revoked.
+/// A JWT access token (RFC 9068) and the record that lets it be revoked; the caller writes the
+/// record with its audit entry ([`Provider::commit`]).
 pub async fn access_token(
     p: &Provider,
     g: &AccessGrant<'_>,
     now: i64,
-) -> Result<String, CoreError> {
+) -> Result<(String, TokenRecord), CoreError> {
     let jti = random_id()?;
     let exp = now + p.config.access_token_ttl;
     let mut claims = json!({
@@ -75,21 +76,31 @@ pub async fn access_token(
         .signer
         .sign(client_alg(g.client), "at+jwt", &claims)
         .await?;
-    p.store
-        .insert_token(&TokenRecord {
-            jti,
-            kind: "access".into(),
-            client_id: g.client.id.clone(),
-            user_id: g.authn.map(|a| a.user.id.clone()),
-            session_id: g.authn.and_then(|a| a.session_id.map(str::to_owned)),
-            code_id: g.code_id.map(str::to_owned),
-            family_id: g.family_id.map(str::to_owned),
-            scope: g.scope.to_owned(),
-            issued_at: now,
-            expires_at: exp,
-            revoked_at: None,
-        })
-        .await?;
+    let record = TokenRecord {
+        jti,
+        kind: "access".into(),
+        client_id: g.client.id.clone(),
+        user_id: g.authn.map(|a| a.user.id.clone()),
+        session_id: g.authn.and_then(|a| a.session_id.map(str::to_owned)),
+        code_id: g.code_id.map(str::to_owned),
+        family_id: g.family_id.map(str::to_owned),
+        scope: g.scope.to_owned(),
+        issued_at: now,
+        expires_at: exp,
+        revoked_at: None,
+    };
+    Ok((token, record))
+}
+
+/// An access token recorded at once, outside any grant (tests).
+#[cfg(test)]
+pub async fn recorded_access_token(
+    p: &Provider,
+    g: &AccessGrant<'_>,
+    now: i64,
+) -> Result<String, CoreError> {
+    let (token, record) = access_token(p, g, now).await?;
+    p.store.insert_token(&record).await?;
     Ok(token)
 }
 
@@ -152,14 +163,14 @@ pub fn refresh_ttls(p: &Provider, client: &Client) -> (i64, i64) {
     )
 }
 
-/// Starts a refresh family and returns its id and first token.
-pub async fn start_refresh_family(
+/// A new refresh family and its first token, to be written with the grant's audit entry.
+pub fn start_refresh_family(
     p: &Provider,
     client: &Client,
     authn: &Authn<'_>,
     scope: &str,
     now: i64,
-) -> Result<(String, String), CoreError> {
+) -> Result<(RefreshFamily, RefreshTokenRecord, String), CoreError> {
     let offline = scope.split(' ').any(|s| s == "offline_access");
     let (_, absolute) = refresh_ttls(p, client);
     let family = RefreshFamily {
@@ -177,28 +188,26 @@ pub async fn start_refresh_family(
         revoked_at: None,
         revoke_reason: None,
     };
-    p.store.insert_refresh_family(&family).await?;
-    let token = next_refresh_token(p, client, &family, now).await?;
-    Ok((family.id, token))
+    let (record, token) = next_refresh_token(p, client, &family, now)?;
+    Ok((family, record, token))
 }
 
-/// A new refresh token in `family`; idle expiry never passes the family's absolute expiry.
-pub async fn next_refresh_token(
+/// A new refresh token in `family` (its record, to be written, and the token); idle expiry
+/// never passes the family's absolute expiry.
+pub fn next_refresh_token(
     p: &Provider,
     client: &Client,
     family: &RefreshFamily,
     now: i64,
-) -> Result<String, CoreError> {
+) -> Result<(RefreshTokenRecord, String), CoreError> {
     let (idle, _) = refresh_ttls(p, client);
     let token = random_token()?;
-    p.store
-        .insert_refresh_token(&RefreshTokenRecord {
-            id: sha256_hex(token.as_bytes()),
-            family_id: family.id.clone(),
-            issued_at: now,
-            expires_at: (now + idle).min(family.absolute_expires_at),
-            used_at: None,
-        })
-        .await?;
-    Ok(token)
+    let record = RefreshTokenRecord {
+        id: sha256_hex(token.as_bytes()),
+        family_id: family.id.clone(),
+        issued_at: now,
+        expires_at: (now + idle).min(family.absolute_expires_at),
+        used_at: None,
+    };
+    Ok((record, token))
 }

@@ -4,7 +4,8 @@
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
-use tessera_store::refresh::RefreshUse;
+use tessera_store::group_commit::{Spend, Writes};
+use tessera_store::refresh::RefreshFamily;
 use tessera_store::users::UserStatus;
 
 use super::issue::{self, AccessGrant, Authn};
@@ -106,65 +107,56 @@ pub async fn grant(
         )
         .await;
     }
-    // A scope the family does not cover is refused before a live token is spent: the refusal
-    // must leave it usable, or the client's retry would look like re-use and revoke the family.
-    // (A spent token goes on to re-use detection whatever scope it asks for.)
-    if peeked.used_at.is_none() {
-        let asked = narrowed_scope(&family.scope, params.get("scope"))?;
-        if params.get("scope").is_some() {
-            still_allowed(client, &asked)?;
-        }
+    if peeked.used_at.is_some() {
+        return reused(p, client, &family, meta, now).await;
     }
-    let (spent, family) = match p.store.spend_refresh_token(&id, now).await? {
-        RefreshUse::Fresh(t, f) => (t, f),
-        RefreshUse::Unknown => return Err(invalid()),
-        RefreshUse::Replayed(_, f) => {
-            // A spent token came back: either the client or a thief holds a copy. End them all.
-            p.store.revoke_refresh_family(&f.id, "reuse", now).await?;
-            p.audit(
-                Event::RefreshReused
-                    .at(now)
-                    .actor(&f.user_id)
-                    .client(&client.id)
-                    .meta(meta)
-                    .detail(json!({ "family": f.id })),
-            )
-            .await?;
-            return Err(invalid());
+    // A scope the family does not cover is refused before the token is spent: the refusal
+    // must leave it usable, or the client's retry would look like re-use and revoke the family.
+    let asked = narrowed_scope(&family.scope, params.get("scope"))?;
+    if params.get("scope").is_some() {
+        still_allowed(client, &asked)?;
+    }
+    // From here on every answer spends the token, in the batch that records the answer (see
+    // `tessera_store::group_commit`): of concurrent uses exactly one commits the spend.
+    let user_id = Some(family.user_id.as_str());
+    let id = id.as_str();
+    let spend = || Writes::spending(Spend::RefreshToken(id.to_owned()));
+    let refuse_spending = |why: &'static str| async move {
+        let event = Event::RefreshRefused
+            .at(now)
+            .maybe_actor(user_id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "reason": why }));
+        if p.commit(event, spend()).await? {
+            Err(invalid())
+        } else {
+            lost(p, client, id, meta, now).await
         }
     };
-    let user_id = Some(family.user_id.as_str());
     if family.revoked_at.is_some() {
         return refuse(p, client, user_id, meta, now, "family revoked").await;
     }
-    if now >= spent.expires_at || now >= family.absolute_expires_at {
-        return refuse(p, client, user_id, meta, now, "refresh token expired").await;
+    if now >= peeked.expires_at || now >= family.absolute_expires_at {
+        return refuse_spending("refresh token expired").await;
     }
     let Some(user) = p.store.user_by_id(&family.user_id).await? else {
-        return refuse(p, client, user_id, meta, now, "user no longer exists").await;
+        return refuse_spending("user no longer exists").await;
     };
     if user.status != UserStatus::Active {
-        return refuse(p, client, user_id, meta, now, "user is disabled").await;
+        return refuse_spending("user is disabled").await;
     }
     let session = match &family.session_id {
         Some(sid) => p.store.live_session(sid, now).await?,
         None => None,
     };
     if !family.offline && session.is_none() {
-        return refuse(p, client, user_id, meta, now, "the session has ended").await;
+        return refuse_spending("the session has ended").await;
     }
     // The registration may have lost scopes since the grant: never hand them out again.
-    let scope = current_scope(client, &narrowed_scope(&family.scope, params.get("scope"))?);
+    let scope = current_scope(client, &asked);
     if scope.is_empty() {
-        return refuse(
-            p,
-            client,
-            user_id,
-            meta,
-            now,
-            "the client lost every granted scope",
-        )
-        .await;
+        return refuse_spending("the client lost every granted scope").await;
     }
     let authn = Authn {
         user: &user,
@@ -174,7 +166,7 @@ pub async fn grant(
         acr: &family.acr,
         amr: &family.amr,
     };
-    let refresh_token = issue::next_refresh_token(p, client, &family, now).await?;
+    let (next, refresh_token) = issue::next_refresh_token(p, client, &family, now)?;
     let grant = AccessGrant {
         client,
         authn: Some(authn),
@@ -182,21 +174,26 @@ pub async fn grant(
         code_id: None,
         family_id: Some(&family.id),
     };
-    let access_token = issue::access_token(p, &grant, now).await?;
+    let (access_token, record) = issue::access_token(p, &grant, now).await?;
     let id_token = if scope.split(' ').any(|s| s == "openid") {
         Some(issue::id_token(p, client, &authn, &scope, None, &access_token, now).await?)
     } else {
         None
     };
-    p.audit(
-        Event::TokenIssued
-            .at(now)
-            .actor(&user.id)
-            .client(&client.id)
-            .meta(meta)
-            .detail(json!({ "grant_type": "refresh_token", "family": family.id })),
-    )
-    .await?;
+    let issued = Event::TokenIssued
+        .at(now)
+        .actor(&user.id)
+        .client(&client.id)
+        .meta(meta)
+        .detail(json!({ "grant_type": "refresh_token", "family": family.id }));
+    let writes = Writes {
+        refresh_tokens: vec![next],
+        tokens: vec![record],
+        ..spend()
+    };
+    if !p.commit(issued, writes).await? {
+        return lost(p, client, id, meta, now).await;
+    }
     Ok(issue::bearer(
         p,
         access_token,
@@ -204,4 +201,43 @@ pub async fn grant(
         Some(refresh_token),
         scope,
     ))
+}
+
+/// The spend was lost: another request spent the token first (re-use), or its family was
+/// revoked meanwhile.
+async fn lost(
+    p: &Provider,
+    client: &Client,
+    id: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    match p.store.refresh_token(id).await? {
+        Some((t, f)) if t.used_at.is_some() => reused(p, client, &f, meta, now).await,
+        Some((_, f)) => refuse(p, client, Some(&f.user_id), meta, now, "family revoked").await,
+        None => Err(invalid()),
+    }
+}
+
+/// A spent token came back: either the client or a thief holds a copy. End them all.
+async fn reused(
+    p: &Provider,
+    client: &Client,
+    family: &RefreshFamily,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    p.store
+        .revoke_refresh_family(&family.id, "reuse", now)
+        .await?;
+    p.audit(
+        Event::RefreshReused
+            .at(now)
+            .actor(&family.user_id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "family": family.id })),
+    )
+    .await?;
+    Err(invalid())
 }

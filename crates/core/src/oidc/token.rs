@@ -3,7 +3,8 @@
 use serde_json::json;
 use tessera_proto::{ErrorCode, TokenResponse};
 use tessera_store::clients::Client;
-use tessera_store::codes::{AuthCodeRecord, Redeem};
+use tessera_store::codes::AuthCodeRecord;
+use tessera_store::group_commit::{Spend, Writes};
 use tessera_store::users::{User, UserStatus};
 
 pub use super::issue::at_hash;
@@ -76,65 +77,44 @@ async fn authorization_code(
     let code = params
         .get("code")
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
-    let invalid = || {
-        err(
-            ErrorCode::InvalidGrant,
-            "the authorization code is invalid, expired or already used",
-        )
-    };
     let code_id = sha256_hex(code.as_bytes());
     // Look before spending: a client that merely saw another client's code must neither burn
     // it nor, by presenting it twice, get the rightful client's tokens revoked.
-    if let Some(seen) = p.store.code(&code_id).await?
-        && seen.client_id != client.id
-    {
+    let Some(rec) = p.store.code(&code_id).await? else {
+        return Err(invalid_code());
+    };
+    if rec.client_id != client.id {
         p.audit(
             Event::TokenRefused
                 .at(now)
-                .actor(&seen.user_id)
+                .actor(&rec.user_id)
                 .client(&client.id)
                 .meta(meta)
                 .detail(json!({ "reason": "code issued to another client" })),
         )
         .await?;
-        return Err(invalid());
+        return Err(invalid_code());
     }
-    let rec = match p.store.redeem_code(&code_id, now).await? {
-        Redeem::Fresh(rec) => rec,
-        Redeem::Unknown => return Err(invalid()),
-        Redeem::Replayed(rec) => {
-            // RFC 6749 §4.1.2: a code used twice revokes what it already produced.
-            let revoked = p.store.revoke_tokens_of_code(&rec.id, now).await?;
-            p.audit(
-                Event::CodeReplayed
-                    .at(now)
-                    .actor(&rec.user_id)
-                    .client(&client.id)
-                    .meta(meta)
-                    .detail(json!({ "revoked_tokens": revoked })),
-            )
-            .await?;
-            return Err(invalid());
+    if rec.used_at.is_some() {
+        return code_replayed(p, client, &rec, meta, now).await;
+    }
+    // From here on every answer spends the code, in the batch that records the answer: of two
+    // concurrent redemptions exactly one commits the spend; the other takes the replay path.
+    let rec = &rec;
+    let spend = || Writes::spending(Spend::Code(rec.id.clone()));
+    let refuse = |why: &'static str| async move {
+        let event = Event::TokenRefused
+            .at(now)
+            .actor(&rec.user_id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "reason": why }));
+        if p.commit(event, spend()).await? {
+            Err(invalid_code())
+        } else {
+            code_replayed(p, client, rec, meta, now).await
         }
     };
-    let refuse = |why: &'static str| {
-        let user_id = rec.user_id.clone();
-        async move {
-            p.audit(
-                Event::TokenRefused
-                    .at(now)
-                    .actor(&user_id)
-                    .client(&client.id)
-                    .meta(meta)
-                    .detail(json!({ "reason": why })),
-            )
-            .await?;
-            Err::<TokenResponse, OAuthError>(invalid())
-        }
-    };
-    if rec.client_id != client.id {
-        return refuse("code issued to another client").await;
-    }
     if now >= rec.expires_at {
         return refuse("code expired").await;
     }
@@ -156,19 +136,50 @@ async fn authorization_code(
     let Some(session) = p.store.live_session(&rec.session_id, now).await? else {
         return refuse("the session has ended").await;
     };
-    let response = issue_tokens(p, client, &rec, &user, &session.sid, now).await?;
-    p.audit(
-        Event::TokenIssued
-            .at(now)
-            .actor(&user.id)
-            .client(&client.id)
-            .meta(meta)
-            .detail(json!({ "grant_type": "authorization_code", "scope": rec.scope })),
-    )
-    .await?;
-    Ok(response)
+    let (response, mut writes) = issue_tokens(p, client, rec, &user, &session.sid, now).await?;
+    writes.spend = spend().spend;
+    let issued = Event::TokenIssued
+        .at(now)
+        .actor(&user.id)
+        .client(&client.id)
+        .meta(meta)
+        .detail(json!({ "grant_type": "authorization_code", "scope": rec.scope }));
+    if p.commit(issued, writes).await? {
+        Ok(response)
+    } else {
+        code_replayed(p, client, rec, meta, now).await
+    }
 }
 
+fn invalid_code() -> OAuthError {
+    err(
+        ErrorCode::InvalidGrant,
+        "the authorization code is invalid, expired or already used",
+    )
+}
+
+/// RFC 6749 §4.1.2: a code used twice revokes what it already produced.
+async fn code_replayed(
+    p: &Provider,
+    client: &Client,
+    rec: &AuthCodeRecord,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let revoked = p.store.revoke_tokens_of_code(&rec.id, now).await?;
+    p.audit(
+        Event::CodeReplayed
+            .at(now)
+            .actor(&rec.user_id)
+            .client(&client.id)
+            .meta(meta)
+            .detail(json!({ "revoked_tokens": revoked })),
+    )
+    .await?;
+    Err(invalid_code())
+}
+
+/// The tokens of a redeemed code, and the records to write with the grant's audit entry.
 async fn issue_tokens(
     p: &Provider,
     client: &Client,
@@ -176,7 +187,7 @@ async fn issue_tokens(
     user: &User,
     sid: &str,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(TokenResponse, Writes), OAuthError> {
     let authn = Authn {
         user,
         session_id: Some(&rec.session_id),
@@ -192,19 +203,24 @@ async fn issue_tokens(
         .scope
         .split(' ')
         .any(|s| s == crate::admin_api::ADMIN_SCOPE);
-    let family = if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
-        Some(issue::start_refresh_family(p, client, &authn, &rec.scope, now).await?)
-    } else {
-        None
-    };
+    let mut writes = Writes::default();
+    let mut refresh_token = None;
+    if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
+        let (family, first, token) =
+            issue::start_refresh_family(p, client, &authn, &rec.scope, now)?;
+        writes.families.push(family);
+        writes.refresh_tokens.push(first);
+        refresh_token = Some(token);
+    }
     let grant = AccessGrant {
         client,
         authn: Some(authn),
         scope: &rec.scope,
         code_id: Some(&rec.id),
-        family_id: family.as_ref().map(|(id, _)| id.as_str()),
+        family_id: writes.families.first().map(|f| f.id.as_str()),
     };
-    let access_token = issue::access_token(p, &grant, now).await?;
+    let (access_token, record) = issue::access_token(p, &grant, now).await?;
+    writes.tokens.push(record);
     let id_token = issue::id_token(
         p,
         client,
@@ -215,13 +231,14 @@ async fn issue_tokens(
         now,
     )
     .await?;
-    Ok(issue::bearer(
+    let response = issue::bearer(
         p,
         access_token,
         Some(id_token),
-        family.map(|(_, token)| token),
+        refresh_token,
         rec.scope.clone(),
-    ))
+    );
+    Ok((response, writes))
 }
 
 #[cfg(test)]

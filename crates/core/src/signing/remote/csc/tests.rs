@@ -17,7 +17,7 @@ use super::sign::{sign_doc, sign_hash};
 use super::*;
 use crate::mfa::prove::FactorInput;
 use crate::mfa::totp;
-use crate::oidc::issue::{AccessGrant, Authn, access_token};
+use crate::oidc::issue::{AccessGrant, Authn, recorded_access_token};
 use crate::pki::{Actor, RevocationReason};
 use crate::testkit::T0;
 
@@ -36,7 +36,7 @@ async fn token(w: &World, scope: &str, user: bool) -> String {
         acr: &w.session.acr,
         amr: &amr,
     };
-    access_token(
+    recorded_access_token(
         &w.p,
         &AccessGrant {
             client: &client,
