@@ -168,7 +168,15 @@ impl Provider {
         record: crate::audit::Record,
         writes: tessera_store::group_commit::Writes,
     ) -> Result<bool, CoreError> {
-        Ok(self.audit.commit(record.into_event(), writes).await?)
+        let event = record.into_event();
+        // The observer (metrics) hears of the event only once it was written: a lost spend
+        // writes nothing.
+        let seen = self.observer.as_ref().map(|_| event.clone());
+        let written = self.audit.commit(event, writes).await?;
+        if let (true, Some(observer), Some(event)) = (written, &self.observer, &seen) {
+            observer.recorded(event);
+        }
+        Ok(written)
     }
 }
 
