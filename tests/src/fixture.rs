@@ -1,10 +1,11 @@
 //! The usual world of a scenario: one server, a unit, a user in it, a confidential client.
 
-use tessera_sdk::RelyingParty;
+use tessera_sdk::{AuthOptions, LoginResult, RelyingParty};
 
 use crate::backend::Backend;
 use crate::browser::Browser;
 use crate::cli::{NewClient, NewUser, RegisteredClient};
+use crate::receiver::LogoutReceiver;
 use crate::server::{ServerOptions, TestServer};
 
 /// The password of the fixture user (at least 10 characters, as the server requires).
@@ -56,6 +57,36 @@ impl Fixture {
     /// The SDK as the `vanban` application.
     pub async fn rp(&self) -> anyhow::Result<RelyingParty> {
         crate::flow::relying_party(&self.server, &self.client).await
+    }
+
+    /// Signs the fixture user in to a client `id` per path of `receiver` (one password prompt, SSO
+    /// for the rest); returns each login.
+    pub async fn sign_in_with_backchannel(
+        &self,
+        receiver: &LogoutReceiver,
+        ids: &[&str],
+    ) -> anyhow::Result<(Browser, Vec<LoginResult>)> {
+        let browser = self.browser()?;
+        let mut logins = Vec::new();
+        for id in ids {
+            let client = self
+                .add_client(
+                    NewClient::confidential(id, &format!("Ứng dụng {id}"))
+                        .backchannel_logout_uri(&receiver.url(&format!("/{id}/bcl"))),
+                )
+                .await?;
+            let rp = crate::flow::relying_party(&self.server, &client).await?;
+            let login = if logins.is_empty() {
+                crate::flow::sdk_login(&browser, &self.server, &rp, &[], USERNAME, PASSWORD).await?
+            } else {
+                let (url, pending) = rp.authorization_url(&[], &AuthOptions::default());
+                let cb = crate::flow::authorize_silently(&browser, &url).await?;
+                rp.exchange_code(&pending, &cb.code()?, &pending.state)
+                    .await?
+            };
+            logins.push(login);
+        }
+        Ok((browser, logins))
     }
 
     /// Registers another client on the same server.

@@ -7,10 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
-use tessera_e2e::{
-    Backend, LogoutReceiver, NewClient, Received, ServerOptions, TestServer, flow, oauth,
-};
-use tessera_sdk::{AuthOptions, LoginResult};
+use tessera_e2e::{Backend, LogoutReceiver, Received, ServerOptions, TestServer, flow, oauth};
+use tessera_sdk::LoginResult;
 
 scenarios!(
     logout_tokens_reach_every_client_of_the_session,
@@ -23,36 +21,6 @@ scenarios!(
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Signs the fixture user in to a client `id` per path of `receiver` (one password prompt, SSO
-/// for the rest); returns each login.
-async fn sign_in(
-    fx: &Fixture,
-    receiver: &LogoutReceiver,
-    ids: &[&str],
-) -> anyhow::Result<(tessera_e2e::Browser, Vec<LoginResult>)> {
-    let browser = fx.browser()?;
-    let mut logins = Vec::new();
-    for id in ids {
-        let client = fx
-            .add_client(
-                NewClient::confidential(id, &format!("Ứng dụng {id}"))
-                    .backchannel_logout_uri(&receiver.url(&format!("/{id}/bcl"))),
-            )
-            .await?;
-        let rp = flow::relying_party(&fx.server, &client).await?;
-        let login = if logins.is_empty() {
-            flow::sdk_login(&browser, &fx.server, &rp, &[], USERNAME, PASSWORD).await?
-        } else {
-            let (url, pending) = rp.authorization_url(&[], &AuthOptions::default());
-            let cb = flow::authorize_silently(&browser, &url).await?;
-            rp.exchange_code(&pending, &cb.code()?, &pending.state)
-                .await?
-        };
-        logins.push(login);
-    }
-    Ok((browser, logins))
-}
 
 async fn logout(
     fx: &Fixture,
@@ -107,7 +75,9 @@ async fn check_token(
 async fn logout_tokens_reach_every_client_of_the_session(backend: Backend) -> anyhow::Result<()> {
     let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
     let receiver = LogoutReceiver::start().await?;
-    let (browser, logins) = sign_in(&fx, &receiver, &["hoso", "motcua"]).await?;
+    let (browser, logins) = fx
+        .sign_in_with_backchannel(&receiver, &["hoso", "motcua"])
+        .await?;
     assert_eq!(
         logins[0].claims.sid, logins[1].claims.sid,
         "one SSO session"
@@ -144,7 +114,7 @@ async fn a_receiver_that_was_down_gets_it_later(backend: Backend) -> anyhow::Res
     let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
     let receiver = LogoutReceiver::start().await?;
     receiver.set_down(true);
-    let (browser, logins) = sign_in(&fx, &receiver, &["hoso"]).await?;
+    let (browser, logins) = fx.sign_in_with_backchannel(&receiver, &["hoso"]).await?;
     logout(&fx, &browser, &logins[0].id_token).await?;
 
     let failed = fx
@@ -177,7 +147,7 @@ async fn a_receiver_that_was_down_gets_it_later(backend: Backend) -> anyhow::Res
 async fn disabling_a_user_logs_out_their_applications(backend: Backend) -> anyhow::Result<()> {
     let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
     let receiver = LogoutReceiver::start().await?;
-    let (_browser, logins) = sign_in(&fx, &receiver, &["hoso"]).await?;
+    let (_browser, logins) = fx.sign_in_with_backchannel(&receiver, &["hoso"]).await?;
     // The command line queues; the running server delivers.
     fx.server.disable_user(USERNAME).await?;
     let got = receiver.wait_for(1, WAIT).await?;
@@ -191,7 +161,7 @@ async fn destinations_off_the_allow_list_are_never_called(backend: Backend) -> a
     // Default settings: no outbound call is allowed.
     let fx = Fixture::start(backend).await?;
     let receiver = LogoutReceiver::start().await?;
-    let (browser, logins) = sign_in(&fx, &receiver, &["hoso"]).await?;
+    let (browser, logins) = fx.sign_in_with_backchannel(&receiver, &["hoso"]).await?;
     logout(&fx, &browser, &logins[0].id_token).await?;
     let refused = fx
         .server
@@ -222,7 +192,7 @@ async fn replicas_deliver_each_logout_once(backend: Backend) -> anyhow::Result<(
         .await?;
     let receiver = LogoutReceiver::start().await?;
     let ids = ["hoso", "motcua", "thuvien"];
-    sign_in(&fx, &receiver, &ids).await?;
+    fx.sign_in_with_backchannel(&receiver, &ids).await?;
     // Two more sessions of the same user in other browsers, signed in to every client.
     for _ in 0..2 {
         let browser = fx.browser()?;
@@ -274,7 +244,7 @@ async fn undelivered_logouts_survive_a_restart(backend: Backend) -> anyhow::Resu
         Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
     let receiver = LogoutReceiver::start().await?;
     receiver.set_down(true);
-    let (browser, logins) = sign_in(&fx, &receiver, &["hoso"]).await?;
+    let (browser, logins) = fx.sign_in_with_backchannel(&receiver, &["hoso"]).await?;
     logout(&fx, &browser, &logins[0].id_token).await?;
     fx.server
         .wait_for_audit("backchannel.failed", 1, WAIT)

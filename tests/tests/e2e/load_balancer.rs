@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
-use tessera_e2e::{Backend, LogoutReceiver, NewClient, ServerOptions, TempDir, flow, oauth, tls};
+use tessera_e2e::fixture::Fixture;
+use tessera_e2e::{Backend, LogoutReceiver, ServerOptions, TempDir, flow, oauth, tls};
 use tessera_sdk::AuthOptions;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -199,27 +199,9 @@ async fn through_the_balancer() -> anyhow::Result<()> {
 
     // One password, two applications, each with a back-channel logout endpoint.
     let receiver = LogoutReceiver::start().await?;
-    let mut logins = Vec::new();
-    for id in ["hoso", "motcua"] {
-        let client = fx
-            .add_client(
-                NewClient::confidential(id, &format!("Ứng dụng {id}"))
-                    .backchannel_logout_uri(&receiver.url(&format!("/{id}/bcl"))),
-            )
-            .await?;
-        let rp = flow::relying_party(&fx.server, &client).await?;
-        let login = if logins.is_empty() {
-            flow::sdk_login(&browser, &fx.server, &rp, &[], USERNAME, PASSWORD).await?
-        } else {
-            let (url, pending) = rp.authorization_url(&[], &AuthOptions::default());
-            let cb = flow::authorize_silently(&browser, &url)
-                .await
-                .context("SSO into the second application")?;
-            rp.exchange_code(&pending, &cb.code()?, &pending.state)
-                .await?
-        };
-        logins.push(login);
-    }
+    let (browser, logins) = fx
+        .sign_in_with_backchannel(&receiver, &["hoso", "motcua"])
+        .await?;
     ensure!(
         logins[0].claims.sid == logins[1].claims.sid,
         "one SSO session across both applications"
