@@ -27,6 +27,7 @@ mod receiver;
 mod server;
 mod tempdir;
 pub mod tls;
+pub mod totp;
 
 pub use backend::{Backend, PG_URL_ENV};
 pub use browser::{Browser, LoginForm, Page};

@@ -63,6 +63,8 @@ mod console;
 mod csc;
 #[path = "e2e/csc_async.rs"]
 mod csc_async;
+#[path = "e2e/csc_credential_scope.rs"]
+mod csc_credential_scope;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]

@@ -234,7 +234,8 @@ pub struct AuthorizeCheckPending {
 pub struct SignHashRequest {
     #[serde(rename = "credentialID")]
     pub credential_id: String,
-    #[serde(rename = "SAD")]
+    /// Left out with an access token of scope `credential`, which carries the SAD.
+    #[serde(default, rename = "SAD", skip_serializing_if = "String::is_empty")]
     pub sad: String,
     /// Base64 hashes (v2 `hashes`, v1 `hash`).
     #[serde(alias = "hash")]
@@ -269,7 +270,8 @@ pub struct SignHashResponse {
 pub struct SignDocRequest {
     #[serde(rename = "credentialID")]
     pub credential_id: String,
-    #[serde(rename = "SAD")]
+    /// Left out with an access token of scope `credential`, which carries the SAD.
+    #[serde(default, rename = "SAD", skip_serializing_if = "String::is_empty")]
     pub sad: String,
     pub documents: Vec<SignDocDocument>,
 }

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     RequestNotSupported,
     RequestUriNotSupported,
     RegistrationNotSupported,
+    /// RFC 9396 §5: `authorization_details` malformed or of an unknown type.
+    InvalidAuthorizationDetails,
 }
 
 impl ErrorCode {
@@ -46,6 +48,7 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
         }
     }

@@ -24,6 +24,7 @@ pub mod pki_tsa;
 pub mod refresh;
 pub mod sessions;
 pub mod signing_requests;
+pub mod signing_token_bindings;
 pub mod signing_webhooks;
 pub mod throttle;
 pub mod units;
@@ -149,6 +150,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "hardware otp tokens",
         include_str!("../../../migrations/sqlite/0014_otp_tokens.sql"),
     ),
+    (
+        15,
+        "signing token bindings",
+        include_str!("../../../migrations/sqlite/0015_signing_token_bindings.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -220,6 +226,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "hardware otp tokens",
         include_str!("../../../migrations/postgres/0014_otp_tokens.sql"),
+    ),
+    (
+        15,
+        "signing token bindings",
+        include_str!("../../../migrations/postgres/0015_signing_token_bindings.sql"),
     ),
 ];
 

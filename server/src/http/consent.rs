@@ -29,11 +29,12 @@ struct ConsentQuery {
     lang: Option<String>,
 }
 
-/// The signed-in person, or the login page for the request.
-async fn session_or_login(
+/// The signed-in person, or the login page for the request (`path` names the page asking).
+pub(super) async fn session_or_login(
     s: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    path: &str,
     req: &str,
     now: i64,
 ) -> Result<
@@ -47,13 +48,7 @@ async fn session_or_login(
     match session::current_session(&s.provider, cookie.as_deref(), now).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to(&format!("/login?req={req}")).into_response()),
-        Err(e) => Err(internal_page(
-            s,
-            lang,
-            "/authorize/consent",
-            "session lookup failed",
-            e,
-        )),
+        Err(e) => Err(internal_page(s, lang, path, "session lookup failed", e)),
     }
 }
 
@@ -68,7 +63,7 @@ async fn show(
     let Some(req) = q.req.as_deref().filter(|r| valid_handle(r)) else {
         return error_page(&s, lang, path, ErrorKind::BadRequest, None);
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, path, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -135,7 +130,7 @@ async fn submit(
             );
         }
     };
-    let (session, user) = match session_or_login(&s, &headers, lang, req, now).await {
+    let (session, user) = match session_or_login(&s, &headers, lang, path, req, now).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -27,6 +27,9 @@ pub(super) fn decision_response(decision: Decision) -> Response {
         Decision::Consent { handle } => {
             Redirect::to(&format!("/authorize/consent?req={handle}")).into_response()
         }
+        Decision::SigningApproval { handle } => {
+            Redirect::to(&format!("/authorize/signing?req={handle}")).into_response()
+        }
     }
 }
 

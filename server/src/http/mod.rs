@@ -4,6 +4,7 @@ mod account;
 pub mod admin_api;
 mod admin_openapi;
 mod assets;
+mod authorize_signing;
 mod consent;
 mod console;
 pub mod csc;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     let rest = Router::new()
         .merge(oidc::routes())
         .merge(consent::routes())
+        .merge(authorize_signing::routes())
         .merge(login::routes())
         .merge(logout::routes())
         .merge(mfa::routes())

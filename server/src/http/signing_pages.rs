@@ -25,6 +25,7 @@ use tessera_core::signing::remote::review::{self, Review};
 use tessera_core::signing::remote::{RemoteError, Status, execute, submit};
 use tessera_store::users::User;
 
+use super::authorize_signing::continue_path;
 use super::errors::{
     error_page, factor_json_error, factor_message, factor_status, internal_json, internal_page,
     json_error, page,
@@ -52,6 +53,22 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 struct LangQuery {
     lang: Option<String>,
+    /// The pending `/authorize` this approval continues (CSC scope `credential`), on the
+    /// browser that started it only: the hand-off link does not carry it.
+    authorize: Option<String>,
+}
+
+impl LangQuery {
+    fn authorize(&self) -> Option<&str> {
+        self.authorize.as_deref().filter(|h| valid_handle(h))
+    }
+}
+
+/// `?authorize=…` kept on the page's own links and forms.
+fn continue_query(authorize: Option<&str>) -> String {
+    authorize
+        .map(|h| format!("?authorize={h}"))
+        .unwrap_or_default()
 }
 
 fn base_path(id: &str) -> String {
@@ -158,6 +175,7 @@ struct RequestPage {
     qr_svg: String,
     error: Option<&'static str>,
     code_error: bool,
+    continue_query: String,
 }
 
 /// What went wrong with a decision, shown above the page.
@@ -178,6 +196,7 @@ async fn render(
     id: &str,
     status: StatusCode,
     problem: Option<Problem>,
+    authorize: Option<&str>,
     now: i64,
 ) -> Response {
     let path = base_path(id);
@@ -195,7 +214,8 @@ async fn render(
         Err(e) => return internal_page(s, lang, &path, "hand-off QR code failed", e),
     };
     let (csrf, set) = csrf_cookie(s, headers);
-    let view = request_page(s, lang, r, &csrf, &enrolled, qr_svg, problem);
+    let mut view = request_page(s, lang, r, &csrf, &enrolled, qr_svg, problem);
+    view.continue_query = continue_query(authorize);
     let html = s.pages.signing(lang, "sign_request.html", &path, &view);
     let mut resp = with_cookies(page(status, html), &set.into_iter().collect::<Vec<_>>());
     // The previews are frames of this origin; every other page forbids frames.
@@ -273,6 +293,7 @@ fn request_page(
         qr_svg,
         error,
         code_error,
+        continue_query: String::new(),
     }
 }
 
@@ -324,7 +345,30 @@ async fn show(
     let Some(me) = me else {
         return with_cookies(sign_in_first(&s, &base_path(&id)), &cookies);
     };
-    let resp = render(&s, &headers, lang, &me.user, &id, StatusCode::OK, None, now).await;
+    // Decided on this browser or on the phone: the authorization that waited for it goes on.
+    if let Some(handle) = q.authorize() {
+        match submit::view(&s.provider, submit::Viewer::Signer(&me.user.id), &id).await {
+            Ok(v) if v.status() != Status::Pending => {
+                return with_cookies(
+                    Redirect::to(&continue_path(handle)).into_response(),
+                    &cookies,
+                );
+            }
+            _ => {}
+        }
+    }
+    let resp = render(
+        &s,
+        &headers,
+        lang,
+        &me.user,
+        &id,
+        StatusCode::OK,
+        None,
+        q.authorize(),
+        now,
+    )
+    .await;
     // Back where the sign-in was meant to lead: the way back is spent.
     if web::cookie(&headers, &s.cookie_name(web::RETURN_COOKIE)).is_some() {
         cookies.push(s.set_cookie(web::RETURN_COOKIE, "", 0));
@@ -384,6 +428,7 @@ async fn approve(
     State(s): State<AppState>,
     Meta(meta): Meta,
     Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
     f: SignedInForm,
 ) -> Response {
     let (lang, now) = (f.lang, f.now);
@@ -408,7 +453,7 @@ async fn approve(
             if let Some(sad) = sad {
                 start_signing(&s, &id, sad, meta, now);
             }
-            Redirect::to(&path).into_response()
+            Redirect::to(&format!("{path}{}", continue_query(q.authorize()))).into_response()
         }
         Ok(Approval::Refused(e)) => {
             let problem = Problem::Factor(factor_message(lang, &e));
@@ -421,15 +466,17 @@ async fn approve(
                 &id,
                 status,
                 Some(problem),
+                q.authorize(),
                 now,
             )
             .await
         }
-        Err(e) => refused(&s, &f.headers, lang, &me.user, &id, e, now).await,
+        Err(e) => refused(&s, &f.headers, lang, &me.user, &id, e, q.authorize(), now).await,
     }
 }
 
 /// The page again with what stopped the decision, or the error page.
+#[allow(clippy::too_many_arguments)] // the page's parts, as `render` takes them
 async fn refused(
     s: &AppState,
     headers: &HeaderMap,
@@ -437,6 +484,7 @@ async fn refused(
     user: &User,
     id: &str,
     e: RemoteError,
+    authorize: Option<&str>,
     now: i64,
 ) -> Response {
     match decision_problem(lang, &e) {
@@ -449,6 +497,7 @@ async fn refused(
                 id,
                 status,
                 Some(Problem::Other(m)),
+                authorize,
                 now,
             )
             .await
@@ -461,6 +510,7 @@ async fn reject(
     State(s): State<AppState>,
     Meta(meta): Meta,
     Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
     f: SignedInForm,
 ) -> Response {
     let (lang, now) = (f.lang, f.now);
@@ -468,8 +518,13 @@ async fn reject(
         return error_page(&s, lang, "/sign/requests", ErrorKind::NotFound, None);
     }
     match approval::reject(&s.provider, &f.me.user, &id, &meta, now).await {
-        Ok(()) => Redirect::to(&base_path(&id)).into_response(),
-        Err(e) => refused(&s, &f.headers, lang, &f.me.user, &id, e, now).await,
+        Ok(()) => Redirect::to(&format!(
+            "{}{}",
+            base_path(&id),
+            continue_query(q.authorize())
+        ))
+        .into_response(),
+        Err(e) => refused(&s, &f.headers, lang, &f.me.user, &id, e, q.authorize(), now).await,
     }
 }
 
@@ -512,6 +567,7 @@ async fn passkey_finish(
     Now(now): Now,
     Meta(meta): Meta,
     Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
     CsrfJson { form, headers }: CsrfJson,
 ) -> Response {
     let c = match json_signed_in(&s, &headers, now).await {
@@ -538,7 +594,8 @@ async fn passkey_finish(
             if let Some(sad) = sad {
                 start_signing(&s, &id, sad, meta, now);
             }
-            axum::Json(json!({ "redirect": base_path(&id) })).into_response()
+            let to = format!("{}{}", base_path(&id), continue_query(q.authorize()));
+            axum::Json(json!({ "redirect": to })).into_response()
         }
         Ok(Approval::Refused(e)) => json_error(factor_status(&e), factor_message(lang, &e)),
         Err(e) => decision_json(lang, e),

@@ -10,12 +10,9 @@ use anyhow::{Context, bail, ensure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_e2e::admin::login_token;
-use tessera_e2e::{
-    Backend, NewClient, NewUser, RegisteredClient, TempDir, TestServer, hidden_input,
-};
+use tessera_e2e::{Backend, NewClient, NewUser, RegisteredClient, TempDir, TestServer};
 
 use crate::signing_pdf::{pdfsig_valid, pyhanko_cli, run, tools_available};
-use crate::strong_auth::between;
 
 scenarios!(csc_api_with_pyhanko);
 
@@ -36,26 +33,7 @@ pub(crate) async fn enrol_totp(
     let request = tessera_e2e::oauth::AuthRequest::new(client);
     tessera_e2e::flow::browser_login(&browser, server, &request.url(server), "minh.pd", PASSWORD)
         .await?;
-    let account = browser.get(&server.url("/account")).await?;
-    let csrf = hidden_input(&account.body, "csrf_token").context("no CSRF token")?;
-    browser
-        .post_form(&server.url("/account/totp/begin"), &[("csrf_token", &csrf)])
-        .await?
-        .see_other()?;
-    let account = browser.get(&server.url("/account")).await?;
-    let secret = between(&account.body, "<code id=\"totp-secret\">", "</code>")
-        .context("no TOTP secret on the page")?
-        .to_owned();
-    let done = browser
-        .post_form(
-            &server.url("/account/totp/confirm"),
-            &[
-                ("csrf_token", &csrf),
-                ("code", &crate::strong_auth::totp_now(&secret)?),
-            ],
-        )
-        .await?;
-    ensure!(done.status == StatusCode::OK, "TOTP confirmation: {done}");
+    let secret = tessera_e2e::totp::enrol_on_account(&browser, server).await?;
     Ok((browser, secret))
 }
 

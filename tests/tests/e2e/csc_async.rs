@@ -22,7 +22,7 @@ scenarios!(csc_authorization_approved_on_the_pages);
 const PASSWORD: &str = "mat-khau-rat-dai-2468";
 const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
 const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const MESSAGE: &[u8] = "Tờ trình số 15/TTr-STP".as_bytes();
+pub(crate) const MESSAGE: &[u8] = "Tờ trình số 15/TTr-STP".as_bytes();
 
 async fn csc_authorization_approved_on_the_pages(backend: Backend) -> anyhow::Result<()> {
     let server = TestServer::start(backend).await?;
@@ -184,7 +184,7 @@ async fn request_status(
 }
 
 /// `openssl dgst -verify` of `signature` over [`MESSAGE`] with the certificate's key.
-async fn openssl_verifies(cert_der: &[u8], signature: &[u8]) -> anyhow::Result<()> {
+pub(crate) async fn openssl_verifies(cert_der: &[u8], signature: &[u8]) -> anyhow::Result<()> {
     let dir = TempDir::new("tessera-e2e-csc-async")?;
     let d = dir.path();
     std::fs::write(d.join("cert.der"), cert_der)?;

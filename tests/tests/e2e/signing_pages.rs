@@ -76,30 +76,6 @@ async fn sign_in(browser: &Browser, server: &TestServer) -> anyhow::Result<url::
 }
 
 /// Turns on an authenticator app on `/account`; answers its secret.
-async fn enrol_totp(browser: &Browser, server: &TestServer) -> anyhow::Result<String> {
-    let account = browser.get(&server.url("/account")).await?;
-    let token = csrf(&account)?;
-    browser
-        .post_form(
-            &server.url("/account/totp/begin"),
-            &[("csrf_token", &token)],
-        )
-        .await?
-        .see_other()?;
-    let account = browser.get(&server.url("/account")).await?;
-    let secret = between(&account.body, "<code id=\"totp-secret\">", "</code>")
-        .with_context(|| format!("no TOTP secret: {account}"))?
-        .to_owned();
-    let done = browser
-        .post_form(
-            &server.url("/account/totp/confirm"),
-            &[("csrf_token", &token), ("code", &totp_at(&secret, 0)?)],
-        )
-        .await?;
-    ensure!(done.status == StatusCode::OK, "TOTP confirmation: {done}");
-    Ok(secret)
-}
-
 /// Checks a webhook body: a signing-event JWT of the provider, verified against its JWKS,
 /// telling that request `id` is now `status`.
 fn signing_event(jwt: &str, jwks: &Value, id: &str, status: &str) -> anyhow::Result<()> {
@@ -245,7 +221,7 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
     // The official has an authenticator app (set up on another computer).
     let desk = Browser::new()?;
     ensure!(sign_in(&desk, b).await?.path() == "/account");
-    let secret = enrol_totp(&desk, b).await?;
+    let secret = tessera_e2e::totp::enrol_on_account(&desk, b).await?;
 
     let pdfs = ["quyet-dinh-libreoffice.pdf", "cong-van-reportlab.pdf"];
     let originals: Vec<Vec<u8>> = pdfs

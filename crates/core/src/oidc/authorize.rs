@@ -9,6 +9,7 @@ use tessera_store::sessions::{AuthRequestRecord, SessionRecord};
 use tessera_store::users::User;
 use url::Url;
 
+use super::authorization_details::{self, CredentialAuthorization};
 use super::pkce;
 use crate::audit::Event;
 use crate::error::PageError;
@@ -42,6 +43,9 @@ pub struct AuthRequest {
     /// Levels of assurance asked for, in order of preference (OIDC Core §3.1.2.1).
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// CSC scope `credential`: the hashes the official must approve before a code is issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialAuthorization>,
     /// When the request arrived: a login that resumes it must be at least this recent when
     /// `prompt=login` or `max_age` asked for a fresh one.
     pub received_at: i64,
@@ -61,7 +65,7 @@ impl From<tessera_store::StoreError> for AuthorizeError {
     }
 }
 
-fn page(kind: PageError, detail: impl Into<String>) -> AuthorizeError {
+pub(crate) fn page(kind: PageError, detail: impl Into<String>) -> AuthorizeError {
     AuthorizeError::Page {
         kind,
         detail: detail.into(),
@@ -85,6 +89,10 @@ pub enum Decision {
     /// The request asks for the administration scope: the person must approve it on the
     /// consent page (every time), then the request stored under `handle` resumes.
     Consent { handle: String },
+    /// The request asks for a signing authorization (CSC scope `credential`): the official
+    /// approves its hashes on the signing page, then the request stored under `handle` resumes
+    /// (`crate::signing::remote::csc::oauth`).
+    SigningApproval { handle: String },
 }
 
 pub use crate::admin_api::ADMIN_AUTH_MAX_AGE;
@@ -216,13 +224,17 @@ pub async fn validate(
             "only response_mode=query is supported",
         );
     }
-    let scope: Vec<String> = params
+    let mut scope: Vec<String> = params
         .get("scope")
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
+    let credential = match authorization_details::parse(params, &mut scope) {
+        Ok(c) => c,
+        Err((code, why)) => return fail(code, &why),
+    };
     if !scope.iter().any(|s| s == "openid") {
         return fail(ErrorCode::InvalidScope, "the openid scope is required");
     }
@@ -314,6 +326,7 @@ pub async fn validate(
         .collect();
     let req = AuthRequest {
         acr_values,
+        credential,
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope,
@@ -347,6 +360,7 @@ pub async fn authorize(
     let usable = session.filter(|(s, _)| req.prompt != Some(Prompt::Login) && fresh_enough(s));
     let mut below_level = false;
     let mut needs_consent = false;
+    let mut needs_approval = false;
     if let Some((s, user)) = usable {
         let needed = required_level_for(p, &client, &req, user).await?;
         if !session_at_level(s, needed, &req, now) {
@@ -354,6 +368,9 @@ pub async fn authorize(
         } else if wants_admin(&req) {
             // Never silently: the person approves every administration request.
             needs_consent = true;
+        } else if req.credential.is_some() {
+            // Never silently either: the official approves the hashes with a second factor.
+            needs_approval = true;
         } else {
             return Ok(Decision::Redirect(
                 issue_code(p, &client, &req, s, user, meta, now).await?,
@@ -361,7 +378,12 @@ pub async fn authorize(
         }
     }
     if req.prompt == Some(Prompt::None) {
-        let (code, why) = if needs_consent {
+        let (code, why) = if needs_approval {
+            (
+                ErrorCode::InteractionRequired,
+                "the official must approve the signature authorization",
+            )
+        } else if needs_consent {
             (
                 ErrorCode::ConsentRequired,
                 "the administration scope needs the person's approval",
@@ -379,6 +401,9 @@ pub async fn authorize(
     let handle = store_request(p, &client, &req, now).await?;
     if needs_consent {
         return Ok(Decision::Consent { handle });
+    }
+    if needs_approval {
+        return Ok(Decision::SigningApproval { handle });
     }
     if below_level {
         return Ok(Decision::StepUp { handle });
@@ -476,6 +501,11 @@ pub async fn resume(
             handle: handle.to_owned(),
         });
     }
+    if req.credential.is_some() {
+        return Ok(Decision::SigningApproval {
+            handle: handle.to_owned(),
+        });
+    }
     // One answer per request, across replicas.
     if !p
         .store
@@ -501,6 +531,22 @@ pub(crate) async fn issue_code(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<String, AuthorizeError> {
+    Ok(issue_code_with_id(p, client, req, session, user, meta, now)
+        .await?
+        .0)
+}
+
+/// [`issue_code`], also answering the code's id (its SHA-256), which the caller may bind to
+/// what the code grants.
+pub(crate) async fn issue_code_with_id(
+    p: &Provider,
+    client: &Client,
+    req: &AuthRequest,
+    session: &SessionRecord,
+    user: &User,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(String, String), AuthorizeError> {
     let code = random_token()?;
     let code_id = sha256_hex(code.as_bytes());
     p.store
@@ -533,12 +579,13 @@ pub(crate) async fn issue_code(
             .detail(json!({ "sid": session.sid, "scope": req.scope.join(" ") })),
     )
     .await?;
-    Ok(redirect_with(
+    let url = redirect_with(
         &req.redirect_uri,
         &[
             ("code", Some(&code)),
             ("state", req.state.as_deref()),
             ("iss", Some(&p.config.issuer)),
         ],
-    )?)
+    )?;
+    Ok((url, code_id))
 }

@@ -1,5 +1,6 @@
 //! OpenID Connect provider: OIDC Core 1.0, Discovery 1.0, RFC 6749, RFC 7636.
 
+pub mod authorization_details;
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;

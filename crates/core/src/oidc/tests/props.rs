@@ -356,6 +356,14 @@ fn authorization_requests_end_in_a_typed_answer() {
                         "consent only for the administration scope"
                     );
                 }
+                Ok(Decision::SigningApproval { .. }) => {
+                    prop_assert!(with_session, "an approval needs a session");
+                    prop_assert!(
+                        params.get("authorization_details").is_some()
+                            || params.get("scope").is_some_and(|s| s.contains("credential")),
+                        "an approval only for a credential authorization"
+                    );
+                }
                 Err(AuthorizeError::Page { .. }) => {}
                 Err(AuthorizeError::Internal(e)) => prop_assert!(false, "internal: {}", e),
             }

@@ -149,6 +149,11 @@ pub async fn approve(
             })),
     )
     .await?;
+    // Bound to an OAuth authorization (CSC scope `credential`), the SAD rides with the access
+    // token issued next and is never handed out.
+    if authorize && p.store.is_token_bound(request_id).await? {
+        return Ok(Approval::Approved { sad: None });
+    }
     if authorize {
         let sealed = p
             .keyed

@@ -108,31 +108,66 @@ pub async fn redeem(
 ) -> Result<SadRecord, RemoteError> {
     let id = crate::secrets::sha256_hex(presented.sad.as_bytes());
     let record = p.store.sad(&id).await?;
-    let checked = check(record.as_ref(), presented, now);
-    let refusal = match checked {
-        Ok(()) => {
-            if p.store.spend_sad(&id, presented.entries, now).await? {
-                // Checked above: present exactly when the check passed.
-                if let Some(r) = record {
-                    return Ok(r);
-                }
-                SadError::Unknown
-            } else {
-                SadError::Replayed(presented.entries.join(","))
+    spend(p, record, presented, meta, now).await
+}
+
+/// [`redeem`] for the SAD an access token carries (CSC scope `credential`): `record` is the
+/// one bound to the token, `None` when it is gone (expired and removed). `presented.sad` is
+/// not read.
+pub async fn redeem_bound(
+    p: &Provider,
+    record: Option<SadRecord>,
+    presented: &Presented<'_>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<SadRecord, RemoteError> {
+    // A bound SAD only disappears once expired.
+    if record.is_none() {
+        return refuse(p, None, presented, SadError::Expired, meta, now).await;
+    }
+    spend(p, record, presented, meta, now).await
+}
+
+async fn spend(
+    p: &Provider,
+    record: Option<SadRecord>,
+    presented: &Presented<'_>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<SadRecord, RemoteError> {
+    let refusal = match (check(record.as_ref(), presented, now), record) {
+        (Ok(()), Some(r)) => {
+            if p.store.spend_sad(&r.id, presented.entries, now).await? {
+                return Ok(r);
             }
+            let replayed = SadError::Replayed(presented.entries.join(","));
+            return refuse(p, Some(&r), presented, replayed, meta, now).await;
         }
-        Err(e) => e,
+        (Ok(()), None) => SadError::Unknown,
+        (Err(e), r) => return refuse(p, r.as_ref(), presented, e, meta, now).await,
     };
+    refuse(p, None, presented, refusal, meta, now).await
+}
+
+/// Audits the refusal of `presented` and answers it.
+async fn refuse(
+    p: &Provider,
+    record: Option<&SadRecord>,
+    presented: &Presented<'_>,
+    refusal: SadError,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<SadRecord, RemoteError> {
     p.audit(
         Event::SigningSadRefused
             .at(now)
-            .maybe_actor(record.as_ref().map(|r| r.user_id.as_str()))
+            .maybe_actor(record.map(|r| r.user_id.as_str()))
             .client(presented.client_id)
             .meta(meta)
             .detail(json!({
                 "reason": refusal.code(),
                 "credential": presented.credential_id,
-                "request": record.as_ref().and_then(|r| r.request_id.clone()),
+                "request": record.and_then(|r| r.request_id.clone()),
                 "hashes": presented.entries,
             })),
     )

@@ -15,7 +15,7 @@ use tessera_proto::signing::{NewDocument, NewSigningRequest};
 use super::super::approval::take_sad;
 use super::super::sad::{self, Grant};
 use super::super::submit::{Purpose, Requester, Viewer, submit, view};
-use super::super::{Status, lifecycle};
+use super::super::{RemoteError, Status, lifecycle};
 use super::{CscCaller, CscError, decode_hashes, hash_by_oid, own_credential};
 use crate::Provider;
 use crate::audit::Event;
@@ -41,6 +41,7 @@ pub async fn authorize(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Authorized, CscError> {
+    c.needs_service()?;
     let checked = check_and_grant(p, c, req, meta, now).await;
     if let Err(e) = &checked
         && !matches!(e, CscError::Internal(_))
@@ -162,28 +163,67 @@ async fn pending(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Authorized, CscError> {
-    let title = req
+    let (request_id, expires_at) = authorization_request(
+        p,
+        &Asked {
+            user_id: &c.user.id,
+            client_id: &c.client_id,
+            credential_id: &req.credential_id,
+            description: req.description.as_deref(),
+            hash,
+            hashes,
+        },
+        meta,
+        now,
+    )
+    .await?;
+    Ok(Authorized::Pending {
+        request_id,
+        expires_at,
+    })
+}
+
+/// The hashes a client asks an official to approve for one of their credentials.
+pub(crate) struct Asked<'a> {
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub credential_id: &'a str,
+    pub description: Option<&'a str>,
+    pub hash: tessera_hsm::HashAlg,
+    /// Standard base64.
+    pub hashes: &'a [String],
+}
+
+/// Creates the authorization request (purpose `authorize`) the official decides on
+/// `/sign/requests/{id}`; answers its id and when it ends.
+pub(crate) async fn authorization_request(
+    p: &Provider,
+    a: &Asked<'_>,
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<(String, i64), RemoteError> {
+    let title = a
         .description
-        .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{} chữ ký từ {}", hashes.len(), c.client_id));
+        .unwrap_or_else(|| format!("{} chữ ký từ {}", a.hashes.len(), a.client_id));
     let body = NewSigningRequest {
         title,
         signer: None,
-        documents: hashes
+        documents: a
+            .hashes
             .iter()
             .enumerate()
             .map(|(i, h)| NewDocument {
                 name: format!("hash {}", i + 1),
                 hash: Some(h.clone()),
-                hash_alg: Some(hash.name().to_owned()),
+                hash_alg: Some(a.hash.name().to_owned()),
                 result: Some("raw".into()),
                 ..NewDocument::default()
             })
             .collect(),
-        credential_id: Some(req.credential_id.clone()),
+        credential_id: Some(a.credential_id.to_owned()),
         level: None,
         callback_uri: None,
         expires_in: None,
@@ -191,8 +231,8 @@ async fn pending(
     let r = submit(
         p,
         Requester::Official {
-            user_id: &c.user.id,
-            client_id: &c.client_id,
+            user_id: a.user_id,
+            client_id: a.client_id,
         },
         &body,
         Purpose::Authorize,
@@ -200,10 +240,7 @@ async fn pending(
         now,
     )
     .await?;
-    Ok(Authorized::Pending {
-        request_id: r.id,
-        expires_at: r.expires_at,
-    })
+    Ok((r.id, r.expires_at))
 }
 
 /// `credentials/authorizeCheck`: `None` while the official has not decided, else the SAD
@@ -214,6 +251,7 @@ pub async fn check(
     request_id: &str,
     now: i64,
 ) -> Result<Option<(String, i64)>, CscError> {
+    c.needs_service()?;
     let v = view(p, Viewer::Client(&c.client_id), request_id).await?;
     if v.request.user_id != c.user.id || v.request.purpose != "authorize" {
         return Err(CscError::Invalid(format!(

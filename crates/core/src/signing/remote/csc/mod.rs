@@ -8,11 +8,13 @@
 //! - [`sign`]: `signatures/signHash` and `signatures/signDoc` (PDFs).
 //!
 //! Tokens come from Tessera's own authorization server: the official's access token with
-//! scope [`SERVICE_SCOPE`] (code flow). Every refusal is its own [`CscError`] variant, which
+//! scope [`SERVICE_SCOPE`] (code flow), or one of scope `credential` that carries the SAD of
+//! the hashes approved when it was issued ([`oauth`]). Every refusal is its own [`CscError`] variant, which
 //! the HTTP layer maps once to the CSC error body.
 
 pub mod authorize;
 pub mod credentials;
+pub mod oauth;
 pub mod sign;
 
 #[cfg(test)]
@@ -26,6 +28,7 @@ use tessera_store::users::User;
 
 use super::RemoteError;
 use super::sad::SadError;
+use crate::oidc::authorization_details::CREDENTIAL_SCOPE;
 use crate::oidc::resource::{TokenError, access_token};
 use crate::pki::UsableCredential;
 use crate::{CoreError, Provider};
@@ -115,6 +118,11 @@ pub struct CscCaller {
     pub client_id: String,
     /// The token's record (its session proves an OTP against).
     pub token: TokenRecord,
+    /// The token has scope [`SERVICE_SCOPE`]: it may ask for authorizations.
+    pub service: bool,
+    /// The token has scope [`CREDENTIAL_SCOPE`]: it carries the SAD of the hashes the
+    /// official approved when it was issued.
+    pub bound: bool,
 }
 
 /// Checks the bearer token of a CSC call: the official's own token with scope `service`.
@@ -128,16 +136,31 @@ pub async fn caller(p: &Provider, token: &str, now: i64) -> Result<CscCaller, Cs
             "the CSC API signs for an official: use the official's own access token (authorization code flow), not a client-credentials token".into(),
         ));
     };
-    if !t.has_scope(SERVICE_SCOPE) {
+    let (service, bound) = (t.has_scope(SERVICE_SCOPE), t.has_scope(CREDENTIAL_SCOPE));
+    if !service && !bound {
         return Err(CscError::InsufficientScope(format!(
-            "the access token needs the {SERVICE_SCOPE} scope"
+            "the access token needs the {SERVICE_SCOPE} or the {CREDENTIAL_SCOPE} scope"
         )));
     }
     Ok(CscCaller {
         user,
         client_id: t.record.client_id.clone(),
         token: t.record,
+        service,
+        bound,
     })
+}
+
+impl CscCaller {
+    /// Refuses a token without scope [`SERVICE_SCOPE`] (a `credential` token only signs).
+    pub fn needs_service(&self) -> Result<(), CscError> {
+        if self.service {
+            return Ok(());
+        }
+        Err(CscError::InsufficientScope(format!(
+            "the access token needs the {SERVICE_SCOPE} scope for this method"
+        )))
+    }
 }
 
 /// The caller's own personal credential `id`, able to sign at `now`; each reason it cannot

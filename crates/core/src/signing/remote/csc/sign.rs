@@ -71,18 +71,7 @@ async fn sign_hashes(
     let hash = scheme.hash();
     let digests = decode_hashes(hash, &req.hashes)?;
     let entries: Vec<String> = digests.iter().map(|d| sad::entry(hash, d, None)).collect();
-    let spent = sad::redeem(
-        p,
-        &Presented {
-            sad: &req.sad,
-            credential_id: &credential.id,
-            client_id: &c.client_id,
-            entries: &entries,
-        },
-        meta,
-        now,
-    )
-    .await?;
+    let spent = spend(p, c, &req.sad, &credential.id, &entries, meta, now).await?;
     let signer = tessera_hsm::x509::CustodySigner::with_scheme(
         p.signer.custody().clone(),
         credential.key_alg,
@@ -94,6 +83,41 @@ async fn sign_hashes(
     let signatures = sign_concurrently(p.config.signing.concurrency, signer, digests).await?;
     authorization_used(p, &spent, &entries, now).await?;
     Ok(signatures)
+}
+
+/// Spends the SAD for `entries`: the call's own `SAD`, or else the one its access token
+/// carries (scope `credential`, CSC API v2 §8.4.2).
+async fn spend(
+    p: &Provider,
+    c: &CscCaller,
+    given: &str,
+    credential_id: &str,
+    entries: &[String],
+    meta: &RequestMeta,
+    now: i64,
+) -> Result<SadRecord, CscError> {
+    let presented = Presented {
+        sad: given,
+        credential_id,
+        client_id: &c.client_id,
+        entries,
+    };
+    if !given.trim().is_empty() {
+        return Ok(sad::redeem(p, &presented, meta, now).await?);
+    }
+    if !c.bound {
+        return Err(CscError::Invalid(
+            "Missing parameter SAD: authorize the hashes first (credentials/authorize), or use an access token of scope credential".into(),
+        ));
+    }
+    // Only a token redeemed from the code issued after the approval carries it.
+    let Some(code_id) = &c.token.code_id else {
+        return Err(CscError::InvalidToken(
+            "this access token carries no approval (refreshed tokens do not); ask the official again through /authorize".into(),
+        ));
+    };
+    let record = p.store.sad_of_code(code_id).await?;
+    Ok(sad::redeem_bound(p, record, &presented, meta, now).await?)
 }
 
 /// With the SAD of an asynchronous authorization, its request notes what was signed.
@@ -300,18 +324,7 @@ async fn sign_docs(
         .iter()
         .map(|pdf| sad::entry(HashAlg::Sha256, &HashAlg::Sha256.digest(pdf), None))
         .collect();
-    let spent = sad::redeem(
-        p,
-        &Presented {
-            sad: &req.sad,
-            credential_id: &credential.id,
-            client_id: &c.client_id,
-            entries: &entries,
-        },
-        meta,
-        now,
-    )
-    .await?;
+    let spent = spend(p, c, &req.sad, &credential.id, &entries, meta, now).await?;
     let name = subject_name(&credential.cert_der);
     let mut out = Vec::with_capacity(pdfs.len());
     for (pdf, level) in pdfs.iter().zip(levels) {
