@@ -161,7 +161,11 @@ pub(crate) async fn pdfsig_valid(dir: &Path, file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn tessera_verify(server: &TestServer, dir: &Path, file: &str) -> anyhow::Result<()> {
+pub(crate) async fn tessera_verify(
+    server: &TestServer,
+    dir: &Path,
+    file: &str,
+) -> anyhow::Result<()> {
     let path = dir.join(file).display().to_string();
     let root = dir.join("root.pem").display().to_string();
     let out = server
