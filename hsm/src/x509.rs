@@ -129,6 +129,26 @@ impl CustodySigner {
         key_ref: &[u8],
         scheme: SignScheme,
     ) -> Result<CustodySigner, HsmError> {
+        let spki = custody.public_key(KeyHandle {
+            key_type,
+            purpose,
+            key_ref,
+        })?;
+        Self::with_public_key(custody, key_type, purpose, key_ref, scheme, spki)
+    }
+
+    /// [`with_scheme`](Self::with_scheme) with the key's SubjectPublicKeyInfo known already
+    /// (from its certificate), sparing the HSM a read per signing call. Every signature is
+    /// still checked, now against that public key: a certificate that does not match the
+    /// HSM's key makes no signature.
+    pub fn with_public_key(
+        custody: Arc<dyn KeyCustody>,
+        key_type: KeyType,
+        purpose: KeyPurpose,
+        key_ref: &[u8],
+        scheme: SignScheme,
+        spki: Vec<u8>,
+    ) -> Result<CustodySigner, HsmError> {
         let scheme = match scheme {
             SignScheme::Ecdsa(h, _) => SignScheme::Ecdsa(h, EcdsaForm::Der),
             other => other,
@@ -139,11 +159,6 @@ impl CustodySigner {
                 key_type.name()
             )));
         }
-        let spki = custody.public_key(KeyHandle {
-            key_type,
-            purpose,
-            key_ref,
-        })?;
         let check = SignatureCheck::new(scheme, &spki)?;
         Ok(CustodySigner {
             custody,

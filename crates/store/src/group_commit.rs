@@ -19,7 +19,7 @@ use crate::refresh::{RefreshFamily, RefreshTokenRecord};
 
 /// Rows per multi-row statement: 13 parameters at most per row, far below either database's
 /// limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 64;
+pub(crate) const ROWS_PER_STATEMENT: usize = 64;
 
 /// Something single-use that a job spends before its writes apply.
 #[derive(Clone, Debug, PartialEq, Eq)]

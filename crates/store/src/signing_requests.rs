@@ -613,17 +613,20 @@ impl Store {
 
     /// Spends the SAD for `digests` (hex), all or none: `false` when any was spent before.
     pub async fn spend_sad(&self, sad_id: &str, digests: &[String], now: i64) -> Result<bool> {
+        // One multi-row statement per 64 hashes (a batch of 50 is one), in one transaction:
+        // any hash spent before leaves the count short and the whole spend is rolled back.
         let mut tx = self.pool().begin().await?;
-        for d in digests {
-            let done = sqlx::query(
-                "INSERT INTO signing_sad_uses (sad_id, digest, used_at) VALUES ($1, $2, $3) ON CONFLICT (sad_id, digest) DO NOTHING",
-            )
-            .bind(sad_id)
-            .bind(d)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
+        for chunk in digests.chunks(crate::group_commit::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO signing_sad_uses (sad_id, digest, used_at) VALUES {} ON CONFLICT (sad_id, digest) DO NOTHING",
+                crate::group_commit::values(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q.bind(sad_id).bind(d).bind(now);
+            }
+            let done = q.execute(&mut *tx).await?;
+            if done.rows_affected() != chunk.len() as u64 {
                 tx.rollback().await?;
                 return Ok(false);
             }
@@ -820,6 +823,20 @@ mod tests {
                 .unwrap()
         );
         assert!(s.spend_sad("sad1", &["bb".into()], 4).await.unwrap());
+        // One hash twice in a call is one signature, not two: refused, nothing spent.
+        assert!(
+            !s.spend_sad("sad1", &["cc".into(), "cc".into()], 5)
+                .await
+                .unwrap()
+        );
+        // More hashes than one statement holds are still all or none.
+        let many: Vec<String> = (0..130).map(|i| format!("d{i}")).collect();
+        assert!(s.spend_sad("sad1", &many, 6).await.unwrap());
+        assert!(s.spend_sad("sad1", &["cc".into()], 7).await.unwrap());
+        let mut late = vec!["ee".to_owned()];
+        late.extend(many.iter().skip(100).cloned());
+        assert!(!s.spend_sad("sad1", &late, 8).await.unwrap());
+        assert!(s.spend_sad("sad1", &["ee".into()], 9).await.unwrap());
     }
 }
 

@@ -72,12 +72,15 @@ async fn sign_hashes(
     let digests = decode_hashes(hash, &req.hashes)?;
     let entries: Vec<String> = digests.iter().map(|d| sad::entry(hash, d, None)).collect();
     let spent = spend(p, c, &req.sad, &credential.id, &entries, meta, now).await?;
-    let signer = tessera_hsm::x509::CustodySigner::with_scheme(
+    // The public key from the certificate in the credential's row, not read from the HSM
+    // on every call (the profile in BENCHMARKS.md, issue 13).
+    let signer = tessera_hsm::x509::CustodySigner::with_public_key(
         p.signer.custody().clone(),
         credential.key_alg,
         tessera_hsm::KeyPurpose::Credential,
         &credential.key_ref,
         scheme,
+        certificate_spki(&credential.cert_der)?,
     )
     .map_err(|e| SigningError::Format(e.into()))?;
     let signatures = sign_concurrently(p.config.signing.concurrency, signer, digests).await?;
@@ -118,6 +121,14 @@ async fn spend(
     };
     let record = p.store.sad_of_code(code_id).await?;
     Ok(sad::redeem_bound(p, record, &presented, meta, now).await?)
+}
+
+/// The DER SubjectPublicKeyInfo of a certificate.
+fn certificate_spki(cert_der: &[u8]) -> Result<Vec<u8>, CscError> {
+    use der::Decode;
+    x509_cert::Certificate::from_der(cert_der)
+        .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der())
+        .map_err(|e| crate::CoreError::Internal(format!("credential certificate: {e}")).into())
 }
 
 /// With the SAD of an asynchronous authorization, its request notes what was signed.
