@@ -37,6 +37,30 @@ pub(crate) async fn enrol_totp(
     Ok((browser, secret))
 }
 
+/// The official minh.pd in a unit of their own.
+pub(crate) async fn add_official(server: &TestServer) -> anyhow::Result<()> {
+    let unit = server.add_unit("Sở Tư pháp", None).await?;
+    let mut user = NewUser::new("minh.pd", "Phạm Đức Minh", PASSWORD);
+    user.unit = Some(unit);
+    server.add_user(&user).await?;
+    Ok(())
+}
+
+/// Issues minh.pd a personal credential with an `alg` key; answers its id.
+pub(crate) async fn issue_credential(server: &TestServer, alg: &str) -> anyhow::Result<String> {
+    let issued = server
+        .cli_ok(
+            &["cert", "issue", "--user", "minh.pd", "--alg", alg, "--json"],
+            None,
+        )
+        .await?
+        .json()?;
+    Ok(issued["id"]
+        .as_str()
+        .context("no credential id")?
+        .to_owned())
+}
+
 pub(crate) async fn post(
     server: &TestServer,
     token: Option<&str>,
@@ -123,25 +147,10 @@ async fn csc_api_with_pyhanko(backend: Backend) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    let unit = server.add_unit("Sở Tư pháp", None).await?;
-    let mut user = NewUser::new("minh.pd", "Phạm Đức Minh", PASSWORD);
-    user.unit = Some(unit);
-    server.add_user(&user).await?;
+    add_official(&server).await?;
     let mut credentials = Vec::new();
     for alg in ["P-256", "RSA-2048"] {
-        let issued = server
-            .cli_ok(
-                &["cert", "issue", "--user", "minh.pd", "--alg", alg, "--json"],
-                None,
-            )
-            .await?
-            .json()?;
-        credentials.push(
-            issued["id"]
-                .as_str()
-                .context("no credential id")?
-                .to_owned(),
-        );
+        credentials.push(issue_credential(&server, alg).await?);
     }
     let client = server
         .add_client(&NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service"))

@@ -11,9 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_e2e::admin::login_token;
-use tessera_e2e::{Backend, NewClient, NewUser, TempDir, TestServer};
+use tessera_e2e::{Backend, NewClient, TempDir, TestServer};
 
-use crate::csc::{enrol_totp, post};
+use crate::csc::{add_official, enrol_totp, issue_credential, post};
 use crate::signing_pages::{csrf, totp_at};
 use crate::signing_pdf::run;
 
@@ -29,23 +29,8 @@ async fn csc_authorization_approved_on_the_pages(backend: Backend) -> anyhow::Re
     server
         .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
         .await?;
-    let unit = server.add_unit("Sở Tư pháp", None).await?;
-    let mut user = NewUser::new("minh.pd", "Phạm Đức Minh", PASSWORD);
-    user.unit = Some(unit);
-    server.add_user(&user).await?;
-    let issued = server
-        .cli_ok(
-            &[
-                "cert", "issue", "--user", "minh.pd", "--alg", "P-256", "--json",
-            ],
-            None,
-        )
-        .await?
-        .json()?;
-    let credential = issued["id"]
-        .as_str()
-        .context("no credential id")?
-        .to_owned();
+    add_official(&server).await?;
+    let credential = issue_credential(&server, "P-256").await?;
     let client = server
         .add_client(&NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service"))
         .await?;

@@ -12,37 +12,20 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_e2e::flow::Callback;
 use tessera_e2e::oauth::{AuthRequest, ClientAuth, exchange};
-use tessera_e2e::{Backend, Browser, NewClient, NewUser, TestServer};
+use tessera_e2e::{Backend, Browser, NewClient, TestServer};
 use url::Url;
 
-use crate::csc::{enrol_totp, post};
+use crate::csc::{add_official, enrol_totp, issue_credential, post};
 use crate::csc_async::{MESSAGE, openssl_verifies};
 use crate::signing_pages::{csrf, totp_at};
 
 scenarios!(csc_credential_scope_token_signs_the_approved_hashes);
 
-const PASSWORD: &str = "mat-khau-rat-dai-2468";
 const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
 const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
 fn sha256_b64(data: &[u8]) -> String {
     STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, data))
-}
-
-async fn issue_credential(server: &TestServer) -> anyhow::Result<String> {
-    let issued = server
-        .cli_ok(
-            &[
-                "cert", "issue", "--user", "minh.pd", "--alg", "P-256", "--json",
-            ],
-            None,
-        )
-        .await?
-        .json()?;
-    Ok(issued["id"]
-        .as_str()
-        .context("no credential id")?
-        .to_owned())
 }
 
 /// Follows the browser's redirects from `url` until it leaves the server or lands on a page.
@@ -68,12 +51,9 @@ async fn csc_credential_scope_token_signs_the_approved_hashes(
     server
         .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
         .await?;
-    let unit = server.add_unit("Sở Tư pháp", None).await?;
-    let mut user = NewUser::new("minh.pd", "Phạm Đức Minh", PASSWORD);
-    user.unit = Some(unit);
-    server.add_user(&user).await?;
-    let credential = issue_credential(&server).await?;
-    let other_credential = issue_credential(&server).await?;
+    add_official(&server).await?;
+    let credential = issue_credential(&server, "P-256").await?;
+    let other_credential = issue_credential(&server, "P-256").await?;
     let client = server
         .add_client(
             &NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service credential"),
