@@ -7,6 +7,7 @@
 pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
+pub mod backup;
 mod batch_read;
 pub mod clients;
 pub mod codes;
@@ -25,6 +26,7 @@ pub mod refresh;
 pub mod sessions;
 pub mod signing_requests;
 pub mod signing_webhooks;
+pub mod syslog_feed;
 pub mod throttle;
 pub mod units;
 pub mod users;
@@ -149,6 +151,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "hardware otp tokens",
         include_str!("../../../migrations/sqlite/0014_otp_tokens.sql"),
     ),
+    (
+        16,
+        "syslog feed",
+        include_str!("../../../migrations/sqlite/0016_syslog_feed.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -220,6 +227,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "hardware otp tokens",
         include_str!("../../../migrations/postgres/0014_otp_tokens.sql"),
+    ),
+    (
+        16,
+        "syslog feed",
+        include_str!("../../../migrations/postgres/0016_syslog_feed.sql"),
     ),
 ];
 

@@ -76,7 +76,7 @@ async fn sign_in(browser: &Browser, server: &TestServer) -> anyhow::Result<url::
 }
 
 /// Turns on an authenticator app on `/account`; answers its secret.
-async fn enrol_totp(browser: &Browser, server: &TestServer) -> anyhow::Result<String> {
+pub(crate) async fn enrol_totp(browser: &Browser, server: &TestServer) -> anyhow::Result<String> {
     let account = browser.get(&server.url("/account")).await?;
     let token = csrf(&account)?;
     browser
@@ -117,13 +117,16 @@ fn signing_event(jwt: &str, jwks: &Value, id: &str, status: &str) -> anyhow::Res
     Ok(())
 }
 
-struct App {
+pub(crate) struct App {
     http: reqwest::Client,
-    token: String,
+    pub(crate) token: String,
 }
 
 impl App {
-    async fn new(server: &TestServer, client: &RegisteredClient) -> anyhow::Result<Self> {
+    pub(crate) async fn new(
+        server: &TestServer,
+        client: &RegisteredClient,
+    ) -> anyhow::Result<Self> {
         let answer =
             client_credentials(server, &Auth::basic(client)?, Some("sign:request")).await?;
         ensure!(answer.status == StatusCode::OK, "token: {answer}");
@@ -135,7 +138,7 @@ impl App {
         })
     }
 
-    async fn submit(&self, server: &TestServer, body: &Value) -> anyhow::Result<Value> {
+    pub(crate) async fn submit(&self, server: &TestServer, body: &Value) -> anyhow::Result<Value> {
         let r = self
             .http
             .post(server.url("/api/signing/requests"))
@@ -149,7 +152,7 @@ impl App {
         Ok(json)
     }
 
-    async fn state(&self, server: &TestServer, id: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn state(&self, server: &TestServer, id: &str) -> anyhow::Result<Value> {
         let r = self
             .http
             .get(server.url(&format!("/api/signing/requests/{id}")))
@@ -160,7 +163,7 @@ impl App {
         Ok(r.json().await?)
     }
 
-    async fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+    pub(crate) async fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
         let r = self.http.get(url).bearer_auth(&self.token).send().await?;
         ensure!(r.status() == StatusCode::OK, "fetch {url}: {}", r.status());
         Ok(r.bytes().await?.to_vec())
