@@ -73,6 +73,8 @@ mod discovery;
 mod hsm;
 #[path = "e2e/hsm_outage.rs"]
 mod hsm_outage;
+#[path = "e2e/key_ceremony.rs"]
+mod key_ceremony;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
 #[path = "e2e/load_balancer.rs"]
