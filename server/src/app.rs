@@ -35,7 +35,7 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+pub(crate) fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     match &settings.master_key {
         Some(b64) => MasterKey::from_base64(b64).context(
             "TESSERA_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)",
@@ -123,6 +123,17 @@ pub fn cli_writer() -> String {
     writer_name("cli")
 }
 
+/// Records `alert.hsm_failure` for each run of failed key operations the custodian announces.
+async fn hsm_alerts(p: Provider, mut failures: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tessera_core::alerts::{Alert, raise_bare};
+    while let Some(error) = failures.recv().await {
+        let detail = serde_json::json!({ "error": error });
+        if let Err(e) = raise_bare(&p, Alert::HsmFailure, "system", now(), detail).await {
+            tracing::warn!(error = %e, "cannot record the HSM failure alert");
+        }
+    }
+}
+
 /// `tessera serve`.
 pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(serve.listen)
@@ -141,6 +152,7 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         )),
         None => None,
     };
+    let hsm_failures = crate::custody::watch_failures();
     let mut provider = open(&settings, &issuer, &writer_name("serve")).await?;
     if let Some((listener, handle)) = metrics {
         let addr = listener.local_addr()?;
@@ -156,6 +168,13 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     }
     provider.signer.ensure_keys(now()).await?;
     tessera_core::login::warm_up();
+    tokio::spawn(hsm_alerts(provider.clone(), hsm_failures));
+    let feed_owner = format!("{}/{}", writer_name("serve"), random_id()?);
+    if let Some(syslog) = &serve.syslog {
+        crate::syslog::spawn(provider.clone(), syslog.clone(), feed_owner.clone());
+        tracing::info!(receiver = %syslog.url, "forwarding audit events to the SOC");
+    }
+    let feed_provider = provider.clone();
     tokio::spawn(housekeeping(provider.clone()));
     tokio::spawn(pki_housekeeping(provider.clone()));
     if let Some(days) = settings.key_rotation_days {
@@ -211,6 +230,10 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
             "requests still running {} s after the shutdown signal; exiting anyway",
             SHUTDOWN_GRACE.as_secs()
         ),
+    }
+    if serve.syslog.is_some() {
+        // Another replica takes the feed over at once rather than when the lease runs out.
+        let _ = tessera_core::soc_feed::release(&feed_provider, &feed_owner).await;
     }
     tracing::info!("stopped");
     Ok(())

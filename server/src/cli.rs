@@ -94,6 +94,25 @@ enum Command {
     /// only through remote approval by their holder
     #[command(subcommand)]
     Sign(crate::cli_sign::SignCommand),
+    /// Check the configuration: effective settings, and refusals in production
+    #[command(subcommand)]
+    Config(crate::cli_config::ConfigCommand),
+    /// Back the SQLite database up while serving: one file sealed under the master key
+    Backup {
+        /// The backup file to write (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup made by `tessera backup` into the data directory (which must hold
+    /// nothing but the master key, unless --force)
+    Restore {
+        /// The backup file
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// Replace the database of a data directory that is not empty
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate the signatures of a PDF or a detached CMS (ETSI EN 319 102-1 verdicts).
     /// Exit 0: all passed; 1: one failed; 2: indeterminate; 3: no signature; 4: bad input;
     /// 5: other error
@@ -352,7 +371,10 @@ enum ClientCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    if let Err(e) = init_logging(matches!(cli.command, Command::Serve(_))) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -372,16 +394,38 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(server: bool) {
+/// Logs to standard error: readable lines by default, one JSON object a line with
+/// `TESSERA_LOG_FORMAT=json` (for the SOC's collector), each carrying the request's span.
+fn init_logging(server: bool) -> Result<(), String> {
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_ansi(std::io::stderr().is_terminal())
+    let format = std::env::var("TESSERA_LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    match format.as_str() {
+        "" | "text" => {
+            use std::io::IsTerminal;
+            let _ = builder
+                .with_ansi(std::io::stderr().is_terminal())
+                .try_init();
+        }
+        "json" => {
+            let _ = builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .try_init();
+        }
+        other => {
+            return Err(format!(
+                "TESSERA_LOG_FORMAT must be `text` or `json`, not `{other}`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A client as `client list --json` and `client show --json` print it.
@@ -421,6 +465,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Command::Hsm(hsm) = cli.command {
         return crate::cli_hsm::run(&settings, hsm).await;
+    }
+    if let Command::Config(cmd) = cli.command {
+        return crate::cli_config::run(&settings, &file, cmd).await;
+    }
+    if let Command::Backup { out } = &cli.command {
+        return crate::cli_backup::backup(&settings, out).await;
+    }
+    if let Command::Restore { input, force } = &cli.command {
+        return crate::cli_backup::restore(&settings, input, *force).await;
     }
     if let Command::Verify(args) = cli.command {
         return Ok(crate::cli_verify::run(&settings, &file, args).await);
@@ -474,6 +527,9 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             bail!("ca, cert, trust and sign are handled by cli_pki, cli_trust and cli_sign")
         }
         Command::Verify(_) => bail!("verify is handled before administrative commands"),
+        Command::Config(_) | Command::Backup { .. } | Command::Restore { .. } => {
+            bail!("config, backup and restore are handled before administrative commands")
+        }
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,

@@ -89,7 +89,8 @@ fn print_report(report: &VerifyReport, what: &str) -> ExitCode {
 pub async fn run(p: &Provider, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify { export: None } => {
-            let report = audit_trail::verify(p).await?;
+            let report =
+                audit_trail::verify(p, &crate::cli_pki::actor().id, crate::clock::now()).await?;
             Ok(print_report(&report, "audit log"))
         }
         AuditCommand::Verify { export: Some(path) } => {

@@ -2,7 +2,8 @@
 //! set, else the software token. A configured HSM that cannot be used stops Tessera: there is
 //! never a fallback to the software token.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use tessera_hsm::pkcs11::{Pkcs11Config, Pkcs11Token, TokenSelector};
@@ -11,6 +12,7 @@ use tessera_hsm::{
     GeneratedKey, HsmError, KeyCustody, KeyHandle, KeyPurpose, KeyType, MasterKey, SignInput,
     SignScheme,
 };
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::settings::{Pkcs11Settings, Settings};
 
@@ -20,12 +22,43 @@ pub fn custody(settings: &Settings, master: &MasterKey) -> anyhow::Result<Arc<dy
         Some(hsm) => Arc::new(open_hsm(hsm)?),
         None => Arc::new(SoftwareToken::new(master)?),
     };
-    Ok(Arc::new(Counted(inner)))
+    Ok(Arc::new(Counted(inner, AtomicBool::new(false))))
 }
 
-/// A custodian whose signatures are counted (`tessera_signatures_total`, by key purpose).
+/// Where failed operations are announced (the server's alert task), once per run of failures.
+/// Process-wide because the custodian is made deep inside `app::open`, before the provider
+/// that records the alert exists.
+static FAILURES: Mutex<Option<UnboundedSender<String>>> = Mutex::new(None);
+
+/// Starts announcing failed key operations: the first failure after a success (or the first
+/// ever) is sent, with its error, so that an outage gives one `alert.hsm_failure`, not one per
+/// refused request.
+pub fn watch_failures() -> UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    *FAILURES.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    rx
+}
+
+/// A custodian whose signatures are counted (`tessera_signatures_total`, by key purpose), and
+/// whose failures are announced (see [`watch_failures`]); the flag: the last operation failed.
 #[derive(Debug)]
-struct Counted(Arc<dyn KeyCustody>);
+struct Counted(Arc<dyn KeyCustody>, AtomicBool);
+
+impl Counted {
+    fn note<T>(&self, result: Result<T, HsmError>) -> Result<T, HsmError> {
+        match &result {
+            Ok(_) => self.1.store(false, Ordering::Relaxed),
+            Err(e) => {
+                if !self.1.swap(true, Ordering::Relaxed)
+                    && let Some(tx) = FAILURES.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                {
+                    let _ = tx.send(e.to_string());
+                }
+            }
+        }
+        result
+    }
+}
 
 impl KeyCustody for Counted {
     fn backend(&self) -> &'static str {
@@ -37,7 +70,7 @@ impl KeyCustody for Counted {
     }
 
     fn generate(&self, key_type: KeyType, purpose: KeyPurpose) -> Result<GeneratedKey, HsmError> {
-        self.0.generate(key_type, purpose)
+        self.note(self.0.generate(key_type, purpose))
     }
 
     fn public_key(&self, key: KeyHandle<'_>) -> Result<Vec<u8>, HsmError> {
@@ -58,7 +91,7 @@ impl KeyCustody for Counted {
         };
         metrics::counter!(family, "purpose" => key.purpose.label(), "backend" => self.0.backend())
             .increment(1);
-        result
+        self.note(result)
     }
 
     fn parallelism(&self) -> usize {

@@ -29,6 +29,12 @@ pub struct Cidr {
     prefix: u8,
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 impl Cidr {
     /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a single host).
     pub fn parse(text: &str) -> Result<Cidr, String> {

@@ -70,6 +70,10 @@ pub struct FileSettings {
     pub signing_retention_days: Option<i64>,
     /// Remote signing: documents signed at once; default the HSM's session pool.
     pub signing_concurrency: Option<i64>,
+    /// The SOC's syslog receiver: `tcp://host:port` or `tls://host:port`.
+    pub syslog_url: Option<String>,
+    /// PEM file of the CA that signed a `tls://` receiver's certificate.
+    pub syslog_ca: Option<PathBuf>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -304,6 +308,8 @@ pub struct ServeSettings {
     pub issuer: Option<String>,
     /// Where `GET /metrics` is served, apart from the public listener; `None`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// The SOC feed's receiver; `None`: no feed.
+    pub syslog: Option<crate::syslog::SyslogSettings>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
@@ -541,10 +547,17 @@ impl ServeSettings {
         if metrics_addr.is_some_and(|m| m == listen && m.port() != 0) {
             bail!("TESSERA_METRICS_ADDR must differ from the public listen address {listen}");
         }
+        let syslog = crate::syslog::SyslogSettings::resolve(
+            env("TESSERA_SYSLOG_URL").or_else(|| file.syslog_url.clone()),
+            env("TESSERA_SYSLOG_CA")
+                .map(PathBuf::from)
+                .or_else(|| file.syslog_ca.clone()),
+        )?;
         Ok(ServeSettings {
             listen,
             issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
             metrics_addr,
+            syslog,
         })
     }
 }

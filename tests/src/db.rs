@@ -26,6 +26,37 @@ impl TestServer {
             .context("opening the server's database")
     }
 
+    /// `(chain, seq)` of every audit entry in a chain with a head, which is what the SOC feed
+    /// forwards.
+    pub async fn audit_keys(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let mut db = self.db().await?;
+        let rows = sqlx::query(
+            "SELECT chain_id, seq FROM audit_log WHERE chain_id IN (SELECT chain_id FROM audit_heads) \
+             ORDER BY chain_id, seq",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("chain_id")?, r.try_get("seq")?)))
+            .collect()
+    }
+
+    /// Changes the details of the first entry of `event` behind the hash chain's back.
+    pub async fn tamper_audit(&self, event: &str) -> anyhow::Result<()> {
+        let mut db = self.db().await?;
+        let done = sqlx::query(
+            "UPDATE audit_log SET detail = '{\"tampered\":true}' WHERE event = $1 AND seq = \
+             (SELECT MIN(seq) FROM audit_log WHERE event = $1)",
+        )
+        .bind(event)
+        .execute(&mut db)
+        .await?;
+        if done.rows_affected() == 0 {
+            bail!("no {event} entry to tamper with");
+        }
+        Ok(())
+    }
+
     /// Audit entries whose event starts with `prefix`, oldest first.
     pub async fn audit(&self, prefix: &str) -> anyhow::Result<Vec<AuditRow>> {
         let mut db = self.db().await?;

@@ -24,6 +24,7 @@ mod html;
 pub mod lifecycle;
 pub mod oauth;
 mod receiver;
+pub mod rsyslog;
 mod server;
 mod tempdir;
 pub mod tls;

@@ -47,6 +47,8 @@ mod audit;
 mod authorize_errors;
 #[path = "e2e/backchannel.rs"]
 mod backchannel;
+#[path = "e2e/backup.rs"]
+mod backup;
 #[path = "e2e/browser_pages.rs"]
 mod browser_pages;
 #[path = "e2e/browser_passkey.rs"]
@@ -57,6 +59,8 @@ mod browser_signing;
 mod cli;
 #[path = "e2e/code_flow.rs"]
 mod code_flow;
+#[path = "e2e/config_check.rs"]
+mod config_check;
 #[path = "e2e/console.rs"]
 mod console;
 #[path = "e2e/csc.rs"]
@@ -71,6 +75,8 @@ mod discovery;
 mod hsm;
 #[path = "e2e/hsm_outage.rs"]
 mod hsm_outage;
+#[path = "e2e/key_ceremony.rs"]
+mod key_ceremony;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
 #[path = "e2e/load_balancer.rs"]
@@ -79,6 +85,8 @@ mod load_balancer;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/logs.rs"]
+mod logs;
 #[path = "e2e/operations.rs"]
 mod operations;
 #[path = "e2e/otp_tokens.rs"]
@@ -107,6 +115,8 @@ mod signing_pages;
 mod signing_pdf;
 #[path = "e2e/signing_requests.rs"]
 mod signing_requests;
+#[path = "e2e/soc_feed.rs"]
+mod soc_feed;
 #[path = "e2e/spend_once.rs"]
 mod spend_once;
 #[path = "e2e/sso.rs"]

@@ -987,6 +987,18 @@ pub async fn list_clients(p: &Provider) -> Result<Vec<Client>, CoreError> {
     Ok(p.store.list_clients().await?)
 }
 
+/// Ids of the clients with a back-channel logout URI, read from `store` alone (for
+/// `tessera config check`, which opens no key custodian and migrates nothing).
+pub async fn backchannel_clients(store: &tessera_store::Store) -> Result<Vec<String>, CoreError> {
+    Ok(store
+        .list_clients()
+        .await?
+        .into_iter()
+        .filter(|c| c.backchannel_logout_uri.is_some())
+        .map(|c| c.id)
+        .collect())
+}
+
 pub async fn list_api_scopes(p: &Provider) -> Result<Vec<ApiScope>, CoreError> {
     Ok(p.store.list_api_scopes().await?)
 }

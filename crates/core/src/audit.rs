@@ -146,6 +146,13 @@ events! {
     SigningWebhookDelivered => "signing.webhook.delivered", Success;
     SigningWebhookFailed => "signing.webhook.failed", Failure;
     SigningWebhookAbandoned => "signing.webhook.abandoned", Failure;
+    // Alerts for the SOC, each with the entry that raised it (see `alerts.rs`).
+    AlertBruteForce => "alert.brute_force", Failure;
+    AlertRefreshTokenReuse => "alert.refresh_token_reuse", Failure;
+    AlertSignCounterRegression => "alert.sign_counter_regression", Failure;
+    AlertHsmFailure => "alert.hsm_failure", Failure;
+    AlertAuditVerificationFailed => "alert.audit_verification_failed", Failure;
+    AlertCertificateExpiring => "alert.certificate_expiring", Failure;
 }
 
 impl Event {
@@ -210,6 +217,22 @@ impl Record {
 
     pub(crate) fn into_event(self) -> AuditEvent {
         self.0
+    }
+
+    /// The `alert` raised by this entry: the same time, actor, client, address and details,
+    /// with the name of this entry's event as `cause`.
+    pub(crate) fn alert(&self, alert: Event) -> Record {
+        let mut detail = match &self.0.detail {
+            serde_json::Value::Object(fields) => fields.clone(),
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("cause".into(), self.0.event.clone().into());
+        Record(AuditEvent {
+            event: alert.as_str().to_owned(),
+            outcome: alert.outcome(),
+            detail: detail.into(),
+            ..self.0.clone()
+        })
     }
 }
 

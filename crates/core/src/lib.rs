@@ -5,8 +5,10 @@
 pub mod account;
 pub mod admin;
 pub mod admin_api;
+pub mod alerts;
 pub mod audit;
 pub mod audit_trail;
+pub mod backup;
 pub mod error;
 pub mod housekeeping;
 pub mod jose;
@@ -26,6 +28,7 @@ pub mod request;
 pub mod secrets;
 pub mod session;
 pub mod signing;
+pub mod soc_feed;
 pub mod throttle;
 pub mod username;
 pub mod verify;

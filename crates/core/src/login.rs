@@ -105,7 +105,9 @@ async fn throttled(
     now: i64,
     blocked_until: i64,
 ) -> Result<User, LoginError> {
-    p.audit(
+    crate::alerts::raise(
+        p,
+        crate::alerts::Alert::BruteForce,
         purpose
             .throttled()
             .at(now)
@@ -356,6 +358,12 @@ mod tests {
         let (event, _, detail) = last_audit(&p).await;
         assert_eq!(event, "login.throttled");
         assert_eq!(detail["username"], "an.nv");
+        let both = p.store.recent_audit(2).await.unwrap();
+        assert_eq!(both[1].event, "alert.brute_force");
+        assert!(
+            both[1].detail.contains("\"cause\":\"login.throttled\""),
+            "{both:?}"
+        );
 
         // Still blocked one second before the end; free one second after.
         let r = login(&p, "an.nv", PASSWORD, now + retry_after - 1).await;

@@ -7,6 +7,7 @@
 pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
+pub mod backup;
 mod batch_read;
 pub mod clients;
 pub mod codes;
@@ -26,6 +27,7 @@ pub mod sessions;
 pub mod signing_requests;
 pub mod signing_token_bindings;
 pub mod signing_webhooks;
+pub mod syslog_feed;
 pub mod throttle;
 pub mod units;
 pub mod users;
@@ -155,6 +157,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "signing token bindings",
         include_str!("../../../migrations/sqlite/0015_signing_token_bindings.sql"),
     ),
+    (
+        16,
+        "syslog feed",
+        include_str!("../../../migrations/sqlite/0016_syslog_feed.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -231,6 +238,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "signing token bindings",
         include_str!("../../../migrations/postgres/0015_signing_token_bindings.sql"),
+    ),
+    (
+        16,
+        "syslog feed",
+        include_str!("../../../migrations/postgres/0016_syslog_feed.sql"),
     ),
 ];
 

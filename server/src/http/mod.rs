@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod oidc;
 mod password;
 pub mod pki;
+pub mod request_id;
 pub mod signing_api;
 mod signing_pages;
 mod tsa;
@@ -154,4 +155,6 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(CSP),
         ))
+        // Outermost, so that every line logged while answering carries the request id.
+        .layer(axum::middleware::from_fn(request_id::track))
 }

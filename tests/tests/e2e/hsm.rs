@@ -10,7 +10,7 @@ use tessera_hsm::softhsm::{SoftHsmToken, module_or_skip};
 scenarios!(hsm_signs_id_tokens);
 
 const LABEL: &str = "tessera-e2e";
-const PIN: &str = "mat-ma-pin-2468";
+pub(crate) const PIN: &str = "mat-ma-pin-2468";
 
 /// Environment variables for a process.
 pub(crate) type Env = Vec<(String, String)>;

@@ -175,5 +175,11 @@ async fn hsm_outage_heals_under_load(backend: Backend) -> anyhow::Result<()> {
             "{prefix} missing:\n{text}"
         );
     }
+    // One alert for the SOC per run of failures, not one per refused request.
+    let alerts = server.audit("alert.hsm_failure").await?;
+    ensure!(
+        !alerts.is_empty() && alerts.len() <= 3 && alerts[0].detail["error"].is_string(),
+        "{alerts:?}"
+    );
     Ok(())
 }

@@ -191,6 +191,9 @@ async fn through_the_balancer() -> anyhow::Result<()> {
         ready.status.is_success(),
         "/health/ready through HAProxy: {ready}"
     );
+    // HAProxy's request id (`hex:port_hex:port_…`) is the one Tessera answers, and logs.
+    let id = ready.header("x-request-id").unwrap_or_default();
+    ensure!(id.contains('_') && id.contains(':'), "X-Request-Id {id:?}");
     let discovery = oauth::get_json(&fx.server, "/.well-known/openid-configuration").await?;
     ensure!(
         discovery.json["issuer"] == issuer.as_str(),

@@ -75,7 +75,6 @@ async fn sign_in(browser: &Browser, server: &TestServer) -> anyhow::Result<url::
         .see_other()
 }
 
-/// Turns on an authenticator app on `/account`; answers its secret.
 /// Checks a webhook body: a signing-event JWT of the provider, verified against its JWKS,
 /// telling that request `id` is now `status`.
 fn signing_event(jwt: &str, jwks: &Value, id: &str, status: &str) -> anyhow::Result<()> {
@@ -93,13 +92,16 @@ fn signing_event(jwt: &str, jwks: &Value, id: &str, status: &str) -> anyhow::Res
     Ok(())
 }
 
-struct App {
+pub(crate) struct App {
     http: reqwest::Client,
-    token: String,
+    pub(crate) token: String,
 }
 
 impl App {
-    async fn new(server: &TestServer, client: &RegisteredClient) -> anyhow::Result<Self> {
+    pub(crate) async fn new(
+        server: &TestServer,
+        client: &RegisteredClient,
+    ) -> anyhow::Result<Self> {
         let answer =
             client_credentials(server, &Auth::basic(client)?, Some("sign:request")).await?;
         ensure!(answer.status == StatusCode::OK, "token: {answer}");
@@ -111,7 +113,7 @@ impl App {
         })
     }
 
-    async fn submit(&self, server: &TestServer, body: &Value) -> anyhow::Result<Value> {
+    pub(crate) async fn submit(&self, server: &TestServer, body: &Value) -> anyhow::Result<Value> {
         let r = self
             .http
             .post(server.url("/api/signing/requests"))
@@ -125,7 +127,7 @@ impl App {
         Ok(json)
     }
 
-    async fn state(&self, server: &TestServer, id: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn state(&self, server: &TestServer, id: &str) -> anyhow::Result<Value> {
         let r = self
             .http
             .get(server.url(&format!("/api/signing/requests/{id}")))
@@ -136,7 +138,7 @@ impl App {
         Ok(r.json().await?)
     }
 
-    async fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+    pub(crate) async fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
         let r = self.http.get(url).bearer_auth(&self.token).send().await?;
         ensure!(r.status() == StatusCode::OK, "fetch {url}: {}", r.status());
         Ok(r.bytes().await?.to_vec())

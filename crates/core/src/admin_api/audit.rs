@@ -73,5 +73,5 @@ pub async fn chain_status(
     if !caller.actor.holds_root(Permission::Read) {
         return Ok(None);
     }
-    Ok(Some(crate::audit_trail::verify(p).await?))
+    Ok(Some(crate::audit_trail::check(p).await?))
 }

@@ -213,14 +213,23 @@ pub(crate) async fn audit_failure(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(), CoreError> {
-    p.audit(
-        Event::MfaFailure
-            .at(now)
-            .actor(user_id)
-            .meta(meta)
-            .detail(json!({ "factor": factor, "reason": reason })),
-    )
-    .await
+    p.audit(failure_record(user_id, factor, reason, meta, now))
+        .await
+}
+
+/// The `mfa.failure` entry of a refused factor.
+pub(crate) fn failure_record(
+    user_id: &str,
+    factor: &str,
+    reason: &str,
+    meta: &RequestMeta,
+    now: i64,
+) -> crate::audit::Record {
+    Event::MfaFailure
+        .at(now)
+        .actor(user_id)
+        .meta(meta)
+        .detail(json!({ "factor": factor, "reason": reason }))
 }
 
 /// Who is proving a second factor: someone half-way through a login, or the owner of a live

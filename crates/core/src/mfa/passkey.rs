@@ -303,7 +303,13 @@ pub async fn finish_authentication(
     let result = match p.passkeys.rp()?.finish_passkey_authentication(&answer, &st) {
         Ok(r) => r,
         Err(e) => {
-            audit_failure(p, &user.id, "passkey", &refusal(&e), meta, now).await?;
+            let record = super::failure_record(&user.id, "passkey", &refusal(&e), meta, now);
+            if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+                crate::alerts::raise(p, crate::alerts::Alert::SignCounterRegression, record)
+                    .await?;
+            } else {
+                p.audit(record).await?;
+            }
             return Err(FactorError::Invalid);
         }
     };

@@ -315,6 +315,14 @@ async fn passkey_registers_authenticates_and_refuses_a_counter_regression() {
             .iter()
             .any(|(e, d)| e == "mfa.failure" && d.contains("counter went backwards"))
     );
+    // The SOC hears of it under its own name.
+    assert!(
+        events(&p)
+            .await
+            .iter()
+            .any(|(e, d)| e == "alert.sign_counter_regression"
+                && d.contains("\"cause\":\"mfa.failure\""))
+    );
 }
 
 #[tokio::test]

@@ -230,7 +230,9 @@ async fn reused(
     p.store
         .revoke_refresh_family(&family.id, "reuse", now)
         .await?;
-    p.audit(
+    crate::alerts::raise(
+        p,
+        crate::alerts::Alert::RefreshTokenReuse,
         Event::RefreshReused
             .at(now)
             .actor(&family.user_id)

@@ -813,12 +813,14 @@ pub async fn expiry_housekeeping(p: &Provider, now: i64) -> Result<(usize, usize
     let mut notices = 0;
     for c in p.store.credentials_to_notify(now + window).await? {
         if p.store.claim_expiry_notice(&c.id, now).await? {
-            audit(
+            crate::alerts::raise(
                 p,
-                &system,
-                now,
-                Event::PkiCredentialExpiring,
-                json!({ "credential": c.id, "user": c.user_id, "unit": c.unit_id, "serial": c.serial, "not_after": c.not_after, "days_left": c.not_after.map(|t| (t - now) / 86_400) }),
+                crate::alerts::Alert::CertificateExpiring,
+                Event::PkiCredentialExpiring
+                    .at(now)
+                    .actor(&system.id)
+                    .meta(&system.meta)
+                    .detail(json!({ "credential": c.id, "user": c.user_id, "unit": c.unit_id, "serial": c.serial, "not_after": c.not_after, "days_left": c.not_after.map(|t| (t - now) / 86_400) })),
             )
             .await?;
             notices += 1;

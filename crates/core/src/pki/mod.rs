@@ -25,7 +25,7 @@ use tessera_store::StoreError;
 use crate::CoreError;
 use crate::request::RequestMeta;
 
-pub use ca::{CaInit, import_ca, init_ca, issuing_ca_csr};
+pub use ca::{CaInit, CaPlan, import_ca, init_ca, issuing_ca_csr, plan_ca};
 pub use credential::{
     CredentialRequest, UsableCredential, create_credential, create_organisation_credential,
     import_certificate, issue_internal, list_credentials, renew, resume, revoke, suspend,

@@ -171,6 +171,11 @@ async fn expiry_notices_are_given_once_and_renewal_supersedes() {
         0
     );
     assert_eq!(expiry_housekeeping(&p, soon).await.unwrap().1, 1);
+    let notice = p.store.recent_audit(2).await.unwrap();
+    assert_eq!(
+        (notice[0].event.as_str(), notice[1].event.as_str()),
+        ("pki.credential.expiring", "alert.certificate_expiring")
+    );
     assert_eq!(expiry_housekeeping(&p, soon + 60).await.unwrap().1, 0);
     let expiring = list_credentials(&p, CredentialFilter::default(), Some(30), soon)
         .await

@@ -80,6 +80,9 @@ async fn reuse_of_a_spent_token_revokes_the_whole_family() {
     let family = w.family_of(&r0).await;
     let e = w.assert_audit("refresh.reused", None).await;
     assert_eq!(e.outcome, "failure");
+    let alerts = w.p.store.recent_audit(2).await.unwrap();
+    assert_eq!(alerts[1].event, "alert.refresh_token_reuse", "{alerts:?}");
+    assert_eq!(alerts[1].client_id.as_deref(), Some("conf"));
     assert_eq!(e.actor.as_deref(), Some(w.user.id.as_str()));
     assert_eq!(e.client_id.as_deref(), Some("conf"));
     assert!(e.detail.contains(&family.id), "{e:?}");
