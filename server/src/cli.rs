@@ -269,7 +269,7 @@ enum ClientCommand {
         #[arg(long)]
         scopes: Option<String>,
         /// Grant type, repeatable [default: authorization_code and refresh_token]
-        #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials"])]
+        #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials", "device_code", "urn:ietf:params:oauth:grant-type:device_code"])]
         grant_types: Vec<String>,
         /// File with the client's public JWK Set: it then authenticates with private_key_jwt
         #[arg(long, conflicts_with = "jwks_uri")]

@@ -66,6 +66,10 @@ events! {
     // OpenID Connect and OAuth.
     CodeIssued => "code.issued", Success;
     CodeReplayed => "code.replayed", Failure;
+    DeviceCodeIssued => "device.code_issued", Success;
+    DeviceUserCodeRefused => "device.user_code_refused", Failure;
+    DeviceApproved => "device.approved", Success;
+    DeviceDenied => "device.denied", Success;
     TokenIssued => "token.issued", Success;
     TokenRefused => "token.refused", Failure;
     TokenRevoked => "token.revoked", Success;

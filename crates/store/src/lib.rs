@@ -10,6 +10,7 @@ pub mod audit_verify;
 mod batch_read;
 pub mod clients;
 pub mod codes;
+pub mod device_codes;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;
@@ -149,6 +150,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "hardware otp tokens",
         include_str!("../../../migrations/sqlite/0014_otp_tokens.sql"),
     ),
+    (
+        17,
+        "device authorization grant",
+        include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -220,6 +226,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "hardware otp tokens",
         include_str!("../../../migrations/postgres/0014_otp_tokens.sql"),
+    ),
+    (
+        17,
+        "device authorization grant",
+        include_str!("../../../migrations/postgres/0017_device_grant.sql"),
     ),
 ];
 
