@@ -63,6 +63,8 @@ mod console;
 mod csc;
 #[path = "e2e/csc_async.rs"]
 mod csc_async;
+#[path = "e2e/device_grant.rs"]
+mod device_grant;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]
@@ -77,6 +79,8 @@ mod load_balancer;
 mod login;
 #[path = "e2e/logout.rs"]
 mod logout;
+#[path = "e2e/native_apps.rs"]
+mod native_apps;
 #[path = "e2e/operations.rs"]
 mod operations;
 #[path = "e2e/otp_tokens.rs"]

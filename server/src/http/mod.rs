@@ -7,6 +7,7 @@ mod assets;
 mod consent;
 mod console;
 pub mod csc;
+mod device_grant;
 pub mod errors;
 pub mod extract;
 mod flow;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mfa::routes())
         .merge(account::routes())
         .merge(signing_pages::routes())
+        .merge(device_grant::routes())
         .merge(password::routes())
         .merge(admin_api::routes())
         .merge(console::routes())

@@ -33,7 +33,7 @@ pub struct Pending {
 
 #[derive(Debug)]
 pub enum Found {
-    Pending(Pending),
+    Pending(Box<Pending>),
     /// Unknown, expired or already decided: one answer for all, nothing revealed.
     NotFound,
     /// Too many wrong codes lately; try again at this instant.
@@ -94,19 +94,19 @@ pub async fn find(
     if mfa::rank(&session.acr) < mfa::rank(needed) {
         return Ok(Found::StepUp(needed));
     }
-    Ok(Found::Pending(Pending {
+    Ok(Found::Pending(Box::new(Pending {
         user_code: user_code::display(&user_code::normalise(typed).unwrap_or_default()),
         scope: record.scope.split(' ').map(str::to_owned).collect(),
         expires_at: record.expires_at,
         client,
         record,
-    }))
+    })))
 }
 
 #[derive(Debug)]
 pub enum Decided {
-    Approved(Pending),
-    Denied(Pending),
+    Approved(Box<Pending>),
+    Denied(Box<Pending>),
     /// As [`Found`] when the code did not lead to a pending request (or was decided meanwhile).
     Not(Found),
 }
