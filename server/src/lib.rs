@@ -5,6 +5,7 @@ pub mod backchannel;
 pub mod cli;
 pub mod cli_audit;
 pub mod cli_hsm;
+pub mod cli_import;
 pub mod cli_mfa;
 pub mod cli_otp_token;
 pub mod cli_pki;

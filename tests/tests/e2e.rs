@@ -119,6 +119,8 @@ mod strong_auth;
 mod token_errors;
 #[path = "e2e/tsa.rs"]
 mod tsa;
+#[path = "e2e/user_import.rs"]
+mod user_import;
 #[path = "e2e/userinfo.rs"]
 mod userinfo;
 #[path = "e2e/verify.rs"]

@@ -89,6 +89,7 @@ events! {
     UnitCreated => "unit.created", Success;
     UnitRenamed => "unit.renamed", Success;
     UserCreated => "user.created", Success;
+    UserImported => "user.imported", Success;
     UserUpdated => "user.updated", Success;
     UserEnabled => "user.enabled", Success;
     UserDisabled => "user.disabled", Success;

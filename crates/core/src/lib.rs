@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod session;
 pub mod signing;
 pub mod throttle;
+pub mod user_import;
 pub mod username;
 pub mod verify;
 

@@ -28,6 +28,7 @@ pub mod signing_requests;
 pub mod signing_webhooks;
 pub mod throttle;
 pub mod units;
+pub mod user_import;
 pub mod users;
 
 use std::borrow::Cow;
