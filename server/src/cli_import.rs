@@ -44,9 +44,14 @@ pub async fn run(
             failed_write.get_or_insert(e);
         }
     };
+    let mut shown = 0;
     let mut progress = |done: usize| {
-        if done > 0 && done.is_multiple_of(10_000) {
-            eprintln!("… {done} rows written");
+        if done > shown && done.is_multiple_of(10_000) {
+            eprintln!(
+                "… {done} rows {}",
+                if dry_run { "checked" } else { "written" }
+            );
+            shown = done;
         }
     };
     let summary =
