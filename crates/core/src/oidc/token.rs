@@ -8,7 +8,7 @@ use tessera_store::group_commit::{Spend, Writes};
 use tessera_store::users::{User, UserStatus};
 
 pub use super::issue::at_hash;
-use super::issue::{self, AccessGrant, Authn};
+use super::issue::{Authn, Granted, issue_granted};
 use super::{client_auth, client_credentials, device, pkce, refresh};
 use crate::audit::Event;
 use crate::params::Params;
@@ -185,14 +185,6 @@ async fn code_replayed(
     Err(invalid_code())
 }
 
-/// What a person granted, about to become tokens: by a redeemed code or an approved device.
-pub(super) struct Granted<'a> {
-    pub authn: Authn<'a>,
-    pub scope: &'a str,
-    pub nonce: Option<&'a str>,
-    pub code_id: Option<&'a str>,
-}
-
 /// The tokens of a redeemed code, and the records to write with the grant's audit entry.
 async fn issue_tokens(
     p: &Provider,
@@ -216,48 +208,6 @@ async fn issue_tokens(
         code_id: Some(&rec.id),
     };
     issue_granted(p, client, &granted, now).await
-}
-
-/// The tokens of a grant a person made, and the records to write with its audit entry.
-pub(super) async fn issue_granted(
-    p: &Provider,
-    client: &Client,
-    g: &Granted<'_>,
-    now: i64,
-) -> Result<(TokenResponse, Writes), OAuthError> {
-    let authn = g.authn;
-    // Refresh tokens by client policy (its registered grant types); `offline_access` makes
-    // the family outlive the browser session. Administration rights are approved for one
-    // sign-in: no refresh token, so a new token means a new consent at a recent level 2.
-    let administers = g
-        .scope
-        .split(' ')
-        .any(|s| s == crate::admin_api::ADMIN_SCOPE);
-    let mut writes = Writes::default();
-    let mut refresh_token = None;
-    if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
-        let (family, first, token) = issue::start_refresh_family(p, client, &authn, g.scope, now)?;
-        writes.families.push(family);
-        writes.refresh_tokens.push(first);
-        refresh_token = Some(token);
-    }
-    let grant = AccessGrant {
-        client,
-        authn: Some(authn),
-        scope: g.scope,
-        code_id: g.code_id,
-        family_id: writes.families.first().map(|f| f.id.as_str()),
-    };
-    let (access_token, record) = issue::access_token(p, &grant, now).await?;
-    writes.tokens.push(record);
-    // Without `openid` (a device asking for API scopes only) there is no ID token.
-    let id_token = if g.scope.split(' ').any(|s| s == "openid") {
-        Some(issue::id_token(p, client, &authn, g.scope, g.nonce, &access_token, now).await?)
-    } else {
-        None
-    };
-    let response = issue::bearer(p, access_token, id_token, refresh_token, g.scope.to_owned());
-    Ok((response, writes))
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@ use tessera_store::clients::Client;
 use tessera_store::device_codes::{DeviceCodeRecord, DeviceStatus};
 use tessera_store::users::UserStatus;
 
-use super::super::issue::Authn;
-use super::super::token::{Granted, issue_granted};
+use super::super::issue::{Authn, Granted, issue_granted};
 use super::GRANT_TYPE;
 use crate::audit::Event;
 use crate::params::Params;
