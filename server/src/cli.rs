@@ -197,6 +197,21 @@ enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import people from a UTF-8 CSV file (columns: username, name, email, phone, unit,
+    /// roles, title); re-running updates, never duplicates. New people get no password.
+    Import {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Unit of the rows without a `unit` column value
+        #[arg(long)]
+        unit: Option<String>,
+        /// Check every row and report what would change; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Create units named in `unit` paths that do not exist yet (refused otherwise)
+        #[arg(long)]
+        create_units: bool,
+    },
     /// Disable a user: ends their sessions and revokes their tokens
     Disable { username: String },
     /// Lift a lockout: forget the user's wrong second-factor codes and wrong passwords
@@ -288,7 +303,7 @@ enum ClientCommand {
         #[arg(long)]
         scopes: Option<String>,
         /// Grant type, repeatable [default: authorization_code and refresh_token]
-        #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials"])]
+        #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials", "device_code", "urn:ietf:params:oauth:grant-type:device_code"])]
         grant_types: Vec<String>,
         /// File with the client's public JWK Set: it then authenticates with private_key_jwt
         #[arg(long, conflicts_with = "jwks_uri")]
@@ -614,6 +629,14 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             println!(
                 "disabled user {username}; their sessions ended and their tokens were revoked"
             );
+        }
+        Command::User(UserCommand::Import {
+            file,
+            unit,
+            dry_run,
+            create_units,
+        }) => {
+            crate::cli_import::run(p, &actor(), &file, unit, dry_run, create_units, now).await?;
         }
         Command::User(UserCommand::Unlock { username }) => {
             let user = find_user(p, &username).await?;

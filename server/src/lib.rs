@@ -7,6 +7,7 @@ pub mod cli_audit;
 pub mod cli_backup;
 pub mod cli_config;
 pub mod cli_hsm;
+pub mod cli_import;
 pub mod cli_mfa;
 pub mod cli_otp_token;
 pub mod cli_pki;

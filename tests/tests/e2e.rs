@@ -69,6 +69,8 @@ mod csc;
 mod csc_async;
 #[path = "e2e/csc_credential_scope.rs"]
 mod csc_credential_scope;
+#[path = "e2e/device_grant.rs"]
+mod device_grant;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]
@@ -87,6 +89,8 @@ mod login;
 mod logout;
 #[path = "e2e/logs.rs"]
 mod logs;
+#[path = "e2e/native_apps.rs"]
+mod native_apps;
 #[path = "e2e/operations.rs"]
 mod operations;
 #[path = "e2e/otp_tokens.rs"]
@@ -127,6 +131,8 @@ mod strong_auth;
 mod token_errors;
 #[path = "e2e/tsa.rs"]
 mod tsa;
+#[path = "e2e/user_import.rs"]
+mod user_import;
 #[path = "e2e/userinfo.rs"]
 mod userinfo;
 #[path = "e2e/verify.rs"]

@@ -483,15 +483,27 @@ pub(crate) async fn check_client_scopes(
     Ok(())
 }
 
-const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    crate::oidc::device::GRANT_TYPE,
+];
 
 /// Checks the grant types, keys and lifetimes of a new client; returns (grant types,
 /// authentication method).
 fn client_policy(new: &NewClient) -> Result<(Vec<String>, String), AdminError> {
-    let grants = new
+    let grants: Vec<String> = new
         .grant_types
         .clone()
-        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()])
+        .into_iter()
+        // `device_code` is short for the device grant's URN (RFC 8628 §3.4).
+        .map(|g| match g.as_str() {
+            "device_code" => crate::oidc::device::GRANT_TYPE.to_owned(),
+            _ => g,
+        })
+        .collect();
     if let Some(bad) = grants.iter().find(|g| !GRANT_TYPES.contains(&g.as_str())) {
         return Err(invalid(format!(
             "unknown grant type {bad:?} (use {})",

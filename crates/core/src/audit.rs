@@ -66,6 +66,10 @@ events! {
     // OpenID Connect and OAuth.
     CodeIssued => "code.issued", Success;
     CodeReplayed => "code.replayed", Failure;
+    DeviceCodeIssued => "device.code_issued", Success;
+    DeviceUserCodeRefused => "device.user_code_refused", Failure;
+    DeviceApproved => "device.approved", Success;
+    DeviceDenied => "device.denied", Success;
     TokenIssued => "token.issued", Success;
     TokenRefused => "token.refused", Failure;
     TokenRevoked => "token.revoked", Success;
@@ -85,6 +89,7 @@ events! {
     UnitCreated => "unit.created", Success;
     UnitRenamed => "unit.renamed", Success;
     UserCreated => "user.created", Success;
+    UserImported => "user.imported", Success;
     UserUpdated => "user.updated", Success;
     UserEnabled => "user.enabled", Success;
     UserDisabled => "user.disabled", Success;

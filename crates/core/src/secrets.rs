@@ -92,6 +92,16 @@ impl Keyed {
         URL_SAFE_NO_PAD.encode(hmac::sign(&self.recovery_code, code.as_bytes()).as_ref())
     }
 
+    /// Keyed hash of a device grant's normalised user code (RFC 8628 §6.1: short, so only a
+    /// keyed hash keeps a copied database from yielding the codes by brute force). The
+    /// recovery-code key serves, with its own prefix to keep the two apart.
+    pub fn hash_user_code(&self, normalised: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.recovery_code);
+        ctx.update(b"device-user-code:");
+        ctx.update(normalised.as_bytes());
+        URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
+    }
+
     /// Encrypts a secret for storage; `context` binds it to its owner (e.g. the user id).
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, CoreError> {
         let mut nonce = [0u8; aead::NONCE_LEN];

@@ -26,6 +26,12 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// RFC 9396 §5: `authorization_details` malformed or of an unknown type.
     InvalidAuthorizationDetails,
+    /// RFC 8628 §3.5: the person has not decided yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; add 5 seconds to the interval.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired; start again.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -50,6 +56,9 @@ impl ErrorCode {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }
@@ -81,6 +90,20 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// Device authorization response (RFC 8628 §3.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuthorizationResponse {
+    pub device_code: String,
+    /// As the person types it: `BCDF-GHJK`.
+    pub user_code: String,
+    pub verification_uri: String,
+    /// The verification URI with the user code, for a QR code.
+    pub verification_uri_complete: String,
+    pub expires_in: u64,
+    /// Seconds the device waits between polls.
+    pub interval: u64,
+}
+
 /// OpenID Provider metadata (OIDC Discovery 1.0 §3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderMetadata {
@@ -91,6 +114,9 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,
+    /// RFC 8628 §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
     pub scopes_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     pub response_modes_supported: Vec<String>,

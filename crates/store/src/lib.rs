@@ -11,6 +11,7 @@ pub mod backup;
 mod batch_read;
 pub mod clients;
 pub mod codes;
+pub mod device_codes;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;
@@ -30,6 +31,7 @@ pub mod signing_webhooks;
 pub mod syslog_feed;
 pub mod throttle;
 pub mod units;
+pub mod user_import;
 pub mod users;
 
 use std::borrow::Cow;
@@ -162,6 +164,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "syslog feed",
         include_str!("../../../migrations/sqlite/0016_syslog_feed.sql"),
     ),
+    (
+        17,
+        "device authorization grant",
+        include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -243,6 +250,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "syslog feed",
         include_str!("../../../migrations/postgres/0016_syslog_feed.sql"),
+    ),
+    (
+        17,
+        "device authorization grant",
+        include_str!("../../../migrations/postgres/0017_device_grant.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ mod authorize_signing;
 mod consent;
 mod console;
 pub mod csc;
+mod device_grant;
 pub mod errors;
 pub mod extract;
 mod flow;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mfa::routes())
         .merge(account::routes())
         .merge(signing_pages::routes())
+        .merge(device_grant::routes())
         .merge(password::routes())
         .merge(admin_api::routes())
         .merge(console::routes())

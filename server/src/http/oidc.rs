@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_core::OAuthError;
 use tessera_core::oidc::authorize::{self};
-use tessera_core::oidc::{discovery, introspect, revoke, token, userinfo};
+use tessera_core::oidc::{device, discovery, introspect, revoke, token, userinfo};
 use tessera_core::params::Params;
 use tessera_core::session;
 use tessera_proto::ErrorCode;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/token", post(token_endpoint))
+        .route("/device_authorization", post(device_authorization_endpoint))
         .route("/introspect", post(introspect_endpoint))
         .route("/revoke", post(revoke_endpoint))
         .route("/userinfo", get(userinfo_endpoint).post(userinfo_endpoint))
@@ -163,7 +164,36 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The endpoints a client calls with its authentication and a form: the token endpoint
+/// (RFC 6749 §3.2) and the device authorization endpoint (RFC 8628 §3.1).
+enum ClientCall {
+    Token,
+    DeviceAuthorization,
+}
+
 async fn token_endpoint(
+    s: State<AppState>,
+    now: Now,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    client_call(ClientCall::Token, s, now, peer, headers, body).await
+}
+
+/// RFC 8628 §3.1–3.2: a kiosk asks for a device code and a user code to show.
+async fn device_authorization_endpoint(
+    s: State<AppState>,
+    now: Now,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    client_call(ClientCall::DeviceAuthorization, s, now, peer, headers, body).await
+}
+
+async fn client_call(
+    call: ClientCall,
     State(s): State<AppState>,
     Now(now): Now,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -175,14 +205,22 @@ async fn token_endpoint(
         Err(e) => return e.into_response(),
     };
     let meta = s.meta(&headers, peer);
-    match token::token(&s.provider, &params, authorization(&headers), &meta, now).await {
-        Ok(resp) => no_store_json(resp),
-        Err(error) => ApiError {
+    let auth = authorization(&headers);
+    let answer = match call {
+        ClientCall::Token => token::token(&s.provider, &params, auth, &meta, now)
+            .await
+            .map(no_store_json),
+        ClientCall::DeviceAuthorization => device::start(&s.provider, &params, auth, &meta, now)
+            .await
+            .map(no_store_json),
+    };
+    answer.unwrap_or_else(|error| {
+        ApiError {
             error,
             bearer: false,
         }
-        .into_response(),
-    }
+        .into_response()
+    })
 }
 
 /// RFC 7662.

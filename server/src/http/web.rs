@@ -180,9 +180,9 @@ pub(super) use crate::pages::when::when;
 
 pub const RETURN_COOKIE: &str = "tessera_return";
 
-/// A page that may ask to be come back to after signing in: the official's signing pages and
-/// the console's pages (plain paths of handles, no query), so the cookie can never send anyone
-/// elsewhere.
+/// A page that may ask to be come back to after signing in: the official's signing pages,
+/// the console's pages (plain paths of handles, no query) and the device grant's page (with
+/// at most a well-formed user code), so the cookie can never send anyone elsewhere.
 pub(super) fn return_path_ok(path: &str) -> bool {
     let handles = |rest: &str| rest.split('/').all(valid_handle);
     path.strip_prefix("/sign/requests")
@@ -193,6 +193,18 @@ pub(super) fn return_path_ok(path: &str) -> bool {
                     .strip_prefix('/')
                     .is_some_and(|r| !r.starts_with("api") && handles(r))
         })
+        || device_path_ok(path)
+}
+
+/// The device grant's page, bare or with a user code from a kiosk's QR code.
+fn device_path_ok(path: &str) -> bool {
+    path.strip_prefix("/device").is_some_and(|rest| {
+        rest.is_empty()
+            || rest.strip_prefix("?user_code=").is_some_and(|code| {
+                tessera_core::oidc::device::user_code::normalise(code).is_some()
+                    && code.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+            })
+    })
 }
 
 /// Sends the browser to sign in, to come back to `path` afterwards (see [`landing`]).

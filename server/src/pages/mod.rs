@@ -10,6 +10,7 @@
 pub mod consent;
 pub mod console;
 pub mod device;
+pub mod device_grant;
 pub mod events;
 mod i18n;
 mod logout;
@@ -150,7 +151,8 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 17] = [
+    ("device.html", include_str!("../../templates/device.html")),
     (
         "sign_list.html",
         include_str!("../../templates/sign_list.html"),

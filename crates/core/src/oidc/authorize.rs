@@ -181,8 +181,8 @@ pub async fn validate(
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| page(PageError::InvalidRedirectUri, "redirect_uri is missing"))?;
-    // Exact string comparison (RFC 9700 §4.1.3): no prefix, pattern or normalisation.
-    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+    // Exact comparison (RFC 9700 §4.1.3), any port on loopback IP literals (RFC 8252 §7.3).
+    if !super::redirect::is_registered(&client.redirect_uris, redirect_uri) {
         return Err(page(
             PageError::InvalidRedirectUri,
             "redirect_uri is not registered for this client",

@@ -8,12 +8,13 @@ use tessera_hsm::KeyAlgorithm;
 use tessera_proto::TokenResponse;
 use tessera_store::clients::Client;
 use tessera_store::codes::TokenRecord;
+use tessera_store::group_commit::Writes;
 use tessera_store::refresh::{RefreshFamily, RefreshTokenRecord};
 use tessera_store::users::User;
 
 use super::claims;
 use crate::secrets::{random_id, random_token, sha256_hex};
-use crate::{CoreError, Provider};
+use crate::{CoreError, OAuthError, Provider};
 
 /// `at_hash` (OIDC Core §3.1.3.6): left half of the SHA-256 of the access token.
 pub fn at_hash(access_token: &str) -> String {
@@ -210,4 +211,54 @@ pub fn next_refresh_token(
         used_at: None,
     };
     Ok((record, token))
+}
+
+/// What a person granted, about to become tokens: by a redeemed code or an approved device.
+pub struct Granted<'a> {
+    pub authn: Authn<'a>,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub code_id: Option<&'a str>,
+}
+
+/// The tokens of a grant a person made, and the records to write with its audit entry.
+pub async fn issue_granted(
+    p: &Provider,
+    client: &Client,
+    g: &Granted<'_>,
+    now: i64,
+) -> Result<(TokenResponse, Writes), OAuthError> {
+    let authn = g.authn;
+    // Refresh tokens by client policy (its registered grant types); `offline_access` makes
+    // the family outlive the browser session. Administration rights are approved for one
+    // sign-in: no refresh token, so a new token means a new consent at a recent level 2.
+    let administers = g
+        .scope
+        .split(' ')
+        .any(|s| s == crate::admin_api::ADMIN_SCOPE);
+    let mut writes = Writes::default();
+    let mut refresh_token = None;
+    if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
+        let (family, first, token) = start_refresh_family(p, client, &authn, g.scope, now)?;
+        writes.families.push(family);
+        writes.refresh_tokens.push(first);
+        refresh_token = Some(token);
+    }
+    let grant = AccessGrant {
+        client,
+        authn: Some(authn),
+        scope: g.scope,
+        code_id: g.code_id,
+        family_id: writes.families.first().map(|f| f.id.as_str()),
+    };
+    let (access_token, record) = access_token(p, &grant, now).await?;
+    writes.tokens.push(record);
+    // Without `openid` (a device asking for API scopes only) there is no ID token.
+    let id_token = if g.scope.split(' ').any(|s| s == "openid") {
+        Some(id_token(p, client, &authn, g.scope, g.nonce, &access_token, now).await?)
+    } else {
+        None
+    };
+    let response = bearer(p, access_token, id_token, refresh_token, g.scope.to_owned());
+    Ok((response, writes))
 }

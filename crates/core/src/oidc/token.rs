@@ -8,8 +8,8 @@ use tessera_store::group_commit::{Spend, Writes};
 use tessera_store::users::{User, UserStatus};
 
 pub use super::issue::at_hash;
-use super::issue::{self, AccessGrant, Authn};
-use super::{client_auth, client_credentials, pkce, refresh};
+use super::issue::{Authn, Granted, issue_granted};
+use super::{client_auth, client_credentials, device, pkce, refresh};
 use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
@@ -47,11 +47,16 @@ pub async fn token(
             return Err(e);
         }
     };
-    const KNOWN: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+    const KNOWN: [&str; 4] = [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        device::GRANT_TYPE,
+    ];
     if !KNOWN.contains(&grant_type) {
         return Err(err(
             ErrorCode::UnsupportedGrantType,
-            "supported grant types: authorization_code, refresh_token, client_credentials",
+            &format!("supported grant types: {}", KNOWN.join(", ")),
         ));
     }
     if !client.grant_types.iter().any(|g| g == grant_type) {
@@ -63,6 +68,7 @@ pub async fn token(
     match grant_type {
         "authorization_code" => authorization_code(p, &client, params, meta, now).await,
         "refresh_token" => refresh::grant(p, &client, params, meta, now).await,
+        device::GRANT_TYPE => device::poll::grant(p, &client, params, meta, now).await,
         _ => client_credentials::grant(p, &client, params, meta, now).await,
     }
 }
@@ -188,57 +194,20 @@ async fn issue_tokens(
     sid: &str,
     now: i64,
 ) -> Result<(TokenResponse, Writes), OAuthError> {
-    let authn = Authn {
-        user,
-        session_id: Some(&rec.session_id),
-        sid: Some(sid),
-        auth_time: rec.auth_time,
-        acr: &rec.acr,
-        amr: &rec.amr,
-    };
-    // Refresh tokens by client policy (its registered grant types); `offline_access` makes
-    // the family outlive the browser session. Administration rights are approved for one
-    // sign-in: no refresh token, so a new token means a new consent at a recent level 2.
-    let administers = rec
-        .scope
-        .split(' ')
-        .any(|s| s == crate::admin_api::ADMIN_SCOPE);
-    let mut writes = Writes::default();
-    let mut refresh_token = None;
-    if client.grant_types.iter().any(|g| g == "refresh_token") && !administers {
-        let (family, first, token) =
-            issue::start_refresh_family(p, client, &authn, &rec.scope, now)?;
-        writes.families.push(family);
-        writes.refresh_tokens.push(first);
-        refresh_token = Some(token);
-    }
-    let grant = AccessGrant {
-        client,
-        authn: Some(authn),
+    let granted = Granted {
+        authn: Authn {
+            user,
+            session_id: Some(&rec.session_id),
+            sid: Some(sid),
+            auth_time: rec.auth_time,
+            acr: &rec.acr,
+            amr: &rec.amr,
+        },
         scope: &rec.scope,
+        nonce: rec.nonce.as_deref(),
         code_id: Some(&rec.id),
-        family_id: writes.families.first().map(|f| f.id.as_str()),
     };
-    let (access_token, record) = issue::access_token(p, &grant, now).await?;
-    writes.tokens.push(record);
-    let id_token = issue::id_token(
-        p,
-        client,
-        &authn,
-        &rec.scope,
-        rec.nonce.as_deref(),
-        &access_token,
-        now,
-    )
-    .await?;
-    let response = issue::bearer(
-        p,
-        access_token,
-        Some(id_token),
-        refresh_token,
-        rec.scope.clone(),
-    );
-    Ok((response, writes))
+    issue_granted(p, client, &granted, now).await
 }
 
 #[cfg(test)]

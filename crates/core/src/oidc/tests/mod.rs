@@ -4,6 +4,7 @@
 mod authorize;
 mod client_credentials;
 mod consent;
+mod device;
 mod introspect;
 mod keys;
 mod private_key_jwt;

@@ -361,7 +361,7 @@ async fn other_grant_types_are_unsupported() {
     for grant in [
         "password",
         "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
     ] {
         let params = testkit::params(&[
             ("grant_type", grant),
@@ -372,9 +372,14 @@ async fn other_grant_types_are_unsupported() {
         assert_eq!(oauth_code(r), ErrorCode::UnsupportedGrantType, "{grant}");
     }
     // Known grants the client is not registered for.
-    let params = testkit::params(&[("grant_type", "client_credentials")]);
-    let r = call(&s, &params, Some(&auth), T0 + 5).await;
-    assert_eq!(oauth_code(r), ErrorCode::UnauthorizedClient);
+    for grant in [
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ] {
+        let params = testkit::params(&[("grant_type", grant)]);
+        let r = call(&s, &params, Some(&auth), T0 + 5).await;
+        assert_eq!(oauth_code(r), ErrorCode::UnauthorizedClient, "{grant}");
+    }
     let r = call(&s, &testkit::params(&[]), Some(&auth), T0 + 5).await;
     assert_eq!(oauth_code(r), ErrorCode::InvalidRequest);
 }

@@ -1,0 +1,214 @@
+//! The device authorization grant (RFC 8628) end to end: a kiosk asks for a code and polls;
+//! a person opens the QR code's link on a phone, signs in, sees which device application asks,
+//! and approves or denies; the kiosk gets tokens, or `access_denied`.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use reqwest::StatusCode;
+use tessera_e2e::fixture::{FULL_NAME, Fixture, PASSWORD, USERNAME};
+use tessera_e2e::oauth::{self, ClientAuth, JsonAnswer};
+use tessera_e2e::{Backend, Browser, TestServer, hidden_input};
+use url::Url;
+
+scenarios!(kiosk_polls_phone_approves_or_denies);
+
+const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+async fn device_authorization(server: &TestServer) -> anyhow::Result<JsonAnswer> {
+    let response = oauth::rp_http()?
+        .post(server.url("/device_authorization"))
+        .form(&[("client_id", "kiosk"), ("scope", "openid profile")])
+        .send()
+        .await?;
+    JsonAnswer::read(response).await
+}
+
+async fn poll(server: &TestServer, device_code: &str) -> anyhow::Result<JsonAnswer> {
+    oauth::token_request(
+        server,
+        ClientAuth::None("kiosk"),
+        &[("grant_type", GRANT), ("device_code", device_code)],
+    )
+    .await
+}
+
+/// The phone: opens the QR code's link, signs in when asked, and lands on the confirmation.
+async fn open_on_phone(
+    phone: &Browser,
+    server: &TestServer,
+    link: &str,
+) -> anyhow::Result<tessera_e2e::Page> {
+    let link = Url::parse(link)?;
+    let mut page = phone.get(&link).await?;
+    if page.location().is_some_and(|l| l.path() == "/login") {
+        let login = phone.get(&page.see_other()?).await?;
+        let form = login.login_form()?;
+        let back = phone
+            .submit_login(server, &form, USERNAME, PASSWORD)
+            .await?
+            .see_other()?;
+        ensure!(
+            back == link,
+            "the sign-in led to {back}, not back to {link}"
+        );
+        page = phone.get(&back).await?;
+    }
+    ensure!(page.status == StatusCode::OK, "{page}");
+    Ok(page)
+}
+
+async fn decide(
+    phone: &Browser,
+    server: &TestServer,
+    confirm: &tessera_e2e::Page,
+    decision: &str,
+) -> anyhow::Result<tessera_e2e::Page> {
+    let csrf = hidden_input(&confirm.body, "csrf_token").context("no CSRF token")?;
+    let code = hidden_input(&confirm.body, "user_code").context("no user code")?;
+    phone
+        .post_form(
+            &server.url("/device/decide"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("user_code", code.as_str()),
+                ("decision", decision),
+            ],
+        )
+        .await
+}
+
+async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start(backend).await?;
+    let server = &fx.server;
+    server
+        .cli_ok(
+            &[
+                "client",
+                "add",
+                "--id",
+                "kiosk",
+                "--name",
+                "Ki-ốt một cửa",
+                "--public",
+                "--grant-type",
+                "device_code",
+                "--json",
+            ],
+            None,
+        )
+        .await?;
+    let discovery = oauth::get_json(server, "/.well-known/openid-configuration").await?;
+    assert_eq!(
+        discovery.json["device_authorization_endpoint"],
+        format!("{}/device_authorization", server.issuer())
+    );
+    // A client without the grant is refused.
+    let refused = oauth::rp_http()?
+        .post(server.url("/device_authorization"))
+        .basic_auth(&fx.client.client_id, fx.client.client_secret.as_deref())
+        .form(&[("scope", "openid")])
+        .send()
+        .await?;
+    let refused = JsonAnswer::read(refused).await?;
+    assert_eq!(refused.error(), Some("unauthorized_client"), "{refused}");
+
+    let d = device_authorization(server).await?;
+    assert_eq!(d.status, StatusCode::OK, "{d}");
+    assert_eq!(d.header("cache-control"), Some("no-store"));
+    let device_code = d.str("device_code")?.to_owned();
+    let user_code = d.str("user_code")?.to_owned();
+    let complete = d.str("verification_uri_complete")?.to_owned();
+    assert_eq!(
+        d.str("verification_uri")?,
+        format!("{}/device", server.issuer())
+    );
+    assert_eq!(d.json["interval"], 5);
+
+    // The QR code the kiosk shows.
+    let qr = oauth::rp_http()?
+        .get(server.url(&format!("/device/qr.svg?user_code={user_code}")))
+        .send()
+        .await?;
+    assert_eq!(qr.status(), StatusCode::OK);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await?.contains("<svg"));
+
+    // Polling: pending, then too fast.
+    let p = poll(server, &device_code).await?;
+    assert_eq!(p.error(), Some("authorization_pending"), "{p}");
+    let p = poll(server, &device_code).await?;
+    assert_eq!(p.error(), Some("slow_down"), "{p}");
+
+    // The phone: a wrong code first (typed by hand), then the QR code's link.
+    let phone = fx.browser()?;
+    let confirm = open_on_phone(&phone, server, &complete).await?;
+    let csrf = hidden_input(&confirm.body, "csrf_token").context("no CSRF token")?;
+    let wrong = phone
+        .post_form(
+            &server.url("/device"),
+            &[("csrf_token", csrf.as_str()), ("user_code", "bcdf-ghjk")],
+        )
+        .await?;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{wrong}");
+    let typed = phone
+        .post_form(
+            &server.url("/device"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("user_code", &user_code.to_lowercase().replace('-', "")),
+            ],
+        )
+        .await?;
+    assert_eq!(typed.status, StatusCode::OK, "{typed}");
+    for page in [&confirm, &typed] {
+        assert!(page.body.contains("Ki-ốt một cửa"), "{page}");
+        assert!(page.body.contains(&user_code), "{page}");
+        assert!(page.body.contains(FULL_NAME), "{page}");
+    }
+    // Without the CSRF token nothing is decided.
+    let forged = phone
+        .post_form(
+            &server.url("/device/decide"),
+            &[("user_code", user_code.as_str()), ("decision", "approve")],
+        )
+        .await?;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged}");
+    let done = decide(&phone, server, &typed, "approve").await?;
+    assert_eq!(done.status, StatusCode::OK, "{done}");
+    assert!(done.body.contains("device-done"), "{done}");
+
+    // The interval grew to 10 s with the slow_down; then the kiosk collects its tokens, once.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let t = poll(server, &device_code).await?;
+    assert_eq!(t.status, StatusCode::OK, "{t}");
+    let (_, claims) = oauth::jwt_parts(t.str("id_token")?)?;
+    assert_eq!(claims["sub"], fx.user_id);
+    assert_eq!(claims["aud"], "kiosk");
+    let info = oauth::userinfo(server, t.str("access_token")?).await?;
+    assert_eq!(info.json["name"], FULL_NAME, "{info}");
+    let again = poll(server, &device_code).await?;
+    assert_eq!(again.error(), Some("invalid_grant"), "{again}");
+
+    // A second request, denied on the same phone (already signed in).
+    let d = device_authorization(server).await?;
+    let denied_code = d.str("device_code")?.to_owned();
+    let confirm = open_on_phone(&phone, server, d.str("verification_uri_complete")?).await?;
+    let done = decide(&phone, server, &confirm, "deny").await?;
+    assert_eq!(done.status, StatusCode::OK, "{done}");
+    let p = poll(server, &denied_code).await?;
+    assert_eq!(p.error(), Some("access_denied"), "{p}");
+
+    for event in [
+        "device.code_issued",
+        "device.user_code_refused",
+        "device.approved",
+        "device.denied",
+    ] {
+        ensure!(
+            !server.audit(event).await?.is_empty(),
+            "no {event} in the audit log"
+        );
+    }
+    Ok(())
+}
