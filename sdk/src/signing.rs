@@ -54,9 +54,12 @@ use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::reqwest;
 use serde_json::Value;
 use tessera_proto::ProviderMetadata;
-use tessera_proto::signing::{
-    NewDocument, NewSigningRequest, SIGNING_EVENT, SIGNING_EVENT_TYP, SigningEvent,
-    SigningRequestCreated, SigningRequestState,
+use tessera_proto::signing::{SIGNING_EVENT, SIGNING_EVENT_TYP, SigningEvent};
+
+// The wire types an application builds and reads, so that it needs no other crate.
+pub use tessera_proto::signing::{
+    Appearance, DocumentState, NewDocument, NewSigningRequest, SigningRequestCreated,
+    SigningRequestState,
 };
 
 use crate::ServiceClient;

@@ -98,6 +98,9 @@ enum Command {
     /// Exit 0: all passed; 1: one failed; 2: indeterminate; 3: no signature; 4: bad input;
     /// 5: other error
     Verify(crate::cli_verify::VerifyArgs),
+    /// Demonstration data for a local trial (refused when TESSERA_ENV=production)
+    #[command(subcommand)]
+    Demo(crate::cli_demo::DemoCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,7 +400,7 @@ async fn client_json(
     }))
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -425,6 +428,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Verify(args) = cli.command {
         return Ok(crate::cli_verify::run(&settings, &file, args).await);
     }
+    if matches!(cli.command, Command::Demo(_)) {
+        crate::cli_demo::refuse_production()?;
+    }
     // Administrative commands do not issue tokens, so the issuer does not matter to them.
     let issuer = file
         .issuer
@@ -436,6 +442,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
         Command::Trust(t) => crate::cli_trust::run(&p, t, crate::cli_pki::actor()).await,
         Command::Sign(s) => crate::cli_sign::run(&p, s).await,
+        Command::Demo(d) => crate::cli_demo::run(&p, &settings.data_dir, d)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         other => command(&p, other).await,
     };
     p.close().await;
@@ -474,6 +483,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             bail!("ca, cert, trust and sign are handled by cli_pki, cli_trust and cli_sign")
         }
         Command::Verify(_) => bail!("verify is handled before administrative commands"),
+        Command::Demo(_) => bail!("demo is handled by cli_demo"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,

@@ -4,6 +4,7 @@ pub mod app;
 pub mod backchannel;
 pub mod cli;
 pub mod cli_audit;
+pub mod cli_demo;
 pub mod cli_hsm;
 pub mod cli_mfa;
 pub mod cli_otp_token;
