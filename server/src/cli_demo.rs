@@ -155,7 +155,10 @@ pub async fn run(p: &Provider, data_dir: &Path, command: DemoCommand) -> anyhow:
     if images::image(p, &seal).await?.is_none() {
         images::set_image(p, &actor, &seal, SEAL_PNG, now).await?;
     }
-    println!("Signature images: set for the officials; seal image: set for {}", UNITS[0].0);
+    println!(
+        "Signature images: set for the officials; seal image: set for {}",
+        UNITS[0].0
+    );
 
     seed_app(p, &actor.id, &units[0], &issuer, &app_url, &app_config, now).await?;
     if permissions::allow(p, &actor, APP_CLIENT_ID, &units[0], now).await? {
@@ -273,7 +276,11 @@ async fn seed_person(
         }
     }
     if !person.grants.is_empty() {
-        println!("           {} over {}", person.grants.join(" and "), UNITS[person.unit].0);
+        println!(
+            "           {} over {}",
+            person.grants.join(" and "),
+            UNITS[person.unit].0
+        );
     }
     Ok(())
 }
@@ -293,7 +300,10 @@ async fn seed_credential(
         status: Some(CredentialStatus::Active),
         ..CredentialFilter::default()
     };
-    if !pki::list_credentials(p, filter, None, now).await?.is_empty() {
+    if !pki::list_credentials(p, filter, None, now)
+        .await?
+        .is_empty()
+    {
         println!("Credential of {}: already there", person.username);
         return Ok(());
     }
@@ -304,10 +314,7 @@ async fn seed_credential(
     };
     let pending = pki::create_credential(p, actor, req, "internal", now).await?;
     let issued = pki::issue_internal(p, actor, &pending.id, now).await?;
-    println!(
-        "Credential of {}: issued ({})",
-        person.username, issued.id
-    );
+    println!("Credential of {}: issued ({})", person.username, issued.id);
     Ok(())
 }
 
@@ -357,7 +364,9 @@ async fn seed_app(
         println!("Application {APP_CLIENT_ID} (Quản lý văn bản): registered for {app_url}");
         secret.context("the reference application is confidential but got no secret")?
     } else if !app_config.exists() {
-        println!("Application {APP_CLIENT_ID}: already there; its settings file is gone, so it gets a new secret");
+        println!(
+            "Application {APP_CLIENT_ID}: already there; its settings file is gone, so it gets a new secret"
+        );
         admin::rotate_client_secret(p, actor, APP_CLIENT_ID, now).await?
     } else {
         println!(
@@ -373,7 +382,10 @@ async fn seed_app(
         "app_url": app_url,
     });
     write_private(app_config, &serde_json::to_string_pretty(&settings)?)?;
-    println!("  settings (with the client secret) written to {}", app_config.display());
+    println!(
+        "  settings (with the client secret) written to {}",
+        app_config.display()
+    );
     Ok(())
 }
 

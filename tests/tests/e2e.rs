@@ -47,6 +47,8 @@ mod audit;
 mod authorize_errors;
 #[path = "e2e/backchannel.rs"]
 mod backchannel;
+#[path = "e2e/browser_office.rs"]
+mod browser_office;
 #[path = "e2e/browser_pages.rs"]
 mod browser_pages;
 #[path = "e2e/browser_passkey.rs"]

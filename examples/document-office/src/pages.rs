@@ -189,7 +189,12 @@ pub fn list(w: &Words, docs: &[Document], csrf: &str, error: Option<&str>) -> St
 
 fn error_box(error: Option<&str>) -> String {
     error
-        .map(|e| format!("<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>", esc(e)))
+        .map(|e| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>",
+                esc(e)
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -314,7 +319,9 @@ fn report_section(w: &Words, id: &str, report: &Value) -> String {
         );
         for s in signatures {
             let subject = s["signer"]["subject"].as_str().unwrap_or("?");
-            let indication = s["verdict"]["indication"].as_str().unwrap_or("INDETERMINATE");
+            let indication = s["verdict"]["indication"]
+                .as_str()
+                .unwrap_or("INDETERMINATE");
             let detail = s["verdict"]["detail"].as_str().unwrap_or("");
             let _ = write!(
                 out,
@@ -361,6 +368,9 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

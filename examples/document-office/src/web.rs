@@ -102,7 +102,13 @@ impl App {
         )
     }
 
-    fn error(&self, lang: Lang, user: Option<&AuthUser>, status: StatusCode, msg: &str) -> Response {
+    fn error(
+        &self,
+        lang: Lang,
+        user: Option<&AuthUser>,
+        status: StatusCode,
+        msg: &str,
+    ) -> Response {
         let body = pages::error(lang.words(), msg);
         html(status, self.page(lang, user, "/", &body))
     }
@@ -119,11 +125,7 @@ impl App {
                 error,
                 description,
             }) => {
-                let msg = format!(
-                    "{}: {}",
-                    w.tessera_refused,
-                    description.unwrap_or(error)
-                );
+                let msg = format!("{}: {}", w.tessera_refused, description.unwrap_or(error));
                 let code = StatusCode::from_u16(status)
                     .ok()
                     .filter(|s| s.is_client_error())
@@ -132,11 +134,21 @@ impl App {
             }
             OfficeError::Tessera(SdkError::Http(e)) => {
                 tracing::warn!("Tessera unreachable: {e}");
-                self.error(lang, Some(user), StatusCode::BAD_GATEWAY, w.tessera_unreachable)
+                self.error(
+                    lang,
+                    Some(user),
+                    StatusCode::BAD_GATEWAY,
+                    w.tessera_unreachable,
+                )
             }
             other => {
                 tracing::error!("{other}");
-                self.error(lang, Some(user), StatusCode::INTERNAL_SERVER_ERROR, w.internal)
+                self.error(
+                    lang,
+                    Some(user),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    w.internal,
+                )
             }
         }
     }
@@ -245,7 +257,14 @@ async fn upload(
                 let name = field.name().unwrap_or_default().to_owned();
                 let file_name = field.file_name().map(str::to_owned);
                 let Ok(bytes) = field.bytes().await else {
-                    return list_page(&app, lang, &user, StatusCode::PAYLOAD_TOO_LARGE, Some(w.too_large)).await;
+                    return list_page(
+                        &app,
+                        lang,
+                        &user,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        Some(w.too_large),
+                    )
+                    .await;
                 };
                 match name.as_str() {
                     "csrf_token" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
@@ -256,10 +275,18 @@ async fn upload(
             }
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return list_page(&app, lang, &user, StatusCode::PAYLOAD_TOO_LARGE, Some(w.too_large)).await;
+                return list_page(
+                    &app,
+                    lang,
+                    &user,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(w.too_large),
+                )
+                .await;
             }
             Err(_) => {
-                return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.bad_form)).await;
+                return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.bad_form))
+                    .await;
             }
         }
     }
@@ -274,7 +301,14 @@ async fn upload(
         return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.not_pdf)).await;
     };
     if pdf.len() > MAX_PDF_BYTES {
-        return list_page(&app, lang, &user, StatusCode::PAYLOAD_TOO_LARGE, Some(w.too_large)).await;
+        return list_page(
+            &app,
+            lang,
+            &user,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(w.too_large),
+        )
+        .await;
     }
     let id = match app.0.store.new_id() {
         Ok(id) => id,
@@ -381,7 +415,7 @@ async fn request_signature(
     headers: HeaderMap,
     user: AuthUser,
     Path(id): Path<String>,
-    form: Option<axum::Form<SignForm>>,
+    form: Result<axum::Form<SignForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers);
     let w = lang.words();
@@ -389,18 +423,31 @@ async fn request_signature(
         Ok(d) => d,
         Err(e) => return app.office_error(lang, &user, e),
     };
-    let Some(axum::Form(form)) = form.filter(|f| app.csrf_ok(&user, &f.csrf_token)) else {
-        return document_page(&app, lang, &user, &doc, StatusCode::FORBIDDEN, Some(w.bad_form))
-            .await;
+    let Some(axum::Form(form)) = form.ok().filter(|f| app.csrf_ok(&user, &f.csrf_token)) else {
+        return document_page(
+            &app,
+            lang,
+            &user,
+            &doc,
+            StatusCode::FORBIDDEN,
+            Some(w.bad_form),
+        )
+        .await;
     };
     let signer = form.signer.trim();
     if signer.is_empty() {
-        return document_page(&app, lang, &user, &doc, StatusCode::BAD_REQUEST, Some(w.no_signer))
-            .await;
+        return document_page(
+            &app,
+            lang,
+            &user,
+            &doc,
+            StatusCode::BAD_REQUEST,
+            Some(w.no_signer),
+        )
+        .await;
     }
     let anchor = Some(form.anchor.trim()).filter(|a| !a.is_empty());
-    match office::request_signature(&app.0.store, &app.0.signing, &mut doc, signer, anchor).await
-    {
+    match office::request_signature(&app.0.store, &app.0.signing, &mut doc, signer, anchor).await {
         Ok(()) => Redirect::to(&format!("/documents/{id}")).into_response(),
         // Tessera's refusal (unknown signer, no credential, not allowed…) on the same form.
         Err(OfficeError::Tessera(SdkError::SigningApi {
@@ -431,7 +478,14 @@ async fn download(
             "application/pdf",
         ),
         REPORT => ("bao-cao-kiem-tra.json".into(), "application/json"),
-        _ => return app.error(lang, Some(&user), StatusCode::NOT_FOUND, lang.words().not_found),
+        _ => {
+            return app.error(
+                lang,
+                Some(&user),
+                StatusCode::NOT_FOUND,
+                lang.words().not_found,
+            );
+        }
     };
     let bytes = match app.0.store.read_file(&id, &file).await {
         Ok(b) => b,
@@ -439,7 +493,9 @@ async fn download(
     };
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        name.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect::<String>(),
+        name.chars()
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .collect::<String>(),
         url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
     );
     let mut r = bytes.into_response();
@@ -459,7 +515,11 @@ struct LangQuery {
 }
 
 async fn switch_language(Query(q): Query<LangQuery>) -> Response {
-    let lang = if q.set.as_deref() == Some("en") { "en" } else { "vi" };
+    let lang = if q.set.as_deref() == Some("en") {
+        "en"
+    } else {
+        "vi"
+    };
     // Back to a local path only (no open redirect).
     let back = q
         .back
