@@ -14,7 +14,8 @@
 //
 //   node office.mjs refusals <issuer> <admin> <admin_pw> <other_user_id> <own_credential_id>
 //                   <screenshot_dir>
-//     A department's administrator is refused another unit's user and their own credential.
+//     A department's administrator is refused another unit's user, and issuing or resuming
+//     their own credential (it was suspended beforehand).
 //
 // Every page is screenshotted (office-*.png) after checking it is no wider than its viewport.
 
@@ -380,34 +381,25 @@ async function refusals(browser, args) {
   if (other.status() !== 404) fail(`another unit's user answered ${other.status()}`);
   await shot(page, 'dept-admin-other-unit-user');
 
-  step = 'their own credential is refused';
+  step = 'issuing a credential for themselves is refused';
   log(step);
   await page.goto(`${issuer}/admin/credentials`, { waitUntil: 'load' });
   await shot(page, 'dept-admin-credentials');
-  // The page offers no action on one's own credential; a form posted anyway (as a forged or
-  // stale page would) is refused.
-  const own = page.locator(`form[action="/admin/credentials/${ownCredential}/suspend"]`);
-  if ((await own.count()) > 0) log('the page offers suspending the own credential');
-  const csrf = await page.locator('input[name=csrf_token]').first().inputValue();
-  const [answer] = await Promise.all([
+  await page.fill('#n-owner', admin);
+  const [issued] = await Promise.all([
     page.waitForNavigation(),
-    page.evaluate(
-      ({ id, token }) => {
-        const f = document.createElement('form');
-        f.method = 'post';
-        f.action = `/admin/credentials/${id}/suspend`;
-        const i = document.createElement('input');
-        i.type = 'hidden';
-        i.name = 'csrf_token';
-        i.value = token;
-        f.appendChild(i);
-        document.body.appendChild(f);
-        f.submit();
-      },
-      { id: ownCredential, token: csrf },
-    ),
+    page.click('#credential-new button[type=submit]'),
   ]);
-  if (answer.status() !== 403) fail(`suspending their own credential answered ${answer.status()}`);
+  if (issued.status() !== 403) fail(`issuing for themselves answered ${issued.status()}`);
+  await shot(page, 'dept-admin-own-credential-issue-refused');
+
+  step = 'resuming their own suspended credential is refused';
+  log(step);
+  await page.goto(`${issuer}/admin/credentials`, { waitUntil: 'load' });
+  const resume = page.locator(`form[action="/admin/credentials/${ownCredential}/resume"] button`);
+  if ((await resume.count()) !== 1) fail('the suspended credential offers no resume button');
+  const [answer] = await Promise.all([page.waitForNavigation(), resume.click()]);
+  if (answer.status() !== 403) fail(`resuming their own credential answered ${answer.status()}`);
   await shot(page, 'dept-admin-own-credential-refused');
   log('ok');
 }
