@@ -7,6 +7,7 @@
 //!
 //! `tessera demo seed` writes the settings this reads; see README.md beside this file.
 
+mod clock;
 mod office;
 mod pages;
 mod store;
@@ -127,7 +128,7 @@ async fn run(args: Args) -> Result<(), String> {
     .map_err(tessera)?;
 
     let name = settings.name.unwrap_or_else(|| "Quản lý văn bản".into());
-    let app = web::App::new(name, store, signing, kit).router();
+    let app = web::App::new(name, store, signing, kit)?.router();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

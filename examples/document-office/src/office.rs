@@ -2,8 +2,6 @@
 //! of the unit for a signature (the application's client-credentials token, scope
 //! `sign:request`), follow the request, fetch the signed PDF and have `/api/verify` check it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tessera_sdk::SigningClient;
 use tessera_sdk::signing::{Appearance, NewSigningRequest, document, is_final};
 
@@ -17,12 +15,6 @@ pub enum OfficeError {
     Tessera(#[from] tessera_sdk::SdkError),
 }
 
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Sends the document to `signer` for approval, and records the request.
 pub async fn request_signature(
     store: &Store,
@@ -30,6 +22,7 @@ pub async fn request_signature(
     doc: &mut Document,
     signer: &str,
     anchor: Option<&str>,
+    now: i64,
 ) -> Result<(), OfficeError> {
     let pdf = store.read_file(&doc.id, ORIGINAL).await?;
     let mut item = document(&doc.file_name, &pdf);
@@ -56,7 +49,7 @@ pub async fn request_signature(
         done: 0,
         total: 1,
         approval_url: created.approval_url,
-        requested_at: unix_now(),
+        requested_at: now,
         expires_at: created.expires_at,
         error: None,
         verdict: None,

@@ -155,7 +155,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        docs.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at));
+        docs.sort_by_key(|d| std::cmp::Reverse(d.uploaded_at));
         Ok(docs)
     }
 

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use tessera_sdk::axum::{AuthKit, AuthUser};
 use tessera_sdk::{SdkError, SigningClient};
 
-use crate::office::{self, OfficeError, unix_now};
+use crate::clock;
+use crate::office::{self, OfficeError};
 use crate::pages::{self, DocumentView, Frame};
 use crate::store::{Document, ORIGINAL, REPORT, SIGNED, Store, StoreError};
 use crate::words::Lang;
@@ -34,17 +35,22 @@ struct Inner {
 }
 
 impl App {
-    pub fn new(name: String, store: Store, signing: SigningClient, kit: AuthKit) -> App {
+    pub fn new(
+        name: String,
+        store: Store,
+        signing: SigningClient,
+        kit: AuthKit,
+    ) -> Result<App, String> {
         let rng = ring::rand::SystemRandom::new();
         let csrf_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &unix_now().to_be_bytes()));
-        App(Arc::new(Inner {
+            .map_err(|_| "system randomness unavailable".to_owned())?;
+        Ok(App(Arc::new(Inner {
             name,
             store,
             signing,
             kit,
             csrf_key,
-        }))
+        })))
     }
 
     pub fn router(self) -> Router {
@@ -173,7 +179,7 @@ fn csrf_input(user: &AuthUser) -> String {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -323,7 +329,7 @@ async fn upload(
         unit_id: user.claims.unit_id.clone(),
         owner_sub: user.subject().to_owned(),
         owner_name: display_name(&user).to_owned(),
-        uploaded_at: unix_now(),
+        uploaded_at: clock::now(),
         signing: None,
     };
     if let Err(e) = app.0.store.create(&doc, &pdf).await {
@@ -447,7 +453,16 @@ async fn request_signature(
         .await;
     }
     let anchor = Some(form.anchor.trim()).filter(|a| !a.is_empty());
-    match office::request_signature(&app.0.store, &app.0.signing, &mut doc, signer, anchor).await {
+    match office::request_signature(
+        &app.0.store,
+        &app.0.signing,
+        &mut doc,
+        signer,
+        anchor,
+        clock::now(),
+    )
+    .await
+    {
         Ok(()) => Redirect::to(&format!("/documents/{id}")).into_response(),
         // Tessera's refusal (unknown signer, no credential, not allowed…) on the same form.
         Err(OfficeError::Tessera(SdkError::SigningApi {
