@@ -65,6 +65,8 @@ mod console;
 mod csc;
 #[path = "e2e/csc_async.rs"]
 mod csc_async;
+#[path = "e2e/demo_seed.rs"]
+mod demo_seed;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]
