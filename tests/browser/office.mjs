@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { runInChromium } from './harness.mjs';
+import { addVirtualAuthenticator, registerPasskey, runInChromium } from './harness.mjs';
 
 const STEP_TIMEOUT = Number(process.env.PASSKEY_TIMEOUT_MS || 20000);
 const [mode, ...rest] = process.argv.slice(2);
@@ -46,21 +46,6 @@ async function shot(page, name) {
   if (scroll > inner) fail(`${name}: the page is ${scroll} px wide in a ${inner} px viewport`);
   await page.screenshot({ path: join(shots, `office-${name}.png`), fullPage: true });
   log(`screenshot office-${name}.png (${inner} px)`);
-}
-
-async function withAuthenticator(ctx, page) {
-  const cdp = await ctx.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
 }
 
 function watch(who, page) {
@@ -155,7 +140,7 @@ async function journey(browser, args) {
     const adminCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const adm = await adminCtx.newPage();
     watch('admin', adm);
-    await withAuthenticator(adminCtx, adm);
+    await addVirtualAuthenticator(adminCtx, adm);
     await consoleSignIn(adm, issuer, '/admin/units', admin, adminPw, 'admin');
     await shot(adm, 'admin-units');
 
@@ -285,16 +270,11 @@ async function journey(browser, args) {
     });
     const phone = await phoneCtx.newPage();
     watch('phone', phone);
-    await withAuthenticator(phoneCtx, phone);
+    await addVirtualAuthenticator(phoneCtx, phone);
     await phone.goto(`${issuer}/login`, { waitUntil: 'load' });
     await fillLogin(phone, official, officialPw);
     await phone.waitForURL((u) => u.pathname === '/account', { timeout: STEP_TIMEOUT });
-    await phone.fill('#passkey-name', 'Điện thoại');
-    await phone.click('#passkey-add');
-    await phone
-      .locator('.passkey-item .passkey-name', { hasText: 'Điện thoại' })
-      .first()
-      .waitFor({ state: 'visible', timeout: STEP_TIMEOUT });
+    await registerPasskey(phone, 'Điện thoại', STEP_TIMEOUT);
     await shot(phone, 'tessera-account-phone');
 
     step = 'the phone approves with the passkey';
@@ -368,7 +348,7 @@ async function refusals(browser, args) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   watch('admin', page);
-  await withAuthenticator(ctx, page);
+  await addVirtualAuthenticator(ctx, page);
 
   step = "the department's administrator signs in to the console";
   log(step);

@@ -17,7 +17,7 @@ use crate::clock;
 use crate::office::{self, OfficeError};
 use crate::pages::{self, DocumentView, Frame};
 use crate::store::{Document, ORIGINAL, REPORT, SIGNED, Store, StoreError};
-use crate::words::Lang;
+use crate::words::{Lang, Words};
 
 /// Tessera's default limit for one document of a signing request.
 const MAX_PDF_BYTES: usize = 25 * 1024 * 1024;
@@ -248,79 +248,81 @@ async fn list_page(
     html(status, app.page(lang, Some(user), "/", &body))
 }
 
+/// The upload form's fields.
+#[derive(Default)]
+struct Upload {
+    csrf: String,
+    title: String,
+    file: Option<(String, axum::body::Bytes)>,
+}
+
+/// Why an upload is refused: its status and the words shown above the form.
+type Refusal = (StatusCode, &'static str);
+
+async fn read_upload(mut form: Multipart, w: &Words) -> Result<Upload, Refusal> {
+    let too_large = (StatusCode::PAYLOAD_TOO_LARGE, w.too_large);
+    let mut up = Upload::default();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return Ok(up),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large),
+            Err(_) => return Err((StatusCode::BAD_REQUEST, w.bad_form)),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|_| too_large)?;
+        match name.as_str() {
+            "csrf_token" => up.csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            "title" => up.title = String::from_utf8_lossy(&bytes).trim().to_owned(),
+            "file" => up.file = Some((file_name.unwrap_or_default(), bytes)),
+            _ => {}
+        }
+    }
+}
+
+/// The checked upload: CSRF first, before anything of the form is used.
+fn check_upload(
+    app: &App,
+    user: &AuthUser,
+    up: Upload,
+    w: &Words,
+) -> Result<(String, String, axum::body::Bytes), Refusal> {
+    if !app.csrf_ok(user, &up.csrf) {
+        return Err((StatusCode::FORBIDDEN, w.bad_form));
+    }
+    if up.title.is_empty() || up.title.chars().count() > 300 {
+        return Err((StatusCode::BAD_REQUEST, w.no_title));
+    }
+    let Some((file_name, pdf)) = up.file.filter(|(_, b)| b.starts_with(b"%PDF-")) else {
+        return Err((StatusCode::BAD_REQUEST, w.not_pdf));
+    };
+    if pdf.len() > MAX_PDF_BYTES {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, w.too_large));
+    }
+    Ok((up.title, sanitize_file_name(&file_name), pdf))
+}
+
 async fn upload(
     State(app): State<App>,
     headers: HeaderMap,
     user: AuthUser,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
     let lang = Lang::of(&headers);
     let w = lang.words();
-    let (mut csrf, mut title, mut file) = (String::new(), String::new(), None);
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let file_name = field.file_name().map(str::to_owned);
-                let Ok(bytes) = field.bytes().await else {
-                    return list_page(
-                        &app,
-                        lang,
-                        &user,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        Some(w.too_large),
-                    )
-                    .await;
-                };
-                match name.as_str() {
-                    "csrf_token" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
-                    "title" => title = String::from_utf8_lossy(&bytes).trim().to_owned(),
-                    "file" => file = Some((file_name.unwrap_or_default(), bytes)),
-                    _ => {}
-                }
-            }
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return list_page(
-                    &app,
-                    lang,
-                    &user,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    Some(w.too_large),
-                )
-                .await;
-            }
-            Err(_) => {
-                return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.bad_form))
-                    .await;
-            }
-        }
-    }
-    // CSRF first, before anything of the form is used.
-    if !app.csrf_ok(&user, &csrf) {
-        return list_page(&app, lang, &user, StatusCode::FORBIDDEN, Some(w.bad_form)).await;
-    }
-    if title.is_empty() || title.chars().count() > 300 {
-        return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.no_title)).await;
-    }
-    let Some((file_name, pdf)) = file.filter(|(_, b)| b.starts_with(b"%PDF-")) else {
-        return list_page(&app, lang, &user, StatusCode::BAD_REQUEST, Some(w.not_pdf)).await;
+    let checked = match read_upload(form, w).await {
+        Ok(up) => check_upload(&app, &user, up, w),
+        Err(refusal) => Err(refusal),
     };
-    if pdf.len() > MAX_PDF_BYTES {
-        return list_page(
-            &app,
-            lang,
-            &user,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Some(w.too_large),
-        )
-        .await;
-    }
+    let (title, file_name, pdf) = match checked {
+        Ok(c) => c,
+        Err((status, words)) => return list_page(&app, lang, &user, status, Some(words)).await,
+    };
     let id = match app.0.store.new_id() {
         Ok(id) => id,
         Err(e) => return app.office_error(lang, &user, e.into()),
     };
-    let file_name = sanitize_file_name(&file_name);
     let doc = Document {
         id: id.clone(),
         title,

@@ -38,21 +38,18 @@ async fn seed(
     dir: &Path,
 ) -> anyhow::Result<(Vec<(String, String)>, PathBuf)> {
     let config = dir.join("vanban.json");
-    let out = server
-        .cli_ok(
-            &[
-                "demo",
-                "seed",
-                "--issuer",
-                server.issuer(),
-                "--app-url",
-                app_url,
-                "--app-config",
-                &config.display().to_string(),
-            ],
-            None,
-        )
-        .await?;
+    let config_arg = config.display().to_string();
+    let args = [
+        "demo",
+        "seed",
+        "--issuer",
+        server.issuer(),
+        "--app-url",
+        app_url,
+        "--app-config",
+        &config_arg,
+    ];
+    let out = server.cli_ok(&args, None).await?;
     let passwords = out
         .stdout
         .lines()
@@ -64,21 +61,7 @@ async fn seed(
         .collect::<Vec<_>>();
     ensure!(passwords.len() == 3, "seed printed: {}", out.stdout);
     // Running it again creates nothing and prints no password.
-    let again = server
-        .cli_ok(
-            &[
-                "demo",
-                "seed",
-                "--issuer",
-                server.issuer(),
-                "--app-url",
-                app_url,
-                "--app-config",
-                &config.display().to_string(),
-            ],
-            None,
-        )
-        .await?;
+    let again = server.cli_ok(&args, None).await?;
     ensure!(
         !again.stdout.contains("password: ") && again.stdout.contains("already there"),
         "a second seed: {}",
