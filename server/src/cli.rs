@@ -400,7 +400,7 @@ async fn client_json(
     }))
 }
 
-pub(crate) fn actor() -> String {
+fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

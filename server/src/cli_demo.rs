@@ -235,7 +235,7 @@ async fn seed_person(
     let unit = units
         .get(person.unit)
         .context("demo person in an unknown unit")?;
-    let actor = crate::cli::actor();
+    let actor = crate::cli_pki::actor().id;
     let user = match admin::find_user(p, person.username).await? {
         Some(user) => {
             println!(

@@ -183,3 +183,55 @@ async fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .await
         .map_err(|e| io("cannot write", path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn doc(id: &str, owner: &str, unit: Option<&str>, at: i64) -> Document {
+        Document {
+            id: id.into(),
+            title: "Công văn".into(),
+            file_name: "cv.pdf".into(),
+            size: 9,
+            unit_id: unit.map(str::to_owned),
+            owner_sub: owner.into(),
+            owner_name: "Cán bộ".into(),
+            uploaded_at: at,
+            signing: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn documents_are_seen_by_their_unit_only_and_ids_cannot_leave_the_store() {
+        let dir = std::env::temp_dir().join(format!("document-office-test-{}", std::process::id()));
+        let store = Store::open(&dir).unwrap();
+        let (a, b) = (store.new_id().unwrap(), store.new_id().unwrap());
+        store
+            .create(&doc(&a, "an", Some("noivu"), 1), b"%PDF-1.7")
+            .await
+            .unwrap();
+        store
+            .create(&doc(&b, "nam", Some("lechan"), 2), b"%PDF-1.7")
+            .await
+            .unwrap();
+        let seen = store.list("hoa", Some("noivu")).await.unwrap();
+        assert_eq!(
+            seen.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            [a.as_str()]
+        );
+        // Their own documents, whatever their unit; nothing for someone without a unit.
+        assert_eq!(store.list("nam", None).await.unwrap().len(), 1);
+        assert!(store.list("khach", None).await.unwrap().is_empty());
+        for bad in ["../../etc/passwd", "meta.json", &a[..31]] {
+            assert!(matches!(store.get(bad).await, Err(StoreError::NotFound)));
+        }
+        assert!(matches!(
+            store.read_file(&a, "meta.json").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.read_file(&a, ORIGINAL).await.unwrap(), b"%PDF-1.7");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
