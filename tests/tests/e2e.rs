@@ -89,6 +89,8 @@ mod pki;
 mod refresh;
 #[path = "e2e/scale_out.rs"]
 mod scale_out;
+#[path = "e2e/sdk_kit.rs"]
+mod sdk_kit;
 #[path = "e2e/sdk_logout.rs"]
 mod sdk_logout;
 #[path = "e2e/sdk_signing.rs"]
