@@ -111,6 +111,8 @@ mod signing_requests;
 mod spend_once;
 #[path = "e2e/sso.rs"]
 mod sso;
+#[path = "e2e/stacks.rs"]
+mod stacks;
 #[path = "e2e/strong_auth.rs"]
 mod strong_auth;
 #[path = "e2e/token_errors.rs"]
