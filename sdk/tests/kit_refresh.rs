@@ -13,27 +13,17 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use openidconnect::PrivateSigningKey;
 use serde_json::json;
-use support::{EcKey, MockOp, Reply, now};
+use support::{MockOp, Reply, es256_provider, now};
+use tessera_sdk::IdentityClaims;
 use tessera_sdk::axum::session::{Session, SessionStore, SignedIn};
 use tessera_sdk::axum::{AuthKit, AuthUser, MemorySessionStore};
-use tessera_sdk::{IdentityClaims, RelyingParty, RpConfig};
 use tower::ServiceExt;
 
 const COOKIE: &str = "tessera_hr_portal";
 
 async fn setup() -> (MockOp, Router, Arc<MemorySessionStore>) {
-    let key = EcKey::generate("ec-1");
-    let op = MockOp::start(&["ES256"], &[key.as_verification_key()]).await;
-    let rp = RelyingParty::discover(RpConfig {
-        issuer: op.issuer.clone(),
-        client_id: "hr-portal".into(),
-        client_secret: Some("s3cret".into()),
-        redirect_uri: "http://127.0.0.1:7000/callback".into(),
-    })
-    .await
-    .unwrap();
+    let (op, _key, rp) = es256_provider().await;
     let store = Arc::new(MemorySessionStore::default());
     let kit = AuthKit::new(Arc::new(rp))
         .unwrap()

@@ -343,3 +343,18 @@ async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
+
+/// A provider with one ES256 key, and the relying party `hr-portal` discovered on it.
+pub async fn es256_provider() -> (MockOp, EcKey, tessera_sdk::RelyingParty) {
+    let key = EcKey::generate("ec-1");
+    let op = MockOp::start(&["ES256"], &[key.as_verification_key()]).await;
+    let rp = tessera_sdk::RelyingParty::discover(tessera_sdk::RpConfig {
+        issuer: op.issuer.clone(),
+        client_id: "hr-portal".into(),
+        client_secret: Some("s3cret".into()),
+        redirect_uri: "http://127.0.0.1:7000/callback".into(),
+    })
+    .await
+    .unwrap();
+    (op, key, rp)
+}
