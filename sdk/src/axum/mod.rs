@@ -28,7 +28,7 @@ use cookie::{Cookie, SameSite};
 use openidconnect::CsrfToken;
 
 pub use backchannel::{backchannel_logout, backchannel_logout_router};
-pub use guard::{AuthUser, Requirement};
+pub use guard::{AuthUser, Guard, GuardLayer, Requirement, SessionLayer};
 pub use session::{MemorySessionStore, Session, SessionStore, SignedIn};
 
 use crate::signing::SigningClient;
