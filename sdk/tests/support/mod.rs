@@ -91,6 +91,8 @@ pub fn jwks(keys: &[CoreJsonWebKey]) -> Value {
 pub struct Extra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 impl AdditionalClaims for Extra {}
 
