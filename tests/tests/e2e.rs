@@ -93,6 +93,8 @@ mod pki;
 mod refresh;
 #[path = "e2e/scale_out.rs"]
 mod scale_out;
+#[path = "e2e/sdk_kit.rs"]
+mod sdk_kit;
 #[path = "e2e/sdk_logout.rs"]
 mod sdk_logout;
 #[path = "e2e/sdk_signing.rs"]
@@ -113,6 +115,8 @@ mod signing_requests;
 mod spend_once;
 #[path = "e2e/sso.rs"]
 mod sso;
+#[path = "e2e/stacks.rs"]
+mod stacks;
 #[path = "e2e/strong_auth.rs"]
 mod strong_auth;
 #[path = "e2e/token_errors.rs"]

@@ -28,11 +28,11 @@ use cookie::{Cookie, SameSite};
 use openidconnect::CsrfToken;
 
 pub use backchannel::{backchannel_logout, backchannel_logout_router};
-pub use guard::{AuthUser, Requirement};
+pub use guard::{AuthUser, Guard, GuardLayer, Requirement, SessionLayer};
 pub use session::{MemorySessionStore, Session, SessionStore, SignedIn};
 
 use crate::signing::SigningClient;
-use crate::{RelyingParty, SdkError};
+use crate::{InMemoryJtiStore, JtiStore, RelyingParty, SdkError};
 
 /// The prefix of Tessera's levels of assurance: `urn:tessera:loa:1` (password),
 /// `urn:tessera:loa:2` (two factors, or a passkey).
@@ -67,6 +67,8 @@ pub struct AuthKit {
 struct Inner {
     rp: Arc<RelyingParty>,
     store: Arc<dyn SessionStore>,
+    /// Logout tokens already accepted, by `jti`.
+    jtis: Arc<dyn JtiStore>,
     signing: Option<Arc<SigningClient>>,
     scopes: Vec<String>,
     base_path: String,
@@ -111,6 +113,7 @@ impl AuthKit {
                 callback_path: redirect.path().to_owned(),
                 rp,
                 store: Arc::new(MemorySessionStore::default()),
+                jtis: Arc::new(InMemoryJtiStore::default()),
                 signing: None,
                 scopes: ["profile", "email", "org"].map(String::from).to_vec(),
                 base_path: "/auth".into(),
@@ -172,6 +175,12 @@ impl AuthKit {
     /// Another session store (replicas need a shared one; see [`session`]).
     pub fn session_store(self, store: Arc<dyn SessionStore>) -> AuthKit {
         self.edit(|i| i.store = store)
+    }
+
+    /// Another replay store for logout tokens (replicas need a shared one; see
+    /// [`crate::replay`]).
+    pub fn jti_store(self, store: Arc<dyn JtiStore>) -> AuthKit {
+        self.edit(|i| i.jtis = store)
     }
 
     /// The name of the session cookie. Default `tessera_<client_id>`, so that two applications

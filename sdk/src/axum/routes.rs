@@ -47,7 +47,8 @@ impl AuthKit {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-        });
+        })
+        .with_jti_store(self.inner.jtis.clone());
         Router::new()
             .route(&self.login_path(), get(login))
             .route(&self.inner.callback_path, get(callback))
@@ -261,7 +262,7 @@ async fn logout(State(kit): State<AuthKit>, headers: HeaderMap) -> Response {
         );
     }
     let Some(id) = kit.cookie_id(&headers) else {
-        return redirect(&i.after_logout);
+        return redirect_clearing(&kit, &i.after_logout);
     };
     let session = match i.store.load(&id).await {
         Ok(s) => s,
@@ -277,7 +278,11 @@ async fn logout(State(kit): State<AuthKit>, headers: HeaderMap) -> Response {
                 .ok()
         })
         .map_or_else(|| i.after_logout.clone(), |u| u.to_string());
-    let mut resp = redirect(&target);
+    redirect_clearing(&kit, &target)
+}
+
+fn redirect_clearing(kit: &AuthKit, location: &str) -> Response {
+    let mut resp = redirect(location);
     resp.headers_mut()
         .insert(header::SET_COOKIE, kit.clear_cookie());
     resp
