@@ -240,6 +240,16 @@ async function journey(browser, args) {
     if (!/\/documents\/[0-9a-f]{32}$/.test(new URL(docUrl).pathname)) fail(`upload went to ${docUrl}`);
     await shot(desk, 'app-document');
     if ((await desk.inputValue('#signer')) !== official) fail('the signer is not prefilled');
+    // Someone Tessera does not know: its refusal, in words, above the same form.
+    await desk.fill('#signer', 'khong.ton.tai');
+    const [refused] = await Promise.all([
+      desk.waitForNavigation(),
+      desk.click('#request-signature button[type=submit]'),
+    ]);
+    if (refused.status() !== 400) fail(`an unknown signer answered ${refused.status()}`);
+    if (!(await desk.locator('#form-error').isVisible())) fail('no error shown for an unknown signer');
+    await shot(desk, 'app-document-unknown-signer');
+    await desk.fill('#signer', official);
     await desk.fill('#anchor', 'Phạm Đức Minh');
     await Promise.all([desk.waitForNavigation(), desk.click('#request-signature button[type=submit]')]);
     const status = await desk.locator('#sign-status').getAttribute('data-status');
