@@ -47,6 +47,15 @@ pub struct IdentityClaims {
     pub phone_number: Option<String>,
     /// `phone_number_verified` (§5.1).
     pub phone_number_verified: Option<bool>,
+    /// Tessera's `roles` of the user (scope `org`); empty if absent.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Tessera's `unit_id` of the user (scope `org`).
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// Tessera's `unit_name` of the user (scope `org`).
+    #[serde(default)]
+    pub unit_name: Option<String>,
 }
 
 impl IdentityClaims {
@@ -90,6 +99,9 @@ impl From<&IdTokenClaimsT> for IdentityClaims {
             email_verified: c.email_verified(),
             phone_number: c.phone_number().map(|p| p.to_string()),
             phone_number_verified: c.phone_number_verified(),
+            roles: c.additional_claims().roles.clone(),
+            unit_id: c.additional_claims().unit_id.clone(),
+            unit_name: c.additional_claims().unit_name.clone(),
         }
     }
 }

@@ -43,4 +43,7 @@ pub struct AuthOptions {
     pub max_age: Option<Duration>,
     /// `login_hint`, e.g. the user's username or e-mail.
     pub login_hint: Option<String>,
+    /// `acr_values`: space-separated levels of assurance asked for, e.g.
+    /// `"urn:tessera:loa:2"` (OIDC Core §3.1.2.1); the ID token's `acr` says what was reached.
+    pub acr_values: Option<String>,
 }

@@ -40,6 +40,10 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+/// The README's example compiles (`cargo test -p tessera-sdk --features axum --doc`).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
 mod backchannel;
 mod claims;
 mod config;

@@ -5,15 +5,16 @@ mod logout;
 mod logout_token;
 mod refresh;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod userinfo;
 
 use std::sync::{PoisonError, RwLock};
 
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreJsonWebKeySet};
 use openidconnect::{
-    AuthType, ClientId, ClientSecret, CsrfToken, DiscoveryError, IssuerUrl, LoginHint, Nonce,
-    PkceCodeChallenge, ProviderMetadataWithLogout, RedirectUrl, Scope, reqwest,
+    AuthType, AuthenticationContextClass, ClientId, ClientSecret, CsrfToken, DiscoveryError,
+    IssuerUrl, LoginHint, Nonce, PkceCodeChallenge, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    reqwest,
 };
 
 use crate::error::{SdkError, body_preview, chain};
@@ -147,6 +148,12 @@ impl RelyingParty {
         if let Some(hint) = &options.login_hint {
             request = request.set_login_hint(LoginHint::new(hint.clone()));
         }
+        if let Some(acr_values) = &options.acr_values {
+            for value in acr_values.split_whitespace() {
+                request = request
+                    .add_auth_context_value(AuthenticationContextClass::new(value.to_owned()));
+            }
+        }
         let (url, state, nonce) = request.url();
         let pending = PendingLogin {
             state: state.secret().clone(),
@@ -159,6 +166,14 @@ impl RelyingParty {
     /// The provider's issuer identifier, as discovered (equal to the configured one).
     pub fn issuer(&self) -> &str {
         self.metadata.issuer().as_str()
+    }
+
+    /// The registered redirection URI.
+    pub fn redirect_uri(&self) -> String {
+        self.client
+            .redirect_uri()
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     /// The registered `client_id`.

@@ -54,9 +54,12 @@ use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::reqwest;
 use serde_json::Value;
 use tessera_proto::ProviderMetadata;
-use tessera_proto::signing::{
-    NewDocument, NewSigningRequest, SIGNING_EVENT, SIGNING_EVENT_TYP, SigningEvent,
-    SigningRequestCreated, SigningRequestState,
+use tessera_proto::signing::{SIGNING_EVENT, SIGNING_EVENT_TYP, SigningEvent};
+
+// The wire types an application builds and reads, so that it needs no other crate.
+pub use tessera_proto::signing::{
+    Appearance, DocumentState, NewDocument, NewSigningRequest, SigningRequestCreated,
+    SigningRequestState,
 };
 
 use crate::ServiceClient;
@@ -198,6 +201,26 @@ impl SigningClient {
             jwks: RwLock::new(jwks),
             jtis: Arc::new(InMemoryJtiStore::default()),
         })
+    }
+
+    /// The same client acting with an official's access token (scope `sign`), without a new
+    /// discovery: for a web application that signs in officials and asks on their behalf.
+    pub fn for_official(&self, access_token: &str) -> SigningClient {
+        SigningClient {
+            http: self.http.clone(),
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            caller: Caller::Official(access_token.to_owned()),
+            jwks_uri: self.jwks_uri.clone(),
+            algs: self.algs.clone(),
+            jwks: RwLock::new(
+                self.jwks
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            ),
+            jtis: self.jtis.clone(),
+        }
     }
 
     fn url(&self, path: &str) -> String {

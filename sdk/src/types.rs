@@ -22,6 +22,14 @@ pub(crate) struct SessionClaims {
     /// Session ID (Front-Channel Logout 1.0 §3, Back-Channel Logout 1.0 §2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Tessera's roles of the user (scope `org`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The user's unit (scope `org`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_name: Option<String>,
 }
 impl AdditionalClaims for SessionClaims {}
 

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::PrivateSigningKey;
 use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
 use serde_json::{Value, json};
-use support::{EcKey, MockOp, now};
+use support::{EcKey, MockOp, es256_provider, now};
 use tessera_sdk::{BackchannelLogout, LogoutEvent, RelyingParty, RpConfig, SdkError};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -45,16 +45,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let key = EcKey::generate("ec-1");
-    let op = MockOp::start(&["ES256"], &[key.as_verification_key()]).await;
-    let rp = RelyingParty::discover(RpConfig {
-        issuer: op.issuer.clone(),
-        client_id: "hr-portal".into(),
-        client_secret: Some("s3cret".into()),
-        redirect_uri: "http://127.0.0.1:7000/callback".into(),
-    })
-    .await
-    .unwrap();
+    let (op, key, rp) = es256_provider().await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let receiver = BackchannelLogout::new(Arc::new(rp), move |e: LogoutEvent| {

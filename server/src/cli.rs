@@ -117,6 +117,9 @@ enum Command {
     /// Exit 0: all passed; 1: one failed; 2: indeterminate; 3: no signature; 4: bad input;
     /// 5: other error
     Verify(crate::cli_verify::VerifyArgs),
+    /// Demonstration data for a local trial (refused when TESSERA_ENV=production)
+    #[command(subcommand)]
+    Demo(crate::cli_demo::DemoCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -493,6 +496,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Verify(args) = cli.command {
         return Ok(crate::cli_verify::run(&settings, &file, args).await);
     }
+    if matches!(cli.command, Command::Demo(_)) {
+        crate::cli_demo::refuse_production()?;
+    }
     // Administrative commands do not issue tokens, so the issuer does not matter to them.
     let issuer = file
         .issuer
@@ -504,6 +510,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert(cert) => crate::cli_pki::run_cert(&p, cert).await,
         Command::Trust(t) => crate::cli_trust::run(&p, t, crate::cli_pki::actor()).await,
         Command::Sign(s) => crate::cli_sign::run(&p, s).await,
+        Command::Demo(d) => crate::cli_demo::run(&p, &settings.data_dir, d)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         other => command(&p, other).await,
     };
     p.close().await;
@@ -545,6 +554,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Config(_) | Command::Backup { .. } | Command::Restore { .. } => {
             bail!("config, backup and restore are handled before administrative commands")
         }
+        Command::Demo(_) => bail!("demo is handled by cli_demo"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cli_audit;
 pub mod cli_backup;
 pub mod cli_config;
+pub mod cli_demo;
 pub mod cli_hsm;
 pub mod cli_import;
 pub mod cli_mfa;

@@ -38,3 +38,34 @@ export async function runInChromium(name, run, overallMs, step) {
   }
   process.exit(code);
 }
+
+/**
+ * Gives the page's browser context Chromium's virtual authenticator: a platform authenticator
+ * with resident keys and user verification that always succeeds (a fingerprint reader, a
+ * phone's screen lock). Returns the DevTools session and the authenticator's id.
+ */
+export async function addVirtualAuthenticator(ctx, page) {
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+/** On /account: registers a passkey named `name` and waits until the list shows it. */
+export async function registerPasskey(page, name, timeout) {
+  await page.fill('#passkey-name', name);
+  await page.click('#passkey-add');
+  await page
+    .locator('.passkey-item .passkey-name', { hasText: name })
+    .first()
+    .waitFor({ state: 'visible', timeout });
+}

@@ -13,7 +13,7 @@
 
 import { join } from 'node:path';
 
-import { runInChromium } from './harness.mjs';
+import { addVirtualAuthenticator, registerPasskey, runInChromium } from './harness.mjs';
 
 const STEP_TIMEOUT = Number(process.env.PASSKEY_TIMEOUT_MS || 20000);
 
@@ -85,25 +85,9 @@ async function run(browser) {
 
   step = 'the phone registers a passkey';
   log(step);
-  const cdp = await phoneCtx.newCDPSession(phone);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await addVirtualAuthenticator(phoneCtx, phone);
   await signIn(phone);
-  await phone.fill('#passkey-name', 'Điện thoại');
-  await phone.click('#passkey-add');
-  await phone
-    .locator('.passkey-item .passkey-name', { hasText: 'Điện thoại' })
-    .first()
-    .waitFor({ state: 'visible', timeout: STEP_TIMEOUT });
+  await registerPasskey(phone, 'Điện thoại', STEP_TIMEOUT);
 
   step = 'the desktop opens the request and shows the QR code';
   log(step);

@@ -36,7 +36,7 @@ pub use cli::{CliOutput, NewClient, NewUser, RegisteredClient, run_tessera};
 pub use db::AuditRow;
 pub use html::hidden_input;
 pub use receiver::{LogoutReceiver, Received};
-pub use server::{ServerOptions, TestServer, tessera_bin};
+pub use server::{ServerOptions, TestServer, tessera_bin, workspace_bin};
 pub use tempdir::TempDir;
 
 /// `n` random bytes as lowercase hex.

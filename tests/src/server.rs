@@ -30,10 +30,15 @@ pub(crate) fn clear_tessera_env(cmd: &mut Command) {
 /// directory (`$CARGO_TARGET_DIR`, the one this test binary was built in, or
 /// `<workspace>/target`).
 pub fn tessera_bin() -> anyhow::Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("TESSERA_BIN") {
+    workspace_bin("tessera", "TESSERA_BIN")
+}
+
+/// A binary of the workspace (`cargo build --bin NAME`), or the one `env_var` names.
+pub fn workspace_bin(name: &str, env_var: &str) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os(env_var) {
         let bin = PathBuf::from(bin);
         if !bin.is_file() {
-            bail!("TESSERA_BIN={} does not exist", bin.display());
+            bail!("{env_var}={} does not exist", bin.display());
         }
         return Ok(bin);
     }
@@ -43,22 +48,22 @@ pub fn tessera_bin() -> anyhow::Result<PathBuf> {
         .unwrap_or_default();
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        candidates.push(workspace.join(dir).join("debug").join("tessera"));
+        candidates.push(workspace.join(dir).join("debug").join(name));
     }
     // This test binary lives in `<target>/debug/deps/`.
     if let Some(debug) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
     {
-        candidates.push(debug.join("tessera"));
+        candidates.push(debug.join(name));
     }
-    candidates.push(workspace.join("target").join("debug").join("tessera"));
+    candidates.push(workspace.join("target").join("debug").join(name));
     if let Some(found) = candidates.iter().find(|c| c.is_file()) {
         return Ok(found.clone());
     }
     bail!(
-        "the tessera binary was not found (looked at {}); run `cargo build --bin tessera` \
-         first (scripts/test does), or set TESSERA_BIN",
+        "the {name} binary was not found (looked at {}); run `cargo build --bin {name}` \
+         first (scripts/test does), or set {env_var}",
         candidates
             .iter()
             .map(|c| c.display().to_string())

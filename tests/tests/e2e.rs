@@ -49,6 +49,8 @@ mod authorize_errors;
 mod backchannel;
 #[path = "e2e/backup.rs"]
 mod backup;
+#[path = "e2e/browser_office.rs"]
+mod browser_office;
 #[path = "e2e/browser_pages.rs"]
 mod browser_pages;
 #[path = "e2e/browser_passkey.rs"]
@@ -71,6 +73,8 @@ mod csc_async;
 mod csc_credential_scope;
 #[path = "e2e/device_grant.rs"]
 mod device_grant;
+#[path = "e2e/demo_seed.rs"]
+mod demo_seed;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]
@@ -103,6 +107,8 @@ mod pki;
 mod refresh;
 #[path = "e2e/scale_out.rs"]
 mod scale_out;
+#[path = "e2e/sdk_kit.rs"]
+mod sdk_kit;
 #[path = "e2e/sdk_logout.rs"]
 mod sdk_logout;
 #[path = "e2e/sdk_signing.rs"]
@@ -125,6 +131,8 @@ mod soc_feed;
 mod spend_once;
 #[path = "e2e/sso.rs"]
 mod sso;
+#[path = "e2e/stacks.rs"]
+mod stacks;
 #[path = "e2e/strong_auth.rs"]
 mod strong_auth;
 #[path = "e2e/token_errors.rs"]

@@ -16,7 +16,7 @@ use crate::{AuthOptions, PendingLogin, RpConfig, SdkError};
 /// Port 9 (discard) on loopback: nothing listens, so any request would fail with `Http`.
 const ISSUER: &str = "http://127.0.0.1:9";
 
-fn metadata(issuer: &str, with_token_endpoint: bool) -> ProviderMetadataWithLogout {
+pub(crate) fn metadata(issuer: &str, with_token_endpoint: bool) -> ProviderMetadataWithLogout {
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -101,12 +101,14 @@ fn authorization_url_carries_options() {
         prompt: Some("login".into()),
         max_age: Some(Duration::from_secs(300)),
         login_hint: Some("nguyen.van.a@example.gov.vn".into()),
+        acr_values: Some("urn:tessera:loa:2 urn:tessera:loa:1".into()),
     };
     let (url, _) = rp().authorization_url(&[], &options);
     let q = query(&url);
     assert_eq!(q["prompt"], "login");
     assert_eq!(q["max_age"], "300");
     assert_eq!(q["login_hint"], "nguyen.van.a@example.gov.vn");
+    assert_eq!(q["acr_values"], "urn:tessera:loa:2 urn:tessera:loa:1");
     assert_eq!(q["scope"], "openid");
 
     let none = AuthOptions {

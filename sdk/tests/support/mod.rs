@@ -91,6 +91,8 @@ pub fn jwks(keys: &[CoreJsonWebKey]) -> Value {
 pub struct Extra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 impl AdditionalClaims for Extra {}
 
@@ -342,4 +344,19 @@ async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
+}
+
+/// A provider with one ES256 key, and the relying party `hr-portal` discovered on it.
+pub async fn es256_provider() -> (MockOp, EcKey, tessera_sdk::RelyingParty) {
+    let key = EcKey::generate("ec-1");
+    let op = MockOp::start(&["ES256"], &[key.as_verification_key()]).await;
+    let rp = tessera_sdk::RelyingParty::discover(tessera_sdk::RpConfig {
+        issuer: op.issuer.clone(),
+        client_id: "hr-portal".into(),
+        client_secret: Some("s3cret".into()),
+        redirect_uri: "http://127.0.0.1:7000/callback".into(),
+    })
+    .await
+    .unwrap();
+    (op, key, rp)
 }

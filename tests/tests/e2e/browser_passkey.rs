@@ -244,7 +244,7 @@ pub(crate) fn tools_or_skip(test: &str) -> anyhow::Result<Option<Tools>> {
     }
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
+pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
@@ -262,7 +262,11 @@ pub(crate) async fn npm_ci_once() -> anyhow::Result<()> {
 }
 
 async fn npm_ci() -> anyhow::Result<()> {
-    let dir = browser_dir();
+    npm_ci_in(&browser_dir(), "playwright-core").await
+}
+
+/// `npm ci` in `dir` unless its `node_modules` already holds the locked version of `package`.
+pub(crate) async fn npm_ci_in(dir: &Path, package: &str) -> anyhow::Result<()> {
     let version = |path: &Path, pointer: &str| -> Option<String> {
         let text = std::fs::read_to_string(path).ok()?;
         let json: Value = serde_json::from_str(&text).ok()?;
@@ -270,11 +274,16 @@ async fn npm_ci() -> anyhow::Result<()> {
     };
     let locked = version(
         &dir.join("package-lock.json"),
-        "/packages/node_modules~1playwright-core/version",
+        &format!("/packages/node_modules~1{package}/version"),
     )
-    .context("tests/browser/package-lock.json does not lock playwright-core")?;
+    .with_context(|| {
+        format!(
+            "{}/package-lock.json does not lock {package}",
+            dir.display()
+        )
+    })?;
     let installed = version(
-        &dir.join("node_modules/playwright-core/package.json"),
+        &dir.join(format!("node_modules/{package}/package.json")),
         "/version",
     );
     if installed.as_deref() == Some(locked.as_str()) {
@@ -283,7 +292,7 @@ async fn npm_ci() -> anyhow::Result<()> {
     let npm = find_in_path("npm").context("npm is not installed (it comes with Node.js)")?;
     let mut cmd = Command::new(&npm);
     cmd.args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let out = tokio::time::timeout(NPM_TIMEOUT, cmd.output())

@@ -1,4 +1,4 @@
-//! axum integration (feature `axum`): the back-channel logout endpoint.
+//! The back-channel logout endpoint on its own, for applications that keep their own sessions.
 
 use std::sync::Arc;
 
