@@ -25,6 +25,7 @@ pub mod refresh;
 pub mod sessions;
 pub mod signing_requests;
 pub mod signing_webhooks;
+mod subject;
 pub mod throttle;
 pub mod units;
 pub mod users;
