@@ -1,22 +1,28 @@
 //! Batched reads: concurrent lookups of one kind by key (clients at every token request,
 //! access-token records at introspection) become one `... WHERE key IN (...)` query.
 //!
-//! One task per kind runs one query at a time; lookups that arrive while it runs go into the
-//! next query, which starts after they arrived — so a lookup never sees the database as it was
-//! before the lookup was asked for, exactly as with a query of its own: a client removed or a
-//! token revoked, on any replica, is seen at once.
+//! One task per kind gathers the lookups that are waiting and starts one query for them; up to
+//! [`IN_FLIGHT`] queries run at once, so that the round trip to a remote database does not bound
+//! the rate. A lookup always goes into a query that starts after it arrived — so it never sees
+//! the database as it was before the lookup was asked for, exactly as with a query of its own: a
+//! client removed or a token revoked, on any replica, is seen at once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{Result, StoreError};
 
 /// Keys per query, and lookups taken per round.
 const MAX_KEYS: usize = 256;
 const KEYS_PER_QUERY: usize = 64;
+/// Queries of one kind running at once. One query at a time left PostgreSQL introspection
+/// bounded by batch size over round-trip time (BENCHMARKS.md, issue 14); a few in flight keep
+/// batches large while hiding the round trip.
+const IN_FLIGHT: usize = 3;
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, String>>;
 
@@ -55,23 +61,45 @@ impl<V: Clone + Send + 'static> BatchRead<V> {
     }
 }
 
-async fn run<V: Clone>(pool: AnyPool, kind: Kind<V>, mut rx: mpsc::Receiver<(String, Reply<V>)>) {
-    let mut jobs = Vec::with_capacity(MAX_KEYS);
-    while rx.recv_many(&mut jobs, MAX_KEYS).await > 0 {
-        let mut keys: Vec<&str> = jobs.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        match read(&pool, &kind, &keys).await {
-            Ok(found) => {
-                for (key, done) in jobs.drain(..) {
-                    let _ = done.send(Ok(found.get(&key).cloned()));
-                }
+async fn run<V: Clone + Send + 'static>(
+    pool: AnyPool,
+    kind: Kind<V>,
+    mut rx: mpsc::Receiver<(String, Reply<V>)>,
+) {
+    let kind = Arc::new(kind);
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A slot first, then the lookups: those that arrive while every slot is busy wait for
+        // the next query rather than joining one that started before them.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut jobs = Vec::with_capacity(MAX_KEYS);
+        if rx.recv_many(&mut jobs, MAX_KEYS).await == 0 {
+            return;
+        }
+        let (pool, kind) = (pool.clone(), kind.clone());
+        tokio::spawn(async move {
+            answer(&pool, &kind, jobs).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn answer<V: Clone>(pool: &AnyPool, kind: &Kind<V>, jobs: Vec<(String, Reply<V>)>) {
+    let mut keys: Vec<&str> = jobs.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    match read(pool, kind, &keys).await {
+        Ok(found) => {
+            for (key, done) in jobs {
+                let _ = done.send(Ok(found.get(&key).cloned()));
             }
-            Err(e) => {
-                let msg = e.to_string();
-                for (_, done) in jobs.drain(..) {
-                    let _ = done.send(Err(msg.clone()));
-                }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for (_, done) in jobs {
+                let _ = done.send(Err(msg.clone()));
             }
         }
     }

@@ -28,6 +28,7 @@ pub mod sessions;
 pub mod signing_requests;
 pub mod signing_token_bindings;
 pub mod signing_webhooks;
+mod subject;
 pub mod syslog_feed;
 pub mod throttle;
 pub mod units;

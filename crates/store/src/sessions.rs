@@ -24,23 +24,29 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
 }
 
-const SESSION_COLUMNS: &str = "id, sid, user_id, auth_time, amr, acr, source_ip, user_agent, created_at, last_seen_at, expires_at, ended_at";
+pub(crate) const SESSION_COLUMNS: &str = "id, sid, user_id, auth_time, amr, acr, source_ip, user_agent, created_at, last_seen_at, expires_at, ended_at";
 
 fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
-    let amr: String = row.try_get("amr")?;
+    session_from_prefixed(row, "")
+}
+
+/// A session from columns named `{prefix}{column}` (joins alias them to keep them apart).
+pub(crate) fn session_from_prefixed(row: &AnyRow, prefix: &str) -> Result<SessionRecord> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let amr: String = row.try_get(col("amr").as_str())?;
     Ok(SessionRecord {
-        id: row.try_get("id")?,
-        sid: row.try_get("sid")?,
-        user_id: row.try_get("user_id")?,
-        auth_time: row.try_get("auth_time")?,
+        id: row.try_get(col("id").as_str())?,
+        sid: row.try_get(col("sid").as_str())?,
+        user_id: row.try_get(col("user_id").as_str())?,
+        auth_time: row.try_get(col("auth_time").as_str())?,
         amr: amr.split_whitespace().map(str::to_owned).collect(),
-        acr: row.try_get("acr")?,
-        source_ip: row.try_get("source_ip")?,
-        user_agent: row.try_get("user_agent")?,
-        created_at: row.try_get("created_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
-        expires_at: row.try_get("expires_at")?,
-        ended_at: row.try_get("ended_at")?,
+        acr: row.try_get(col("acr").as_str())?,
+        source_ip: row.try_get(col("source_ip").as_str())?,
+        user_agent: row.try_get(col("user_agent").as_str())?,
+        created_at: row.try_get(col("created_at").as_str())?,
+        last_seen_at: row.try_get(col("last_seen_at").as_str())?,
+        expires_at: row.try_get(col("expires_at").as_str())?,
+        ended_at: row.try_get(col("ended_at").as_str())?,
     })
 }
 

@@ -45,9 +45,9 @@ pub struct User {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, username, display_name, email, phone, status, unit_id, password_hash, password_must_change, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, username, display_name, email, phone, status, unit_id, password_hash, password_must_change, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<User> {
     let status: String = row.try_get("status")?;
     Ok(User {
         id: row.try_get("id")?,

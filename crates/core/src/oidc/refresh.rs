@@ -140,16 +140,16 @@ pub async fn grant(
     if now >= peeked.expires_at || now >= family.absolute_expires_at {
         return refuse_spending("refresh token expired").await;
     }
-    let Some(user) = p.store.user_by_id(&family.user_id).await? else {
+    let subject = p
+        .store
+        .grant_subject(&family.user_id, family.session_id.as_deref(), now)
+        .await?;
+    let Some((user, session)) = subject else {
         return refuse_spending("user no longer exists").await;
     };
     if user.status != UserStatus::Active {
         return refuse_spending("user is disabled").await;
     }
-    let session = match &family.session_id {
-        Some(sid) => p.store.live_session(sid, now).await?,
-        None => None,
-    };
     if !family.offline && session.is_none() {
         return refuse_spending("the session has ended").await;
     }

@@ -133,13 +133,17 @@ async fn authorization_code(
         // A verifier without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
         _ => return refuse("PKCE verification failed").await,
     }
-    let Some(user) = p.store.user_by_id(&rec.user_id).await? else {
+    let subject = p
+        .store
+        .grant_subject(&rec.user_id, Some(&rec.session_id), now)
+        .await?;
+    let Some((user, session)) = subject else {
         return refuse("user no longer exists").await;
     };
     if user.status != UserStatus::Active {
         return refuse("user is disabled").await;
     }
-    let Some(session) = p.store.live_session(&rec.session_id, now).await? else {
+    let Some(session) = session else {
         return refuse("the session has ended").await;
     };
     let (response, mut writes) = issue_tokens(p, client, rec, &user, &session.sid, now).await?;
