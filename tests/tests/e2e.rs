@@ -71,10 +71,10 @@ mod csc;
 mod csc_async;
 #[path = "e2e/csc_credential_scope.rs"]
 mod csc_credential_scope;
-#[path = "e2e/device_grant.rs"]
-mod device_grant;
 #[path = "e2e/demo_seed.rs"]
 mod demo_seed;
+#[path = "e2e/device_grant.rs"]
+mod device_grant;
 #[path = "e2e/discovery.rs"]
 mod discovery;
 #[path = "e2e/hsm.rs"]
