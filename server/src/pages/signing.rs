@@ -264,7 +264,7 @@ mod tests {
         let pages = Pages::new();
         let request = |status: &str, pending: bool| {
             json!({
-                "base_path": "/sign/requests/r1", "title": HOSTILE, "client_name": HOSTILE,
+                "base_path": "/sign/requests/r1", "continue_query": "", "title": HOSTILE, "client_name": HOSTILE,
                 "status": status, "status_text": "x", "pending": pending,
                 "show_progress": !pending, "refresh": status == "approved", "done": 1, "total": 2,
                 "created_at": "a", "expires_at": "b", "decided_at": null,
