@@ -22,20 +22,7 @@ pub struct Frame<'a> {
     pub refresh: Option<u32>,
 }
 
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use tessera_sdk::axum::escape_html as esc;
 
 /// Vietnam time (UTC+7, no daylight saving), day first: `03/12/2026 17:25`.
 pub fn vn_time(unix: i64) -> String {

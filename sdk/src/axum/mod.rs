@@ -29,6 +29,7 @@ use openidconnect::CsrfToken;
 
 pub use backchannel::{backchannel_logout, backchannel_logout_router};
 pub use guard::{AuthUser, Guard, GuardLayer, Requirement, SessionLayer};
+pub use page::escape as escape_html;
 pub use session::{MemorySessionStore, Session, SessionStore, SignedIn};
 
 use crate::signing::SigningClient;

@@ -40,7 +40,8 @@ pub(super) fn problem(status: StatusCode, vi: &str, en: &str, retry: Option<&str
     no_store((status, Html(body)).into_response())
 }
 
-pub(super) fn escape(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
