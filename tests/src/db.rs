@@ -129,6 +129,18 @@ impl TestServer {
 }
 
 impl TestServer {
+    /// Makes every device code's lifetime run out now, as if the kiosk had waited too long.
+    pub async fn expire_device_codes(&self) -> anyhow::Result<u64> {
+        let mut db = self.db().await?;
+        let done = sqlx::query("UPDATE device_codes SET expires_at = created_at")
+            .execute(&mut db)
+            .await?;
+        db.close().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl TestServer {
     /// Sessions that have not ended (expired or not).
     pub async fn open_sessions(&self) -> anyhow::Result<i64> {
         let mut db = self.db().await?;

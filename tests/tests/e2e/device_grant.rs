@@ -1,6 +1,8 @@
 //! The device authorization grant (RFC 8628) end to end: a kiosk asks for a code and polls;
 //! a person opens the QR code's link on a phone, signs in, sees which device application asks,
-//! and approves or denies; the kiosk gets tokens, or `access_denied`.
+//! and approves or denies; the kiosk gets tokens, or `access_denied`; a code that outlived its
+//! lifetime gets `expired_token` and is unknown on the phone. In Chromium
+//! (`tests/browser/device.mjs`), a phone-sized page approves while the kiosk polls.
 
 use std::time::Duration;
 
@@ -8,10 +10,15 @@ use anyhow::{Context, ensure};
 use reqwest::StatusCode;
 use tessera_e2e::fixture::{FULL_NAME, Fixture, PASSWORD, USERNAME};
 use tessera_e2e::oauth::{self, ClientAuth, JsonAnswer};
-use tessera_e2e::{Backend, Browser, TestServer, hidden_input};
+use tessera_e2e::{Backend, Browser, ServerOptions, TestServer, hidden_input};
 use url::Url;
 
-scenarios!(kiosk_polls_phone_approves_or_denies);
+use crate::browser_passkey::{npm_ci_once, run_script, screenshot_dir, tools_or_skip};
+
+scenarios!(
+    kiosk_polls_phone_approves_or_denies,
+    kiosk_approved_from_a_phone_in_chromium
+);
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -78,9 +85,7 @@ async fn decide(
         .await
 }
 
-async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Result<()> {
-    let fx = Fixture::start(backend).await?;
-    let server = &fx.server;
+async fn add_kiosk(server: &TestServer) -> anyhow::Result<()> {
     server
         .cli_ok(
             &[
@@ -98,6 +103,13 @@ async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Resul
             None,
         )
         .await?;
+    Ok(())
+}
+
+async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::start(backend).await?;
+    let server = &fx.server;
+    add_kiosk(server).await?;
     let discovery = oauth::get_json(server, "/.well-known/openid-configuration").await?;
     assert_eq!(
         discovery.json["device_authorization_endpoint"],
@@ -199,6 +211,23 @@ async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Resul
     let p = poll(server, &denied_code).await?;
     assert_eq!(p.error(), Some("access_denied"), "{p}");
 
+    // A third code outlives its lifetime: the kiosk is told to start again, and the phone finds
+    // nothing to approve.
+    let d = device_authorization(server).await?;
+    let late_code = d.str("device_code")?.to_owned();
+    let late_link = d.str("verification_uri_complete")?.to_owned();
+    ensure!(
+        server.expire_device_codes().await? >= 1,
+        "no device code to expire"
+    );
+    let p = poll(server, &late_code).await?;
+    assert_eq!(p.error(), Some("expired_token"), "{p}");
+    let late = phone.get(&Url::parse(&late_link)?).await?;
+    ensure!(
+        late.status.is_client_error() && !late.body.contains("device-approve"),
+        "an expired code can still be approved: {late}"
+    );
+
     for event in [
         "device.code_issued",
         "device.user_code_refused",
@@ -210,5 +239,57 @@ async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Resul
             "no {event} in the audit log"
         );
     }
+    Ok(())
+}
+
+/// The "done when": the kiosk polls while a phone-sized Chromium page signs in, types
+/// the code and approves; the kiosk then gets tokens for that person.
+async fn kiosk_approved_from_a_phone_in_chromium(backend: Backend) -> anyhow::Result<()> {
+    let test = "device_grant::kiosk_approved_from_a_phone_in_chromium";
+    let Some(tools) = tools_or_skip(test)? else {
+        return Ok(());
+    };
+    npm_ci_once().await?;
+    let server =
+        TestServer::start_with(backend, ServerOptions::default().localhost_issuer()?).await?;
+    let user = tessera_e2e::NewUser::new("tiep.nhan", "Đỗ Thị Hồng", "mat-khau-mot-cua-2026");
+    let user_id = server.add_user(&user).await?;
+    add_kiosk(&server).await?;
+
+    let d = device_authorization(&server).await?;
+    assert_eq!(d.status, StatusCode::OK, "{d}");
+    let device_code = d.str("device_code")?.to_owned();
+    let interval = d.json["interval"].as_u64().context("no interval")?;
+
+    // The kiosk polls at the interval it was given while the phone approves.
+    let kiosk = async {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+            let p = poll(&server, &device_code).await?;
+            match p.error() {
+                Some("authorization_pending") => continue,
+                None => return Ok(p),
+                Some(_) => anyhow::bail!("the kiosk's poll failed: {p}"),
+            }
+        }
+        anyhow::bail!("the kiosk got no tokens in time")
+    };
+    let shots = screenshot_dir("page-screenshots", backend)?;
+    let args = [
+        d.str("verification_uri")?,
+        d.str("user_code")?,
+        "tiep.nhan",
+        "mat-khau-mot-cua-2026",
+    ];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(shots.as_os_str());
+    // Whichever fails first fails the test; the phone's failure stops the kiosk's polling.
+    let ((), t) = tokio::try_join!(run_script(&tools, "device.mjs", &args), kiosk)?;
+    assert_eq!(t.status, StatusCode::OK, "{t}");
+    let (_, claims) = oauth::jwt_parts(t.str("id_token")?)?;
+    assert_eq!(claims["sub"], user_id);
+    assert_eq!(claims["aud"], "kiosk");
+    let info = oauth::userinfo(&server, t.str("access_token")?).await?;
+    assert_eq!(info.json["name"], "Đỗ Thị Hồng", "{info}");
     Ok(())
 }
