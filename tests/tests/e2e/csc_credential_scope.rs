@@ -21,15 +21,19 @@ use crate::signing_pages::{csrf, totp_at};
 
 scenarios!(csc_credential_scope_token_signs_the_approved_hashes);
 
-const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
-const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+pub(crate) const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
+pub(crate) const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
-fn sha256_b64(data: &[u8]) -> String {
+pub(crate) fn sha256_b64(data: &[u8]) -> String {
     STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, data))
 }
 
 /// Follows the browser's redirects from `url` until it leaves the server or lands on a page.
-async fn follow(browser: &Browser, server: &TestServer, url: Url) -> anyhow::Result<Url> {
+pub(crate) async fn follow(
+    browser: &Browser,
+    server: &TestServer,
+    url: Url,
+) -> anyhow::Result<Url> {
     let mut at = url;
     for _ in 0..8 {
         if !at.as_str().starts_with(server.issuer()) {
