@@ -11,15 +11,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera_e2e::flow::Callback;
 use tessera_e2e::oauth::{AuthRequest, ClientAuth, client_post, exchange};
 use tessera_e2e::{Backend, NewClient, TestServer};
-use url::Url;
 
-use crate::csc::{add_official, enrol_totp, issue_credential, post};
-use crate::csc_async::{MESSAGE, openssl_verifies};
-use crate::csc_credential_scope::{ECDSA_SHA256, SHA256_OID, follow, sha256_b64};
-use crate::signing_pages::{csrf, totp_at};
+use crate::csc::{enrol_totp, post};
+use crate::csc_async::MESSAGE;
+use crate::csc_credential_scope::{
+    ECDSA_SHA256, SHA256_OID, approve_with_totp, follow, official_with_credential, sha256_b64,
+    verifies_with,
+};
 
 scenarios!(csc_pushed_authorization_signs_100_hashes);
 
@@ -60,12 +60,7 @@ async fn push(
 }
 
 async fn csc_pushed_authorization_signs_100_hashes(backend: Backend) -> anyhow::Result<()> {
-    let server = TestServer::start(backend).await?;
-    server
-        .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
-        .await?;
-    add_official(&server).await?;
-    let credential = issue_credential(&server, "P-256").await?;
+    let (server, credential) = official_with_credential(backend).await?;
     let client = server
         .add_client(
             &NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service credential"),
@@ -213,21 +208,7 @@ async fn csc_pushed_authorization_signs_100_hashes(backend: Backend) -> anyhow::
         "{again}"
     );
 
-    let approve_url = Url::parse(&format!(
-        "{}{}/approve?{}",
-        server.issuer(),
-        page_url.path(),
-        page_url.query().unwrap_or_default()
-    ))?;
-    let done = browser
-        .post_form(
-            &approve_url,
-            &[("csrf_token", &csrf(&page)?), ("code", &totp_at(&totp, 1)?)],
-        )
-        .await?;
-    let cb = Callback {
-        url: follow(&browser, &server, done.see_other()?).await?,
-    };
+    let cb = approve_with_totp(&browser, &server, &page_url, &page, &totp).await?;
     ensure!(
         cb.param("state").as_deref() == Some(request.state.as_str()),
         "{}",
@@ -253,20 +234,8 @@ async fn csc_pushed_authorization_signs_100_hashes(backend: Backend) -> anyhow::
     ensure!(status == StatusCode::OK, "{status} {signed}");
     let signatures = signed["signatures"].as_array().context("no signatures")?;
     ensure!(signatures.len() == BATCH, "{} signatures", signatures.len());
-    let (_, info) = post(
-        &server,
-        Some(&token),
-        "/csc/v2/credentials/info",
-        json!({ "credentialID": credential }),
-    )
-    .await?;
-    let cert = STANDARD.decode(
-        info["cert"]["certificates"][0]
-            .as_str()
-            .context("no certificate")?,
-    )?;
-    let first = STANDARD.decode(signatures[0].as_str().context("not a string")?)?;
-    openssl_verifies(&cert, &first).await?;
+    let first = signatures[0].as_str().context("not a string")?;
+    verifies_with(&server, &token, &credential, first).await?;
     // Each approved hash signs once.
     let (status, replay) = post(&server, Some(&token), path, sign).await?;
     ensure!(
