@@ -1,6 +1,7 @@
 //! The worker delivering signing-request webhooks in every `tessera serve`, like the
 //! back-channel logout worker: due rows are claimed from the database with a lease, so replicas
-//! share the work and a restart loses nothing.
+//! share the work and a restart loses nothing. It wakes as soon as a webhook is queued — in
+//! this process, or on PostgreSQL in any replica (LISTEN/NOTIFY) — and polls otherwise.
 
 use std::time::Duration;
 
@@ -16,8 +17,9 @@ pub fn spawn(provider: Provider, owner: String) {
 }
 
 async fn run(p: Provider, owner: String) {
-    // Outcomes are reached on any replica (approval, housekeeping's expiry): found by polling,
-    // at most every 5 s and as often as the retry base when that is shorter (tests).
+    webhook::listen(&p);
+    // Retries fall due and SQLite replicas queue webhooks unannounced: found by polling, at
+    // most every 5 s and as often as the retry base when that is shorter (tests).
     let poll = Duration::from_secs(p.config.backchannel_retry_base.clamp(1, 5) as u64);
     loop {
         let claimed = match webhook::claim(&p, &owner, now()).await {
@@ -49,7 +51,7 @@ async fn run(p: Provider, owner: String) {
         }
         while calls.join_next().await.is_some() {}
         if !full {
-            tokio::time::sleep(poll).await;
+            webhook::queued(&p, poll).await;
         }
     }
 }

@@ -190,8 +190,19 @@ pub async fn token_request(
     auth: ClientAuth<'_>,
     form: &[(&str, &str)],
 ) -> anyhow::Result<JsonAnswer> {
+    client_post(server, "/token", auth, form).await
+}
+
+/// `POST path` with `form` plus the client authentication (the token endpoint, the pushed
+/// authorization request endpoint...).
+pub async fn client_post(
+    server: &TestServer,
+    path: &str,
+    auth: ClientAuth<'_>,
+    form: &[(&str, &str)],
+) -> anyhow::Result<JsonAnswer> {
     let mut fields: Vec<(&str, &str)> = form.to_vec();
-    let mut request = rp_http()?.post(server.url("/token"));
+    let mut request = rp_http()?.post(server.url(path));
     match auth {
         ClientAuth::Basic(id, secret) => {
             // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
@@ -211,7 +222,11 @@ pub async fn token_request(
         }
         ClientAuth::None(id) => fields.push(("client_id", id)),
     }
-    let response = request.form(&fields).send().await.context("POST /token")?;
+    let response = request
+        .form(&fields)
+        .send()
+        .await
+        .with_context(|| format!("POST {path}"))?;
     JsonAnswer::read(response).await
 }
 

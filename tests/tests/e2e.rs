@@ -71,6 +71,8 @@ mod csc;
 mod csc_async;
 #[path = "e2e/csc_credential_scope.rs"]
 mod csc_credential_scope;
+#[path = "e2e/csc_pushed_authorization.rs"]
+mod csc_pushed_authorization;
 #[path = "e2e/demo_seed.rs"]
 mod demo_seed;
 #[path = "e2e/device_grant.rs"]
@@ -125,6 +127,8 @@ mod signing_pages;
 mod signing_pdf;
 #[path = "e2e/signing_requests.rs"]
 mod signing_requests;
+#[path = "e2e/signing_webhook_wakeup.rs"]
+mod signing_webhook_wakeup;
 #[path = "e2e/soc_feed.rs"]
 mod soc_feed;
 #[path = "e2e/spend_once.rs"]

@@ -6,9 +6,11 @@ use crate::{CoreError, Provider};
 /// How long delivered and abandoned notifications are kept (their attempts are audited).
 pub const OUTBOX_KEEP: i64 = 7 * 86_400;
 
-/// Expired sessions, codes (device codes a day after they expire) and tokens.
+/// Expired sessions, codes (device codes a day after they expire), pushed authorization
+/// requests and tokens.
 pub async fn purge_expired(p: &Provider, now: i64) -> Result<(), CoreError> {
     p.store.purge_device_codes(now - 86_400).await?;
+    p.store.purge_pushed_requests(now).await?;
     Ok(p.store.purge_expired(now).await?)
 }
 

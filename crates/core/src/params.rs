@@ -30,9 +30,18 @@ impl std::fmt::Display for ParamsError {
 
 impl Params {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, ParamsError> {
+        Self::from_pairs_up_to(pairs, MAX_VALUE_LEN)
+    }
+
+    /// [`from_pairs`](Self::from_pairs) with values up to `max` bytes (pushed authorization
+    /// requests carry long `authorization_details`).
+    pub fn from_pairs_up_to(
+        pairs: Vec<(String, String)>,
+        max: usize,
+    ) -> Result<Params, ParamsError> {
         let mut map = HashMap::with_capacity(pairs.len());
         for (k, v) in pairs {
-            if v.len() > MAX_VALUE_LEN || k.len() > MAX_VALUE_LEN {
+            if v.len() > max || k.len() > MAX_VALUE_LEN {
                 return Err(ParamsError::TooLong(k));
             }
             // No OAuth parameter legitimately carries control characters, and PostgreSQL

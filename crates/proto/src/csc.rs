@@ -25,6 +25,24 @@ pub struct InfoResponse {
     pub asynchronous_operation_mode: bool,
     pub methods: Vec<String>,
     pub validation_info: bool,
+    /// The `signAlgo` OIDs `signatures/signHash` accepts (§11.1 `signAlgorithms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_algorithms: Option<SignAlgorithms>,
+    /// The `authorization_details` types the authorization server accepts for the scope
+    /// `credential` (§8.4.2), named as in its RFC 9396 metadata: a Tessera addition, so a CSC
+    /// client needs no second document to learn it.
+    #[serde(
+        default,
+        rename = "authorization_details_types_supported",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub authorization_details_types_supported: Vec<String>,
+}
+
+/// `info.signAlgorithms` (§11.1).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignAlgorithms {
+    pub algos: Vec<String>,
 }
 
 /// `credentials/list` (§11.4).

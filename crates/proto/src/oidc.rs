@@ -143,6 +143,14 @@ pub struct ProviderMetadata {
     pub backchannel_logout_session_supported: bool,
     /// Front-Channel Logout 1.0 §3: not offered (it needs third-party cookies in iframes).
     pub frontchannel_logout_supported: bool,
+    /// RFC 9126 §5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9396 §10: `credential` (CSC API v2 §8.4.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types_supported: Vec<String>,
 }
 
 /// JSON Web Key Set (RFC 7517 §5).

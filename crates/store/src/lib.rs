@@ -23,6 +23,7 @@ pub mod pki;
 pub mod pki_ocsp;
 pub mod pki_org;
 pub mod pki_tsa;
+pub mod pushed_requests;
 pub mod refresh;
 pub mod sessions;
 pub mod signing_requests;
@@ -34,6 +35,7 @@ pub mod throttle;
 pub mod units;
 pub mod user_import;
 pub mod users;
+mod wakeup;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -76,6 +78,8 @@ pub struct Store {
     backend: Backend,
     /// Lookups batched across concurrent requests (see [`batch_read`]).
     reads: std::sync::Arc<Reads>,
+    /// Wakes the signing-webhook worker (see [`wakeup`]).
+    wakeup: std::sync::Arc<wakeup::Wakeup>,
 }
 
 #[derive(Debug)]
@@ -170,6 +174,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device authorization grant",
         include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
     ),
+    (
+        21,
+        "pushed authorization requests",
+        include_str!("../../../migrations/sqlite/0021_pushed_authorization_requests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -257,6 +266,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device authorization grant",
         include_str!("../../../migrations/postgres/0017_device_grant.sql"),
     ),
+    (
+        21,
+        "pushed authorization requests",
+        include_str!("../../../migrations/postgres/0021_pushed_authorization_requests.sql"),
+    ),
 ];
 
 impl Store {
@@ -303,6 +317,7 @@ impl Store {
             pool,
             backend,
             reads,
+            wakeup: std::sync::Arc::new(wakeup::Wakeup::new(backend, url)),
         })
     }
 

@@ -559,7 +559,11 @@ impl Store {
         .bind(give_up_at)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let queued = done.rows_affected() == 1;
+        if queued {
+            self.wake_signing_webhooks().await;
+        }
+        Ok(queued)
     }
 
     /// Stores a SAD's record.

@@ -12,12 +12,13 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
+use tessera_core::oidc::authorization_details::CREDENTIAL_TYPE;
 use tessera_core::signing::remote::csc::authorize::{self, Authorized};
 use tessera_core::signing::remote::csc::{self, CscCaller, CscError, credentials, sign};
 use tessera_proto::csc::{
     AuthorizeCheckPending, AuthorizeCheckRequest, AuthorizePending, AuthorizeRequest,
     AuthorizeResponse, CscError as ErrorBody, InfoRequest, InfoResponse, ListRequest, ListResponse,
-    SignDocRequest, SignDocResponse, SignHashRequest, SignHashResponse,
+    SignAlgorithms, SignDocRequest, SignDocResponse, SignHashRequest, SignHashResponse,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -33,6 +34,12 @@ const METHODS: &[&str] = &[
     "credentials/authorizeCheck",
     "signatures/signHash",
     "signatures/signDoc",
+    // The authorization server's endpoints under `oauth2` (§8.3): the code flow with scopes
+    // `service` and `credential`, pushed requests for long `authorization_details`.
+    "oauth2/authorize",
+    "oauth2/pushed_authorize",
+    "oauth2/token",
+    "oauth2/revoke",
 ];
 
 pub fn routes(config: &tessera_core::signing::remote::RemoteConfig) -> Router<AppState> {
@@ -160,6 +167,10 @@ async fn info(State(s): State<AppState>) -> Response {
             asynchronous_operation_mode: false,
             methods: METHODS.iter().map(|m| (*m).to_owned()).collect(),
             validation_info: false,
+            sign_algorithms: Some(SignAlgorithms {
+                algos: csc::sign_algos().into_iter().map(str::to_owned).collect(),
+            }),
+            authorization_details_types_supported: vec![CREDENTIAL_TYPE.to_owned()],
         },
     )
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_core::OAuthError;
 use tessera_core::oidc::authorize::{self};
-use tessera_core::oidc::{device, discovery, introspect, revoke, token, userinfo};
+use tessera_core::oidc::{device, discovery, introspect, par, revoke, token, userinfo};
 use tessera_core::params::Params;
 use tessera_core::session;
 use tessera_proto::ErrorCode;
@@ -26,11 +26,18 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(configuration))
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/par", post(par_endpoint))
         .route("/token", post(token_endpoint))
         .route("/device_authorization", post(device_authorization_endpoint))
         .route("/introspect", post(introspect_endpoint))
         .route("/revoke", post(revoke_endpoint))
         .route("/userinfo", get(userinfo_endpoint).post(userinfo_endpoint))
+        // CSC API v2 §8.3 names the authorization server's endpoints under its `oauth2` base
+        // URI (the issuer): the same endpoints, under those names.
+        .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
+        .route("/oauth2/pushed_authorize", post(par_endpoint))
+        .route("/oauth2/token", post(token_endpoint))
+        .route("/oauth2/revoke", post(revoke_endpoint))
 }
 
 fn public_json<T: serde::Serialize>(value: &T) -> Response {
@@ -126,6 +133,11 @@ async fn authorize_any(
 
 /// The form body of a client-authenticated API endpoint (RFC 6749 §3.2).
 fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
+    api_form_up_to(headers, body, tessera_core::params::MAX_VALUE_LEN)
+}
+
+/// [`api_form`] with values up to `max` bytes.
+fn api_form_up_to(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Params, ApiError> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -145,7 +157,7 @@ fn api_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
         ));
     }
     parse_pairs(body)
-        .and_then(|p| Params::from_pairs(p).map_err(|e| e.to_string()))
+        .and_then(|p| Params::from_pairs_up_to(p, max).map_err(|e| e.to_string()))
         .map_err(|e| invalid(&e))
 }
 
@@ -179,6 +191,31 @@ async fn token_endpoint(
     body: Bytes,
 ) -> Response {
     client_call(ClientCall::Token, s, now, peer, headers, body).await
+}
+
+/// RFC 9126 §2: a client pushes its authorization request and gets a `request_uri` (201).
+async fn par_endpoint(
+    State(s): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match api_form_up_to(&headers, &body, par::MAX_PUSHED_VALUE_LEN) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match par::push(&s.provider, &params, authorization(&headers), now).await {
+        Ok(pushed) => {
+            let mut r = no_store_json(pushed);
+            *r.status_mut() = StatusCode::CREATED;
+            r
+        }
+        Err(error) => ApiError {
+            error,
+            bearer: false,
+        }
+        .into_response(),
+    }
 }
 
 /// RFC 8628 §3.1–3.2: a kiosk asks for a device code and a user code to show.

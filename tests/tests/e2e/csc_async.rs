@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tessera_e2e::admin::login_token;
 use tessera_e2e::{Backend, NewClient, TempDir, TestServer};
 
-use crate::csc::{add_official, enrol_totp, issue_credential, post};
+use crate::csc::{enrol_totp, post};
 use crate::signing_pages::{csrf, totp_at};
 use crate::signing_pdf::run;
 
@@ -25,12 +25,8 @@ const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 pub(crate) const MESSAGE: &[u8] = "Tờ trình số 15/TTr-STP".as_bytes();
 
 async fn csc_authorization_approved_on_the_pages(backend: Backend) -> anyhow::Result<()> {
-    let server = TestServer::start(backend).await?;
-    server
-        .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
-        .await?;
-    add_official(&server).await?;
-    let credential = issue_credential(&server, "P-256").await?;
+    let (server, credential) =
+        crate::csc_credential_scope::official_with_credential(backend).await?;
     let client = server
         .add_client(&NewClient::confidential("kyso", "Ký số văn bản").scopes("openid service"))
         .await?;

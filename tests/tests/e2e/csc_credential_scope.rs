@@ -21,15 +21,19 @@ use crate::signing_pages::{csrf, totp_at};
 
 scenarios!(csc_credential_scope_token_signs_the_approved_hashes);
 
-const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
-const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+pub(crate) const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
+pub(crate) const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
-fn sha256_b64(data: &[u8]) -> String {
+pub(crate) fn sha256_b64(data: &[u8]) -> String {
     STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, data))
 }
 
 /// Follows the browser's redirects from `url` until it leaves the server or lands on a page.
-async fn follow(browser: &Browser, server: &TestServer, url: Url) -> anyhow::Result<Url> {
+pub(crate) async fn follow(
+    browser: &Browser,
+    server: &TestServer,
+    url: Url,
+) -> anyhow::Result<Url> {
     let mut at = url;
     for _ in 0..8 {
         if !at.as_str().starts_with(server.issuer()) {
@@ -44,15 +48,72 @@ async fn follow(browser: &Browser, server: &TestServer, url: Url) -> anyhow::Res
     anyhow::bail!("too many redirects from {at}")
 }
 
-async fn csc_credential_scope_token_signs_the_approved_hashes(
+/// A server with Tessera's CA, the official minh.pd and one P-256 credential of theirs.
+pub(crate) async fn official_with_credential(
     backend: Backend,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(TestServer, String)> {
     let server = TestServer::start(backend).await?;
     server
         .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
         .await?;
     add_official(&server).await?;
     let credential = issue_credential(&server, "P-256").await?;
+    Ok((server, credential))
+}
+
+/// Approves the approval page `page` (at `page_url`, reached from `/authorize`) with the
+/// authenticator code of `totp`; answers the application's callback.
+pub(crate) async fn approve_with_totp(
+    browser: &Browser,
+    server: &TestServer,
+    page_url: &Url,
+    page: &tessera_e2e::Page,
+    totp: &str,
+) -> anyhow::Result<Callback> {
+    let approve_url = Url::parse(&format!(
+        "{}{}/approve?{}",
+        server.issuer(),
+        page_url.path(),
+        page_url.query().unwrap_or_default()
+    ))?;
+    let done = browser
+        .post_form(
+            &approve_url,
+            &[("csrf_token", &csrf(page)?), ("code", &totp_at(totp, 1)?)],
+        )
+        .await?;
+    // Approved: the page hands over to /authorize, which returns to the application.
+    Ok(Callback {
+        url: follow(browser, server, done.see_other()?).await?,
+    })
+}
+
+/// Checks that `signature` (base64) is `credential`'s over [`MESSAGE`].
+pub(crate) async fn verifies_with(
+    server: &TestServer,
+    token: &str,
+    credential: &str,
+    signature: &str,
+) -> anyhow::Result<()> {
+    let (_, info) = post(
+        server,
+        Some(token),
+        "/csc/v2/credentials/info",
+        json!({ "credentialID": credential }),
+    )
+    .await?;
+    let cert = STANDARD.decode(
+        info["cert"]["certificates"][0]
+            .as_str()
+            .context("no certificate")?,
+    )?;
+    openssl_verifies(&cert, &STANDARD.decode(signature)?).await
+}
+
+async fn csc_credential_scope_token_signs_the_approved_hashes(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (server, credential) = official_with_credential(backend).await?;
     let other_credential = issue_credential(&server, "P-256").await?;
     let client = server
         .add_client(
@@ -130,24 +191,7 @@ async fn csc_credential_scope_token_signs_the_approved_hashes(
         .get(&server.url(&format!("/authorize/signing?req={handle}")))
         .await?;
     ensure!(early.see_other()?.path() == page_url.path(), "{early}");
-    let approve_url = Url::parse(&format!(
-        "{}{}/approve?{}",
-        server.issuer(),
-        page_url.path(),
-        page_url.query().unwrap_or_default()
-    ))?;
-    let done = browser
-        .post_form(
-            &approve_url,
-            &[
-                ("csrf_token", &csrf(&page)?),
-                ("code", &totp_at(&secret, 1)?),
-            ],
-        )
-        .await?;
-    // Approved: the page hands over to /authorize, which returns to the application.
-    let back = follow(&browser, &server, done.see_other()?).await?;
-    let cb = Callback { url: back };
+    let cb = approve_with_totp(&browser, &server, &page_url, &page, &secret).await?;
     let answer = exchange(
         &server,
         ClientAuth::Basic(
@@ -191,20 +235,8 @@ async fn csc_credential_scope_token_signs_the_approved_hashes(
     let (status, signed) =
         post(&server, Some(&token), path, sign(&credential, &approved[0])).await?;
     ensure!(status == StatusCode::OK, "{status} {signed}");
-    let signature = STANDARD.decode(signed["signatures"][0].as_str().context("no signature")?)?;
-    let (_, info) = post(
-        &server,
-        Some(&token),
-        "/csc/v2/credentials/info",
-        json!({ "credentialID": credential }),
-    )
-    .await?;
-    let cert = STANDARD.decode(
-        info["cert"]["certificates"][0]
-            .as_str()
-            .context("no certificate")?,
-    )?;
-    openssl_verifies(&cert, &signature).await?;
+    let signature = signed["signatures"][0].as_str().context("no signature")?;
+    verifies_with(&server, &token, &credential, signature).await?;
 
     // Each refusal has its own words.
     let replay = post(&server, Some(&token), path, sign(&credential, &approved[0])).await?;

@@ -42,14 +42,17 @@ pub(crate) struct World {
 /// A unit with the official an.nv holding a personal credential from Tessera's CA, and two
 /// applications allowed both signing scopes and both grants.
 pub(crate) async fn world(backend: Backend) -> anyhow::Result<World> {
-    let s = TestServer::start_with(
-        backend,
-        ServerOptions::default().allow_loopback_calls().env(
-            "TESSERA_SIGNING_MAX_DOCUMENT_BYTES",
-            &MAX_DOCUMENT.to_string(),
-        ),
-    )
-    .await?;
+    world_with(backend, ServerOptions::default()).await
+}
+
+/// [`world`] with more server settings (they come last, so they win).
+pub(crate) async fn world_with(backend: Backend, extra: ServerOptions) -> anyhow::Result<World> {
+    let mut options = ServerOptions::default().allow_loopback_calls().env(
+        "TESSERA_SIGNING_MAX_DOCUMENT_BYTES",
+        &MAX_DOCUMENT.to_string(),
+    );
+    options.env.extend(extra.env);
+    let s = TestServer::start_with(backend, options).await?;
     let unit = s.add_unit("Sở Tư pháp", None).await?;
     let mut an = NewUser::new("an.nv", "Nguyễn Văn An", PASSWORD);
     an.unit = Some(unit.clone());

@@ -163,21 +163,28 @@ pub(crate) fn error_redirect(
     )?))
 }
 
-/// Checks client and redirect URI first (failures are pages), then the rest (failures are
-/// redirects to the client).
-pub async fn validate(
-    p: &Provider,
-    params: &Params,
-    now: i64,
-) -> Result<Result<(Client, AuthRequest), Decision>, AuthorizeError> {
+/// A refusal of an authorization request once its client and redirect URI are known: the
+/// error code and its description, sent back to the client (RFC 6749 §4.1.2.1) or, for a
+/// pushed request, answered as JSON (RFC 9126 §2.3).
+pub type Refusal = (ErrorCode, String);
+
+/// The registered client a request names (failures are pages: there is nowhere safe to
+/// redirect to).
+pub(crate) async fn known_client(p: &Provider, params: &Params) -> Result<Client, AuthorizeError> {
     let client_id = params
         .get("client_id")
         .ok_or_else(|| page(PageError::UnknownClient, "client_id is missing"))?;
-    let client = p
-        .store
+    p.store
         .client(client_id)
         .await?
-        .ok_or_else(|| page(PageError::UnknownClient, "this client_id is not registered"))?;
+        .ok_or_else(|| page(PageError::UnknownClient, "this client_id is not registered"))
+}
+
+/// The request's redirect URI, registered for `client` (failures are pages too).
+pub(crate) fn registered_redirect<'a>(
+    client: &Client,
+    params: &'a Params,
+) -> Result<&'a str, AuthorizeError> {
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| page(PageError::InvalidRedirectUri, "redirect_uri is missing"))?;
@@ -188,12 +195,37 @@ pub async fn validate(
             "redirect_uri is not registered for this client",
         ));
     }
-    let state = params.get("state");
-    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+    if params.get("state").is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(page(PageError::BadRequest, "state is too long"));
     }
-    let fail = |code: ErrorCode, d: &str| error_redirect(p, redirect_uri, state, code, d).map(Err);
+    Ok(redirect_uri)
+}
 
+/// Checks client and redirect URI first (failures are pages), then the rest (failures are
+/// redirects to the client).
+pub async fn validate(
+    p: &Provider,
+    params: &Params,
+    now: i64,
+) -> Result<Result<(Client, AuthRequest), Decision>, AuthorizeError> {
+    let client = known_client(p, params).await?;
+    let redirect_uri = registered_redirect(&client, params)?;
+    match request_of(&client, redirect_uri, params, now) {
+        Ok(req) => Ok(Ok((client, req))),
+        Err((code, why)) => {
+            error_redirect(p, redirect_uri, params.get("state"), code, &why).map(Err)
+        }
+    }
+}
+
+/// The request `params` make to `client`, whose `redirect_uri` is already checked.
+pub(crate) fn request_of(
+    client: &Client,
+    redirect_uri: &str,
+    params: &Params,
+    now: i64,
+) -> Result<AuthRequest, Refusal> {
+    let fail = |code: ErrorCode, d: &str| Err((code, d.to_owned()));
     if params.get("request").is_some() {
         return fail(
             ErrorCode::RequestNotSupported,
@@ -203,7 +235,7 @@ pub async fn validate(
     if params.get("request_uri").is_some() {
         return fail(
             ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
+            "request_uri is only supported for pushed authorization requests (RFC 9126)",
         );
     }
     match params.get("response_type") {
@@ -231,11 +263,10 @@ pub async fn validate(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let credential = match authorization_details::parse(params, &mut scope) {
-        Ok(c) => c,
-        Err((code, why)) => return fail(code, &why),
-    };
-    if !scope.iter().any(|s| s == "openid") {
+    let credential = authorization_details::parse(params, &mut scope)?;
+    // A pure CSC credential authorization (CSC API v2 §8.4.2, scope `credential`) asks for
+    // an access token bound to hashes, not for a sign-in: no `openid`, no ID token.
+    if credential.is_none() && !scope.iter().any(|s| s == "openid") {
         return fail(ErrorCode::InvalidScope, "the openid scope is required");
     }
     if let Some(bad) = scope.iter().find(|s| !client.allowed_scopes.contains(s)) {
@@ -330,7 +361,7 @@ pub async fn validate(
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope,
-        state: state.map(str::to_owned),
+        state: params.get("state").map(str::to_owned),
         nonce: nonce.map(str::to_owned),
         code_challenge,
         prompt,
@@ -338,7 +369,7 @@ pub async fn validate(
         login_hint,
         received_at: now,
     };
-    Ok(Ok((client, req)))
+    Ok(req)
 }
 
 /// Handles `/authorize`: validates, then either answers at once (SSO) or asks for a login.
@@ -349,9 +380,15 @@ pub async fn authorize(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Decision, AuthorizeError> {
-    let (client, req) = match validate(p, params, now).await? {
-        Ok(valid) => valid,
-        Err(redirect) => return Ok(redirect),
+    let pushed = params
+        .get("request_uri")
+        .filter(|u| u.starts_with(super::par::REQUEST_URI_PREFIX));
+    let (client, req) = match pushed {
+        Some(uri) => super::par::take(p, params, uri, now).await?,
+        None => match validate(p, params, now).await? {
+            Ok(valid) => valid,
+            Err(redirect) => return Ok(redirect),
+        },
     };
     let fresh_enough = |s: &SessionRecord| match req.max_age {
         Some(max) => now - s.auth_time <= max,
@@ -470,6 +507,36 @@ pub async fn pending(
     Ok(p.store.client(&req.client_id).await?.map(|c| (c, req)))
 }
 
+/// The pending request under `handle`, or the page saying it expired.
+pub(crate) async fn pending_or_expired(
+    p: &Provider,
+    handle: &str,
+    now: i64,
+) -> Result<(Client, AuthRequest), AuthorizeError> {
+    pending(p, handle, now).await?.ok_or_else(|| {
+        page(
+            PageError::RequestExpired,
+            "the sign-in request expired; start again from the application",
+        )
+    })
+}
+
+/// Ends the pending request under `handle` before its code is issued: one answer per
+/// request, across replicas (the second taker gets the page saying it was answered).
+pub(crate) async fn answer_once(p: &Provider, handle: &str) -> Result<(), AuthorizeError> {
+    if p.store
+        .delete_auth_request(&sha256_hex(handle.as_bytes()))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(page(
+            PageError::RequestExpired,
+            "the sign-in request was already answered; start again from the application",
+        ))
+    }
+}
+
 /// Continues a pending request after a successful login.
 pub async fn resume(
     p: &Provider,
@@ -479,12 +546,7 @@ pub async fn resume(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Decision, AuthorizeError> {
-    let Some((client, req)) = pending(p, handle, now).await? else {
-        return Err(page(
-            PageError::RequestExpired,
-            "the sign-in request expired; start again from the application",
-        ));
-    };
+    let (client, req) = pending_or_expired(p, handle, now).await?;
     let needs_fresh = req.prompt == Some(Prompt::Login) || req.max_age.is_some();
     if needs_fresh && session.auth_time < req.received_at {
         return Err(page(PageError::BadRequest, "a fresh login is required"));
@@ -506,17 +568,7 @@ pub async fn resume(
             handle: handle.to_owned(),
         });
     }
-    // One answer per request, across replicas.
-    if !p
-        .store
-        .delete_auth_request(&sha256_hex(handle.as_bytes()))
-        .await?
-    {
-        return Err(page(
-            PageError::RequestExpired,
-            "the sign-in request was already answered; start again from the application",
-        ));
-    }
+    answer_once(p, handle).await?;
     Ok(Decision::Redirect(
         issue_code(p, &client, &req, session, user, meta, now).await?,
     ))

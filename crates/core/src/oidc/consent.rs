@@ -17,7 +17,8 @@ use tessera_store::sessions::SessionRecord;
 use tessera_store::users::User;
 
 use super::authorize::{
-    AuthRequest, AuthorizeError, Decision, error_redirect, issue_code, pending, wants_admin,
+    AuthRequest, AuthorizeError, Decision, answer_once, error_redirect, issue_code,
+    pending_or_expired, wants_admin,
 };
 use crate::admin_api::{ADMIN_SCOPE, grants_of};
 use crate::audit::Event;
@@ -52,12 +53,7 @@ async fn admin_request(
     handle: &str,
     now: i64,
 ) -> Result<(Client, AuthRequest), AuthorizeError> {
-    let Some((client, req)) = pending(p, handle, now).await? else {
-        return Err(page(
-            PageError::RequestExpired,
-            "the sign-in request expired; start again from the application",
-        ));
-    };
+    let (client, req) = pending_or_expired(p, handle, now).await?;
     if !wants_admin(&req) || !client.admin_console {
         return Err(page(
             PageError::BadRequest,
@@ -187,12 +183,7 @@ pub async fn answer(
             handle: handle.to_owned(),
         });
     }
-    if !p.store.delete_auth_request(&request_id).await? {
-        return Err(page(
-            PageError::RequestExpired,
-            "the sign-in request was already answered; start again from the application",
-        ));
-    }
+    answer_once(p, handle).await?;
     p.audit(
         Event::AdminConsentGiven
             .at(now)

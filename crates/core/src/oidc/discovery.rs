@@ -26,7 +26,8 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         introspection_endpoint: config.endpoint("/introspect"),
         revocation_endpoint: config.endpoint("/revoke"),
         device_authorization_endpoint: Some(config.endpoint("/device_authorization")),
-        scopes_supported: strings(super::SCOPES),
+        // The signing scopes are Tessera's own too (`sign`, CSC `service` and `credential`).
+        scopes_supported: strings(&[super::SCOPES, super::SIGNING_SCOPES].concat()),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),
         grant_types_supported: strings(&[
@@ -77,5 +78,10 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         backchannel_logout_supported: true,
         backchannel_logout_session_supported: true,
         frontchannel_logout_supported: false,
+        pushed_authorization_request_endpoint: Some(config.endpoint("/par")),
+        require_pushed_authorization_requests: false,
+        authorization_details_types_supported: strings(&[
+            super::authorization_details::CREDENTIAL_TYPE,
+        ]),
     }
 }

@@ -10,6 +10,7 @@ pub mod device;
 pub mod discovery;
 pub mod introspect;
 pub mod issue;
+pub mod par;
 pub mod pkce;
 pub mod redirect;
 pub mod refresh;

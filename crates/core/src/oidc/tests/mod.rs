@@ -7,6 +7,7 @@ mod consent;
 mod device;
 mod introspect;
 mod keys;
+mod par;
 mod private_key_jwt;
 mod props;
 mod refresh;

@@ -48,6 +48,16 @@ pub async fn claim(p: &Provider, owner: &str, now: i64) -> Result<Vec<WebhookEnt
         .await?)
 }
 
+/// Starts listening for webhooks queued by other replicas (PostgreSQL; nothing on SQLite).
+pub fn listen(p: &Provider) {
+    p.store.listen_signing_webhooks();
+}
+
+/// Waits until a webhook is queued (see [`listen`]) or `timeout` passes.
+pub async fn queued(p: &Provider, timeout: std::time::Duration) {
+    p.store.signing_webhook_queued(timeout).await;
+}
+
 /// Signs a fresh JWT for `entry` and POSTs it; records and audits the attempt whatever its
 /// outcome.
 pub async fn deliver(

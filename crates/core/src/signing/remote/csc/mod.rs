@@ -275,6 +275,11 @@ pub fn key_algos(key: KeyType) -> Vec<&'static str> {
     }
 }
 
+/// Every `signAlgo` OID this service signs with, for `info.signAlgorithms`.
+pub fn sign_algos() -> Vec<&'static str> {
+    [key_algos(KeyType::Rsa2048), key_algos(KeyType::P256)].concat()
+}
+
 /// Key length in bits, and the curve's OID for an EC key.
 pub fn key_len(key: KeyType) -> (u32, Option<&'static str>) {
     match key {

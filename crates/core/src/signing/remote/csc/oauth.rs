@@ -16,8 +16,8 @@ use super::{CscError, decode_hashes, hash_by_oid};
 use crate::Provider;
 use crate::error::PageError;
 use crate::oidc::authorize::{
-    AuthRequest, AuthorizeError, error_redirect, issue_code_with_id, page, pending,
-    required_level_for, session_at_level,
+    AuthRequest, AuthorizeError, answer_once, error_redirect, issue_code_with_id, page,
+    pending_or_expired, required_level_for, session_at_level,
 };
 use crate::request::RequestMeta;
 use crate::secrets::sha256_hex;
@@ -41,12 +41,7 @@ pub async fn step(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<Step, AuthorizeError> {
-    let Some((client, req)) = pending(p, handle, now).await? else {
-        return Err(page(
-            PageError::RequestExpired,
-            "the authorization request expired; start again from the application",
-        ));
-    };
+    let (client, req) = pending_or_expired(p, handle, now).await?;
     if req.credential.is_none() {
         return Err(page(
             PageError::BadRequest,
@@ -83,13 +78,7 @@ pub async fn step(
     match decided {
         Status::Pending => Ok(Step::Approve { request_id }),
         Status::Approved | Status::Signed => {
-            // One answer per authorization, across replicas.
-            if !p.store.delete_auth_request(&auth_id).await? {
-                return Err(page(
-                    PageError::RequestExpired,
-                    "the authorization request was already answered; start again from the application",
-                ));
-            }
+            answer_once(p, handle).await?;
             let (url, code_id) =
                 issue_code_with_id(p, &client, &req, session, user, meta, now).await?;
             p.store.bind_signing_code(&request_id, &code_id).await?;
