@@ -4,6 +4,7 @@
 //! `Any` driver: queries use `$n` placeholders, which both accept; times are Unix seconds and
 //! flags are integers so that both backends decode them alike.
 
+pub mod alert_windows;
 pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
@@ -170,6 +171,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device authorization grant",
         include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
     ),
+    (
+        22,
+        "alert windows",
+        include_str!("../../../migrations/sqlite/0022_alert_windows.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -256,6 +262,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "device authorization grant",
         include_str!("../../../migrations/postgres/0017_device_grant.sql"),
+    ),
+    (
+        22,
+        "alert windows",
+        include_str!("../../../migrations/postgres/0022_alert_windows.sql"),
     ),
 ];
 
