@@ -170,10 +170,10 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
     tessera_core::login::warm_up();
     tokio::spawn(hsm_alerts(provider.clone(), hsm_failures));
     let feed_owner = format!("{}/{}", writer_name("serve"), random_id()?);
-    if let Some(syslog) = &serve.syslog {
-        crate::syslog::spawn(provider.clone(), syslog.clone(), feed_owner.clone());
+    let forwarder = serve.syslog.as_ref().map(|syslog| {
         tracing::info!(receiver = %syslog.url, "forwarding audit events to the SOC");
-    }
+        crate::syslog::spawn(provider.clone(), syslog.clone(), feed_owner.clone())
+    });
     let feed_provider = provider.clone();
     tokio::spawn(housekeeping(provider.clone()));
     tokio::spawn(pki_housekeeping(provider.clone()));
@@ -194,6 +194,7 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         worker_provider,
         format!("{}/{}", writer_name("serve"), random_id()?),
     );
+    let draining = state.draining.clone();
     let app = http::router(state);
     println!(
         "Tessera is listening on http://{bound} (issuer {issuer}); open {issuer}/login in a browser"
@@ -206,16 +207,28 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         );
     }
     tracing::info!(%bound, %issuer, backend = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "serving");
-    // On SIGTERM: stop accepting, let the requests in flight finish (each has committed its
-    // audit entries before it answers; outbox entries live in the database and are delivered
-    // by the other replicas or after a restart), and exit within SHUTDOWN_GRACE in any case.
+    // On SIGTERM: readiness turns 503 at once while requests are still taken for the drain
+    // period (the load balancer needs a health check or two to notice); then stop accepting,
+    // let the requests in flight finish (each has committed its audit entries before it
+    // answers; outbox entries live in the database and are delivered by the other replicas or
+    // after a restart), and exit within SHUTDOWN_GRACE in any case.
     let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let drain = serve.shutdown_drain;
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        if !drain.is_zero() {
+            tracing::info!(
+                secs = drain.as_secs(),
+                "not ready any more; still serving while the load balancer moves traffic away"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("no longer accepting connections; finishing requests in flight");
         let _ = stopping.send(Instant::now());
     });
     let deadline = async move {
@@ -231,8 +244,10 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
             SHUTDOWN_GRACE.as_secs()
         ),
     }
-    if serve.syslog.is_some() {
-        // Another replica takes the feed over at once rather than when the lease runs out.
+    if let Some(forwarder) = forwarder {
+        // What the last requests audited goes out, and what was sent is confirmed; then
+        // another replica takes the feed over at once rather than when the lease runs out.
+        forwarder.stop(FEED_FLUSH).await;
         let _ = tessera_core::soc_feed::release(&feed_provider, &feed_owner).await;
     }
     tracing::info!("stopped");
@@ -242,6 +257,9 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
 /// How long requests in flight may take to finish after SIGTERM (orchestrators commonly kill
 /// at 10 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
+
+/// How long the SOC feed may take to send and confirm what is pending at shutdown.
+const FEED_FLUSH: Duration = Duration::from_secs(3);
 
 async fn housekeeping(p: Provider) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));

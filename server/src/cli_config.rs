@@ -75,6 +75,7 @@ fn effective(settings: &Settings, serve: &ServeSettings) -> Value {
         "pki_organization": settings.pki.organization,
         "pki_tsa_url": settings.pki.tsa_url,
         "syslog_url": serve.syslog.as_ref().map(|s| s.url.clone()),
+        "shutdown_drain_secs": serve.shutdown_drain.as_secs(),
         "signing_max_document_bytes": settings.signing.max_document_bytes,
         "signing_retention_days": settings.signing.retention_secs / 86_400,
     })

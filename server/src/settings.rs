@@ -74,6 +74,8 @@ pub struct FileSettings {
     pub syslog_url: Option<String>,
     /// PEM file of the CA that signed a `tls://` receiver's certificate.
     pub syslog_ca: Option<PathBuf>,
+    /// Seconds a replica keeps serving after SIGTERM while readiness already says 503.
+    pub shutdown_drain_secs: Option<i64>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -310,7 +312,13 @@ pub struct ServeSettings {
     pub metrics_addr: Option<SocketAddr>,
     /// The SOC feed's receiver; `None`: no feed.
     pub syslog: Option<crate::syslog::SyslogSettings>,
+    /// After SIGTERM: how long readiness answers 503 while requests are still served, so that
+    /// the load balancer takes the replica out before it stops listening.
+    pub shutdown_drain: std::time::Duration,
 }
+
+/// Default of `TESSERA_SHUTDOWN_DRAIN_SECS`: two or three health checks of a load balancer.
+pub const DEFAULT_SHUTDOWN_DRAIN_SECS: i64 = 5;
 
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -553,11 +561,18 @@ impl ServeSettings {
                 .map(PathBuf::from)
                 .or_else(|| file.syslog_ca.clone()),
         )?;
+        let drain = env_i64("TESSERA_SHUTDOWN_DRAIN_SECS")?
+            .or(file.shutdown_drain_secs)
+            .unwrap_or(DEFAULT_SHUTDOWN_DRAIN_SECS);
+        if !(0..=300).contains(&drain) {
+            bail!("TESSERA_SHUTDOWN_DRAIN_SECS must be 0–300 seconds, got {drain}");
+        }
         Ok(ServeSettings {
             listen,
             issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
             metrics_addr,
             syslog,
+            shutdown_drain: std::time::Duration::from_secs(drain as u64),
         })
     }
 }
@@ -599,6 +614,12 @@ mod tests {
         let same = Some("0.0.0.0:9000".to_owned());
         assert!(ServeSettings::resolve(None, None, same, &file).is_err());
         assert!(toml::from_str::<FileSettings>("unknown = 1").is_err());
+        assert_eq!(serve.shutdown_drain.as_secs(), 5);
+        let file: FileSettings = toml::from_str("shutdown_drain_secs = 0").unwrap();
+        let serve = ServeSettings::resolve(None, None, None, &file).unwrap();
+        assert_eq!(serve.shutdown_drain.as_secs(), 0);
+        let file: FileSettings = toml::from_str("shutdown_drain_secs = -1").unwrap();
+        assert!(ServeSettings::resolve(None, None, None, &file).is_err());
     }
 
     #[test]

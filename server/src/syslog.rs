@@ -3,19 +3,20 @@
 //! are `tessera_core::soc_feed`'s.
 //!
 //! Every replica runs the forwarder; the one holding the lease in the database sends, the
-//! others wait (and take over when its lease runs out). Positions move only after a batch was
-//! written and the connection was still open afterwards, so an outage of the receiver loses
-//! nothing: the entries are sent again once it is back (at least once; the SOC drops repeats
-//! by `chain` and `seq`).
+//! others wait (and take over when its lease runs out). The positions in the database are the
+//! cursor: they move only for a batch the receiver still held the connection for [`CONFIRM`]
+//! after it was written. When the connection dies, everything written since the cursor is sent
+//! again on the next one, so an outage of the receiver, even in the middle of a stream, loses
+//! nothing (at least once; the SOC drops repeats by `chain` and `seq`).
 
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tessera_core::Provider;
-use tessera_core::soc_feed::{self, Frame};
+use tessera_core::soc_feed::{self, Frame, Sent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -32,6 +33,13 @@ const LEASE_SECS: i64 = 30;
 const POLL: Duration = Duration::from_secs(1);
 /// Longest pause between attempts while the receiver is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long the receiver must hold the connection open after a write before the entries
+/// written count as taken. A receiver that dies drops what reached its socket but was not yet
+/// read; with TCP alone (no application acknowledgement) the only sign that it read them is that
+/// it lived on well past the write. Entries of a connection that dies sooner are resent.
+const CONFIRM: Duration = Duration::from_secs(1);
+/// Slack added when waiting for a confirmation to fall due.
+const TICK: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -174,80 +182,129 @@ impl Connection {
     }
 }
 
-/// Runs the forwarder of this replica (`owner`) until the process ends.
-pub fn spawn(p: Provider, settings: SyslogSettings, owner: String) {
-    tokio::spawn(async move {
-        let mut conn: Option<Connection> = None;
-        let mut backoff = POLL;
-        let mut failing = false;
-        loop {
-            let frames = match soc_feed::claim(&p, &owner, now(), LEASE_SECS).await {
-                Ok(Some(frames)) => frames,
-                Ok(None) => {
-                    // Another replica forwards; be ready to take over.
-                    conn = None;
-                    tokio::time::sleep(POLL).await;
-                    continue;
+/// The running forwarder: stop it with [`Forwarder::stop`] at shutdown.
+pub struct Forwarder {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Forwarder {
+    /// Sends what is pending and confirms what was sent (within `limit`), then stops.
+    pub async fn stop(self, limit: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(limit, self.task).await.is_err() {
+            tracing::warn!("the SOC feed was not flushed in time; the next forwarder resends");
+        }
+    }
+}
+
+/// Runs the forwarder of this replica (`owner`) until it is stopped.
+pub fn spawn(p: Provider, settings: SyslogSettings, owner: String) -> Forwarder {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run(p, settings, owner, stopping));
+    Forwarder { stop, task }
+}
+
+/// One round after another: check the connection, confirm what it has held long enough, send
+/// what is new. Once stopping, rounds go on until nothing is pending or unconfirmed.
+async fn run(
+    p: Provider,
+    settings: SyslogSettings,
+    owner: String,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let mut conn: Option<Connection> = None;
+    let mut sent = Sent::default();
+    let mut backoff = POLL;
+    let mut failing = false;
+    loop {
+        let stop = *stopping.borrow();
+        let mut pause = POLL;
+        if let Some(c) = conn.as_mut() {
+            if c.is_open().await {
+                // Open now, so everything written CONFIRM ago or earlier was taken.
+                let confirmed = sent.take_until(started.elapsed().saturating_sub(CONFIRM));
+                if !confirmed.is_empty()
+                    && let Err(e) = soc_feed::forwarded(&p, &confirmed, now()).await
+                {
+                    tracing::warn!(error = %e, "cannot record the SOC feed's position");
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the SOC feed's position");
-                    tokio::time::sleep(POLL).await;
-                    continue;
+            } else {
+                if !sent.is_empty() {
+                    tracing::info!(
+                        receiver = %settings.url,
+                        "the SOC's syslog receiver closed the connection; resending what it may not have taken"
+                    );
                 }
-            };
-            if frames.is_empty() {
-                tokio::time::sleep(POLL).await;
-                continue;
+                conn = None;
+                sent.clear();
             }
-            match deliver(&settings, &mut conn, &frames).await {
+        }
+        match soc_feed::claim(&p, &owner, now(), LEASE_SECS, &sent).await {
+            Ok(None) => {
+                // Another replica forwards; be ready to take over (it resends the unconfirmed).
+                conn = None;
+                sent.clear();
+                if stop {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the SOC feed's position"),
+            Ok(Some(frames)) if frames.is_empty() => {
+                if stop && sent.is_empty() {
+                    return;
+                }
+            }
+            Ok(Some(frames)) => match deliver(&settings, &mut conn, &frames).await {
                 Ok(()) => {
                     if failing {
                         tracing::info!(receiver = %settings.url, "the SOC's syslog receiver is back");
                         failing = false;
                     }
                     backoff = POLL;
-                    if let Err(e) = soc_feed::forwarded(&p, &frames, now()).await {
-                        tracing::warn!(error = %e, "cannot record the SOC feed's position");
-                    }
+                    sent.push(started.elapsed(), frames);
+                    continue;
                 }
                 Err(e) => {
                     conn = None;
+                    sent.clear();
                     if !failing {
                         tracing::warn!(receiver = %settings.url, error = %format!("{e:#}"), "cannot deliver audit events to the SOC's syslog receiver; retrying");
                         failing = true;
                     }
-                    tokio::time::sleep(backoff).await;
+                    if stop {
+                        return;
+                    }
+                    pause = backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-            }
+            },
         }
-    });
+        // Wake for the next confirmation, if one is due sooner.
+        if let Some(oldest) = sent.oldest() {
+            pause = pause.min((oldest + CONFIRM).saturating_sub(started.elapsed()) + TICK);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stopping.changed(), if !stop => {}
+        }
+    }
 }
 
-/// Writes `frames` on the open connection (opening one if needed); `Ok` only if the receiver
-/// still held the connection after the write.
+/// Writes `frames` on the open connection, opening one if there is none.
 async fn deliver(
     settings: &SyslogSettings,
     conn: &mut Option<Connection>,
     frames: &[Frame],
 ) -> anyhow::Result<()> {
-    let reuse = match conn.as_mut() {
-        Some(c) => c.is_open().await,
-        None => false,
-    };
-    if !reuse {
+    if conn.is_none() {
         *conn = Some(Connection::open(settings).await?);
     }
     let Some(c) = conn.as_mut() else {
         bail!("no connection");
     };
-    c.send(frames).await?;
-    // A receiver that closed just now answers the write with a reset: give it a moment.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    if !c.is_open().await {
-        bail!("the receiver closed the connection");
-    }
-    Ok(())
+    c.send(frames).await
 }
 
 #[cfg(test)]

@@ -262,6 +262,53 @@ impl TestServer {
         })
     }
 
+    /// A service application `client_id` that may ask the people of `unit` (and the units
+    /// below it) for signatures: `client add --grant-type client_credentials --scopes
+    /// sign:request`, then `client allow-signing-requests`.
+    pub async fn add_signing_request_client(
+        &self,
+        client_id: &str,
+        name: &str,
+        unit: &str,
+    ) -> anyhow::Result<RegisteredClient> {
+        let out = self
+            .cli_ok(
+                &[
+                    "client",
+                    "add",
+                    "--id",
+                    client_id,
+                    "--name",
+                    name,
+                    "--grant-type",
+                    "client_credentials",
+                    "--scopes",
+                    "sign:request",
+                    "--json",
+                ],
+                None,
+            )
+            .await?
+            .json()?;
+        self.cli_ok(
+            &[
+                "client",
+                "allow-signing-requests",
+                "--client",
+                client_id,
+                "--unit",
+                unit,
+            ],
+            None,
+        )
+        .await?;
+        Ok(RegisteredClient {
+            client_id: client_id.into(),
+            client_secret: out["client_secret"].as_str().map(str::to_owned),
+            redirect_uri: String::new(),
+        })
+    }
+
     /// `tessera user disable <username>`.
     pub async fn disable_user(&self, username: &str) -> anyhow::Result<()> {
         self.cli_ok(&["user", "disable", username], None).await?;

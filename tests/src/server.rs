@@ -229,6 +229,8 @@ impl TestServer {
             .stdout(File::create(&stdout_path)?)
             .stderr(File::create(&stderr_path)?);
         clear_tessera_env(&mut cmd);
+        // Tests stop servers at once unless they test the drain (options come after).
+        cmd.env("TESSERA_SHUTDOWN_DRAIN_SECS", "0");
         if let Some(url) = &db_env {
             cmd.env("TESSERA_DATABASE_URL", url);
         }

@@ -72,6 +72,33 @@ pub async fn raise(p: &Provider, alert: Alert, cause: Record) -> Result<(), Core
     p.audit(cause).await
 }
 
+/// How long a condition must stay away before it is alerted again: an attack that goes on is
+/// one alert at its onset, not one per refused attempt.
+pub const QUIET_SECS: i64 = 15 * 60;
+
+/// Records `cause`, and the `alert` it raises (as [`raise`]) only when it opens an attack
+/// window for one of `subjects` (an account, an address): no occurrence for that subject in the
+/// last [`QUIET_SECS`]. The windows live in the database, so every replica agrees.
+pub async fn raise_at_onset(
+    p: &Provider,
+    alert: Alert,
+    subjects: &[&str],
+    now: i64,
+    cause: Record,
+) -> Result<(), CoreError> {
+    let mut onset = false;
+    for subject in subjects {
+        let key = format!("{} {subject}", alert.event().as_str());
+        // Every window is touched, so each stays open while its attack goes on.
+        onset |= p.store.open_alert_window(&key, now, QUIET_SECS).await?;
+    }
+    if onset {
+        raise(p, alert, cause).await
+    } else {
+        p.audit(cause).await
+    }
+}
+
 /// Records an `alert` that no other entry precedes (the HSM out of service, a broken audit
 /// log), by `actor` (`system` for the server itself).
 pub async fn raise_bare(

@@ -11,6 +11,9 @@ pub const OUTBOX_KEEP: i64 = 7 * 86_400;
 pub async fn purge_expired(p: &Provider, now: i64) -> Result<(), CoreError> {
     p.store.purge_device_codes(now - 86_400).await?;
     p.store.purge_pushed_requests(now).await?;
+    p.store
+        .purge_alert_windows(now - crate::alerts::QUIET_SECS)
+        .await?;
     Ok(p.store.purge_expired(now).await?)
 }
 

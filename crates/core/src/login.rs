@@ -96,18 +96,21 @@ impl Purpose {
     }
 }
 
-/// Refuses an attempt while `username` or its address is blocked, and audits it.
+/// Refuses an attempt while `username` or its address is blocked, and audits it; the SOC
+/// hears of it once per attack on each blocked key (the account, the address), at its onset.
 async fn throttled(
     p: &Provider,
     purpose: Purpose,
     username: &str,
     meta: &RequestMeta,
     now: i64,
-    blocked_until: i64,
+    (blocked_keys, blocked_until): (&[&str], i64),
 ) -> Result<User, LoginError> {
-    crate::alerts::raise(
+    crate::alerts::raise_at_onset(
         p,
         crate::alerts::Alert::BruteForce,
+        blocked_keys,
+        now,
         purpose
             .throttled()
             .at(now)
@@ -165,12 +168,17 @@ async fn check(
 ) -> Result<User, LoginError> {
     let username = normalise_username(username);
     let (user_key, ip_key) = throttle_keys(&username, meta);
-    let mut blocked = p.store.blocked_until(&user_key).await?;
-    if let Some(k) = &ip_key {
-        blocked = blocked.max(p.store.blocked_until(k).await?);
+    let mut blocked = 0;
+    let mut blocked_keys = Vec::new();
+    for key in std::iter::once(&user_key).chain(ip_key.as_ref()) {
+        let until = p.store.blocked_until(key).await?;
+        if until > now {
+            blocked = blocked.max(until);
+            blocked_keys.push(key.as_str());
+        }
     }
     if blocked > now {
-        return throttled(p, purpose, &username, meta, now, blocked).await;
+        return throttled(p, purpose, &username, meta, now, (&blocked_keys, blocked)).await;
     }
 
     // Count the attempt before checking it, so that concurrent attempts cannot all slip under
@@ -183,7 +191,8 @@ async fn check(
         let until = now + delay_after(attempts, USER_FREE_FAILURES);
         if !p.store.claim_attempt(&user_key, now, until).await? {
             let blocked = p.store.blocked_until(&user_key).await?;
-            return throttled(p, purpose, &username, meta, now, blocked).await;
+            let keys = [user_key.as_str()];
+            return throttled(p, purpose, &username, meta, now, (&keys, blocked)).await;
         }
     }
 
@@ -379,6 +388,47 @@ mod tests {
             Err(LoginFailure::BadCredentials)
         );
         login(&p, "an.nv", PASSWORD, later + 1).await.unwrap();
+    }
+
+    /// An attack is one `alert.brute_force` at its onset, however many attempts are refused;
+    /// a later attack, after a quiet period, is alerted again.
+    #[tokio::test]
+    async fn brute_force_is_alerted_once_per_attack() {
+        let p = testkit::provider(T0).await;
+        testkit::add_user(&p, "an.nv", None, &[], T0).await;
+        async fn alerts(p: &Provider) -> usize {
+            let all = p.store.recent_audit(1000).await.unwrap();
+            all.iter()
+                .filter(|e| e.event == "alert.brute_force")
+                .count()
+        }
+        /// Wrong passwords from `t` on, a second apart, until `refusals` were throttled.
+        async fn attack(p: &Provider, mut t: i64, refusals: usize) -> i64 {
+            let mut refused = 0;
+            while refused < refusals {
+                if let Err(LoginFailure::TooManyAttempts { .. }) = login(p, "an.nv", WRONG, t).await
+                {
+                    refused += 1;
+                }
+                t += 1;
+                assert!(t < T0 + 100_000, "never throttled");
+            }
+            t
+        }
+        let end = attack(&p, T0, 10).await;
+        assert_eq!(alerts(&p).await, 1);
+        let throttled = p.store.recent_audit(1000).await.unwrap();
+        let throttled = throttled
+            .iter()
+            .filter(|e| e.event == "login.throttled")
+            .count();
+        assert_eq!(throttled, 10, "every refusal is still audited");
+        // Within the quiet period the same attack goes on: no new alert.
+        let end = attack(&p, end + crate::alerts::QUIET_SECS - 5, 2).await;
+        assert_eq!(alerts(&p).await, 1);
+        // After a quiet period, a new attack.
+        attack(&p, end + crate::alerts::QUIET_SECS + 1, 1).await;
+        assert_eq!(alerts(&p).await, 2);
     }
 
     /// A guesser who waits out every block: the delay keeps doubling up to its cap instead of

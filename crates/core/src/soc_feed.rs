@@ -41,12 +41,14 @@ pub struct Frame {
 }
 
 /// Takes (or renews) the feed's lease for `owner` until `now + lease_secs` and reads the next
-/// entries to send; `None` when another replica holds the lease.
+/// entries to send, past the forwarded positions and past what was already `sent` on the open
+/// connection but not yet confirmed (see [`Sent`]); `None` when another replica holds the lease.
 pub async fn claim(
     p: &Provider,
     owner: &str,
     now: i64,
     lease_secs: i64,
+    sent: &Sent,
 ) -> Result<Option<Vec<Frame>>, CoreError> {
     if !p
         .store
@@ -55,8 +57,58 @@ pub async fn claim(
     {
         return Ok(None);
     }
-    let pending = p.store.syslog_pending(BATCH).await?;
+    let pending = p.store.syslog_pending(BATCH, &sent.last).await?;
     Ok(Some(pending.iter().map(frame).collect()))
+}
+
+/// What was written on the open connection and is not yet confirmed: batches in the order
+/// written, and each chain's last sequence number among them. Only a confirmed batch moves the
+/// positions in the database; when the connection turns out dead, this is dropped and the feed
+/// resends from the positions, so nothing written into a dying connection is lost.
+#[derive(Debug, Default)]
+pub struct Sent {
+    last: BTreeMap<String, i64>,
+    batches: std::collections::VecDeque<(Duration, Vec<Frame>)>,
+}
+
+impl Sent {
+    /// Notes `frames` as written at `at` (any monotonic time, e.g. since the process started).
+    pub fn push(&mut self, at: Duration, frames: Vec<Frame>) {
+        for f in &frames {
+            let seq = self.last.entry(f.chain_id.clone()).or_insert(f.seq);
+            *seq = (*seq).max(f.seq);
+        }
+        self.batches.push_back((at, frames));
+    }
+
+    /// Takes the batches written at or before `before` (confirmed by the caller).
+    pub fn take_until(&mut self, before: Duration) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while self.batches.front().is_some_and(|(at, _)| *at <= before) {
+            if let Some((_, frames)) = self.batches.pop_front() {
+                out.extend(frames);
+            }
+        }
+        if self.batches.is_empty() {
+            self.last.clear();
+        }
+        out
+    }
+
+    /// When the oldest unconfirmed batch was written.
+    pub fn oldest(&self) -> Option<Duration> {
+        self.batches.front().map(|(at, _)| *at)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Forgets everything unconfirmed: it is sent again from the positions.
+    pub fn clear(&mut self) {
+        self.last.clear();
+        self.batches.clear();
+    }
 }
 
 /// Records that `sent` reached the receiver: each chain's position moves to its last entry.

@@ -4,6 +4,7 @@
 //! `Any` driver: queries use `$n` placeholders, which both accept; times are Unix seconds and
 //! flags are integers so that both backends decode them alike.
 
+pub mod alert_windows;
 pub mod api_scopes;
 pub mod audit;
 pub mod audit_verify;
@@ -179,6 +180,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "pushed authorization requests",
         include_str!("../../../migrations/sqlite/0021_pushed_authorization_requests.sql"),
     ),
+    (
+        22,
+        "alert windows",
+        include_str!("../../../migrations/sqlite/0022_alert_windows.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -270,6 +276,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "pushed authorization requests",
         include_str!("../../../migrations/postgres/0021_pushed_authorization_requests.sql"),
+    ),
+    (
+        22,
+        "alert windows",
+        include_str!("../../../migrations/postgres/0022_alert_windows.sql"),
     ),
 ];
 

@@ -6,6 +6,8 @@
 //! same entries again after its lease runs out (the SOC sees a repeated chain and sequence
 //! number); nothing is skipped. Positions only move forward.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use crate::audit::{AuditEntry, ENTRY_COLUMNS, entry_from_row};
@@ -52,10 +54,15 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` entries not yet forwarded, chain by chain in sequence order. Only chains
-    /// whose head is past their position are read (chains of the chain-of-chains era: every
-    /// chain written since keyed chains exist has a head).
-    pub async fn syslog_pending(&self, limit: i64) -> Result<Vec<FeedEntry>> {
+    /// Up to `limit` entries not yet forwarded, chain by chain in sequence order, skipping
+    /// those already `sent` on the open connection (chain → last sequence number written, not
+    /// yet confirmed). Only chains whose head is past their position are read (chains of the
+    /// chain-of-chains era: every chain written since keyed chains exist has a head).
+    pub async fn syslog_pending(
+        &self,
+        limit: i64,
+        sent: &BTreeMap<String, i64>,
+    ) -> Result<Vec<FeedEntry>> {
         let behind = sqlx::query(
             "SELECT h.chain_id, COALESCE(p.seq, 0) AS pos FROM audit_heads h \
              LEFT JOIN syslog_positions p ON p.chain_id = h.chain_id \
@@ -71,6 +78,7 @@ impl Store {
             }
             let chain: String = row.try_get("chain_id")?;
             let pos: i64 = row.try_get("pos")?;
+            let pos = sent.get(&chain).map_or(pos, |s| pos.max(*s));
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {ENTRY_COLUMNS}, \
                  (SELECT u.unit_id FROM users u WHERE u.id = audit_log.actor) AS unit_id, \

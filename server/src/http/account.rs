@@ -339,7 +339,7 @@ fn saved() -> Response {
     Redirect::to("/account?done=1").into_response()
 }
 
-fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display) -> Response {
+fn internal(s: &AppState, lang: Lang, e: impl std::fmt::Display + 'static) -> Response {
     internal_page(s, lang, "/account", "account change failed", e)
 }
 

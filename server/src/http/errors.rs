@@ -130,11 +130,7 @@ impl IntoResponse for AdminApiFailure {
         if let AdminApiError::Internal(cause) = &e {
             log_internal("internal error", cause);
             if cause.is_unavailable() {
-                let body = serde_json::json!({
-                    "error": "temporarily_unavailable",
-                    "error_description": tessera_core::error::UNAVAILABLE,
-                });
-                return retry_later((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+                return unavailable_json();
             }
         }
         let status = admin_status(&e);
@@ -171,23 +167,73 @@ impl IntoResponse for AdminApiFailure {
     }
 }
 
+/// Whether an internal failure is the HSM out of service (a fault that passes), whatever
+/// error type carries it: the core's, the custodian's, or a use case's `Internal` variant.
+pub fn hsm_unavailable(cause: &dyn std::any::Any) -> bool {
+    use tessera_core::login::LoginError;
+    use tessera_core::signing::remote::RemoteError;
+    if let Some(e) = cause.downcast_ref::<tessera_core::CoreError>() {
+        return e.is_unavailable();
+    }
+    if let Some(e) = cause.downcast_ref::<tessera_hsm::HsmError>() {
+        return e.is_unavailable();
+    }
+    if let Some(OAuthError::Internal(e)) = cause.downcast_ref::<OAuthError>() {
+        return e.is_unavailable();
+    }
+    if let Some(AdminApiError::Internal(e)) = cause.downcast_ref::<AdminApiError>() {
+        return e.is_unavailable();
+    }
+    if let Some(LoginError::Internal(e)) = cause.downcast_ref::<LoginError>() {
+        return e.is_unavailable();
+    }
+    if let Some(RemoteError::Internal(e)) = cause.downcast_ref::<RemoteError>() {
+        return e.is_unavailable();
+    }
+    false
+}
+
 /// The page for an internal failure: the cause is logged with what was being done, the person
-/// sees only that something went wrong.
+/// sees only that something went wrong — or, while the HSM is out of service, that the
+/// signing service is briefly interrupted (`503` with `Retry-After`).
 pub(super) fn internal_page(
     s: &AppState,
     lang: Lang,
     path: &str,
     what: &str,
-    cause: impl std::fmt::Display,
+    cause: impl std::fmt::Display + 'static,
 ) -> Response {
+    if hsm_unavailable(&cause) {
+        tracing::debug!(error = %cause, "{what}: HSM unavailable");
+        return unavailable_page(s, lang, path);
+    }
     tracing::error!(error = %cause, "{what}");
     error_page(s, lang, path, ErrorKind::Internal, None)
 }
 
-/// The JSON answer of a page script's request that failed inside: logged, never detailed.
-pub(super) fn internal_json(what: &str, cause: impl std::fmt::Display) -> Response {
+/// "The signing service is temporarily unavailable": `503` with `Retry-After`.
+pub(super) fn unavailable_page(s: &AppState, lang: Lang, path: &str) -> Response {
+    retry_later(error_page(s, lang, path, ErrorKind::Unavailable, None))
+}
+
+/// The JSON answer of a page script's request that failed inside: logged, never detailed; an
+/// HSM outage is `503 temporarily_unavailable` with `Retry-After`.
+pub(super) fn internal_json(what: &str, cause: impl std::fmt::Display + 'static) -> Response {
+    if hsm_unavailable(&cause) {
+        tracing::debug!(error = %cause, "{what}: HSM unavailable");
+        return unavailable_json();
+    }
     tracing::error!(error = %cause, "{what}");
     json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+/// `503 {"error": "temporarily_unavailable", "error_description": …}` with `Retry-After`.
+pub fn unavailable_json() -> Response {
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": tessera_core::error::UNAVAILABLE,
+    });
+    retry_later((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response())
 }
 
 /// A people-facing page with its status.
@@ -230,10 +276,7 @@ pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: Authorize
             };
             error_page(s, lang, path, kind, Some(&detail))
         }
-        AuthorizeError::Internal(e) => {
-            tracing::error!(error = %e, "authorization failed");
-            error_page(s, lang, path, ErrorKind::Internal, None)
-        }
+        AuthorizeError::Internal(e) => internal_page(s, lang, path, "authorization failed", e),
     }
 }
 
@@ -259,6 +302,7 @@ pub(super) fn factor_json_error(e: &FactorError) -> Response {
         FactorError::Internal(tessera_core::CoreError::Invalid(m)) => {
             json_error(StatusCode::BAD_REQUEST, m)
         }
+        FactorError::Internal(err) if err.is_unavailable() => unavailable_json(),
         FactorError::Internal(err) => {
             tracing::error!(error = %err, "passkey step failed");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -1,7 +1,7 @@
 //! `GET /health/live` and `GET /health/ready` for load balancers and orchestrators. Ready
 //! means this replica can serve: the database answers, its schema is current and the key
-//! custodian makes a test signature. The answer names only which check failed; the cause goes
-//! to the log.
+//! custodian makes a test signature, and it is not shutting down (see `app::serve`). The
+//! answer names only which check failed; the cause goes to the log.
 
 use axum::Json;
 use axum::Router;
@@ -33,6 +33,13 @@ async fn live() -> Response {
 }
 
 async fn ready(State(s): State<AppState>) -> Response {
+    if s.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        // Shutting down: still serving, but take no new traffic here.
+        return super::errors::retry_later(no_store(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "draining" }),
+        ));
+    }
     let r = operations::readiness(&s.provider).await;
     let mut checks = serde_json::Map::new();
     for (name, result) in [

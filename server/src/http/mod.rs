@@ -69,6 +69,9 @@ pub struct AppState {
     /// This replica's name, as the owner of the work it claims (approved signing requests,
     /// back-channel deliveries).
     pub instance: Arc<str>,
+    /// Set on SIGTERM: readiness answers 503 at once while requests are still served, so the
+    /// load balancer moves traffic away before the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Verifications allowed at once: one per core, as each parses and hashes up to 32 MB off
@@ -90,6 +93,7 @@ impl AppState {
             trust_forwarded_for,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             verify_permits: verify_permits(),
+            draining: Arc::default(),
             instance: format!(
                 "serve/{}",
                 tessera_core::secrets::random_id().unwrap_or_default()

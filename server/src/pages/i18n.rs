@@ -244,6 +244,11 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
                     lowercase_first(CONTACT_IT_VI)
                 ),
             ),
+            ErrorKind::Unavailable => (
+                "Dịch vụ ký số tạm thời gián đoạn",
+                "Thiết bị lưu giữ khóa ký số (HSM) tạm thời không phản hồi. Vui lòng đợi vài giây                  rồi thử lại; bạn không cần đăng nhập lại."
+                    .to_owned(),
+            ),
         },
         Lang::En => match kind {
             ErrorKind::UnknownClient => (
@@ -294,6 +299,11 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
                      persists, {}",
                     lowercase_first(CONTACT_IT_EN)
                 ),
+            ),
+            ErrorKind::Unavailable => (
+                "The signing service is temporarily unavailable",
+                "The device that keeps the signing keys (HSM) is not answering for the moment.                  Please wait a few seconds and try again; you do not need to sign in again."
+                    .to_owned(),
             ),
         },
     }

@@ -62,11 +62,13 @@ pub enum ErrorKind {
     NotFound,
     TooManyRequests,
     Internal,
+    /// The key store (HSM) is out of service for a while: try again shortly.
+    Unavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::UnknownClient,
         ErrorKind::InvalidRedirectUri,
         ErrorKind::BadRequest,
@@ -75,6 +77,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::TooManyRequests,
         ErrorKind::Internal,
+        ErrorKind::Unavailable,
     ];
 
     /// Short stable code shown on the page ("Mã lỗi"), handy for help-desk calls.
@@ -88,6 +91,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::TooManyRequests => "too_many_requests",
             ErrorKind::Internal => "internal",
+            ErrorKind::Unavailable => "temporarily_unavailable",
         }
     }
 
@@ -102,6 +106,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Internal => 500,
+            ErrorKind::Unavailable => 503,
         }
     }
 }

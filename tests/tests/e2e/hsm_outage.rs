@@ -1,7 +1,8 @@
 //! An HSM outage under load, the way it was found: SoftHSM2's token directory moved aside for
 //! 3 s and put back while clients keep asking for tokens. Every answer must be a success or a
 //! clean `503 temporarily_unavailable` with `Retry-After`, and tokens must be issued again
-//! within 5 s of the token's return, by the same server process.
+//! within 5 s of the token's return, by the same server process. People on pages that need
+//! the HSM (an administrator issuing a certificate) get a clear "try again shortly" page.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use reqwest::StatusCode;
+use tessera_e2e::console::ConsoleSession;
 use tessera_e2e::fixture::Fixture;
 use tessera_e2e::lifecycle::{self, Auth, ServiceClient};
-use tessera_e2e::{Backend, TempDir, TestServer, oauth};
+use tessera_e2e::{Backend, NewUser, TempDir, TestServer, oauth, run_tessera};
 
 use crate::hsm::{hsm_env, hsm_options};
 use crate::operations::{sample, scrape};
 
-scenarios!(hsm_outage_heals_under_load);
+scenarios!(hsm_outage_heals_under_load, hsm_outage_pages_ask_to_retry);
 
 /// Concurrent clients asking for tokens.
 const WORKERS: usize = 4;
@@ -180,6 +182,107 @@ async fn hsm_outage_heals_under_load(backend: Backend) -> anyhow::Result<()> {
     ensure!(
         !alerts.is_empty() && alerts.len() <= 3 && alerts[0].detail["error"].is_string(),
         "{alerts:?}"
+    );
+    Ok(())
+}
+
+/// An administrator issues a certificate in the console (its key is generated in the HSM)
+/// while the token is away: a `503` page saying the signing service is briefly interrupted,
+/// with `Retry-After`, in Vietnamese and in English; the same form works once it is back.
+async fn hsm_outage_pages_ask_to_retry(backend: Backend) -> anyhow::Result<()> {
+    let pin_dir = TempDir::new("tessera-e2e-pin")?;
+    let Some((token, env)) = hsm_env("hsm_outage_pages_ask_to_retry", &pin_dir)? else {
+        return Ok(());
+    };
+    let s = TestServer::start_with(backend, hsm_options(&env)).await?;
+    // The CA's keys in the same HSM, made by the key ceremony's command.
+    let data_dir = s.data_dir().display().to_string();
+    let mut cli_env: Vec<(&str, &str)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let db = s.database_url();
+    if backend == Backend::Postgres {
+        cli_env.push(("TESSERA_DATABASE_URL", &db));
+    }
+    let ca = run_tessera(
+        &[
+            "ca",
+            "init",
+            "--base-url",
+            s.issuer(),
+            "--data-dir",
+            &data_dir,
+        ],
+        &cli_env,
+        None,
+    )
+    .await?;
+    ensure!(ca.success(), "ca init: {ca}");
+    let unit = s.add_unit("Sở Nội vụ", None).await?;
+    for name in ["nv.admin", "nv.canbo"] {
+        let mut u = NewUser::new(
+            name,
+            &format!("Cán bộ {name}"),
+            &format!("mat-khau-cua-{name}"),
+        );
+        u.unit = Some(unit.clone());
+        s.add_user(&u).await?;
+    }
+    s.grant("nv.admin", "cert_admin", &unit).await?;
+    let admin = ConsoleSession::sign_in(&s, "nv.admin", "mat-khau-cua-nv.admin").await?;
+    let issue = [
+        ("username", "nv.canbo"),
+        ("title", "Chuyên viên"),
+        ("alg", "P-256"),
+    ];
+
+    let tokens = token.dir.join("tokens");
+    let aside = token.dir.join("tokens.aside");
+    std::fs::rename(&tokens, &aside).context("moving the token directory aside")?;
+    let down = admin
+        .post(&s, "/admin/credentials", "/admin/credentials", &issue)
+        .await?;
+    ensure!(
+        down.status == StatusCode::SERVICE_UNAVAILABLE
+            && down.headers.get("retry-after").is_some()
+            && down.body.contains("Dịch vụ ký số tạm thời gián đoạn")
+            && down.body.contains("temporarily_unavailable"),
+        "issuing during the outage: {down}"
+    );
+    let english = admin
+        .post(
+            &s,
+            "/admin/credentials",
+            "/admin/credentials?lang=en",
+            &issue,
+        )
+        .await?;
+    ensure!(
+        english.status == StatusCode::SERVICE_UNAVAILABLE
+            && english
+                .body
+                .contains("The signing service is temporarily unavailable"),
+        "in English: {english}"
+    );
+    std::fs::rename(&aside, &tokens).context("putting the token directory back")?;
+    let back = Instant::now();
+    loop {
+        let again = admin
+            .post(&s, "/admin/credentials", "/admin/credentials", &issue)
+            .await?;
+        if again.status == StatusCode::SEE_OTHER {
+            break;
+        }
+        ensure!(
+            again.status == StatusCode::SERVICE_UNAVAILABLE
+                && back.elapsed() < Duration::from_secs(5),
+            "after the return: {again}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let output = s.output();
+    ensure!(
+        !output.contains("panicked"),
+        "the server panicked: {output}"
     );
     Ok(())
 }

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_e2e::fixture::{Fixture, PASSWORD, USERNAME};
 use tessera_e2e::lifecycle::{self, Auth};
-use tessera_e2e::{Backend, Browser, RegisteredClient, ServerOptions, TempDir, run_tessera};
+use tessera_e2e::{Backend, Browser, ServerOptions, TempDir, run_tessera};
 
 use crate::hsm::{PIN, hsm_env};
 use crate::signing_pages::{App, csrf, totp_at};
@@ -124,46 +124,13 @@ async fn logs_carry_request_ids_and_no_secrets(backend: Backend) -> anyhow::Resu
         let out = run_tessera(&full, &cli_env, None).await?;
         ensure!(out.success(), "{out}");
     }
-    let out = s
-        .cli_ok(
-            &[
-                "client",
-                "add",
-                "--id",
-                "motcua",
-                "--name",
-                "Một cửa",
-                "--grant-type",
-                "client_credentials",
-                "--scopes",
-                "sign:request",
-                "--json",
-            ],
-            None,
-        )
-        .await?
-        .json()?;
-    let app_client = RegisteredClient {
-        client_id: "motcua".into(),
-        client_secret: out["client_secret"].as_str().map(str::to_owned),
-        redirect_uri: String::new(),
-    };
+    let app_client = s
+        .add_signing_request_client("motcua", "Một cửa", &fx.unit_id)
+        .await?;
     secrets.push((
         "application secret",
         app_client.client_secret.clone().context("no secret")?,
     ));
-    s.cli_ok(
-        &[
-            "client",
-            "allow-signing-requests",
-            "--client",
-            "motcua",
-            "--unit",
-            &fx.unit_id,
-        ],
-        None,
-    )
-    .await?;
     let totp_secret = enrol_on_account(&browser, s).await?;
     secrets.push(("TOTP secret", totp_secret.clone()));
     let app = App::new(s, &app_client).await?;

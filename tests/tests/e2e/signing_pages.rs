@@ -183,42 +183,9 @@ async fn an_official_approves_on_the_pages_and_the_application_gets_valid_pdfs(
         .await?
         .json()?;
     let serial = cert["serial"].as_str().unwrap_or_default().to_owned();
-    let out = a
-        .cli_ok(
-            &[
-                "client",
-                "add",
-                "--id",
-                "vanban",
-                "--name",
-                "Quản lý văn bản",
-                "--grant-type",
-                "client_credentials",
-                "--scopes",
-                "sign:request",
-                "--json",
-            ],
-            None,
-        )
-        .await?
-        .json()?;
-    let client = RegisteredClient {
-        client_id: "vanban".into(),
-        client_secret: out["client_secret"].as_str().map(str::to_owned),
-        redirect_uri: String::new(),
-    };
-    a.cli_ok(
-        &[
-            "client",
-            "allow-signing-requests",
-            "--client",
-            "vanban",
-            "--unit",
-            &unit,
-        ],
-        None,
-    )
-    .await?;
+    let client = a
+        .add_signing_request_client("vanban", "Quản lý văn bản", &unit)
+        .await?;
 
     // The official has an authenticator app (set up on another computer).
     let desk = Browser::new()?;

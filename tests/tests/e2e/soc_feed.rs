@@ -3,7 +3,8 @@
 //! CA. Alerts arrive under their own names: a password guesser throttled, a refresh token
 //! replayed, an audit log that fails verification. The receiver goes down and comes back:
 //! everything recorded meanwhile arrives after its return and nothing is lost. Two replicas
-//! forward from one database without sending the same entry twice.
+//! forward from one database without sending the same entry twice. A receiver killed in the
+//! middle of a stream of events misses none of them: what it may not have taken is resent.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -11,13 +12,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure};
 use reqwest::StatusCode;
 use tessera_e2e::fixture::{Fixture, USERNAME};
-use tessera_e2e::lifecycle::{self, Auth};
+use tessera_e2e::lifecycle::{self, Auth, ServiceClient};
 use tessera_e2e::rsyslog::{self, Rsyslog};
 use tessera_e2e::{Backend, Browser, ServerOptions, TestServer};
 
 scenarios!(
     soc_feed_over_tcp_with_alerts_survives_an_outage,
-    soc_feed_over_tls_from_two_replicas
+    soc_feed_over_tls_from_two_replicas,
+    soc_feed_loses_nothing_when_the_receiver_dies_mid_stream
 );
 
 /// The receiver, or `None` (skip) when rsyslog is not installed outside CI.
@@ -189,5 +191,56 @@ async fn soc_feed_over_tls_from_two_replicas(backend: Backend) -> anyhow::Result
     all_delivered(&fx.server, &r, Duration::from_secs(40)).await?;
     let twice: Vec<_> = received(&r).into_iter().filter(|(_, n)| *n > 1).collect();
     ensure!(twice.is_empty(), "sent twice: {twice:?}");
+    Ok(())
+}
+
+/// Token requests in a steady stream (each one an audit entry) while the receiver is killed
+/// (SIGKILL, whatever it held unread is gone) and started again: every entry arrives.
+async fn soc_feed_loses_nothing_when_the_receiver_dies_mid_stream(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(mut r) = receiver(false)? else {
+        return Ok(());
+    };
+    let options = ServerOptions::default().env("TESSERA_SYSLOG_URL", &r.url());
+    let s = TestServer::start_with(backend, options).await?;
+    let lgsp = ServiceClient::new("lgsp", "Nền tảng tích hợp LGSP", "lgsp.read")
+        .register(&s)
+        .await?;
+    let auth = Auth::basic(&lgsp)?;
+    let s = std::sync::Arc::new(s);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = {
+        let (s, auth, stop) = (s.clone(), auth.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut issued = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let a = lifecycle::client_credentials(&s, &auth, None).await?;
+                ensure!(a.status == StatusCode::OK, "{a}");
+                issued += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            anyhow::Ok(issued)
+        })
+    };
+    // The feed is flowing…
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received(&r).len() < 20 {
+        ensure!(
+            Instant::now() < deadline,
+            "nothing received: {}",
+            r.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …when the receiver dies, and comes back a little later.
+    r.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.resume()?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let issued = stream.await??;
+    ensure!(issued > 50, "only {issued} tokens issued");
+    all_delivered(&s, &r, Duration::from_secs(40)).await?;
     Ok(())
 }

@@ -12,7 +12,6 @@ use super::issue::{self, AccessGrant, Authn};
 use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
-use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 
 fn invalid() -> OAuthError {
@@ -88,10 +87,7 @@ pub async fn grant(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let token = params
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
-    let id = sha256_hex(token.as_bytes());
+    let id = super::token::presented_id(params, "refresh_token")?;
     // Look before spending, so that another client cannot burn a token it merely saw.
     let Some((peeked, family)) = p.store.refresh_token(&id).await? else {
         return Err(invalid());

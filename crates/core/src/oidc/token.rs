@@ -20,6 +20,16 @@ fn err(code: ErrorCode, d: &str) -> OAuthError {
     OAuthError::new(code, d)
 }
 
+/// The grant's opening move: the secret it presents in parameter `name` (a code, a refresh
+/// token, a device code), as the id it is stored under (its SHA-256: the secret itself is
+/// never kept or looked up).
+pub(crate) fn presented_id(params: &Params, name: &str) -> Result<String, OAuthError> {
+    let secret = params
+        .get(name)
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, &format!("{name} is missing")))?;
+    Ok(sha256_hex(secret.as_bytes()))
+}
+
 pub async fn token(
     p: &Provider,
     params: &Params,
@@ -80,10 +90,7 @@ async fn authorization_code(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let code = params
-        .get("code")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
-    let code_id = sha256_hex(code.as_bytes());
+    let code_id = presented_id(params, "code")?;
     // Look before spending: a client that merely saw another client's code must neither burn
     // it nor, by presenting it twice, get the rightful client's tokens revoked.
     let Some(rec) = p.store.code(&code_id).await? else {

@@ -27,7 +27,7 @@ use tessera_core::admin_api::{self, AdminApiError, Caller, ConsoleGate, Permissi
 use tessera_core::session;
 
 use super::AppState;
-use super::errors::{console_failure, error_page, internal_page, page};
+use super::errors::{console_failure, error_page, internal_page, page, unavailable_page};
 use super::extract::{Meta, Now};
 use super::forms::Form;
 use super::web::{self, csrf_cookie, with_cookies};
@@ -237,6 +237,11 @@ impl Console {
         {
             return internal_page(s, self.lang, &self.path, "console: audit failed", audit);
         }
+        if let AdminApiError::Internal(cause) = &e
+            && cause.is_unavailable()
+        {
+            return with_cookies(unavailable_page(s, self.lang, &self.path), &self.cookies);
+        }
         let (status, code, message) = console_failure(&e);
         let c = text(self.lang);
         let heading = match status {
@@ -319,6 +324,11 @@ impl Console {
 /// A page that failed before the administrator was known (no role, disabled): the people's
 /// error page, with the reason; refusals are audited by the core.
 fn bare_refusal(s: &AppState, lang: Lang, path: &str, e: &AdminApiError) -> Response {
+    if let AdminApiError::Internal(cause) = e
+        && cause.is_unavailable()
+    {
+        return unavailable_page(s, lang, path);
+    }
     let (status, _, message) = console_failure(e);
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         return error_page(s, lang, path, ErrorKind::Internal, None);

@@ -11,7 +11,6 @@ use super::GRANT_TYPE;
 use crate::audit::Event;
 use crate::params::Params;
 use crate::request::RequestMeta;
-use crate::secrets::sha256_hex;
 use crate::{OAuthError, Provider};
 
 fn err(code: ErrorCode, d: &str) -> OAuthError {
@@ -27,10 +26,7 @@ pub async fn grant(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let code = params
-        .get("device_code")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "device_code is missing"))?;
-    let id = sha256_hex(code.as_bytes());
+    let id = super::super::token::presented_id(params, "device_code")?;
     // Another client's code is as unknown as a made-up one (RFC 8628 §3.4: bound to its client).
     let Some(rec) = p.store.poll_device_code(&id, &client.id, now).await? else {
         return Err(invalid_code());
