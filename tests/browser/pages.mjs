@@ -3,6 +3,7 @@
 // screenshotted and must not be wider than its viewport (no horizontal scrolling).
 //
 //   node pages.mjs <base_url> <username> <password> <admin_session_cookie> <user_id> <dir>
+//        [<credential_page>]
 //
 // The official signs in here with the password (as Chrome 156 on Linux, so the session list
 // names it). The administrator's session was opened at level 2 by the Rust test, which passes
@@ -19,7 +20,8 @@ const STEP_TIMEOUT = 20000;
 const UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 
-const [base, username, password, adminCookie, userId, shots] = process.argv.slice(2);
+const [base, username, password, adminCookie, userId, shots, credentialPage] =
+  process.argv.slice(2);
 if (!base || !username || !password || !adminCookie || !userId || !shots) {
   console.error('usage: node pages.mjs <base_url> <username> <password> <cookie> <user_id> <dir>');
   process.exit(2);
@@ -137,6 +139,8 @@ async function run(browser) {
         [`/admin/users/${userId}`, 'console-user'],
         ['/admin/clients', 'console-clients'],
         ['/admin/credentials', 'console-credentials'],
+        ['/admin/seals', 'console-seals'],
+        ...(credentialPage ? [[credentialPage, 'console-credential']] : []),
         ['/admin/audit', 'console-audit'],
         ['/admin/signing', 'console-signing'],
       ]) {

@@ -86,6 +86,47 @@ impl Browser {
         Page::read(url.clone(), response).await
     }
 
+    /// Posts a `multipart/form-data` form, as a browser sends a form with a file input:
+    /// text fields, then one file `(field, file name, content type, bytes)`.
+    pub async fn post_multipart(
+        &self,
+        url: &Url,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str, &[u8]),
+    ) -> anyhow::Result<Page> {
+        const B: &str = "tessera-e2e-form-boundary-91c4";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{B}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let (name, file_name, ctype, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{B}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {ctype}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{B}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={B}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        Page::read(url.clone(), response).await
+    }
+
     /// [`post_form`](Self::post_form) with owned pairs, e.g. `AuthRequest::params()`.
     pub async fn post_params(
         &self,

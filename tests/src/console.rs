@@ -100,6 +100,28 @@ impl ConsoleSession {
         self.browser.post_form(&server.url(action), &form).await
     }
 
+    /// Posts a console form with a file (`multipart/form-data`) and the CSRF token of
+    /// `page_path`'s page.
+    pub async fn upload(
+        &self,
+        server: &TestServer,
+        page_path: &str,
+        action: &str,
+        file: (&str, &str, &[u8]),
+    ) -> anyhow::Result<Page> {
+        let page = self.get(server, page_path).await?;
+        ensure!(page.status == StatusCode::OK, "{page}");
+        let token = csrf(&page)?;
+        let (name, file_name, bytes) = file;
+        self.browser
+            .post_multipart(
+                &server.url(action),
+                &[("csrf_token", &token)],
+                (name, file_name, "image/png", bytes),
+            )
+            .await
+    }
+
     pub fn url(&self, server: &TestServer, path: &str) -> Url {
         server.url(path)
     }

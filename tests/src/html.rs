@@ -71,8 +71,9 @@ fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
         .find(&needle.to_ascii_lowercase())
 }
 
-/// Decodes the entities a template engine may emit in attribute values.
-fn unescape(text: &str) -> String {
+/// Decodes the entities a template engine may emit in attribute values and text (e.g. a PEM
+/// block shown in a page).
+pub fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(amp) = rest.find('&') {

@@ -34,7 +34,7 @@ pub use backend::{Backend, PG_URL_ENV};
 pub use browser::{Browser, LoginForm, Page};
 pub use cli::{CliOutput, NewClient, NewUser, RegisteredClient, run_tessera};
 pub use db::AuditRow;
-pub use html::hidden_input;
+pub use html::{hidden_input, unescape};
 pub use receiver::{LogoutReceiver, Received};
 pub use server::{ServerOptions, TestServer, tessera_bin, workspace_bin};
 pub use tempdir::TempDir;

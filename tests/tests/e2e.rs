@@ -65,6 +65,8 @@ mod code_flow;
 mod config_check;
 #[path = "e2e/console.rs"]
 mod console;
+#[path = "e2e/console_manage.rs"]
+mod console_manage;
 #[path = "e2e/csc.rs"]
 mod csc;
 #[path = "e2e/csc_async.rs"]

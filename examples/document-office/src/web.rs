@@ -131,7 +131,8 @@ impl App {
                 error,
                 description,
             }) => {
-                let msg = format!("{}: {}", w.tessera_refused, description.unwrap_or(error));
+                tracing::info!("Tessera refused: {error} {description:?}");
+                let msg = format!("{}: {}.", w.tessera_refused, w.refusal(&error));
                 let code = StatusCode::from_u16(status)
                     .ok()
                     .filter(|s| s.is_client_error())
@@ -470,7 +471,8 @@ async fn request_signature(
         Err(OfficeError::Tessera(SdkError::SigningApi {
             error, description, ..
         })) => {
-            let msg = format!("{}: {}", w.tessera_refused, description.unwrap_or(error));
+            tracing::info!("Tessera refused the signing request: {error} {description:?}");
+            let msg = format!("{}: {}.", w.tessera_refused, w.refusal(&error));
             document_page(&app, lang, &user, &doc, StatusCode::BAD_REQUEST, Some(&msg)).await
         }
         Err(e) => app.office_error(lang, &user, e),

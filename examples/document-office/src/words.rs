@@ -87,6 +87,40 @@ pub struct Words {
 
 impl Words {
     /// A signing status in words.
+    /// Why Tessera refused, in words, from the error code of its answer (its
+    /// `error_description` is English, meant for the application's team: it goes to the log).
+    pub fn refusal(&self, error: &str) -> &'static str {
+        let vi = std::ptr::eq(self, &VI);
+        match (error, vi) {
+            ("not_found", true) => {
+                "không tìm thấy người ký này, hoặc người đó không thuộc các đơn vị ứng dụng được phép yêu cầu ký"
+            }
+            ("not_found", false) => {
+                "this signer does not exist, or is outside the units the application may ask for signatures"
+            }
+            ("access_denied" | "insufficient_scope", true) => {
+                "ứng dụng không được phép yêu cầu chữ ký của người này"
+            }
+            ("access_denied" | "insufficient_scope", false) => {
+                "the application may not ask this person for signatures"
+            }
+            ("credential_unusable", true) => "người ký chưa có chứng thư số còn hiệu lực",
+            ("credential_unusable", false) => "the signer has no usable signing certificate",
+            ("invalid_state", true) => "yêu cầu ký không còn ở trạng thái cho phép thao tác này",
+            ("invalid_state", false) => {
+                "the signing request is no longer in a state that allows this"
+            }
+            ("temporarily_unavailable", true) => {
+                "dịch vụ ký tạm thời không sẵn sàng, hãy thử lại sau"
+            }
+            ("temporarily_unavailable", false) => {
+                "the signing service is unavailable for now; try again later"
+            }
+            (_, true) => "yêu cầu không hợp lệ",
+            (_, false) => "the request is not valid",
+        }
+    }
+
     pub fn status_name(&self, status: &str) -> &'static str {
         let vi = std::ptr::eq(self, &VI);
         match (status, vi) {

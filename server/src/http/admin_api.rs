@@ -34,6 +34,7 @@ use super::{AppState, admin_openapi};
 /// Declares the routes once, so that [`ROUTES`] and the OpenAPI document are exactly what the
 /// router serves.
 macro_rules! admin_routes {
+    (@answer bytes $media:literal) => { Some(admin_openapi::Answer::bytes($media)) };
     (@answer $ty:ty) => { Some(admin_openapi::answer_of::<$ty>()) };
     (@answer) => { None };
     (@body required $ty:ty) => { Some(admin_openapi::RequestBody::json::<$ty>(true)) };
@@ -49,7 +50,7 @@ macro_rules! admin_routes {
     ($($method:ident $path:literal
         $(body($body:ty))? $(optional_body($obody:ty))? $(raw_body($raw:literal))?
         $(limit($limit:ident))?
-        => $handler:ident, $status:literal $(($ty:ty))?, $summary:literal;)*) => {
+        => $handler:ident, $status:literal $(($ty:ty))? $(as $media:literal)?, $summary:literal;)*) => {
         /// Every route of the administration API as (method, path).
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
@@ -61,7 +62,7 @@ macro_rules! admin_routes {
                 $path,
                 $status,
                 $summary,
-                admin_routes!(@answer $($ty)?),
+                admin_routes!(@answer $($ty)? $(bytes $media)?),
                 admin_routes!(@body $(required $body)? $(optional $obody)? $(raw $raw)?),
             );)*
             doc.finish()
@@ -189,12 +190,16 @@ admin_routes! {
         "The unit's seal image record (not its bytes)";
     put "/admin/api/units/{id}/seal" limit(image) => seal_set, 200 (wire::SigningImage),
         "Set or replace the unit's seal image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the unit)";
+    get "/admin/api/units/{id}/seal/png" => seal_png, 200 as "image/png",
+        "The unit's seal image itself (PNG), to check what visible seals will carry (cert_admin over the unit)";
     delete "/admin/api/units/{id}/seal" => seal_remove, 204,
         "Remove the unit's seal image (cert_admin over the unit)";
     get "/admin/api/users/{id}/signature-image" => signature_image_get, 200 (wire::SigningImage),
         "The official's signature image record (not its bytes)";
     put "/admin/api/users/{id}/signature-image" limit(image) => signature_image_set, 200 (wire::SigningImage),
         "Set or replace the official's handwritten signature image: the body is the PNG itself (Content-Type image/png), at most 1 MB (cert_admin over the official's unit)";
+    get "/admin/api/users/{id}/signature-image/png" => signature_image_png, 200 as "image/png",
+        "The official's signature image itself (PNG) (cert_admin over the official's unit)";
     delete "/admin/api/users/{id}/signature-image" => signature_image_remove, 204,
         "Remove the official's signature image (cert_admin over the official's unit)";
 }
@@ -754,6 +759,35 @@ async fn image_set(s: &AppState, a: &Admin, owner: ImageOwner, req: Request) -> 
         Err(e) => Err(e),
     };
     ok(s, a, r).await
+}
+
+/// An image itself, as `image/png`; refusals as any other answer.
+async fn png_answer(s: &AppState, a: &Admin, r: Result<Vec<u8>, AdminApiError>) -> Response {
+    match r {
+        Ok(png) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            png,
+        )
+            .into_response(),
+        Err(e) => answer(s, a, StatusCode::OK, Err::<Option<()>, _>(e)).await,
+    }
+}
+
+async fn seal_png(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {
+    let r = organisation::image_png(&s.provider, &a.caller, ImageOwner::Unit(id)).await;
+    png_answer(&s, &a, r).await
+}
+
+async fn signature_image_png(
+    State(s): State<AppState>,
+    a: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let r = organisation::image_png(&s.provider, &a.caller, ImageOwner::User(id)).await;
+    png_answer(&s, &a, r).await
 }
 
 async fn seal_get(State(s): State<AppState>, a: Admin, Path(id): Path<String>) -> Response {

@@ -45,13 +45,30 @@ const ERRORS: [(&str, &str, &str); 5] = [
 pub struct Answer {
     name: String,
     schemas: Vec<(String, RefOr<Schema>)>,
+    /// Bytes of this media type (an image) instead of JSON.
+    media: Option<&'static str>,
+}
+
+impl Answer {
+    /// An answer that is bytes of `media` (e.g. `image/png`), not a JSON wire type.
+    pub fn bytes(media: &'static str) -> Answer {
+        Answer {
+            name: String::new(),
+            schemas: Vec::new(),
+            media: Some(media),
+        }
+    }
 }
 
 pub fn answer_of<T: ToSchema>() -> Answer {
     let name = T::name().into_owned();
     let mut schemas = vec![(name.clone(), T::schema())];
     T::schemas(&mut schemas);
-    Answer { name, schemas }
+    Answer {
+        name,
+        schemas,
+        media: None,
+    }
 }
 
 /// A request body: a wire type as JSON, or a certificate as the external CA issued it.
@@ -120,6 +137,22 @@ impl Document {
     ) {
         let public = path == "/admin/api/openapi.json";
         let success = match answer {
+            Some(Answer {
+                media: Some(media), ..
+            }) => ResponseBuilder::new()
+                .description("success")
+                .content(
+                    media,
+                    ContentBuilder::new()
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .content_media_type(media)
+                                .build(),
+                        ))
+                        .build(),
+                )
+                .build(),
             Some(a) => {
                 let r = json_response("success", &a.name);
                 let schemas = std::mem::take(&mut self.components);

@@ -111,6 +111,8 @@ pub fn router(state: AppState) -> Router {
     ));
     let uploads =
         admin_api::image_upload_routes().layer(RequestBodyLimitLayer::new(MAX_IMAGE_BODY_BYTES));
+    let console_uploads =
+        console::upload_routes().layer(RequestBodyLimitLayer::new(console::MAX_UPLOAD_BODY_BYTES));
     // Documents to sign: the handler answers an oversized body with a JSON 413 itself.
     let signing = signing_api::routes(&state.provider.config.signing);
     let csc = csc::routes(&state.provider.config.signing);
@@ -136,6 +138,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(verify)
         .merge(uploads)
+        .merge(console_uploads)
         .merge(signing)
         .merge(csc)
         .merge(rest)

@@ -28,6 +28,7 @@ console_text! {
     nav_users: "Người dùng", "Users";
     nav_clients: "Ứng dụng", "Applications";
     nav_credentials: "Chứng thư số", "Certificates";
+    nav_seals: "Con dấu", "Seals";
     nav_audit: "Nhật ký", "Audit log";
     nav_signing: "Hoạt động ký", "Signing activity";
     signed_in_as: "Đăng nhập với tư cách", "Signed in as";
@@ -153,6 +154,36 @@ console_text! {
     conflict_title: "Không thực hiện được", "Cannot be done";
     no_role: "Bạn không có quyền quản trị nào. Hãy liên hệ quản trị viên đơn vị của bạn.", "You hold no administrative role. Ask your unit's administrator.";
     confirm: "Xác nhận", "Confirm";
+    profile_edit: "Sửa thông tin", "Edit the profile";
+    grant_role: "Quyền", "Role";
+    grant_add: "Cấp quyền", "Grant";
+    signature_image: "Hình chữ ký", "Signature image";
+    seal_image: "Hình con dấu", "Seal image";
+    no_image: "Chưa có hình.", "No image yet.";
+    image_file: "Tệp PNG (tối đa 1 MB)", "PNG file (at most 1 MB)";
+    image_upload: "Tải lên", "Upload";
+    image_remove: "Xóa hình", "Remove the image";
+    details: "Chi tiết", "Details";
+    ca_choice: "Nơi cấp chứng thư", "Issued by";
+    ca_internal: "CA của Tessera (cấp ngay)", "Tessera's CA (issued at once)";
+    ca_external: "CA bên ngoài (tạo CSR, nhập chứng thư sau)", "An external CA (a CSR now, the certificate imported later)";
+    credential_title: "Chứng thư số", "Certificate";
+    subject: "Chủ thể", "Subject";
+    issuer: "Tổ chức cấp", "Issuer";
+    validity: "Hiệu lực", "Valid";
+    certificate: "Chứng thư (PEM)", "Certificate (PEM)";
+    csr_title: "Yêu cầu cấp chứng thư (CSR)", "Certificate signing request (CSR)";
+    csr_help: "Gửi CSR này cho CA bên ngoài; khóa riêng nằm trong HSM và không bao giờ rời khỏi đó. Khi CA trả chứng thư, dán vào ô dưới đây.", "Send this CSR to the external CA; the private key stays in the HSM and never leaves it. When the CA answers, paste its certificate below.";
+    import_label: "Chứng thư hoặc chuỗi chứng thư do CA cấp (PEM)", "The certificate or chain the CA issued (PEM)";
+    import_certificate: "Nhập chứng thư", "Import the certificate";
+    renew: "Gia hạn", "Renew";
+    renew_help: "Chứng thư mới được cấp ngay; chứng thư cũ bị thu hồi (superseded).", "The new certificate is issued at once; the old one is revoked as superseded.";
+    renew_external_help: "Tạo yêu cầu gia hạn đang chờ, kèm CSR mới để gửi CA bên ngoài.", "Makes a pending renewal with a new CSR for the external CA.";
+    new_key: "Tạo cặp khóa mới", "With a new key pair";
+    seals_title: "Con dấu của đơn vị", "Units' seals";
+    seals_lead: "Chứng thư tổ chức ký văn bản thay mặt đơn vị; chỉ các hệ thống được phép (ví dụ hệ thống văn thư) mới dùng được.", "Organisation credentials sign on the unit's behalf; only the systems allowed here (e.g. the clerk system) may use them.";
+    seal_clients: "Ứng dụng được phép dùng", "Applications allowed to use it";
+    seal_issue: "Cấp chứng thư con dấu", "Issue a seal credential";
 }
 
 pub fn text(lang: Lang) -> &'static ConsoleText {
@@ -163,7 +194,15 @@ pub fn text(lang: Lang) -> &'static ConsoleText {
 }
 
 /// The console's templates, added to the page environment with the others.
-pub const TEMPLATES: [(&str, &str); 12] = [
+pub const TEMPLATES: [(&str, &str); 14] = [
+    (
+        "console/credential.html",
+        include_str!("../../templates/console/credential.html"),
+    ),
+    (
+        "console/seals.html",
+        include_str!("../../templates/console/seals.html"),
+    ),
     (
         "console/clients.html",
         include_str!("../../templates/console/clients.html"),
@@ -305,9 +344,33 @@ mod tests {
             (
                 "console/user.html",
                 json!({
-                "user": user, "unit": HOSTILE, "created": "x", "grants": [HOSTILE],
+                "user": user, "unit": HOSTILE, "created": "x",
+                "grants": [{ "role": "admin", "unit_id": "u1", "text": HOSTILE }],
                 "lock": { "failures": 3, "until": "y" }, "manage": true,
-                "actions": [{ "path": "disable", "label": "x", "help": HOSTILE }], "done": true }),
+                "actions": [{ "path": "disable", "label": "x", "help": HOSTILE }],
+                "move_units": [unit], "roles_text": HOSTILE, "grant_roles": [["admin", "x"]],
+                "may_image": true, "image": { "src": "data:image/png;base64,AA==", "width": 10, "height": 5 },
+                "done": true }),
+            ),
+            (
+                "console/credential.html",
+                json!({
+                "k": { "id": "k", "user": { "id": "x", "username": HOSTILE, "name": HOSTILE, "unit_id": "u1" },
+                       "status": "pending", "source": "external", "key_alg": "P-256", "subject": HOSTILE,
+                       "issuer": null, "serial": null, "revocation_reason": null,
+                       "csr_pem": HOSTILE, "certificate_pem": HOSTILE, "chain_pem": [HOSTILE] },
+                "unit": HOSTILE, "status_text": "x", "valid_from": "", "valid_until": "", "external": true,
+                "actions": ["revoke"], "may_import": true, "may_renew": true,
+                "reasons": ["unspecified"], "done": true }),
+            ),
+            (
+                "console/seals.html",
+                json!({
+                "unit_id": "u1", "unit": HOSTILE, "units": [unit],
+                "rows": [{ "id": "o", "status": "active", "status_text": "x", "key_alg": "P-256",
+                           "serial": "01", "subject": HOSTILE, "valid_until": "d", "clients": [HOSTILE],
+                           "actions": ["suspend", "revoke"] }],
+                "manage": true, "image": null, "reasons": ["unspecified"], "done": true }),
             ),
             (
                 "console/secret.html",

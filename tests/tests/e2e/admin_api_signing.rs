@@ -158,6 +158,21 @@ async fn admin_api_organisation_credentials(backend: Backend) -> anyhow::Result<
         "{}",
         set.body
     );
+    // The image itself, for whoever may change it.
+    let bytes = root.get(&format!("{seal_path}/png")).await?;
+    ensure!(
+        bytes.status == StatusCode::OK
+            && bytes.header("content-type") == Some("image/png")
+            && bytes.body.contains("IHDR"),
+        "seal bytes: {} {:?}",
+        bytes.status,
+        bytes.header("content-type")
+    );
+    expect(
+        &lan.get(&format!("{seal_path}/png")).await?,
+        StatusCode::FORBIDDEN,
+        "seal bytes without cert_admin",
+    )?;
     let not_png = root
         .put_bytes(&seal_path, "image/png", std::fs::read(PDF)?)
         .await?;

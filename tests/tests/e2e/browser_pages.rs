@@ -13,6 +13,10 @@ use crate::browser_passkey::{npm_ci_once, run_script, screenshot_dir, tools_or_s
 scenarios!(pages_fit_phone_and_desktop_in_both_languages);
 
 const USERNAME: &str = "thao.ntp";
+const SEAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/pdf/images/con-dau-do.png"
+);
 const PASSWORD: &str = "mat-khau-cua-thao-2026";
 
 async fn pages_fit_phone_and_desktop_in_both_languages(backend: Backend) -> anyhow::Result<()> {
@@ -41,7 +45,51 @@ async fn pages_fit_phone_and_desktop_in_both_languages(backend: Backend) -> anyh
     admin.unit = Some(city.clone());
     server.add_user(&admin).await?;
     server.grant("quantri.hb", "admin", &city).await?;
+    server.grant("quantri.hb", "cert_admin", &city).await?;
+    server
+        .cli_ok(&["ca", "init", "--base-url", server.issuer()], None)
+        .await?;
     let console = ConsoleSession::sign_in(&server, "quantri.hb", "mat-khau-quan-tri-2026").await?;
+    // Content for the console's management pages: a credential waiting for an external CA
+    // (its CSR shown), the city's seal with its image, the official's signature image.
+    let pending = console
+        .post(
+            &server,
+            "/admin/credentials",
+            "/admin/credentials",
+            &[
+                ("username", USERNAME),
+                ("title", "Chuyên viên"),
+                ("ca", "external"),
+            ],
+        )
+        .await?;
+    let credential = pending.see_other()?.path().to_owned();
+    let png = std::fs::read(SEAL)?;
+    console
+        .post(
+            &server,
+            "/admin/seals",
+            &format!("/admin/seals/{city}/issue"),
+            &[("alg", "P-256")],
+        )
+        .await?
+        .see_other()?;
+    for (page, action) in [
+        (
+            "/admin/seals".to_owned(),
+            format!("/admin/seals/{city}/seal"),
+        ),
+        (
+            format!("/admin/users/{official_id}"),
+            format!("/admin/users/{official_id}/signature-image"),
+        ),
+    ] {
+        console
+            .upload(&server, &page, &action, ("file", "hinh.png", &png))
+            .await?
+            .see_other()?;
+    }
     let cookie = console
         .browser
         .cookie(&server.url("/admin"), "tessera_session")
@@ -58,5 +106,6 @@ async fn pages_fit_phone_and_desktop_in_both_languages(backend: Backend) -> anyh
     ];
     let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     args.push(shots.as_os_str());
+    args.push(std::ffi::OsStr::new(&credential));
     run_script(&tools, "pages.mjs", &args).await
 }

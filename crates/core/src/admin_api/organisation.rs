@@ -246,6 +246,20 @@ pub async fn get_image(
         .ok_or_else(|| AdminApiError::NotFound("no image is set".into()))
 }
 
+/// The image itself (PNG bytes), under the same rules as its record: the console shows it and
+/// an administrator checks what the visible signatures will carry.
+pub async fn image_png(
+    p: &Provider,
+    caller: &Caller,
+    owner: ImageOwner,
+) -> Result<Vec<u8>, AdminApiError> {
+    let owner = image_owner(p, caller, &owner).await?;
+    images::image(p, &owner)
+        .await?
+        .map(|i| i.png)
+        .ok_or_else(|| AdminApiError::NotFound("no image is set".into()))
+}
+
 /// Removes the image.
 pub async fn remove_image(
     p: &Provider,

@@ -1,6 +1,7 @@
 //! `/admin/credentials`: officials' signing credentials in the caller's units, filtered by
-//! unit and status, with those expiring soon; issue one (from Tessera's CA), suspend, resume
-//! and revoke with a reason — each the administration API's operation.
+//! unit and status, with those expiring soon; issue one from Tessera's CA, or make the key and
+//! its CSR for an external CA and import the certificate it issues; renew, suspend, resume and
+//! revoke with a reason — each the administration API's operation.
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -30,6 +31,7 @@ const REASONS: [&str; 5] = [
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/credentials", get(list).post(issue))
+        .route("/admin/credentials/{id}", get(show))
         .route("/admin/credentials/{id}/{action}", post(act))
 }
 
@@ -192,6 +194,10 @@ async fn list(State(s): State<AppState>, con: Console, RawQuery(raw): RawQuery) 
 /// sees (the API's own search, so no one outside the caller's units is reachable).
 async fn issue(State(s): State<AppState>, f: ConsoleForm) -> Response {
     let (con, form) = (f.console, f.form);
+    let ca = match form.get("ca") {
+        Some("external") => wire::CaChoice::External,
+        _ => wire::CaChoice::Internal,
+    };
     let r = async {
         let username = given(form.get("username").map(str::to_owned))
             .ok_or_else(|| AdminApiError::Invalid("the owner's username is required".into()))?;
@@ -217,7 +223,7 @@ async fn issue(State(s): State<AppState>, f: ConsoleForm) -> Response {
                 user_id: owner.id,
                 alg: given(form.get("alg").map(str::to_owned)),
                 title: given(form.get("title").map(str::to_owned)),
-                ca: wire::CaChoice::Internal,
+                ca,
             },
             con.now,
         )
@@ -225,7 +231,8 @@ async fn issue(State(s): State<AppState>, f: ConsoleForm) -> Response {
     }
     .await;
     match r {
-        Ok(_) => con.done("/admin/credentials"),
+        // The CSR to hand to the external CA is on the credential's page.
+        Ok(d) => con.done(&format!("/admin/credentials/{}", d.credential.id)),
         Err(e) => con.refused(&s, "credentials", e).await,
     }
 }
@@ -237,7 +244,24 @@ async fn act(
 ) -> Response {
     let (con, form) = (f.console, f.form);
     let (p, caller, now) = (&s.provider, &con.caller, con.now);
+    let back = format!("/admin/credentials/{id}");
     let r = match action.as_str() {
+        "renew" => {
+            let body = wire::RenewBody {
+                new_key: form.get("new_key") == Some("1"),
+            };
+            // An external renewal is a new pending credential: its CSR is on its page.
+            return match credentials::renew(p, caller, &id, body, now).await {
+                Ok(d) => con.done(&format!("/admin/credentials/{}", d.credential.id)),
+                Err(e) => con.refused(&s, "credentials", e).await,
+            };
+        }
+        "certificate" => {
+            let pem = form.get("certificate").unwrap_or_default();
+            credentials::import(p, caller, &id, pem.as_bytes(), now)
+                .await
+                .map(drop)
+        }
         "suspend" => credentials::suspend(p, caller, &id, now).await.map(drop),
         "resume" => credentials::resume(p, caller, &id, now).await.map(drop),
         "revoke" => {
@@ -256,7 +280,73 @@ async fn act(
         other => Err(AdminApiError::NotFound(format!("no such action: {other}"))),
     };
     match r {
-        Ok(()) => con.done("/admin/credentials"),
+        Ok(()) => con.done(&back),
+        Err(e) => con.refused(&s, "credentials", e).await,
+    }
+}
+
+#[derive(Serialize)]
+struct DetailView {
+    k: wire::CredentialDetail,
+    unit: String,
+    status_text: &'static str,
+    valid_from: String,
+    valid_until: String,
+    external: bool,
+    /// What the caller may do now (cert_admin over the owner's unit).
+    actions: Vec<&'static str>,
+    may_import: bool,
+    may_renew: bool,
+    reasons: [&'static str; 5],
+    done: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    done: Option<String>,
+}
+
+/// One credential: its certificate and chain, its CSR (for an external CA), and the forms that
+/// fit its state.
+async fn show(
+    State(s): State<AppState>,
+    con: Console,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let r = async {
+        let q: ShowQuery = query(raw.as_deref())?;
+        let k = credentials::get(&s.provider, &con.caller, &id).await?;
+        let c = text(con.lang);
+        let manage = con.caller.actor.may(
+            Permission::Credentials,
+            k.credential.user.unit_id.as_deref(),
+        );
+        let st = k.credential.status.as_str();
+        let actions = match (manage, st) {
+            (false, _) => vec![],
+            (true, "active") => vec!["suspend", "revoke"],
+            (true, "suspended") => vec!["resume", "revoke"],
+            (true, "pending") => vec!["revoke"],
+            _ => vec![],
+        };
+        Ok::<_, AdminApiError>(DetailView {
+            unit: con.unit_name(k.credential.user.unit_id.as_deref()),
+            status_text: status_text(c, st),
+            valid_from: k.credential.not_before.map(day).unwrap_or_default(),
+            valid_until: k.credential.not_after.map(day).unwrap_or_default(),
+            external: k.credential.source == "external",
+            actions,
+            may_import: manage && st == "pending",
+            may_renew: manage && matches!(st, "active" | "suspended" | "expired"),
+            reasons: REASONS,
+            done: q.done.is_some(),
+            k,
+        })
+    }
+    .await;
+    match r {
+        Ok(view) => con.render(&s, "credentials", "console/credential.html", &view),
         Err(e) => con.refused(&s, "credentials", e).await,
     }
 }

@@ -10,13 +10,14 @@
 mod audit;
 mod clients;
 mod credentials;
+mod seals;
 mod signing;
 mod units;
 mod users;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,7 +30,7 @@ use tessera_core::session;
 use super::AppState;
 use super::errors::{console_failure, error_page, internal_page, page, unavailable_page};
 use super::extract::{Meta, Now};
-use super::forms::Form;
+use super::forms::{Form, csrf_ok};
 use super::web::{self, csrf_cookie, with_cookies};
 use crate::pages::console::{Frame, text};
 use crate::pages::{ErrorKind, Lang};
@@ -44,9 +45,22 @@ pub fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(clients::routes())
         .merge(credentials::routes())
+        .merge(seals::routes())
         .merge(audit::routes())
         .merge(signing::routes())
 }
+
+/// The image uploads (multipart forms), served under their own body limit (see
+/// `http::router`): an official's signature image, a unit's seal.
+pub fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .merge(users::upload_routes())
+        .merge(seals::upload_routes())
+}
+
+/// Largest body of an image upload form: the image limit and room for the multipart framing
+/// and the CSRF token.
+pub const MAX_UPLOAD_BODY_BYTES: usize = super::MAX_IMAGE_BODY_BYTES + 16 * 1024;
 
 /// An administrator at the console, checked like a console's token is: a grant, level 2.
 pub(super) struct Console {
@@ -168,6 +182,52 @@ impl FromRequest<AppState> for ConsoleForm {
         }
         let console = Console::from_request_parts(&mut parts, s).await?;
         Ok(ConsoleForm { console, form })
+    }
+}
+
+/// An image posted from a console form (`multipart/form-data`): the CSRF token checked first,
+/// as for [`ConsoleForm`], then the administrator; `file` holds the bytes of the form's `file`
+/// field (empty when no file was chosen).
+pub(super) struct ConsoleUpload {
+    pub(super) console: Console,
+    pub(super) file: Bytes,
+}
+
+impl FromRequest<AppState> for ConsoleUpload {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<ConsoleUpload, Response> {
+        let (mut parts, body) = req.into_parts();
+        let headers: HeaderMap = parts.headers.clone();
+        let (lang, _) = web::language(&headers, None);
+        let path = parts.uri.path().to_owned();
+        let bad = |s: &AppState| error_page(s, lang, &path, ErrorKind::BadRequest, None);
+        let Ok(mut m) = Multipart::from_request(Request::from_parts(parts.clone(), body), s).await
+        else {
+            return Err(bad(s));
+        };
+        let (mut token, mut file) = (None, Bytes::new());
+        loop {
+            let field = match m.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(_) => return Err(bad(s)),
+            };
+            let name = field.name().unwrap_or_default().to_owned();
+            let Ok(bytes) = field.bytes().await else {
+                return Err(bad(s));
+            };
+            match name.as_str() {
+                "csrf_token" => token = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                "file" => file = bytes,
+                _ => {}
+            }
+        }
+        if !csrf_ok(s, &headers, token.as_deref()) {
+            return Err(error_page(s, lang, &path, ErrorKind::CsrfFailed, None));
+        }
+        let console = Console::from_request_parts(&mut parts, s).await?;
+        Ok(ConsoleUpload { console, file })
     }
 }
 
@@ -306,6 +366,15 @@ impl Console {
                 label: format!("{}{}", "— ".repeat(u.depth), u.unit.name),
             })
             .collect()
+    }
+
+    /// A PNG image shown in a page, as a `data:` URL (the pages' CSP allows `img-src data:`).
+    pub(super) fn png_data_url(png: &[u8]) -> String {
+        use base64::Engine as _;
+        format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(png)
+        )
     }
 
     /// A unit's name, or its id when the caller does not see it; "no unit" for none.
