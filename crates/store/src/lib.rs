@@ -12,6 +12,7 @@ mod batch_read;
 pub mod clients;
 pub mod codes;
 pub mod device_codes;
+pub mod directory_sync;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;
@@ -170,6 +171,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device authorization grant",
         include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
     ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/sqlite/0019_directory_sync.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -256,6 +262,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "device authorization grant",
         include_str!("../../../migrations/postgres/0017_device_grant.sql"),
+    ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/postgres/0019_directory_sync.sql"),
     ),
 ];
 
