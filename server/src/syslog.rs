@@ -98,7 +98,7 @@ impl SyslogSettings {
     }
 }
 
-fn connector(ca: &PathBuf) -> anyhow::Result<TlsConnector> {
+fn connector(ca: &std::path::Path) -> anyhow::Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(client_config(
         ca,
         "TESSERA_SYSLOG_CA",

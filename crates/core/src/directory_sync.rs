@@ -119,29 +119,25 @@ pub async fn apply(
     let mut batch: Vec<(String, ImportedUser)> = Vec::with_capacity(BATCH);
     let mut done = 0;
     for e in entries {
-        let checked = check_entry(
-            p,
-            actor,
-            e,
-            &root_path,
-            &opts,
-            &mut units,
-            &mut summary,
-            now,
-        )
-        .await?;
-        let username = match &checked {
-            Ok(u) => u.username.clone(),
-            Err((username, _)) => username.clone(),
-        };
+        // Repeats are refused before anything (a unit) is made for them.
+        let username = crate::username::normalise_username(&e.username);
         let checked = match seen.get(&username) {
-            Some(first) if !username.is_empty() => Err((
-                username.clone(),
-                format!("username repeats the entry {first}"),
-            )),
+            Some(first) if !username.is_empty() => {
+                Err((username, format!("username repeats the entry {first}")))
+            }
             _ => {
-                seen.insert(username.clone(), e.dn.clone());
-                checked
+                seen.insert(username, e.dn.clone());
+                check_entry(
+                    p,
+                    actor,
+                    e,
+                    &root_path,
+                    &opts,
+                    &mut units,
+                    &mut summary,
+                    now,
+                )
+                .await?
             }
         };
         match checked {
@@ -336,5 +332,89 @@ pub async fn record_failure(p: &Provider, actor: &str, error: &str, now: i64) {
         .await
     {
         tracing::warn!(error = %e, "cannot audit the failed directory sync");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testkit::{self, ACTOR, T0};
+    use tessera_store::users::UserStatus;
+
+    fn entry(uid: &str, ous: &[&str]) -> DirectoryEntry {
+        DirectoryEntry {
+            dn: format!("uid={uid},dc=vn"),
+            username: uid.to_owned(),
+            display_name: format!("Nguyễn Văn {uid}"),
+            ous: ous.iter().map(|s| (*s).to_owned()).collect(),
+            ..DirectoryEntry::default()
+        }
+    }
+
+    async fn sync(
+        p: &Provider,
+        root: &str,
+        entries: &[DirectoryEntry],
+    ) -> Result<(SyncSummary, Vec<EntryReport>), AdminError> {
+        let mut reports = Vec::new();
+        let summary = apply(
+            p,
+            ACTOR,
+            entries,
+            root,
+            T0,
+            &mut |r| reports.push(r.clone()),
+            &mut |_| {},
+        )
+        .await?;
+        Ok((summary, reports))
+    }
+
+    #[tokio::test]
+    async fn bad_entries_are_refused_and_an_empty_answer_disables_nobody() {
+        let p = testkit::provider(T0).await;
+        let root = testkit::add_unit(&p, "Thành phố Hải Phòng", T0).await;
+        let entries = [
+            entry("an.nv", &["Sở Nội vụ"]),
+            entry("AN.NV", &["Sở Tư pháp"]),
+            entry("binh.tt", &["a/b"]),
+            DirectoryEntry {
+                display_name: String::new(),
+                ..entry("cuong.lv", &[])
+            },
+        ];
+        let (summary, reports) = sync(&p, &root.id, &entries).await.unwrap();
+        assert_eq!((summary.created, summary.refused), (1, 3), "{reports:?}");
+        let why = |u: &str| {
+            reports
+                .iter()
+                .find_map(|r| match &r.result {
+                    EntryResult::Refused(why) if r.username == u => Some(why.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        assert!(
+            why("an.nv").contains("repeats the entry uid=an.nv"),
+            "{reports:?}"
+        );
+        assert!(
+            why("binh.tt").contains("cannot be a unit name"),
+            "{reports:?}"
+        );
+        assert!(why("cuong.lv").contains("name"), "{reports:?}");
+        assert_eq!(summary.units_created, ["Thành phố Hải Phòng/Sở Nội vụ"]);
+
+        // Nothing found while people came from the directory: refused, nobody disabled.
+        let err = sync(&p, &root.id, &[]).await.unwrap_err();
+        assert!(err.to_string().contains("returned no people"), "{err}");
+        let an = p.store.user_by_username("an.nv").await.unwrap().unwrap();
+        assert_eq!(an.status, UserStatus::Active);
+        // A refused entry still counts as present: its person is not disabled.
+        let (summary, _) = sync(&p, &root.id, &[entry("an.nv", &["a/b"])])
+            .await
+            .unwrap();
+        assert_eq!((summary.refused, summary.disabled), (1, 0));
     }
 }
