@@ -174,6 +174,16 @@ pub async fn serve(settings: Settings, serve: ServeSettings) -> anyhow::Result<(
         tracing::info!(receiver = %syslog.url, "forwarding audit events to the SOC");
         crate::syslog::spawn(provider.clone(), syslog.clone(), feed_owner.clone())
     });
+    if let Some(ldap) = &settings.ldap {
+        if ldap.password_login {
+            provider.directory = Some(Arc::new(crate::ldap_sync::LdapPasswords(ldap.clone())));
+        }
+        if let Some(interval) = ldap.sync_interval_secs {
+            let owner = format!("{}/{}", writer_name("serve"), random_id()?);
+            crate::ldap_sync::spawn_schedule(provider.clone(), ldap.clone(), interval, owner);
+            tracing::info!(directory = %ldap.url, interval, "synchronising people with the directory");
+        }
+    }
     let feed_provider = provider.clone();
     tokio::spawn(housekeeping(provider.clone()));
     tokio::spawn(pki_housekeeping(provider.clone()));

@@ -120,6 +120,10 @@ enum Command {
     /// Demonstration data for a local trial (refused when TESSERA_ENV=production)
     #[command(subcommand)]
     Demo(crate::cli_demo::DemoCommand),
+    /// LDAP/AD directory: synchronise people and units now (`tessera serve` also does it on a
+    /// schedule with TESSERA_LDAP_SYNC_INTERVAL_SECS)
+    #[command(subcommand)]
+    Ldap(crate::cli_ldap::LdapCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -513,6 +517,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(d) => crate::cli_demo::run(&p, &settings.data_dir, d)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Ldap(cmd) => crate::cli_ldap::run(&p, &settings, cmd).await,
         other => command(&p, other).await,
     };
     p.close().await;
@@ -555,6 +560,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             bail!("config, backup and restore are handled before administrative commands")
         }
         Command::Demo(_) => bail!("demo is handled by cli_demo"),
+        Command::Ldap(_) => bail!("ldap is handled by cli_ldap"),
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,

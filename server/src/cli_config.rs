@@ -76,6 +76,11 @@ fn effective(settings: &Settings, serve: &ServeSettings) -> Value {
         "pki_tsa_url": settings.pki.tsa_url,
         "syslog_url": serve.syslog.as_ref().map(|s| s.url.clone()),
         "shutdown_drain_secs": serve.shutdown_drain.as_secs(),
+        "ldap_url": settings.ldap.as_ref().map(|l| l.url.clone()),
+        "ldap_bind_dn": settings.ldap.as_ref().map(|l| l.bind_dn.clone()),
+        "ldap_bind_password": settings.ldap.as_ref().map(|_| "***"),
+        "ldap_sync_interval_secs": settings.ldap.as_ref().and_then(|l| l.sync_interval_secs),
+        "ldap_password_login": settings.ldap.as_ref().is_some_and(|l| l.password_login),
         "signing_max_document_bytes": settings.signing.max_document_bytes,
         "signing_retention_days": settings.signing.retention_secs / 86_400,
     })

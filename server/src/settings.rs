@@ -76,6 +76,26 @@ pub struct FileSettings {
     pub syslog_ca: Option<PathBuf>,
     /// Seconds a replica keeps serving after SIGTERM while readiness already says 503.
     pub shutdown_drain_secs: Option<i64>,
+    /// LDAP/AD synchronisation (see `ldap_settings.rs`): `ldaps://host` or `ldap://host`
+    /// (StartTLS).
+    pub ldap_url: Option<String>,
+    pub ldap_ca_file: Option<PathBuf>,
+    pub ldap_bind_dn: Option<String>,
+    /// File holding the bind password (or `TESSERA_LDAP_BIND_PASSWORD`).
+    pub ldap_bind_password_file: Option<PathBuf>,
+    pub ldap_base_dn: Option<String>,
+    pub ldap_user_filter: Option<String>,
+    pub ldap_attr_username: Option<String>,
+    pub ldap_attr_name: Option<String>,
+    pub ldap_attr_mail: Option<String>,
+    pub ldap_attr_phone: Option<String>,
+    pub ldap_attr_title: Option<String>,
+    /// Unit id under which the directory's OUs become units.
+    pub ldap_root_unit: Option<String>,
+    /// `tessera serve` syncs this often; unset: only `tessera ldap sync`.
+    pub ldap_sync_interval_secs: Option<i64>,
+    /// People who came from the directory sign in with their domain password.
+    pub ldap_password_login: Option<bool>,
 }
 
 /// A secret in the file (the HSM PIN): `Debug` shows `***`; handed over without copying.
@@ -118,6 +138,8 @@ pub struct Settings {
     pub webauthn_allowed_authenticators: Option<PathBuf>,
     pub pki: PkiSettings,
     pub signing: SigningSettings,
+    /// LDAP/AD synchronisation, when configured.
+    pub ldap: Option<crate::ldap_settings::LdapSettings>,
 }
 
 /// Remote-signing limits (`TESSERA_SIGNING_*`, or `signing_*` in the file).
@@ -323,7 +345,7 @@ pub const DEFAULT_SHUTDOWN_DRAIN_SECS: i64 = 5;
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-fn env(name: &str) -> Option<String> {
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -336,7 +358,7 @@ fn env_i64(name: &str) -> anyhow::Result<Option<i64>> {
         .transpose()
 }
 
-fn env_number(name: &str) -> anyhow::Result<Option<i64>> {
+pub(crate) fn env_number(name: &str) -> anyhow::Result<Option<i64>> {
     env(name)
         .map(|v| {
             v.parse::<i64>()
@@ -345,7 +367,7 @@ fn env_number(name: &str) -> anyhow::Result<Option<i64>> {
         .transpose()
 }
 
-fn env_flag(name: &str) -> Option<bool> {
+pub(crate) fn env_flag(name: &str) -> Option<bool> {
     env(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
 
@@ -460,6 +482,7 @@ impl Settings {
                 .or_else(|| file.webauthn_allowed_authenticators.clone()),
             pki: PkiSettings::resolve(file)?,
             signing: SigningSettings::resolve(file)?,
+            ldap: crate::ldap_settings::LdapSettings::resolve(file)?,
         })
     }
 

@@ -106,26 +106,35 @@ impl SyslogSettings {
     }
 }
 
-fn connector(ca: &PathBuf) -> anyhow::Result<TlsConnector> {
+fn connector(ca: &std::path::Path) -> anyhow::Result<TlsConnector> {
+    Ok(TlsConnector::from(Arc::new(client_config(
+        ca,
+        "TESSERA_SYSLOG_CA",
+    )?)))
+}
+
+/// A TLS client configuration trusting only the CA certificates of the PEM file `ca` (named
+/// `setting` in errors); also used for the LDAP directory.
+pub(crate) fn client_config(ca: &std::path::Path, setting: &str) -> anyhow::Result<ClientConfig> {
     let mut roots = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("cannot read TESSERA_SYSLOG_CA {}", ca.display()))?
+        .with_context(|| format!("cannot read {setting} {}", ca.display()))?
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("TESSERA_SYSLOG_CA {} is not PEM", ca.display()))?;
+        .with_context(|| format!("{setting} {} is not PEM", ca.display()))?;
     for cert in certs {
         roots
             .add(cert)
             .with_context(|| format!("a certificate of {} is not usable", ca.display()))?;
     }
     if roots.is_empty() {
-        bail!("TESSERA_SYSLOG_CA {} holds no certificate", ca.display());
+        bail!("{setting} {} holds no certificate", ca.display());
     }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(config)
 }
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}

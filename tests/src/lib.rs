@@ -26,6 +26,7 @@ pub mod oauth;
 mod receiver;
 pub mod rsyslog;
 mod server;
+pub mod slapd;
 mod tempdir;
 pub mod tls;
 pub mod totp;

@@ -89,6 +89,8 @@ mod hsm_outage;
 mod key_ceremony;
 #[path = "e2e/key_rotation.rs"]
 mod key_rotation;
+#[path = "e2e/ldap_sync.rs"]
+mod ldap_sync;
 #[path = "e2e/load_balancer.rs"]
 mod load_balancer;
 #[path = "e2e/login.rs"]

@@ -90,6 +90,8 @@ events! {
     UnitRenamed => "unit.renamed", Success;
     UserCreated => "user.created", Success;
     UserImported => "user.imported", Success;
+    DirectorySynced => "directory.synced", Success;
+    DirectorySyncFailed => "directory.sync_failed", Failure;
     UserUpdated => "user.updated", Success;
     UserEnabled => "user.enabled", Success;
     UserDisabled => "user.disabled", Success;

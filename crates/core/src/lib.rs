@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod audit;
 pub mod audit_trail;
 pub mod backup;
+pub mod directory_sync;
 pub mod error;
 pub mod housekeeping;
 pub mod jose;

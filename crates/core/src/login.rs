@@ -203,7 +203,7 @@ async fn check(
         .unwrap_or_else(|| dummy_hash().to_owned());
     let given = password_given.to_owned();
     // Each Argon2id run holds 19 MiB: bound how many run at once on this replica.
-    let _permit = p
+    let permit = p
         .hash_permits
         .acquire()
         .await
@@ -211,9 +211,20 @@ async fn check(
     let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
+    drop(permit);
+    // People who came from the directory keep their domain password when the directory
+    // checks passwords: it, not a local hash, decides (after the hash above, so that the time
+    // taken tells nothing about who is who).
+    let from_directory = match (&p.directory, &user) {
+        (Some(directory), Some(u)) if p.store.directory_dn_of(&u.id).await?.is_some() => {
+            Some(directory_accepts(directory.as_ref(), &username, password_given).await?)
+        }
+        _ => None,
+    };
 
     let user = match user {
-        Some(u) if matches && u.password_hash.is_some() => u,
+        Some(u) if from_directory == Some(true) => u,
+        Some(u) if from_directory.is_none() && matches && u.password_hash.is_some() => u,
         _ => {
             // The attempt was counted above.
             let mut delay = delay_after(attempts, USER_FREE_FAILURES);
@@ -257,6 +268,26 @@ async fn check(
     )
     .await?;
     Ok(user)
+}
+
+/// Asks the directory; an empty password is refused here, never sent (an LDAP simple bind with
+/// an empty password is an unauthenticated bind, which many servers "accept").
+async fn directory_accepts(
+    directory: &dyn crate::directory_sync::PasswordDirectory,
+    username: &str,
+    password_given: &str,
+) -> Result<bool, LoginError> {
+    if password_given.is_empty() {
+        return Ok(false);
+    }
+    directory
+        .check_password(username, password_given)
+        .await
+        .map_err(|e| {
+            LoginError::Internal(CoreError::Internal(format!(
+                "the directory cannot check the password of {username}: {e}"
+            )))
+        })
 }
 
 #[cfg(test)]

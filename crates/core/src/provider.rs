@@ -94,6 +94,9 @@ pub struct Provider {
     pub hash_permits: Arc<tokio::sync::Semaphore>,
     /// Told of every audit event (the server counts them in its metrics).
     pub observer: Option<Arc<dyn AuditObserver>>,
+    /// The LDAP/AD directory that checks the passwords of people who came from it, when
+    /// password logins through the directory are on.
+    pub directory: Option<Arc<dyn crate::directory_sync::PasswordDirectory>>,
 }
 
 /// Sees each audit event as it is recorded; how the server derives logins, grants and second
@@ -142,6 +145,7 @@ impl Provider {
             jwks_cache: new_jwks_cache(),
             hash_permits: new_hash_permits(),
             observer: None,
+            directory: None,
         }
     }
 

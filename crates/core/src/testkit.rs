@@ -124,6 +124,7 @@ async fn assemble(store: Store, now: i64) -> Provider {
         jwks_cache: crate::provider::new_jwks_cache(),
         hash_permits: crate::provider::new_hash_permits(),
         observer: None,
+        directory: None,
     }
 }
 

@@ -119,13 +119,13 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, AdminError> {
 }
 
 /// Unit ids by path of names from the top (`A/B/C`).
-struct Units {
+pub(crate) struct Units {
     by_path: HashMap<String, String>,
     ids: HashSet<String>,
 }
 
 impl Units {
-    async fn load(p: &Provider) -> Result<Units, CoreError> {
+    pub(crate) async fn load(p: &Provider) -> Result<Units, CoreError> {
         let all = admin::list_units(p).await?;
         let by_id: HashMap<&str, &tessera_store::units::Unit> =
             all.iter().map(|u| (u.id.as_str(), u)).collect();
@@ -147,9 +147,57 @@ impl Units {
         let ids = all.into_iter().map(|u| u.id).collect();
         Ok(Units { by_path, ids })
     }
+
+    /// The path of names of unit `id`, if it exists.
+    pub(crate) fn path_of(&self, id: &str) -> Option<&str> {
+        self.by_path
+            .iter()
+            .find(|(_, v)| v.as_str() == id)
+            .map(|(k, _)| k.as_str())
+    }
 }
 
-fn normal_path(raw: &str) -> String {
+/// A person's fields checked with the administration rules (the username normalised).
+pub(crate) struct Person {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+}
+
+/// Checks a person's fields; `Err((username, reason))` names the first bad one.
+pub(crate) fn check_person(
+    username: &str,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    title: Option<&str>,
+) -> Result<Person, (String, String)> {
+    let username = crate::username::normalise_username(username);
+    let refuse = |e: AdminError| (username.clone(), e.to_string());
+    admin::check_identifier("username", &username).map_err(refuse)?;
+    let display_name = admin::check_text("name", name).map_err(refuse)?;
+    if let Some(e) = email {
+        admin::check_email(e).map_err(refuse)?;
+    }
+    if let Some(ph) = phone {
+        admin::check_phone(ph).map_err(refuse)?;
+    }
+    let title = title
+        .map(|t| admin::check_text("title", t))
+        .transpose()
+        .map_err(refuse)?;
+    Ok(Person {
+        username: username.clone(),
+        display_name,
+        email: email.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        title,
+    })
+}
+
+pub(crate) fn normal_path(raw: &str) -> String {
     raw.split('/')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -297,21 +345,16 @@ async fn check_row(
             cols.width
         ));
     }
-    if let Err(e) = admin::check_identifier("username", &username) {
-        return refuse(e.to_string());
-    }
-    let display_name = match admin::check_text("name", field(Some(cols.name)).unwrap_or("")) {
-        Ok(n) => n,
-        Err(e) => return refuse(e.to_string()),
+    let person = match check_person(
+        &username,
+        field(Some(cols.name)).unwrap_or(""),
+        field(cols.email),
+        field(cols.phone),
+        field(cols.title),
+    ) {
+        Ok(person) => person,
+        Err((_, why)) => return refuse(why),
     };
-    let email = field(cols.email).map(str::to_owned);
-    if let Some(Err(e)) = email.as_deref().map(admin::check_email) {
-        return refuse(e.to_string());
-    }
-    let phone = field(cols.phone).map(str::to_owned);
-    if let Some(Err(e)) = phone.as_deref().map(admin::check_phone) {
-        return refuse(e.to_string());
-    }
     let mut roles: Vec<String> = field(cols.roles)
         .unwrap_or("")
         .split([';', ','])
@@ -323,14 +366,19 @@ async fn check_row(
     if let Err(e) = admin::check_app_roles(&roles) {
         return refuse(e.to_string());
     }
-    let title = match field(cols.title).map(|t| admin::check_text("title", t)) {
-        Some(Err(e)) => return refuse(e.to_string()),
-        Some(Ok(t)) => Some(t),
-        None => None,
-    };
     let unit_id = match field(cols.unit).map(normal_path) {
         None => opts.default_unit.clone(),
-        Some(path) => match unit_for(p, actor, &path, opts, units, summary, now).await? {
+        Some(path) => match unit_for(
+            p,
+            actor,
+            &path,
+            opts,
+            units,
+            &mut summary.units_created,
+            now,
+        )
+        .await?
+        {
             Some(id) => Some(id),
             None => {
                 return refuse(format!(
@@ -341,25 +389,26 @@ async fn check_row(
     };
     Ok(Ok(ImportedUser {
         id: random_id()?,
-        username: username.clone(),
-        display_name,
-        email,
-        phone,
+        username: person.username,
+        display_name: person.display_name,
+        email: person.email,
+        phone: person.phone,
         unit_id,
-        roles,
-        title,
+        roles: Some(roles),
+        title: person.title,
+        directory_dn: None,
     }))
 }
 
 /// The unit at `path`, created (with its missing parents) when allowed; `None` when unknown.
 /// A path may also be a unit id.
-async fn unit_for(
+pub(crate) async fn unit_for(
     p: &Provider,
     actor: &str,
     path: &str,
     opts: &ImportOptions,
     units: &mut Units,
-    summary: &mut Summary,
+    units_created: &mut Vec<String>,
     now: i64,
 ) -> Result<Option<String>, AdminError> {
     if let Some(id) = units.by_path.get(path) {
@@ -388,7 +437,7 @@ async fn unit_for(
                         .await?
                         .id
                 };
-                summary.units_created.push(prefix.clone());
+                units_created.push(prefix.clone());
                 units.by_path.insert(prefix.clone(), id.clone());
                 id
             }

@@ -13,6 +13,7 @@ mod batch_read;
 pub mod clients;
 pub mod codes;
 pub mod device_codes;
+pub mod directory_sync;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;
@@ -185,6 +186,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert windows",
         include_str!("../../../migrations/sqlite/0022_alert_windows.sql"),
     ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/sqlite/0019_directory_sync.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -281,6 +287,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "alert windows",
         include_str!("../../../migrations/postgres/0022_alert_windows.sql"),
+    ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/postgres/0019_directory_sync.sql"),
     ),
 ];
 
