@@ -32,6 +32,7 @@ mod subject;
 pub mod syslog_feed;
 pub mod throttle;
 pub mod units;
+pub mod upstreams;
 pub mod user_import;
 pub mod users;
 
@@ -170,6 +171,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "device authorization grant",
         include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
     ),
+    (
+        18,
+        "upstream federation",
+        include_str!("../../../migrations/sqlite/0018_upstream_federation.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -256,6 +262,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "device authorization grant",
         include_str!("../../../migrations/postgres/0017_device_grant.sql"),
+    ),
+    (
+        18,
+        "upstream federation",
+        include_str!("../../../migrations/postgres/0018_upstream_federation.sql"),
     ),
 ];
 
