@@ -395,7 +395,7 @@ pub struct VerifiedIdentity {
 pub enum Outcome {
     /// Signed in as `user` with `authn` (`amr` `fed`, the mapped level).
     SignedIn {
-        user: User,
+        user: Box<User>,
         authn: Authn,
         /// The sealed upstream ID token, to keep with the session.
         sealed_id_token: Vec<u8>,
@@ -467,7 +467,7 @@ pub async fn complete(
             .await?;
         audit_sign_in(p, upstream, &user, false, meta, now).await?;
         return Ok(Outcome::SignedIn {
-            user,
+            user: Box::new(user),
             authn,
             sealed_id_token,
         });
@@ -496,7 +496,7 @@ pub async fn complete(
             }
             audit_sign_in(p, upstream, &user, true, meta, now).await?;
             Ok(Outcome::SignedIn {
-                user,
+                user: Box::new(user),
                 authn,
                 sealed_id_token,
             })
@@ -670,7 +670,7 @@ pub async fn link_with_password(
     };
     Ok((
         Outcome::SignedIn {
-            user,
+            user: Box::new(user),
             authn,
             sealed_id_token: offer.id_token,
         },

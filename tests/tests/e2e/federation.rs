@@ -16,7 +16,8 @@ use tessera_sdk::AuthOptions;
 scenarios!(
     citizen_signs_in_through_upstream,
     upstream_down_creates_nothing,
-    official_links_only_with_own_password
+    official_links_only_with_own_password,
+    bad_id_tokens_are_refused
 );
 
 const CITIZEN: &str = "cd.001094012345";
@@ -116,7 +117,7 @@ async fn through_upstream(w: &World, browser: &Browser, login: &Page) -> anyhow:
         .filter_map(|rest| rest.split('"').next())
         .find(|h| h.starts_with("/login/upstream/vneid"))
         .context("no VNeID button")?;
-    let start = browser.get(&w.fx.server.url(&href)).await?;
+    let start = browser.get(&w.fx.server.url(href)).await?;
     let at_up = start.see_other().context("start")?;
     ensure!(at_up.as_str().starts_with(w.up.issuer()), "{at_up}");
     let up_login = flow::open_login_page(browser, &at_up).await?;
@@ -374,5 +375,191 @@ async fn official_links_only_with_own_password(backend: Backend) -> anyhow::Resu
         .await?;
     assert_eq!(second.subject, w.fx.user_id);
     assert_eq!(second.claims.amr, vec!["fed".to_owned()]);
+    Ok(())
+}
+
+/// How the test-controlled upstream misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mischief {
+    None,
+    TamperedSignature,
+    WrongNonce,
+    WrongAudience,
+}
+
+/// A tiny OpenID provider run by the test, with the real crates (axum, ring ES256), that signs
+/// bad ID tokens on demand: the real providers never misbehave when asked.
+struct Rogue {
+    issuer: String,
+    state: std::sync::Arc<std::sync::Mutex<(Mischief, String)>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Rogue {
+    async fn start() -> anyhow::Result<Rogue> {
+        use axum::extract::{Query, State};
+        use axum::response::{IntoResponse, Redirect};
+        use axum::routing::{get, post};
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use ring::rand::SystemRandom;
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        use std::collections::HashMap;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let issuer = format!("http://{}", listener.local_addr()?);
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| anyhow::anyhow!("key"))?;
+        let key = std::sync::Arc::new(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                .map_err(|_| anyhow::anyhow!("key"))?,
+        );
+        let public = key.public_key().as_ref().to_vec();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+            "x": B64.encode(&public[1..33]), "y": B64.encode(&public[33..65]),
+        });
+        let state = std::sync::Arc::new(std::sync::Mutex::new((Mischief::None, String::new())));
+        type Shared = (
+            String,
+            std::sync::Arc<EcdsaKeyPair>,
+            serde_json::Value,
+            std::sync::Arc<std::sync::Mutex<(Mischief, String)>>,
+        );
+        let shared: Shared = (issuer.clone(), key, jwk, state.clone());
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(|State(s): State<Shared>| async move {
+                    axum::Json(serde_json::json!({
+                        "issuer": s.0,
+                        "authorization_endpoint": format!("{}/authorize", s.0),
+                        "token_endpoint": format!("{}/token", s.0),
+                        "jwks_uri": format!("{}/jwks", s.0),
+                        "response_types_supported": ["code"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["ES256"],
+                    }))
+                }),
+            )
+            .route(
+                "/jwks",
+                get(|State(s): State<Shared>| async move {
+                    axum::Json(serde_json::json!({ "keys": [s.2] }))
+                }),
+            )
+            .route(
+                "/authorize",
+                get(
+                    |State(s): State<Shared>, Query(q): Query<HashMap<String, String>>| async move {
+                        let mut st = s.3.lock().unwrap_or_else(|e| e.into_inner());
+                        st.1 = q.get("nonce").cloned().unwrap_or_default();
+                        let mut back = url::Url::parse(&q["redirect_uri"]).expect("redirect_uri");
+                        back.query_pairs_mut()
+                            .append_pair("code", "the-code")
+                            .append_pair("state", &q["state"]);
+                        Redirect::to(back.as_str()).into_response()
+                    },
+                ),
+            )
+            .route(
+                "/token",
+                post(|State(s): State<Shared>| async move {
+                    let (mischief, nonce) = s.3.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let now = tessera_e2e::lifecycle::unix_now();
+                    let claims = serde_json::json!({
+                        "iss": s.0, "sub": "079201000123", "name": "Lê Văn Cường",
+                        "aud": if mischief == Mischief::WrongAudience { "someone-else" } else { "rogue-client" },
+                        "iat": now, "exp": now + 300,
+                        "nonce": if mischief == Mischief::WrongNonce { "not-the-nonce".to_owned() } else { nonce },
+                    });
+                    let header = B64.encode(br#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#);
+                    let payload = B64.encode(claims.to_string());
+                    let input = format!("{header}.{payload}");
+                    let sig = s.1.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
+                    let mut token = format!("{input}.{}", B64.encode(sig.as_ref()));
+                    if mischief == Mischief::TamperedSignature {
+                        // Another subject, the signature of the original.
+                        let forged = B64.encode(claims.to_string().replace("079201000123", "079201000999"));
+                        token = format!("{header}.{forged}.{}", B64.encode(sig.as_ref()));
+                    }
+                    axum::Json(serde_json::json!({
+                        "access_token": "at", "token_type": "Bearer", "expires_in": 300,
+                        "id_token": token,
+                    }))
+                }),
+            )
+            .with_state(shared);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Rogue {
+            issuer,
+            state,
+            _task: task,
+        })
+    }
+
+    fn misbehave(&self, m: Mischief) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = m;
+    }
+}
+
+/// A tampered ID token, a wrong nonce and a wrong audience are each refused with a clear page
+/// and create nothing; the same upstream behaving well signs the citizen in.
+async fn bad_id_tokens_are_refused(backend: Backend) -> anyhow::Result<()> {
+    let rogue = Rogue::start().await?;
+    let fx = Fixture::start_with(backend, ServerOptions::default().allow_loopback_calls()).await?;
+    fx.server
+        .cli_ok(
+            &[
+                "upstream",
+                "add",
+                "--id",
+                "rogue",
+                "--issuer",
+                &rogue.issuer,
+                "--client-id",
+                "rogue-client",
+                "--client-secret-stdin",
+            ],
+            Some("rogue-secret"),
+        )
+        .await?;
+    let portal = client(&fx.server, "dichvucong", "citizens").await?;
+    let rp = flow::relying_party(&fx.server, &portal).await?;
+    let before = users(&fx.server).await?.len();
+    for mischief in [
+        Mischief::TamperedSignature,
+        Mischief::WrongNonce,
+        Mischief::WrongAudience,
+        Mischief::None,
+    ] {
+        rogue.misbehave(mischief);
+        let browser = Browser::new()?;
+        let (url, _) = rp.authorization_url(&[], &AuthOptions::default());
+        let login = flow::open_login_page(&browser, &url).await?;
+        let req = login.login_form()?.req.unwrap_or_default();
+        let start = browser
+            .get(&fx.server.url(&format!("/login/upstream/rogue?req={req}")))
+            .await?;
+        let at_rogue = start.see_other().context("start")?;
+        let back = browser.get(&at_rogue).await?.see_other()?;
+        let page = browser.get(&back).await?;
+        if mischief == Mischief::None {
+            let cb = page.see_other().with_context(|| format!("{mischief:?}"))?;
+            assert!(cb.as_str().starts_with(&portal.redirect_uri), "{cb}");
+            assert_eq!(users(&fx.server).await?.len(), before + 1);
+        } else {
+            assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{mischief:?}: {page}");
+            assert!(
+                page.body.contains("upstream_rejected"),
+                "{mischief:?}: {page}"
+            );
+            assert!(page.set_cookie("tessera_session").is_none());
+            assert_eq!(users(&fx.server).await?.len(), before, "{mischief:?}");
+        }
+    }
     Ok(())
 }
