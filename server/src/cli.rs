@@ -124,6 +124,9 @@ enum Command {
     /// schedule with TESSERA_LDAP_SYNC_INTERVAL_SECS)
     #[command(subcommand)]
     Ldap(crate::cli_ldap::LdapCommand),
+    /// Upstream OpenID Connect providers (VNeID) whose users sign in through Tessera
+    #[command(subcommand)]
+    Upstream(crate::cli_upstream::UpstreamCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,6 +338,10 @@ enum ClientCommand {
         /// administration API accepts (adds the tessera:admin scope)
         #[arg(long)]
         admin_console: bool,
+        /// Who may sign in: officials, citizens (signed in through an upstream such as
+        /// VNeID) or both; the others get a refusal page
+        #[arg(long, value_parser = ["officials", "citizens", "both"], default_value = "officials")]
+        audience: String,
         /// Print {"client_id": …, "client_secret": …}
         #[arg(long)]
         json: bool,
@@ -564,6 +571,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
         Command::Migrate => println!("database is up to date"),
         Command::Mfa(cmd) => crate::cli_mfa::run(p, cmd, &actor(), now).await?,
         Command::Scope(cmd) => crate::cli_scope::run(p, cmd, &actor(), now).await?,
+        Command::Upstream(cmd) => crate::cli_upstream::run(p, cmd, &actor(), now).await?,
         Command::User(UserCommand::Add {
             username,
             name,
@@ -756,6 +764,7 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
             min_acr,
             unit,
             admin_console,
+            audience,
             json,
         }) => {
             let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
@@ -785,6 +794,9 @@ async fn command(p: &tessera_core::Provider, command: Command) -> anyhow::Result
                 admin_console,
             };
             let (client, secret) = admin::add_client(p, &actor(), new, now).await?;
+            if audience != "officials" {
+                tessera_core::upstream::set_client_audience(p, &client.id, &audience).await?;
+            }
             if json {
                 print_json(json!({ "client_id": client.id, "client_secret": secret }));
             } else {

@@ -16,6 +16,7 @@ pub mod cli_pki;
 pub mod cli_scope;
 pub mod cli_sign;
 pub mod cli_trust;
+pub mod cli_upstream;
 pub mod cli_verify;
 pub mod clock;
 pub mod custody;

@@ -12,7 +12,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tessera_core::outbound::{BoxFuture, Outbound, OutboundError};
+use tessera_core::outbound::{Answer, BoxFuture, Exchange, Outbound, OutboundError};
 use url::{Host, Url};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -229,6 +229,39 @@ fn failed(url: &Url, e: reqwest::Error) -> OutboundError {
 }
 
 impl Outbound for GuardedOutbound {
+    fn exchange<'a>(&'a self, request: Exchange) -> BoxFuture<'a, Result<Answer, OutboundError>> {
+        Box::pin(async move {
+            let (url, client) = self.checked_client(&request.url).await?;
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(|_| not_allowed(&request.url, "bad method"))?;
+            let mut builder = client.request(method, url.clone());
+            for (k, v) in &request.headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            let resp = builder
+                .body(request.body)
+                .send()
+                .await
+                .map_err(|e| failed(&url, e))?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let body = read_limited(resp, MAX_BINARY_BYTES).await.map_err(|_| {
+                OutboundError::Failed(format!(
+                    "{url}: the answer is larger than {MAX_BINARY_BYTES} bytes"
+                ))
+            })?;
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+
     fn post_form<'a>(
         &'a self,
         url: &'a str,

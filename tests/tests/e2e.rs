@@ -81,6 +81,8 @@ mod demo_seed;
 mod device_grant;
 #[path = "e2e/discovery.rs"]
 mod discovery;
+#[path = "e2e/federation.rs"]
+mod federation;
 #[path = "e2e/hsm.rs"]
 mod hsm;
 #[path = "e2e/hsm_outage.rs"]

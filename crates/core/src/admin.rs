@@ -360,6 +360,14 @@ pub async fn grant_role_by(
             "unknown administrative role {role:?} (use admin, cert_admin or auditor)"
         )));
     };
+    // Citizens are a separate population: no administrative role, over anyone.
+    let citizens = tessera_store::upstreams::CITIZENS_UNIT;
+    if user.unit_id.as_deref() == Some(citizens) || unit_id == citizens {
+        return Err(invalid(
+            "citizens get no administrative roles, and nobody administers the citizens unit"
+                .to_owned(),
+        ));
+    }
     if p.store.unit(unit_id).await?.is_none() {
         return Err(AdminError::NotFound(format!("unit {unit_id}")));
     }

@@ -70,6 +70,11 @@ events! {
     DeviceUserCodeRefused => "device.user_code_refused", Failure;
     DeviceApproved => "device.approved", Success;
     DeviceDenied => "device.denied", Success;
+    UpstreamSignIn => "upstream.sign_in", Success;
+    UpstreamRefused => "upstream.refused", Failure;
+    UpstreamLinked => "upstream.linked", Success;
+    UpstreamAdded => "upstream.added", Success;
+    UpstreamRemoved => "upstream.removed", Success;
     TokenIssued => "token.issued", Success;
     TokenRefused => "token.refused", Failure;
     TokenRevoked => "token.revoked", Success;

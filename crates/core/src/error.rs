@@ -96,6 +96,8 @@ pub enum PageError {
     InvalidRedirectUri,
     BadRequest,
     RequestExpired,
+    /// The client is for the other population (citizens / officials).
+    WrongAudience,
 }
 
 #[derive(Debug, thiserror::Error)]

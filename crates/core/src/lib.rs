@@ -31,6 +31,7 @@ pub mod session;
 pub mod signing;
 pub mod soc_feed;
 pub mod throttle;
+pub mod upstream;
 pub mod user_import;
 pub mod username;
 pub mod verify;

@@ -19,7 +19,31 @@ pub enum OutboundError {
     Failed(String),
 }
 
+/// One HTTP request of a protocol client that builds its own (the OpenID Connect client of
+/// upstream sign-in: discovery, JWKS, token endpoint).
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The answer to an [`Exchange`], whatever its status.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 pub trait Outbound: Send + Sync + std::fmt::Debug {
+    /// Sends `request` as given and answers the response (body at most the JSON limit).
+    /// Transports that do not carry such calls refuse them.
+    fn exchange<'a>(&'a self, request: Exchange) -> BoxFuture<'a, Result<Answer, OutboundError>> {
+        Box::pin(async move { Err(OutboundError::NotAllowed(request.url)) })
+    }
+
     /// POSTs an `application/x-www-form-urlencoded` body; returns the HTTP status code.
     fn post_form<'a>(
         &'a self,

@@ -35,6 +35,7 @@ mod subject;
 pub mod syslog_feed;
 pub mod throttle;
 pub mod units;
+pub mod upstreams;
 pub mod user_import;
 pub mod users;
 mod wakeup;
@@ -177,6 +178,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0017_device_grant.sql"),
     ),
     (
+        18,
+        "upstream federation",
+        include_str!("../../../migrations/sqlite/0018_upstream_federation.sql"),
+    ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/sqlite/0019_directory_sync.sql"),
+    ),
+    (
         21,
         "pushed authorization requests",
         include_str!("../../../migrations/sqlite/0021_pushed_authorization_requests.sql"),
@@ -185,11 +196,6 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "alert windows",
         include_str!("../../../migrations/sqlite/0022_alert_windows.sql"),
-    ),
-    (
-        19,
-        "directory sync",
-        include_str!("../../../migrations/sqlite/0019_directory_sync.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -279,6 +285,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0017_device_grant.sql"),
     ),
     (
+        18,
+        "upstream federation",
+        include_str!("../../../migrations/postgres/0018_upstream_federation.sql"),
+    ),
+    (
+        19,
+        "directory sync",
+        include_str!("../../../migrations/postgres/0019_directory_sync.sql"),
+    ),
+    (
         21,
         "pushed authorization requests",
         include_str!("../../../migrations/postgres/0021_pushed_authorization_requests.sql"),
@@ -287,11 +303,6 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "alert windows",
         include_str!("../../../migrations/postgres/0022_alert_windows.sql"),
-    ),
-    (
-        19,
-        "directory sync",
-        include_str!("../../../migrations/postgres/0019_directory_sync.sql"),
     ),
 ];
 

@@ -273,6 +273,7 @@ pub(super) fn authorize_error(s: &AppState, lang: Lang, path: &str, e: Authorize
                 PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
                 PageError::BadRequest => ErrorKind::BadRequest,
                 PageError::RequestExpired => ErrorKind::RequestExpired,
+                PageError::WrongAudience => ErrorKind::WrongAudience,
             };
             error_page(s, lang, path, kind, Some(&detail))
         }

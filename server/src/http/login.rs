@@ -12,6 +12,7 @@ use tessera_core::login::{self, LoginError, LoginFailure};
 use tessera_core::mfa;
 use tessera_core::oidc::authorize;
 use tessera_core::session;
+use tessera_core::upstream;
 
 use super::errors::{authorize_error, error_page, internal_page, page};
 use super::extract::{Meta, Now};
@@ -42,6 +43,8 @@ struct Form<'a> {
     username: &'a str,
     client_name: Option<&'a str>,
     error: Option<pages::LoginError>,
+    /// Upstream providers offered as buttons (id, display name).
+    upstreams: &'a [(String, String)],
 }
 
 fn login_form(
@@ -61,6 +64,7 @@ fn login_form(
             username: f.username,
             client_name: f.client_name,
             error: f.error,
+            upstreams: f.upstreams,
         },
     );
     let mut cookies = extra;
@@ -93,6 +97,14 @@ async fn show(
     if let Some(req) = q.req.as_deref() {
         match authorize::pending(&s.provider, req, now).await {
             Ok(Some((client, pending))) => {
+                // The application requires one upstream: straight there.
+                if let Some(id) = upstream::required(&pending.acr_values)
+                    && upstream::valid_id(id)
+                    && web::valid_handle(req)
+                {
+                    let to = format!("/login/upstream/{id}?req={req}");
+                    return with_cookies(Redirect::to(&to).into_response(), &extra);
+                }
                 client_name = Some(client.name);
                 hint = pending.login_hint.unwrap_or_default();
             }
@@ -122,6 +134,10 @@ async fn show(
             return with_cookies(page(StatusCode::OK, html), &extra);
         }
     }
+    let upstreams = match upstream::buttons(&s.provider).await {
+        Ok(u) => u,
+        Err(e) => return internal_page(&s, lang, path, "upstream list failed", e),
+    };
     let form = Form {
         lang,
         path,
@@ -129,6 +145,7 @@ async fn show(
         username: &hint,
         client_name: client_name.as_deref(),
         error: None,
+        upstreams: &upstreams,
     };
     login_form(&s, &headers, StatusCode::OK, form, extra)
 }
@@ -176,6 +193,10 @@ async fn submit(
         },
         None => None,
     };
+    let upstreams = match upstream::buttons(&s.provider).await {
+        Ok(u) => u,
+        Err(e) => return internal_page(&s, lang, &path, "upstream list failed", e),
+    };
     let refused = |status: StatusCode, error: pages::LoginError| {
         let form = Form {
             lang,
@@ -184,6 +205,7 @@ async fn submit(
             username,
             client_name: client_name.as_deref(),
             error: Some(error),
+            upstreams: &upstreams,
         };
         login_form(&s, &headers, status, form, Vec::new())
     };

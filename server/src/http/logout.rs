@@ -103,6 +103,7 @@ fn logout_error(s: &AppState, lang: Lang, e: LogoutError) -> Response {
                 PageError::UnknownClient => ErrorKind::UnknownClient,
                 PageError::InvalidRedirectUri => ErrorKind::InvalidRedirectUri,
                 PageError::BadRequest | PageError::RequestExpired => ErrorKind::BadRequest,
+                PageError::WrongAudience => ErrorKind::WrongAudience,
             };
             error_page(s, lang, "/logout", kind, Some(&detail))
         }
@@ -260,7 +261,13 @@ async fn finish(
     meta: &RequestMeta,
     now: i64,
 ) -> Response {
+    // A session that came through an upstream (VNeID) is ended there too, afterwards.
+    let mut via_upstream = None;
     if let Some(record) = session {
+        match tessera_core::upstream::session_upstream(&s.provider, &record.id).await {
+            Ok(v) => via_upstream = v,
+            Err(e) => tracing::warn!(error = %e, "upstream of the session unknown"),
+        }
         match session::end_session(&s.provider, record, req.client_id.as_deref(), meta, now).await {
             Ok(Some(ended)) if ended.notifications > 0 => s.outbox_wake.notify_one(),
             Ok(_) => {}
@@ -270,6 +277,14 @@ async fn finish(
         }
     }
     let clear = vec![s.set_cookie(web::SESSION_COOKIE, "", 0)];
+    if let Some((up, id_token)) = via_upstream {
+        let then = logout::redirect_after(req).ok().flatten();
+        if let Some(url) =
+            super::upstream::upstream_logout_url(s, &up, &id_token, then.as_deref()).await
+        {
+            return with_cookies(Redirect::to(&url).into_response(), &clear);
+        }
+    }
     let resp = match logout::redirect_after(req) {
         Ok(Some(url)) => Redirect::to(&url).into_response(),
         Ok(None) => {

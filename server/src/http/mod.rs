@@ -24,6 +24,8 @@ pub mod request_id;
 pub mod signing_api;
 mod signing_pages;
 mod tsa;
+mod upstream;
+mod upstream_client;
 pub mod verify;
 pub mod web;
 
@@ -121,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .merge(consent::routes())
         .merge(authorize_signing::routes())
         .merge(login::routes())
+        .merge(upstream::routes())
         .merge(logout::routes())
         .merge(mfa::routes())
         .merge(account::routes())

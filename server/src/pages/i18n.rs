@@ -191,6 +191,14 @@ fn duration_phrase(lang: Lang, secs: u64) -> String {
     }
 }
 
+/// The label of an upstream's button: "Đăng nhập bằng VNeID".
+pub(crate) fn upstream_sign_in(lang: Lang, name: &str) -> String {
+    match lang {
+        Lang::Vi => format!("Đăng nhập bằng {name}"),
+        Lang::En => format!("Sign in with {name}"),
+    }
+}
+
 /// Title and explanation of an error page.
 pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) {
     match lang {
@@ -247,6 +255,23 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
             ErrorKind::Unavailable => (
                 "Dịch vụ ký số tạm thời gián đoạn",
                 "Thiết bị lưu giữ khóa ký số (HSM) tạm thời không phản hồi. Vui lòng đợi vài giây                  rồi thử lại; bạn không cần đăng nhập lại."
+            ErrorKind::WrongAudience => (
+                "Ứng dụng không dành cho tài khoản này",
+                "Ứng dụng này chỉ dành cho cán bộ, công chức (hoặc chỉ dành cho công dân), nên \
+                 tài khoản bạn vừa đăng nhập không được sử dụng ứng dụng này. Vui lòng dùng cổng \
+                 dịch vụ công dành cho bạn."
+                    .to_owned(),
+            ),
+            ErrorKind::UpstreamUnavailable => (
+                "Không kết nối được nhà cung cấp định danh",
+                "Tessera không kết nối được với nhà cung cấp định danh (ví dụ VNeID). Chưa có tài \
+                 khoản nào được tạo. Vui lòng thử lại sau ít phút."
+                    .to_owned(),
+            ),
+            ErrorKind::UpstreamRejected => (
+                "Không xác minh được kết quả đăng nhập",
+                "Kết quả đăng nhập do nhà cung cấp định danh gửi về không hợp lệ, nên Tessera \
+                 không chấp nhận. Chưa có tài khoản nào được tạo. Vui lòng đăng nhập lại từ đầu."
                     .to_owned(),
             ),
         },
@@ -303,6 +328,22 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
             ErrorKind::Unavailable => (
                 "The signing service is temporarily unavailable",
                 "The device that keeps the signing keys (HSM) is not answering for the moment.                  Please wait a few seconds and try again; you do not need to sign in again."
+            ErrorKind::WrongAudience => (
+                "This application is not for this account",
+                "This application is only for officials (or only for citizens), so the account \
+                 you signed in with cannot use it. Please use the portal meant for you."
+                    .to_owned(),
+            ),
+            ErrorKind::UpstreamUnavailable => (
+                "The identity provider cannot be reached",
+                "Tessera cannot reach the identity provider (such as VNeID). No account was \
+                 created. Please try again in a few minutes."
+                    .to_owned(),
+            ),
+            ErrorKind::UpstreamRejected => (
+                "The sign-in could not be verified",
+                "The identity provider's answer was not valid, so Tessera did not accept it. No \
+                 account was created. Please sign in again from the start."
                     .to_owned(),
             ),
         },

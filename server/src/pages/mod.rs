@@ -17,6 +17,7 @@ mod logout;
 pub mod password;
 pub mod signing;
 pub mod strong;
+pub mod upstream_link;
 pub mod verify;
 mod views;
 pub mod when;
@@ -151,7 +152,11 @@ fn is_safe_local_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
-const TEMPLATES: [(&str, &str); 17] = [
+const TEMPLATES: [(&str, &str); 18] = [
+    (
+        "upstream_link.html",
+        include_str!("../../templates/upstream_link.html"),
+    ),
     ("device.html", include_str!("../../templates/device.html")),
     (
         "sign_list.html",
@@ -237,6 +242,13 @@ struct LoginCtx<'a> {
     client_name: Option<&'a str>,
     error_message: Option<String>,
     bad_credentials: bool,
+    upstreams: Vec<UpstreamButton>,
+}
+
+#[derive(Serialize)]
+struct UpstreamButton {
+    href: String,
+    label: String,
 }
 
 #[derive(Serialize)]
@@ -335,6 +347,17 @@ fn login_ctx(lang: Lang, view: &LoginView<'_>) -> Value {
         client_name: view.client_name.filter(|name| !name.is_empty()),
         error_message: view.error.map(|e| i18n::login_error_message(lang, e)),
         bad_credentials: view.error == Some(LoginError::BadCredentials),
+        upstreams: view
+            .upstreams
+            .iter()
+            .map(|(id, name)| UpstreamButton {
+                href: match view.req.filter(|r| crate::http::web::valid_handle(r)) {
+                    Some(r) => format!("/login/upstream/{id}?req={r}"),
+                    None => format!("/login/upstream/{id}"),
+                },
+                label: i18n::upstream_sign_in(lang, name),
+            })
+            .collect(),
     }))
 }
 
@@ -385,6 +408,7 @@ mod tests {
             username: "nguyenvana",
             client_name: Some("Cổng dịch vụ công"),
             error,
+            upstreams: &[],
         }
     }
 
@@ -493,6 +517,27 @@ mod tests {
     }
 
     #[test]
+    fn login_offers_each_upstream() {
+        let pages = Pages::new();
+        let upstreams = [("vneid".to_owned(), "VNeID".to_owned())];
+        let view = LoginView {
+            upstreams: &upstreams,
+            ..login_view(None)
+        };
+        let html = pages.login(Lang::Vi, &view);
+        // Attribute values are HTML-escaped, `/` included.
+        let href = "href=\"&#x2f;login&#x2f;upstream&#x2f;vneid?req=abc\"";
+        assert!(html.contains(href), "{html}");
+        assert!(html.contains("Đăng nhập bằng VNeID"));
+        assert!(pages.login(Lang::En, &view).contains("Sign in with VNeID"));
+        assert!(
+            !pages
+                .login(Lang::Vi, &login_view(None))
+                .contains("upstream&#x2f;")
+        );
+    }
+
+    #[test]
     fn login_form_fields() {
         let pages = Pages::new();
         let html = pages.login(Lang::Vi, &login_view(None));
@@ -594,6 +639,7 @@ mod tests {
                 csrf_token: HOSTILE,
                 username: HOSTILE,
                 client_name: Some(HOSTILE),
+                upstreams: &[("vneid".to_owned(), HOSTILE.to_owned())],
                 error: Some(LoginError::BadCredentials),
             };
             let html = pages.login(lang, &view);

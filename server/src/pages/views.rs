@@ -21,6 +21,8 @@ pub struct LoginView<'a> {
     pub client_name: Option<&'a str>,
     /// Why the previous attempt failed, if it did.
     pub error: Option<LoginError>,
+    /// Upstream providers offered as buttons: `(id, display name)`.
+    pub upstreams: &'a [(String, String)],
 }
 
 /// Why a sign-in attempt failed, as shown above the form.
@@ -64,11 +66,17 @@ pub enum ErrorKind {
     Internal,
     /// The key store (HSM) is out of service for a while: try again shortly.
     Unavailable,
+    /// The application is for the other population (citizens / officials).
+    WrongAudience,
+    /// The upstream identity provider (e.g. VNeID) could not be reached.
+    UpstreamUnavailable,
+    /// The upstream's answer failed verification (signature, nonce, audience, state).
+    UpstreamRejected,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::UnknownClient,
         ErrorKind::InvalidRedirectUri,
         ErrorKind::BadRequest,
@@ -78,6 +86,9 @@ impl ErrorKind {
         ErrorKind::TooManyRequests,
         ErrorKind::Internal,
         ErrorKind::Unavailable,
+        ErrorKind::WrongAudience,
+        ErrorKind::UpstreamUnavailable,
+        ErrorKind::UpstreamRejected,
     ];
 
     /// Short stable code shown on the page ("Mã lỗi"), handy for help-desk calls.
@@ -92,6 +103,9 @@ impl ErrorKind {
             ErrorKind::TooManyRequests => "too_many_requests",
             ErrorKind::Internal => "internal",
             ErrorKind::Unavailable => "temporarily_unavailable",
+            ErrorKind::WrongAudience => "wrong_audience",
+            ErrorKind::UpstreamUnavailable => "upstream_unavailable",
+            ErrorKind::UpstreamRejected => "upstream_rejected",
         }
     }
 
@@ -102,7 +116,8 @@ impl ErrorKind {
             | ErrorKind::InvalidRedirectUri
             | ErrorKind::BadRequest
             | ErrorKind::RequestExpired => 400,
-            ErrorKind::CsrfFailed => 403,
+            ErrorKind::CsrfFailed | ErrorKind::WrongAudience => 403,
+            ErrorKind::UpstreamUnavailable | ErrorKind::UpstreamRejected => 502,
             ErrorKind::NotFound => 404,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Internal => 500,

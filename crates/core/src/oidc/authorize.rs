@@ -395,6 +395,12 @@ pub async fn authorize(
         None => true,
     };
     let usable = session.filter(|(s, _)| req.prompt != Some(Prompt::Login) && fresh_enough(s));
+    // A client that requires an upstream (`urn:tessera:upstream:<id>`) gets only sessions
+    // that came through it.
+    let usable = match usable {
+        Some((s, _)) if !crate::upstream::satisfies(p, &req.acr_values, &s.id).await? => None,
+        other => other,
+    };
     let mut below_level = false;
     let mut needs_consent = false;
     let mut needs_approval = false;
@@ -551,6 +557,15 @@ pub async fn resume(
     if needs_fresh && session.auth_time < req.received_at {
         return Err(page(PageError::BadRequest, "a fresh login is required"));
     }
+    if !crate::upstream::satisfies(p, &req.acr_values, &session.id).await? {
+        return Err(page(
+            PageError::BadRequest,
+            format!(
+                "this application requires sign-in through {}",
+                crate::upstream::required(&req.acr_values).unwrap_or_default()
+            ),
+        ));
+    }
     let needed = required_level_for(p, &client, &req, user).await?;
     if !session_at_level(session, needed, &req, now) {
         // Still below the level: the request waits for the second factor.
@@ -599,6 +614,14 @@ pub(crate) async fn issue_code_with_id(
     meta: &RequestMeta,
     now: i64,
 ) -> Result<(String, String), AuthorizeError> {
+    // Citizens and officials are separate populations: each client admits its own.
+    let audience = p.store.client_audience(&client.id).await?;
+    if !crate::upstream::admits(&audience, user) {
+        return Err(page(
+            PageError::WrongAudience,
+            format!("{} is for {audience} only", client.name),
+        ));
+    }
     let code = random_token()?;
     let code_id = sha256_hex(code.as_bytes());
     p.store

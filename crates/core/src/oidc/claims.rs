@@ -18,6 +18,17 @@ pub async fn for_scopes(
         c.insert("name".into(), user.display_name.clone().into());
         c.insert("preferred_username".into(), user.username.clone().into());
         c.insert("updated_at".into(), user.updated_at.into());
+        // A citizen's birthdate and national id, as their upstream (VNeID) last gave them.
+        if user.unit_id.as_deref() == Some(tessera_store::upstreams::CITIZENS_UNIT)
+            && let Some(raw) = store.federated_claims(&user.id).await?
+            && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&raw)
+        {
+            for (k, v) in m {
+                if k == "birthdate" || k == "national_id" {
+                    c.insert(k, v);
+                }
+            }
+        }
     }
     if scopes.contains(&"email")
         && let Some(email) = &user.email
