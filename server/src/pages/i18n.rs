@@ -254,7 +254,9 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
             ),
             ErrorKind::Unavailable => (
                 "Dịch vụ ký số tạm thời gián đoạn",
-                "Thiết bị lưu giữ khóa ký số (HSM) tạm thời không phản hồi. Vui lòng đợi vài giây                  rồi thử lại; bạn không cần đăng nhập lại."
+                "Thiết bị lưu giữ khóa ký số (HSM) tạm thời không phản hồi. Vui lòng đợi vài giây rồi thử lại; bạn không cần đăng nhập lại."
+                    .to_owned(),
+            ),
             ErrorKind::WrongAudience => (
                 "Ứng dụng không dành cho tài khoản này",
                 "Ứng dụng này chỉ dành cho cán bộ, công chức (hoặc chỉ dành cho công dân), nên \
@@ -327,7 +329,9 @@ pub(crate) fn error_text(lang: Lang, kind: ErrorKind) -> (&'static str, String) 
             ),
             ErrorKind::Unavailable => (
                 "The signing service is temporarily unavailable",
-                "The device that keeps the signing keys (HSM) is not answering for the moment.                  Please wait a few seconds and try again; you do not need to sign in again."
+                "The device that keeps the signing keys (HSM) is not answering for the moment. Please wait a few seconds and try again; you do not need to sign in again."
+                    .to_owned(),
+            ),
             ErrorKind::WrongAudience => (
                 "This application is not for this account",
                 "This application is only for officials (or only for citizens), so the account \
