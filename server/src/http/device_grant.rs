@@ -14,7 +14,7 @@ use tessera_core::oidc::device::{VERIFICATION_PATH, user_code};
 use tessera_core::request::RequestMeta;
 
 use super::AppState;
-use super::errors::{internal_page, page};
+use super::errors::{error_page, internal_page, page};
 use super::extract::{Meta, Now, SignedIn, SignedInForm};
 use super::web::{self, csrf_cookie, sign_in_first, step_up_first, when, with_cookies};
 use crate::pages::device_grant::{DeviceView, Step, text};
@@ -123,6 +123,16 @@ impl<'a> Render<'a> {
                 cookies,
             ),
             Found::StepUp(_) => step_up_first(self.s, &path_with(Some(self.typed))),
+            Found::WrongAudience(detail) => with_cookies(
+                error_page(
+                    self.s,
+                    self.lang,
+                    &path_with(Some(self.typed)),
+                    ErrorKind::WrongAudience,
+                    Some(detail.as_str()),
+                ),
+                &cookies,
+            ),
         }
     }
 }

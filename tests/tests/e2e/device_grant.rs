@@ -211,6 +211,42 @@ async fn kiosk_polls_phone_approves_or_denies(backend: Backend) -> anyhow::Resul
     let p = poll(server, &denied_code).await?;
     assert_eq!(p.error(), Some("access_denied"), "{p}");
 
+    // A citizens-only kiosk: an official cannot approve it (separate populations).
+    server
+        .cli_ok(
+            &[
+                "client",
+                "add",
+                "--id",
+                "kiosk-dan",
+                "--name",
+                "Ki-ốt công dân",
+                "--public",
+                "--grant-type",
+                "device_code",
+                "--audience",
+                "citizens",
+                "--json",
+            ],
+            None,
+        )
+        .await?;
+    let citizens = oauth::rp_http()?
+        .post(server.url("/device_authorization"))
+        .form(&[("client_id", "kiosk-dan"), ("scope", "openid")])
+        .send()
+        .await?;
+    let citizens = JsonAnswer::read(citizens).await?;
+    let other = phone
+        .get(&Url::parse(citizens.str("verification_uri_complete")?)?)
+        .await?;
+    ensure!(
+        other.status == StatusCode::FORBIDDEN
+            && other.body.contains("wrong_audience")
+            && !other.body.contains("device-approve"),
+        "an official may approve a citizens' kiosk: {other}"
+    );
+
     // A third code outlives its lifetime: the kiosk is told to start again, and the phone finds
     // nothing to approve.
     let d = device_authorization(server).await?;

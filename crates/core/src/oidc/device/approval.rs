@@ -40,6 +40,8 @@ pub enum Found {
     Throttled(i64),
     /// The application needs a higher level than this session's (`acr`).
     StepUp(&'static str),
+    /// The application is for the other population (citizens / officials).
+    WrongAudience(String),
 }
 
 fn guess_key(user_id: &str) -> String {
@@ -90,6 +92,14 @@ pub async fn find(
         .await?;
         return Ok(Found::NotFound);
     };
+    // Citizens and officials are separate populations, as for authorization codes.
+    let audience = p.store.client_audience(&client.id).await?;
+    if !crate::upstream::admits(&audience, user) {
+        return Ok(Found::WrongAudience(format!(
+            "{} is for {audience} only",
+            client.name
+        )));
+    }
     let needed = policy::required(p, &client, &[], user).await?;
     if mfa::rank(&session.acr) < mfa::rank(needed) {
         return Ok(Found::StepUp(needed));
