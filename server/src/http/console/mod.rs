@@ -193,6 +193,39 @@ pub(super) struct ConsoleUpload {
     pub(super) file: Bytes,
 }
 
+impl ConsoleUpload {
+    /// Saves the uploaded PNG as `owner`'s image (checked by the core as the API checks it),
+    /// then back to `back`, or the refusal on the `section` page.
+    pub(super) async fn save_image(
+        self,
+        s: &AppState,
+        owner: tessera_core::signing::images::ImageOwner,
+        back: &str,
+        section: &'static str,
+    ) -> Response {
+        let con = self.console;
+        let r = if self.file.is_empty() {
+            Err(tessera_core::admin_api::AdminApiError::Invalid(
+                "choose a PNG image file to upload".into(),
+            ))
+        } else {
+            tessera_core::admin_api::organisation::set_image(
+                &s.provider,
+                &con.caller,
+                owner,
+                &self.file,
+                con.now,
+            )
+            .await
+            .map(drop)
+        };
+        match r {
+            Ok(()) => con.done(back),
+            Err(e) => con.refused(s, section, e).await,
+        }
+    }
+}
+
 impl FromRequest<AppState> for ConsoleUpload {
     type Rejection = Response;
 

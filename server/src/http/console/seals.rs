@@ -227,26 +227,8 @@ async fn upload_image(
     Path(unit): Path<String>,
     f: ConsoleUpload,
 ) -> Response {
-    let con = f.console;
-    let r = if f.file.is_empty() {
-        Err(AdminApiError::Invalid(
-            "choose a PNG image file to upload".into(),
-        ))
-    } else {
-        organisation::set_image(
-            &s.provider,
-            &con.caller,
-            ImageOwner::Unit(unit.clone()),
-            &f.file,
-            con.now,
-        )
+    f.save_image(&s, ImageOwner::Unit(unit.clone()), &back(&unit), "seals")
         .await
-        .map(drop)
-    };
-    match r {
-        Ok(()) => con.done(&back(&unit)),
-        Err(e) => con.refused(&s, "seals", e).await,
-    }
 }
 
 async fn remove_image(

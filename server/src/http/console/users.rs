@@ -395,24 +395,11 @@ async fn upload_signature(
     Path(id): Path<String>,
     f: ConsoleUpload,
 ) -> Response {
-    let con = f.console;
-    let r = if f.file.is_empty() {
-        Err(AdminApiError::Invalid(
-            "choose a PNG image file to upload".into(),
-        ))
-    } else {
-        organisation::set_image(
-            &s.provider,
-            &con.caller,
-            ImageOwner::User(id.clone()),
-            &f.file,
-            con.now,
-        )
-        .await
-        .map(drop)
-    };
-    match r {
-        Ok(()) => con.done(&format!("/admin/users/{id}")),
-        Err(e) => con.refused(&s, "users", e).await,
-    }
+    f.save_image(
+        &s,
+        ImageOwner::User(id.clone()),
+        &format!("/admin/users/{id}"),
+        "users",
+    )
+    .await
 }
