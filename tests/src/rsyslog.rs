@@ -49,7 +49,7 @@ impl Rsyslog {
             .port();
         std::fs::create_dir_all(dir.path().join("work"))?;
         if tls {
-            make_certificates(dir.path())?;
+            crate::tls::localhost_certificates(dir.path(), "SOC test CA")?;
         }
         let mut r = Rsyslog {
             child: None,
@@ -168,28 +168,4 @@ impl Drop for Rsyslog {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A CA and a server certificate for localhost and 127.0.0.1, made with the openssl CLI.
-fn make_certificates(dir: &Path) -> anyhow::Result<()> {
-    let script = "set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj '/CN=SOC test CA' -keyout ca.key -out ca.pem
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -subj '/CN=localhost' -keyout server.key -out server.csr
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-  -extfile san.ext -out server.pem";
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .context("running openssl")?;
-    ensure!(
-        out.status.success(),
-        "making the receiver's certificate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
 }

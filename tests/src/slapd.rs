@@ -149,7 +149,7 @@ impl Slapd {
         let dir = TempDir::new("tessera-e2e-slapd")?;
         let d = dir.path();
         std::fs::create_dir_all(d.join("db"))?;
-        make_certificates(d)?;
+        crate::tls::localhost_certificates(d, "Directory test CA")?;
         let free = || -> anyhow::Result<u16> {
             Ok(std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
@@ -338,28 +338,4 @@ fn ou_entry(path: &[String]) -> String {
         attr("dn", &ou_dn(path)),
         attr("ou", name)
     )
-}
-
-/// A CA and a server certificate for localhost and 127.0.0.1, made with the openssl CLI.
-fn make_certificates(dir: &Path) -> anyhow::Result<()> {
-    let script = "set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj '/CN=Directory test CA' -keyout ca.key -out ca.pem
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -subj '/CN=localhost' -keyout server.key -out server.csr
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-  -extfile san.ext -out server.pem";
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .context("running openssl")?;
-    ensure!(
-        out.status.success(),
-        "making the directory's certificate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
 }

@@ -30,3 +30,32 @@ pub fn client_builder() -> anyhow::Result<reqwest::ClientBuilder> {
     }
     Ok(builder)
 }
+
+/// In `dir`: a test CA (`ca.pem`, `ca.key`, named `ca_name`) and a server certificate for
+/// localhost and 127.0.0.1 (`server.pem`, `server.key`), made with the openssl CLI, for the
+/// receivers the tests start (rsyslog, slapd).
+pub fn localhost_certificates(dir: &std::path::Path, ca_name: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let script = format!(
+        "set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj '/CN={ca_name}' -keyout ca.key -out ca.pem
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj '/CN=localhost' -keyout server.key -out server.csr
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile san.ext -out server.pem"
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .context("running openssl")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "making the {ca_name}'s server certificate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
