@@ -381,7 +381,7 @@ pub async fn run_ca(
             let csr = pki::issuing_ca_csr(p, &actor(), alg(&a)?, &name, &base_url, now).await?;
             write_or_print(out.as_ref(), &pem("CERTIFICATE REQUEST", &csr)?)?;
             eprintln!(
-                "have the root CA sign this CSR as a CA (basicConstraints cA, pathLen 0; keyCertSign, cRLSign),                  then run `tessera ca import --root <root certificate> --issuing <issuing CA certificate>`"
+                "have the root CA sign this CSR as a CA (basicConstraints cA, pathLen 0; keyCertSign, cRLSign), then run `tessera ca import --root <root certificate> --issuing <issuing CA certificate>`"
             );
         }
         CaCommand::Import {
